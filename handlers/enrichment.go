@@ -1,0 +1,97 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/movietrend/trend/events"
+	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/registry"
+	"github.com/movietrend/trend/internal/tmdb"
+)
+
+// EnrichmentName names the enrichment handler group (and its queue).
+const EnrichmentName = "tmdb-enrichment"
+
+// MovieSource is where movie facts come from (TMDB).
+type MovieSource interface {
+	Movie(ctx context.Context, id int64) (tmdb.Movie, error)
+}
+
+// Enrichment is a process manager: when a movie is registered or a refresh
+// is asked for, it fetches the facts from TMDB and records the answer as
+// an event (MovieDetailsFetched, or MovieRemoved when TMDB says 404), so
+// that a replay never has to call TMDB.
+type Enrichment struct {
+	uow    UnitOfWork
+	source MovieSource
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// NewEnrichment refuses nil dependencies.
+func NewEnrichment(uow UnitOfWork, source MovieSource, now func() time.Time, log *slog.Logger) (*Enrichment, error) {
+	if uow == nil || source == nil || now == nil || log == nil {
+		return nil, errors.New("handlers: nil dependency")
+	}
+	return &Enrichment{uow: uow, source: source, now: now, log: log}, nil
+}
+
+// HandleBatch reacts to the registrations and refresh requests in b.
+func (e *Enrichment) HandleBatch(ctx context.Context, b *events.Batch) error {
+	for _, env := range b.Events {
+		if env.Type != events.TypeMovieRegistered && env.Type != events.TypeMovieRefreshRequested {
+			continue
+		}
+		if err := e.enrich(ctx, env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
+	// Checked before calling TMDB too, so that a redelivered batch costs no
+	// TMDB request; Once below is what guarantees a single effect.
+	if done, err := e.uow.Handled(ctx, EnrichmentName, env.EventID); err != nil || done {
+		return err
+	}
+	movie, err := e.source.Movie(ctx, env.TMDBID)
+	switch {
+	case errors.Is(err, tmdb.ErrNotFound):
+		e.log.InfoContext(ctx, "TMDB does not know the movie: removing it", "tmdb_id", env.TMDBID)
+	case errors.Is(err, tmdb.ErrUnauthorized):
+		e.log.ErrorContext(ctx, "TMDB refused our credentials (HTTP 401): check TMDB_API_KEY or TMDB_READ_TOKEN; will retry", "tmdb_id", env.TMDBID)
+		return err
+	case err != nil && tmdb.Retryable(err):
+		return err
+	case err != nil:
+		return permanentError{fmt.Errorf("fetch movie %d from TMDB: %w", env.TMDBID, err)}
+	}
+	now := e.now().UTC()
+	return e.uow.Once(ctx, EnrichmentName, env.EventID, env.CorrelationID, func(ctx context.Context, tx *eventlog.Tx) error {
+		if errors.Is(err, tmdb.ErrNotFound) {
+			if err := registry.SetStatus(ctx, tx, env.TMDBID, registry.StatusRemoved, now); err != nil {
+				return err
+			}
+			_, err := tx.Append(ctx, events.MovieRemoved{TMDBID: env.TMDBID, Reason: "TMDB does not know this movie (404)", RemovedAt: now})
+			return err
+		}
+		if err := registry.SetStatus(ctx, tx, env.TMDBID, registry.StatusActive, now); err != nil {
+			return err
+		}
+		genres := make([]string, 0, len(movie.Genres))
+		for _, g := range movie.Genres {
+			genres = append(genres, g.Name)
+		}
+		_, err := tx.Append(ctx, events.MovieDetailsFetched{
+			TMDBID: env.TMDBID, Title: movie.Title, VoteAverage: movie.VoteAverage, VoteCount: movie.VoteCount,
+			Popularity: movie.Popularity, ReleaseDate: movie.ReleaseDate, PosterPath: movie.PosterPath,
+			Genres: genres, FetchedAt: now,
+		})
+		return err
+	})
+}

@@ -1,0 +1,27 @@
+// Package handlers holds the command handlers (decide, then append events)
+// and the event handlers other than projections (TMDB enrichment). They
+// are plain functions of their message: the Watermill wiring is in
+// internal/app.
+package handlers
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/movietrend/trend/internal/eventlog"
+)
+
+// UnitOfWork runs fn once per message in one transaction, and publishes
+// the events fn appended through the outbox in that same transaction.
+type UnitOfWork interface {
+	Once(ctx context.Context, handler string, messageID uuid.UUID, correlationID string, fn func(ctx context.Context, tx *eventlog.Tx) error) error
+	Handled(ctx context.Context, handler string, messageID uuid.UUID) (bool, error)
+}
+
+// permanentError marks a failure no retry can fix: the message goes to the
+// dead letters at once.
+type permanentError struct{ error }
+
+func (permanentError) Permanent() bool  { return true }
+func (e permanentError) Unwrap() error { return e.error }

@@ -1,0 +1,147 @@
+// Package config reads the service configuration from the environment (and
+// a .env file when present), including the variables of the Python system
+// this service replaces, so that an old .env keeps working.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/joho/godotenv"
+)
+
+// DefaultTMDBBaseURL is the real TMDB v3 API.
+const DefaultTMDBBaseURL = "https://api.themoviedb.org/3"
+
+// Config is the whole configuration of every role.
+type Config struct {
+	DatabaseURL   string `env:"DATABASE_URL"`
+	AMQPURL       string `env:"AMQP_URL"`
+	HTTPAddr      string `env:"HTTP_ADDR"`
+	TMDBAPIKey    string `env:"TMDB_API_KEY"`
+	TMDBReadToken string `env:"TMDB_READ_TOKEN"`
+	TMDBBaseURL   string `env:"TMDB_BASE_URL"`
+	AdminToken    string `env:"ADMIN_TOKEN"`
+	LogLevel      string `env:"LOG_LEVEL" envDefault:"info"`
+
+	// Variables of the Python system, used only where the new ones are unset.
+	Legacy struct {
+		PostgresUser     string `env:"POSTGRES_USER"`
+		PostgresPassword string `env:"POSTGRES_PASSWORD"`
+		PostgresDB       string `env:"POSTGRES_DB"`
+		DBHost           string `env:"DB_HOST"`
+		RabbitUser       string `env:"RABBITMQ_DEFAULT_USER"`
+		RabbitPass       string `env:"RABBITMQ_DEFAULT_PASS"`
+		MQHost           string `env:"MQ_HOST"`
+		FastAPIPort      string `env:"FASTAPI_PORT"`
+	}
+}
+
+// Load reads .env (if present, without overriding the real environment)
+// and then the environment.
+func Load() (Config, error) {
+	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Config{}, fmt.Errorf("read .env: %w", err)
+	}
+	return FromEnv(os.Environ())
+}
+
+// FromEnv builds a Config from a list of KEY=value pairs.
+func FromEnv(environ []string) (Config, error) {
+	vars := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
+		return Config{}, fmt.Errorf("parse environment: %w", err)
+	}
+	c.applyLegacy()
+	return c, c.Validate()
+}
+
+func (c *Config) applyLegacy() {
+	l := c.Legacy
+	if c.DatabaseURL == "" {
+		u := url.URL{Scheme: "postgres", Host: "localhost:5432", Path: "/trend", RawQuery: "sslmode=disable"}
+		user, pass := "trend", "trend"
+		if l.PostgresUser != "" {
+			user, pass = l.PostgresUser, l.PostgresPassword
+		}
+		u.User = url.UserPassword(user, pass)
+		if l.DBHost != "" {
+			u.Host = l.DBHost + ":5432"
+		}
+		if l.PostgresDB != "" {
+			u.Path = "/" + l.PostgresDB
+		}
+		c.DatabaseURL = u.String()
+	}
+	if c.AMQPURL == "" {
+		u := url.URL{Scheme: "amqp", Host: "localhost:5672", Path: "/", User: url.UserPassword("guest", "guest")}
+		if l.RabbitUser != "" {
+			u.User = url.UserPassword(l.RabbitUser, l.RabbitPass)
+		}
+		if l.MQHost != "" {
+			u.Host = l.MQHost + ":5672"
+		}
+		c.AMQPURL = u.String()
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = ":8000"
+		if l.FastAPIPort != "" {
+			c.HTTPAddr = ":" + l.FastAPIPort
+		}
+	}
+	if c.TMDBBaseURL == "" {
+		c.TMDBBaseURL = DefaultTMDBBaseURL
+	}
+}
+
+// Validate reports every problem at once, each on its own line.
+func (c Config) Validate() error {
+	var errs []error
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		errs = append(errs, fmt.Errorf("DATABASE_URL must be a postgres:// URL"))
+	}
+	if u, err := url.Parse(c.AMQPURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
+		errs = append(errs, fmt.Errorf("AMQP_URL must be an amqp:// URL"))
+	}
+	if u, err := url.Parse(c.TMDBBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("TMDB_BASE_URL must be an http(s) URL"))
+	}
+	if _, err := c.SlogLevel(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// SlogLevel parses LOG_LEVEL.
+func (c Config) SlogLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	return l, nil
+}
+
+// HasTMDBCredentials tells whether a real TMDB key or token is configured.
+func (c Config) HasTMDBCredentials() bool {
+	return c.TMDBAPIKey != "" || c.TMDBReadToken != ""
+}
+
+// Redacted returns a URL with its password replaced, for logs and errors.
+func Redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,150 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/movietrend/trend/commands"
+	"github.com/movietrend/trend/internal/intake"
+	"github.com/movietrend/trend/internal/registry"
+	"github.com/movietrend/trend/projections/trend"
+)
+
+func notTracked(id int64) Problem {
+	return Problem{Type: typeNotFound, Title: "Movie not found", Status: http.StatusNotFound,
+		Detail: "movie " + strconv.FormatInt(id, 10) + " is not registered, or was removed because TMDB does not know it"}
+}
+
+// pendingMovie is how a registered movie looks before the projection has
+// it: the read side is eventually consistent, the write side is not.
+func pendingMovie(reg registry.Registration) trend.Movie {
+	at := reg.RegisteredAt.UTC()
+	return trend.Movie{TMDBID: reg.TMDBID, Status: registry.StatusPending, Genres: []string{}, RegisteredAt: &at, LastUpdatedAt: reg.UpdatedAt.UTC()}
+}
+
+func (s *server) registerMovie(w http.ResponseWriter, r *http.Request) {
+	obj, p := readObject(w, r, "tmdb_id")
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	id, p := tmdbIDField(obj)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	reg, err := s.Commands.RegisterMovie(r.Context(), id, correlationID(r))
+	if errors.Is(err, intake.ErrAlreadyRegistered) {
+		writeProblem(w, Problem{Type: typeConflict, Title: "Movie already registered", Status: http.StatusConflict,
+			Detail: "movie " + strconv.FormatInt(id, 10) + " is already registered"})
+		return
+	}
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/movies/"+strconv.FormatInt(id, 10))
+	writeJSON(w, http.StatusAccepted, pendingMovie(reg))
+}
+
+func (s *server) recordView(w http.ResponseWriter, r *http.Request) {
+	obj, p := readObject(w, r, "tmdb_id", "view_id")
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	id, p := tmdbIDField(obj)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	viewID, p := viewIDField(obj)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	err := s.Commands.RecordView(r.Context(), commands.View{ViewID: viewID, TMDBID: id, ViewedAt: s.Now().UTC()})
+	if errors.Is(err, intake.ErrNotTracked) {
+		writeProblem(w, notTracked(id))
+		return
+	}
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"view_id": viewID.String()})
+}
+
+func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, p := parseTMDBID("tmdb_id", chi.URLParam(r, "tmdb_id"))
+	if p != nil {
+		writeProblem(w, *p)
+		return 0, false
+	}
+	return id, true
+}
+
+func (s *server) refreshMovie(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	err := s.Commands.RefreshMovie(r.Context(), id, correlationID(r))
+	if errors.Is(err, intake.ErrNotTracked) {
+		writeProblem(w, notTracked(id))
+		return
+	}
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"tmdb_id": id, "status": "refresh requested"})
+}
+
+func (s *server) listMovies(w http.ResponseWriter, r *http.Request) {
+	limit, p := intQuery(r, "limit", 100, 1, 1000)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	offset, p := intQuery(r, "offset", 0, 0, 1<<31-1)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	movies, total, err := s.Queries.List(r.Context(), limit, offset)
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	w.Header().Set("X-Total-Count", strconv.FormatInt(total, 10))
+	writeJSON(w, http.StatusOK, movies)
+}
+
+func (s *server) getMovie(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	m, err := s.Queries.Get(r.Context(), id)
+	if errors.Is(err, trend.ErrNotFound) {
+		reg, rerr := s.Registrations.Get(r.Context(), id)
+		switch {
+		case rerr == nil && reg.Status != registry.StatusRemoved:
+			writeJSON(w, http.StatusOK, pendingMovie(reg))
+		case rerr == nil || errors.Is(rerr, registry.ErrNotFound):
+			writeProblem(w, notTracked(id))
+		default:
+			s.unavailable(w, r, rerr)
+		}
+		return
+	}
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}

@@ -1,0 +1,153 @@
+// Package httpapi is the HTTP API: commands in, the trend projection out,
+// live updates over Server-Sent Events, health checks. Every error is an
+// RFC 9457 problem.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/movietrend/trend/commands"
+	"github.com/movietrend/trend/internal/registry"
+	"github.com/movietrend/trend/projections/trend"
+)
+
+// Commands is the write side the API drives.
+type Commands interface {
+	RegisterMovie(ctx context.Context, id int64, correlationID string) (registry.Registration, error)
+	RefreshMovie(ctx context.Context, id int64, correlationID string) error
+	RecordView(ctx context.Context, v commands.View) error
+}
+
+// Queries is the read side the API serves.
+type Queries interface {
+	List(ctx context.Context, limit, offset int) ([]trend.Movie, int64, error)
+	Get(ctx context.Context, id int64) (trend.Movie, error)
+	ChangedSince(ctx context.Context, position int64, limit int) ([]trend.Movie, error)
+	Head(ctx context.Context) (int64, error)
+}
+
+// Registrations tells about movies the projection has not caught up with.
+type Registrations interface {
+	Get(ctx context.Context, id int64) (registry.Registration, error)
+}
+
+// Check is one readiness check (PostgreSQL, RabbitMQ).
+type Check struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// Deps are the API's dependencies.
+type Deps struct {
+	Commands      Commands
+	Queries       Queries
+	Registrations Registrations
+	Checks        []Check
+	Logger        *slog.Logger
+	Now           func() time.Time
+	// StreamInterval is how often the live stream looks for changes (the
+	// coalescing window); default 250ms.
+	StreamInterval time.Duration
+}
+
+type server struct {
+	Deps
+	stream *hub
+}
+
+// New returns the API's handler. Stop the returned hub's goroutine by
+// cancelling ctx.
+func New(ctx context.Context, d Deps) http.Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.StreamInterval == 0 {
+		d.StreamInterval = 250 * time.Millisecond
+	}
+	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.Logger)}
+	go s.stream.run(ctx)
+
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, s.recoverer)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such endpoint: " + r.URL.Path})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, Problem{Type: typeMethod, Status: http.StatusMethodNotAllowed, Detail: r.Method + " is not allowed on " + r.URL.Path})
+	})
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Route("/api", func(r chi.Router) {
+		r.Post("/movies/register", s.registerMovie)
+		r.Post("/movies/view", s.recordView)
+		r.Post("/movies/{tmdb_id}/refresh", s.refreshMovie)
+		// The Python system's path, kept for its clients.
+		r.Post("/movies/trigger_external_update/{tmdb_id}", s.refreshMovie)
+		r.Get("/movies", s.listMovies)
+		r.Get("/movies/{tmdb_id}", s.getMovie)
+		r.Get("/stream", s.streamChanges)
+	})
+	return r
+}
+
+func (s *server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Logger.ErrorContext(r.Context(), "panic in HTTP handler", "panic", v, "path", r.URL.Path)
+				writeProblem(w, Problem{Type: typeInternalError, Status: http.StatusInternalServerError, Detail: "an unexpected error occurred"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// unavailable answers a failure of PostgreSQL or of a timeout: the
+// request was not accepted, and may be retried.
+func (s *server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	s.Logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", err)
+	writeProblem(w, Problem{Type: typeUnavailable, Status: http.StatusServiceUnavailable,
+		Detail: "the service cannot store or read data right now; retry shortly"})
+}
+
+func correlationID(r *http.Request) string { return middleware.GetReqID(r.Context()) }
+
+func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	result, ok := map[string]string{}, true
+	for _, c := range s.Checks {
+		if err := c.Run(ctx); err != nil {
+			result[c.Name], ok = "unavailable: "+err.Error(), false
+		} else {
+			result[c.Name] = "ok"
+		}
+	}
+	if !ok {
+		w.Header().Set("Retry-After", "2")
+		writeJSON(w, http.StatusServiceUnavailable, result)
+		return
+	}
+	writeJSON(w, http.StatusOK, result)
+}
+

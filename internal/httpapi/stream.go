@@ -1,0 +1,144 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/movietrend/trend/projections/trend"
+)
+
+// hub polls the projection for changed rows while clients listen, and
+// sends each change set to every client: one query per interval however
+// many clients there are, and at most one update per interval per client.
+type hub struct {
+	queries  Queries
+	interval time.Duration
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	clients map[chan []byte]struct{}
+}
+
+func newHub(q Queries, interval time.Duration, log *slog.Logger) *hub {
+	return &hub{queries: q, interval: interval, log: log, clients: map[chan []byte]struct{}{}}
+}
+
+func (h *hub) subscribe() chan []byte {
+	ch := make(chan []byte, 16)
+	h.mu.Lock()
+	h.clients[ch] = struct{}{}
+	h.mu.Unlock()
+	return ch
+}
+
+func (h *hub) unsubscribe(ch chan []byte) {
+	h.mu.Lock()
+	delete(h.clients, ch)
+	h.mu.Unlock()
+}
+
+func (h *hub) listeners() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+func (h *hub) run(ctx context.Context) {
+	t := time.NewTicker(h.interval)
+	defer t.Stop()
+	cursor := int64(-1) // unknown until a client listens
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if h.listeners() == 0 {
+			cursor = -1
+			continue
+		}
+		if cursor < 0 {
+			head, err := h.queries.Head(ctx)
+			if err != nil {
+				h.log.Warn("live stream: read projection head", "error", err)
+				continue
+			}
+			cursor = head
+			continue
+		}
+		changed, err := h.queries.ChangedSince(ctx, cursor, 1000)
+		if err != nil {
+			h.log.Warn("live stream: read changes", "error", err)
+			continue
+		}
+		if len(changed) == 0 {
+			continue
+		}
+		cursor = changed[len(changed)-1].Position
+		h.broadcast(changed)
+	}
+}
+
+func (h *hub) broadcast(changed []trend.Movie) {
+	data, err := json.Marshal(changed)
+	if err != nil {
+		h.log.Error("live stream: encode", "error", err)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.clients {
+		select {
+		case ch <- data:
+		default:
+			// A client too slow to take updates is dropped; it reconnects
+			// (EventSource does by itself) and reloads the list.
+			close(ch)
+			delete(h.clients, ch)
+		}
+	}
+}
+
+// streamChanges serves Server-Sent Events: "movies" events carry the rows
+// that changed (removed ones with status "removed"), at most one per
+// interval; comments keep idle connections alive through proxies.
+func (s *server) streamChanges(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no") // NGINX: do not buffer
+	w.WriteHeader(http.StatusOK)
+	ch := s.stream.subscribe()
+	defer s.stream.unsubscribe(ch)
+	_, _ = fmt.Fprint(w, "retry: 2000\nevent: ready\ndata: {}\n\n")
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	keepAlive := time.NewTicker(15 * time.Second)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case data, ok := <-ch:
+			if !ok {
+				return
+			}
+			if _, err := fmt.Fprintf(w, "event: movies\ndata: %s\n\n", data); err != nil {
+				return
+			}
+		case <-keepAlive.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}

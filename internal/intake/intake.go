@@ -1,0 +1,216 @@
+// Package intake is the API's write side: each accepted request becomes a
+// write-model change and a command in the outbox, in one PostgreSQL
+// transaction, so a 202 is never lost even while RabbitMQ is down.
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/movietrend/trend/commands"
+	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/registry"
+)
+
+// Errors the API turns into 409 and 404.
+var (
+	ErrAlreadyRegistered = errors.New("movie already registered")
+	ErrNotTracked        = errors.New("movie not registered or removed")
+)
+
+// Config tunes the group commit of views.
+type Config struct {
+	// MaxBatch bounds the views of one transaction (and one message).
+	MaxBatch int
+	// Committers is how many transactions may be in flight at once.
+	Committers int
+}
+
+// Intake accepts commands.
+type Intake struct {
+	pool   *pgxpool.Pool
+	wlog   watermill.LoggerAdapter
+	log    *slog.Logger
+	now    func() time.Time
+	cfg    Config
+	views  chan viewRequest
+	wg     sync.WaitGroup
+	closed chan struct{}
+	once   sync.Once
+}
+
+type viewRequest struct {
+	view commands.View
+	done chan error
+}
+
+// New starts the committers; Close stops them.
+func New(pool *pgxpool.Pool, log *slog.Logger, cfg Config) *Intake {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1000
+	}
+	if cfg.Committers <= 0 {
+		cfg.Committers = 4
+	}
+	in := &Intake{
+		pool: pool, log: log, wlog: watermill.NewSlogLogger(log), now: time.Now, cfg: cfg,
+		views: make(chan viewRequest, 4*cfg.MaxBatch), closed: make(chan struct{}),
+	}
+	for range cfg.Committers {
+		in.wg.Go(in.commitLoop)
+	}
+	return in
+}
+
+// Close lets the committers finish what was submitted, then stops them.
+// Call it after the HTTP server stopped accepting requests.
+func (in *Intake) Close() {
+	in.once.Do(func() { close(in.closed) })
+	in.wg.Wait()
+}
+
+// send writes one command to the outbox inside tx.
+func (in *Intake) send(ctx context.Context, tx pgx.Tx, id uuid.UUID, cmd any) error {
+	out, err := messaging.NewOutbox(tx, in.wlog)
+	if err != nil {
+		return err
+	}
+	if err := out.SendCommand(ctx, id.String(), cmd); err != nil {
+		return fmt.Errorf("write command to the outbox: %w", err)
+	}
+	return nil
+}
+
+// RegisterMovie records the registration and queues RegisterMovie.
+func (in *Intake) RegisterMovie(ctx context.Context, id int64, correlationID string) (registry.Registration, error) {
+	now := in.now().UTC().Truncate(time.Microsecond)
+	cmd := commands.RegisterMovie{CommandID: uuid.New(), TMDBID: id, RequestedAt: now, CorrelationID: correlationID}
+	err := pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
+		isNew, err := registry.Register(ctx, tx, id, now)
+		if err != nil {
+			return err
+		}
+		if !isNew {
+			return ErrAlreadyRegistered
+		}
+		return in.send(ctx, tx, cmd.CommandID, &cmd)
+	})
+	if err != nil {
+		return registry.Registration{}, err
+	}
+	return registry.Registration{TMDBID: id, Status: registry.StatusPending, RegisteredAt: now, UpdatedAt: now}, nil
+}
+
+// RefreshMovie queues RefreshMovie for a tracked movie.
+func (in *Intake) RefreshMovie(ctx context.Context, id int64, correlationID string) error {
+	cmd := commands.RefreshMovie{CommandID: uuid.New(), TMDBID: id, RequestedAt: in.now().UTC(), CorrelationID: correlationID}
+	return pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
+		tracked, err := registry.Tracked(ctx, tx, []int64{id})
+		if err != nil {
+			return err
+		}
+		if !tracked[id] {
+			return ErrNotTracked
+		}
+		return in.send(ctx, tx, cmd.CommandID, &cmd)
+	})
+}
+
+// RecordView returns once the view is durable in the outbox. Concurrent
+// views share one transaction and one RecordViews message (group commit):
+// while one transaction commits, the next batch gathers, so batches grow
+// with load and no timer adds latency when the system is idle.
+func (in *Intake) RecordView(ctx context.Context, v commands.View) error {
+	req := viewRequest{view: v, done: make(chan error, 1)}
+	select {
+	case in.views <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-in.closed:
+		return errors.New("shutting down")
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		// The view may still commit; the client may retry with the same
+		// view_id, which is counted once.
+		return ctx.Err()
+	}
+}
+
+func (in *Intake) commitLoop() {
+	batch := make([]viewRequest, 0, in.cfg.MaxBatch)
+	for {
+		var first viewRequest
+		select {
+		case first = <-in.views:
+		case <-in.closed:
+			// Drain what was already submitted, then stop.
+			select {
+			case first = <-in.views:
+			default:
+				return
+			}
+		}
+		batch = append(batch[:0], first)
+	gather:
+		for len(batch) < in.cfg.MaxBatch {
+			select {
+			case r := <-in.views:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		in.commitViews(batch)
+	}
+}
+
+func (in *Intake) commitViews(batch []viewRequest) {
+	// A request's own context must not abort its neighbours' commit.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ids := make([]int64, len(batch))
+	for i, r := range batch {
+		ids[i] = r.view.TMDBID
+	}
+	results := make([]error, len(batch))
+	err := pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
+		tracked, err := registry.Tracked(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		cmd := commands.RecordViews{CommandID: uuid.New(), Views: make([]commands.View, 0, len(batch))}
+		for i, r := range batch {
+			if !tracked[r.view.TMDBID] {
+				results[i] = ErrNotTracked
+				continue
+			}
+			cmd.Views = append(cmd.Views, r.view)
+		}
+		if len(cmd.Views) == 0 {
+			return nil
+		}
+		return in.send(ctx, tx, cmd.CommandID, &cmd)
+	})
+	for i, r := range batch {
+		if err != nil {
+			r.done <- err
+		} else {
+			r.done <- results[i]
+		}
+	}
+	if err != nil {
+		in.log.Error("group commit of views failed", "views", len(batch), "error", err)
+	}
+}

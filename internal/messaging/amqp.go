@@ -1,0 +1,27 @@
+package messaging
+
+import (
+	"github.com/ThreeDotsLabs/watermill"
+	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+)
+
+// amqpConfig is the one RabbitMQ configuration for publishers and
+// subscribers: durable fanout exchanges named after the topic, durable
+// queues, persistent messages.
+func amqpConfig(url string, queue func(topic string) string) wamqp.Config {
+	cfg := wamqp.NewDurablePubSubConfig(url, queue)
+	cfg.Publish.ConfirmDelivery = true
+	cfg.Consume.Qos.PrefetchCount = 16
+	return cfg
+}
+
+// NewPublisher publishes to RabbitMQ and returns only after the broker
+// confirmed each message.
+func NewPublisher(url string, logger watermill.LoggerAdapter) (*wamqp.Publisher, error) {
+	return wamqp.NewPublisher(amqpConfig(url, func(topic string) string { return topic }), logger)
+}
+
+// newSubscriber consumes one named queue.
+func newSubscriber(url, queue string, logger watermill.LoggerAdapter) (*wamqp.Subscriber, error) {
+	return wamqp.NewSubscriber(amqpConfig(url, func(string) string { return queue }), logger)
+}

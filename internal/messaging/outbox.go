@@ -1,0 +1,81 @@
+package messaging
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/ThreeDotsLabs/watermill/components/forwarder"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+)
+
+// marshaler names messages by their Go struct name ("RegisterMovie").
+var marshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
+
+// outboxPublisher writes messages into the outbox table inside tx, wrapped
+// in the forwarder's envelope that names their real topic; the relay sends
+// them on after the transaction commits.
+func outboxPublisher(tx pgx.Tx, logger watermill.LoggerAdapter) (message.Publisher, error) {
+	pub, err := wsql.NewPublisher(wsql.TxFromPgx(tx), wsql.PublisherConfig{
+		SchemaAdapter: wsql.DefaultPostgreSQLSchema{},
+		// The table comes from our migrations: creating it here would
+		// commit the caller's transaction.
+		AutoInitializeSchema: false,
+	}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("outbox publisher: %w", err)
+	}
+	return forwarder.NewPublisher(pub, forwarder.PublisherConfig{ForwarderTopic: OutboxTopic}), nil
+}
+
+// Outbox sends commands and events inside a PostgreSQL transaction. It is
+// cheap to create, one per transaction.
+type Outbox struct {
+	commands *cqrs.CommandBus
+	events   *cqrs.EventBus
+}
+
+// NewOutbox binds the buses to tx.
+func NewOutbox(tx pgx.Tx, logger watermill.LoggerAdapter) (*Outbox, error) {
+	pub, err := outboxPublisher(tx, logger)
+	if err != nil {
+		return nil, err
+	}
+	cb, err := cqrs.NewCommandBusWithConfig(pub, cqrs.CommandBusConfig{
+		GeneratePublishTopic: func(p cqrs.CommandBusGeneratePublishTopicParams) (string, error) {
+			return CommandTopic(p.CommandName), nil
+		},
+		Marshaler: marshaler,
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	eb, err := cqrs.NewEventBusWithConfig(pub, cqrs.EventBusConfig{
+		GeneratePublishTopic: func(cqrs.GenerateEventPublishTopicParams) (string, error) { return EventsTopic, nil },
+		Marshaler:            marshaler,
+		Logger:               logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Outbox{commands: cb, events: eb}, nil
+}
+
+// SendCommand queues cmd; messageID becomes the message's UUID so that it
+// can be followed from the outbox to the handler.
+func (o *Outbox) SendCommand(ctx context.Context, messageID string, cmd any) error {
+	return o.commands.SendWithModifiedMessage(ctx, cmd, func(m *message.Message) error {
+		m.UUID = messageID
+		return nil
+	})
+}
+
+// PublishEvent queues ev. Handlers deduplicate events by the id inside
+// them (events.Batch.BatchID), not by the message UUID.
+func (o *Outbox) PublishEvent(ctx context.Context, ev any) error {
+	return o.events.Publish(ctx, ev)
+}

@@ -1,0 +1,87 @@
+// Package messaging wires Watermill to PostgreSQL (the outbox) and RabbitMQ:
+// topic and queue names, the topology, the command and event buses, the
+// relay and the worker's router with its middleware.
+package messaging
+
+import (
+	"context"
+	"fmt"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Names of the topics, exchanges and queues. They are part of the
+// deployment: renaming a queue leaves its messages behind.
+const (
+	// OutboxTopic is the watermill-sql topic (table watermill_outbox) that
+	// every command and event goes through before RabbitMQ.
+	OutboxTopic = "outbox"
+	// EventsTopic is the fanout exchange every event batch is published to;
+	// each event handler group has its own queue bound to it.
+	EventsTopic = "events"
+	// DeadLetterTopic is the exchange and queue of messages that could not
+	// be handled after bounded retries.
+	DeadLetterTopic = "dead-letters"
+	// RelayConsumerGroup is the relay's offset row in the outbox.
+	RelayConsumerGroup = "relay"
+)
+
+// CommandTopic is the exchange (and durable queue) of one command type.
+func CommandTopic(commandName string) string { return "commands." + commandName }
+
+// EventQueue is the queue of one event handler group.
+func EventQueue(group string) string { return EventsTopic + "." + group }
+
+// Topology lists every exchange and queue the program uses.
+type Topology struct {
+	Commands    []string // command names, e.g. "RegisterMovie"
+	EventGroups []string // event handler group names, e.g. "trend-projection"
+}
+
+// Binding is one durable queue bound to one fanout exchange.
+type Binding struct{ Exchange, Queue string }
+
+// Bindings lists the exchange-queue pairs of the topology.
+func (t Topology) Bindings() []Binding {
+	var b []Binding
+	for _, c := range t.Commands {
+		b = append(b, Binding{CommandTopic(c), CommandTopic(c)})
+	}
+	for _, g := range t.EventGroups {
+		b = append(b, Binding{EventsTopic, EventQueue(g)})
+	}
+	return append(b, Binding{DeadLetterTopic, DeadLetterTopic})
+}
+
+// Declare creates every exchange, queue and binding before anything is
+// published: a message published to an exchange with no queue bound yet
+// would be dropped by the broker, so the relay declares the queues of
+// consumers that may not have started. The arguments match what
+// watermill-amqp declares, so both can declare the same names.
+func (t Topology) Declare(ctx context.Context, amqpURL string) error {
+	conn, err := amqp.DialConfig(amqpURL, amqp.Config{Properties: amqp.Table{"connection_name": "trend topology"}})
+	if err != nil {
+		return fmt.Errorf("connect to RabbitMQ: %w", err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	defer ch.Close()
+	for _, b := range t.Bindings() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := ch.ExchangeDeclare(b.Exchange, "fanout", true, false, false, false, nil); err != nil {
+			return fmt.Errorf("declare exchange %s: %w", b.Exchange, err)
+		}
+		if _, err := ch.QueueDeclare(b.Queue, true, false, false, false, nil); err != nil {
+			return fmt.Errorf("declare queue %s: %w", b.Queue, err)
+		}
+		if err := ch.QueueBind(b.Queue, "", b.Exchange, false, nil); err != nil {
+			return fmt.Errorf("bind queue %s to %s: %w", b.Queue, b.Exchange, err)
+		}
+	}
+	return nil
+}

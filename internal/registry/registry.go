@@ -1,0 +1,94 @@
+// Package registry is the write model of registrations: which movies are
+// tracked and whether TMDB removed them. The API decides 409 and 404 from
+// it; the worker keeps it in step with the events it appends.
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Statuses of a registration.
+const (
+	StatusPending = "pending"
+	StatusActive  = "active"
+	StatusRemoved = "removed"
+)
+
+// Querier is what both a pool and a transaction offer.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Registration is one row of the write model.
+type Registration struct {
+	TMDBID       int64
+	Status       string
+	RegisteredAt time.Time
+	UpdatedAt    time.Time
+}
+
+// ErrNotFound means the movie was never registered.
+var ErrNotFound = errors.New("movie not registered")
+
+// Register adds a registration and tells whether it is new. A movie that
+// TMDB removed may be registered again (TMDB may know it by now).
+func Register(ctx context.Context, q Querier, id int64, at time.Time) (bool, error) {
+	tag, err := q.Exec(ctx, `
+		INSERT INTO movies (tmdb_id, status, registered_at, updated_at) VALUES ($1, 'pending', $2, $2)
+		ON CONFLICT (tmdb_id) DO UPDATE SET status = 'pending', registered_at = $2, updated_at = $2
+		WHERE movies.status = 'removed'`, id, at)
+	if err != nil {
+		return false, fmt.Errorf("register movie %d: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Get returns one registration.
+func Get(ctx context.Context, q Querier, id int64) (Registration, error) {
+	r := Registration{TMDBID: id}
+	err := q.QueryRow(ctx, `SELECT status, registered_at, updated_at FROM movies WHERE tmdb_id = $1`, id).
+		Scan(&r.Status, &r.RegisteredAt, &r.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("read registration %d: %w", id, err)
+	}
+	r.RegisteredAt, r.UpdatedAt = r.RegisteredAt.UTC(), r.UpdatedAt.UTC()
+	return r, nil
+}
+
+// Tracked returns the subset of ids that are registered and not removed.
+func Tracked(ctx context.Context, q Querier, ids []int64) (map[int64]bool, error) {
+	rows, err := q.Query(ctx, `SELECT tmdb_id FROM movies WHERE tmdb_id = ANY($1) AND status <> 'removed'`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read registrations: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("read registrations: %w", err)
+	}
+	m := make(map[int64]bool, len(found))
+	for _, id := range found {
+		m[id] = true
+	}
+	return m, nil
+}
+
+// SetStatus records what TMDB said about a tracked movie. A removed movie
+// stays removed until it is registered again.
+func SetStatus(ctx context.Context, q Querier, id int64, status string, at time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE movies SET status = $2, updated_at = $3 WHERE tmdb_id = $1 AND status <> 'removed'`, id, status, at)
+	if err != nil {
+		return fmt.Errorf("set status of movie %d: %w", id, err)
+	}
+	return nil
+}

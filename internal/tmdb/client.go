@@ -1,0 +1,373 @@
+// Package tmdb is a small client for The Movie Database (TMDB) v3 API. It
+// fetches movie details, rate-limits itself below TMDB's limit, retries
+// transient failures with backoff, and keeps the API key and read token out of
+// every error and log line.
+package tmdb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"golang.org/x/time/rate"
+)
+
+const (
+	defaultTimeout     = 10 * time.Second
+	defaultRateLimit   = 40 // TMDB allows about 50 requests a second; keep headroom.
+	defaultMaxAttempts = 5
+	defaultMinBackoff  = 500 * time.Millisecond
+	defaultMaxBackoff  = 30 * time.Second
+
+	// retryAfterCeiling is how long a server-requested wait (Retry-After) is
+	// honoured even when it exceeds MaxBackoff: TMDB knows its own load better
+	// than our backoff does, but a worker must not stall for minutes.
+	retryAfterCeiling = 60 * time.Second
+
+	// maxBodyBytes bounds what we read from one response; movie details are a
+	// few kilobytes, so anything near this is not a movie.
+	maxBodyBytes = 1 << 20
+
+	// maxMessageLen bounds the server text copied into an APIError, so an
+	// HTML error page from a proxy does not end up in logs whole.
+	maxMessageLen = 200
+
+	userAgent = "movietrend-trend (+https://github.com/movietrend/trend)"
+	redacted  = "[REDACTED]"
+)
+
+// Config configures a Client. Zero values select the defaults noted on each
+// field.
+type Config struct {
+	// BaseURL is TMDB's API root, e.g. "https://api.themoviedb.org/3"; a
+	// trailing slash is tolerated. Required.
+	BaseURL string
+	// APIKey is a v3 API key, sent as the api_key query parameter.
+	APIKey string
+	// ReadToken is a v4 read access token, sent as "Authorization: Bearer";
+	// when set it is used instead of APIKey.
+	ReadToken string
+	// Timeout bounds one attempt, including reading the body. Default 10s.
+	Timeout time.Duration
+	// RateLimit is the most requests per second this client sends, retries
+	// included. Default 40.
+	RateLimit float64
+	// MaxAttempts is how many times one call may ask TMDB. Default 5.
+	MaxAttempts int
+	// MinBackoff and MaxBackoff bound the exponential backoff between
+	// attempts. Defaults 500ms and 30s. A Retry-After header is honoured even
+	// above MaxBackoff, up to 60s (or MaxBackoff, if larger).
+	MinBackoff, MaxBackoff time.Duration
+	// HTTPClient sends the requests. Optional; its own Timeout, if any,
+	// applies on top of Timeout.
+	HTTPClient *http.Client
+	// Logger receives retry and credential warnings. Optional.
+	Logger *slog.Logger
+}
+
+// Client fetches movies from TMDB. It is safe for concurrent use; the rate
+// limit is shared by all callers of one Client.
+type Client struct {
+	base        *url.URL
+	apiKey      string
+	readToken   string
+	timeout     time.Duration
+	maxAttempts int
+	minBackoff  time.Duration
+	maxBackoff  time.Duration
+	http        *http.Client
+	limiter     *rate.Limiter
+	logger      *slog.Logger
+}
+
+// Movie is the part of TMDB's movie details that the service uses.
+type Movie struct {
+	ID          int64   `json:"id"`
+	Title       string  `json:"title"`
+	VoteAverage float64 `json:"vote_average"`
+	VoteCount   int64   `json:"vote_count"`
+	Popularity  float64 `json:"popularity"`
+	ReleaseDate string  `json:"release_date"` // "YYYY-MM-DD", or "" when unknown
+	PosterPath  *string `json:"poster_path"`  // nil when TMDB has no poster
+	Genres      []Genre `json:"genres"`
+}
+
+// Genre is a TMDB genre, e.g. {28, "Action"}.
+type Genre struct {
+	ID   int    `json:"id"`
+	Name string `json:"name"`
+}
+
+// New validates cfg, applies defaults and returns a Client.
+func New(cfg Config) (*Client, error) {
+	var errs []error
+	// Config errors never echo BaseURL: someone may have put a key in it.
+	base, err := url.Parse(cfg.BaseURL)
+	switch {
+	case cfg.BaseURL == "":
+		errs = append(errs, errors.New("base url is required"))
+	case err != nil, base.Scheme != "http" && base.Scheme != "https", base.Host == "":
+		errs = append(errs, errors.New("base url must be an absolute http or https url"))
+	case base.RawQuery != "" || base.Fragment != "":
+		errs = append(errs, errors.New("base url must not have a query or fragment"))
+	}
+	if cfg.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("timeout %s is negative", cfg.Timeout))
+	}
+	if cfg.RateLimit < 0 || math.IsNaN(cfg.RateLimit) {
+		errs = append(errs, fmt.Errorf("rate limit %v must be positive", cfg.RateLimit))
+	}
+	if cfg.MaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("max attempts %d is negative", cfg.MaxAttempts))
+	}
+	if cfg.MinBackoff < 0 || cfg.MaxBackoff < 0 {
+		errs = append(errs, errors.New("backoff durations must not be negative"))
+	}
+
+	c := &Client{
+		base:        base,
+		apiKey:      cfg.APIKey,
+		readToken:   cfg.ReadToken,
+		timeout:     orDefault(cfg.Timeout, defaultTimeout),
+		maxAttempts: orDefault(cfg.MaxAttempts, defaultMaxAttempts),
+		minBackoff:  orDefault(cfg.MinBackoff, defaultMinBackoff),
+		maxBackoff:  orDefault(cfg.MaxBackoff, defaultMaxBackoff),
+		http:        cfg.HTTPClient,
+		logger:      cfg.Logger,
+	}
+	if c.minBackoff > c.maxBackoff {
+		errs = append(errs, fmt.Errorf("min backoff %s exceeds max backoff %s", c.minBackoff, c.maxBackoff))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("tmdb: invalid config: %w", errors.Join(errs...))
+	}
+	// A burst of one spreads requests evenly, so we never exceed the rate
+	// even momentarily.
+	c.limiter = rate.NewLimiter(rate.Limit(orDefault(cfg.RateLimit, defaultRateLimit)), 1)
+	if c.http == nil {
+		c.http = &http.Client{}
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// orDefault returns v, or def when v is the zero value.
+func orDefault[T int | float64 | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Movie fetches the details of the movie with the given TMDB id. Transient
+// failures (see Retryable) are retried up to MaxAttempts times; 404 and 401
+// answers return at once, matching ErrNotFound and ErrUnauthorized. It returns
+// as soon as ctx is done.
+func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
+	if id <= 0 {
+		return Movie{}, fmt.Errorf("tmdb: invalid movie id %d", id)
+	}
+	// path stands for the request in errors and logs: the full URL may carry
+	// the api_key.
+	path := "/movie/" + strconv.FormatInt(id, 10)
+	bo := &backoff.ExponentialBackOff{
+		InitialInterval:     c.minBackoff,
+		RandomizationFactor: 0.5,
+		Multiplier:          2,
+		MaxInterval:         c.maxBackoff,
+	}
+	bo.Reset()
+
+	for attempt := 1; ; attempt++ {
+		if err := c.limiter.Wait(ctx); err != nil {
+			if ctx.Err() == nil {
+				// The limiter refuses early when its wait would outlast the
+				// deadline; say so in a way errors.Is understands.
+				err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+			}
+			return Movie{}, fmt.Errorf("tmdb: movie %d: wait for rate limiter: %w", id, err)
+		}
+
+		m, retryAfter, err := c.attempt(ctx, id, path)
+		switch {
+		case err == nil:
+			return m, nil
+		case ctx.Err() != nil:
+			// Wrap both: the caller's reason is what errors.Is should find,
+			// the attempt's error is what a human wants to read.
+			return Movie{}, fmt.Errorf("tmdb: movie %d: %w (last attempt: %w)", id, context.Cause(ctx), err)
+		case errors.Is(err, ErrUnauthorized):
+			c.logger.LogAttrs(ctx, slog.LevelError, "tmdb rejected the api key or read token",
+				slog.String("path", path), slog.String("error", err.Error()))
+			return Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, err)
+		case !Retryable(err):
+			return Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, err)
+		case attempt >= c.maxAttempts:
+			return Movie{}, fmt.Errorf("tmdb: movie %d: giving up after %d attempts: %w", id, attempt, err)
+		}
+
+		delay := c.retryDelay(bo, retryAfter)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
+			return Movie{}, fmt.Errorf("tmdb: movie %d: next attempt would start after the deadline: %w", id, err)
+		}
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "tmdb request failed, retrying",
+			slog.String("path", path),
+			slog.Int("attempt", attempt),
+			slog.Int("max_attempts", c.maxAttempts),
+			slog.Duration("delay", delay),
+			slog.String("error", err.Error()))
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return Movie{}, fmt.Errorf("tmdb: movie %d: %w (last attempt: %w)", id, context.Cause(ctx), err)
+		case <-timer.C:
+		}
+	}
+}
+
+// retryDelay is the wait before the next attempt: exponential backoff with
+// jitter, raised to the server's Retry-After when that is longer.
+func (c *Client) retryDelay(bo *backoff.ExponentialBackOff, retryAfter time.Duration) time.Duration {
+	// Jitter can push the randomized interval past MaxInterval.
+	d := min(bo.NextBackOff(), c.maxBackoff)
+	if retryAfter > 0 {
+		d = max(d, min(retryAfter, max(c.maxBackoff, retryAfterCeiling)))
+	}
+	return d
+}
+
+// attempt sends one request. It also returns the Retry-After duration of a
+// failed answer, zero if there was none.
+func (c *Client) attempt(ctx context.Context, id int64, path string) (Movie, time.Duration, error) {
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	u := c.base.JoinPath("movie", strconv.FormatInt(id, 10))
+	if c.readToken == "" && c.apiKey != "" {
+		u.RawQuery = url.Values{"api_key": {c.apiKey}}.Encode()
+	}
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		// %s on purpose: the cause is a *url.Error holding the full URL.
+		return Movie{}, 0, fmt.Errorf("build request for %s: %s", path, c.scrub(err.Error()))
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	if c.readToken != "" {
+		req.Header.Set("Authorization", "Bearer "+c.readToken)
+	}
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Movie{}, 0, c.transportError(ctx, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
+	if err != nil {
+		return Movie{}, 0, c.transportError(ctx, path, fmt.Errorf("read body: %w", err))
+	}
+
+	if resp.StatusCode != http.StatusOK {
+		return Movie{}, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), c.apiError(resp.StatusCode, body)
+	}
+	if len(body) > maxBodyBytes {
+		return Movie{}, 0, &decodeError{path: path, err: fmt.Errorf("body exceeds %d bytes", maxBodyBytes)}
+	}
+	var m Movie
+	if err := json.Unmarshal(body, &m); err != nil {
+		return Movie{}, 0, &decodeError{path: path, err: err}
+	}
+	if m.ID != id {
+		return Movie{}, 0, &decodeError{path: path, err: fmt.Errorf("got movie id %d, want %d", m.ID, id)}
+	}
+	return m, 0, nil
+}
+
+// transportError turns a failed round trip into an error that names only
+// the path. ctx is the caller's context, to tell its cancellation apart from
+// the per-attempt timeout.
+func (c *Client) transportError(ctx context.Context, path string, err error) error {
+	// *url.Error prints the whole URL, api_key included: keep only its cause.
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err
+	}
+	te := &transportError{path: path, err: err}
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		// The caller gave up; not our timeout.
+	case errors.Is(err, context.DeadlineExceeded):
+		te.timeout = true
+		te.err = fmt.Errorf("no answer within %s: %w", c.timeout, err)
+	case errors.As(err, &ne) && ne.Timeout():
+		te.timeout = true
+	}
+	te.msg = c.scrub(te.err.Error())
+	return te
+}
+
+// apiError builds the error for a non-200 answer from TMDB's error body,
+// {"success":false,"status_code":34,"status_message":"..."}, falling back to
+// the HTTP status text when the body is something else.
+func (c *Client) apiError(status int, body []byte) *APIError {
+	var b struct {
+		Code    int    `json:"status_code"`
+		Message string `json:"status_message"`
+	}
+	_ = json.Unmarshal(body, &b) // not TMDB's shape: use what we have
+	msg := strings.TrimSpace(b.Message)
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	if len(msg) > maxMessageLen {
+		msg = msg[:maxMessageLen] + "..."
+	}
+	return &APIError{HTTPStatus: status, Code: b.Code, Message: c.scrub(msg)}
+}
+
+// scrub removes the credentials from s. Errors are built to not contain
+// them in the first place; this is the second line of defence against an
+// echoing server or a library error that quotes the URL.
+func (c *Client) scrub(s string) string {
+	for _, secret := range []string{c.apiKey, c.readToken} {
+		if secret == "" {
+			continue
+		}
+		s = strings.ReplaceAll(s, secret, redacted)
+		if esc := url.QueryEscape(secret); esc != secret {
+			s = strings.ReplaceAll(s, esc, redacted)
+		}
+	}
+	return s
+}
+
+// parseRetryAfter reads a Retry-After header, given either as seconds or as
+// an HTTP date. It returns zero when the header is absent, invalid or past.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		// Clamp before multiplying so a silly value cannot overflow.
+		return time.Duration(min(max(secs, 0), int64(24*time.Hour/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

@@ -1,0 +1,107 @@
+package tmdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+)
+
+// ErrNotFound reports that TMDB does not know the requested movie (HTTP 404,
+// TMDB status_code 34). It is final: asking again will not change the answer.
+var ErrNotFound = errors.New("tmdb: resource not found")
+
+// ErrUnauthorized reports that TMDB refused the credentials (HTTP 401, TMDB
+// status_code 7). The client does not retry it because the same key fails the
+// same way; callers should alert an operator and retry much later.
+var ErrUnauthorized = errors.New("tmdb: invalid api key or token")
+
+// APIError is a non-200 answer from TMDB. errors.Is(err, ErrNotFound) and
+// errors.Is(err, ErrUnauthorized) match the 404 and 401 cases.
+type APIError struct {
+	HTTPStatus int    // HTTP status code of the response
+	Code       int    // TMDB status_code from the body, 0 if the body had none
+	Message    string // TMDB status_message, or the HTTP status text
+}
+
+// Error implements error.
+func (e *APIError) Error() string {
+	return fmt.Sprintf("http %d, tmdb status_code %d: %s", e.HTTPStatus, e.Code, e.Message)
+}
+
+// Unwrap exposes the sentinel matching the HTTP status, if any.
+func (e *APIError) Unwrap() error {
+	switch e.HTTPStatus {
+	case http.StatusNotFound:
+		return ErrNotFound
+	case http.StatusUnauthorized:
+		return ErrUnauthorized
+	default:
+		return nil
+	}
+}
+
+// transportError is a request that got no usable response (connection
+// failure, timeout, body cut short). It replaces *url.Error on purpose: that
+// type prints the full request URL, api_key included.
+type transportError struct {
+	path    string // request path without the query, safe to print
+	msg     string // err's text with credentials scrubbed
+	timeout bool
+	err     error
+}
+
+func (e *transportError) Error() string {
+	return fmt.Sprintf("GET %s: %s", e.path, e.msg)
+}
+
+func (e *transportError) Unwrap() error { return e.err }
+
+// Timeout reports whether the attempt ran out of time, matching net.Error.
+func (e *transportError) Timeout() bool { return e.timeout }
+
+// decodeError is a 200 answer whose body is not the movie we asked for.
+// Repeating the request would most likely return the same body.
+type decodeError struct {
+	path string
+	err  error
+}
+
+func (e *decodeError) Error() string {
+	return fmt.Sprintf("GET %s: decode response: %v", e.path, e.err)
+}
+
+func (e *decodeError) Unwrap() error { return e.err }
+
+// Retryable reports whether err is transient, so that asking TMDB again later
+// may succeed: 408, 429 and 5xx answers, timeouts, network errors and
+// cancellations. It is false for 404, 401 and other 4xx answers, for a 200
+// body that cannot be decoded, and for nil.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	// Checked first: a decode error may wrap a network-looking cause.
+	if _, ok := errors.AsType[*decodeError](err); ok {
+		return false
+	}
+	if ae, ok := errors.AsType[*APIError](err); ok {
+		return retryableStatus(ae.HTTPStatus)
+	}
+	if _, ok := errors.AsType[*transportError](err); ok {
+		return true
+	}
+	// A cancelled or timed-out call settled nothing about the movie.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	_, ok := errors.AsType[net.Error](err)
+	return ok
+}
+
+func retryableStatus(status int) bool {
+	return status == http.StatusRequestTimeout ||
+		status == http.StatusTooManyRequests ||
+		status >= 500
+}

@@ -1,0 +1,132 @@
+package tmdbfake
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/movietrend/trend/internal/tmdb"
+)
+
+// Options configures the handler returned by NewHandler.
+type Options struct {
+	// APIKey, when non-empty, must come with every movie request, as the
+	// api_key query parameter or as "Authorization: Bearer APIKey";
+	// otherwise the answer is TMDB's 401 (status_code 7).
+	APIKey string
+	// Logger receives request logs. Optional. The key is never logged.
+	Logger *slog.Logger
+}
+
+// statusBody is TMDB's error body.
+type statusBody struct {
+	Success       bool   `json:"success"`
+	StatusCode    int    `json:"status_code"`
+	StatusMessage string `json:"status_message"`
+}
+
+// movieBody is TMDB's movie details answer: the fields the client reads,
+// plus a few that TMDB always sends, so the shape looks real to other
+// consumers too.
+type movieBody struct {
+	Adult bool `json:"adult"`
+	tmdb.Movie
+	OriginalTitle string `json:"original_title"`
+	Overview      string `json:"overview"`
+	Video         bool   `json:"video"`
+}
+
+const contentType = "application/json;charset=utf-8"
+
+type handler struct {
+	catalog *Catalog
+	apiKey  string
+	logger  *slog.Logger
+}
+
+// NewHandler returns an http.Handler that answers like TMDB v3 from c:
+//
+//	GET /3/movie/{id} and GET /movie/{id}  movie details, or TMDB's 404 (status_code 34)
+//	GET /healthz                           200 "ok"
+//
+// Both movie paths exist so that a base URL with or without "/3" works.
+// Other methods on these paths get 405. It panics if c is nil, like
+// http.Handle does for a nil handler.
+func NewHandler(c *Catalog, opts Options) http.Handler {
+	if c == nil {
+		panic("tmdbfake: NewHandler with a nil catalog")
+	}
+	h := &handler{catalog: c, apiKey: opts.APIKey, logger: opts.Logger}
+	if h.logger == nil {
+		h.logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /3/movie/{id}", h.movie)
+	mux.HandleFunc("GET /movie/{id}", h.movie)
+	mux.HandleFunc("GET /healthz", h.healthz)
+	return mux
+}
+
+func (h *handler) movie(w http.ResponseWriter, r *http.Request) {
+	// TMDB checks the key before looking anything up, so a bad key gets 401
+	// even for a movie that does not exist.
+	if !h.authorized(r) {
+		// r.URL.Path, not r.URL: the query holds whatever key was sent.
+		h.logger.LogAttrs(r.Context(), slog.LevelWarn, "tmdbfake: rejected request with a missing or invalid api key",
+			slog.String("path", r.URL.Path))
+		writeJSON(w, http.StatusUnauthorized, statusBody{
+			StatusCode:    7,
+			StatusMessage: "Invalid API key: You must be granted a valid key.",
+		})
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	m, ok := tmdb.Movie{}, false
+	if err == nil {
+		m, ok = h.catalog.Movie(id)
+	}
+	if !ok {
+		h.logger.LogAttrs(r.Context(), slog.LevelDebug, "tmdbfake: movie not found", slog.String("path", r.URL.Path))
+		writeJSON(w, http.StatusNotFound, statusBody{
+			StatusCode:    34,
+			StatusMessage: "The resource you requested could not be found.",
+		})
+		return
+	}
+	h.logger.LogAttrs(r.Context(), slog.LevelDebug, "tmdbfake: served movie", slog.Int64("tmdb_id", id))
+	writeJSON(w, http.StatusOK, movieBody{Movie: m, OriginalTitle: m.Title})
+}
+
+func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok"))
+}
+
+// authorized reports whether r carries the configured key, comparing in
+// constant time so the fake does not teach timing attacks by example.
+func (h *handler) authorized(r *http.Request) bool {
+	if h.apiKey == "" {
+		return true
+	}
+	want := []byte(h.apiKey)
+	if subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("api_key")), want) == 1 {
+		return true
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(token), want) == 1
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only our own fixed types get here; a failure is a bug.
+		http.Error(w, "tmdbfake: encode response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,116 @@
+package trend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Movie is a movie as the read API shows it.
+type Movie struct {
+	TMDBID             int64      `json:"tmdb_id"`
+	Title              *string    `json:"title"`
+	Status             string     `json:"status"`
+	InternalViewsCount int64      `json:"internal_views_count"`
+	ExternalScore      *float64   `json:"external_score"`
+	VoteCount          *int64     `json:"vote_count"`
+	Popularity         *float64   `json:"popularity"`
+	ReleaseDate        *string    `json:"release_date"`
+	PosterPath         *string    `json:"poster_path"`
+	Genres             []string   `json:"genres"`
+	FinalTrendScore    float64    `json:"final_trend_score"`
+	RegisteredAt       *time.Time `json:"registered_at"`
+	LastUpdatedAt      time.Time  `json:"last_updated_at"`
+	// Position is the newest event of the log this row reflects.
+	Position int64 `json:"-"`
+}
+
+// ErrNotFound means the projection has no such movie (or it was removed).
+var ErrNotFound = errors.New("movie not found")
+
+// Reader runs the read API's queries.
+type Reader struct {
+	pool  *pgxpool.Pool
+	table string
+}
+
+// NewReader reads the live table.
+func NewReader(pool *pgxpool.Pool) Reader {
+	return Reader{pool: pool, table: pgx.Identifier{LiveTable}.Sanitize()}
+}
+
+const columns = `tmdb_id, title, status, internal_views_count, external_score, vote_count, popularity,
+	release_date, poster_path, genres, final_trend_score, registered_at, last_updated_at, last_position`
+
+func scanMovie(r pgx.CollectableRow) (Movie, error) {
+	var m Movie
+	err := r.Scan(&m.TMDBID, &m.Title, &m.Status, &m.InternalViewsCount, &m.ExternalScore, &m.VoteCount,
+		&m.Popularity, &m.ReleaseDate, &m.PosterPath, &m.Genres, &m.FinalTrendScore, &m.RegisteredAt,
+		&m.LastUpdatedAt, &m.Position)
+	if m.RegisteredAt != nil {
+		t := m.RegisteredAt.UTC()
+		m.RegisteredAt = &t
+	}
+	m.LastUpdatedAt = m.LastUpdatedAt.UTC()
+	if m.Genres == nil {
+		m.Genres = []string{}
+	}
+	return m, err
+}
+
+// List returns a page of the ranking (highest score first, then tmdb_id)
+// and the number of ranked movies. Removed movies are not listed.
+func (r Reader) List(ctx context.Context, limit, offset int) ([]Movie, int64, error) {
+	rows, err := r.pool.Query(ctx, `SELECT `+columns+` FROM `+r.table+`
+		WHERE status <> 'removed' ORDER BY final_trend_score DESC, tmdb_id LIMIT $1 OFFSET $2`, limit, offset)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list movies: %w", err)
+	}
+	movies, err := pgx.CollectRows(rows, scanMovie)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list movies: %w", err)
+	}
+	var total int64
+	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM `+r.table+` WHERE status <> 'removed'`).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count movies: %w", err)
+	}
+	return movies, total, nil
+}
+
+// Get returns one movie; a removed one is ErrNotFound.
+func (r Reader) Get(ctx context.Context, id int64) (Movie, error) {
+	rows, err := r.pool.Query(ctx, `SELECT `+columns+` FROM `+r.table+` WHERE tmdb_id = $1 AND status <> 'removed'`, id)
+	if err != nil {
+		return Movie{}, fmt.Errorf("get movie %d: %w", id, err)
+	}
+	m, err := pgx.CollectExactlyOneRow(rows, scanMovie)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Movie{}, ErrNotFound
+	}
+	if err != nil {
+		return Movie{}, fmt.Errorf("get movie %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// ChangedSince returns the rows (removed ones included, so that a client
+// can drop them) that reflect events after position, oldest change first.
+func (r Reader) ChangedSince(ctx context.Context, position int64, limit int) ([]Movie, error) {
+	rows, err := r.pool.Query(ctx, `SELECT `+columns+` FROM `+r.table+`
+		WHERE last_position > $1 ORDER BY last_position LIMIT $2`, position, limit)
+	if err != nil {
+		return nil, fmt.Errorf("changed movies: %w", err)
+	}
+	return pgx.CollectRows(rows, scanMovie)
+}
+
+// Head returns the newest log position the projection reflects.
+func (r Reader) Head(ctx context.Context) (int64, error) {
+	var p int64
+	err := r.pool.QueryRow(ctx, `SELECT coalesce(max(last_position), 0) FROM `+r.table).Scan(&p)
+	return p, err
+}
