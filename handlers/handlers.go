@@ -23,5 +23,5 @@ type UnitOfWork interface {
 // dead letters at once.
 type permanentError struct{ error }
 
-func (permanentError) Permanent() bool  { return true }
+func (permanentError) Permanent() bool { return true }
 func (e permanentError) Unwrap() error { return e.error }

@@ -1,0 +1,86 @@
+// Command trend is the Movie Trend Analyzer: one binary, one role per
+// subcommand. Run "trend help" for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/movietrend/trend/internal/app"
+	"github.com/movietrend/trend/internal/config"
+)
+
+const usage = `trend: Movie Trend Analyzer
+
+usage: trend <role> [flags]
+
+roles:
+  migrate     apply database migrations and exit
+  api         HTTP API, read API and live stream (HTTP_ADDR, default :8000)
+  relay       forward the outbox to RabbitMQ
+  worker      command and event handlers (--handlers selects a subset)
+  all         every role in one process: the default for a local run
+  tmdb-fake   a local stand-in for the TMDB API serving a catalog file
+
+Configuration comes from the environment and a .env file; see README.md.
+Run "trend <role> -h" for a role's flags.
+`
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "trend:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Print(usage)
+		return nil
+	}
+	role, args := args[0], args[1:]
+	fs := flag.NewFlagSet("trend "+role, flag.ContinueOnError)
+	var opts app.Options
+	var handlers, addr, catalog, apiKey string
+	switch role {
+	case "tmdb-fake":
+		fs.StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
+		fs.StringVar(&catalog, "catalog", "", "catalog CSV (tmdb_id,title,release_date,vote_average,vote_count,popularity,genres); default: the bundled one")
+		fs.StringVar(&apiKey, "api-key", "", "require this key (api_key parameter or Bearer token); default: accept any")
+	case "migrate", "api", "relay", "worker", "all":
+		fs.BoolVar(&opts.NoMigrate, "no-migrate", false, "do not apply database migrations on start")
+		if role == "worker" || role == "all" {
+				fs.StringVar(&handlers, "handlers", "", "comma-separated subset of: "+strings.Join(app.HandlerGroups, ", ")+" (default: all)")
+		}
+	default:
+		fmt.Fprint(os.Stderr, usage)
+		return fmt.Errorf("unknown role %q", role)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if handlers != "" {
+		opts.Handlers = strings.Split(handlers, ",")
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	level, _ := cfg.SlogLevel()
+	log := app.NewLogger(level)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if role == "tmdb-fake" {
+		return app.RunTMDBFake(ctx, addr, catalog, apiKey, log)
+	}
+	return app.Run(ctx, role, cfg, opts, log)
+}

@@ -1,0 +1,145 @@
+// Package app builds the roles of the one binary (api, relay, worker, all,
+// migrate, tmdb-fake) from the configuration. Shared infrastructure (the
+// database pool, the broker topology, the TMDB client) is built here once
+// and handed to each role; cmd/trend only parses arguments and calls Run.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/jackc/pgx/v5/pgxpool"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/movietrend/trend/handlers"
+	"github.com/movietrend/trend/internal/config"
+	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/postgres"
+	"github.com/movietrend/trend/projections/trend"
+)
+
+// Topology is every exchange and queue of the product.
+var Topology = messaging.Topology{
+	Commands:    []string{"RegisterMovie", "RecordViews", "RefreshMovie"},
+	EventGroups: []string{trend.HandlerName, handlers.EnrichmentName},
+}
+
+// NewLogger logs JSON, or text on a terminal.
+func NewLogger(level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+// watermillLogger keeps Watermill's per-handler chatter at debug level.
+func watermillLogger(log *slog.Logger) watermill.LoggerAdapter {
+	return watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+}
+
+// Options are what the command line adds to the configuration.
+type Options struct {
+	// NoMigrate skips applying migrations on start.
+	NoMigrate bool
+	// Handlers selects the worker's handlers: "commands", the event group
+	// names; empty means all.
+	Handlers []string
+	// StartupTimeout bounds the wait for PostgreSQL and RabbitMQ.
+	StartupTimeout time.Duration
+}
+
+// base is what every role shares.
+type base struct {
+	cfg  config.Config
+	opts Options
+	log  *slog.Logger
+	wlog watermill.LoggerAdapter
+	pool *pgxpool.Pool
+}
+
+func newBase(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger) (*base, error) {
+	if opts.StartupTimeout == 0 {
+		opts.StartupTimeout = 60 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(ctx, opts.StartupTimeout)
+	defer cancel()
+	pool, err := postgres.Connect(cctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.NoMigrate {
+		if err := postgres.Migrate(ctx, pool, log); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return &base{cfg: cfg, opts: opts, log: log, wlog: watermillLogger(log), pool: pool}, nil
+}
+
+func (b *base) close() { b.pool.Close() }
+
+// declareTopology waits for RabbitMQ (bounded) and declares every
+// exchange and queue.
+func (b *base) declareTopology(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, b.opts.StartupTimeout)
+	defer cancel()
+	delay := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := Topology.Declare(cctx, b.cfg.AMQPURL)
+		if err == nil {
+			return nil
+		}
+		if attempt == 1 {
+			b.log.Warn("RabbitMQ is not reachable yet, retrying", "url", config.Redacted(b.cfg.AMQPURL), "error", err)
+		}
+		select {
+		case <-cctx.Done():
+			return fmt.Errorf("RabbitMQ at %s is unreachable: %w", config.Redacted(b.cfg.AMQPURL), err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+// amqpCheck tells whether RabbitMQ accepts a connection.
+func amqpCheck(url string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		conn, err := amqp.DialConfig(url, amqp.Config{Dial: func(network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}})
+		if err != nil {
+			return errors.New("RabbitMQ is unreachable")
+		}
+		return conn.Close()
+	}
+}
+
+// serveHTTP runs srv until ctx ends, then shuts it down gracefully.
+func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("HTTP server did not stop in time", "error", err)
+		return srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

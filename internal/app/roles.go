@@ -1,0 +1,226 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/movietrend/trend/handlers"
+	"github.com/movietrend/trend/internal/config"
+	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/httpapi"
+	"github.com/movietrend/trend/internal/intake"
+	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/registry"
+	"github.com/movietrend/trend/internal/tmdb"
+	"github.com/movietrend/trend/internal/tmdbfake"
+	"github.com/movietrend/trend/projections/trend"
+)
+
+// Roles lists the roles Run knows.
+var Roles = []string{"migrate", "api", "relay", "worker", "all"}
+
+// HandlerGroups are the names --handlers accepts.
+var HandlerGroups = []string{"commands", trend.HandlerName, handlers.EnrichmentName}
+
+// Run runs one role until ctx ends.
+func Run(ctx context.Context, role string, cfg config.Config, opts Options, log *slog.Logger) error {
+	for _, h := range opts.Handlers {
+		if !slices.Contains(HandlerGroups, h) {
+			return fmt.Errorf("unknown handler %q (known: %s)", h, strings.Join(HandlerGroups, ", "))
+		}
+	}
+	if !slices.Contains(Roles, role) {
+		return fmt.Errorf("unknown role %q", role)
+	}
+	b, err := newBase(ctx, cfg, opts, log)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	if role == "migrate" {
+		if opts.NoMigrate {
+			return errors.New("migrate with --no-migrate does nothing")
+		}
+		log.Info("database is up to date")
+		return nil
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	if role == "api" || role == "all" {
+		g.Go(func() error { return b.runAPI(ctx) })
+	}
+	if role == "relay" || role == "worker" || role == "all" {
+		if err := b.declareTopology(ctx); err != nil {
+			return err
+		}
+	}
+	if role == "relay" || role == "all" {
+		g.Go(func() error { return b.runRelay(ctx) })
+	}
+	if role == "worker" || role == "all" {
+		g.Go(func() error { return b.runWorker(ctx) })
+	}
+	return g.Wait()
+}
+
+func (b *base) runAPI(ctx context.Context) error {
+	ln, err := net.Listen("tcp", b.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on HTTP_ADDR %s: %w", b.cfg.HTTPAddr, err)
+	}
+	in := intake.New(b.pool, b.log, intake.Config{})
+	defer in.Close() // after the server stopped: no request is waiting on it
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	handler := httpapi.New(hctx, httpapi.Deps{
+		Commands:      in,
+		Queries:       trend.NewReader(b.pool),
+		Registrations: registrations{b},
+		Checks: []httpapi.Check{
+			{Name: "postgres", Run: b.pool.Ping},
+			{Name: "rabbitmq", Run: amqpCheck(b.cfg.AMQPURL)},
+		},
+		Logger: b.log,
+	})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(b.log.Handler(), slog.LevelWarn)}
+	b.log.Info("API listening", "addr", ln.Addr().String())
+	return serveHTTP(ctx, srv, ln, b.log)
+}
+
+type registrations struct{ b *base }
+
+func (r registrations) Get(ctx context.Context, id int64) (registry.Registration, error) {
+	return registry.Get(ctx, r.b.pool, id)
+}
+
+func (b *base) runRelay(ctx context.Context) error {
+	fwd, err := messaging.NewRelay(b.pool, b.cfg.AMQPURL, b.wlog)
+	if err != nil {
+		return err
+	}
+	b.log.Info("relay forwarding the outbox to RabbitMQ")
+	// Run returns when ctx ends, after in-flight messages were finished or
+	// left unacknowledged in the outbox.
+	return fwd.Run(ctx)
+}
+
+func (b *base) wants(group string) bool {
+	return len(b.opts.Handlers) == 0 || slices.Contains(b.opts.Handlers, group)
+}
+
+func (b *base) runWorker(ctx context.Context) error {
+	store, err := eventlog.NewStore(b.pool, b.wlog)
+	if err != nil {
+		return err
+	}
+	wc := messaging.WorkerConfig{AMQPURL: b.cfg.AMQPURL, EventGroups: map[string][]cqrs.GroupEventHandler{}, Logger: b.wlog}
+	if b.wants("commands") {
+		reg, err := handlers.NewRegisterMovieHandler(store)
+		if err != nil {
+			return err
+		}
+		views, err := handlers.NewRecordViewsHandler(store, b.log)
+		if err != nil {
+			return err
+		}
+		refresh, err := handlers.NewRefreshMovieHandler(store, b.log)
+		if err != nil {
+			return err
+		}
+		wc.CommandHandlers = []cqrs.CommandHandler{
+			cqrs.NewCommandHandler("RegisterMovie", reg.Handle),
+			cqrs.NewCommandHandler("RecordViews", views.Handle),
+			cqrs.NewCommandHandler("RefreshMovie", refresh.Handle),
+		}
+	}
+	if b.wants(trend.HandlerName) {
+		h, err := trend.NewHandler(store)
+		if err != nil {
+			return err
+		}
+		wc.EventGroups[trend.HandlerName] = []cqrs.GroupEventHandler{cqrs.NewGroupEventHandler(h.HandleBatch)}
+	}
+	if b.wants(handlers.EnrichmentName) {
+		client, err := b.tmdbClient(ctx)
+		if err != nil {
+			return err
+		}
+		h, err := handlers.NewEnrichment(store, client, time.Now, b.log)
+		if err != nil {
+			return err
+		}
+		wc.EventGroups[handlers.EnrichmentName] = []cqrs.GroupEventHandler{cqrs.NewGroupEventHandler(h.HandleBatch)}
+	}
+	router, err := messaging.NewWorker(wc)
+	if err != nil {
+		return err
+	}
+	b.log.Info("worker handling messages", "handlers", b.opts.Handlers)
+	return router.Run(ctx)
+}
+
+// tmdbClient talks to TMDB, or, when no key or token is configured and
+// TMDB_BASE_URL was left at TMDB itself, to a built-in stand-in serving
+// the bundled catalog (and says so), so that a local run works offline.
+func (b *base) tmdbClient(ctx context.Context) (*tmdb.Client, error) {
+	base := b.cfg.TMDBBaseURL
+	if !b.cfg.HasTMDBCredentials() && base == config.DefaultTMDBBaseURL {
+		url, err := StartTMDBFake(ctx, "127.0.0.1:0", b.log)
+		if err != nil {
+			return nil, err
+		}
+		base = url
+		b.log.Warn("no TMDB_API_KEY or TMDB_READ_TOKEN set: using the built-in TMDB stand-in (trend tmdb-fake) with its bundled catalog of 924 movies", "tmdb_base_url", base)
+	}
+	return tmdb.New(tmdb.Config{BaseURL: base, APIKey: b.cfg.TMDBAPIKey, ReadToken: b.cfg.TMDBReadToken, Logger: b.log})
+}
+
+// StartTMDBFake serves the TMDB stand-in with the bundled catalog on addr
+// until ctx ends and returns its base URL.
+func StartTMDBFake(ctx context.Context, addr string, log *slog.Logger) (string, error) {
+	catalog, err := tmdbfake.DefaultCatalog()
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listen for the TMDB stand-in on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: tmdbfake.NewHandler(catalog, tmdbfake.Options{}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = serveHTTP(ctx, srv, ln, log) }()
+	return "http://" + ln.Addr().String() + "/3", nil
+}
+
+// RunTMDBFake is the tmdb-fake role: the stand-in on addr, with the
+// bundled catalog or the CSV file at catalogPath, requiring apiKey when set.
+func RunTMDBFake(ctx context.Context, addr, catalogPath, apiKey string, log *slog.Logger) error {
+	catalog, err := tmdbfake.DefaultCatalog()
+	if catalogPath != "" {
+		var f *os.File
+		if f, err = os.Open(catalogPath); err != nil {
+			return err
+		}
+		catalog, err = tmdbfake.LoadCatalog(f)
+		f.Close()
+	}
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	log.Info("TMDB stand-in serving", "base_url", "http://"+ln.Addr().String()+"/3", "movies", catalog.Len(), "key_required", apiKey != "")
+	srv := &http.Server{Handler: tmdbfake.NewHandler(catalog, tmdbfake.Options{APIKey: apiKey, Logger: log}), ReadHeaderTimeout: 5 * time.Second}
+	return serveHTTP(ctx, srv, ln, log)
+}
