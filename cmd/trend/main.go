@@ -56,7 +56,7 @@ func run(args []string) error {
 	case "migrate", "api", "relay", "worker", "all":
 		fs.BoolVar(&opts.NoMigrate, "no-migrate", false, "do not apply database migrations on start")
 		if role == "worker" || role == "all" {
-				fs.StringVar(&handlers, "handlers", "", "comma-separated subset of: "+strings.Join(app.HandlerGroups, ", ")+" (default: all)")
+			fs.StringVar(&handlers, "handlers", "", "comma-separated subset of: "+strings.Join(app.HandlerGroups, ", ")+" (default: all)")
 		}
 	default:
 		fmt.Fprint(os.Stderr, usage)
