@@ -19,8 +19,10 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
+// Migrations holds the schema migrations, applied in order by Migrate.
+//
 //go:embed migrations/*.sql
-var migrations embed.FS
+var Migrations embed.FS
 
 // Connect opens a pool and waits (bounded by ctx) until the server answers,
 // so that roles started together with PostgreSQL do not fail at once.
@@ -66,7 +68,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 }
 
 func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
-	fsys, err := fs.Sub(migrations, "migrations")
+	fsys, err := fs.Sub(Migrations, "migrations")
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,153 @@
+package eventlog_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/movietrend/trend/events"
+	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/testenv"
+)
+
+func count(t *testing.T, s interface {
+	Read(ctx context.Context, from int64, limit int) ([]events.Envelope, error)
+}) int {
+	t.Helper()
+	evs, err := s.Read(t.Context(), 0, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(evs)
+}
+
+func TestOnceHasOneEffectPerMessage(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	store, err := eventlog.NewStore(pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := uuid.New()
+	runs := 0
+	for range 3 {
+		err := store.Once(t.Context(), "test", msg, "corr-1", func(ctx context.Context, tx *eventlog.Tx) error {
+			runs++
+			_, err := tx.Append(ctx, events.MovieRegistered{TMDBID: 1, RegisteredAt: time.Now()})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if runs != 1 {
+		t.Errorf("fn ran %d times, want 1", runs)
+	}
+	if got := count(t, store); got != 1 {
+		t.Errorf("log holds %d events, want 1", got)
+	}
+	var outbox int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM watermill_outbox`).Scan(&outbox); err != nil {
+		t.Fatal(err)
+	}
+	if outbox != 1 {
+		t.Errorf("outbox holds %d messages, want 1 (one batch)", outbox)
+	}
+	if done, err := store.Handled(t.Context(), "test", msg); err != nil || !done {
+		t.Errorf("Handled: got %v, %v; want true, nil", done, err)
+	}
+	if done, _ := store.Handled(t.Context(), "other", msg); done {
+		t.Error("Handled for another handler: got true, want false")
+	}
+}
+
+func TestAppendStoresOneEventPerViewID(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	store, _ := eventlog.NewStore(pool, nil)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	same := uuid.New()
+	var appended [][]events.Envelope
+	for i := range 2 {
+		err := store.Once(t.Context(), "test", uuid.New(), "", func(ctx context.Context, tx *eventlog.Tx) error {
+			n, err := tx.Append(ctx,
+				events.ViewRecorded{ViewID: same, TMDBID: 7, ViewedAt: at},
+				events.ViewRecorded{ViewID: uuid.New(), TMDBID: 7, ViewedAt: at},
+				events.ViewRecorded{ViewID: same, TMDBID: 7, ViewedAt: at}, // twice in one batch too
+			)
+			if want := []int{2, 1}[i]; n != want {
+				t.Errorf("batch %d: Append stored %d, want %d", i, n, want)
+			}
+			appended = append(appended, tx.Appended())
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := count(t, store); got != 3 {
+		t.Errorf("log holds %d events, want 3", got)
+	}
+	evs, _ := store.Read(t.Context(), 0, 10)
+	for i := 1; i < len(evs); i++ {
+		if evs[i].Position <= evs[i-1].Position {
+			t.Errorf("positions not increasing: %d then %d", evs[i-1].Position, evs[i].Position)
+		}
+	}
+	ev, err := evs[0].Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := ev.(*events.ViewRecorded)
+	if !ok || v.ViewID != same || !v.ViewedAt.Equal(at) || evs[0].Version != 1 || evs[0].Type != "ViewRecorded" {
+		t.Errorf("first event: got %+v (%+v), want the view %s at %s, version 1", ev, evs[0], same, at)
+	}
+	if len(appended[0]) != 2 || appended[0][0].Position >= appended[0][1].Position {
+		t.Errorf("Appended: got %+v, want 2 envelopes in log order", appended[0])
+	}
+}
+
+func TestEventLogIsAppendOnly(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	store, _ := eventlog.NewStore(pool, nil)
+	err := store.Once(t.Context(), "test", uuid.New(), "", func(ctx context.Context, tx *eventlog.Tx) error {
+		_, err := tx.Append(ctx, events.MovieRegistered{TMDBID: 1, RegisteredAt: time.Now()})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{`UPDATE events SET tmdb_id = 2`, `DELETE FROM events`, `TRUNCATE events`} {
+		if _, err := pool.Exec(t.Context(), stmt); err == nil {
+			t.Errorf("%s: got no error, want the log to refuse it", stmt)
+		}
+	}
+	if got := count(t, store); got != 1 {
+		t.Errorf("log holds %d events, want 1", got)
+	}
+}
+
+func TestFailedHandlerLeavesNoTrace(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	store, _ := eventlog.NewStore(pool, nil)
+	msg := uuid.New()
+	err := store.Once(t.Context(), "test", msg, "", func(ctx context.Context, tx *eventlog.Tx) error {
+		if _, err := tx.Append(ctx, events.MovieRegistered{TMDBID: 1, RegisteredAt: time.Now()}); err != nil {
+			return err
+		}
+		return context.DeadlineExceeded
+	})
+	if err == nil {
+		t.Fatal("got nil error, want the handler's error")
+	}
+	if done, _ := store.Handled(t.Context(), "test", msg); done {
+		t.Error("a failed message is recorded as handled; its retry would be skipped")
+	}
+	if got := count(t, store); got != 0 {
+		t.Errorf("log holds %d events after a failed handler, want 0", got)
+	}
+}

@@ -1,0 +1,243 @@
+// Package testenv gives integration tests their own PostgreSQL database and
+// their own RabbitMQ virtual host, on the real servers `make services`
+// starts, so tests run in parallel without seeing each other's data.
+package testenv
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/movietrend/trend/internal/postgres"
+)
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// AdminDatabaseURL is a database the tests may connect to, as a role that
+// may create databases (TEST_DATABASE_URL).
+func AdminDatabaseURL() string {
+	return env("TEST_DATABASE_URL", "postgres://trend:trend@localhost:5432/trend?sslmode=disable")
+}
+
+func withDatabase(raw, name string) string {
+	u, _ := url.Parse(raw)
+	u.Path = "/" + name
+	return u.String()
+}
+
+func unique(prefix string) string {
+	return prefix + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
+}
+
+func hint(err error) error {
+	return fmt.Errorf("%w (are PostgreSQL and RabbitMQ running? `make services` starts them)", err)
+}
+
+// templateName changes whenever a migration changes, so a stale template
+// is never used.
+func templateName() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(postgres.Migrations, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(postgres.Migrations, path)
+		h.Write([]byte(path))
+		h.Write(b)
+		return err
+	})
+	return "trend_test_template_" + hex.EncodeToString(h.Sum(nil))[:12], err
+}
+
+// ensureTemplate creates the migrated template database once; an advisory
+// lock serialises test processes of different packages.
+func ensureTemplate(ctx context.Context, admin *pgx.Conn) (string, error) {
+	name, err := templateName()
+	if err != nil {
+		return "", err
+	}
+	if _, err := admin.Exec(ctx, `SELECT pg_advisory_lock(727205)`); err != nil {
+		return "", err
+	}
+	defer admin.Exec(context.Background(), `SELECT pg_advisory_unlock(727205)`) //nolint:errcheck
+	var exists bool
+	if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return "", err
+	}
+	if exists {
+		return name, nil
+	}
+	building := name + "_building"
+	if _, err := admin.Exec(ctx, `DROP DATABASE IF EXISTS `+building+` WITH (FORCE)`); err != nil {
+		return "", err
+	}
+	if _, err := admin.Exec(ctx, `CREATE DATABASE `+building); err != nil {
+		return "", err
+	}
+	pool, err := pgxpool.New(ctx, withDatabase(AdminDatabaseURL(), building))
+	if err != nil {
+		return "", err
+	}
+	err = postgres.Migrate(ctx, pool, slog.New(slog.DiscardHandler))
+	pool.Close()
+	if err != nil {
+		return "", err
+	}
+	// Renamed only when complete: a half-built template is never used.
+	if _, err := admin.Exec(ctx, `ALTER DATABASE `+building+` RENAME TO `+name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// DatabaseURL creates a migrated database for this test, dropped when the
+// test ends, and returns its URL.
+func DatabaseURL(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, AdminDatabaseURL())
+	if err != nil {
+		t.Fatal(hint(err))
+	}
+	defer admin.Close(context.Background())
+	tmpl, err := ensureTemplate(ctx, admin)
+	if err != nil {
+		t.Fatalf("template database: %v", err)
+	}
+	name := unique("trend_test_")
+	for attempt := 0; ; attempt++ {
+		_, err = admin.Exec(ctx, `CREATE DATABASE `+name+` TEMPLATE `+tmpl)
+		var pgErr *pgconn.PgError
+		// 55006: another session is still connected to the template.
+		if err == nil || attempt == 20 || !(asPgErr(err, &pgErr) && pgErr.Code == "55006") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, AdminDatabaseURL())
+		if err != nil {
+			t.Errorf("drop test database: %v", err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+			t.Errorf("drop test database: %v", err)
+		}
+	})
+	return withDatabase(AdminDatabaseURL(), name)
+}
+
+func asPgErr(err error, target **pgconn.PgError) bool {
+	e, ok := err.(*pgconn.PgError)
+	if ok {
+		*target = e
+	}
+	return ok
+}
+
+// Pool opens a pool on a fresh database for this test.
+func Pool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// rabbitAPI is the management API (TEST_RABBITMQ_API).
+func rabbitAPI() string { return env("TEST_RABBITMQ_API", "http://guest:guest@localhost:15672/api") }
+
+// AMQPBaseURL is the broker, without a virtual host (TEST_AMQP_URL).
+func AMQPBaseURL() string { return env("TEST_AMQP_URL", "amqp://guest:guest@localhost:5672/") }
+
+func manage(ctx context.Context, method, path, body string) error {
+	req, err := http.NewRequestWithContext(ctx, method, rabbitAPI()+path, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("RabbitMQ management API %s %s: %s %s", method, path, resp.Status, b)
+	}
+	return nil
+}
+
+// BrokerURL creates a RabbitMQ virtual host for this test, deleted when the
+// test ends, and returns its AMQP URL.
+func BrokerURL(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	vhost := unique("trend-test-")
+	if err := manage(ctx, http.MethodPut, "/vhosts/"+vhost, ""); err != nil {
+		t.Fatal(hint(err))
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := manage(ctx, http.MethodDelete, "/vhosts/"+vhost, ""); err != nil {
+			t.Errorf("delete vhost: %v", err)
+		}
+	})
+	u, _ := url.Parse(AMQPBaseURL())
+	user := u.User.Username()
+	if err := manage(ctx, http.MethodPut, "/permissions/"+vhost+"/"+user, `{"configure":".*","write":".*","read":".*"}`); err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + vhost
+	return u.String()
+}
+
+// QueueDepth returns the number of ready messages in a queue of the
+// broker at amqpURL (read from the broker itself: the management API's
+// figures lag by seconds).
+func QueueDepth(amqpURL, queue string) (int, error) {
+	conn, err := amqp.Dial(amqpURL)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return 0, err
+	}
+	defer ch.Close()
+	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	return q.Messages, err
+}

@@ -1,0 +1,245 @@
+package trend_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/movietrend/trend/events"
+	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/testenv"
+	"github.com/movietrend/trend/projections/trend"
+)
+
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// appendBatch appends evs in one transaction and returns the batch the bus
+// would carry.
+func appendBatch(t *testing.T, store *eventlog.Store, evs ...events.Event) *events.Batch {
+	t.Helper()
+	var b *events.Batch
+	err := store.Once(t.Context(), "test-writer", uuid.New(), "", func(ctx context.Context, tx *eventlog.Tx) error {
+		if _, err := tx.Append(ctx, evs...); err != nil {
+			return err
+		}
+		b = &events.Batch{BatchID: uuid.New(), Events: tx.Appended()}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func views(id int64, n int, at time.Time) []events.Event {
+	evs := make([]events.Event, n)
+	for i := range evs {
+		evs[i] = events.ViewRecorded{ViewID: uuid.New(), TMDBID: id, ViewedAt: at.Add(time.Duration(i) * time.Second)}
+	}
+	return evs
+}
+
+func details(id int64, vote float64, at time.Time) events.MovieDetailsFetched {
+	return events.MovieDetailsFetched{TMDBID: id, Title: "Movie", VoteAverage: vote, VoteCount: 10, Popularity: 1.5, ReleaseDate: "2010-07-14", Genres: []string{"Drama"}, FetchedAt: at}
+}
+
+func setup(t *testing.T) (*pgxpool.Pool, *eventlog.Store, *trend.Handler, trend.Reader) {
+	pool := testenv.Pool(t)
+	store, err := eventlog.NewStore(pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := trend.NewHandler(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool, store, h, trend.NewReader(pool)
+}
+
+func TestProjectionFollowsAMovie(t *testing.T) {
+	t.Parallel()
+	_, store, h, reader := setup(t)
+	ctx := t.Context()
+	apply := func(evs ...events.Event) {
+		t.Helper()
+		if err := h.HandleBatch(ctx, appendBatch(t, store, evs...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(events.MovieRegistered{TMDBID: 27205, RegisteredAt: t0})
+	m, err := reader.Get(ctx, 27205)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != "pending" || m.Title != nil || m.FinalTrendScore != 0 || !m.RegisteredAt.Equal(t0) {
+		t.Errorf("after registration: got %+v, want pending, no title, score 0", m)
+	}
+	apply(details(27205, 8.1, t0.Add(time.Second)))
+	apply(views(27205, 50, t0.Add(time.Minute))...)
+	m, _ = reader.Get(ctx, 27205)
+	if m.Status != "active" || *m.Title != "Movie" || *m.ExternalScore != 8.1 || m.InternalViewsCount != 50 || m.FinalTrendScore != 7.2 {
+		t.Errorf("after details and 50 views: got %+v, want active, 8.1, 50 views, score 7.2", m)
+	}
+	if want := t0.Add(time.Minute + 49*time.Second); !m.LastUpdatedAt.Equal(want) {
+		t.Errorf("last_updated_at: got %v, want the newest event's time %v", m.LastUpdatedAt, want)
+	}
+	apply(views(27205, 70, t0.Add(time.Hour))...)
+	m, _ = reader.Get(ctx, 27205)
+	if m.InternalViewsCount != 120 || m.FinalTrendScore != 8.7 {
+		t.Errorf("after 120 views: got %d views, score %v; want 120, 8.7", m.InternalViewsCount, m.FinalTrendScore)
+	}
+	apply(events.MovieRemoved{TMDBID: 27205, Reason: "test", RemovedAt: t0.Add(2 * time.Hour)})
+	if _, err := reader.Get(ctx, 27205); err != trend.ErrNotFound {
+		t.Errorf("removed movie: got %v, want ErrNotFound", err)
+	}
+	apply(views(27205, 5, t0.Add(3*time.Hour))...)
+	apply(events.MovieRegistered{TMDBID: 27205, RegisteredAt: t0.Add(4 * time.Hour)})
+	m, _ = reader.Get(ctx, 27205)
+	if m.Status != "pending" || m.InternalViewsCount != 0 {
+		t.Errorf("registered again after removal: got %s with %d views, want pending with 0", m.Status, m.InternalViewsCount)
+	}
+}
+
+func TestRedeliveredBatchCountsOnce(t *testing.T) {
+	t.Parallel()
+	_, store, h, reader := setup(t)
+	ctx := t.Context()
+	b := appendBatch(t, store, append([]events.Event{events.MovieRegistered{TMDBID: 5, RegisteredAt: t0}}, views(5, 30, t0)...)...)
+	for range 3 {
+		if err := h.HandleBatch(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := reader.Get(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.InternalViewsCount != 30 {
+		t.Errorf("got %d views after 3 deliveries of one batch of 30, want 30", m.InternalViewsCount)
+	}
+}
+
+func TestListOrderAndRemoved(t *testing.T) {
+	t.Parallel()
+	_, store, h, reader := setup(t)
+	ctx := t.Context()
+	for _, id := range []int64{3, 1, 2, 4} {
+		if err := h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: id, RegisteredAt: t0}, details(id, 5, t0))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, views(2, 100, t0)...)))
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRemoved{TMDBID: 4, RemovedAt: t0})))
+	movies, total, err := reader.List(ctx, 10, 0)
+	must(t, err)
+	var ids []int64
+	for _, m := range movies {
+		ids = append(ids, m.TMDBID)
+	}
+	// 2 has the highest score; 1 and 3 tie and are ordered by id; 4 is removed.
+	if want := []int64{2, 1, 3}; !reflect.DeepEqual(ids, want) || total != 3 {
+		t.Errorf("got %v (total %d), want %v (total 3)", ids, total, want)
+	}
+	page, _, _ := reader.List(ctx, 1, 1)
+	if len(page) != 1 || page[0].TMDBID != 1 {
+		t.Errorf("limit 1 offset 1: got %+v, want movie 1", page)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+type row struct {
+	ID     int64
+	Title  *string
+	Status string
+	Views  int64
+	Vote   *float64
+	Score  float64
+	Reg    *time.Time
+	Upd    time.Time
+	Pos    int64
+}
+
+func readTable(t *testing.T, pool *pgxpool.Pool, table string) []row {
+	t.Helper()
+	rows, err := pool.Query(t.Context(), `SELECT tmdb_id, title, status, internal_views_count, external_score,
+		final_trend_score, registered_at, last_updated_at, last_position FROM `+pgx.Identifier{table}.Sanitize()+` ORDER BY tmdb_id`)
+	must(t, err)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		return x, r.Scan(&x.ID, &x.Title, &x.Status, &x.Views, &x.Vote, &x.Score, &x.Reg, &x.Upd, &x.Pos)
+	})
+	must(t, err)
+	return out
+}
+
+// TestReplayEqualsLive drives a random workload through the live handler
+// (batches of mixed events, some delivered twice), then folds the whole log
+// into an empty table in one go, as a replay does, and compares row by row.
+func TestReplayEqualsLive(t *testing.T) {
+	t.Parallel()
+	pool, store, h, _ := setup(t)
+	ctx := t.Context()
+	rng := rand.New(rand.NewPCG(7, 11))
+	at := t0
+	for i := 0; i < 300; i++ {
+		id := int64(rng.IntN(20) + 1)
+		at = at.Add(time.Duration(rng.IntN(600)) * time.Second)
+		var evs []events.Event
+		switch r := rng.IntN(20); {
+		case r == 0:
+			evs = []events.Event{events.MovieRemoved{TMDBID: id, RemovedAt: at}}
+		case r < 3:
+			evs = []events.Event{events.MovieRegistered{TMDBID: id, RegisteredAt: at}}
+		case r < 5:
+			evs = []events.Event{details(id, float64(rng.IntN(100))/10, at), events.MovieRefreshRequested{TMDBID: id, RequestedAt: at}}
+		default:
+			for range rng.IntN(40) + 1 {
+				evs = append(evs, events.ViewRecorded{ViewID: uuid.New(), TMDBID: int64(rng.IntN(20) + 1), ViewedAt: at})
+			}
+		}
+		b := appendBatch(t, store, evs...)
+		must(t, h.HandleBatch(ctx, b))
+		if rng.IntN(5) == 0 {
+			must(t, h.HandleBatch(ctx, b)) // redelivery
+		}
+	}
+	_, err := pool.Exec(ctx, `CREATE TABLE trend_replay (LIKE trend_movies INCLUDING ALL)`)
+	must(t, err)
+	all, err := store.Read(ctx, 0, 1_000_000)
+	must(t, err)
+	tx, err := pool.Begin(ctx)
+	must(t, err)
+	must(t, trend.New("trend_replay").Apply(ctx, tx, all))
+	must(t, tx.Commit(ctx))
+
+	live, replayed := readTable(t, pool, trend.LiveTable), readTable(t, pool, "trend_replay")
+	if len(live) == 0 {
+		t.Fatal("the live projection is empty; the workload did nothing")
+	}
+	if !reflect.DeepEqual(live, replayed) {
+		for i := range max(len(live), len(replayed)) {
+			var l, r row
+			if i < len(live) {
+				l = live[i]
+			}
+			if i < len(replayed) {
+				r = replayed[i]
+			}
+			if !reflect.DeepEqual(l, r) {
+				t.Errorf("row %d: live %+v, replayed %+v", i, l, r)
+			}
+		}
+	}
+}
