@@ -102,6 +102,9 @@ func (b *base) declareTopology(ctx context.Context) error {
 		}
 		select {
 		case <-cctx.Done():
+			if ctx.Err() != nil {
+				return ctx.Err() // asked to stop while waiting
+			}
 			return fmt.Errorf("RabbitMQ at %s is unreachable: %w", config.Redacted(b.cfg.AMQPURL), err)
 		case <-time.After(delay):
 		}

@@ -33,8 +33,20 @@ var Roles = []string{"migrate", "api", "relay", "worker", "all"}
 // HandlerGroups are the names --handlers accepts.
 var HandlerGroups = []string{"commands", trend.HandlerName, handlers.EnrichmentName}
 
-// Run runs one role until ctx ends.
+// Run runs one role until ctx ends. A stop asked for while starting (a
+// signal while waiting for PostgreSQL or RabbitMQ) is a clean exit.
 func Run(ctx context.Context, role string, cfg config.Config, opts Options, log *slog.Logger) error {
+	err := run(ctx, role, cfg, opts, log)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	if err == nil {
+		log.Info("stopped", "role", role)
+	}
+	return err
+}
+
+func run(ctx context.Context, role string, cfg config.Config, opts Options, log *slog.Logger) error {
 	for _, h := range opts.Handlers {
 		if !slices.Contains(HandlerGroups, h) {
 			return fmt.Errorf("unknown handler %q (known: %s)", h, strings.Join(HandlerGroups, ", "))

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,35 +54,28 @@ func readObject(w http.ResponseWriter, r *http.Request, allowed ...string) (map[
 	return obj, nil
 }
 
-// tmdbIDField reads a required tmdb_id: a JSON integer in 1..2147483647.
+// tmdbIDField reads a required tmdb_id: a JSON integer in 1..2147483647
+// (not a string, not a fraction, not an exponent).
 func tmdbIDField(obj map[string]json.RawMessage) (int64, *Problem) {
 	raw, ok := obj["tmdb_id"]
 	if !ok {
 		p := validation("tmdb_id", "tmdb_id is required")
 		return 0, &p
 	}
-	var n json.Number
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	if err := d.Decode(&n); err != nil {
-		p := validation("tmdb_id", "tmdb_id must be an integer")
-		return 0, &p
-	}
-	return parseTMDBID("tmdb_id", n.String())
+	return parseTMDBID("tmdb_id", strings.TrimSpace(string(raw)))
 }
 
-// parseTMDBID checks an id given as text (JSON number or path segment).
+// parseTMDBID checks an id given as text (a JSON value or a path segment):
+// only an optional minus sign and digits are an integer.
 func parseTMDBID(field, s string) (int64, *Problem) {
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		p := validation(field, fmt.Sprintf("%s must be an integer, not %s", field, strconv.Quote(s)))
-		if strings.ContainsAny(s, ".eE") || len(s) > 0 && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) {
-			p.Detail = fmt.Sprintf("%s must be an integer from 1 to %d", field, MaxTMDBID)
-		}
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		p := validation(field, fmt.Sprintf("%s must be an integer from 1 to %d", field, MaxTMDBID))
 		return 0, &p
 	}
-	if id < 1 || id > MaxTMDBID {
-		p := validation(field, fmt.Sprintf("%s must be from 1 to %d, not %d", field, MaxTMDBID, id))
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 || id > MaxTMDBID {
+		p := validation(field, fmt.Sprintf("%s must be from 1 to %d, not %s", field, MaxTMDBID, s))
 		return 0, &p
 	}
 	return id, nil

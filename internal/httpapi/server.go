@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -71,6 +72,9 @@ func New(ctx context.Context, d Deps) http.Handler {
 	if d.StreamInterval == 0 {
 		d.StreamInterval = 250 * time.Millisecond
 	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
 	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.Logger)}
 	go s.stream.run(ctx)
 
@@ -79,14 +83,20 @@ func New(ctx context.Context, d Deps) http.Handler {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such endpoint: " + r.URL.Path})
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, Problem{Type: typeMethod, Status: http.StatusMethodNotAllowed, Detail: r.Method + " is not allowed on " + r.URL.Path})
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		allowed := allowedMethods(r, req.URL.Path)
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeProblem(w, Problem{Type: typeMethod, Status: http.StatusMethodNotAllowed,
+			Detail: req.Method + " is not allowed on " + req.URL.Path + "; allowed: " + strings.Join(allowed, ", ")})
 	})
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Route("/api", func(r chi.Router) {
 		r.Post("/movies/register", s.registerMovie)
 		r.Post("/movies/view", s.recordView)
+		// Without these, GET /movies/register would match /movies/{tmdb_id}.
+		r.Method(http.MethodGet, "/movies/register", methodNotAllowed(http.MethodPost))
+		r.Method(http.MethodGet, "/movies/view", methodNotAllowed(http.MethodPost))
 		r.Post("/movies/{tmdb_id}/refresh", s.refreshMovie)
 		// The Python system's path, kept for its clients.
 		r.Post("/movies/trigger_external_update/{tmdb_id}", s.refreshMovie)
@@ -95,6 +105,25 @@ func New(ctx context.Context, d Deps) http.Handler {
 		r.Get("/stream", s.streamChanges)
 	})
 	return r
+}
+
+// allowedMethods lists the methods the router serves for path.
+func allowedMethods(r chi.Routes, path string) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if r.Match(chi.NewRouteContext(), m, path) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func methodNotAllowed(allowed ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeProblem(w, Problem{Type: typeMethod, Status: http.StatusMethodNotAllowed,
+			Detail: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + strings.Join(allowed, ", ")})
+	}
 }
 
 func (s *server) recoverer(next http.Handler) http.Handler {

@@ -22,53 +22,54 @@ type hub struct {
 
 	mu      sync.Mutex
 	clients map[chan []byte]struct{}
+	// cursor is the newest position already sent; -1 while nobody listens.
+	cursor int64
 }
 
 func newHub(q Queries, interval time.Duration, log *slog.Logger) *hub {
-	return &hub{queries: q, interval: interval, log: log, clients: map[chan []byte]struct{}{}}
+	return &hub{queries: q, interval: interval, log: log, clients: map[chan []byte]struct{}{}, cursor: -1}
 }
 
-func (h *hub) subscribe() chan []byte {
-	ch := make(chan []byte, 16)
+// subscribe registers a client. The projection's head is known before it
+// returns, so every change after the client's "ready" event reaches it
+// (a change just before may arrive twice, which a client merges).
+func (h *hub) subscribe(ctx context.Context) (chan []byte, error) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cursor < 0 {
+		head, err := h.queries.Head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h.cursor = head
+	}
+	ch := make(chan []byte, 16)
 	h.clients[ch] = struct{}{}
-	h.mu.Unlock()
-	return ch
+	return ch, nil
 }
 
 func (h *hub) unsubscribe(ch chan []byte) {
 	h.mu.Lock()
 	delete(h.clients, ch)
+	if len(h.clients) == 0 {
+		h.cursor = -1
+	}
 	h.mu.Unlock()
-}
-
-func (h *hub) listeners() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.clients)
 }
 
 func (h *hub) run(ctx context.Context) {
 	t := time.NewTicker(h.interval)
 	defer t.Stop()
-	cursor := int64(-1) // unknown until a client listens
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if h.listeners() == 0 {
-			cursor = -1
-			continue
-		}
+		h.mu.Lock()
+		cursor := h.cursor
+		h.mu.Unlock()
 		if cursor < 0 {
-			head, err := h.queries.Head(ctx)
-			if err != nil {
-				h.log.Warn("live stream: read projection head", "error", err)
-				continue
-			}
-			cursor = head
 			continue
 		}
 		changed, err := h.queries.ChangedSince(ctx, cursor, 1000)
@@ -76,15 +77,13 @@ func (h *hub) run(ctx context.Context) {
 			h.log.Warn("live stream: read changes", "error", err)
 			continue
 		}
-		if len(changed) == 0 {
-			continue
+		if len(changed) > 0 {
+			h.broadcast(cursor, changed)
 		}
-		cursor = changed[len(changed)-1].Position
-		h.broadcast(changed)
 	}
 }
 
-func (h *hub) broadcast(changed []trend.Movie) {
+func (h *hub) broadcast(from int64, changed []trend.Movie) {
 	data, err := json.Marshal(changed)
 	if err != nil {
 		h.log.Error("live stream: encode", "error", err)
@@ -92,6 +91,10 @@ func (h *hub) broadcast(changed []trend.Movie) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.cursor != from {
+		return // every client left (or a new one reset the cursor) meanwhile
+	}
+	h.cursor = changed[len(changed)-1].Position
 	for ch := range h.clients {
 		select {
 		case ch <- data:
@@ -109,12 +112,16 @@ func (h *hub) broadcast(changed []trend.Movie) {
 // interval; comments keep idle connections alive through proxies.
 func (s *server) streamChanges(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
+	ch, err := s.stream.subscribe(r.Context())
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	defer s.stream.unsubscribe(ch)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no") // NGINX: do not buffer
 	w.WriteHeader(http.StatusOK)
-	ch := s.stream.subscribe()
-	defer s.stream.unsubscribe(ch)
 	_, _ = fmt.Fprint(w, "retry: 2000\nevent: ready\ndata: {}\n\n")
 	if err := rc.Flush(); err != nil {
 		return

@@ -52,6 +52,9 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 		select {
 		case <-ctx.Done():
 			pool.Close()
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return nil, ctx.Err() // asked to stop while waiting
+			}
 			return nil, fmt.Errorf("PostgreSQL at %s:%d is unreachable: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 		case <-time.After(delay):
 		}

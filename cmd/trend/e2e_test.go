@@ -1,0 +1,252 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/testenv"
+)
+
+func TestRegisterEnrichAndList(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	r := s.postJSON("/api/movies/register", `{"tmdb_id":27205}`)
+	if r.status != http.StatusAccepted || r.header.Get("Location") != "/api/movies/27205" {
+		t.Fatalf("register: got %d, Location %q; want 202, /api/movies/27205", r.status, r.header.Get("Location"))
+	}
+	var pending movie
+	if err := json.Unmarshal(r.body, &pending); err != nil || pending.Status != "pending" || pending.Title != nil || !strings.HasSuffix(pending.RegisteredAt, "Z") {
+		t.Errorf("register body: got %s, want a pending movie with a UTC registered_at", r.body)
+	}
+	m := s.waitActive(27205)
+	if m.Title == nil || *m.Title != "Inception" || m.ExternalScore == nil || *m.ExternalScore != 8.1 || m.FinalTrendScore != 5.7 {
+		t.Errorf("got %+v, want Inception, vote 8.1, score 5.7", m)
+	}
+	if r := s.postJSON("/api/movies/register", `{"tmdb_id":27205}`); r.status != http.StatusConflict {
+		t.Errorf("second registration: got %d, want 409", r.status)
+	}
+	for range 3 {
+		if r := s.postJSON("/api/movies/view", `{"tmdb_id":27205}`); r.status != http.StatusAccepted {
+			t.Fatalf("view: got %d %s, want 202", r.status, r.body)
+		}
+	}
+	s.waitViews(27205, 3)
+	if m, _ := s.movie(27205); m.FinalTrendScore != 5.8 { // 5.67 + 0.09
+		t.Errorf("score after 3 views: got %v, want 5.8", m.FinalTrendScore)
+	}
+	s.register(157336) // Interstellar, 8.1 as well: ranks after Inception's views
+	s.waitActive(157336)
+	r = s.do(http.MethodGet, "/api/movies?limit=10", "", "")
+	var list []movie
+	if err := json.Unmarshal(r.body, &list); err != nil {
+		t.Fatal(err)
+	}
+	if r.status != http.StatusOK || r.header.Get("X-Total-Count") != "2" || len(list) != 2 || list[0].TMDBID != 27205 || list[1].TMDBID != 157336 {
+		t.Errorf("list: got %d, total %q, %+v; want 27205 then 157336", r.status, r.header.Get("X-Total-Count"), list)
+	}
+	for _, path := range []string{"/api/movies/27205/refresh", "/api/movies/trigger_external_update/27205"} {
+		before := s.tmdb.requestsFor(27205)
+		if r := s.postJSON(path, ""); r.status != http.StatusAccepted {
+			t.Errorf("%s: got %d, want 202", path, r.status)
+		}
+		waitFor(t, 20*time.Second, "a TMDB request for the refresh", func() bool { return s.tmdb.requestsFor(27205) > before })
+	}
+	if r := s.postJSON("/api/movies/424242/refresh", ""); r.status != http.StatusNotFound {
+		t.Errorf("refresh of an unknown movie: got %d, want 404", r.status)
+	}
+	if strings.Contains(s.logsText(), testKey) {
+		t.Error("the TMDB key appears in the logs")
+	}
+}
+
+func TestConcurrentViewsAreCountedExactly(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	s.register(550)
+	s.register(680)
+	const workers, each = 32, 40
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				id := []int64{550, 680}[(w+i)%2]
+				if r := s.postJSON("/api/movies/view", fmt.Sprintf(`{"tmdb_id":%d}`, id)); r.status != http.StatusAccepted {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d views were not accepted", n)
+	}
+	s.waitViews(550, workers*each/2)
+	s.waitViews(680, workers*each/2)
+}
+
+func TestRepeatedViewIDIsCountedOnce(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	s.register(603)
+	id := uuid.NewString()
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			r := s.postJSON("/api/movies/view", `{"tmdb_id":603,"view_id":"`+id+`"}`)
+			var body map[string]string
+			_ = json.Unmarshal(r.body, &body)
+			if r.status != http.StatusAccepted || body["view_id"] != id {
+				t.Errorf("view: got %d %s, want 202 with view_id %s", r.status, r.body, id)
+			}
+		})
+	}
+	wg.Wait()
+	if r := s.postJSON("/api/movies/view", `{"tmdb_id":603}`); r.status != http.StatusAccepted {
+		t.Fatalf("view: got %d", r.status)
+	}
+	s.waitViews(603, 2)
+}
+
+func TestMovieTMDBDoesNotKnowIsRemoved(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	s.register(999999999)
+	waitFor(t, 30*time.Second, "the unknown movie to be removed", func() bool {
+		_, status := s.movie(999999999)
+		return status == http.StatusNotFound
+	})
+	if r := s.postJSON("/api/movies/view", `{"tmdb_id":999999999}`); r.status != http.StatusNotFound {
+		t.Errorf("view of a removed movie: got %d, want 404", r.status)
+	}
+	r := s.do(http.MethodGet, "/api/movies", "", "")
+	if r.header.Get("X-Total-Count") != "0" || strings.TrimSpace(string(r.body)) != "[]" {
+		t.Errorf("list: got total %q %s, want an empty list", r.header.Get("X-Total-Count"), r.body)
+	}
+	// TMDB may know it later: registering again is allowed.
+	if r := s.postJSON("/api/movies/register", `{"tmdb_id":999999999}`); r.status != http.StatusAccepted {
+		t.Errorf("registering a removed movie again: got %d, want 202", r.status)
+	}
+}
+
+func TestTMDBFailuresAreRetried(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	s.tmdb.fail(13, http.StatusTooManyRequests, http.StatusTooManyRequests)
+	s.tmdb.fail(278, http.StatusServiceUnavailable, http.StatusInternalServerError, http.StatusBadGateway)
+	s.register(13)
+	s.register(278)
+	if m := s.waitActive(13); m.Title == nil || *m.Title != "Forrest Gump" {
+		t.Errorf("got %+v, want Forrest Gump", m)
+	}
+	if m := s.waitActive(278); m.Title == nil || *m.Title != "The Shawshank Redemption" {
+		t.Errorf("got %+v, want The Shawshank Redemption", m)
+	}
+	if n := s.tmdb.requestsFor(13); n != 3 {
+		t.Errorf("movie 13: got %d TMDB requests, want 3 (two 429s, then success)", n)
+	}
+	if n := s.tmdb.requestsFor(278); n != 4 {
+		t.Errorf("movie 278: got %d TMDB requests, want 4", n)
+	}
+}
+
+// publishRaw publishes a message straight to RabbitMQ, as the relay would.
+func publishRaw(t *testing.T, amqpURL, exchange, name, messageID string, payload []byte) {
+	t.Helper()
+	conn, err := amqp.Dial(amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := ch.PublishWithDeferredConfirmWithContext(t.Context(), exchange, "", false, false, amqp.Publishing{
+		Headers:      amqp.Table{"name": name, "_watermill_message_uuid": messageID},
+		DeliveryMode: amqp.Persistent,
+		Body:         payload,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := conf.WaitContext(t.Context()); !ok || err != nil {
+		t.Fatalf("publish not confirmed: %v", err)
+	}
+}
+
+func TestRedeliveredCommandIsCountedOnce(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	s.register(155)
+	s.waitActive(155)
+	cmdID := uuid.NewString()
+	payload := fmt.Sprintf(`{"command_id":%q,"views":[{"view_id":%q,"tmdb_id":155,"viewed_at":"2026-11-26T10:00:00Z"},{"view_id":%q,"tmdb_id":155,"viewed_at":"2026-11-26T10:00:01Z"}]}`,
+		cmdID, uuid.NewString(), uuid.NewString())
+	for range 3 {
+		publishRaw(t, s.amqpURL, messaging.CommandTopic("RecordViews"), "RecordViews", cmdID, []byte(payload))
+	}
+	s.waitViews(155, 2)
+}
+
+func TestPoisonMessageGoesToDeadLetters(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	s.register(120)
+	s.waitActive(120)
+	publishRaw(t, s.amqpURL, messaging.CommandTopic("RecordViews"), "RecordViews", uuid.NewString(), []byte(`{"views": "not a list"`))
+	publishRaw(t, s.amqpURL, messaging.EventsTopic, "Batch", uuid.NewString(), []byte(`{"batch_id":"`+uuid.NewString()+`","events":[{"type":"NoSuchEvent","version":1,"data":{}}]}`))
+	for range 5 {
+		if r := s.postJSON("/api/movies/view", `{"tmdb_id":120}`); r.status != http.StatusAccepted {
+			t.Fatalf("view: got %d", r.status)
+		}
+	}
+	s.waitViews(120, 5)
+	waitFor(t, 60*time.Second, "both poisoned messages in the dead letters", func() bool {
+		n, err := testenv.QueueDepth(s.amqpURL, messaging.DeadLetterTopic)
+		return err == nil && n == 2
+	})
+	if s.cmd.ProcessState != nil {
+		t.Fatal("the process died")
+	}
+	if r := s.postJSON("/api/movies/view", `{"tmdb_id":120}`); r.status != http.StatusAccepted {
+		t.Fatalf("view after the poison: got %d", r.status)
+	}
+	s.waitViews(120, 6)
+}
+
+func TestBadInputNeverGivesA500(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	bodies := []string{"", "{", "[]", "null", `{"tmdb_id":"x"}`, `{"tmdb_id":1e309}`, `{"tmdb_id":99999999999999999999999}`,
+		`{"tmdb_id":-5}`, `{"tmdb_id":{}}`, `{"tmdb_id":1,"view_id":"zz"}`, `{"tmdb_id":1,"extra":1}`, strings.Repeat("[", 100000), "\x00\xff"}
+	for _, path := range []string{"/api/movies/register", "/api/movies/view", "/api/movies/x/refresh", "/api/movies/-1/refresh"} {
+		for _, b := range bodies {
+			for _, ct := range []string{"application/json", "text/plain", ""} {
+				if r := s.do(http.MethodPost, path, ct, b); r.status >= 500 {
+					t.Errorf("POST %s (%s) %.40q: got %d", path, ct, b, r.status)
+				} else if r.status >= 400 && r.header.Get("Content-Type") != "application/problem+json" {
+					t.Errorf("POST %s %.40q: got %d with Content-Type %q, want problem+json", path, b, r.status, r.header.Get("Content-Type"))
+				}
+			}
+		}
+	}
+	for _, path := range []string{"/api/movies/abc", "/api/movies/0", "/api/movies/99999999999", "/api/movies?limit=-1", "/api/movies?offset=x", "/api/nothing"} {
+		if r := s.do(http.MethodGet, path, "", ""); r.status >= 500 || r.status < 400 {
+			t.Errorf("GET %s: got %d, want a 4xx problem", path, r.status)
+		}
+	}
+}

@@ -1,0 +1,294 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/movietrend/trend/internal/testenv"
+	"github.com/movietrend/trend/internal/tmdbfake"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "trend-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "trend")
+	build := exec.Command("go", "build", "-race", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build trend:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// fakeTMDB serves the bundled catalog, with scripted failures per movie.
+type fakeTMDB struct {
+	*httptest.Server
+	mu       sync.Mutex
+	failures map[string][]int // movie id -> statuses to answer before the real one
+	requests map[string]int
+}
+
+const testKey = "e2e-secret-key-0123456789"
+
+func newFakeTMDB(t *testing.T) *fakeTMDB {
+	catalog, err := tmdbfake.DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := tmdbfake.NewHandler(catalog, tmdbfake.Options{APIKey: testKey})
+	f := &fakeTMDB{failures: map[string][]int{}, requests: map[string]int{}}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+		f.mu.Lock()
+		f.requests[id]++
+		var status int
+		if q := f.failures[id]; len(q) > 0 {
+			status, f.failures[id] = q[0], q[1:]
+		}
+		f.mu.Unlock()
+		switch status {
+		case 0:
+			real.ServeHTTP(w, r)
+		case http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, `{"success":false,"status_code":25,"status_message":"Your request count (41) is over the allowed limit of 40."}`)
+		default:
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, `{"success":false,"status_code":11,"status_message":"Internal error: Something went wrong, contact TMDb."}`)
+		}
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeTMDB) fail(id int64, statuses ...int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failures[strconv.FormatInt(id, 10)] = statuses
+}
+
+func (f *fakeTMDB) requestsFor(id int64) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests[strconv.FormatInt(id, 10)]
+}
+
+// system is one running `trend all` on its own database and vhost.
+type system struct {
+	t       *testing.T
+	base    string
+	amqpURL string
+	dbURL   string
+	tmdb    *fakeTMDB
+	cmd     *exec.Cmd
+	logs    *bytes.Buffer
+	done    chan error
+}
+
+type sysOptions struct {
+	amqpURL string // default: a fresh vhost
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startSystem(t *testing.T, o sysOptions) *system {
+	t.Helper()
+	s := &system{t: t, dbURL: testenv.DatabaseURL(t), tmdb: newFakeTMDB(t), logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	s.amqpURL = o.amqpURL
+	if s.amqpURL == "" {
+		s.amqpURL = testenv.BrokerURL(t)
+	}
+	addr := freeAddr(t)
+	s.base = "http://" + addr
+	s.cmd = exec.Command(binary, "all")
+	s.cmd.Env = append(os.Environ(),
+		"DATABASE_URL="+s.dbURL, "AMQP_URL="+s.amqpURL, "HTTP_ADDR="+addr,
+		"TMDB_BASE_URL="+s.tmdb.URL+"/3", "TMDB_API_KEY="+testKey, "LOG_LEVEL=debug")
+	s.cmd.Stdout, s.cmd.Stderr = syncWriter(s.logs), syncWriter(s.logs)
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			t.Logf("trend all logs:\n%s", tail(s.logsText(), 60))
+		}
+	})
+	waitFor(t, 30*time.Second, "the API to answer /healthz", func() bool {
+		resp, err := http.Get(s.base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return s
+}
+
+var logMu sync.Mutex
+
+type lockedWriter struct{ w io.Writer }
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	logMu.Lock()
+	defer logMu.Unlock()
+	return l.w.Write(p)
+}
+
+func syncWriter(w io.Writer) io.Writer { return lockedWriter{w} }
+
+func (s *system) logsText() string {
+	logMu.Lock()
+	defer logMu.Unlock()
+	return s.logs.String()
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *system) stop() {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		if err != nil {
+			s.t.Errorf("trend all after SIGTERM: got %v, want a clean exit", err)
+		}
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		s.t.Error("trend all did not stop within 30s of SIGTERM")
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (s *system) do(method, path, contentType, body string) response {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+func (s *system) postJSON(path, body string) response {
+	s.t.Helper()
+	return s.do(http.MethodPost, path, "application/json", body)
+}
+
+type movie struct {
+	TMDBID             int64    `json:"tmdb_id"`
+	Title              *string  `json:"title"`
+	Status             string   `json:"status"`
+	InternalViewsCount int64    `json:"internal_views_count"`
+	ExternalScore      *float64 `json:"external_score"`
+	FinalTrendScore    float64  `json:"final_trend_score"`
+	RegisteredAt       string   `json:"registered_at"`
+	LastUpdatedAt      string   `json:"last_updated_at"`
+}
+
+// movie returns the movie and the HTTP status of GET /api/movies/{id}.
+func (s *system) movie(id int64) (movie, int) {
+	s.t.Helper()
+	r := s.do(http.MethodGet, "/api/movies/"+strconv.FormatInt(id, 10), "", "")
+	var m movie
+	if r.status == http.StatusOK {
+		if err := json.Unmarshal(r.body, &m); err != nil {
+			s.t.Fatalf("decode movie: %v: %s", err, r.body)
+		}
+	}
+	return m, r.status
+}
+
+func (s *system) register(id int64) {
+	s.t.Helper()
+	if r := s.postJSON("/api/movies/register", fmt.Sprintf(`{"tmdb_id":%d}`, id)); r.status != http.StatusAccepted {
+		s.t.Fatalf("register %d: got %d %s, want 202", id, r.status, r.body)
+	}
+}
+
+func (s *system) waitActive(id int64) movie {
+	s.t.Helper()
+	var m movie
+	waitFor(s.t, 30*time.Second, fmt.Sprintf("movie %d to become active", id), func() bool {
+		m, _ = s.movie(id)
+		return m.Status == "active"
+	})
+	return m
+}
+
+func (s *system) waitViews(id, want int64) {
+	s.t.Helper()
+	var m movie
+	waitFor(s.t, 60*time.Second, fmt.Sprintf("movie %d to count %d views", id, want), func() bool {
+		m, _ = s.movie(id)
+		return m.InternalViewsCount >= want
+	})
+	// Let anything in flight land, then check nothing was counted twice.
+	time.Sleep(500 * time.Millisecond)
+	if m, _ = s.movie(id); m.InternalViewsCount != want {
+		s.t.Errorf("movie %d: got %d views, want exactly %d", id, m.InternalViewsCount, want)
+	}
+}
