@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -249,4 +250,43 @@ func TestBadInputNeverGivesA500(t *testing.T) {
 			t.Errorf("GET %s: got %d, want a 4xx problem", path, r.status)
 		}
 	}
+}
+
+func TestViewsAcceptedWhileBrokerIsDownAreCountedOnceItIsBack(t *testing.T) {
+	t.Parallel()
+	vhostURL := testenv.BrokerURL(t)
+	u, err := url.Parse(vhostURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, u.Host)
+	u.Host = p.addr
+	s := startSystem(t, sysOptions{amqpURL: u.String()})
+	s.register(11)
+	s.waitActive(11)
+	for range 10 {
+		if r := s.postJSON("/api/movies/view", `{"tmdb_id":11}`); r.status != http.StatusAccepted {
+			t.Fatalf("view: got %d", r.status)
+		}
+	}
+	s.waitViews(11, 10)
+
+	p.stop() // the broker is gone for the service
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 25 {
+				if r := s.postJSON("/api/movies/view", `{"tmdb_id":11}`); r.status != http.StatusAccepted {
+					t.Errorf("view while RabbitMQ is down: got %d %s, want 202", r.status, r.body)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(2 * time.Second)
+	if m, _ := s.movie(11); m.InternalViewsCount != 10 {
+		t.Errorf("while RabbitMQ is down: got %d views counted, want still 10", m.InternalViewsCount)
+	}
+	p.start() // back, on the same address, without restarting trend
+	s.waitViews(11, 210)
 }

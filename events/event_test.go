@@ -1,0 +1,52 @@
+package events_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/movietrend/trend/events"
+)
+
+func TestSealAndDecodeRoundTrip(t *testing.T) {
+	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	poster := "/p.jpg"
+	for _, ev := range []events.Event{
+		events.MovieRegistered{TMDBID: 1, RegisteredAt: at},
+		events.ViewRecorded{ViewID: uuid.New(), TMDBID: 2, ViewedAt: at},
+		events.MovieRefreshRequested{TMDBID: 3, RequestedAt: at},
+		events.MovieDetailsFetched{TMDBID: 4, Title: "T", VoteAverage: 8.1, VoteCount: 3, Popularity: 1.5, ReleaseDate: "2010-07-14", PosterPath: &poster, Genres: []string{"Drama"}, FetchedAt: at},
+		events.MovieRemoved{TMDBID: 5, Reason: "404", RemovedAt: at},
+	} {
+		env, err := events.Seal(ev, "corr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if env.Type != ev.EventType() || env.Version != 1 || env.TMDBID != ev.MovieID() || env.CorrelationID != "corr" {
+			t.Errorf("%s: envelope %+v", ev.EventType(), env)
+		}
+		got, err := env.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Decode gives a pointer to the event.
+		if want := reflect.ValueOf(ev); !reflect.DeepEqual(reflect.ValueOf(got).Elem().Interface(), want.Interface()) {
+			t.Errorf("%s: got %+v, want %+v", ev.EventType(), got, ev)
+		}
+	}
+}
+
+func TestDecodeRefusesWhatItDoesNotKnow(t *testing.T) {
+	if _, err := (events.Envelope{Type: "NoSuchEvent", Version: 1, Data: []byte(`{}`)}).Decode(); !errors.Is(err, events.ErrUnknownType) {
+		t.Errorf("unknown type: got %v, want ErrUnknownType", err)
+	}
+	if _, err := (events.Envelope{Type: events.TypeViewRecorded, Version: 2, Data: []byte(`{}`)}).Decode(); err == nil {
+		t.Error("unknown version: got nil error")
+	}
+	if _, err := (events.Envelope{Type: events.TypeViewRecorded, Version: 1, Data: []byte(`{"tmdb_id":"x"}`)}).Decode(); err == nil {
+		t.Error("bad payload: got nil error")
+	}
+}

@@ -1,0 +1,183 @@
+package handlers_test
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/movietrend/trend/commands"
+	"github.com/movietrend/trend/events"
+	"github.com/movietrend/trend/handlers"
+	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/registry"
+	"github.com/movietrend/trend/internal/testenv"
+	"github.com/movietrend/trend/internal/tmdb"
+)
+
+var (
+	quiet = slog.New(slog.DiscardHandler)
+	now   = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+)
+
+type source struct {
+	mu    sync.Mutex
+	calls int
+	movie tmdb.Movie
+	err   error
+}
+
+func (s *source) Movie(_ context.Context, id int64) (tmdb.Movie, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	m := s.movie
+	m.ID = id
+	return m, s.err
+}
+
+type fixture struct {
+	store *eventlog.Store
+	pool  *pgxpool.Pool
+	t     *testing.T
+}
+
+func newFixture(t *testing.T) fixture {
+	pool := testenv.Pool(t)
+	store, err := eventlog.NewStore(pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture{store, pool, t}
+}
+
+func (f fixture) log() []events.Envelope {
+	f.t.Helper()
+	evs, err := f.store.Read(f.t.Context(), 0, 10000)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return evs
+}
+
+func (f fixture) registerRow(id int64) {
+	f.t.Helper()
+	err := f.store.Once(f.t.Context(), "setup", uuid.New(), "", func(ctx context.Context, tx *eventlog.Tx) error {
+		_, err := registry.Register(ctx, tx, id, now)
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func TestRecordViewsKeepsTrackedMoviesAndEachViewOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.registerRow(1)
+	h, err := handlers.NewRecordViewsHandler(f.store, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repeated := uuid.New()
+	cmd := &commands.RecordViews{CommandID: uuid.New(), Views: []commands.View{
+		{ViewID: repeated, TMDBID: 1, ViewedAt: now},
+		{ViewID: uuid.New(), TMDBID: 2, ViewedAt: now}, // not registered
+		{ViewID: uuid.New(), TMDBID: 1, ViewedAt: now},
+	}}
+	for range 2 { // a redelivery
+		if err := h.Handle(t.Context(), cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := &commands.RecordViews{CommandID: uuid.New(), Views: []commands.View{{ViewID: repeated, TMDBID: 1, ViewedAt: now}}}
+	if err := h.Handle(t.Context(), again); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(f.log()); got != 2 {
+		t.Errorf("got %d ViewRecorded events, want 2 (movie 2 untracked, view %s once)", got, repeated)
+	}
+	if err := h.Handle(t.Context(), &commands.RecordViews{CommandID: uuid.New()}); err == nil {
+		t.Error("empty RecordViews: got nil error, want a permanent error")
+	}
+}
+
+func batchOf(t *testing.T, evs ...events.Event) *events.Batch {
+	b := &events.Batch{BatchID: uuid.New()}
+	for _, ev := range evs {
+		env, err := events.Seal(ev, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Events = append(b.Events, env)
+	}
+	return b
+}
+
+func TestEnrichment(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name       string
+		err        error
+		wantErr    bool
+		wantEvent  string
+		wantStatus string
+	}{
+		{name: "facts", wantEvent: events.TypeMovieDetailsFetched, wantStatus: registry.StatusActive},
+		{name: "TMDB does not know it", err: tmdb.ErrNotFound, wantEvent: events.TypeMovieRemoved, wantStatus: registry.StatusRemoved},
+		{name: "bad key", err: &tmdb.APIError{HTTPStatus: 401, Code: 7}, wantErr: true, wantStatus: registry.StatusPending},
+		{name: "TMDB down", err: &tmdb.APIError{HTTPStatus: 503}, wantErr: true, wantStatus: registry.StatusPending},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.registerRow(27205)
+			src := &source{movie: tmdb.Movie{Title: "Inception", VoteAverage: 8.1, VoteCount: 13752, Genres: []tmdb.Genre{{ID: 28, Name: "Action"}}}, err: c.err}
+			h, err := handlers.NewEnrichment(f.store, src, func() time.Time { return now }, quiet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := batchOf(t, events.ViewRecorded{ViewID: uuid.New(), TMDBID: 27205, ViewedAt: now}, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now})
+			err = h.HandleBatch(t.Context(), b)
+			if (err != nil) != c.wantErr {
+				t.Fatalf("got error %v, want error: %v", err, c.wantErr)
+			}
+			if !c.wantErr {
+				if err := h.HandleBatch(t.Context(), b); err != nil { // a redelivery
+					t.Fatal(err)
+				}
+				if src.calls != 1 {
+					t.Errorf("TMDB called %d times for one registration delivered twice, want 1", src.calls)
+				}
+			}
+			evs := f.log()
+			var types []string
+			for _, e := range evs {
+				types = append(types, e.Type)
+			}
+			if c.wantEvent == "" && len(evs) != 0 || c.wantEvent != "" && (len(evs) != 1 || evs[0].Type != c.wantEvent) {
+				t.Errorf("log: got %v, want [%s]", types, c.wantEvent)
+			}
+			if c.wantEvent == events.TypeMovieDetailsFetched {
+				ev, _ := evs[0].Decode()
+				d := ev.(*events.MovieDetailsFetched)
+				if d.Title != "Inception" || d.VoteAverage != 8.1 || len(d.Genres) != 1 || d.Genres[0] != "Action" || !d.FetchedAt.Equal(now) {
+					t.Errorf("details: got %+v", d)
+				}
+			}
+			reg, err := registry.Get(t.Context(), f.pool, 27205)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reg.Status != c.wantStatus {
+				t.Errorf("registration status: got %s, want %s", reg.Status, c.wantStatus)
+			}
+		})
+	}
+}
+

@@ -1,0 +1,168 @@
+package intake_test
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/movietrend/trend/commands"
+	"github.com/movietrend/trend/internal/intake"
+	"github.com/movietrend/trend/internal/testenv"
+)
+
+type outboxMessage struct {
+	Topic   string
+	UUID    string
+	Payload []byte
+}
+
+// outbox reads what the intake wrote, unwrapping the forwarder envelope.
+func outbox(t *testing.T, pool *pgxpool.Pool) []outboxMessage {
+	t.Helper()
+	rows, err := pool.Query(t.Context(), `SELECT payload FROM watermill_outbox ORDER BY "offset"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raws, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []outboxMessage
+	for _, raw := range raws {
+		var env struct {
+			DestinationTopic string `json:"destination_topic"`
+			UUID             string `json:"uuid"`
+			Payload          []byte `json:"payload"`
+		}
+		if err := json.Unmarshal(raw, &env); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, outboxMessage{env.DestinationTopic, env.UUID, env.Payload})
+	}
+	return out
+}
+
+func newIntake(t *testing.T, cfg intake.Config) (*intake.Intake, *pgxpool.Pool) {
+	pool := testenv.Pool(t)
+	in := intake.New(pool, slog.New(slog.DiscardHandler), cfg)
+	t.Cleanup(in.Close)
+	return in, pool
+}
+
+func TestRegisterMovieWritesTheRowAndTheCommandTogether(t *testing.T) {
+	t.Parallel()
+	in, pool := newIntake(t, intake.Config{})
+	reg, err := in.RegisterMovie(t.Context(), 27205, "corr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.Status != "pending" || reg.TMDBID != 27205 {
+		t.Errorf("got %+v, want a pending registration of 27205", reg)
+	}
+	if _, err := in.RegisterMovie(t.Context(), 27205, ""); !errors.Is(err, intake.ErrAlreadyRegistered) {
+		t.Errorf("second registration: got %v, want ErrAlreadyRegistered", err)
+	}
+	msgs := outbox(t, pool)
+	if len(msgs) != 1 || msgs[0].Topic != "commands.RegisterMovie" {
+		t.Fatalf("outbox: got %+v, want one RegisterMovie command (none for the refused duplicate)", msgs)
+	}
+	var cmd commands.RegisterMovie
+	if err := json.Unmarshal(msgs[0].Payload, &cmd); err != nil {
+		t.Fatal(err)
+	}
+	if cmd.TMDBID != 27205 || cmd.CommandID.String() != msgs[0].UUID || cmd.CorrelationID != "corr" {
+		t.Errorf("command: got %+v (message %s), want tmdb_id 27205, its id as the message UUID", cmd, msgs[0].UUID)
+	}
+}
+
+func TestRefreshOfAnUntrackedMovieIsRefused(t *testing.T) {
+	t.Parallel()
+	in, pool := newIntake(t, intake.Config{})
+	if err := in.RefreshMovie(t.Context(), 42, ""); !errors.Is(err, intake.ErrNotTracked) {
+		t.Errorf("got %v, want ErrNotTracked", err)
+	}
+	if _, err := in.RegisterMovie(t.Context(), 42, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.RefreshMovie(t.Context(), 42, ""); err != nil {
+		t.Errorf("got %v, want nil", err)
+	}
+	if got := len(outbox(t, pool)); got != 2 {
+		t.Errorf("outbox: got %d messages, want 2", got)
+	}
+}
+
+// TestConcurrentViewsShareTransactions checks the group commit: every view
+// is durable in the outbox exactly once, views of untracked movies are
+// refused one by one, and concurrent views travel in fewer messages.
+func TestConcurrentViewsShareTransactions(t *testing.T) {
+	t.Parallel()
+	in, pool := newIntake(t, intake.Config{Committers: 2, MaxBatch: 50})
+	if _, err := in.RegisterMovie(t.Context(), 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	const clients, each = 40, 25
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	accepted := map[uuid.UUID]bool{}
+	refused := 0
+	for c := range clients {
+		wg.Go(func() {
+			for i := range each {
+				v := commands.View{ViewID: uuid.New(), TMDBID: 1, ViewedAt: time.Now()}
+				if (c+i)%10 == 0 {
+					v.TMDBID = 2 // not registered
+				}
+				err := in.RecordView(t.Context(), v)
+				mu.Lock()
+				switch {
+				case err == nil && v.TMDBID == 1:
+					accepted[v.ViewID] = true
+				case errors.Is(err, intake.ErrNotTracked) && v.TMDBID == 2:
+					refused++
+				default:
+					t.Errorf("view of movie %d: got %v", v.TMDBID, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	msgs := outbox(t, pool)[1:] // after RegisterMovie
+	seen := map[uuid.UUID]int{}
+	for _, m := range msgs {
+		if m.Topic != "commands.RecordViews" {
+			t.Fatalf("unexpected message on %s", m.Topic)
+		}
+		var cmd commands.RecordViews
+		if err := json.Unmarshal(m.Payload, &cmd); err != nil {
+			t.Fatal(err)
+		}
+		if len(cmd.Views) > 50 {
+			t.Errorf("a message carries %d views, more than MaxBatch 50", len(cmd.Views))
+		}
+		for _, v := range cmd.Views {
+			seen[v.ViewID]++
+		}
+	}
+	if len(seen) != len(accepted) || refused != clients*each/10 {
+		t.Errorf("got %d views in the outbox for %d accepted and %d refused; want all %d accepted, %d refused",
+			len(seen), len(accepted), refused, clients*each*9/10, clients*each/10)
+	}
+	for id, n := range seen {
+		if n != 1 || !accepted[id] {
+			t.Errorf("view %s: %d times in the outbox, accepted %v", id, n, accepted[id])
+		}
+	}
+	if len(msgs) >= len(accepted) {
+		t.Errorf("%d views took %d messages: the group commit grouped nothing", len(accepted), len(msgs))
+	}
+	t.Logf("%d views in %d messages", len(accepted), len(msgs))
+}
