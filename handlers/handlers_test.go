@@ -180,4 +180,3 @@ func TestEnrichment(t *testing.T) {
 		})
 	}
 }
-
