@@ -68,6 +68,32 @@ func TestRegisterEnrichAndList(t *testing.T) {
 	if strings.Contains(s.logsText(), testKey) {
 		t.Error("the TMDB key appears in the logs")
 	}
+	r = s.do(http.MethodGet, "/api/pipeline", "", "")
+	var pl struct {
+		LogHead     int64 `json:"log_head"`
+		DeadLetters int   `json:"dead_letters"`
+		Queues      []struct {
+			Name      string `json:"name"`
+			Consumers int    `json:"consumers"`
+		} `json:"queues"`
+		ManagementURL string `json:"rabbitmq_management_url"`
+	}
+	if err := json.Unmarshal(r.body, &pl); err != nil || r.status != http.StatusOK {
+		t.Fatalf("pipeline: got %d %s", r.status, r.body)
+	}
+	consumers := map[string]int{}
+	for _, q := range pl.Queues {
+		consumers[q.Name] = q.Consumers
+	}
+	if pl.LogHead < 5 || pl.DeadLetters != 0 || consumers["commands.RecordViews"] < 1 || consumers["events.trend-projection"] < 1 || !strings.HasSuffix(pl.ManagementURL, ":15672") {
+		t.Errorf("pipeline: got %s, want a log head of at least 5 events, no dead letters, consumers on every queue", r.body)
+	}
+	if r := s.do(http.MethodGet, "/", "", ""); r.status != http.StatusOK || !strings.Contains(string(r.body), "<html") {
+		t.Errorf("GET /: got %d %.80s, want the dashboard page", r.status, r.body)
+	}
+	if r := s.do(http.MethodGet, "/api/nope", "", ""); r.status != http.StatusNotFound || r.header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("GET /api/nope: got %d %s, want a 404 problem", r.status, r.header.Get("Content-Type"))
+	}
 }
 
 func TestConcurrentViewsAreCountedExactly(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -21,9 +22,11 @@ import (
 	"github.com/movietrend/trend/internal/httpapi"
 	"github.com/movietrend/trend/internal/intake"
 	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/pipeline"
 	"github.com/movietrend/trend/internal/registry"
 	"github.com/movietrend/trend/internal/tmdb"
 	"github.com/movietrend/trend/internal/tmdbfake"
+	"github.com/movietrend/trend/internal/web"
 	"github.com/movietrend/trend/projections/trend"
 )
 
@@ -102,11 +105,26 @@ func (b *base) runAPI(ctx context.Context) error {
 			{Name: "postgres", Run: b.pool.Ping},
 			{Name: "rabbitmq", Run: amqpCheck(b.cfg.AMQPURL)},
 		},
-		Logger: b.log,
+		Pipeline:              pipeline.NewCollector(b.pool, b.cfg.AMQPURL, Topology),
+		Dashboard:             web.Handler(),
+		RabbitMQManagementURL: managementURL(b.cfg.AMQPURL),
+		Logger:                b.log,
 	})
+	if !web.Built() {
+		b.log.Warn("the dashboard is not built into this binary: run `make dashboard`, then rebuild; the API works without it")
+	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(b.log.Handler(), slog.LevelWarn)}
 	b.log.Info("API listening", "addr", ln.Addr().String())
 	return serveHTTP(ctx, srv, ln, b.log)
+}
+
+// managementURL guesses RabbitMQ's management UI from the broker's host.
+func managementURL(amqpURL string) string {
+	u, err := url.Parse(amqpURL)
+	if err != nil || u.Hostname() == "" {
+		return "http://localhost:15672"
+	}
+	return "http://" + net.JoinHostPort(u.Hostname(), "15672")
 }
 
 type registrations struct{ b *base }

@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/movietrend/trend/commands"
+	"github.com/movietrend/trend/internal/pipeline"
 	"github.com/movietrend/trend/internal/registry"
 	"github.com/movietrend/trend/projections/trend"
 )
@@ -39,6 +40,11 @@ type Registrations interface {
 	Get(ctx context.Context, id int64) (registry.Registration, error)
 }
 
+// Pipeline reports the state of the message pipeline.
+type Pipeline interface {
+	Stats(ctx context.Context) (pipeline.Stats, error)
+}
+
 // Check is one readiness check (PostgreSQL, RabbitMQ).
 type Check struct {
 	Name string
@@ -51,8 +57,13 @@ type Deps struct {
 	Queries       Queries
 	Registrations Registrations
 	Checks        []Check
-	Logger        *slog.Logger
-	Now           func() time.Time
+	Pipeline      Pipeline
+	// Dashboard serves the web dashboard at / (optional).
+	Dashboard http.Handler
+	// RabbitMQManagementURL is shown to operators (the management UI).
+	RabbitMQManagementURL string
+	Logger                *slog.Logger
+	Now                   func() time.Time
 	// StreamInterval is how often the live stream looks for changes (the
 	// coalescing window); default 250ms.
 	StreamInterval time.Duration
@@ -81,6 +92,11 @@ func New(ctx context.Context, d Deps) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, s.recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		if d.Dashboard != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+			r.URL.Path != "/api" && !strings.HasPrefix(r.URL.Path, "/api/") {
+			d.Dashboard.ServeHTTP(w, r)
+			return
+		}
 		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such endpoint: " + r.URL.Path})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
@@ -103,6 +119,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 		r.Get("/movies", s.listMovies)
 		r.Get("/movies/{tmdb_id}", s.getMovie)
 		r.Get("/stream", s.streamChanges)
+		r.Get("/pipeline", s.pipeline)
 	})
 	return r
 }
@@ -178,4 +195,24 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, result)
+}
+
+// pipelineView is the pipeline's state with where to look further.
+type pipelineView struct {
+	pipeline.Stats
+	RabbitMQManagementURL string `json:"rabbitmq_management_url"`
+}
+
+func (s *server) pipeline(w http.ResponseWriter, r *http.Request) {
+	if s.Pipeline == nil {
+		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "pipeline statistics are not available in this role"})
+		return
+	}
+	st, err := s.Pipeline.Stats(r.Context())
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, pipelineView{Stats: st, RabbitMQManagementURL: s.RabbitMQManagementURL})
 }

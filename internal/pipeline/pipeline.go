@@ -1,0 +1,125 @@
+// Package pipeline reports the state of the message pipeline for people
+// who run it: event rate, outbox backlog, queue depths and consumers, dead
+// letters, projection lag.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/movietrend/trend/internal/messaging"
+)
+
+// Queue is one RabbitMQ queue.
+type Queue struct {
+	Name      string `json:"name"`
+	Messages  int    `json:"messages"`
+	Consumers int    `json:"consumers"`
+}
+
+// Stats is a snapshot of the pipeline.
+type Stats struct {
+	At time.Time `json:"at"`
+	// LogHead is the position of the newest event in the log.
+	LogHead int64 `json:"log_head"`
+	// EventsPerSecond is the rate events were appended since the previous
+	// snapshot (0 on the first).
+	EventsPerSecond float64 `json:"events_per_second"`
+	// OutboxBacklog counts outbox messages the relay has not forwarded.
+	OutboxBacklog int64 `json:"outbox_backlog"`
+	// ProjectionPosition is the newest log position the trend projection
+	// reflects; ProjectionLagEvents is how far behind the log it is.
+	ProjectionPosition  int64 `json:"projection_position"`
+	ProjectionLagEvents int64 `json:"projection_lag_events"`
+	// ProjectionLagSeconds is now minus the time of the newest event the
+	// projection applied (0 when it is caught up).
+	ProjectionLagSeconds float64 `json:"projection_lag_seconds"`
+	Queues               []Queue `json:"queues"`
+	// DeadLetters is the depth of the dead-letter queue (-1 if unknown).
+	DeadLetters int `json:"dead_letters"`
+	// BrokerError says why queues are missing, if RabbitMQ did not answer.
+	BrokerError string `json:"broker_error,omitempty"`
+}
+
+// Collector takes snapshots.
+type Collector struct {
+	pool     *pgxpool.Pool
+	amqpURL  string
+	topology messaging.Topology
+
+	mu   sync.Mutex
+	last Stats
+}
+
+// NewCollector returns a Collector for the given database and broker.
+func NewCollector(pool *pgxpool.Pool, amqpURL string, topology messaging.Topology) *Collector {
+	return &Collector{pool: pool, amqpURL: amqpURL, topology: topology}
+}
+
+// Stats takes a snapshot.
+func (c *Collector) Stats(ctx context.Context) (Stats, error) {
+	s := Stats{At: time.Now().UTC(), DeadLetters: -1}
+	var newestApplied *time.Time
+	err := c.pool.QueryRow(ctx, `
+		SELECT
+			(SELECT coalesce(max(position), 0) FROM events),
+			(SELECT coalesce(max(last_position), 0) FROM trend_movies),
+			(SELECT count(*) FROM watermill_outbox m
+			 LEFT JOIN watermill_offsets_outbox o ON o.consumer_group = $1
+			 WHERE o.consumer_group IS NULL
+			    OR (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked))`,
+		messaging.RelayConsumerGroup).Scan(&s.LogHead, &s.ProjectionPosition, &s.OutboxBacklog)
+	if err != nil {
+		return s, fmt.Errorf("read pipeline state: %w", err)
+	}
+	s.ProjectionLagEvents = max(0, s.LogHead-s.ProjectionPosition)
+	if s.ProjectionLagEvents > 0 {
+		// The oldest event the projection has not applied yet tells how
+		// long it has waited.
+		err := c.pool.QueryRow(ctx, `SELECT min(recorded_at) FROM events WHERE position > $1`, s.ProjectionPosition).Scan(&newestApplied)
+		if err == nil && newestApplied != nil {
+			s.ProjectionLagSeconds = max(0, s.At.Sub(*newestApplied).Seconds())
+		}
+	}
+	c.queues(&s)
+
+	c.mu.Lock()
+	if prev := c.last; !prev.At.IsZero() && s.At.After(prev.At) {
+		s.EventsPerSecond = float64(s.LogHead-prev.LogHead) / s.At.Sub(prev.At).Seconds()
+	}
+	c.last = s
+	c.mu.Unlock()
+	return s, nil
+}
+
+func (c *Collector) queues(s *Stats) {
+	conn, err := amqp.DialConfig(c.amqpURL, amqp.Config{Dial: amqp.DefaultDial(2 * time.Second)})
+	if err != nil {
+		s.BrokerError = "RabbitMQ is unreachable"
+		return
+	}
+	defer conn.Close()
+	for _, b := range c.topology.Bindings() {
+		// A passive declare fails and closes the channel if the queue does
+		// not exist yet, so each queue gets its own channel.
+		ch, err := conn.Channel()
+		if err != nil {
+			s.BrokerError = err.Error()
+			return
+		}
+		q, err := ch.QueueDeclarePassive(b.Queue, true, false, false, false, nil)
+		if err != nil {
+			continue
+		}
+		_ = ch.Close()
+		if b.Queue == messaging.DeadLetterTopic {
+			s.DeadLetters = q.Messages
+		}
+		s.Queues = append(s.Queues, Queue{Name: q.Name, Messages: q.Messages, Consumers: q.Consumers})
+	}
+}
