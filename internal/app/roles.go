@@ -101,6 +101,7 @@ func (b *base) runAPI(ctx context.Context) error {
 		Commands:      in,
 		Queries:       trend.NewReader(b.pool),
 		Registrations: registrations{b},
+		Trends:        trend.NewRanker(b.pool, b.trendParams()),
 		Checks: []httpapi.Check{
 			{Name: "postgres", Run: b.pool.Ping},
 			{Name: "rabbitmq", Run: amqpCheck(b.cfg.AMQPURL)},
@@ -125,6 +126,10 @@ func managementURL(amqpURL string) string {
 		return "http://localhost:15672"
 	}
 	return "http://" + net.JoinHostPort(u.Hostname(), "15672")
+}
+
+func (b *base) trendParams() trend.Params {
+	return trend.Params{DayHalfLife: b.cfg.TrendHalfLife, WeekHalfLife: b.cfg.TrendWeekHalfLife, MinVotes: b.cfg.TrendMinVotes}
 }
 
 type registrations struct{ b *base }
@@ -174,7 +179,7 @@ func (b *base) runWorker(ctx context.Context) error {
 		}
 	}
 	if b.wants(trend.HandlerName) {
-		h, err := trend.NewHandler(store)
+		h, err := trend.NewHandler(store, b.trendParams())
 		if err != nil {
 			return err
 		}

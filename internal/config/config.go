@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
@@ -28,6 +29,14 @@ type Config struct {
 	TMDBBaseURL   string `env:"TMDB_BASE_URL"`
 	AdminToken    string `env:"ADMIN_TOKEN"`
 	LogLevel      string `env:"LOG_LEVEL" envDefault:"info"`
+
+	// The time-decayed trend score (see the README).
+	TrendHalfLife     time.Duration `env:"TREND_HALF_LIFE" envDefault:"24h"`
+	TrendWeekHalfLife time.Duration `env:"TREND_WEEK_HALF_LIFE" envDefault:"168h"`
+	TrendMinVotes     float64       `env:"TREND_MIN_VOTES" envDefault:"500"`
+	// TMDBRefreshAge is how old TMDB facts may get before the scheduler
+	// fetches them again; 0 turns the scheduler off.
+	TMDBRefreshAge time.Duration `env:"TMDB_REFRESH_AGE" envDefault:"24h"`
 
 	// Variables of the Python system, used only where the new ones are unset.
 	Legacy struct {
@@ -116,6 +125,15 @@ func (c Config) Validate() error {
 	}
 	if u, err := url.Parse(c.TMDBBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("TMDB_BASE_URL must be an http(s) URL"))
+	}
+	if c.TrendHalfLife < time.Minute || c.TrendWeekHalfLife < time.Minute {
+		errs = append(errs, fmt.Errorf("TREND_HALF_LIFE and TREND_WEEK_HALF_LIFE must be at least 1m"))
+	}
+	if c.TrendMinVotes < 0 {
+		errs = append(errs, fmt.Errorf("TREND_MIN_VOTES must not be negative"))
+	}
+	if c.TMDBRefreshAge < 0 {
+		errs = append(errs, fmt.Errorf("TMDB_REFRESH_AGE must not be negative"))
 	}
 	if _, err := c.SlogLevel(); err != nil {
 		errs = append(errs, err)

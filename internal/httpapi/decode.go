@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -112,4 +113,34 @@ func intQuery(r *http.Request, name string, def, minValue, maxValue int) (int, *
 		return 0, &p
 	}
 	return v, nil
+}
+
+// viewedAtField reads an optional viewed_at (RFC 3339); the default is now.
+// A view from the future (beyond clock skew) or older than the longest
+// window is refused.
+func viewedAtField(obj map[string]json.RawMessage, now time.Time) (time.Time, *Problem) {
+	raw, ok := obj["viewed_at"]
+	if !ok || string(raw) == "null" {
+		return now, nil
+	}
+	var s string
+	var at time.Time
+	err := json.Unmarshal(raw, &s)
+	if err == nil {
+		at, err = time.Parse(time.RFC3339Nano, s)
+	}
+	if err != nil {
+		p := validation("viewed_at", "viewed_at must be an RFC 3339 time, like 2026-11-26T10:00:00Z")
+		return time.Time{}, &p
+	}
+	at = at.UTC()
+	switch {
+	case at.After(now.Add(MaxViewSkew)):
+		p := validation("viewed_at", fmt.Sprintf("viewed_at is more than %s in the future", MaxViewSkew))
+		return time.Time{}, &p
+	case at.Before(now.Add(-MaxViewAge)):
+		p := validation("viewed_at", "viewed_at is older than 7 days, the longest window")
+		return time.Time{}, &p
+	}
+	return at, nil
 }

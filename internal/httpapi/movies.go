@@ -51,7 +51,7 @@ func (s *server) registerMovie(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) recordView(w http.ResponseWriter, r *http.Request) {
-	obj, p := readObject(w, r, "tmdb_id", "view_id")
+	obj, p := readObject(w, r, "tmdb_id", "view_id", "viewed_at")
 	if p != nil {
 		writeProblem(w, *p)
 		return
@@ -66,7 +66,12 @@ func (s *server) recordView(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, *p)
 		return
 	}
-	err := s.Commands.RecordView(r.Context(), commands.View{ViewID: viewID, TMDBID: id, ViewedAt: s.Now().UTC()})
+	viewedAt, p := viewedAtField(obj, s.Now().UTC())
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	err := s.Commands.RecordView(r.Context(), commands.View{ViewID: viewID, TMDBID: id, ViewedAt: viewedAt})
 	if errors.Is(err, intake.ErrNotTracked) {
 		writeProblem(w, notTracked(id))
 		return

@@ -35,6 +35,12 @@ type Queries interface {
 	Head(ctx context.Context) (int64, error)
 }
 
+// Trends answers the time-decayed ranking and explains scores.
+type Trends interface {
+	Trending(ctx context.Context, w trend.Window, limit, offset int, now time.Time) ([]trend.Trending, int64, error)
+	Explain(ctx context.Context, id int64, resolution string, now time.Time) (trend.Breakdown, error)
+}
+
 // Registrations tells about movies the projection has not caught up with.
 type Registrations interface {
 	Get(ctx context.Context, id int64) (registry.Registration, error)
@@ -56,6 +62,7 @@ type Deps struct {
 	Commands      Commands
 	Queries       Queries
 	Registrations Registrations
+	Trends        Trends
 	Checks        []Check
 	Pipeline      Pipeline
 	// Dashboard serves the web dashboard at / (optional).
@@ -118,6 +125,8 @@ func New(ctx context.Context, d Deps) http.Handler {
 		r.Post("/movies/trigger_external_update/{tmdb_id}", s.refreshMovie)
 		r.Get("/movies", s.listMovies)
 		r.Get("/movies/{tmdb_id}", s.getMovie)
+		r.Get("/movies/{tmdb_id}/trend", s.explainMovie)
+		r.Get("/trending", s.trending)
 		r.Get("/stream", s.streamChanges)
 		r.Get("/pipeline", s.pipeline)
 	})

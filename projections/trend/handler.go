@@ -23,11 +23,11 @@ type Handler struct {
 }
 
 // NewHandler returns the live projection's handler.
-func NewHandler(uow UnitOfWork) (*Handler, error) {
+func NewHandler(uow UnitOfWork, params Params) (*Handler, error) {
 	if uow == nil {
 		return nil, errors.New("trend: nil unit of work")
 	}
-	return &Handler{uow: uow, proj: New(LiveTable)}, nil
+	return &Handler{uow: uow, proj: New(LiveTable, params)}, nil
 }
 
 // HandleBatch applies one batch exactly once (by its BatchID).

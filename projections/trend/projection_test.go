@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -55,7 +56,7 @@ func setup(t *testing.T) (*pgxpool.Pool, *eventlog.Store, *trend.Handler, trend.
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := trend.NewHandler(store)
+	h, err := trend.NewHandler(store, trend.DefaultParams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,16 +170,24 @@ type row struct {
 	Reg    *time.Time
 	Upd    time.Time
 	Pos    int64
+	// Decayed attention is a floating-point sum: adding views batch by batch
+	// and all at once agree to about 1e-12, not to the last bit, so it is
+	// compared rounded.
+	Day, Week string
 }
 
 func readTable(t *testing.T, pool *pgxpool.Pool, table string) []row {
 	t.Helper()
 	rows, err := pool.Query(t.Context(), `SELECT tmdb_id, title, status, internal_views_count, external_score,
-		final_trend_score, registered_at, last_updated_at, last_position FROM `+pgx.Identifier{table}.Sanitize()+` ORDER BY tmdb_id`)
+		final_trend_score, registered_at, last_updated_at, last_position, attention_day, attention_week
+		FROM `+pgx.Identifier{table}.Sanitize()+` ORDER BY tmdb_id`)
 	must(t, err)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 		var x row
-		return x, r.Scan(&x.ID, &x.Title, &x.Status, &x.Views, &x.Vote, &x.Score, &x.Reg, &x.Upd, &x.Pos)
+		var day, week float64
+		err := r.Scan(&x.ID, &x.Title, &x.Status, &x.Views, &x.Vote, &x.Score, &x.Reg, &x.Upd, &x.Pos, &day, &week)
+		x.Day, x.Week = strconv.FormatFloat(day, 'g', 11, 64), strconv.FormatFloat(week, 'g', 11, 64)
+		return x, err
 	})
 	must(t, err)
 	return out
@@ -215,15 +224,26 @@ func TestReplayEqualsLive(t *testing.T) {
 			must(t, h.HandleBatch(ctx, b)) // redelivery
 		}
 	}
-	_, err := pool.Exec(ctx, `CREATE TABLE trend_replay (LIKE trend_movies INCLUDING ALL)`)
+	_, err := pool.Exec(ctx, `CREATE TABLE trend_replay (LIKE trend_movies INCLUDING ALL);
+		CREATE TABLE trend_replay_buckets (LIKE trend_movies_buckets INCLUDING ALL)`)
 	must(t, err)
 	all, err := store.Read(ctx, 0, 1_000_000)
 	must(t, err)
 	tx, err := pool.Begin(ctx)
 	must(t, err)
-	must(t, trend.New("trend_replay").Apply(ctx, tx, all))
+	must(t, trend.New("trend_replay", trend.DefaultParams).Apply(ctx, tx, all))
 	must(t, tx.Commit(ctx))
 
+	bucketsOf := func(table string) []string {
+		rows, err := pool.Query(ctx, `SELECT format('%s %s %s %s', tmdb_id, resolution, bucket, views) FROM `+table+` ORDER BY 1`)
+		must(t, err)
+		b, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		must(t, err)
+		return b
+	}
+	if lb, rb := bucketsOf("trend_movies_buckets"), bucketsOf("trend_replay_buckets"); len(lb) == 0 || !reflect.DeepEqual(lb, rb) {
+		t.Errorf("view buckets differ (or are empty): live %d rows, replayed %d rows", len(lb), len(rb))
+	}
 	live, replayed := readTable(t, pool, trend.LiveTable), readTable(t, pool, "trend_replay")
 	if len(live) == 0 {
 		t.Fatal("the live projection is empty; the workload did nothing")

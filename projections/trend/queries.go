@@ -46,11 +46,14 @@ func NewReader(pool *pgxpool.Pool) Reader {
 const columns = `tmdb_id, title, status, internal_views_count, external_score, vote_count, popularity,
 	release_date, poster_path, genres, final_trend_score, registered_at, last_updated_at, last_position`
 
-func scanMovie(r pgx.CollectableRow) (Movie, error) {
+func scanMovie(r pgx.CollectableRow) (Movie, error) { return scanMovieWith(r) }
+
+// scanMovieWith scans the columns, then extra columns into extra.
+func scanMovieWith(r pgx.CollectableRow, extra ...any) (Movie, error) {
 	var m Movie
-	err := r.Scan(&m.TMDBID, &m.Title, &m.Status, &m.InternalViewsCount, &m.ExternalScore, &m.VoteCount,
+	err := r.Scan(append([]any{&m.TMDBID, &m.Title, &m.Status, &m.InternalViewsCount, &m.ExternalScore, &m.VoteCount,
 		&m.Popularity, &m.ReleaseDate, &m.PosterPath, &m.Genres, &m.FinalTrendScore, &m.RegisteredAt,
-		&m.LastUpdatedAt, &m.Position)
+		&m.LastUpdatedAt, &m.Position}, extra...)...)
 	if m.RegisteredAt != nil {
 		t := m.RegisteredAt.UTC()
 		m.RegisteredAt = &t
