@@ -3,6 +3,7 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -315,4 +316,67 @@ func TestViewsAcceptedWhileBrokerIsDownAreCountedOnceItIsBack(t *testing.T) {
 	}
 	p.start() // back, on the same address, without restarting trend
 	s.waitViews(11, 210)
+}
+
+func TestTrendingAndBreakdown(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	s.register(27205) // Inception 8.1
+	s.register(19995) // Avatar 7.2
+	s.waitActive(27205)
+	s.waitActive(19995)
+	late := time.Now().UTC().Add(-3 * time.Hour).Format(time.RFC3339)
+	for i := range 6 {
+		body := `{"tmdb_id":19995}`
+		if i%2 == 0 {
+			body = `{"tmdb_id":19995,"viewed_at":"` + late + `"}`
+		}
+		if r := s.postJSON("/api/movies/view", body); r.status != http.StatusAccepted {
+			t.Fatalf("view: got %d %s", r.status, r.body)
+		}
+	}
+	if r := s.postJSON("/api/movies/view", `{"tmdb_id":19995,"viewed_at":"2020-01-01T00:00:00Z"}`); r.status != http.StatusUnprocessableEntity {
+		t.Errorf("a view older than a week: got %d, want 422", r.status)
+	}
+	s.waitViews(19995, 6)
+	r := s.do(http.MethodGet, "/api/trending?window=day&limit=10", "", "")
+	var list []struct {
+		TMDBID     int64   `json:"tmdb_id"`
+		TrendScore float64 `json:"trend_score"`
+		Attention  float64 `json:"attention"`
+		Views      struct {
+			LastHour int64 `json:"last_hour"`
+			Last24h  int64 `json:"last_24_hours"`
+		} `json:"views"`
+	}
+	if err := json.Unmarshal(r.body, &list); err != nil || r.status != http.StatusOK {
+		t.Fatalf("trending: got %d %s", r.status, r.body)
+	}
+	// 3 views now and 3 three hours ago: attention 3 + 3·2^(-3/24) ≈ 5.75.
+	if len(list) != 2 || list[0].TMDBID != 19995 || list[0].Attention < 5.7 || list[0].Attention > 5.76 ||
+		list[0].Views.LastHour != 3 || list[0].Views.Last24h != 6 || list[1].TrendScore != 0 {
+		t.Errorf("trending: got %s, want Avatar first with attention about 5.75, 3 views in the last hour and 6 in the day", r.body)
+	}
+	r = s.do(http.MethodGet, "/api/movies/19995/trend", "", "")
+	var b struct {
+		Classic struct {
+			VoteTerm        float64 `json:"vote_term"`
+			ViewsTerm       float64 `json:"views_term"`
+			FinalTrendScore float64 `json:"final_trend_score"`
+		} `json:"classic"`
+		History []struct{ Views int64 } `json:"history"`
+	}
+	if err := json.Unmarshal(r.body, &b); err != nil || r.status != http.StatusOK {
+		t.Fatalf("breakdown: got %d %s", r.status, r.body)
+	}
+	var hist int64
+	for _, p := range b.History {
+		hist += p.Views
+	}
+	if math.Abs(b.Classic.VoteTerm-7.2*0.7) > 1e-9 || math.Abs(b.Classic.ViewsTerm-0.18) > 1e-9 || b.Classic.FinalTrendScore != 5.2 || hist != 6 {
+		t.Errorf("breakdown: got %s, want vote term 5.04, views term 0.18, score 5.2, 6 views in the history", r.body)
+	}
+	if r := s.do(http.MethodGet, "/api/trending?window=month", "", ""); r.status != http.StatusUnprocessableEntity {
+		t.Errorf("window=month: got %d, want 422", r.status)
+	}
 }
