@@ -201,7 +201,16 @@ func (b *base) runWorker(ctx context.Context) error {
 		return err
 	}
 	b.log.Info("worker handling messages", "handlers", b.opts.Handlers)
-	return router.Run(ctx)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return router.Run(ctx) })
+	if b.wants(handlers.EnrichmentName) && b.cfg.TMDBRefreshAge > 0 {
+		r, err := intake.NewRefresher(b.pool, b.log, intake.RefresherConfig{MaxAge: b.cfg.TMDBRefreshAge})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return r.Run(ctx) })
+	}
+	return g.Wait()
 }
 
 // tmdbClient talks to TMDB, or, when no key or token is configured and

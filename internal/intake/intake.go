@@ -80,7 +80,11 @@ func (in *Intake) Close() {
 
 // send writes one command to the outbox inside tx.
 func (in *Intake) send(ctx context.Context, tx pgx.Tx, id uuid.UUID, cmd any) error {
-	out, err := messaging.NewOutbox(tx, in.wlog)
+	return sendCommand(ctx, tx, in.wlog, id, cmd)
+}
+
+func sendCommand(ctx context.Context, tx pgx.Tx, wlog watermill.LoggerAdapter, id uuid.UUID, cmd any) error {
+	out, err := messaging.NewOutbox(tx, wlog)
 	if err != nil {
 		return err
 	}

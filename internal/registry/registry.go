@@ -83,10 +83,13 @@ func Tracked(ctx context.Context, q Querier, ids []int64) (map[int64]bool, error
 	return m, nil
 }
 
-// SetStatus records what TMDB said about a tracked movie. A removed movie
-// stays removed until it is registered again.
+// SetStatus records what TMDB said about a tracked movie at time at (for
+// "active", that its facts were fetched then). A removed movie stays
+// removed until it is registered again.
 func SetStatus(ctx context.Context, q Querier, id int64, status string, at time.Time) error {
-	_, err := q.Exec(ctx, `UPDATE movies SET status = $2, updated_at = $3 WHERE tmdb_id = $1 AND status <> 'removed'`, id, status, at)
+	_, err := q.Exec(ctx, `UPDATE movies SET status = $2, updated_at = $3,
+			facts_fetched_at = CASE WHEN $2 = 'active' THEN $3 ELSE facts_fetched_at END
+		WHERE tmdb_id = $1 AND status <> 'removed'`, id, status, at)
 	if err != nil {
 		return fmt.Errorf("set status of movie %d: %w", id, err)
 	}

@@ -1,0 +1,113 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/movietrend/trend/commands"
+)
+
+// Refresher asks for fresh TMDB facts of movies whose facts are older than
+// MaxAge: a few movies per tick, oldest first, so that refreshes are spread
+// over time and stay far below TMDB's rate limit, never all at once.
+type Refresher struct {
+	pool *pgxpool.Pool
+	wlog watermill.LoggerAdapter
+	log  *slog.Logger
+	cfg  RefresherConfig
+}
+
+// RefresherConfig tunes the Refresher.
+type RefresherConfig struct {
+	MaxAge time.Duration
+	// Every and PerTick bound the pace: at most PerTick refreshes every
+	// Every (default 20 every 10s: 2 a second, TMDB allows about 50).
+	Every   time.Duration
+	PerTick int
+	Now     func() time.Time
+}
+
+// NewRefresher returns a Refresher; MaxAge must be positive.
+func NewRefresher(pool *pgxpool.Pool, log *slog.Logger, cfg RefresherConfig) (*Refresher, error) {
+	if pool == nil || log == nil || cfg.MaxAge <= 0 {
+		return nil, errors.New("intake: refresher needs a pool, a logger and a positive MaxAge")
+	}
+	if cfg.Every <= 0 {
+		cfg.Every = 10 * time.Second
+	}
+	if cfg.PerTick <= 0 {
+		cfg.PerTick = 20
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Refresher{pool: pool, wlog: watermill.NewSlogLogger(log), log: log, cfg: cfg}, nil
+}
+
+// Run ticks until ctx ends.
+func (r *Refresher) Run(ctx context.Context) error {
+	t := time.NewTicker(r.cfg.Every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if n, err := r.Tick(ctx); err != nil {
+			r.log.Warn("stale-facts refresh", "error", err)
+		} else if n > 0 {
+			r.log.Info("asked TMDB for fresh facts of stale movies", "movies", n)
+		}
+	}
+}
+
+// Tick sends RefreshMovie for up to PerTick stale movies and returns how
+// many. A movie is asked for once per MaxAge however many workers tick:
+// the rows are claimed with SKIP LOCKED and stamped in the transaction that
+// writes the commands.
+func (r *Refresher) Tick(ctx context.Context) (int, error) {
+	now := r.cfg.Now().UTC()
+	cutoff := now.Add(-r.cfg.MaxAge)
+	n := 0
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT tmdb_id FROM movies
+			WHERE status = 'active' AND facts_fetched_at < $1
+			  AND (refresh_requested_at IS NULL OR refresh_requested_at < $1)
+			ORDER BY facts_fetched_at LIMIT $2 FOR UPDATE SKIP LOCKED`, cutoff, r.cfg.PerTick)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE movies SET refresh_requested_at = $2 WHERE tmdb_id = ANY($1)`, ids, now); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			cmd := commands.RefreshMovie{CommandID: uuid.New(), TMDBID: id, RequestedAt: now}
+			if err := sendCommand(ctx, tx, r.wlog, cmd.CommandID, &cmd); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("refresh stale movies: %w", err)
+	}
+	return n, nil
+}
