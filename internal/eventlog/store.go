@@ -42,7 +42,11 @@ func NewStore(pool *pgxpool.Pool, logger watermill.LoggerAdapter) (*Store, error
 type Tx struct {
 	pgx.Tx
 	correlationID string
-	appended      []events.Envelope
+	// batchID names the bus message that will carry what this transaction
+	// appends; it is stored with each event so that a replay knows which
+	// events a projection has handled.
+	batchID  uuid.UUID
+	appended []events.Envelope
 }
 
 // Appended returns what this transaction appended so far, in log order.
@@ -73,7 +77,7 @@ func (s *Store) Once(ctx context.Context, handler string, messageID uuid.UUID, c
 		if tag.RowsAffected() == 0 {
 			return nil // handled before
 		}
-		tx := &Tx{Tx: ptx, correlationID: correlationID}
+		tx := &Tx{Tx: ptx, correlationID: correlationID, batchID: uuid.New()}
 		if err := fn(ctx, tx); err != nil {
 			return err
 		}
@@ -84,7 +88,7 @@ func (s *Store) Once(ctx context.Context, handler string, messageID uuid.UUID, c
 		if err != nil {
 			return err
 		}
-		return out.PublishEvent(ctx, &events.Batch{BatchID: uuid.New(), Events: tx.appended})
+		return out.PublishEvent(ctx, &events.Batch{BatchID: tx.batchID, Events: tx.appended})
 	})
 }
 
@@ -121,14 +125,14 @@ func (tx *Tx) Append(ctx context.Context, evs ...events.Event) (int, error) {
 	// One statement for the whole batch; WITH ORDINALITY keeps the caller's
 	// order in the positions the log assigns.
 	rows, err := tx.Query(ctx, `
-		INSERT INTO events (event_id, type, version, tmdb_id, dedup_key, occurred_at, correlation_id, data)
-		SELECT e.event_id, e.type, e.version, e.tmdb_id, e.dedup_key, e.occurred_at, $8, e.data::jsonb
+		INSERT INTO events (event_id, type, version, tmdb_id, dedup_key, occurred_at, correlation_id, data, batch_id)
+		SELECT e.event_id, e.type, e.version, e.tmdb_id, e.dedup_key, e.occurred_at, $8, e.data::jsonb, $9
 		FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[], $5::uuid[], $6::timestamptz[], $7::text[])
 		     WITH ORDINALITY AS e(event_id, type, version, tmdb_id, dedup_key, occurred_at, data, ord)
 		ORDER BY e.ord
 		ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 		RETURNING event_id, position`,
-		ids, types, versions, movies, keys, times, data, tx.correlationID)
+		ids, types, versions, movies, keys, times, data, tx.correlationID, tx.batchID)
 	if err != nil {
 		return 0, fmt.Errorf("append events: %w", err)
 	}

@@ -151,19 +151,19 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 		var views int64
 		err = db.QueryRow(ctx, `
 			INSERT INTO `+p.table+` AS t (tmdb_id, status, title, external_score, vote_count, popularity,
-				release_date, poster_path, genres, facts_fetched_at, last_updated_at, last_position)
-			VALUES ($1, 'active', $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
+				release_date, poster_path, genres, facts_fetched_at, last_updated_at, last_position, facts_position)
+			VALUES ($1, 'active', $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10)
 			ON CONFLICT (tmdb_id) DO UPDATE SET
 				status = 'active', title = $2, external_score = $3, vote_count = $4, popularity = $5,
 				release_date = $6, poster_path = $7, genres = $8, facts_fetched_at = $9,
 				last_updated_at = greatest(t.last_updated_at, $9),
-				last_position = greatest(t.last_position, $10)
-			WHERE t.status <> 'removed'
+				last_position = greatest(t.last_position, $10), facts_position = $10
+			WHERE t.status <> 'removed' AND t.facts_position < $10
 			RETURNING internal_views_count`,
 			e.TMDBID, e.Title, e.VoteAverage, e.VoteCount, e.Popularity, nullIfEmpty(e.ReleaseDate),
 			e.PosterPath, genres, e.FetchedAt, pos).Scan(&views)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // removed meanwhile
+			return nil // removed meanwhile, or newer facts are shown already
 		}
 		if err != nil {
 			return err

@@ -1,0 +1,419 @@
+// Package replay rebuilds a projection from the event log into a shadow
+// copy while the live copy keeps serving reads and keeps being updated,
+// then switches them in one transaction. It can also rebuild into a scratch
+// copy and report every difference from the live one (a drift check).
+//
+// What the live copy reflects is exactly the event batches its handler has
+// handled (handled_messages). The rebuild applies those batches' events:
+// it reads the log in (transaction_id, position) order up to the oldest
+// running transaction, so no event can appear behind its cursor; events of
+// batches not handled yet are held back and applied once they are. The
+// switch locks the live tables against writes (reads go on), applies what
+// is left, and renames the tables.
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/movietrend/trend/events"
+)
+
+// DB is a transaction or a pool.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Projection is a projection that can be rebuilt.
+type Projection interface {
+	Name() string
+	// Handler names the live handler in handled_messages.
+	Handler() string
+	// Live is the base name of the live copy.
+	Live() string
+	// Tables lists the tables of the copy named base (base first).
+	Tables(base string) []string
+	Apply(ctx context.Context, tx pgx.Tx, base string, evs []events.Envelope) error
+	Diff(ctx context.Context, tx pgx.Tx, a, b string, limit int) ([]string, error)
+}
+
+// ErrRunning means another replay holds the lock.
+var ErrRunning = errors.New("a replay is already running")
+
+// Options say what to do.
+type Options struct {
+	// Check rebuilds into a scratch copy, reports the differences from the
+	// live copy and changes nothing.
+	Check bool
+	// Keep keeps the old live copy (renamed <live>_old_<id>) after a switch.
+	Keep bool
+	// ChunkSize is how many events one transaction applies (default 20,000).
+	ChunkSize int
+	// OnProgress is called after each chunk.
+	OnProgress func(Progress)
+}
+
+// Progress is how far a replay is.
+type Progress struct {
+	Done, Total int64
+	Rate        float64 // events per second
+	Left        time.Duration
+}
+
+// Result is how a replay ended.
+type Result struct {
+	ID          int64
+	Events      int64
+	Took        time.Duration
+	Differences []string // with Check
+}
+
+// Replayer runs replays.
+type Replayer struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+// New returns a Replayer.
+func New(pool *pgxpool.Pool, log *slog.Logger) *Replayer {
+	return &Replayer{pool: pool, log: log}
+}
+
+func lockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("replay:" + name))
+	return int64(h.Sum64() >> 1)
+}
+
+type run struct {
+	r       *Replayer
+	p       Projection
+	opts    Options
+	shadow  string
+	id      int64
+	cursorX string // transaction id (xid8 as text)
+	cursorP int64
+	pending map[uuid.UUID][]events.Envelope // events of batches not handled yet
+	done    int64
+	total   int64
+	start   time.Time
+}
+
+// Run rebuilds (or checks) projection p. Only one replay of a projection
+// runs at a time (a PostgreSQL advisory lock, released if the process dies).
+func (r *Replayer) Run(ctx context.Context, p Projection, opts Options) (Result, error) {
+	if opts.ChunkSize <= 0 {
+		opts.ChunkSize = 20000
+	}
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer conn.Release()
+	var locked bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey(p.Name())).Scan(&locked); err != nil {
+		return Result{}, err
+	}
+	if !locked {
+		return Result{}, ErrRunning
+	}
+	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, lockKey(p.Name())) //nolint:errcheck
+
+	mode := "rebuild"
+	suffix := "_replay"
+	if opts.Check {
+		mode, suffix = "check", "_check"
+	}
+	// A replay that died left its row "running": it is not (we hold the lock).
+	if _, err := r.pool.Exec(ctx, `UPDATE projection_replays SET state = 'failed', error = 'interrupted', finished_at = now()
+		WHERE projection = $1 AND state = 'running'`, p.Name()); err != nil {
+		return Result{}, err
+	}
+	ru := &run{r: r, p: p, opts: opts, shadow: p.Live() + suffix, pending: map[uuid.UUID][]events.Envelope{}, cursorX: "0", start: time.Now()}
+	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&ru.total); err != nil {
+		return Result{}, err
+	}
+	if err := r.pool.QueryRow(ctx, `INSERT INTO projection_replays (projection, mode, state, total) VALUES ($1, $2, 'running', $3) RETURNING id`,
+		p.Name(), mode, ru.total).Scan(&ru.id); err != nil {
+		return Result{}, err
+	}
+	res, err := ru.execute(ctx)
+	res.ID = ru.id
+	state, msg := "done", ""
+	if err != nil {
+		state, msg = "failed", err.Error()
+	}
+	var diffs *int64
+	if opts.Check && err == nil {
+		n := int64(len(res.Differences))
+		diffs = &n
+	}
+	// Recorded even when ctx was cancelled (a stop request).
+	_, uerr := r.pool.Exec(context.Background(), `UPDATE projection_replays SET state = $2, error = nullif($3, ''), done = $4,
+		differences = $5, finished_at = now(), updated_at = now() WHERE id = $1`, ru.id, state, msg, ru.done, diffs)
+	return res, errors.Join(err, uerr)
+}
+
+func (ru *run) execute(ctx context.Context) (Result, error) {
+	p := ru.p
+	// Leftovers of an interrupted replay go first; the live copy was never
+	// touched by it.
+	if err := ru.dropShadow(ctx); err != nil {
+		return Result{}, err
+	}
+	defer func() {
+		if ru.opts.Check {
+			_ = ru.dropShadow(context.Background())
+		}
+	}()
+	live, shadow := p.Tables(p.Live()), p.Tables(ru.shadow)
+	for i := range live {
+		_, err := ru.r.pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s (LIKE %s INCLUDING ALL)`,
+			pgx.Identifier{shadow[i]}.Sanitize(), pgx.Identifier{live[i]}.Sanitize()))
+		if err != nil {
+			return Result{}, fmt.Errorf("create %s: %w", shadow[i], err)
+		}
+	}
+	// Bulk, then catch up while the live copy moves on, until a round finds
+	// little left to do (or, under a steady stream, a few rounds later: the
+	// last round under the lock takes what is left).
+	for range 10 {
+		n, err := ru.round(ctx, ru.r.pool, true)
+		if err != nil {
+			return Result{}, err
+		}
+		if n <= ru.opts.ChunkSize/10 {
+			break
+		}
+	}
+	res := Result{}
+	err := pgx.BeginFunc(ctx, ru.r.pool, func(tx pgx.Tx) error {
+		// Writers wait, readers do not, while the last events are applied.
+		for _, t := range live {
+			if _, err := tx.Exec(ctx, `LOCK TABLE `+pgx.Identifier{t}.Sanitize()+` IN EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+		}
+		if _, err := ru.round(ctx, tx, false); err != nil {
+			return err
+		}
+		if ru.opts.Check {
+			diffs, err := p.Diff(ctx, tx, p.Live(), ru.shadow, 1000)
+			res.Differences = diffs
+			return err
+		}
+		old := fmt.Sprintf("%s_old_%d", p.Live(), ru.id)
+		for i, t := range live {
+			oldName := p.Tables(old)[i]
+			if _, err := tx.Exec(ctx, `ALTER TABLE `+pgx.Identifier{t}.Sanitize()+` RENAME TO `+pgx.Identifier{oldName}.Sanitize()); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `ALTER TABLE `+pgx.Identifier{shadow[i]}.Sanitize()+` RENAME TO `+pgx.Identifier{t}.Sanitize()); err != nil {
+				return err
+			}
+		}
+		if !ru.opts.Keep {
+			for _, t := range p.Tables(old) {
+				if _, err := tx.Exec(ctx, `DROP TABLE `+pgx.Identifier{t}.Sanitize()); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("switch: %w", err)
+	}
+	res.Events, res.Took = ru.done, time.Since(ru.start)
+	return res, nil
+}
+
+func (ru *run) dropShadow(ctx context.Context) error {
+	for _, t := range ru.p.Tables(ru.shadow) {
+		if _, err := ru.r.pool.Exec(ctx, `DROP TABLE IF EXISTS `+pgx.Identifier{t}.Sanitize()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// round applies the events after the cursor and the held-back events whose
+// batches were handled since, and returns how many events it read. With
+// horizon, it reads only transactions older than every running one (so
+// the cursor never skips an event); the final round, under the lock, reads
+// every visible event: a batch not visible yet cannot have been handled.
+func (ru *run) round(ctx context.Context, db DB, horizon bool) (int, error) {
+	read := 0
+	for {
+		evs, handled, err := ru.read(ctx, db, horizon)
+		if err != nil {
+			return read, err
+		}
+		read += len(evs)
+		var apply []events.Envelope
+		for i, e := range evs {
+			if handled[i] {
+				apply = append(apply, e.Envelope)
+			} else {
+				ru.pending[e.batch] = append(ru.pending[e.batch], e.Envelope)
+			}
+		}
+		if err := ru.apply(ctx, db, apply); err != nil {
+			return read, err
+		}
+		ru.done += int64(len(evs))
+		ru.progress(ctx, db)
+		if len(evs) < ru.opts.ChunkSize {
+			break
+		}
+	}
+	return read, ru.applyPending(ctx, db)
+}
+
+type logEvent struct {
+	events.Envelope
+	batch uuid.UUID
+}
+
+func (ru *run) read(ctx context.Context, db DB, horizon bool) ([]logEvent, []bool, error) {
+	limit := `AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())`
+	if !horizon {
+		limit = ""
+	}
+	rows, err := db.Query(ctx, `
+		WITH chunk AS (
+			SELECT e.position, e.event_id, e.type, e.version, e.tmdb_id, e.occurred_at, e.correlation_id, e.data,
+			       e.transaction_id, e.batch_id
+			FROM events e
+			WHERE (e.transaction_id, e.position) > ($1::text::xid8, $2) `+limit+`
+			ORDER BY e.transaction_id, e.position LIMIT $3),
+		handled AS (
+			SELECT h.message_id FROM handled_messages h
+			WHERE h.handler = $4 AND h.message_id IN (SELECT DISTINCT batch_id FROM chunk))
+		SELECT c.position, c.event_id, c.type, c.version, c.tmdb_id, c.occurred_at, c.correlation_id, c.data,
+		       c.transaction_id::text, coalesce(c.batch_id, '00000000-0000-0000-0000-000000000000'),
+		       c.batch_id IS NULL OR c.batch_id IN (SELECT message_id FROM handled)
+		FROM chunk c ORDER BY c.transaction_id, c.position`,
+		ru.cursorX, ru.cursorP, ru.opts.ChunkSize, ru.p.Handler())
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the log: %w", err)
+	}
+	defer rows.Close()
+	var out []logEvent
+	var handled []bool
+	for rows.Next() {
+		var e logEvent
+		var data []byte
+		var ok bool
+		if err := rows.Scan(&e.Position, &e.EventID, &e.Type, &e.Version, &e.TMDBID, &e.OccurredAt, &e.CorrelationID,
+			&data, &ru.cursorX, &e.batch, &ok); err != nil {
+			return nil, nil, err
+		}
+		e.Data, e.OccurredAt = data, e.OccurredAt.UTC()
+		ru.cursorP = e.Position
+		out = append(out, e)
+		handled = append(handled, ok)
+	}
+	return out, handled, rows.Err()
+}
+
+// applyPending applies the held-back batches that were handled since.
+func (ru *run) applyPending(ctx context.Context, db DB) error {
+	if len(ru.pending) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, 0, len(ru.pending))
+	for id := range ru.pending {
+		ids = append(ids, id)
+	}
+	rows, err := db.Query(ctx, `SELECT message_id FROM handled_messages WHERE handler = $1 AND message_id = ANY($2)`, ru.p.Handler(), ids)
+	if err != nil {
+		return err
+	}
+	now, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return err
+	}
+	var apply []events.Envelope
+	for _, id := range now {
+		apply = append(apply, ru.pending[id]...)
+		delete(ru.pending, id)
+	}
+	slices.SortFunc(apply, func(a, b events.Envelope) int { return int(a.Position - b.Position) })
+	return ru.apply(ctx, db, apply)
+}
+
+func (ru *run) apply(ctx context.Context, db DB, evs []events.Envelope) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	if tx, ok := db.(pgx.Tx); ok {
+		return ru.p.Apply(ctx, tx, ru.shadow, evs)
+	}
+	return pgx.BeginFunc(ctx, ru.r.pool, func(tx pgx.Tx) error { return ru.p.Apply(ctx, tx, ru.shadow, evs) })
+}
+
+// progress records and reports how far the replay is; through db, so that
+// the final round, under the lock, needs no second connection.
+func (ru *run) progress(ctx context.Context, db DB) {
+	el := time.Since(ru.start).Seconds()
+	pr := Progress{Done: ru.done, Total: max(ru.total, ru.done)}
+	if el > 0 {
+		pr.Rate = float64(ru.done) / el
+	}
+	if pr.Rate > 0 {
+		pr.Left = time.Duration(float64(pr.Total-pr.Done) / pr.Rate * float64(time.Second))
+	}
+	_, _ = db.Exec(ctx, `UPDATE projection_replays SET done = $2, total = $3, rate = $4, updated_at = now() WHERE id = $1`,
+		ru.id, pr.Done, pr.Total, pr.Rate)
+	if ru.opts.OnProgress != nil {
+		ru.opts.OnProgress(pr)
+	}
+}
+
+// Status is the newest replay of a projection.
+type Status struct {
+	ID          int64      `json:"id"`
+	Projection  string     `json:"projection"`
+	Mode        string     `json:"mode"`
+	State       string     `json:"state"` // idle, running, done, failed
+	Done        int64      `json:"position"`
+	Total       int64      `json:"head"`
+	Rate        float64    `json:"rate"`
+	LeftSeconds float64    `json:"eta_seconds"`
+	Differences *int64     `json:"differences,omitempty"`
+	Error       *string    `json:"error,omitempty"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+}
+
+// Latest returns the newest replay of the projection named name, or state
+// "idle" if there was none.
+func (r *Replayer) Latest(ctx context.Context, name string) (Status, error) {
+	s := Status{Projection: name, State: "idle"}
+	err := r.pool.QueryRow(ctx, `SELECT id, mode, state, done, total, rate, differences, error, started_at, finished_at
+		FROM projection_replays WHERE projection = $1 ORDER BY id DESC LIMIT 1`, name).
+		Scan(&s.ID, &s.Mode, &s.State, &s.Done, &s.Total, &s.Rate, &s.Differences, &s.Error, &s.StartedAt, &s.FinishedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	if s.State == "running" && s.Rate > 0 {
+		s.LeftSeconds = float64(s.Total-s.Done) / s.Rate
+	}
+	return s, nil
+}

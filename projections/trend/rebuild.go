@@ -1,0 +1,71 @@
+package trend
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/movietrend/trend/events"
+)
+
+// Rebuildable describes the trend projection (movies and their view
+// buckets) to the replay.
+type Rebuildable struct{ Params Params }
+
+// Name is what `trend replay --projection` takes.
+func (Rebuildable) Name() string { return "trend" }
+
+// Handler is the live handler whose handled batches the table reflects.
+func (Rebuildable) Handler() string { return HandlerName }
+
+// Tables lists the tables of the projection named base.
+func (Rebuildable) Tables(base string) []string { return []string{base, base + "_buckets"} }
+
+// Live is the base name the API reads.
+func (Rebuildable) Live() string { return LiveTable }
+
+// Apply folds evs into the projection named base.
+func (r Rebuildable) Apply(ctx context.Context, tx pgx.Tx, base string, evs []events.Envelope) error {
+	return New(base, r.Params).Apply(ctx, tx, evs)
+}
+
+// Diff lists the differences between two copies of the projection, one
+// line each, at most limit. Decayed attention is a floating-point sum
+// whose last bits depend on how views were grouped, so it is compared to
+// 1e-9 relative.
+func (Rebuildable) Diff(ctx context.Context, tx pgx.Tx, a, b string, limit int) ([]string, error) {
+	ta, tb := pgx.Identifier{a}.Sanitize(), pgx.Identifier{b}.Sanitize()
+	ba, bb := pgx.Identifier{a + "_buckets"}.Sanitize(), pgx.Identifier{b + "_buckets"}.Sanitize()
+	rows, err := tx.Query(ctx, `
+		WITH x AS (SELECT * FROM `+ta+`), y AS (SELECT * FROM `+tb+`)
+		SELECT format('movie %s: %s', coalesce(x.tmdb_id, y.tmdb_id),
+			CASE WHEN x.tmdb_id IS NULL THEN 'only in '||$1
+			     WHEN y.tmdb_id IS NULL THEN 'only in '||$2
+			     ELSE format('%s has %s, %s has %s', $2,
+			         row(x.title, x.status, x.internal_views_count, x.external_score, x.vote_count, x.popularity, x.release_date,
+			             x.poster_path, x.genres, x.final_trend_score, x.registered_at, x.last_updated_at, x.last_position,
+			             x.facts_fetched_at, x.facts_position, x.attention_day, x.attention_week),
+			         $1,
+			         row(y.title, y.status, y.internal_views_count, y.external_score, y.vote_count, y.popularity, y.release_date,
+			             y.poster_path, y.genres, y.final_trend_score, y.registered_at, y.last_updated_at, y.last_position,
+			             y.facts_fetched_at, y.facts_position, y.attention_day, y.attention_week)) END)
+		FROM x FULL JOIN y ON x.tmdb_id = y.tmdb_id
+		WHERE x.tmdb_id IS NULL OR y.tmdb_id IS NULL
+		   OR row(x.title, x.status, x.internal_views_count, x.external_score, x.vote_count, x.popularity, x.release_date,
+		          x.poster_path, x.genres, x.final_trend_score, x.registered_at, x.last_updated_at, x.last_position, x.facts_fetched_at, x.facts_position)
+		      IS DISTINCT FROM
+		      row(y.title, y.status, y.internal_views_count, y.external_score, y.vote_count, y.popularity, y.release_date,
+		          y.poster_path, y.genres, y.final_trend_score, y.registered_at, y.last_updated_at, y.last_position, y.facts_fetched_at, y.facts_position)
+		   OR NOT trend_close(x.attention_day, y.attention_day) OR NOT trend_close(x.attention_week, y.attention_week)
+		UNION ALL
+		SELECT format('movie %s: %s bucket %s: %s views in %s, %s in %s', coalesce(p.tmdb_id, q.tmdb_id),
+			coalesce(p.resolution, q.resolution), coalesce(p.bucket, q.bucket), coalesce(p.views, 0), $2, coalesce(q.views, 0), $1)
+		FROM `+ba+` p FULL JOIN `+bb+` q USING (tmdb_id, resolution, bucket)
+		WHERE p.views IS DISTINCT FROM q.views
+		ORDER BY 1 LIMIT $3`, b, a, limit)
+	if err != nil {
+		return nil, fmt.Errorf("compare %s with %s: %w", a, b, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
