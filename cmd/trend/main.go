@@ -26,6 +26,7 @@ roles:
   relay       forward the outbox to RabbitMQ
   worker      command and event handlers (--handlers selects a subset)
   all         every role in one process: the default for a local run
+  replay      rebuild a projection from the event log while the system serves
   tmdb-fake   a local stand-in for the TMDB API serving a catalog file
 
 Configuration comes from the environment and a .env file; see README.md.
@@ -48,7 +49,13 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("trend "+role, flag.ContinueOnError)
 	var opts app.Options
 	var handlers, addr, catalog, apiKey string
+	var ro app.ReplayOptions
 	switch role {
+	case "replay":
+		fs.StringVar(&ro.Projection, "projection", "trend", "the projection to rebuild")
+		fs.BoolVar(&ro.Keep, "keep", false, "keep the old copy (renamed <table>_old_<id>) after the switch")
+		fs.BoolVar(&ro.Check, "check", false, "rebuild into a scratch copy and print every difference from the live one; change nothing")
+		fs.BoolVar(&opts.NoMigrate, "no-migrate", false, "do not apply database migrations on start")
 	case "tmdb-fake":
 		fs.StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
 		fs.StringVar(&catalog, "catalog", "", "catalog CSV (tmdb_id,title,release_date,vote_average,vote_count,popularity,genres); default: the bundled one")
@@ -79,8 +86,11 @@ func run(args []string) error {
 	log := app.NewLogger(level)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if role == "tmdb-fake" {
+	switch role {
+	case "tmdb-fake":
 		return app.RunTMDBFake(ctx, addr, catalog, apiKey, log)
+	case "replay":
+		return app.RunReplay(ctx, cfg, opts, ro, log)
 	}
 	return app.Run(ctx, role, cfg, opts, log)
 }

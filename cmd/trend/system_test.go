@@ -130,9 +130,7 @@ func startSystem(t *testing.T, o sysOptions) *system {
 	addr := freeAddr(t)
 	s.base = "http://" + addr
 	s.cmd = exec.Command(binary, "all")
-	s.cmd.Env = append(os.Environ(),
-		"DATABASE_URL="+s.dbURL, "AMQP_URL="+s.amqpURL, "HTTP_ADDR="+addr,
-		"TMDB_BASE_URL="+s.tmdb.URL+"/3", "TMDB_API_KEY="+testKey, "LOG_LEVEL=debug")
+	s.cmd.Env = s.env(addr)
 	s.cmd.Stdout, s.cmd.Stderr = syncWriter(s.logs), syncWriter(s.logs)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -180,6 +178,15 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// env is the environment of the system's processes.
+func (s *system) env(addr string) []string {
+	return append(os.Environ(),
+		"DATABASE_URL="+s.dbURL, "AMQP_URL="+s.amqpURL, "HTTP_ADDR="+addr,
+		"TMDB_BASE_URL="+s.tmdb.URL+"/3", "TMDB_API_KEY="+testKey, "LOG_LEVEL=debug", "ADMIN_TOKEN="+adminToken)
+}
+
+const adminToken = "e2e-admin-token"
 
 // stop sends SIGTERM and waits for a clean exit.
 func (s *system) stop() {

@@ -34,7 +34,7 @@ var Topology = messaging.Topology{
 // NewLogger logs JSON, or text on a terminal.
 func NewLogger(level slog.Level) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
-	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+	if isTerminal(os.Stderr) {
 		return slog.New(slog.NewTextHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, opts))

@@ -24,6 +24,7 @@ import (
 	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/pipeline"
 	"github.com/movietrend/trend/internal/registry"
+	"github.com/movietrend/trend/internal/replay"
 	"github.com/movietrend/trend/internal/tmdb"
 	"github.com/movietrend/trend/internal/tmdbfake"
 	"github.com/movietrend/trend/internal/web"
@@ -102,6 +103,8 @@ func (b *base) runAPI(ctx context.Context) error {
 		Queries:       trend.NewReader(b.pool),
 		Registrations: registrations{b},
 		Trends:        trend.NewRanker(b.pool, b.trendParams()),
+		Replays:       replays{b: b, r: replay.New(b.pool, b.log)},
+		AdminToken:    b.cfg.AdminToken,
 		Checks: []httpapi.Check{
 			{Name: "postgres", Run: b.pool.Ping},
 			{Name: "rabbitmq", Run: amqpCheck(b.cfg.AMQPURL)},

@@ -63,8 +63,11 @@ type Deps struct {
 	Queries       Queries
 	Registrations Registrations
 	Trends        Trends
-	Checks        []Check
-	Pipeline      Pipeline
+	Replays       Replays
+	// AdminToken enables the admin endpoints; empty disables them.
+	AdminToken string
+	Checks     []Check
+	Pipeline   Pipeline
 	// Dashboard serves the web dashboard at / (optional).
 	Dashboard http.Handler
 	// RabbitMQManagementURL is shown to operators (the management UI).
@@ -79,6 +82,8 @@ type Deps struct {
 type server struct {
 	Deps
 	stream *hub
+	// ctx lives as long as the API: background work (replays) runs in it.
+	ctx context.Context
 }
 
 // New returns the API's handler. Stop the returned hub's goroutine by
@@ -93,7 +98,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.Logger)}
+	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.Logger), ctx: ctx}
 	go s.stream.run(ctx)
 
 	r := chi.NewRouter()
@@ -129,6 +134,11 @@ func New(ctx context.Context, d Deps) http.Handler {
 		r.Get("/trending", s.trending)
 		r.Get("/stream", s.streamChanges)
 		r.Get("/pipeline", s.pipeline)
+		r.Route("/admin", func(r chi.Router) {
+			r.Use(s.requireAdmin)
+			r.Post("/replay", s.startReplay)
+			r.Get("/replay", s.replayStatus)
+		})
 	})
 	return r
 }

@@ -63,6 +63,8 @@ type Options struct {
 	ChunkSize int
 	// OnProgress is called after each chunk.
 	OnProgress func(Progress)
+
+	onStart func(id int64)
 }
 
 // Progress is how far a replay is.
@@ -148,6 +150,9 @@ func (r *Replayer) Run(ctx context.Context, p Projection, opts Options) (Result,
 	if err := r.pool.QueryRow(ctx, `INSERT INTO projection_replays (projection, mode, state, total) VALUES ($1, $2, 'running', $3) RETURNING id`,
 		p.Name(), mode, ru.total).Scan(&ru.id); err != nil {
 		return Result{}, err
+	}
+	if opts.onStart != nil {
+		opts.onStart(ru.id)
 	}
 	res, err := ru.execute(ctx)
 	res.ID = ru.id
@@ -380,6 +385,31 @@ func (ru *run) progress(ctx context.Context, db DB) {
 		ru.id, pr.Done, pr.Total, pr.Rate)
 	if ru.opts.OnProgress != nil {
 		ru.opts.OnProgress(pr)
+	}
+}
+
+// Start runs a replay in the background and returns its id once it holds
+// the lock (ErrRunning if another one does). It runs until it ends or ctx
+// is cancelled; done, if not nil, gets its outcome.
+func (r *Replayer) Start(ctx context.Context, p Projection, opts Options, done func(Result, error)) (int64, error) {
+	started := make(chan int64, 1)
+	failed := make(chan error, 1)
+	opts.onStart = func(id int64) { started <- id }
+	go func() {
+		res, err := r.Run(ctx, p, opts)
+		if done != nil {
+			done(res, err)
+		}
+		failed <- err
+	}()
+	select {
+	case id := <-started:
+		return id, nil
+	case err := <-failed:
+		if err == nil {
+			err = errors.New("the replay ended before it started")
+		}
+		return 0, err
 	}
 }
 

@@ -1,0 +1,179 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func (s *system) admin(method, path, token, body string) response {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+func (s *system) db(t *testing.T) *pgx.Conn {
+	c, err := pgx.Connect(t.Context(), s.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+func (s *system) replayCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(binary, append([]string{"replay"}, args...)...)
+	cmd.Env = s.env("127.0.0.1:0")
+	return cmd
+}
+
+type replayState struct {
+	State string `json:"state"`
+	Done  int64  `json:"position"`
+	Total int64  `json:"head"`
+}
+
+func TestReplayThroughTheAdminAPIWhileViewsArrive(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	if r := s.admin(http.MethodGet, "/api/admin/replay", "", ""); r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") == "" {
+		t.Errorf("no token: got %d, want 401 with WWW-Authenticate", r.status)
+	}
+	if r := s.admin(http.MethodPost, "/api/admin/replay", "wrong", ""); r.status != http.StatusForbidden {
+		t.Errorf("wrong token: got %d, want 403", r.status)
+	}
+	s.register(27205)
+	s.register(680)
+	s.waitActive(27205)
+	var sent atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := []int{27205, 680}[(w+i)%2]
+				if r := s.postJSON("/api/movies/view", fmt.Sprintf(`{"tmdb_id":%d}`, id)); r.status != http.StatusAccepted {
+					t.Errorf("view: got %d", r.status)
+					return
+				}
+				sent.Add(1)
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	for round := range 3 {
+		r := s.admin(http.MethodPost, "/api/admin/replay", adminToken, `{"projection":"trend"}`)
+		if r.status != http.StatusAccepted {
+			t.Fatalf("start replay %d: got %d %s", round, r.status, r.body)
+		}
+		if again := s.admin(http.MethodPost, "/api/admin/replay", adminToken, ""); again.status != http.StatusConflict && again.status != http.StatusAccepted {
+			t.Errorf("second start while one runs: got %d, want 409 (or 202 if the first had just finished)", again.status)
+		}
+		var st replayState
+		waitFor(t, 60*time.Second, "the replay to finish", func() bool {
+			r := s.admin(http.MethodGet, "/api/admin/replay", adminToken, "")
+			_ = json.Unmarshal(r.body, &st)
+			return st.State == "done" || st.State == "failed"
+		})
+		if st.State != "done" || st.Done == 0 {
+			t.Fatalf("replay %d: got %+v, want done", round, st)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	a, _ := s.movie(27205)
+	b, _ := s.movie(680)
+	want := sent.Load()
+	waitFor(t, 60*time.Second, fmt.Sprintf("all %d views counted", want), func() bool {
+		a, _ = s.movie(27205)
+		b, _ = s.movie(680)
+		return a.InternalViewsCount+b.InternalViewsCount >= want
+	})
+	time.Sleep(500 * time.Millisecond)
+	a, _ = s.movie(27205)
+	b, _ = s.movie(680)
+	if got := a.InternalViewsCount + b.InternalViewsCount; got != want {
+		t.Errorf("after 3 replays under load: got %d views counted, want exactly %d", got, want)
+	}
+	out, err := s.replayCmd("--check").CombinedOutput()
+	if err != nil {
+		t.Errorf("trend replay --check after the replays: %v\n%s", err, tail(string(out), 20))
+	}
+}
+
+func TestReplayKilledHalfwayLeavesLiveDataIntact(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	s.register(550)
+	s.waitActive(550)
+	for range 5 {
+		s.postJSON("/api/movies/view", `{"tmdb_id":550}`)
+	}
+	s.waitViews(550, 5)
+	db := s.db(t)
+	// A long log, written straight into it so the replay has work to do.
+	_, err := db.Exec(t.Context(), `
+		INSERT INTO events (event_id, type, version, tmdb_id, dedup_key, occurred_at, data)
+		SELECT gen_random_uuid(), 'ViewRecorded', 1, 550, v, now(),
+		       jsonb_build_object('view_id', v, 'tmdb_id', 550, 'viewed_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+		FROM (SELECT gen_random_uuid() AS v FROM generate_series(1, 300000)) g`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := s.replayCmd()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the replay to be half-way", func() bool {
+		var done, total int64
+		err := db.QueryRow(t.Context(), `SELECT done, total FROM projection_replays ORDER BY id DESC LIMIT 1`).Scan(&done, &total)
+		return err == nil && done > 0 && done < total
+	})
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	if m, _ := s.movie(550); m.InternalViewsCount != 5 {
+		t.Errorf("after a killed replay: got %d views, want the live 5", m.InternalViewsCount)
+	}
+	out, err := s.replayCmd().CombinedOutput()
+	if err != nil {
+		t.Fatalf("the next replay: %v\n%s", err, tail(string(out), 20))
+	}
+	if m, _ := s.movie(550); m.InternalViewsCount != 300005 {
+		t.Errorf("after the next replay: got %d views, want 300,005 (the log)", m.InternalViewsCount)
+	}
+	var failed int
+	if err := db.QueryRow(t.Context(), `SELECT count(*) FROM projection_replays WHERE state = 'failed' AND error = 'interrupted'`).Scan(&failed); err != nil || failed != 1 {
+		t.Errorf("the killed replay: got %d marked interrupted (%v), want 1", failed, err)
+	}
+}

@@ -1,0 +1,123 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/movietrend/trend/internal/config"
+	"github.com/movietrend/trend/internal/replay"
+	"github.com/movietrend/trend/projections/trend"
+)
+
+// projections lists every projection a replay can rebuild, by name.
+func (b *base) projections() map[string]replay.Projection {
+	t := trend.Rebuildable{Params: b.trendParams()}
+	return map[string]replay.Projection{t.Name(): t}
+}
+
+// replays adapts the Replayer to the admin API.
+type replays struct {
+	b *base
+	r *replay.Replayer
+}
+
+func (x replays) Projections() []string {
+	var names []string
+	for n := range x.b.projections() {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (x replays) Start(ctx context.Context, name string, check, keep bool) (int64, error) {
+	p, ok := x.b.projections()[name]
+	if !ok {
+		return 0, fmt.Errorf("unknown projection %q", name)
+	}
+	return x.r.Start(ctx, p, replay.Options{Check: check, Keep: keep}, func(res replay.Result, err error) {
+		if err != nil {
+			x.b.log.Error("replay failed", "projection", name, "error", err)
+			return
+		}
+		x.b.log.Info("replay finished", "projection", name, "events", res.Events, "took", res.Took.String(), "differences", len(res.Differences))
+	})
+}
+
+func (x replays) Latest(ctx context.Context, name string) (replay.Status, error) {
+	return x.r.Latest(ctx, name)
+}
+
+// ReplayOptions are the flags of `trend replay`.
+type ReplayOptions struct {
+	Projection string
+	Keep       bool
+	Check      bool
+}
+
+// RunReplay is the replay role: rebuild (or check) one projection, with a
+// progress bar on a terminal and progress lines otherwise.
+func RunReplay(ctx context.Context, cfg config.Config, opts Options, ro ReplayOptions, log *slog.Logger) error {
+	b, err := newBase(ctx, cfg, opts, log)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	p, ok := b.projections()[ro.Projection]
+	if !ok {
+		return fmt.Errorf("unknown projection %q (known: %v)", ro.Projection, replays{b: b}.Projections())
+	}
+	var bar *progressbar.ProgressBar
+	lastLine := time.Now()
+	onProgress := func(pr replay.Progress) {
+		if bar == nil && isTerminal(os.Stderr) {
+			bar = progressbar.NewOptions64(pr.Total, progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionSetDescription("replaying "+ro.Projection), progressbar.OptionShowCount(),
+				progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"), progressbar.OptionSetPredictTime(true),
+				progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionFullWidth())
+		}
+		if bar != nil {
+			bar.ChangeMax64(pr.Total)
+			_ = bar.Set64(pr.Done)
+			return
+		}
+		if time.Since(lastLine) >= 2*time.Second || pr.Done == pr.Total {
+			lastLine = time.Now()
+			log.Info("replay progress", "done", pr.Done, "total", pr.Total, "events_per_second", int(pr.Rate), "left", pr.Left.Round(time.Second))
+		}
+	}
+	res, err := replay.New(b.pool, log).Run(ctx, p, replay.Options{Check: ro.Check, Keep: ro.Keep, OnProgress: onProgress})
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(os.Stderr)
+	}
+	if err != nil {
+		return fmt.Errorf("replay of %s: %w", ro.Projection, err)
+	}
+	rate := float64(res.Events) / max(res.Took.Seconds(), 1e-9)
+	if ro.Check {
+		for _, d := range res.Differences {
+			fmt.Println(d)
+		}
+		log.Info("replay check finished: nothing was changed", "projection", ro.Projection, "events", res.Events,
+			"differences", len(res.Differences), "took", res.Took.Round(time.Millisecond).String(), "events_per_second", int(rate))
+		if len(res.Differences) > 0 {
+			return fmt.Errorf("the live %s projection differs from a rebuild in %d places", ro.Projection, len(res.Differences))
+		}
+		return nil
+	}
+	log.Info("replay finished: the rebuilt projection is live", "projection", ro.Projection, "events", res.Events,
+		"took", res.Took.Round(time.Millisecond).String(), "events_per_second", int(rate), "kept_old_copy", ro.Keep)
+	return nil
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

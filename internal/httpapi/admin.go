@@ -1,0 +1,136 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/movietrend/trend/internal/replay"
+)
+
+// Replays starts and reports projection rebuilds.
+type Replays interface {
+	Start(ctx context.Context, projection string, check, keep bool) (int64, error)
+	Latest(ctx context.Context, projection string) (replay.Status, error)
+	Projections() []string
+}
+
+// requireAdmin guards the admin endpoints: off (404) without ADMIN_TOKEN,
+// 401 without a bearer token, 403 for a wrong one (compared in constant
+// time).
+func (s *server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.AdminToken == "" {
+			writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound,
+				Detail: "admin endpoints are disabled: set ADMIN_TOKEN to enable them"})
+			return
+		}
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="trend admin"`)
+			writeProblem(w, Problem{Type: "/problems/unauthorized", Status: http.StatusUnauthorized,
+				Detail: "send the admin token as Authorization: Bearer <ADMIN_TOKEN>"})
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(token), []byte(s.AdminToken)) != 1 {
+			writeProblem(w, Problem{Type: "/problems/forbidden", Status: http.StatusForbidden, Detail: "the admin token is wrong"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type replayRequest struct {
+	Projection string `json:"projection"`
+	Check      bool   `json:"check"`
+	Keep       bool   `json:"keep"`
+}
+
+func (s *server) replayProjection(r *http.Request) (string, *Problem) {
+	if s.Replays == nil {
+		return "", &Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "replays are not available in this role"}
+	}
+	name := r.URL.Query().Get("projection")
+	if name == "" {
+		name = "trend"
+	}
+	for _, p := range s.Replays.Projections() {
+		if p == name {
+			return name, nil
+		}
+	}
+	p := validation("projection", "unknown projection "+name+" (known: "+strings.Join(s.Replays.Projections(), ", ")+")")
+	return "", &p
+}
+
+func (s *server) startReplay(w http.ResponseWriter, r *http.Request) {
+	if _, p := s.replayProjection(r); p != nil && s.Replays == nil {
+		writeProblem(w, *p)
+		return
+	}
+	req := replayRequest{Projection: "trend"}
+	if r.ContentLength != 0 {
+		obj, p := readObject(w, r, "projection", "check", "keep")
+		if p != nil {
+			writeProblem(w, *p)
+			return
+		}
+		for field, raw := range obj {
+			var err error
+			switch field {
+			case "projection":
+				err = json.Unmarshal(raw, &req.Projection)
+			case "check":
+				err = json.Unmarshal(raw, &req.Check)
+			case "keep":
+				err = json.Unmarshal(raw, &req.Keep)
+			}
+			if err != nil {
+				writeProblem(w, validation(field, field+" has the wrong type"))
+				return
+			}
+		}
+	}
+	q := r.URL.Query()
+	q.Set("projection", req.Projection)
+	r.URL.RawQuery = q.Encode()
+	name, p := s.replayProjection(r)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	if _, err := s.Replays.Start(s.ctx, name, req.Check, req.Keep); err != nil {
+		if errors.Is(err, replay.ErrRunning) {
+			writeProblem(w, Problem{Type: "/problems/replay-running", Title: "A replay is running", Status: http.StatusConflict,
+				Detail: "a replay of " + name + " is already running; see GET /api/admin/replay"})
+			return
+		}
+		s.unavailable(w, r, err)
+		return
+	}
+	st, err := s.Replays.Latest(r.Context(), name)
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/admin/replay?projection="+name)
+	writeJSON(w, http.StatusAccepted, st)
+}
+
+func (s *server) replayStatus(w http.ResponseWriter, r *http.Request) {
+	name, p := s.replayProjection(r)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	st, err := s.Replays.Latest(r.Context(), name)
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, st)
+}
