@@ -64,6 +64,7 @@ type Deps struct {
 	Registrations Registrations
 	Trends        Trends
 	Replays       Replays
+	DeadLetters   DeadLetters
 	// AdminToken enables the admin endpoints; empty disables them.
 	AdminToken string
 	Checks     []Check
@@ -117,6 +118,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 		writeProblem(w, Problem{Type: typeMethod, Status: http.StatusMethodNotAllowed,
 			Detail: req.Method + " is not allowed on " + req.URL.Path + "; allowed: " + strings.Join(allowed, ", ")})
 	})
+	s.docsRoutes(r)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Route("/api", func(r chi.Router) {
@@ -138,6 +140,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 			r.Use(s.requireAdmin)
 			r.Post("/replay", s.startReplay)
 			r.Get("/replay", s.replayStatus)
+			s.deadLetterRoutes(r)
 		})
 	})
 	return r
