@@ -21,6 +21,19 @@ func (b *base) projections() map[string]replay.Projection {
 	return map[string]replay.Projection{t.Name(): t}
 }
 
+// projectionForReplay returns projection name, prepared for a replay that
+// starts now.
+func (b *base) projectionForReplay(ctx context.Context, name string) (replay.Projection, error) {
+	p, ok := b.projections()[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown projection %q (known: %v)", name, replays{b: b}.Projections())
+	}
+	if t, ok := p.(trend.Rebuildable); ok {
+		return t.ForReplay(ctx, b.pool)
+	}
+	return p, nil
+}
+
 // replays adapts the Replayer to the admin API.
 type replays struct {
 	b *base
@@ -37,9 +50,9 @@ func (x replays) Projections() []string {
 }
 
 func (x replays) Start(ctx context.Context, name string, check, keep bool) (int64, error) {
-	p, ok := x.b.projections()[name]
-	if !ok {
-		return 0, fmt.Errorf("unknown projection %q", name)
+	p, err := x.b.projectionForReplay(ctx, name)
+	if err != nil {
+		return 0, err
 	}
 	return x.r.Start(ctx, p, replay.Options{Check: check, Keep: keep}, func(res replay.Result, err error) {
 		if err != nil {
@@ -69,9 +82,9 @@ func RunReplay(ctx context.Context, cfg config.Config, opts Options, ro ReplayOp
 		return err
 	}
 	defer b.close()
-	p, ok := b.projections()[ro.Projection]
-	if !ok {
-		return fmt.Errorf("unknown projection %q (known: %v)", ro.Projection, replays{b: b}.Projections())
+	p, err := b.projectionForReplay(ctx, ro.Projection)
+	if err != nil {
+		return err
 	}
 	var bar *progressbar.ProgressBar
 	lastLine := time.Now()

@@ -46,6 +46,11 @@ type Projection interface {
 	// Tables lists the tables of the copy named base (base first).
 	Tables(base string) []string
 	Apply(ctx context.Context, tx pgx.Tx, base string, evs []events.Envelope) error
+	// Flush writes what Apply gathered in memory so far (after the bulk of
+	// the log, while the copy is still unlogged); Finish runs once after the
+	// last events, before the copy is compared or switched in.
+	Flush(ctx context.Context, tx pgx.Tx, base string) error
+	Finish(ctx context.Context, tx pgx.Tx, base string) error
 	Diff(ctx context.Context, tx pgx.Tx, a, b string, limit int) ([]string, error)
 }
 
@@ -117,7 +122,7 @@ type run struct {
 // runs at a time (a PostgreSQL advisory lock, released if the process dies).
 func (r *Replayer) Run(ctx context.Context, p Projection, opts Options) (Result, error) {
 	if opts.ChunkSize <= 0 {
-		opts.ChunkSize = 20000
+		opts.ChunkSize = 50000
 	}
 	conn, err := r.pool.Acquire(ctx)
 	if err != nil {
@@ -185,7 +190,9 @@ func (ru *run) execute(ctx context.Context) (Result, error) {
 	}()
 	live, shadow := p.Tables(p.Live()), p.Tables(ru.shadow)
 	for i := range live {
-		_, err := ru.r.pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s (LIKE %s INCLUDING ALL)`,
+		// Unlogged while it is built: no WAL for a copy that is thrown away
+		// if the replay dies; made logged (one bulk write) before the switch.
+		_, err := ru.r.pool.Exec(ctx, fmt.Sprintf(`CREATE UNLOGGED TABLE %s (LIKE %s INCLUDING ALL)`,
 			pgx.Identifier{shadow[i]}.Sanitize(), pgx.Identifier{live[i]}.Sanitize()))
 		if err != nil {
 			return Result{}, fmt.Errorf("create %s: %w", shadow[i], err)
@@ -203,6 +210,16 @@ func (ru *run) execute(ctx context.Context) (Result, error) {
 			break
 		}
 	}
+	if err := pgx.BeginFunc(ctx, ru.r.pool, func(tx pgx.Tx) error { return p.Flush(ctx, tx, ru.shadow) }); err != nil {
+		return Result{}, fmt.Errorf("flush: %w", err)
+	}
+	if !ru.opts.Check {
+		for _, t := range shadow {
+			if _, err := ru.r.pool.Exec(ctx, `ALTER TABLE `+pgx.Identifier{t}.Sanitize()+` SET LOGGED`); err != nil {
+				return Result{}, fmt.Errorf("make %s logged: %w", t, err)
+			}
+		}
+	}
 	res := Result{}
 	err := pgx.BeginFunc(ctx, ru.r.pool, func(tx pgx.Tx) error {
 		// Writers wait, readers do not, while the last events are applied.
@@ -212,6 +229,9 @@ func (ru *run) execute(ctx context.Context) (Result, error) {
 			}
 		}
 		if _, err := ru.round(ctx, tx, false); err != nil {
+			return err
+		}
+		if err := p.Finish(ctx, tx, ru.shadow); err != nil {
 			return err
 		}
 		if ru.opts.Check {
@@ -261,10 +281,16 @@ func (ru *run) dropShadow(ctx context.Context) error {
 // every visible event: a batch not visible yet cannot have been handled.
 func (ru *run) round(ctx context.Context, db DB, horizon bool) (int, error) {
 	read := 0
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the read-ahead if this round fails
+	next := ru.reader(rctx, db, horizon)
 	for {
-		evs, handled, err := ru.read(ctx, db, horizon)
+		evs, handled, err := next()
 		if err != nil {
 			return read, err
+		}
+		if evs == nil {
+			break
 		}
 		read += len(evs)
 		var apply []events.Envelope
@@ -280,11 +306,57 @@ func (ru *run) round(ctx context.Context, db DB, horizon bool) (int, error) {
 		}
 		ru.done += int64(len(evs))
 		ru.progress(ctx, db)
-		if len(evs) < ru.opts.ChunkSize {
-			break
-		}
 	}
 	return read, ru.applyPending(ctx, db)
+}
+
+// reader returns a function that gives the next chunk of the log (nil at
+// the end). Outside a transaction it reads ahead on its own connection, so
+// that the next chunk is read while the current one is applied and both
+// cores stay busy; inside one (the final round) it reads in turn.
+func (ru *run) reader(ctx context.Context, db DB, horizon bool) func() ([]logEvent, []bool, error) {
+	done := false
+	sequential := func() ([]logEvent, []bool, error) {
+		if done {
+			return nil, nil, nil
+		}
+		evs, handled, err := ru.read(ctx, db, horizon)
+		done = err != nil || len(evs) < ru.opts.ChunkSize
+		if len(evs) == 0 && err == nil {
+			return nil, nil, nil
+		}
+		return evs, handled, err
+	}
+	if _, inTx := db.(pgx.Tx); inTx {
+		return sequential
+	}
+	type chunk struct {
+		evs     []logEvent
+		handled []bool
+		err     error
+	}
+	chunks := make(chan chunk, 1)
+	go func() {
+		defer close(chunks)
+		for {
+			evs, handled, err := sequential()
+			select {
+			case chunks <- chunk{evs, handled, err}:
+			case <-ctx.Done():
+				return
+			}
+			if evs == nil || err != nil {
+				return
+			}
+		}
+	}()
+	return func() ([]logEvent, []bool, error) {
+		c, ok := <-chunks
+		if !ok {
+			return nil, nil, ctx.Err()
+		}
+		return c.evs, c.handled, c.err
+	}
 }
 
 type logEvent struct {
@@ -299,7 +371,9 @@ func (ru *run) read(ctx context.Context, db DB, horizon bool) ([]logEvent, []boo
 	}
 	rows, err := db.Query(ctx, `
 		WITH chunk AS (
-			SELECT e.position, e.event_id, e.type, e.version, e.tmdb_id, e.occurred_at, e.correlation_id, e.data,
+			SELECT e.position, e.event_id, e.type, e.version, e.tmdb_id, e.occurred_at, e.correlation_id,
+			       -- a ViewRecorded is all in its columns: its JSON is not needed
+			       CASE WHEN e.type = 'ViewRecorded' AND e.version = 1 THEN NULL ELSE e.data END AS data,
 			       e.transaction_id, e.batch_id
 			FROM events e
 			WHERE (e.transaction_id, e.position) > ($1::text::xid8, $2) `+limit+`

@@ -36,6 +36,83 @@ type Projection struct {
 	table   string // quoted identifiers
 	buckets string
 	params  Params
+	// minuteFloor: minute buckets older than this are not written (a
+	// replay knows they would be pruned anyway); zero writes all.
+	minuteFloor int64
+	// deferPrune leaves pruning to one Prune call at the end (replays).
+	deferPrune bool
+	// bulk, when set, gathers the view buckets in memory, to be written
+	// with one COPY by FlushBuckets (replays).
+	bulk *bucketBuffer
+}
+
+// bucketBuffer is view buckets gathered in memory during a replay.
+type bucketBuffer struct {
+	minutes map[bucketKey]int64
+	hours   map[bucketKey]int64
+}
+
+type bucketKey struct{ movie, at int64 } // at: Unix minute or hour
+
+func (b *bucketBuffer) forget(movie int64) {
+	for _, m := range []map[bucketKey]int64{b.minutes, b.hours} {
+		for k := range m {
+			if k.movie == movie {
+				delete(m, k)
+			}
+		}
+	}
+}
+
+// WithBulkBuckets returns p that gathers view buckets in memory until
+// FlushBuckets: a replay writes hundreds of thousands of buckets, and one
+// COPY does that many times faster than upserts chunk by chunk. Its prune
+// is deferred too.
+func (p Projection) WithBulkBuckets() Projection {
+	p.bulk = &bucketBuffer{minutes: map[bucketKey]int64{}, hours: map[bucketKey]int64{}}
+	p.deferPrune = true
+	return p
+}
+
+// FlushBuckets writes the gathered buckets (added to any already in the
+// table) and empties the buffer: one COPY into a temporary table, one
+// INSERT ... ON CONFLICT from it. Prune is left to the caller.
+func (p Projection) FlushBuckets(ctx context.Context, db interface {
+	DB
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+}) error {
+	if p.bulk == nil || len(p.bulk.minutes)+len(p.bulk.hours) == 0 {
+		return nil
+	}
+	src := make([][]any, 0, len(p.bulk.minutes)+len(p.bulk.hours))
+	for _, r := range []struct {
+		name string
+		unit int64
+		m    map[bucketKey]int64
+	}{{"minute", 60, p.bulk.minutes}, {"hour", 3600, p.bulk.hours}} {
+		for k, n := range r.m {
+			src = append(src, []any{k.movie, r.name, time.Unix(k.at*r.unit, 0).UTC(), n})
+		}
+	}
+	if _, err := db.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS trend_bucket_staging
+		(tmdb_id bigint, resolution text, bucket timestamptz, views bigint) ON COMMIT DELETE ROWS`); err != nil {
+		return err
+	}
+	if _, err := db.CopyFrom(ctx, pgx.Identifier{"trend_bucket_staging"}, []string{"tmdb_id", "resolution", "bucket", "views"}, pgx.CopyFromRows(src)); err != nil {
+		return fmt.Errorf("write view buckets: %w", err)
+	}
+	_, err := db.Exec(ctx, `
+		INSERT INTO `+p.buckets+` AS b (tmdb_id, resolution, bucket, views)
+		SELECT * FROM trend_bucket_staging ORDER BY 1, 2, 3
+		ON CONFLICT (tmdb_id, resolution, bucket) DO UPDATE SET views = b.views + excluded.views`)
+	if err != nil {
+		return fmt.Errorf("write view buckets: %w", err)
+	}
+	if _, err := db.Exec(ctx, `TRUNCATE trend_bucket_staging`); err != nil {
+		return err
+	}
+	p.bulk.minutes, p.bulk.hours = map[bucketKey]int64{}, map[bucketKey]int64{}
+	return nil
 }
 
 // New returns the projection writing to table (and table_buckets).
@@ -45,6 +122,23 @@ func New(table string, params Params) Projection {
 		buckets: pgx.Identifier{table + "_buckets"}.Sanitize(),
 		params:  params,
 	}
+}
+
+// WithMinuteFloor returns p that skips minute buckets before floor, and
+// hour buckets before the matching hour retention. Only a replay uses it,
+// with a floor no later than where pruning will end: it saves writing
+// buckets that the prune would delete.
+func (p Projection) WithMinuteFloor(floor time.Time) Projection {
+	p.minuteFloor = floorDiv(floor.Unix(), 60)
+	return p
+}
+
+// WithDeferredPrune returns p that does not prune after each batch; the
+// caller calls Prune once at the end (a replay, which writes many batches
+// in a row).
+func (p Projection) WithDeferredPrune() Projection {
+	p.deferPrune = true
+	return p
 }
 
 // Bucket resolutions and how long each is kept, measured back from the
@@ -60,22 +154,31 @@ type viewAgg struct {
 	pos     int64
 	day     float64 // LogAddExp of the views' day weights
 	week    float64
-	perMin  map[time.Time]int64
-	perHour map[time.Time]int64
+	perMin  map[int64]int64 // Unix minute -> views
+	perHour map[int64]int64 // Unix hour -> views
 }
 
 func newViewAgg() *viewAgg {
-	return &viewAgg{day: math.Inf(-1), week: math.Inf(-1), perMin: map[time.Time]int64{}, perHour: map[time.Time]int64{}}
+	return &viewAgg{day: math.Inf(-1), week: math.Inf(-1), perMin: map[int64]int64{}, perHour: map[int64]int64{}}
 }
 
-func (a *viewAgg) add(v *events.ViewRecorded, pos int64, p Params) {
+func (a *viewAgg) add(viewedAt time.Time, pos int64, p Params) {
 	a.n++
-	a.at = later(a.at, v.ViewedAt)
+	a.at = later(a.at, viewedAt)
 	a.pos = max(a.pos, pos)
-	a.day = LogAddExp(a.day, LogViewWeight(v.ViewedAt, p.DayHalfLife))
-	a.week = LogAddExp(a.week, LogViewWeight(v.ViewedAt, p.WeekHalfLife))
-	a.perMin[v.ViewedAt.UTC().Truncate(time.Minute)]++
-	a.perHour[v.ViewedAt.UTC().Truncate(time.Hour)]++
+	a.day = LogAddExp(a.day, LogViewWeight(viewedAt, p.DayHalfLife))
+	a.week = LogAddExp(a.week, LogViewWeight(viewedAt, p.WeekHalfLife))
+	unix := viewedAt.Unix()
+	a.perMin[floorDiv(unix, 60)]++
+	a.perHour[floorDiv(unix, 3600)]++
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }
 
 // Apply folds evs, in log order, into the table. Views are summed per
@@ -87,18 +190,21 @@ func (a *viewAgg) add(v *events.ViewRecorded, pos int64, p Params) {
 func (p Projection) Apply(ctx context.Context, db DB, evs []events.Envelope) error {
 	pending := map[int64]*viewAgg{}
 	for _, env := range evs {
+		// A ViewRecorded (version 1) is all in its envelope: the movie, and
+		// occurred_at, which is viewed_at. Folding it without decoding its
+		// JSON is what makes a replay of millions of views fast.
+		if env.Type == events.TypeViewRecorded && env.Version == 1 {
+			a := pending[env.TMDBID]
+			if a == nil {
+				a = newViewAgg()
+				pending[env.TMDBID] = a
+			}
+			a.add(env.OccurredAt, env.Position, p.params)
+			continue
+		}
 		ev, err := env.Decode()
 		if err != nil {
 			return err
-		}
-		if v, ok := ev.(*events.ViewRecorded); ok {
-			a := pending[v.TMDBID]
-			if a == nil {
-				a = newViewAgg()
-				pending[v.TMDBID] = a
-			}
-			a.add(v, env.Position, p.params)
-			continue
 		}
 		if a, ok := pending[env.TMDBID]; ok {
 			if err := p.addViews(ctx, db, map[int64]*viewAgg{env.TMDBID: a}); err != nil {
@@ -124,10 +230,19 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 	switch e := ev.(type) {
 	case *events.MovieRegistered:
 		// A movie registered again after TMDB removed it starts afresh.
-		_, err := db.Exec(ctx, `DELETE FROM `+p.buckets+` b USING `+p.table+` t
+		tag, err := db.Exec(ctx, `DELETE FROM `+p.buckets+` b USING `+p.table+` t
 			WHERE b.tmdb_id = $1 AND t.tmdb_id = $1 AND t.status = 'removed'`, e.TMDBID)
 		if err != nil {
 			return err
+		}
+		if p.bulk != nil {
+			var removed bool
+			if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+p.table+` WHERE tmdb_id = $1 AND status = 'removed')`, e.TMDBID).Scan(&removed); err != nil {
+				return err
+			}
+			if removed || tag.RowsAffected() > 0 {
+				p.bulk.forget(e.TMDBID)
+			}
 		}
 		_, err = db.Exec(ctx, `
 			INSERT INTO `+p.table+` AS t (tmdb_id, status, registered_at, last_updated_at, last_position)
@@ -252,40 +367,61 @@ func (p Projection) addViews(ctx context.Context, db DB, aggs map[int64]*viewAgg
 // addBuckets counts the views of the movies in ids (those not removed)
 // into minute and hour buckets, then prunes the buckets that aged out.
 func (p Projection) addBuckets(ctx context.Context, db DB, ids []int64, aggs map[int64]*viewAgg) error {
-	var bIDs []int64
-	var bRes []string
-	var bAt []time.Time
-	var bN []int64
-	for _, id := range ids {
-		a := aggs[id]
-		for _, res := range []struct {
-			name string
-			m    map[time.Time]int64
-		}{{"minute", a.perMin}, {"hour", a.perHour}} {
-			for at, n := range res.m {
-				bIDs, bRes, bAt, bN = append(bIDs, id), append(bRes, res.name), append(bAt, at), append(bN, n)
+	hourFloor := floorDiv(p.minuteFloor*60-int64((hourRetention-minuteRetention).Seconds()), 3600)
+	for _, res := range []struct {
+		name  string
+		unit  int64
+		floor int64
+		of    func(*viewAgg) map[int64]int64
+	}{
+		{"minute", 60, p.minuteFloor, func(a *viewAgg) map[int64]int64 { return a.perMin }},
+		{"hour", 3600, hourFloor, func(a *viewAgg) map[int64]int64 { return a.perHour }},
+	} {
+		var bIDs, bAt, bN []int64
+		for _, id := range ids {
+			for at, n := range res.of(aggs[id]) {
+				if p.minuteFloor != 0 && at < res.floor {
+					continue
+				}
+				if p.bulk != nil {
+					m := p.bulk.hours
+					if res.unit == 60 {
+						m = p.bulk.minutes
+					}
+					m[bucketKey{id, at}] += n
+					continue
+				}
+				bIDs, bAt, bN = append(bIDs, id), append(bAt, at*res.unit), append(bN, n)
 			}
 		}
+		if len(bIDs) == 0 {
+			continue
+		}
+		_, err := db.Exec(ctx, `
+			INSERT INTO `+p.buckets+` AS b (tmdb_id, resolution, bucket, views)
+			SELECT d.id, $1, to_timestamp(d.at), d.n FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS d(id, at, n)
+			ORDER BY 1, 3
+			ON CONFLICT (tmdb_id, resolution, bucket) DO UPDATE SET views = b.views + excluded.views`,
+			res.name, bIDs, bAt, bN)
+		if err != nil {
+			return fmt.Errorf("add view buckets: %w", err)
+		}
 	}
-	if len(bIDs) == 0 {
+	if p.deferPrune {
 		return nil
 	}
-	_, err := db.Exec(ctx, `
-		INSERT INTO `+p.buckets+` AS b (tmdb_id, resolution, bucket, views)
-		SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bigint[])
-		ORDER BY 1, 2, 3
-		ON CONFLICT (tmdb_id, resolution, bucket) DO UPDATE SET views = b.views + excluded.views`,
-		bIDs, bRes, bAt, bN)
-	if err != nil {
-		return fmt.Errorf("add view buckets: %w", err)
-	}
-	// One range of the (resolution, bucket) index each: cheap when there
-	// is nothing to prune, which is almost always.
+	return p.Prune(ctx, db)
+}
+
+// Prune deletes the buckets that aged out: one range of the (resolution,
+// bucket) index each, cheap when there is nothing to prune, which is
+// almost always.
+func (p Projection) Prune(ctx context.Context, db DB) error {
 	for _, r := range []struct {
 		res  string
 		keep time.Duration
 	}{{"minute", minuteRetention}, {"hour", hourRetention}} {
-		_, err = db.Exec(ctx, `
+		_, err := db.Exec(ctx, `
 			DELETE FROM `+p.buckets+` WHERE resolution = $1 AND bucket < (
 				SELECT max(bucket) FROM `+p.buckets+` WHERE resolution = 'minute') - $2::interval`,
 			r.res, r.keep)

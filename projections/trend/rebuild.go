@@ -3,6 +3,7 @@ package trend
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,7 +12,32 @@ import (
 
 // Rebuildable describes the trend projection (movies and their view
 // buckets) to the replay.
-type Rebuildable struct{ Params Params }
+type Rebuildable struct {
+	Params Params
+	// minuteFloor, set by ForReplay, skips buckets a replay would prune.
+	minuteFloor time.Time
+	// buckets gathers the view buckets of one replay in memory.
+	buckets *Projection
+}
+
+// ForReplay returns the projection for one replay: minute buckets older
+// than 48 hours before the live copy's newest view are not written, since
+// the rebuilt copy would prune them (its newest view is at least as new).
+func (r Rebuildable) ForReplay(ctx context.Context, db interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) (Rebuildable, error) {
+	var newest *time.Time
+	err := db.QueryRow(ctx, `SELECT max(bucket) FROM `+pgx.Identifier{LiveTable + "_buckets"}.Sanitize()+` WHERE resolution = 'minute'`).Scan(&newest)
+	if err != nil {
+		return r, fmt.Errorf("newest view: %w", err)
+	}
+	if newest != nil {
+		r.minuteFloor = newest.Add(-minuteRetention)
+	}
+	p := New("", r.Params).WithBulkBuckets()
+	r.buckets = &p
+	return r, nil
+}
 
 // Name is what `trend replay --projection` takes.
 func (Rebuildable) Name() string { return "trend" }
@@ -27,7 +53,33 @@ func (Rebuildable) Live() string { return LiveTable }
 
 // Apply folds evs into the projection named base.
 func (r Rebuildable) Apply(ctx context.Context, tx pgx.Tx, base string, evs []events.Envelope) error {
-	return New(base, r.Params).Apply(ctx, tx, evs)
+	return r.projection(base).Apply(ctx, tx, evs)
+}
+
+func (r Rebuildable) projection(base string) Projection {
+	p := New(base, r.Params).WithDeferredPrune()
+	if r.buckets != nil {
+		p.bulk = r.buckets.bulk
+	}
+	if !r.minuteFloor.IsZero() {
+		p = p.WithMinuteFloor(r.minuteFloor)
+	}
+	return p
+}
+
+// Flush writes the view buckets gathered in memory so far.
+func (r Rebuildable) Flush(ctx context.Context, tx pgx.Tx, base string) error {
+	return r.projection(base).FlushBuckets(ctx, tx)
+}
+
+// Finish writes the last view buckets and prunes them once, after the
+// last batch.
+func (r Rebuildable) Finish(ctx context.Context, tx pgx.Tx, base string) error {
+	p := r.projection(base)
+	if err := p.FlushBuckets(ctx, tx); err != nil {
+		return err
+	}
+	return p.Prune(ctx, tx)
 }
 
 // Diff lists the differences between two copies of the projection, one
