@@ -4,8 +4,12 @@
 GO      ?= go
 BIN     := bin/trend
 HTTP_ADDR ?= :8000
+NPM     ?= npm
+# The dashboard is built with Node when npm is there; without it, bin/trend
+# serves a page that says how to build it.
+HAVE_NPM := $(shell command -v $(NPM) 2>/dev/null)
 
-.PHONY: all services build migrate run test test-short vet lint clean help
+.PHONY: all services build migrate run test test-short vet lint clean help dashboard test-dashboard compose-check bench-replay
 
 all: build
 
@@ -13,14 +17,31 @@ help:
 	@echo "make run      start PostgreSQL and RabbitMQ, build, migrate, run every role (trend all)"
 	@echo "make test     start PostgreSQL and RabbitMQ, then run every test with the race detector"
 	@echo "make services start (installing if needed) PostgreSQL and RabbitMQ"
-	@echo "make build    build $(BIN)"
+	@echo "make build    build $(BIN) (with the dashboard when npm is installed)"
+	@echo "make dashboard         build the web dashboard (frontend/) into internal/web/dist"
+	@echo "make test-dashboard    the dashboard's component tests (Vitest) and end-to-end tests (Chromium)"
 	@echo "make vet      gofmt check and go vet"
+	@echo "make compose-check     validate docker-compose.yml without Docker (installs Debian's docker-compose)"
+	@echo "make bench-replay      benchmark a rebuild of the trend projection from 1,000,000 events"
 
 services:
 	@bash scripts/services.sh
 
-build:
+build: $(if $(HAVE_NPM),dashboard)
+	@$(if $(HAVE_NPM),:,echo "note: npm not found, building without the dashboard (install Node.js 20+ and npm, then make build)")
 	$(GO) build -o $(BIN) ./cmd/trend
+
+# npm ci only when node_modules is missing or older than package-lock.json
+# (npm writes node_modules/.package-lock.json on every install).
+dashboard:
+	@cd frontend && if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		$(NPM) ci --no-audit --no-fund; fi
+	cd frontend && npx vite build --logLevel warn
+	@node frontend/scripts/js-budget.mjs
+
+test-dashboard: dashboard
+	cd frontend && npx vitest run
+	bash scripts/e2e-dashboard.sh
 
 migrate: services build
 	./$(BIN) migrate
@@ -40,8 +61,15 @@ vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-test: services vet
+compose-check:
+	@bash scripts/compose-check.sh
+
+bench-replay: services
+	$(GO) test -run '^$$' -bench BenchmarkReplay -benchtime 2x -timeout 30m ./internal/replay/
+
+test: services vet compose-check
 	$(GO) test -race -count=1 -timeout 15m ./...
+	@$(if $(HAVE_NPM),$(MAKE) --no-print-directory test-dashboard,echo "note: npm not found, dashboard tests SKIPPED (install Node.js 20+ and npm)")
 
 test-short:
 	$(GO) test -count=1 -short ./...

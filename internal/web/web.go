@@ -5,8 +5,12 @@ package web
 
 import (
 	"embed"
+	"io"
 	"io/fs"
+	"mime"
 	"net/http"
+	"path"
+	"strconv"
 	"strings"
 )
 
@@ -30,26 +34,76 @@ func Built() bool {
 }
 
 // Handler serves the dashboard's files, and index.html for any other path
-// (the dashboard routes on the client).
+// (the dashboard routes on the client). The build writes a gzipped copy
+// next to each text file (name.gz); clients that accept gzip get that one.
 func Handler() http.Handler {
 	sub, _ := fs.Sub(dist, "dist")
-	files := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !Built() {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			_, _ = w.Write([]byte(placeholder))
 			return
 		}
-		p := strings.TrimPrefix(r.URL.Path, "/")
-		if _, err := fs.Stat(sub, p); p == "" || err != nil {
+		p := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+		if st, err := fs.Stat(sub, p); p == "" || err != nil || st.IsDir() || p == ".gitkeep" {
 			// Unknown paths get the app; its assets are content-hashed.
 			w.Header().Set("Cache-Control", "no-cache")
-			http.ServeFileFS(w, r, sub, "index.html")
-			return
-		}
-		if strings.HasPrefix(p, "assets/") {
+			p = "index.html"
+		} else if strings.HasPrefix(p, "assets/") {
 			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		}
-		files.ServeHTTP(w, r)
+		serveFile(w, r, sub, p)
 	})
+}
+
+func serveFile(w http.ResponseWriter, r *http.Request, files fs.FS, name string) {
+	if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	w.Header().Add("Vary", "Accept-Encoding")
+	served := name
+	if acceptsGzip(r) {
+		if _, err := fs.Stat(files, name+".gz"); err == nil {
+			served = name + ".gz"
+			w.Header().Set("Content-Encoding", "gzip")
+		}
+	}
+	f, err := files.Open(served)
+	if err != nil {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		http.Error(w, "cannot read "+name, http.StatusInternalServerError)
+		return
+	}
+	rs, ok := f.(io.ReadSeeker)
+	if !ok {
+		http.Error(w, "cannot read "+name, http.StatusInternalServerError)
+		return
+	}
+	// Embedded files have no modification time; ServeContent still handles
+	// HEAD, Range and Content-Length.
+	http.ServeContent(w, r, name, st.ModTime(), rs)
+}
+
+// acceptsGzip reads Accept-Encoding: gzip, unless its quality is 0.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		for _, param := range strings.Split(params, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(param), "=")
+			if strings.EqualFold(k, "q") {
+				q, err := strconv.ParseFloat(v, 64)
+				return err == nil && q > 0
+			}
+		}
+		return true
+	}
+	return false
 }

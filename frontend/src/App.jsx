@@ -1,0 +1,95 @@
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { createMovieStore } from './live/movieStore.js';
+import { useMovieStream } from './live/useMovieStream.js';
+import { useRanking, useRankedMovie } from './live/useMovies.js';
+import { useSelectedMovie } from './hooks/useSelectedMovie.js';
+import { useTrendScores } from './hooks/useTrendScores.js';
+import { recordView } from './api/endpoints.js';
+import { describeError } from './api/client.js';
+import { movieName } from './format.js';
+import { ConnectionStatus } from './components/ConnectionStatus.jsx';
+import { NoticeList, NoticesProvider, useNotify } from './components/Notices.jsx';
+import { MovieActions } from './components/MovieActions.jsx';
+import { TrendingBoard } from './components/TrendingBoard.jsx';
+import { MoviePanel } from './components/MoviePanel.jsx';
+import { PipelinePanel } from './components/PipelinePanel.jsx';
+import { AdminPanel } from './components/AdminPanel.jsx';
+
+function Dashboard({ EventSourceImpl }) {
+  const notify = useNotify();
+  const store = useMemo(() => createMovieStore(), []);
+  const [selectedId, select] = useSelectedMovie();
+
+  const onRemoved = useCallback(
+    (movies) => {
+      for (const m of movies) notify({ kind: 'warning', text: `TMDB does not know movie ${m.tmdb_id}: removed` });
+    },
+    [notify],
+  );
+  const connection = useMovieStream(store, { onRemoved, EventSourceImpl });
+  const ranking = useRanking(store);
+  const selectedRow = useRankedMovie(store, selectedId);
+
+  // "classic" orders by final_trend_score; "day"/"week" by the decayed score.
+  const [rankBy, setRankBy] = useState('classic');
+  // The decayed score shown next to the classic one: the ordering window, or the day.
+  const trendWindow = rankBy === 'classic' ? 'day' : rankBy;
+  const trend = useTrendScores(trendWindow, ranking.moviesVersion);
+  const trendReady = trend.available && trend.window === trendWindow;
+  useEffect(() => {
+    store.setTrendScores(trendReady ? trend.scores : null, trendReady ? trendWindow : null);
+    store.setRankByTrend(rankBy !== 'classic' && trendReady);
+  }, [store, rankBy, trendWindow, trendReady, trend.scores]);
+
+  const addView = useCallback(
+    async (movie) => {
+      try {
+        await recordView(movie.tmdb_id);
+      } catch (err) {
+        notify({ kind: 'error', text: `Could not add a view to ${movieName(movie)}: ${describeError(err)}` });
+      }
+    },
+    [notify],
+  );
+  const close = useCallback(() => select(null), [select]);
+
+  return (
+    <>
+      <a className="skip-link" href="#board-heading">
+        Skip to the ranking
+      </a>
+      <header className="top">
+        <h1>Movie Trend Analyzer</h1>
+        <ConnectionStatus state={connection.state} error={connection.error} />
+      </header>
+      <NoticeList />
+      <main className="layout">
+        <div className="layout__main">
+          <MovieActions onRegistered={(movie) => movie && store.upsert(movie)} />
+          <TrendingBoard
+            ranking={ranking}
+            selectedId={selectedId}
+            onOpen={select}
+            onView={addView}
+            trendWindow={trend.available ? trendWindow : null}
+            rankBy={rankBy}
+            onRankByChange={setRankBy}
+          />
+        </div>
+        <div className="layout__side">
+          {selectedId != null && <MoviePanel id={selectedId} row={selectedRow} boardLoaded={ranking.loaded} onClose={close} />}
+          <PipelinePanel />
+          <AdminPanel />
+        </div>
+      </main>
+    </>
+  );
+}
+
+export function App({ EventSourceImpl = globalThis.EventSource }) {
+  return (
+    <NoticesProvider>
+      <Dashboard EventSourceImpl={EventSourceImpl} />
+    </NoticesProvider>
+  );
+}

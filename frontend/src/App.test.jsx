@@ -1,0 +1,183 @@
+import { act, render, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { App } from './App.jsx';
+import { FakeEventSource, fakeApi, movie, problem } from './test/fakes.js';
+
+const pipeline = {
+  at: '2026-01-01T00:00:00Z',
+  log_head: 12,
+  events_per_second: 0,
+  outbox_backlog: 0,
+  projection_position: 12,
+  projection_lag_events: 0,
+  projection_lag_seconds: 0,
+  queues: [],
+  dead_letters: 0,
+  rabbitmq_management_url: 'http://localhost:15672',
+};
+
+function routes(extra = {}) {
+  return {
+    'GET /api/movies': () => [
+      movie(27205, { title: 'Inception', final_trend_score: 5.8, internal_views_count: 3 }),
+      movie(157336, { title: 'Interstellar', final_trend_score: 5.7, release_date: '2014-11-05' }),
+    ],
+    'GET /api/pipeline': () => pipeline,
+    ...extra,
+  };
+}
+
+async function startLive() {
+  const stream = FakeEventSource.latest();
+  act(() => stream.emit('ready', {}));
+  await screen.findByText('Live');
+  await screen.findByRole('button', { name: rowButton('Inception', 1) });
+  return stream;
+}
+
+const boardRows = () => within(screen.getByRole('table', { name: /Movies ranked/ })).getAllByRole('row').slice(1);
+const rowTitles = () => boardRows().map((r) => r.querySelector('.row-open__title').textContent);
+/** The name of a row's button: its visible text, then its rank. */
+const rowButton = (title, rank = '\\d+') => new RegExp(`^${title}\\b.*, rank ${rank},`);
+
+describe('dashboard', () => {
+  beforeEach(() => FakeEventSource.reset());
+
+  it('shows the ranking with its scores and updates it live, marking moves', async () => {
+    fakeApi(routes());
+    render(<App EventSourceImpl={FakeEventSource} />);
+    expect(screen.getByText('Connecting…')).toBeInTheDocument();
+    const stream = await startLive();
+    expect(rowTitles()).toEqual(['Inception', 'Interstellar']);
+    expect(within(boardRows()[0]).getByText('5.8')).toBeInTheDocument();
+
+    act(() =>
+      stream.emit('movies', [movie(157336, { title: 'Interstellar', release_date: '2014-11-05', final_trend_score: 6.1, internal_views_count: 14, last_updated_at: '2026-01-01T00:01:00Z' })]),
+    );
+    await waitFor(() => expect(rowTitles()[0]).toBe('Interstellar'));
+    const top = boardRows()[0];
+    expect(within(top).getByText('14')).toBeInTheDocument();
+    expect(within(top).getByTitle('Moved up 1')).toBeInTheDocument();
+    expect(within(boardRows()[1]).getByTitle('Moved down 1')).toBeInTheDocument();
+  });
+
+  it('shows that a new movie is waiting for TMDB, then its title', async () => {
+    fakeApi(routes());
+    render(<App EventSourceImpl={FakeEventSource} />);
+    const stream = await startLive();
+    act(() => stream.emit('movies', [movie(550, { title: null, status: 'pending', external_score: null, final_trend_score: 0 })]));
+    const pending = await screen.findByRole('button', { name: rowButton('Movie 550', 3) });
+    expect(within(pending).getByText('Fetching details…')).toBeInTheDocument();
+    act(() => stream.emit('movies', [movie(550, { title: 'Fight Club', final_trend_score: 5.8, last_updated_at: '2026-01-01T00:00:01Z' })]));
+    expect(await screen.findByRole('button', { name: rowButton('Fight Club') })).toBeInTheDocument();
+    expect(screen.queryByText('Fetching details…')).not.toBeInTheDocument();
+  });
+
+  it('removes a movie TMDB does not know, with a notice saying so', async () => {
+    fakeApi(routes());
+    render(<App EventSourceImpl={FakeEventSource} />);
+    const stream = await startLive();
+    act(() => stream.emit('movies', [movie(999999999, { title: null, status: 'pending', final_trend_score: 0 })]));
+    await screen.findByRole('button', { name: rowButton('Movie 999999999') });
+    act(() => stream.emit('movies', [movie(999999999, { title: null, status: 'removed', final_trend_score: 0, last_updated_at: '2026-01-01T00:00:02Z' })]));
+    const notices = screen.getByRole('region', { name: 'Notices' });
+    expect(await within(notices).findByText('TMDB does not know movie 999999999: removed')).toBeInTheDocument();
+    await waitFor(() => expect(screen.queryByRole('button', { name: rowButton('Movie 999999999') })).not.toBeInTheDocument());
+  });
+
+  it('registers a movie and shows the server’s reason when it refuses', async () => {
+    fakeApi(
+      routes({
+        'POST /api/movies/register': ({ body }) =>
+          body.tmdb_id === 27205
+            ? problem(409, 'movie 27205 is already registered')
+            : new Response(JSON.stringify(movie(body.tmdb_id, { title: null, status: 'pending' })), { status: 202 }),
+      }),
+    );
+    const user = userEvent.setup();
+    render(<App EventSourceImpl={FakeEventSource} />);
+    await startLive();
+    const input = screen.getByLabelText('TMDB id');
+
+    await user.type(input, '27205');
+    await user.click(screen.getByRole('button', { name: 'Register' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('movie 27205 is already registered');
+    expect(input).toHaveAttribute('aria-invalid', 'true');
+
+    await user.clear(input);
+    await user.type(input, '680{Enter}');
+    expect(await screen.findByText(/Registered movie 680; fetching its details/)).toBeInTheDocument();
+    // Shown at once, before the stream brings it.
+    expect(await screen.findByRole('button', { name: rowButton('Movie 680') })).toBeInTheDocument();
+  });
+
+  it('opens a movie with its facts and its score explained', async () => {
+    fakeApi(routes());
+    const user = userEvent.setup();
+    render(<App EventSourceImpl={FakeEventSource} />);
+    await startLive();
+    await user.click(screen.getByRole('button', { name: rowButton('Inception', 1) }));
+    const panel = screen.getByRole('region', { name: 'Inception' });
+    expect(within(panel).getByRole('heading', { name: 'Inception' })).toHaveFocus();
+    expect(window.location.hash).toBe('#movie/27205');
+    expect(within(panel).getByText('Why this score')).toBeInTheDocument();
+    await user.keyboard('{Escape}');
+    expect(screen.queryByRole('region', { name: 'Inception' })).not.toBeInTheDocument();
+  });
+
+  it('moves between rows with the arrow keys', async () => {
+    fakeApi(routes());
+    const user = userEvent.setup();
+    render(<App EventSourceImpl={FakeEventSource} />);
+    await startLive();
+    screen.getByRole('button', { name: rowButton('Inception', 1) }).focus();
+    await user.keyboard('{ArrowDown}');
+    await waitFor(() => expect(screen.getByRole('button', { name: rowButton('Interstellar', 2) })).toHaveFocus());
+    await user.keyboard('{ArrowUp}');
+    await waitFor(() => expect(screen.getByRole('button', { name: rowButton('Inception', 1) })).toHaveFocus());
+  });
+
+  it('hides the day/week switch when the server has no decayed score', async () => {
+    fakeApi(routes());
+    render(<App EventSourceImpl={FakeEventSource} />);
+    await startLive();
+    await waitFor(() => expect(fetch.calls.some((c) => c.path === '/api/trending')).toBe(true));
+    expect(screen.queryByRole('group', { name: 'Order by' })).not.toBeInTheDocument();
+    expect(screen.queryByRole('columnheader', { name: /Trend/ })).not.toBeInTheDocument();
+  });
+
+  it('shows both scores and orders by the decayed one for the chosen window', async () => {
+    const decayed = {
+      day: [{ ...movie(157336), trend_score: 9.1 }, { ...movie(27205), trend_score: 2.5 }],
+      week: [{ ...movie(27205), trend_score: 7.7 }, { ...movie(157336), trend_score: 1.2 }],
+    };
+    fakeApi(routes({ 'GET /api/trending': ({ query }) => decayed[query.get('window')] }));
+    const user = userEvent.setup();
+    render(<App EventSourceImpl={FakeEventSource} />);
+    await startLive();
+    expect(await screen.findByRole('columnheader', { name: 'Trend (day)' })).toBeInTheDocument();
+    // Classic order still, with the day's decayed score beside it.
+    expect(rowTitles()[0]).toBe('Inception');
+    expect(within(boardRows()[0]).getByText('2.5')).toBeInTheDocument();
+
+    await user.click(screen.getByRole('radio', { name: 'Trend · day' }));
+    await waitFor(() => expect(rowTitles()[0]).toBe('Interstellar'));
+    await user.click(screen.getByRole('radio', { name: 'Trend · week' }));
+    expect(await screen.findByRole('columnheader', { name: 'Trend (week)' })).toBeInTheDocument();
+    await waitFor(() => expect(rowTitles()[0]).toBe('Inception'));
+    expect(within(boardRows()[0]).getByText('7.7')).toBeInTheDocument();
+  });
+
+  it('renders only the visible rows of 1,000 movies', async () => {
+    const many = Array.from({ length: 1000 }, (_, i) => movie(i + 1, { title: `Film ${i + 1}`, final_trend_score: (1000 - i) / 100 }));
+    fakeApi(routes({ 'GET /api/movies': () => new Response(JSON.stringify(many), { headers: { 'X-Total-Count': '1000' } }) }));
+    render(<App EventSourceImpl={FakeEventSource} />);
+    act(() => FakeEventSource.latest().emit('ready', {}));
+    await screen.findByRole('button', { name: rowButton('Film 1', 1) });
+    expect(screen.getByText('1,000 movies')).toBeInTheDocument();
+    // 600 px of 48 px rows, plus a few either side; not 1,000.
+    expect(boardRows().length).toBeLessThan(40);
+    expect(screen.getByRole('table', { name: /Movies ranked/ })).toHaveAttribute('aria-rowcount', '1001');
+  });
+});

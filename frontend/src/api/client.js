@@ -1,0 +1,86 @@
+// The one place that talks HTTP to the API. Every failure becomes an
+// ApiError whose message is human text: the `detail` of an RFC 9457
+// problem when the server sent one, otherwise a sentence we wrote. The old
+// dashboard showed "[object Object]"; nothing here ever stringifies a body.
+
+export class ApiError extends Error {
+  /**
+   * @param {string} message human-readable, safe to show as is
+   * @param {{status?: number, problem?: object, cause?: unknown}} [info]
+   */
+  constructor(message, { status = 0, problem = null, cause } = {}) {
+    super(message, { cause });
+    this.name = 'ApiError';
+    this.status = status;
+    this.problem = problem;
+  }
+
+  /**
+   * The endpoint itself is missing on this server (an older version, or a
+   * role that does not serve it), as opposed to a missing movie.
+   */
+  get isMissingEndpoint() {
+    return this.status === 404 && /^no such endpoint|not available in this role/i.test(this.problem?.detail ?? '');
+  }
+}
+
+const fallbackMessages = {
+  400: 'The server could not read the request.',
+  401: 'The server refused the admin token.',
+  403: 'This admin token is not allowed to do that.',
+  404: 'Not found.',
+  409: 'That conflicts with the current state.',
+  413: 'The request is too large.',
+  415: 'The server expected JSON.',
+  422: 'The request is not valid.',
+  429: 'Too many requests; try again shortly.',
+  503: 'The service is unavailable right now; try again shortly.',
+};
+
+function messageFor(status, problem) {
+  if (problem && typeof problem.detail === 'string' && problem.detail.trim()) return problem.detail;
+  if (problem && typeof problem.title === 'string' && problem.title.trim()) return problem.title;
+  return fallbackMessages[status] ?? `The server answered with an error (HTTP ${status}).`;
+}
+
+async function readJSON(res) {
+  const text = await res.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * fetch + JSON + problem details.
+ * @param {string} path
+ * @param {{method?: string, body?: unknown, token?: string, signal?: AbortSignal}} [options]
+ * @returns {Promise<{data: any, headers: Headers, status: number}>}
+ */
+export async function request(path, { method = 'GET', body, token, signal } = {}) {
+  const headers = { Accept: 'application/json, application/problem+json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+  } catch (err) {
+    if (err?.name === 'AbortError') throw err;
+    throw new ApiError('Cannot reach the server. Check that it is running and your network is up.', { cause: err });
+  }
+  const data = await readJSON(res);
+  if (!res.ok) {
+    const problem = data && typeof data === 'object' && !Array.isArray(data) ? data : null;
+    throw new ApiError(messageFor(res.status, problem), { status: res.status, problem });
+  }
+  return { data, headers: res.headers, status: res.status };
+}
+
+/** The message to show for any thrown value. */
+export function describeError(err) {
+  if (err instanceof ApiError) return err.message;
+  if (err instanceof Error && err.message) return err.message;
+  return 'Something went wrong.';
+}

@@ -1,0 +1,33 @@
+// The API's endpoints, one function each. See README.md "HTTP API".
+import { request } from './client.js';
+
+const json = (p) => p.then((r) => r.data);
+
+export async function listMovies({ limit = 1000, offset = 0, signal } = {}) {
+  const { data, headers } = await request(`/api/movies?limit=${limit}&offset=${offset}`, { signal });
+  const total = Number(headers.get('X-Total-Count'));
+  return { movies: data ?? [], total: Number.isFinite(total) ? total : (data ?? []).length };
+}
+
+export const getMovie = (id, { signal } = {}) => json(request(`/api/movies/${id}`, { signal }));
+export const registerMovie = (tmdbId) => json(request('/api/movies/register', { method: 'POST', body: { tmdb_id: tmdbId } }));
+export const recordView = (tmdbId) => json(request('/api/movies/view', { method: 'POST', body: { tmdb_id: tmdbId } }));
+export const refreshMovie = (tmdbId) => json(request(`/api/movies/${tmdbId}/refresh`, { method: 'POST' }));
+export const getPipeline = ({ signal } = {}) => json(request('/api/pipeline', { signal }));
+
+// Planned endpoints: callers treat ApiError.isMissingEndpoint as "this
+// server does not have it yet" and hide what depends on it.
+export const getMovieTrend = (id, { resolution = 'hour', signal } = {}) =>
+  json(request(`/api/movies/${id}/trend?resolution=${resolution}`, { signal }));
+export const getTrending = (window, { limit = 1000, signal } = {}) =>
+  json(request(`/api/trending?window=${window}&limit=${limit}`, { signal }));
+
+export const admin = {
+  replayStatus: (token, { signal } = {}) => json(request('/api/admin/replay', { token, signal })),
+  /** check: also compare the rebuilt projection with the live one (reports `differences`). */
+  startReplay: (token, { check = false } = {}) =>
+    json(request('/api/admin/replay', { method: 'POST', token, body: check ? { check: true } : undefined })),
+  deadLetters: (token, { signal } = {}) => json(request('/api/admin/dead-letters', { token, signal })),
+  requeue: (token, ids) =>
+    json(request('/api/admin/dead-letters/requeue', { method: 'POST', token, body: ids ? { ids } : undefined })),
+};

@@ -1,0 +1,145 @@
+import { render, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import { AdminPanel } from './AdminPanel.jsx';
+import { NoticeList, NoticesProvider } from './Notices.jsx';
+import { fakeApi, problem } from '../test/fakes.js';
+
+function renderAdmin() {
+  return render(
+    <NoticesProvider>
+      <NoticeList />
+      <AdminPanel />
+    </NoticesProvider>,
+  );
+}
+
+async function unlock(user, token = 'sekrit') {
+  await user.type(screen.getByLabelText('Admin token'), token);
+  await user.click(screen.getByRole('button', { name: 'Unlock' }));
+}
+
+const letters = [
+  { id: 'a1', reason: 'decode: unexpected end of JSON', topic: 'commands.RecordViews', handler: 'RecordViewsHandler', payload_preview: '{"views":[' },
+  { id: 'b2', reason: 'TMDB 401', topic: 'events', handler: 'tmdb-enrichment', payload_preview: '{"events":[]}' },
+];
+
+describe('AdminPanel', () => {
+  it('asks for a token first and keeps it for the tab only', async () => {
+    fakeApi({ 'GET /api/admin/replay': () => ({ state: 'idle', position: 0, head: 0 }), 'GET /api/admin/dead-letters': () => [] });
+    const user = userEvent.setup();
+    renderAdmin();
+    expect(screen.queryByRole('button', { name: 'Start replay' })).not.toBeInTheDocument();
+    await unlock(user);
+    expect(sessionStorage.getItem('movietrend.adminToken')).toBe('sekrit');
+    expect(await screen.findByRole('button', { name: 'Start replay' })).toBeInTheDocument();
+    expect(await screen.findByText('None: every message was handled.')).toBeInTheDocument();
+    expect(fetch.calls.every((c) => c.headers.Authorization === 'Bearer sekrit')).toBe(true);
+    await user.click(screen.getByRole('button', { name: 'Forget token' }));
+    expect(sessionStorage.getItem('movietrend.adminToken')).toBeNull();
+    expect(screen.getByLabelText('Admin token')).toBeInTheDocument();
+  });
+
+  it('starts a replay and shows its progress', async () => {
+    let replay = { state: 'idle', position: 0, head: 0 };
+    fakeApi({
+      'GET /api/admin/replay': () => replay,
+      'POST /api/admin/replay': () => {
+        replay = { state: 'running', position: 250, head: 1000, rate: 5000, eta_seconds: 0.15 };
+        return new Response(JSON.stringify(replay), { status: 202 });
+      },
+      'GET /api/admin/dead-letters': () => [],
+    });
+    const user = userEvent.setup();
+    renderAdmin();
+    await unlock(user);
+    await user.click(await screen.findByRole('checkbox', { name: 'Compare with the live projection' }));
+    await user.click(await screen.findByRole('button', { name: 'Start replay' }));
+    expect(fetch.calls.find((c) => c.method === 'POST').body).toEqual({ check: true });
+    const bar = await screen.findByRole('progressbar', { name: 'Replay progress' });
+    await waitFor(() => expect(bar).toHaveAttribute('value', '250'));
+    expect(bar).toHaveAttribute('max', '1000');
+    expect(bar).toHaveAttribute('aria-valuetext', '25%, 250 of 1,000 events');
+    expect(screen.getByText(/State:/)).toHaveTextContent('State: running · about 150 ms left');
+    expect(screen.getByRole('button', { name: 'Start replay' })).toBeDisabled();
+  });
+
+  it('says why a replay failed', async () => {
+    fakeApi({
+      'GET /api/admin/replay': () => ({ state: 'failed', position: 10, head: 40, rate: 0, eta_seconds: 0, error: 'event 11: unknown type' }),
+      'GET /api/admin/dead-letters': () => [],
+    });
+    const user = userEvent.setup();
+    renderAdmin();
+    await unlock(user);
+    expect(await screen.findByText('The replay failed: event 11: unknown type')).toBeInTheDocument();
+  });
+
+  it('lists dead letters and requeues the selected ones, or all', async () => {
+    let list = letters;
+    const api = fakeApi({
+      'GET /api/admin/replay': () => ({ state: 'idle', position: 0, head: 0 }),
+      'GET /api/admin/dead-letters': () => list,
+      'POST /api/admin/dead-letters/requeue': ({ body }) => {
+        const before = list.length;
+        list = body ? list.filter((d) => !body.ids.includes(d.id)) : [];
+        return { requeued: before - list.length };
+      },
+    });
+    const user = userEvent.setup();
+    renderAdmin();
+    await unlock(user);
+    const table = await screen.findByRole('table', { name: /failed after their retries/ });
+    expect(within(table).getByText('decode: unexpected end of JSON')).toBeInTheDocument();
+    await user.click(screen.getByRole('checkbox', { name: 'Select dead letter a1' }));
+    await user.click(screen.getByRole('button', { name: 'Requeue selected (1)' }));
+    expect(await screen.findByText('Requeued 1 dead letter.')).toBeInTheDocument();
+    expect(api.calls.find((c) => c.path === '/api/admin/dead-letters/requeue').body).toEqual({ ids: ['a1'] });
+    await waitFor(() => expect(screen.queryByText('decode: unexpected end of JSON')).not.toBeInTheDocument());
+
+    await user.click(screen.getByRole('button', { name: 'Requeue all' }));
+    // The second notice, under the first: the one left was requeued.
+    await waitFor(() => expect(screen.getAllByText('Requeued 1 dead letter.')).toHaveLength(2));
+    expect(api.calls.filter((c) => c.path === '/api/admin/dead-letters/requeue').at(-1).body).toBeUndefined();
+    expect(await screen.findByText('None: every message was handled.')).toBeInTheDocument();
+  });
+
+  it('says which dead letters could not be requeued', async () => {
+    fakeApi({
+      'GET /api/admin/replay': () => ({ state: 'idle', position: 0, head: 0 }),
+      'GET /api/admin/dead-letters': () => letters,
+      'POST /api/admin/dead-letters/requeue': () => ({ requeued: 1, skipped: [{ id: 'b2', reason: 'no queue for topic events' }], not_found: ['zz'] }),
+    });
+    const user = userEvent.setup();
+    renderAdmin();
+    await unlock(user);
+    await user.click(await screen.findByRole('button', { name: 'Requeue all' }));
+    expect(await screen.findByText('Requeued 1 dead letter.')).toBeInTheDocument();
+    expect(screen.getByText('Not requeued (1): b2: no queue for topic events')).toBeInTheDocument();
+    expect(screen.getByText('1 selected dead letters were no longer in the queue.')).toBeInTheDocument();
+  });
+
+  it('explains a refused token and a server without admin endpoints', async () => {
+    fakeApi({
+      'GET /api/admin/replay': () => problem(401, 'missing or wrong bearer token'),
+      'GET /api/admin/dead-letters': () => problem(403, 'forbidden'),
+    });
+    const user = userEvent.setup();
+    renderAdmin();
+    await unlock(user, 'wrong');
+    expect(await screen.findByText('The server refused the token: missing or wrong bearer token')).toBeInTheDocument();
+    expect(await screen.findByText('The server refused the token: forbidden')).toBeInTheDocument();
+  });
+
+  it('says so when the server has no admin endpoints, or has them disabled', async () => {
+    fakeApi({ 'GET /api/admin/replay': () => problem(404, 'admin endpoints are disabled: set ADMIN_TOKEN to enable them') });
+    const user = userEvent.setup();
+    renderAdmin();
+    await unlock(user);
+    expect(await screen.findByText('admin endpoints are disabled: set ADMIN_TOKEN to enable them')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Start replay' })).toBeDisabled();
+    // Dead letters are missing altogether here: said once, no dead controls.
+    expect(await screen.findByText(/This server does not offer this yet/)).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Requeue all' })).not.toBeInTheDocument();
+  });
+});

@@ -1,0 +1,127 @@
+import { useCallback, useRef } from 'react';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { BoardRow } from './BoardRow.jsx';
+import { RankingSwitch } from './RankingSwitch.jsx';
+import { formatInt } from '../format.js';
+
+const ROW_HEIGHT = 48;
+
+/**
+ * The ranking. Only the rows in view (plus a few) are in the document, so
+ * 1,000 movies cost what 20 do; spacer rows keep the scroll height right.
+ */
+export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow, rankBy, onRankByChange }) {
+  const { rows, count, serverTotal, loaded } = ranking;
+  const scrollRef = useRef(null);
+  const showTrend = trendWindow != null;
+
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 8,
+    getItemKey: (i) => rows[i].id,
+  });
+  const items = virtualizer.getVirtualItems();
+  const padTop = items.length ? items[0].start : 0;
+  const padBottom = items.length ? virtualizer.getTotalSize() - items[items.length - 1].end : 0;
+
+  // Up and down arrows move between rows, scrolling rows not yet rendered into view.
+  const onArrowKey = useCallback(
+    (e, index) => {
+      const step = { ArrowDown: 1, ArrowUp: -1, Home: -Infinity, End: Infinity }[e.key];
+      if (step === undefined) return;
+      e.preventDefault();
+      const next = Math.max(0, Math.min(rows.length - 1, index + step));
+      virtualizer.scrollToIndex(next, { align: 'auto' });
+      const focus = (tries) => {
+        const el = scrollRef.current?.querySelector(`[data-row-index="${next}"] .row-open`);
+        if (el) el.focus();
+        else if (tries > 0) requestAnimationFrame(() => focus(tries - 1));
+      };
+      focus(5);
+    },
+    [rows.length, virtualizer],
+  );
+
+  const columns = showTrend ? 7 : 6;
+  return (
+    <section className="panel board" aria-labelledby="board-heading">
+      <div className="panel__head">
+        <h2 id="board-heading">Trending now</h2>
+        <p className="board__count">
+          {loaded ? (
+            serverTotal > count ? `${formatInt(count)} of ${formatInt(serverTotal)} movies` : `${formatInt(count)} ${count === 1 ? 'movie' : 'movies'}`
+          ) : (
+            'Loading…'
+          )}
+        </p>
+        {showTrend && <RankingSwitch value={rankBy} onChange={onRankByChange} />}
+      </div>
+      <div className="board__scroll" ref={scrollRef}>
+        <table className="board__table" aria-rowcount={rows.length + 1}>
+          <caption className="visually-hidden">
+            Movies ranked by {rankBy === 'classic' || !showTrend ? 'classic trend score' : `time-decayed trend score over a ${rankBy}`},
+            updated live. Use the arrow keys to move between movies.
+          </caption>
+          <thead>
+            <tr aria-rowindex={1}>
+              <th scope="col" className="col-rank">
+                #
+              </th>
+              <th scope="col" className="col-title">
+                Movie
+              </th>
+              <th scope="col" className="col-num col-views">
+                Views
+              </th>
+              <th scope="col" className="col-num col-optional">
+                <abbr title="TMDB vote average">TMDB</abbr>
+              </th>
+              <th scope="col" className="col-num col-classic">
+                Classic
+              </th>
+              {showTrend && (
+                <th scope="col" className="col-num col-trend">
+                  Trend ({trendWindow})
+                </th>
+              )}
+              <th scope="col" className="col-action">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {padTop > 0 && (
+              <tr className="spacer" aria-hidden="true" style={{ height: padTop }}>
+                <td colSpan={columns} />
+              </tr>
+            )}
+            {items.map((item) => {
+              const row = rows[item.index];
+              return (
+                <BoardRow
+                  key={item.key}
+                  row={row}
+                  index={item.index}
+                  selected={row.id === selectedId}
+                  showTrend={showTrend}
+                  onOpen={onOpen}
+                  onView={onView}
+                  onArrowKey={onArrowKey}
+                  measureRef={virtualizer.measureElement}
+                />
+              );
+            })}
+            {padBottom > 0 && (
+              <tr className="spacer" aria-hidden="true" style={{ height: padBottom }}>
+                <td colSpan={columns} />
+              </tr>
+            )}
+          </tbody>
+        </table>
+        {loaded && rows.length === 0 && <p className="empty">No movies yet. Register one by its TMDB id above.</p>}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,160 @@
+// The dashboard's copy of the ranking, fed by the list endpoint and the live
+// stream. Built for 1,000 movies and 100 updates a second: changes are
+// merged into a Map as they arrive (cheap), and the ranking is re-sorted and
+// published at most once per animation frame. Rows that did not change keep
+// their object identity, so memoised row components skip re-rendering.
+
+/** How long a row shows that it moved. */
+export const MOVE_VISIBLE_MS = 4000;
+
+const defaultSchedule = (fn) =>
+  typeof requestAnimationFrame === 'function' ? requestAnimationFrame(fn) : setTimeout(fn, 16);
+
+/** Same order as the server: score descending, then tmdb_id ascending. */
+function byScoreThenId(scoreOf) {
+  return (a, b) => scoreOf(b) - scoreOf(a) || a.tmdb_id - b.tmdb_id;
+}
+
+/**
+ * @param {{schedule?: (fn: () => void) => unknown, now?: () => number, setTimer?: typeof setTimeout}} [deps]
+ */
+export function createMovieStore({ schedule = defaultSchedule, now = () => Date.now(), setTimer = setTimeout } = {}) {
+  const movies = new Map();
+  let trendScores = null; // Map<id, number>: time-decayed scores, when the server has them
+  let trendWindow = null; // which window they are for ("day", "week")
+  let rankByTrend = false;
+  let rankOf = new Map(); // the ranks last published, to tell who moved
+  const moves = new Map(); // id -> {delta, isNew, seq, until}
+  let rowCache = new Map();
+  let seq = 0;
+  let serverTotal = 0;
+  let loaded = false;
+  let quietNextRanking = true; // after a reload or a change of ranking, nothing "moved"
+  let scheduled = false;
+  let expiryTimer = null;
+  let moviesVersion = 0; // counts changes to the movies themselves (not to the order)
+  let snapshot = { rows: [], byId: new Map(), count: 0, serverTotal: 0, loaded: false, moviesVersion };
+  const listeners = new Set();
+
+  const scoreOf = (m) => (rankByTrend ? trendScores?.get(m.tmdb_id) ?? 0 : m.final_trend_score);
+
+  function publish() {
+    scheduled = false;
+    const t = now();
+    const ordered = [...movies.values()].sort(byScoreThenId(scoreOf));
+    const nextRankOf = new Map();
+    const nextCache = new Map();
+    let nextExpiry = Infinity;
+    const rows = ordered.map((movie, i) => {
+      const id = movie.tmdb_id;
+      const rank = i + 1;
+      nextRankOf.set(id, rank);
+      const prev = rankOf.get(id);
+      if (!quietNextRanking && prev !== rank) {
+        moves.set(id, { delta: prev === undefined ? 0 : prev - rank, isNew: prev === undefined, seq: ++seq, until: t + MOVE_VISIBLE_MS });
+      }
+      let move = moves.get(id) ?? null;
+      if (move && move.until <= t) {
+        moves.delete(id);
+        move = null;
+      }
+      if (move) nextExpiry = Math.min(nextExpiry, move.until);
+      const trendScore = trendScores ? trendScores.get(id) ?? null : null;
+      const old = rowCache.get(id);
+      const row =
+        old && old.movie === movie && old.rank === rank && old.move === move && old.trendScore === trendScore
+          ? old
+          : { id, movie, rank, move, trendScore };
+      nextCache.set(id, row);
+      return row;
+    });
+    for (const id of moves.keys()) if (!movies.has(id)) moves.delete(id);
+    rankOf = nextRankOf;
+    rowCache = nextCache;
+    quietNextRanking = false;
+    snapshot = { rows, byId: nextCache, count: rows.length, serverTotal: Math.max(serverTotal, rows.length), loaded, moviesVersion };
+    // Clear the "moved" marks when they expire, even if nothing else changes.
+    if (expiryTimer !== null) clearTimeout(expiryTimer);
+    expiryTimer = Number.isFinite(nextExpiry) ? setTimer(() => ((expiryTimer = null), invalidate()), nextExpiry - t + 1) : null;
+    for (const l of listeners) l();
+  }
+
+  function invalidate() {
+    if (scheduled) return;
+    scheduled = true;
+    schedule(publish);
+  }
+
+  return {
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    getSnapshot: () => snapshot,
+
+    /** Replaces everything with a fresh list (after `ready`, also on reconnect). */
+    reset(list, total = list.length) {
+      movies.clear();
+      for (const m of list) if (m.status !== 'removed') movies.set(m.tmdb_id, m);
+      serverTotal = total;
+      loaded = true;
+      quietNextRanking = true;
+      moviesVersion++;
+      invalidate();
+    },
+
+    /**
+     * Merges rows from the stream. Returns the movies that were removed.
+     * @param {object[]} changed
+     * @param {{onlyIfNewer?: boolean}} [opts] onlyIfNewer: skip rows older
+     *   than what we hold (for changes that raced with a list reload)
+     */
+    applyChanges(changed, { onlyIfNewer = false } = {}) {
+      const removed = [];
+      for (const m of changed) {
+        const current = movies.get(m.tmdb_id);
+        if (onlyIfNewer && current && Date.parse(current.last_updated_at) > Date.parse(m.last_updated_at)) continue;
+        if (m.status === 'removed') {
+          if (movies.delete(m.tmdb_id) || !onlyIfNewer) removed.push(m);
+        } else {
+          movies.set(m.tmdb_id, m);
+        }
+      }
+      if (changed.length) {
+        moviesVersion++;
+        invalidate();
+      }
+      return removed;
+    },
+
+    /** Adds or updates one movie we learnt about outside the stream (e.g. a 202). */
+    upsert(movie) {
+      const current = movies.get(movie.tmdb_id);
+      if (current && Date.parse(current.last_updated_at) >= Date.parse(movie.last_updated_at)) return;
+      movies.set(movie.tmdb_id, movie);
+      moviesVersion++;
+      invalidate();
+    },
+
+    /**
+     * Shows time-decayed scores (Map id -> score, or null), for the window
+     * named `window`. A new window's scores re-order the board without
+     * marking rows as moved: the user asked for another order.
+     */
+    setTrendScores(scores, window = null) {
+      if (scores === trendScores) return;
+      if (window !== trendWindow && rankByTrend) quietNextRanking = true;
+      trendScores = scores;
+      trendWindow = window;
+      invalidate();
+    },
+
+    /** Orders by the decayed score (true) or the classic one (false). */
+    setRankByTrend(on) {
+      if (on === rankByTrend) return;
+      rankByTrend = on;
+      quietNextRanking = true;
+      invalidate();
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { createMovieStore, MOVE_VISIBLE_MS } from './movieStore.js';
+import { movie } from '../test/fakes.js';
+
+/** A store whose frames and timers the test runs by hand. */
+function manualStore() {
+  let frames = [];
+  let timers = [];
+  let clock = 1000;
+  const store = createMovieStore({
+    schedule: (fn) => frames.push(fn),
+    now: () => clock,
+    setTimer: (fn, ms) => {
+      timers.push({ fn, at: clock + ms });
+      return timers.length;
+    },
+  });
+  return {
+    store,
+    frame() {
+      const f = frames;
+      frames = [];
+      f.forEach((fn) => fn());
+      return store.getSnapshot();
+    },
+    pendingFrames: () => frames.length,
+    advance(ms) {
+      clock += ms;
+      const due = timers.filter((t) => t.at <= clock);
+      timers = timers.filter((t) => t.at > clock);
+      due.forEach((t) => t.fn());
+    },
+  };
+}
+
+const ids = (snap) => snap.rows.map((r) => r.id);
+
+describe('movie store', () => {
+  it('ranks by score descending, then by id, like the server', () => {
+    const { store, frame } = manualStore();
+    store.reset([movie(3, { final_trend_score: 5 }), movie(1, { final_trend_score: 5 }), movie(2, { final_trend_score: 9 })]);
+    const snap = frame();
+    expect(ids(snap)).toEqual([2, 1, 3]);
+    expect(snap.rows.map((r) => r.rank)).toEqual([1, 2, 3]);
+    expect(snap.loaded).toBe(true);
+    // A reload does not mark anything as moved.
+    expect(snap.rows.every((r) => r.move === null)).toBe(true);
+  });
+
+  it('publishes many changes in one frame', () => {
+    const { store, frame, pendingFrames } = manualStore();
+    store.reset([movie(1), movie(2)]);
+    frame();
+    for (let i = 0; i < 100; i++) store.applyChanges([movie(1, { internal_views_count: i })]);
+    expect(pendingFrames()).toBe(1);
+    expect(frame().byId.get(1).movie.internal_views_count).toBe(99);
+  });
+
+  it('keeps the row objects of movies that did not change', () => {
+    const { store, frame } = manualStore();
+    store.reset([movie(1, { final_trend_score: 9 }), movie(2, { final_trend_score: 5 }), movie(3, { final_trend_score: 1 })]);
+    const before = frame();
+    store.applyChanges([movie(3, { final_trend_score: 2, internal_views_count: 4 })]);
+    const after = frame();
+    expect(after.rows[0]).toBe(before.rows[0]);
+    expect(after.rows[1]).toBe(before.rows[1]);
+    expect(after.rows[2]).not.toBe(before.rows[2]);
+  });
+
+  it('marks rows that moved, and clears the marks later', () => {
+    const h = manualStore();
+    h.store.reset([movie(1, { final_trend_score: 9 }), movie(2, { final_trend_score: 5 })]);
+    h.frame();
+    h.store.applyChanges([movie(2, { final_trend_score: 9.5 })]);
+    let snap = h.frame();
+    expect(ids(snap)).toEqual([2, 1]);
+    expect(snap.byId.get(2).move).toMatchObject({ delta: 1, isNew: false });
+    expect(snap.byId.get(1).move).toMatchObject({ delta: -1 });
+    h.advance(MOVE_VISIBLE_MS + 5);
+    snap = h.frame();
+    expect(snap.byId.get(2).move).toBeNull();
+  });
+
+  it('marks movies that arrive live as new', () => {
+    const h = manualStore();
+    h.store.reset([movie(1)]);
+    h.frame();
+    h.store.applyChanges([movie(2, { status: 'pending', title: null, final_trend_score: 0 })]);
+    expect(h.frame().byId.get(2).move).toMatchObject({ isNew: true });
+  });
+
+  it('drops removed movies and reports them', () => {
+    const { store, frame } = manualStore();
+    store.reset([movie(1), movie(2)]);
+    frame();
+    const removed = store.applyChanges([movie(2, { status: 'removed' })]);
+    expect(removed.map((m) => m.tmdb_id)).toEqual([2]);
+    expect(ids(frame())).toEqual([1]);
+  });
+
+  it('ignores changes older than the reloaded list when asked to', () => {
+    const { store, frame } = manualStore();
+    store.reset([movie(1, { internal_views_count: 5, last_updated_at: '2026-01-01T00:00:05Z' })]);
+    store.applyChanges([movie(1, { internal_views_count: 3, last_updated_at: '2026-01-01T00:00:03Z' })], { onlyIfNewer: true });
+    expect(frame().byId.get(1).movie.internal_views_count).toBe(5);
+    store.applyChanges([movie(1, { internal_views_count: 6, last_updated_at: '2026-01-01T00:00:06Z' })], { onlyIfNewer: true });
+    expect(frame().byId.get(1).movie.internal_views_count).toBe(6);
+  });
+
+  it('ranks by the decayed score when asked, without marking rows as moved', () => {
+    const h = manualStore();
+    h.store.reset([movie(1, { final_trend_score: 9 }), movie(2, { final_trend_score: 5 })]);
+    h.frame();
+    h.store.setTrendScores(new Map([[1, 0.5], [2, 3.2]]), 'day');
+    let snap = h.frame();
+    expect(ids(snap)).toEqual([1, 2]); // still classic: the scores are only shown
+    expect(snap.byId.get(2).trendScore).toBe(3.2);
+    h.store.setRankByTrend(true);
+    snap = h.frame();
+    expect(ids(snap)).toEqual([2, 1]);
+    expect(snap.rows.every((r) => r.move === null)).toBe(true);
+  });
+
+  it('counts the server total when only the first 1,000 were loaded', () => {
+    const { store, frame } = manualStore();
+    store.reset([movie(1), movie(2)], 1500);
+    const snap = frame();
+    expect(snap.count).toBe(2);
+    expect(snap.serverTotal).toBe(1500);
+  });
+
+  it('sorts 1,000 movies under 100 updates a second quickly', () => {
+    const { store, frame } = manualStore();
+    store.reset(Array.from({ length: 1000 }, (_, i) => movie(i + 1, { final_trend_score: (i * 7919) % 100 / 10 })));
+    frame();
+    const start = performance.now();
+    // One second of traffic at 100 updates/s, published at 60 frames/s.
+    for (let f = 0; f < 60; f++) {
+      for (let u = 0; u < 2; u++) {
+        const id = 1 + ((f * 31 + u * 17) % 1000);
+        store.applyChanges([movie(id, { final_trend_score: ((f + u) % 100) / 10, internal_views_count: f })]);
+      }
+      frame();
+    }
+    // Generous for a slow CI machine; about 30 ms on a laptop.
+    expect(performance.now() - start).toBeLessThan(1000);
+  });
+});

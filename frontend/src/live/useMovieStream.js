@@ -1,0 +1,111 @@
+import { useEffect, useRef, useState } from 'react';
+import { listMovies } from '../api/endpoints.js';
+import { describeError } from '../api/client.js';
+
+/**
+ * Connection states, as shown to the user:
+ * connecting   – first connection, nothing shown yet
+ * live         – stream open and the ranking loaded
+ * loading      – stream open, (re)loading the ranking
+ * reconnecting – lost; EventSource or our back-off is trying again
+ */
+export const CONNECTION_LABELS = {
+  connecting: 'Connecting…',
+  loading: 'Loading ranking…',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+};
+
+const MAX_BACKOFF_MS = 15_000;
+
+/**
+ * Keeps `store` in step with the server: on every `ready` event (the first
+ * one and after each reconnect) it reloads the ranking, and merges `movies`
+ * events into it. Changes that arrive while the list loads are kept and
+ * merged afterwards, newest wins, so none is lost in between.
+ *
+ * EventSource reconnects by itself after a network error, but gives up for
+ * good when the server answers with an error status (e.g. 503 while
+ * PostgreSQL is down); then we start a new one ourselves, with back-off.
+ *
+ * @returns {{state: string, error: string|null}}
+ */
+export function useMovieStream(store, { onRemoved, url = '/api/stream', EventSourceImpl = globalThis.EventSource } = {}) {
+  const [status, setStatus] = useState({ state: 'connecting', error: null });
+  const onRemovedRef = useRef(onRemoved);
+  onRemovedRef.current = onRemoved;
+
+  useEffect(() => {
+    let source = null;
+    let retryTimer = null;
+    let failures = 0;
+    let stopped = false;
+    let pending = null; // changes received while the list loads
+    let loadAbort = null;
+
+    const set = (state, error = null) =>
+      setStatus((s) => (s.state === state && s.error === error ? s : { state, error }));
+    const announceRemoved = (removed) => removed.length && onRemovedRef.current?.(removed);
+
+    function scheduleReconnect(error) {
+      source?.close();
+      source = null;
+      loadAbort?.abort();
+      const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** failures++);
+      set('reconnecting', error);
+      retryTimer = setTimeout(connect, delay);
+    }
+
+    async function reload() {
+      loadAbort?.abort();
+      const abort = (loadAbort = new AbortController());
+      pending = [];
+      set('loading');
+      try {
+        const { movies, total } = await listMovies({ limit: 1000, signal: abort.signal });
+        if (abort.signal.aborted) return;
+        store.reset(movies, total);
+        announceRemoved(store.applyChanges(pending, { onlyIfNewer: true }));
+        pending = null;
+        failures = 0;
+        set('live');
+      } catch (err) {
+        if (err?.name === 'AbortError' || abort.signal.aborted) return;
+        scheduleReconnect(`Could not load the ranking: ${describeError(err)}`);
+      }
+    }
+
+    function connect() {
+      if (stopped) return;
+      retryTimer = null;
+      source = new EventSourceImpl(url);
+      source.addEventListener('ready', reload);
+      source.addEventListener('movies', (e) => {
+        let rows;
+        try {
+          rows = JSON.parse(e.data);
+        } catch {
+          return; // a malformed event must not break the board
+        }
+        if (!Array.isArray(rows)) return;
+        if (pending) pending.push(...rows);
+        else announceRemoved(store.applyChanges(rows));
+      });
+      source.onerror = () => {
+        if (stopped) return;
+        if (source.readyState === 2 /* CLOSED */) scheduleReconnect('The server refused the live stream.');
+        else set('reconnecting', 'Lost the connection to the server.');
+      };
+    }
+
+    connect();
+    return () => {
+      stopped = true;
+      clearTimeout(retryTimer);
+      loadAbort?.abort();
+      source?.close();
+    };
+  }, [store, url, EventSourceImpl]);
+
+  return status;
+}

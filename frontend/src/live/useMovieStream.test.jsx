@@ -1,0 +1,95 @@
+import { act, renderHook, waitFor } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { useMovieStream } from './useMovieStream.js';
+import { createMovieStore } from './movieStore.js';
+import { FakeEventSource, fakeApi, movie, problem } from '../test/fakes.js';
+
+const syncStore = () => createMovieStore({ schedule: (fn) => fn() });
+
+describe('useMovieStream', () => {
+  beforeEach(() => FakeEventSource.reset());
+  afterEach(() => vi.useRealTimers());
+
+  it('loads the ranking on ready, then merges changes', async () => {
+    fakeApi({ 'GET /api/movies': () => [movie(1, { internal_views_count: 1 })] });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    expect(result.current.state).toBe('connecting');
+    act(() => FakeEventSource.latest().emit('ready', {}));
+    await waitFor(() => expect(result.current.state).toBe('live'));
+    expect(fetch.calls[0].query.get('limit')).toBe('1000');
+    act(() => FakeEventSource.latest().emit('movies', [movie(1, { internal_views_count: 2, last_updated_at: '2026-01-01T00:00:01Z' })]));
+    expect(store.getSnapshot().byId.get(1).movie.internal_views_count).toBe(2);
+  });
+
+  it('keeps changes that arrive while the list loads', async () => {
+    let release;
+    fakeApi({ 'GET /api/movies': () => new Promise((ok) => (release = ok)) });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    act(() => FakeEventSource.latest().emit('ready', {}));
+    expect(result.current.state).toBe('loading');
+    act(() => FakeEventSource.latest().emit('movies', [movie(2, { last_updated_at: '2026-01-01T00:00:09Z' })]));
+    await act(async () => release([movie(1)]));
+    await waitFor(() => expect(result.current.state).toBe('live'));
+    expect([...store.getSnapshot().byId.keys()].sort()).toEqual([1, 2]);
+  });
+
+  it('reports removed movies', async () => {
+    fakeApi({ 'GET /api/movies': () => [movie(1), movie(999)] });
+    const onRemoved = vi.fn();
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { onRemoved, EventSourceImpl: FakeEventSource }));
+    act(() => FakeEventSource.latest().emit('ready', {}));
+    await waitFor(() => expect(result.current.state).toBe('live'));
+    act(() => FakeEventSource.latest().emit('movies', [movie(999, { status: 'removed', title: null })]));
+    expect(onRemoved).toHaveBeenCalledWith([expect.objectContaining({ tmdb_id: 999 })]);
+    expect(store.getSnapshot().byId.has(999)).toBe(false);
+  });
+
+  it('shows a dropped connection and reloads when the browser reconnects', async () => {
+    fakeApi({ 'GET /api/movies': () => [movie(1)] });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    act(() => FakeEventSource.latest().emit('ready', {}));
+    await waitFor(() => expect(result.current.state).toBe('live'));
+    act(() => FakeEventSource.latest().drop());
+    expect(result.current.state).toBe('reconnecting');
+    act(() => FakeEventSource.latest().emit('ready', {}));
+    await waitFor(() => expect(result.current.state).toBe('live'));
+    expect(fetch.calls.filter((c) => c.path === '/api/movies')).toHaveLength(2);
+  });
+
+  it('opens a new stream itself when the server refused one', async () => {
+    vi.useFakeTimers();
+    fakeApi({ 'GET /api/movies': () => [movie(1)] });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    const first = FakeEventSource.latest();
+    act(() => first.refuse());
+    expect(result.current).toMatchObject({ state: 'reconnecting', error: expect.stringMatching(/refused/) });
+    await act(async () => vi.advanceTimersByTime(1000));
+    expect(FakeEventSource.instances).toHaveLength(2);
+    expect(first.closed).toBe(true);
+  });
+
+  it('retries when the ranking cannot be loaded, saying why', async () => {
+    vi.useFakeTimers();
+    fakeApi({ 'GET /api/movies': () => problem(503, 'the service cannot store or read data right now; retry shortly') });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    await act(async () => FakeEventSource.latest().emit('ready', {}));
+    await act(async () => {});
+    expect(result.current.state).toBe('reconnecting');
+    expect(result.current.error).toBe('Could not load the ranking: the service cannot store or read data right now; retry shortly');
+    await act(async () => vi.advanceTimersByTime(1000));
+    expect(FakeEventSource.instances).toHaveLength(2);
+  });
+
+  it('closes the stream when unmounted', () => {
+    fakeApi({});
+    const { unmount } = renderHook(() => useMovieStream(syncStore(), { EventSourceImpl: FakeEventSource }));
+    unmount();
+    expect(FakeEventSource.latest().closed).toBe(true);
+  });
+});
