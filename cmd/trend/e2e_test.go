@@ -380,3 +380,25 @@ func TestTrendingAndBreakdown(t *testing.T) {
 		t.Errorf("window=month: got %d, want 422", r.status)
 	}
 }
+
+func TestBatchesOfViewsAreCountedExactly(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	s.register(13)
+	s.register(278)
+	items := make([]string, 1000)
+	for i := range items {
+		items[i] = fmt.Sprintf(`{"tmdb_id":%d,"view_id":%q}`, []int{13, 278}[i%2], uuid.NewString())
+	}
+	body := `{"views":[` + strings.Join(items, ",") + `]}`
+	for range 3 { // the same batch three times: its view ids make it count once
+		if r := s.postJSON("/api/views", body); r.status != http.StatusAccepted {
+			t.Fatalf("batch: got %d %s", r.status, r.body)
+		}
+	}
+	if r := s.postJSON("/api/views", `{"views":[{"tmdb_id":13},{"tmdb_id":424242}]}`); r.status != http.StatusNotFound {
+		t.Errorf("a batch with an unknown movie: got %d, want 404", r.status)
+	}
+	s.waitViews(13, 500)
+	s.waitViews(278, 500)
+}

@@ -27,6 +27,9 @@ roles:
   worker      command and event handlers (--handlers selects a subset)
   all         every role in one process: the default for a local run
   replay      rebuild a projection from the event log while the system serves
+  status      print queue depths and consumers, outbox backlog, dead letters,
+              projection lag and the last replay (--json for machines)
+  dlq         dead letters: trend dlq list|requeue|purge [--id ID,...] [--json]
   tmdb-fake   a local stand-in for the TMDB API serving a catalog file
 
 Configuration comes from the environment and a .env file; see README.md.
@@ -50,12 +53,23 @@ func run(args []string) error {
 	var opts app.Options
 	var handlers, addr, catalog, apiKey string
 	var ro app.ReplayOptions
+	var so app.StatusOptions
+	var do app.DLQOptions
 	switch role {
 	case "replay":
 		fs.StringVar(&ro.Projection, "projection", "trend", "the projection to rebuild")
 		fs.BoolVar(&ro.Keep, "keep", false, "keep the old copy (renamed <table>_old_<id>) after the switch")
 		fs.BoolVar(&ro.Check, "check", false, "rebuild into a scratch copy and print every difference from the live one; change nothing")
 		fs.BoolVar(&opts.NoMigrate, "no-migrate", false, "do not apply database migrations on start")
+	case "status":
+		fs.BoolVar(&so.JSON, "json", false, "print JSON instead of a table")
+	case "dlq":
+		// The subcommand comes first: trend dlq requeue --id ID.
+		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+			do.Command, args = args[0], args[1:]
+		}
+		fs.Var(&do.IDs, "id", "select dead letters by id (repeatable, or comma-separated); default: all")
+		fs.BoolVar(&do.JSON, "json", false, "print JSON (as the admin API answers)")
 	case "tmdb-fake":
 		fs.StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
 		fs.StringVar(&catalog, "catalog", "", "catalog CSV (tmdb_id,title,release_date,vote_average,vote_count,popularity,genres); default: the bundled one")
@@ -91,6 +105,10 @@ func run(args []string) error {
 		return app.RunTMDBFake(ctx, addr, catalog, apiKey, log)
 	case "replay":
 		return app.RunReplay(ctx, cfg, opts, ro, log)
+	case "status":
+		return app.RunStatus(ctx, cfg, so, log)
+	case "dlq":
+		return app.RunDLQ(ctx, cfg, do, log)
 	}
 	return app.Run(ctx, role, cfg, opts, log)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/movietrend/trend/handlers"
 	"github.com/movietrend/trend/internal/config"
 	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/metrics"
 	"github.com/movietrend/trend/internal/postgres"
 	"github.com/movietrend/trend/projections/trend"
 )
@@ -58,11 +59,12 @@ type Options struct {
 
 // base is what every role shares.
 type base struct {
-	cfg  config.Config
-	opts Options
-	log  *slog.Logger
-	wlog watermill.LoggerAdapter
-	pool *pgxpool.Pool
+	cfg     config.Config
+	opts    Options
+	log     *slog.Logger
+	wlog    watermill.LoggerAdapter
+	pool    *pgxpool.Pool
+	metrics *metrics.Metrics
 }
 
 func newBase(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger) (*base, error) {
@@ -81,7 +83,7 @@ func newBase(ctx context.Context, cfg config.Config, opts Options, log *slog.Log
 			return nil, err
 		}
 	}
-	return &base{cfg: cfg, opts: opts, log: log, wlog: watermillLogger(log), pool: pool}, nil
+	return &base{cfg: cfg, opts: opts, log: log, wlog: watermillLogger(log), pool: pool, metrics: metrics.New()}, nil
 }
 
 func (b *base) close() { b.pool.Close() }

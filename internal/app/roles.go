@@ -18,6 +18,7 @@ import (
 
 	"github.com/movietrend/trend/handlers"
 	"github.com/movietrend/trend/internal/config"
+	"github.com/movietrend/trend/internal/dlq"
 	"github.com/movietrend/trend/internal/eventlog"
 	"github.com/movietrend/trend/internal/httpapi"
 	"github.com/movietrend/trend/internal/intake"
@@ -104,7 +105,9 @@ func (b *base) runAPI(ctx context.Context) error {
 		Registrations: registrations{b},
 		Trends:        trend.NewRanker(b.pool, b.trendParams()),
 		Replays:       replays{b: b, r: replay.New(b.pool, b.log)},
+		DeadLetters:   dlq.New(b.cfg.AMQPURL),
 		AdminToken:    b.cfg.AdminToken,
+		Metrics:       b.metrics,
 		Checks: []httpapi.Check{
 			{Name: "postgres", Run: b.pool.Ping},
 			{Name: "rabbitmq", Run: amqpCheck(b.cfg.AMQPURL)},
@@ -114,6 +117,7 @@ func (b *base) runAPI(ctx context.Context) error {
 		RabbitMQManagementURL: managementURL(b.cfg.AMQPURL),
 		Logger:                b.log,
 	})
+	b.watchPipeline()
 	if !web.Built() {
 		b.log.Warn("the dashboard is not built into this binary: run `make dashboard`, then rebuild; the API works without it")
 	}
@@ -142,7 +146,7 @@ func (r registrations) Get(ctx context.Context, id int64) (registry.Registration
 }
 
 func (b *base) runRelay(ctx context.Context) error {
-	fwd, err := messaging.NewRelay(b.pool, b.cfg.AMQPURL, b.wlog)
+	fwd, err := messaging.NewRelay(b.pool, b.cfg.AMQPURL, b.wlog, b.metrics.Outcome)
 	if err != nil {
 		return err
 	}
@@ -161,7 +165,8 @@ func (b *base) runWorker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	wc := messaging.WorkerConfig{AMQPURL: b.cfg.AMQPURL, EventGroups: map[string][]cqrs.GroupEventHandler{}, Logger: b.wlog}
+	wc := messaging.WorkerConfig{AMQPURL: b.cfg.AMQPURL, EventGroups: map[string][]cqrs.GroupEventHandler{},
+		Logger: b.wlog, Log: b.log, Metrics: b.metrics}
 	if b.wants("commands") {
 		reg, err := handlers.NewRegisterMovieHandler(store)
 		if err != nil {
@@ -229,7 +234,8 @@ func (b *base) tmdbClient(ctx context.Context) (*tmdb.Client, error) {
 		base = url
 		b.log.Warn("no TMDB_API_KEY or TMDB_READ_TOKEN set: using the built-in TMDB stand-in (trend tmdb-fake) with its bundled catalog of 924 movies", "tmdb_base_url", base)
 	}
-	return tmdb.New(tmdb.Config{BaseURL: base, APIKey: b.cfg.TMDBAPIKey, ReadToken: b.cfg.TMDBReadToken, Logger: b.log})
+	return tmdb.New(tmdb.Config{BaseURL: base, APIKey: b.cfg.TMDBAPIKey, ReadToken: b.cfg.TMDBReadToken, Logger: b.log,
+		HTTPClient: &http.Client{Transport: b.metrics.TMDBTransport(nil)}})
 }
 
 // StartTMDBFake serves the TMDB stand-in with the bundled catalog on addr

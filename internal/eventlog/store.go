@@ -88,7 +88,7 @@ func (s *Store) Once(ctx context.Context, handler string, messageID uuid.UUID, c
 		if err != nil {
 			return err
 		}
-		return out.PublishEvent(ctx, &events.Batch{BatchID: tx.batchID, Events: tx.appended})
+		return out.PublishEvent(ctx, correlationID, &events.Batch{BatchID: tx.batchID, Events: tx.appended})
 	})
 }
 

@@ -28,8 +28,9 @@ func (s *server) requireAdmin(next http.Handler) http.Handler {
 				Detail: "admin endpoints are disabled: set ADMIN_TOKEN to enable them"})
 			return
 		}
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
+		// The scheme is case-insensitive (RFC 9110, section 11.1).
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="trend admin"`)
 			writeProblem(w, Problem{Type: "/problems/unauthorized", Status: http.StatusUnauthorized,
 				Detail: "send the admin token as Authorization: Bearer <ADMIN_TOKEN>"})

@@ -67,6 +67,20 @@ func (c *fakeCommands) RefreshMovie(_ context.Context, id int64, _ string) error
 	return c.err("refresh", id, c.refreshErr)
 }
 
+func (c *fakeCommands) RecordViews(_ context.Context, vs []commands.View, _ string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, v := range vs {
+		if err := c.err("view", v.TMDBID, c.viewErr); err != nil {
+			return err
+		}
+	}
+	if c.record {
+		c.views = append(c.views, vs...)
+	}
+	return nil
+}
+
 func (c *fakeCommands) RecordView(_ context.Context, v commands.View) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -1,12 +1,149 @@
 package httpapi
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+
 	"github.com/go-chi/chi/v5"
+
+	"github.com/movietrend/trend/internal/dlq"
 )
 
-// DeadLetters lists and requeues the messages that could not be handled.
-type DeadLetters interface{}
+// DeadLetters lists, requeues and purges the messages that could not be
+// handled (internal/dlq on RabbitMQ).
+type DeadLetters interface {
+	List(ctx context.Context, sel dlq.Selection, limit int) (dlq.Listing, error)
+	Requeue(ctx context.Context, sel dlq.Selection) (dlq.RequeueResult, error)
+	Purge(ctx context.Context, sel dlq.Selection) (dlq.PurgeResult, error)
+}
 
 // deadLetterRoutes mounts the dead-letter admin endpoints (behind
 // requireAdmin).
-func (s *server) deadLetterRoutes(r chi.Router) {}
+func (s *server) deadLetterRoutes(r chi.Router) {
+	r.Get("/dead-letters", s.listDeadLetters)
+	r.Post("/dead-letters/requeue", s.requeueDeadLetters)
+	r.Post("/dead-letters/purge", s.purgeDeadLetters)
+}
+
+// listDeadLetters answers the dead letters, oldest first: ?limit= (1 to
+// 10,000, default 1,000), ?id= (repeatable) to pick some; X-Total-Count is
+// how many the queue held.
+func (s *server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
+	if !s.deadLettersAvailable(w) {
+		return
+	}
+	limit, p := intQuery(r, "limit", dlq.DefaultLimit, 1, dlq.MaxLimit)
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	sel := dlq.All()
+	if ids, ok := r.URL.Query()["id"]; ok {
+		if p := checkIDs("id", ids); p != nil {
+			writeProblem(w, *p)
+			return
+		}
+		sel = dlq.ByID(ids...)
+	}
+	l, err := s.DeadLetters.List(r.Context(), sel, limit)
+	if err != nil {
+		s.brokerUnavailable(w, r, err, "")
+		return
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(l.Total))
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, l.Letters)
+}
+
+func (s *server) requeueDeadLetters(w http.ResponseWriter, r *http.Request) {
+	sel, ok := s.deadLetterSelection(w, r)
+	if !ok {
+		return
+	}
+	res, err := s.DeadLetters.Requeue(r.Context(), sel)
+	if err != nil {
+		s.brokerUnavailable(w, r, err, fmt.Sprintf(" (%d were requeued before the failure)", res.Requeued))
+		return
+	}
+	s.Logger.InfoContext(r.Context(), "dead letters requeued", "requeued", res.Requeued, "skipped", len(res.Skipped), "not_found", res.NotFound)
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *server) purgeDeadLetters(w http.ResponseWriter, r *http.Request) {
+	sel, ok := s.deadLetterSelection(w, r)
+	if !ok {
+		return
+	}
+	res, err := s.DeadLetters.Purge(r.Context(), sel)
+	if err != nil {
+		s.brokerUnavailable(w, r, err, fmt.Sprintf(" (%d were purged before the failure)", res.Purged))
+		return
+	}
+	s.Logger.InfoContext(r.Context(), "dead letters purged", "purged", res.Purged, "not_found", res.NotFound)
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *server) deadLettersAvailable(w http.ResponseWriter) bool {
+	if s.DeadLetters == nil {
+		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "dead letters are not available in this role"})
+		return false
+	}
+	return true
+}
+
+// deadLetterSelection reads the optional body {"ids": [...]}: no body, no
+// ids or null select every dead letter. An empty list is refused rather
+// than taken to mean all, or nothing: a client that built it by mistake
+// would otherwise requeue or purge everything.
+func (s *server) deadLetterSelection(w http.ResponseWriter, r *http.Request) (dlq.Selection, bool) {
+	if !s.deadLettersAvailable(w) {
+		return dlq.Selection{}, false
+	}
+	if r.ContentLength == 0 {
+		return dlq.All(), true
+	}
+	obj, p := readObject(w, r, "ids")
+	if p != nil {
+		writeProblem(w, *p)
+		return dlq.Selection{}, false
+	}
+	raw, ok := obj["ids"]
+	if !ok || string(raw) == "null" {
+		return dlq.All(), true
+	}
+	var ids []string
+	if err := json.Unmarshal(raw, &ids); err != nil {
+		writeProblem(w, validation("ids", "ids must be an array of dead-letter id strings"))
+		return dlq.Selection{}, false
+	}
+	if p := checkIDs("ids", ids); p != nil {
+		writeProblem(w, *p)
+		return dlq.Selection{}, false
+	}
+	return dlq.ByID(ids...), true
+}
+
+func checkIDs(field string, ids []string) *Problem {
+	if len(ids) == 0 {
+		p := validation(field, field+" must not be empty; leave it out to select every dead letter")
+		return &p
+	}
+	for _, id := range ids {
+		if id == "" {
+			p := validation(field, field+" must not contain an empty id")
+			return &p
+		}
+	}
+	return nil
+}
+
+// brokerUnavailable answers a failure to reach or use RabbitMQ; done says
+// what was done before it.
+func (s *server) brokerUnavailable(w http.ResponseWriter, r *http.Request, err error, done string) {
+	s.Logger.ErrorContext(r.Context(), "dead-letter request failed", "path", r.URL.Path, "error", err)
+	writeProblem(w, Problem{Type: typeUnavailable, Status: http.StatusServiceUnavailable,
+		Detail: "RabbitMQ is unreachable or failed: the dead letters cannot be read or changed right now; retry shortly" + done})
+}

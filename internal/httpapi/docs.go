@@ -1,6 +1,160 @@
 package httpapi
 
-import "github.com/go-chi/chi/v5"
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// openAPIDocument is the OpenAPI 3.1 document of the API, written by hand.
+// openapi_test.go checks it against the OpenAPI specification, against
+// the router (every route is described, every described route exists) and
+// against the answers of the handlers.
+//
+//go:embed openapi.json
+var openAPIDocument []byte
+
+// docsFiles are the interactive docs: a page that runs Swagger UI, and
+// Swagger UI itself, vendored gzipped from the npm package swagger-ui-dist
+// (see docs/README.md).
+//
+//go:embed docs/index.html docs/swagger-ui-bundle.js.gz docs/swagger-ui.css.gz
+//go:embed docs/LICENSE docs/NOTICE docs/swagger-ui-bundle.js.LICENSE.txt
+var docsFiles embed.FS
+
+// docsAsset is a file the docs page loads, served at /docs/{name}.
+type docsAsset struct {
+	file        string
+	contentType string
+	gzipped     bool // file holds the gzipped content
+}
+
+var docsAssets = map[string]docsAsset{
+	"swagger-ui-bundle.js":             {"docs/swagger-ui-bundle.js.gz", "text/javascript; charset=utf-8", true},
+	"swagger-ui.css":                   {"docs/swagger-ui.css.gz", "text/css; charset=utf-8", true},
+	"swagger-ui-bundle.js.LICENSE.txt": {"docs/swagger-ui-bundle.js.LICENSE.txt", "text/plain; charset=utf-8", false},
+	"LICENSE":                          {"docs/LICENSE", "text/plain; charset=utf-8", false},
+	"NOTICE":                           {"docs/NOTICE", "text/plain; charset=utf-8", false},
+}
+
+var (
+	openAPIETag = func() string {
+		sum := sha256.Sum256(openAPIDocument)
+		return `"` + hex.EncodeToString(sum[:12]) + `"`
+	}()
+	// docsPage is docs/index.html with its asset URLs versioned by their
+	// content, so that the assets can be cached for good.
+	docsPage = func() []byte {
+		page, err := docsFiles.ReadFile("docs/index.html")
+		if err != nil {
+			panic(err)
+		}
+		h := sha256.New()
+		for _, name := range []string{"docs/swagger-ui-bundle.js.gz", "docs/swagger-ui.css.gz"} {
+			b, err := docsFiles.ReadFile(name)
+			if err != nil {
+				panic(err)
+			}
+			h.Write(b)
+		}
+		return bytes.ReplaceAll(page, []byte("{{version}}"), []byte(hex.EncodeToString(h.Sum(nil))[:12]))
+	}()
+)
 
 // docsRoutes mounts the OpenAPI document and the interactive API docs.
-func (s *server) docsRoutes(r chi.Router) {}
+// /docs must be a route of its own: the root's NotFound would serve the
+// dashboard for it.
+func (s *server) docsRoutes(r chi.Router) {
+	r.Get("/api/openapi.json", serveOpenAPI)
+	r.Get("/docs", serveDocsPage)
+	r.Get("/docs/{asset}", serveDocsAsset)
+}
+
+func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("ETag", openAPIETag)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(openAPIDocument))
+}
+
+func serveDocsPage(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(docsPage)
+}
+
+// serveDocsAsset serves a vendored file: the gzipped ones as they are to
+// clients that accept gzip (all browsers), uncompressed to the others.
+func serveDocsAsset(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "asset")
+	a, ok := docsAssets[name]
+	if !ok {
+		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such file of the API docs: " + name})
+		return
+	}
+	b, err := docsFiles.ReadFile(a.file)
+	if err != nil {
+		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such file of the API docs: " + name})
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", a.contentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if a.gzipped {
+		// The page asks for ?v=<content hash>: a new version is a new URL.
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		h.Set("Vary", "Accept-Encoding")
+	}
+	if !a.gzipped || acceptsGzip(r) {
+		if a.gzipped {
+			h.Set("Content-Encoding", "gzip")
+		}
+		h.Set("Content-Length", strconv.Itoa(len(b)))
+		_, _ = w.Write(b)
+		return
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		writeProblem(w, Problem{Type: typeInternalError, Status: http.StatusInternalServerError, Detail: "the API docs are damaged in this build"})
+		return
+	}
+	_, _ = io.Copy(w, zr)
+}
+
+// acceptsGzip tells whether the request's Accept-Encoding allows gzip
+// (RFC 9110 section 12.5.3): "gzip" with a q-value above 0, or else "*"
+// with one.
+func acceptsGzip(r *http.Request) bool {
+	gzipQ, anyQ := -1.0, -1.0
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for part := range strings.SplitSeq(v, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			q := 1.0
+			if k, val, ok := strings.Cut(strings.TrimSpace(params), "="); ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+					q = f
+				}
+			}
+			switch strings.ToLower(strings.TrimSpace(coding)) {
+			case "gzip", "x-gzip":
+				gzipQ = q
+			case "*":
+				anyQ = q
+			}
+		}
+	}
+	if gzipQ >= 0 {
+		return gzipQ > 0
+	}
+	return anyQ > 0
+}

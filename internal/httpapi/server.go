@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/movietrend/trend/commands"
+	"github.com/movietrend/trend/internal/metrics"
 	"github.com/movietrend/trend/internal/pipeline"
 	"github.com/movietrend/trend/internal/registry"
 	"github.com/movietrend/trend/projections/trend"
@@ -67,8 +68,10 @@ type Deps struct {
 	DeadLetters   DeadLetters
 	// AdminToken enables the admin endpoints; empty disables them.
 	AdminToken string
-	Checks     []Check
-	Pipeline   Pipeline
+	// Metrics, if set, measures every request and is served on /metrics.
+	Metrics  *metrics.Metrics
+	Checks   []Check
+	Pipeline Pipeline
 	// Dashboard serves the web dashboard at / (optional).
 	Dashboard http.Handler
 	// RabbitMQManagementURL is shown to operators (the management UI).
@@ -103,7 +106,12 @@ func New(ctx context.Context, d Deps) http.Handler {
 	go s.stream.run(ctx)
 
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.recoverer)
+	// GetHead answers HEAD with the GET route (health checks, curl -I).
+	r.Use(middleware.RequestID, s.logRequests, s.recoverer, middleware.GetHead)
+	if d.Metrics != nil {
+		r.Use(d.Metrics.HTTP)
+		r.Method(http.MethodGet, "/metrics", d.Metrics.Handler())
+	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		if d.Dashboard != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
 			r.URL.Path != "/api" && !strings.HasPrefix(r.URL.Path, "/api/") {
@@ -124,6 +132,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 	r.Route("/api", func(r chi.Router) {
 		r.Post("/movies/register", s.registerMovie)
 		r.Post("/movies/view", s.recordView)
+		r.Post("/views", s.recordViews)
 		// Without these, GET /movies/register would match /movies/{tmdb_id}.
 		r.Method(http.MethodGet, "/movies/register", methodNotAllowed(http.MethodPost))
 		r.Method(http.MethodGet, "/movies/view", methodNotAllowed(http.MethodPost))
@@ -163,6 +172,26 @@ func methodNotAllowed(allowed ...string) http.HandlerFunc {
 		writeProblem(w, Problem{Type: typeMethod, Status: http.StatusMethodNotAllowed,
 			Detail: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + strings.Join(allowed, ", ")})
 	}
+}
+
+// logRequests logs every request with its request id, which also travels
+// as the correlation id of the messages the request causes: debug for
+// success, info for a client error, warn for a server error.
+func (s *server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		level := slog.LevelDebug
+		switch {
+		case ww.Status() >= 500:
+			level = slog.LevelWarn
+		case ww.Status() >= 400:
+			level = slog.LevelInfo
+		}
+		s.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
+			"took", time.Since(start).String(), "correlation_id", middleware.GetReqID(r.Context()))
+	})
 }
 
 func (s *server) recoverer(next http.Handler) http.Handler {

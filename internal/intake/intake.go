@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -79,16 +80,16 @@ func (in *Intake) Close() {
 }
 
 // send writes one command to the outbox inside tx.
-func (in *Intake) send(ctx context.Context, tx pgx.Tx, id uuid.UUID, cmd any) error {
-	return sendCommand(ctx, tx, in.wlog, id, cmd)
+func (in *Intake) send(ctx context.Context, tx pgx.Tx, id uuid.UUID, correlationID string, cmd any) error {
+	return sendCommand(ctx, tx, in.wlog, id, correlationID, cmd)
 }
 
-func sendCommand(ctx context.Context, tx pgx.Tx, wlog watermill.LoggerAdapter, id uuid.UUID, cmd any) error {
+func sendCommand(ctx context.Context, tx pgx.Tx, wlog watermill.LoggerAdapter, id uuid.UUID, correlationID string, cmd any) error {
 	out, err := messaging.NewOutbox(tx, wlog)
 	if err != nil {
 		return err
 	}
-	if err := out.SendCommand(ctx, id.String(), cmd); err != nil {
+	if err := out.SendCommand(ctx, id.String(), correlationID, cmd); err != nil {
 		return fmt.Errorf("write command to the outbox: %w", err)
 	}
 	return nil
@@ -106,7 +107,7 @@ func (in *Intake) RegisterMovie(ctx context.Context, id int64, correlationID str
 		if !isNew {
 			return ErrAlreadyRegistered
 		}
-		return in.send(ctx, tx, cmd.CommandID, &cmd)
+		return in.send(ctx, tx, cmd.CommandID, correlationID, &cmd)
 	})
 	if err != nil {
 		return registry.Registration{}, err
@@ -125,7 +126,44 @@ func (in *Intake) RefreshMovie(ctx context.Context, id int64, correlationID stri
 		if !tracked[id] {
 			return ErrNotTracked
 		}
-		return in.send(ctx, tx, cmd.CommandID, &cmd)
+		return in.send(ctx, tx, cmd.CommandID, correlationID, &cmd)
+	})
+}
+
+// NotTrackedError lists the movies of a batch that are not tracked.
+type NotTrackedError struct{ IDs []int64 }
+
+func (e *NotTrackedError) Error() string {
+	return fmt.Sprintf("movies not registered or removed: %v", e.IDs)
+}
+
+// Is makes errors.Is(err, ErrNotTracked) true.
+func (e *NotTrackedError) Is(target error) bool { return target == ErrNotTracked }
+
+// RecordViews accepts a batch of views all or nothing: one transaction,
+// one RecordViews command; if any movie is not tracked, none is recorded
+// and the error is a *NotTrackedError naming them.
+func (in *Intake) RecordViews(ctx context.Context, views []commands.View, correlationID string) error {
+	ids := make([]int64, len(views))
+	for i, v := range views {
+		ids[i] = v.TMDBID
+	}
+	cmd := commands.RecordViews{CommandID: uuid.New(), Views: views, CorrelationID: correlationID}
+	return pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
+		tracked, err := registry.Tracked(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		var missing []int64
+		for _, id := range ids {
+			if !tracked[id] && !slices.Contains(missing, id) {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > 0 {
+			return &NotTrackedError{IDs: missing}
+		}
+		return in.send(ctx, tx, cmd.CommandID, correlationID, &cmd)
 	})
 }
 
@@ -205,7 +243,7 @@ func (in *Intake) commitViews(batch []viewRequest) {
 		if len(cmd.Views) == 0 {
 			return nil
 		}
-		return in.send(ctx, tx, cmd.CommandID, &cmd)
+		return in.send(ctx, tx, cmd.CommandID, "", &cmd)
 	})
 	for i, r := range batch {
 		if err != nil {

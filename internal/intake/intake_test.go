@@ -166,3 +166,34 @@ func TestConcurrentViewsShareTransactions(t *testing.T) {
 	}
 	t.Logf("%d views in %d messages", len(accepted), len(msgs))
 }
+
+func TestRecordViewsIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	in, pool := newIntake(t, intake.Config{})
+	if _, err := in.RegisterMovie(t.Context(), 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	views := func(ids ...int64) []commands.View {
+		var vs []commands.View
+		for _, id := range ids {
+			vs = append(vs, commands.View{ViewID: uuid.New(), TMDBID: id, ViewedAt: time.Now()})
+		}
+		return vs
+	}
+	err := in.RecordViews(t.Context(), views(1, 2, 1, 3, 2), "")
+	var nt *intake.NotTrackedError
+	if !errors.As(err, &nt) || len(nt.IDs) != 2 || nt.IDs[0] != 2 || nt.IDs[1] != 3 || !errors.Is(err, intake.ErrNotTracked) {
+		t.Fatalf("batch with untracked movies: got %v, want a NotTrackedError naming 2 and 3", err)
+	}
+	if got := len(outbox(t, pool)); got != 1 {
+		t.Fatalf("outbox: got %d messages after a refused batch, want only the registration", got)
+	}
+	if err := in.RecordViews(t.Context(), views(1, 1, 1), "corr"); err != nil {
+		t.Fatal(err)
+	}
+	msgs := outbox(t, pool)
+	var cmd commands.RecordViews
+	if len(msgs) != 2 || json.Unmarshal(msgs[1].Payload, &cmd) != nil || len(cmd.Views) != 3 || cmd.CorrelationID != "corr" {
+		t.Errorf("accepted batch: got %d messages, last %+v; want one RecordViews with the 3 views", len(msgs), cmd)
+	}
+}

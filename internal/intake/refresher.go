@@ -99,7 +99,7 @@ func (r *Refresher) Tick(ctx context.Context) (int, error) {
 		}
 		for _, id := range ids {
 			cmd := commands.RefreshMovie{CommandID: uuid.New(), TMDBID: id, RequestedAt: now}
-			if err := sendCommand(ctx, tx, r.wlog, cmd.CommandID, &cmd); err != nil {
+			if err := sendCommand(ctx, tx, r.wlog, cmd.CommandID, "", &cmd); err != nil {
 				return err
 			}
 		}

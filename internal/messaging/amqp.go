@@ -1,8 +1,11 @@
 package messaging
 
 import (
+	"time"
+
 	"github.com/ThreeDotsLabs/watermill"
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // amqpConfig is the one RabbitMQ configuration for publishers and
@@ -19,6 +22,17 @@ func amqpConfig(url string, queue func(topic string) string) wamqp.Config {
 // confirmed each message.
 func NewPublisher(url string, logger watermill.LoggerAdapter) (*wamqp.Publisher, error) {
 	return wamqp.NewPublisher(amqpConfig(url, func(topic string) string { return topic }), logger)
+}
+
+// newDeadLetterPublisher is NewPublisher that stamps each message with the
+// time it was dead-lettered (shown by `trend dlq list`).
+func newDeadLetterPublisher(url string, logger watermill.LoggerAdapter) (*wamqp.Publisher, error) {
+	cfg := amqpConfig(url, func(topic string) string { return topic })
+	cfg.Marshaler = wamqp.DefaultMarshaler{PostprocessPublishing: func(p amqp.Publishing) amqp.Publishing {
+		p.Timestamp = time.Now().UTC()
+		return p
+	}}
+	return wamqp.NewPublisher(cfg, logger)
 }
 
 // newSubscriber consumes one named queue.

@@ -9,6 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/components/forwarder"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -56,8 +57,14 @@ func NewOutbox(tx pgx.Tx, logger watermill.LoggerAdapter) (*Outbox, error) {
 	}
 	eb, err := cqrs.NewEventBusWithConfig(pub, cqrs.EventBusConfig{
 		GeneratePublishTopic: func(cqrs.GenerateEventPublishTopicParams) (string, error) { return EventsTopic, nil },
-		Marshaler:            marshaler,
-		Logger:               logger,
+		OnPublish: func(p cqrs.OnEventSendParams) error {
+			if id, ok := p.Message.Context().Value(correlationKey{}).(string); ok && id != "" {
+				middleware.SetCorrelationID(id, p.Message)
+			}
+			return nil
+		},
+		Marshaler: marshaler,
+		Logger:    logger,
 	})
 	if err != nil {
 		return nil, err
@@ -65,17 +72,24 @@ func NewOutbox(tx pgx.Tx, logger watermill.LoggerAdapter) (*Outbox, error) {
 	return &Outbox{commands: cb, events: eb}, nil
 }
 
+type correlationKey struct{}
+
 // SendCommand queues cmd; messageID becomes the message's UUID so that it
-// can be followed from the outbox to the handler.
-func (o *Outbox) SendCommand(ctx context.Context, messageID string, cmd any) error {
+// can be followed from the outbox to the handler, and correlationID (the
+// HTTP request id) goes into its metadata.
+func (o *Outbox) SendCommand(ctx context.Context, messageID, correlationID string, cmd any) error {
 	return o.commands.SendWithModifiedMessage(ctx, cmd, func(m *message.Message) error {
 		m.UUID = messageID
+		if correlationID != "" {
+			middleware.SetCorrelationID(correlationID, m)
+		}
 		return nil
 	})
 }
 
-// PublishEvent queues ev. Handlers deduplicate events by the id inside
-// them (events.Batch.BatchID), not by the message UUID.
-func (o *Outbox) PublishEvent(ctx context.Context, ev any) error {
-	return o.events.Publish(ctx, ev)
+// PublishEvent queues ev, with correlationID in its metadata. Handlers
+// deduplicate events by the id inside them (events.Batch.BatchID), not by
+// the message UUID.
+func (o *Outbox) PublishEvent(ctx context.Context, correlationID string, ev any) error {
+	return o.events.Publish(context.WithValue(ctx, correlationKey{}, correlationID), ev)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/components/forwarder"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -15,7 +16,7 @@ import (
 // so a crash at any point re-sends rather than loses; consumers are
 // idempotent. The SQL subscriber allows one active relay per consumer
 // group: extra replicas wait on the offset row's lock and take over.
-func NewRelay(pool *pgxpool.Pool, amqpURL string, logger watermill.LoggerAdapter) (*forwarder.Forwarder, error) {
+func NewRelay(pool *pgxpool.Pool, amqpURL string, logger watermill.LoggerAdapter, middlewares ...message.HandlerMiddleware) (*forwarder.Forwarder, error) {
 	ackDeadline := 30 * time.Second
 	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(pool), wsql.SubscriberConfig{
 		ConsumerGroup:  RelayConsumerGroup,
@@ -37,5 +38,6 @@ func NewRelay(pool *pgxpool.Pool, amqpURL string, logger watermill.LoggerAdapter
 	return forwarder.NewForwarder(sub, pub, logger, forwarder.Config{
 		ForwarderTopic: OutboxTopic,
 		CloseTimeout:   10 * time.Second,
+		Middlewares:    middlewares,
 	})
 }

@@ -3,12 +3,15 @@ package messaging
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/movietrend/trend/internal/metrics"
 )
 
 // WorkerConfig says which handlers one worker process runs.
@@ -22,6 +25,34 @@ type WorkerConfig struct {
 	// the dead letters.
 	MaxRetries int
 	Logger     watermill.LoggerAdapter
+	// Log receives one line per message (debug when handled, warn when it
+	// failed), with its correlation id.
+	Log *slog.Logger
+	// Metrics, if set, counts messages per handler and outcome.
+	Metrics *metrics.Metrics
+}
+
+// logMessages logs each attempt with the message's correlation id, which
+// the API set from the HTTP request id: one request can be followed
+// through every message it caused.
+func logMessages(log *slog.Logger) message.HandlerMiddleware {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			start := time.Now()
+			out, err := h(msg)
+			attrs := []any{"handler", message.HandlerNameFromCtx(msg.Context()), "message_id", msg.UUID,
+				"correlation_id", middleware.MessageCorrelationID(msg), "took", time.Since(start).String()}
+			if err != nil {
+				log.Warn("message failed", append(attrs, "error", err)...)
+			} else {
+				log.Debug("message handled", attrs...)
+			}
+			return out, err
+		}
+	}
 }
 
 // permanent is implemented by errors that no retry can fix.
@@ -36,9 +67,13 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	dlqPub, err := NewPublisher(cfg.AMQPURL, cfg.Logger)
+	var dlqPub message.Publisher
+	dlqPub, err = newDeadLetterPublisher(cfg.AMQPURL, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("dead-letter publisher: %w", err)
+	}
+	if cfg.Metrics != nil {
+		dlqPub = cfg.Metrics.DeadLetterPublisher(dlqPub)
 	}
 	poison, err := middleware.PoisonQueue(dlqPub, DeadLetterTopic)
 	if err != nil {
@@ -59,7 +94,14 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 	}
 	// Poison wraps Retry: a message goes to the dead letters only after its
 	// retries, and is then acknowledged so it never blocks the queue.
-	router.AddMiddleware(poison, retry.Middleware, middleware.Recoverer)
+	if cfg.Metrics != nil {
+		router.AddMiddleware(cfg.Metrics.Outcome)
+	}
+	router.AddMiddleware(poison, retry.Middleware)
+	if cfg.Metrics != nil {
+		router.AddMiddleware(cfg.Metrics.Attempt)
+	}
+	router.AddMiddleware(logMessages(cfg.Log), middleware.Recoverer)
 
 	if len(cfg.CommandHandlers) > 0 {
 		cp, err := cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{

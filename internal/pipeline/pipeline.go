@@ -30,8 +30,10 @@ type Stats struct {
 	// EventsPerSecond is the rate events were appended since the previous
 	// snapshot (0 on the first).
 	EventsPerSecond float64 `json:"events_per_second"`
-	// OutboxBacklog counts outbox messages the relay has not forwarded.
-	OutboxBacklog int64 `json:"outbox_backlog"`
+	// OutboxBacklog counts outbox messages the relay has not forwarded;
+	// RelayLagSeconds is the age of the oldest of them.
+	OutboxBacklog   int64   `json:"outbox_backlog"`
+	RelayLagSeconds float64 `json:"relay_lag_seconds"`
 	// ProjectionPosition is the newest log position the trend projection
 	// reflects; ProjectionLagEvents is how far behind the log it is.
 	ProjectionPosition  int64 `json:"projection_position"`
@@ -63,20 +65,24 @@ func NewCollector(pool *pgxpool.Pool, amqpURL string, topology messaging.Topolog
 
 // Stats takes a snapshot.
 func (c *Collector) Stats(ctx context.Context) (Stats, error) {
-	s := Stats{At: time.Now().UTC(), DeadLetters: -1}
+	s := Stats{At: time.Now().UTC(), DeadLetters: -1, Queues: []Queue{}}
 	var newestApplied *time.Time
 	err := c.pool.QueryRow(ctx, `
+		WITH backlog AS (
+			SELECT m.created_at FROM watermill_outbox m
+			LEFT JOIN watermill_offsets_outbox o ON o.consumer_group = $1
+			WHERE o.consumer_group IS NULL
+			   OR (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked))
 		SELECT
 			(SELECT coalesce(max(position), 0) FROM events),
 			(SELECT coalesce(max(last_position), 0) FROM trend_movies),
-			(SELECT count(*) FROM watermill_outbox m
-			 LEFT JOIN watermill_offsets_outbox o ON o.consumer_group = $1
-			 WHERE o.consumer_group IS NULL
-			    OR (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked))`,
-		messaging.RelayConsumerGroup).Scan(&s.LogHead, &s.ProjectionPosition, &s.OutboxBacklog)
+			(SELECT count(*) FROM backlog),
+			(SELECT coalesce(extract(epoch FROM localtimestamp - min(created_at)), 0)::float8 FROM backlog)`,
+		messaging.RelayConsumerGroup).Scan(&s.LogHead, &s.ProjectionPosition, &s.OutboxBacklog, &s.RelayLagSeconds)
 	if err != nil {
 		return s, fmt.Errorf("read pipeline state: %w", err)
 	}
+	s.RelayLagSeconds = max(0, s.RelayLagSeconds)
 	s.ProjectionLagEvents = max(0, s.LogHead-s.ProjectionPosition)
 	if s.ProjectionLagEvents > 0 {
 		// The oldest event the projection has not applied yet tells how

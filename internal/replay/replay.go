@@ -516,6 +516,12 @@ func (r *Replayer) Latest(ctx context.Context, name string) (Status, error) {
 	if err != nil {
 		return s, err
 	}
+	for _, t := range []**time.Time{&s.StartedAt, &s.FinishedAt} {
+		if *t != nil {
+			u := (*t).UTC()
+			*t = &u
+		}
+	}
 	if s.State == "running" && s.Rate > 0 {
 		s.LeftSeconds = float64(s.Total-s.Done) / s.Rate
 	}

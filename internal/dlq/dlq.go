@@ -1,0 +1,445 @@
+// Package dlq lists, requeues and purges the dead letters: the messages the
+// worker's PoisonQueue middleware published to the dead-letters queue after
+// their retries failed, with the reason in their headers.
+//
+// # Why this is safe
+//
+// RabbitMQ has no way to read a classic queue without taking its messages
+// (the management API's "get messages" does the same basic.get and requeue
+// as this package, and a stream queue would change the topology). So every
+// operation takes dead letters with basic.get and manual acknowledgement on
+// a channel of its own, and a dead letter leaves the queue only by an
+// explicit basic.ack (or queue.purge, for "purge all"):
+//
+//   - Nothing is lost. A letter taken and not acknowledged stays the
+//     broker's: whatever happens to this process (a crash, a cancelled
+//     context, a dropped connection), the broker puts it back when the
+//     channel closes. List and the letters an operation leaves alone are
+//     returned on purpose with one basic.nack(multiple, requeue=true).
+//   - Nothing is reordered. dead-letters is a classic queue, which puts
+//     requeued messages back at their original position, and nobody else
+//     consumes it (the poison middleware only publishes to it). basic.nack,
+//     not basic.reject: were the queue made a quorum queue, RabbitMQ 4.3 and
+//     later count a reject, not a nack, as a failed delivery towards its
+//     delivery limit, past which the broker drops the message.
+//   - Requeue acknowledges a letter only after the broker confirmed its copy
+//     on the original exchange, published mandatory so that a copy no queue
+//     would receive comes back instead of being confirmed and dropped. A
+//     crash between the confirm and the acknowledgement leaves a duplicate,
+//     never a loss; the handlers are idempotent.
+//   - An operation takes at most the letters present when it began, so a
+//     message that is requeued, fails again and comes back is not taken a
+//     second time (no endless loop), and later arrivals are left alone.
+//
+// While an operation runs, the letters it holds are invisible to the others:
+// a concurrent listing sees fewer, a concurrent requeue leaves them where
+// they are. Neither loses one.
+package dlq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/movietrend/trend/internal/messaging"
+)
+
+// Limits of a listing.
+const (
+	DefaultLimit = 1000
+	MaxLimit     = 10000
+)
+
+// previewBytes is how much of a payload a listing shows.
+const previewBytes = 200
+
+// ErrUnavailable means RabbitMQ could not be reached.
+var ErrUnavailable = errors.New("RabbitMQ is unreachable")
+
+// Letter is one dead letter.
+type Letter struct {
+	// ID is the Watermill message UUID, or the AMQP message id. The same
+	// event batch dead-lettered by two handler groups has the same ID
+	// twice; selecting it selects both.
+	ID string `json:"id"`
+	// Reason, Topic and Handler are what the PoisonQueue middleware
+	// recorded: the error, the topic (our exchange) the message came from
+	// and the handler that failed.
+	Reason  string `json:"reason"`
+	Topic   string `json:"topic"`
+	Handler string `json:"handler"`
+	// PayloadPreview is the payload's first 200 bytes (cut at a character
+	// boundary); PayloadBytes its full size.
+	PayloadPreview string `json:"payload_preview"`
+	PayloadBytes   int    `json:"payload_bytes"`
+	// DeadLetteredAt is when the letter was published to dead-letters, if
+	// the publisher or the broker stamped it (Watermill does not).
+	DeadLetteredAt *time.Time `json:"dead_lettered_at,omitempty"`
+}
+
+// Listing is what List saw.
+type Listing struct {
+	Letters []Letter
+	// Total is the number of dead letters ready when the listing began;
+	// more than len(Letters) when the limit or a selection cut the list.
+	Total int
+}
+
+// Skipped is a selected dead letter an operation left in the queue.
+type Skipped struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// RequeueResult is what Requeue did.
+type RequeueResult struct {
+	Requeued int       `json:"requeued"`
+	Skipped  []Skipped `json:"skipped,omitempty"`
+	// NotFound lists selected ids no dead letter had.
+	NotFound []string `json:"not_found,omitempty"`
+}
+
+// PurgeResult is what Purge did.
+type PurgeResult struct {
+	Purged   int      `json:"purged"`
+	NotFound []string `json:"not_found,omitempty"`
+}
+
+// Selection says which dead letters an operation touches.
+type Selection struct {
+	ids map[string]bool // nil: every dead letter
+}
+
+// All selects every dead letter.
+func All() Selection { return Selection{} }
+
+// ByID selects the dead letters with these ids. ByID() selects none: an
+// empty list built by mistake must not mean "all".
+func ByID(ids ...string) Selection {
+	s := Selection{ids: make(map[string]bool, len(ids))}
+	for _, id := range ids {
+		s.ids[id] = true
+	}
+	return s
+}
+
+// IsAll reports whether s selects every dead letter.
+func (s Selection) IsAll() bool { return s.ids == nil }
+
+func (s Selection) matches(id string) bool { return s.ids == nil || s.ids[id] }
+
+// missing lists the selected ids not in found, in a stable order.
+func (s Selection) missing(found map[string]bool) []string {
+	var out []string
+	for id := range s.ids {
+		if !found[id] {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Client works on the dead-letters queue of one broker.
+type Client struct {
+	url         string
+	queue       string
+	dialTimeout time.Duration
+}
+
+// New returns a Client for the broker at amqpURL.
+func New(amqpURL string) *Client {
+	return &Client{url: amqpURL, queue: messaging.DeadLetterTopic, dialTimeout: 5 * time.Second}
+}
+
+// List returns the selected dead letters, at most limit (1..MaxLimit;
+// DefaultLimit if 0), oldest first, and leaves every one in the queue.
+func (c *Client) List(ctx context.Context, sel Selection, limit int) (Listing, error) {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	s, err := c.begin(ctx)
+	if err != nil {
+		return Listing{}, err
+	}
+	defer s.end()
+	out := Listing{Letters: []Letter{}, Total: s.depth}
+	for len(out.Letters) < limit {
+		d, ok, err := s.next()
+		if err != nil {
+			return Listing{}, err
+		}
+		if !ok {
+			break
+		}
+		s.hold(d)
+		if l := letterOf(d); sel.matches(l.ID) {
+			out.Letters = append(out.Letters, l)
+		}
+	}
+	return out, nil
+}
+
+// Requeue republishes the selected dead letters to the exchange they came
+// from (the topic_poisoned header), without the poison headers, and removes
+// each from dead-letters once the broker confirmed its copy. A letter whose
+// exchange is unknown, missing or has no queue stays and is reported in
+// Skipped. On an error the result says what was done before it.
+func (c *Client) Requeue(ctx context.Context, sel Selection) (RequeueResult, error) {
+	var res RequeueResult
+	s, err := c.begin(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer s.end()
+	pub, err := newRepublisher(s.conn)
+	if err != nil {
+		return res, err
+	}
+	res.NotFound, err = s.each(sel, func(d amqp.Delivery, l Letter) error {
+		err := pub.republish(ctx, l.Topic, d)
+		var skip skipError
+		switch {
+		case errors.As(err, &skip):
+			s.hold(d)
+			res.Skipped = append(res.Skipped, Skipped{ID: l.ID, Reason: skip.reason})
+			return nil
+		case err != nil:
+			s.hold(d)
+			return err
+		}
+		res.Requeued++
+		if err := d.Ack(false); err != nil {
+			// The copy was confirmed; the original goes back to the queue
+			// when the channel closes: a duplicate, not a loss.
+			return fmt.Errorf("dead letter %s was requeued but is still in %s: %w", l.ID, c.queue, err)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// Purge deletes the selected dead letters and reports how many.
+func (c *Client) Purge(ctx context.Context, sel Selection) (PurgeResult, error) {
+	var res PurgeResult
+	s, err := c.begin(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer s.end()
+	if sel.IsAll() {
+		if !s.exists {
+			return res, nil
+		}
+		// One atomic operation; it also takes letters that arrived since
+		// the session began, which "delete all" means.
+		if res.Purged, err = s.ch.QueuePurge(c.queue, false); err != nil {
+			return res, fmt.Errorf("purge %s: %w", c.queue, err)
+		}
+		return res, nil
+	}
+	res.NotFound, err = s.each(sel, func(d amqp.Delivery, l Letter) error {
+		if err := d.Ack(false); err != nil {
+			return fmt.Errorf("delete dead letter %s: %w", l.ID, err)
+		}
+		res.Purged++
+		return nil
+	})
+	return res, err
+}
+
+// session is one connection with the channel dead letters are taken on.
+// Every letter taken and not acknowledged returns to the queue when the
+// session ends, or when the connection closes for any reason.
+type session struct {
+	conn   *amqp.Connection
+	ch     *amqp.Channel
+	queue  string
+	exists bool
+	// depth is the number of ready letters when the session began: the most
+	// it takes.
+	depth int
+	taken int
+	// held is the highest delivery tag taken and not acknowledged, nHeld
+	// how many such letters there are.
+	held  uint64
+	nHeld int
+	stop  func() bool
+	ended bool
+}
+
+func (c *Client) begin(ctx context.Context) (*session, error) {
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Channel calls do not take a context: closing the connection is what
+	// interrupts them, and it returns every letter taken to the queue.
+	s := &session{conn: conn, queue: c.queue, stop: context.AfterFunc(ctx, func() { _ = conn.Close() })}
+	if s.ch, err = conn.Channel(); err != nil {
+		s.end()
+		return nil, fmt.Errorf("open channel: %w", err)
+	}
+	q, err := s.ch.QueueDeclarePassive(c.queue, true, false, false, false, nil)
+	switch {
+	case err == nil:
+		s.exists, s.depth = true, q.Messages
+	case isNotFound(err):
+		// Nothing was ever dead-lettered here. The failed declare closed
+		// the channel; an empty session needs none.
+	default:
+		s.end()
+		return nil, fmt.Errorf("inspect %s: %w", c.queue, err)
+	}
+	return s, nil
+}
+
+func (c *Client) dial(ctx context.Context) (*amqp.Connection, error) {
+	conn, err := amqp.DialConfig(c.url, amqp.Config{
+		Properties: amqp.Table{"connection_name": "trend dlq"},
+		Dial: func(network, addr string) (net.Conn, error) {
+			d := net.Dialer{Timeout: c.dialTimeout}
+			conn, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			// Bounds the AMQP handshake too; cleared once it completes.
+			return conn, conn.SetDeadline(time.Now().Add(c.dialTimeout))
+		},
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("connect to RabbitMQ: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return conn, nil
+}
+
+// next takes the next letter, unacknowledged, or reports that the letters
+// present when the session began were all taken.
+func (s *session) next() (amqp.Delivery, bool, error) {
+	if s.taken >= s.depth {
+		return amqp.Delivery{}, false, nil
+	}
+	d, ok, err := s.ch.Get(s.queue, false)
+	if err != nil {
+		return amqp.Delivery{}, false, fmt.Errorf("get a dead letter: %w", err)
+	}
+	if ok {
+		s.taken++
+	}
+	return d, ok, nil
+}
+
+// each takes the letters present when the session began, in queue order,
+// holds those sel does not select and calls fn with the others; fn
+// acknowledges or holds each. It returns the selected ids it did not see.
+func (s *session) each(sel Selection, fn func(d amqp.Delivery, l Letter) error) ([]string, error) {
+	found := map[string]bool{}
+	for {
+		d, ok, err := s.next()
+		if err != nil || !ok {
+			return sel.missing(found), err
+		}
+		l := letterOf(d)
+		if !sel.matches(l.ID) {
+			s.hold(d)
+			continue
+		}
+		found[l.ID] = true
+		if err := fn(d, l); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// hold keeps d in the queue: end returns it.
+func (s *session) hold(d amqp.Delivery) {
+	s.held = d.DeliveryTag
+	s.nHeld++
+}
+
+// end returns the held letters to the queue (in one basic.nack, so they
+// keep their order) and closes the connection. Its errors are of no
+// consequence: a nack that fails means the connection is gone, and the
+// broker returns every unacknowledged letter then. It may be called again.
+func (s *session) end() {
+	if s.ended {
+		return
+	}
+	s.ended = true
+	s.stop()
+	if s.nHeld > 0 {
+		_ = s.ch.Nack(s.held, true, true)
+	}
+	_ = s.conn.Close()
+}
+
+func isNotFound(err error) bool {
+	var ae *amqp.Error
+	return errors.As(err, &ae) && ae.Code == amqp.NotFound
+}
+
+// letterOf reads what the PoisonQueue middleware recorded.
+func letterOf(d amqp.Delivery) Letter {
+	id := header(d, wamqp.DefaultMessageUUIDHeaderKey)
+	if id == "" {
+		id = d.MessageId
+	}
+	return Letter{
+		ID:             id,
+		Reason:         header(d, middleware.ReasonForPoisonedKey),
+		Topic:          header(d, middleware.PoisonedTopicKey),
+		Handler:        header(d, middleware.PoisonedHandlerKey),
+		PayloadPreview: preview(d.Body),
+		PayloadBytes:   len(d.Body),
+		DeadLetteredAt: deadLetteredAt(d),
+	}
+}
+
+func header(d amqp.Delivery, key string) string {
+	s, _ := d.Headers[key].(string)
+	return s
+}
+
+// deadLetteredAt reads the AMQP timestamp, or the timestamp_in_ms header
+// RabbitMQ adds when its incoming-message interceptor is configured.
+func deadLetteredAt(d amqp.Delivery) *time.Time {
+	var t time.Time
+	if ms, ok := d.Headers["timestamp_in_ms"].(int64); ok {
+		t = time.UnixMilli(ms)
+	}
+	if !d.Timestamp.IsZero() {
+		t = d.Timestamp
+	}
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// preview is the first previewBytes of b as text, without a character cut
+// in half at the end; invalid bytes are shown as U+FFFD.
+func preview(b []byte) string {
+	n := 0
+	for n < len(b) {
+		_, size := utf8.DecodeRune(b[n:]) // 1 for an invalid byte
+		if n+size > previewBytes {
+			break
+		}
+		n += size
+	}
+	return strings.ToValidUTF8(string(b[:n]), "\uFFFD")
+}

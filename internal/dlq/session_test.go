@@ -1,0 +1,104 @@
+package dlq
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/testenv"
+)
+
+// The safety argument rests on this: letters taken and neither
+// acknowledged nor returned (the process died, the context ended, the
+// connection dropped) are back in the queue, in their order.
+func TestLettersTakenComeBackWhenTheSessionDies(t *testing.T) {
+	t.Parallel()
+	url := testenv.BrokerURL(t)
+	if err := (messaging.Topology{}).Declare(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		err := ch.PublishWithContext(t.Context(), messaging.DeadLetterTopic, "", false, false,
+			amqp.Publishing{Headers: amqp.Table{"_watermill_message_uuid": id}, DeliveryMode: amqp.Persistent})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := New(url)
+	waitFor(t, "3 dead letters", func() bool {
+		n, err := testenv.QueueDepth(url, messaging.DeadLetterTopic)
+		return err == nil && n == 3
+	})
+
+	ctx, cancel := context.WithCancel(t.Context())
+	s, err := c.begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, ok, err := s.next(); !ok || err != nil {
+			t.Fatalf("take a letter: got %v, %v; want one", ok, err)
+		}
+	}
+	cancel() // closes the connection under the session, as a crash would
+	waitFor(t, "the connection to close", s.conn.IsClosed)
+	if _, _, err := s.next(); err == nil {
+		t.Errorf("take a letter after the context ended: got no error, want one")
+	}
+
+	l, err := c.List(t.Context(), All(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range l.Letters {
+		got = append(got, x.ID)
+	}
+	if want := []string{"a", "b", "c"}; !slices.Equal(got, want) {
+		t.Errorf("after the session died: got %v, want %v", got, want)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 10s waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestPreview(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"short", []byte(`{"a":1}`), `{"a":1}`},
+		{"exactly the limit", []byte(strings.Repeat("x", 200)), strings.Repeat("x", 200)},
+		{"cut", []byte(strings.Repeat("x", 250)), strings.Repeat("x", 200)},
+		{"character across the limit", []byte(strings.Repeat("x", 199) + "é"), strings.Repeat("x", 199)},
+		{"binary", []byte{0xff, 'a', 0xfe}, "\uFFFDa\uFFFD"},
+	} {
+		if got := preview(tc.in); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,41 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestBatchOfViewsIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	f := newFakes()
+	h := newHandler(t, t.Context(), f)
+	rec := serve(h, http.MethodPost, "/api/views", "application/json",
+		[]byte(`{"views":[{"tmdb_id":1},{"tmdb_id":2,"view_id":"zz"},{"tmdb_id":3}]}`))
+	var p struct{ Field string }
+	_ = json.Unmarshal(rec.Body.Bytes(), &p)
+	if rec.Code != 422 || p.Field != "views[1].view_id" {
+		t.Errorf("one bad view: got %d field %q, want 422 naming views[1].view_id", rec.Code, p.Field)
+	}
+	if len(f.cmd.views) != 0 {
+		t.Errorf("a refused batch recorded %d views, want none", len(f.cmd.views))
+	}
+	items := make([]string, 1000)
+	for i := range items {
+		items[i] = fmt.Sprintf(`{"tmdb_id":%d}`, i%7+1)
+	}
+	rec = serve(h, http.MethodPost, "/api/views", "application/json", []byte(`{"views":[`+strings.Join(items, ",")+`]}`))
+	var ok struct {
+		Accepted int      `json:"accepted"`
+		ViewIDs  []string `json:"view_ids"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &ok)
+	if rec.Code != 202 || ok.Accepted != 1000 || len(ok.ViewIDs) != 1000 || len(f.cmd.views) != 1000 {
+		t.Errorf("1000 views: got %d, accepted %d, %d ids, %d recorded; want 202 and 1000 of each", rec.Code, ok.Accepted, len(ok.ViewIDs), len(f.cmd.views))
+	}
+	if rec := serve(h, http.MethodPost, "/api/views", "application/json", []byte(`{"views":[`+strings.Join(append(items, `{"tmdb_id":1}`), ",")+`]}`)); rec.Code != 413 {
+		t.Errorf("1001 views: got %d, want 413", rec.Code)
+	}
+}

@@ -1,0 +1,259 @@
+// Package metrics exposes the service's Prometheus metrics: HTTP latency by
+// route and status, messages handled, failed, retried and dead-lettered per
+// handler, TMDB calls, and the pipeline's state (outbox backlog, relay lag,
+// projection lag, replay progress) read at scrape time.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is one registry and the service's instruments.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	httpDuration *prometheus.HistogramVec
+	messages     *prometheus.CounterVec
+	retries      *prometheus.CounterVec
+	handleTime   *prometheus.HistogramVec
+	tmdbRequests *prometheus.CounterVec
+	tmdbDuration prometheus.Histogram
+
+	attempts sync.Map // *message.Message -> *int: attempts of a message in hand
+}
+
+// New registers the instruments (and Go and process collectors).
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: r,
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "trend_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern, method and status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"route", "method", "status"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trend_messages_total",
+			Help: "Messages by handler and outcome: handled, failed (left for redelivery) or dead_lettered.",
+		}, []string{"handler", "outcome"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trend_message_retries_total",
+			Help: "Retries of failed messages, by handler.",
+		}, []string{"handler"}),
+		handleTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "trend_message_handle_duration_seconds",
+			Help:    "Time to handle one message (one attempt), by handler.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
+		}, []string{"handler"}),
+		tmdbRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trend_tmdb_requests_total",
+			Help: "Requests to TMDB by HTTP status code (\"error\" when no answer came).",
+		}, []string{"code"}),
+		tmdbDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "trend_tmdb_request_duration_seconds",
+			Help:    "TMDB request latency.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
+		}),
+	}
+	r.MustRegister(m.httpDuration, m.messages, m.retries, m.handleTime, m.tmdbRequests, m.tmdbDuration)
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// HTTP measures requests by chi route pattern (not raw path: ids would
+// explode the label set).
+func (m *Metrics) HTTP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rw, r)
+		route := "unmatched"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		m.httpDuration.WithLabelValues(route, r.Method, strconv.Itoa(rw.status)).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach Flush (for the SSE stream).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Outcome is the outermost message middleware: it counts each message once
+// by its final outcome. A message the poison middleware dead-lettered
+// comes back as handled: DeadLetterPublisher counts those.
+func (m *Metrics) Outcome(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		name := message.HandlerNameFromCtx(msg.Context())
+		n := new(int)
+		m.attempts.Store(msg, n)
+		defer m.attempts.Delete(msg)
+		out, err := h(msg)
+		switch {
+		case err != nil:
+			m.messages.WithLabelValues(name, "failed").Inc()
+		case msg.Metadata.Get(middleware.ReasonForPoisonedKey) == "":
+			m.messages.WithLabelValues(name, "handled").Inc()
+		}
+		return out, err
+	}
+}
+
+// Attempt is the innermost message middleware: it times each attempt and
+// counts the retries.
+func (m *Metrics) Attempt(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		name := message.HandlerNameFromCtx(msg.Context())
+		if v, ok := m.attempts.Load(msg); ok {
+			n := v.(*int)
+			*n++
+			if *n > 1 {
+				m.retries.WithLabelValues(name).Inc()
+			}
+		}
+		start := time.Now()
+		out, err := h(msg)
+		m.handleTime.WithLabelValues(name).Observe(time.Since(start).Seconds())
+		return out, err
+	}
+}
+
+// DeadLetterPublisher wraps the dead-letter publisher to count what it
+// publishes, by the handler that gave up on it.
+func (m *Metrics) DeadLetterPublisher(p message.Publisher) message.Publisher {
+	return deadLetters{Publisher: p, m: m}
+}
+
+type deadLetters struct {
+	message.Publisher
+	m *Metrics
+}
+
+func (d deadLetters) Publish(topic string, msgs ...*message.Message) error {
+	if err := d.Publisher.Publish(topic, msgs...); err != nil {
+		return err
+	}
+	for _, msg := range msgs {
+		d.m.messages.WithLabelValues(msg.Metadata.Get(middleware.PoisonedHandlerKey), "dead_lettered").Inc()
+	}
+	return nil
+}
+
+// TMDBTransport measures the requests to TMDB.
+func (m *Metrics) TMDBTransport(next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		start := time.Now()
+		resp, err := next.RoundTrip(r)
+		m.tmdbDuration.Observe(time.Since(start).Seconds())
+		code := "error"
+		if err == nil {
+			code = strconv.Itoa(resp.StatusCode)
+		}
+		m.tmdbRequests.WithLabelValues(code).Inc()
+		return resp, err
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// State is what the pipeline collector reads at scrape time.
+type State struct {
+	OutboxBacklog        float64
+	RelayLagSeconds      float64
+	ProjectionLagSeconds float64
+	ProjectionLagEvents  float64
+	LogHead              float64
+	DeadLetters          float64 // -1 if unknown
+	ReplayDone           float64
+	ReplayTotal          float64
+	ReplayRunning        bool
+}
+
+// StateFunc reads the state; it is called once per scrape.
+type StateFunc func(ctx context.Context) (State, error)
+
+// WatchPipeline registers gauges read from f at scrape time.
+func (m *Metrics) WatchPipeline(f StateFunc, log *slog.Logger) {
+	m.Registry.MustRegister(&pipelineCollector{f: f, log: log})
+}
+
+var (
+	descBacklog   = prometheus.NewDesc("trend_outbox_backlog", "Outbox messages not yet forwarded to RabbitMQ.", nil, nil)
+	descRelayLag  = prometheus.NewDesc("trend_relay_lag_seconds", "Age of the oldest outbox message not yet forwarded.", nil, nil)
+	descProjLag   = prometheus.NewDesc("trend_projection_lag_seconds", "How long the oldest event the trend projection has not applied has waited (0 when caught up).", nil, nil)
+	descProjLagEv = prometheus.NewDesc("trend_projection_lag_events", "Events in the log the trend projection has not applied.", nil, nil)
+	descLogHead   = prometheus.NewDesc("trend_event_log_head", "Position of the newest event in the log.", nil, nil)
+	descDead      = prometheus.NewDesc("trend_dead_letters", "Messages in the dead-letter queue.", nil, nil)
+	descReplay    = prometheus.NewDesc("trend_replay_events", "Events done and in total of the newest replay.", []string{"kind"}, nil)
+	descReplayRun = prometheus.NewDesc("trend_replay_running", "1 while a replay runs.", nil, nil)
+)
+
+type pipelineCollector struct {
+	f   StateFunc
+	log *slog.Logger
+}
+
+func (c *pipelineCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descBacklog, descRelayLag, descProjLag, descProjLagEv, descLogHead, descDead, descReplay, descReplayRun} {
+		ch <- d
+	}
+}
+
+func (c *pipelineCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	s, err := c.f(ctx)
+	if err != nil {
+		c.log.Warn("metrics: read the pipeline state", "error", err)
+		return
+	}
+	g := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	g(descBacklog, s.OutboxBacklog)
+	g(descRelayLag, s.RelayLagSeconds)
+	g(descProjLag, s.ProjectionLagSeconds)
+	g(descProjLagEv, s.ProjectionLagEvents)
+	g(descLogHead, s.LogHead)
+	if s.DeadLetters >= 0 {
+		g(descDead, s.DeadLetters)
+	}
+	g(descReplay, s.ReplayDone, "done")
+	g(descReplay, s.ReplayTotal, "total")
+	running := 0.0
+	if s.ReplayRunning {
+		running = 1
+	}
+	g(descReplayRun, running)
+}
