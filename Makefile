@@ -9,7 +9,7 @@ NPM     ?= npm
 # serves a page that says how to build it.
 HAVE_NPM := $(shell command -v $(NPM) 2>/dev/null)
 
-.PHONY: all services build migrate run test test-short vet lint clean help dashboard test-dashboard compose-check bench-replay
+.PHONY: all services build migrate run test test-short vet lint clean help dashboard test-dashboard compose-check bench-replay fuzz
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make dashboard         build the web dashboard (frontend/) into internal/web/dist"
 	@echo "make test-dashboard    the dashboard's component tests (Vitest) and end-to-end tests (Chromium)"
 	@echo "make vet      gofmt check and go vet"
+	@echo "make fuzz              run every fuzz target for FUZZTIME (default 5s)"
 	@echo "make compose-check     validate docker-compose.yml without Docker (installs Debian's docker-compose)"
 	@echo "make bench-replay      benchmark a rebuild of the trend projection from 1,000,000 events"
 
@@ -64,11 +65,20 @@ vet:
 compose-check:
 	@bash scripts/compose-check.sh
 
+# Each fuzz target (request decoders, message unmarshallers) runs for
+# FUZZTIME; its seed corpus is in the test file.
+FUZZTIME ?= 5s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzRegisterBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi/
+	$(GO) test -run '^$$' -fuzz '^FuzzViewBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi/
+	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalMessages$$' -fuzztime $(FUZZTIME) ./internal/messaging/
+
 bench-replay: services
 	$(GO) test -run '^$$' -bench BenchmarkReplay -benchtime 2x -timeout 30m ./internal/replay/
 
 test: services vet compose-check
 	$(GO) test -race -count=1 -timeout 15m ./...
+	@$(MAKE) --no-print-directory fuzz
 	@$(if $(HAVE_NPM),$(MAKE) --no-print-directory test-dashboard,echo "note: npm not found, dashboard tests SKIPPED (install Node.js 20+ and npm)")
 
 test-short:

@@ -108,6 +108,9 @@ func (b *base) runAPI(ctx context.Context) error {
 		DeadLetters:   dlq.New(b.cfg.AMQPURL),
 		AdminToken:    b.cfg.AdminToken,
 		Metrics:       b.metrics,
+		RateLimit:     b.cfg.RateLimit,
+		RateBurst:     b.cfg.RateBurst,
+		CORSOrigins:   b.cfg.CORSAllowedOrigins,
 		Checks: []httpapi.Check{
 			{Name: "postgres", Run: b.pool.Ping},
 			{Name: "rabbitmq", Run: amqpCheck(b.cfg.AMQPURL)},

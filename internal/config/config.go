@@ -34,6 +34,14 @@ type Config struct {
 	TrendHalfLife     time.Duration `env:"TREND_HALF_LIFE" envDefault:"24h"`
 	TrendWeekHalfLife time.Duration `env:"TREND_WEEK_HALF_LIFE" envDefault:"168h"`
 	TrendMinVotes     float64       `env:"TREND_MIN_VOTES" envDefault:"500"`
+	// RateLimit is how many write requests per second one client may send
+	// (0: no limit, the default, for benchmarks); RateBurst its burst.
+	RateLimit float64 `env:"RATE_LIMIT" envDefault:"0"`
+	RateBurst int     `env:"RATE_BURST" envDefault:"0"`
+	// CORSAllowedOrigins lists the origins browsers may call the API from
+	// (comma-separated); empty means same origin only.
+	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
+
 	// TMDBRefreshAge is how old TMDB facts may get before the scheduler
 	// fetches them again; 0 turns the scheduler off.
 	TMDBRefreshAge time.Duration `env:"TMDB_REFRESH_AGE" envDefault:"24h"`
@@ -131,6 +139,14 @@ func (c Config) Validate() error {
 	}
 	if c.TrendMinVotes < 0 {
 		errs = append(errs, fmt.Errorf("TREND_MIN_VOTES must not be negative"))
+	}
+	if c.RateLimit < 0 || c.RateBurst < 0 {
+		errs = append(errs, fmt.Errorf("RATE_LIMIT and RATE_BURST must not be negative"))
+	}
+	for _, o := range c.CORSAllowedOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+			errs = append(errs, fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin like https://example.com", o))
+		}
 	}
 	if c.TMDBRefreshAge < 0 {
 		errs = append(errs, fmt.Errorf("TMDB_REFRESH_AGE must not be negative"))

@@ -69,9 +69,16 @@ type Deps struct {
 	// AdminToken enables the admin endpoints; empty disables them.
 	AdminToken string
 	// Metrics, if set, measures every request and is served on /metrics.
-	Metrics  *metrics.Metrics
-	Checks   []Check
-	Pipeline Pipeline
+	Metrics *metrics.Metrics
+	// RateLimit is the write requests per second allowed to one client
+	// (by IP), with bursts of RateBurst; 0 turns the limit off.
+	RateLimit float64
+	RateBurst int
+	// CORSOrigins are the origins browsers may call the API from; empty
+	// means the API's own origin only.
+	CORSOrigins []string
+	Checks      []Check
+	Pipeline    Pipeline
 	// Dashboard serves the web dashboard at / (optional).
 	Dashboard http.Handler
 	// RabbitMQManagementURL is shown to operators (the management UI).
@@ -107,7 +114,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 
 	r := chi.NewRouter()
 	// GetHead answers HEAD with the GET route (health checks, curl -I).
-	r.Use(middleware.RequestID, s.logRequests, s.recoverer, middleware.GetHead)
+	r.Use(middleware.RequestID, s.logRequests, s.recoverer, middleware.GetHead, s.cors, s.limitWrites)
 	if d.Metrics != nil {
 		r.Use(d.Metrics.HTTP)
 		r.Method(http.MethodGet, "/metrics", d.Metrics.Handler())

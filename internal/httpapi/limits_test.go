@@ -1,0 +1,90 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/movietrend/trend/internal/httpapi"
+)
+
+func TestRateLimitPerClient(t *testing.T) {
+	t.Parallel()
+	f := newFakes()
+	d := f.deps()
+	d.RateLimit, d.RateBurst = 1, 3
+	h := httpapi.New(t.Context(), d)
+	post := func(ip string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/api/movies/view", strings.NewReader(`{"tmdb_id":1}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.RemoteAddr = ip + ":4000"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	for i := range 3 {
+		if w := post("10.0.0.1"); w.Code != http.StatusAccepted {
+			t.Fatalf("request %d within the burst: got %d, want 202", i, w.Code)
+		}
+	}
+	w := post("10.0.0.1")
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" || w.Header().Get("Content-Type") != "application/problem+json" {
+		t.Errorf("over the limit: got %d, Retry-After %q; want 429 with Retry-After as a problem", w.Code, w.Header().Get("Retry-After"))
+	}
+	if w := post("10.0.0.2"); w.Code != http.StatusAccepted {
+		t.Errorf("another client: got %d, want 202 (limits are per client)", w.Code)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/api/movies", nil)
+	r.RemoteAddr = "10.0.0.1:4000"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code != http.StatusOK {
+		t.Errorf("a read from the limited client: got %d, want 200 (reads are not limited)", rec.Code)
+	}
+	// Off by default.
+	h = httpapi.New(t.Context(), newFakes().deps())
+	for i := range 50 {
+		if w := serve(h, http.MethodPost, "/api/movies/view", "application/json", []byte(`{"tmdb_id":1}`)); w.Code != http.StatusAccepted {
+			t.Fatalf("request %d without a limit: got %d", i, w.Code)
+		}
+	}
+}
+
+func TestCORSAllowsOnlyListedOrigins(t *testing.T) {
+	t.Parallel()
+	d := newFakes().deps()
+	d.CORSOrigins = []string{"https://board.example.com"}
+	h := httpapi.New(t.Context(), d)
+	preflight := func(origin string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodOptions, "/api/movies/register", nil)
+		r.Header.Set("Origin", origin)
+		r.Header.Set("Access-Control-Request-Method", "POST")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := preflight("https://board.example.com"); w.Code != http.StatusNoContent || w.Header().Get("Access-Control-Allow-Origin") != "https://board.example.com" ||
+		!strings.Contains(w.Header().Get("Access-Control-Allow-Methods"), "POST") {
+		t.Errorf("preflight from an allowed origin: got %d %v", w.Code, w.Header())
+	}
+	if w := preflight("https://evil.example.com"); w.Code != http.StatusForbidden || w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight from another origin: got %d, Allow-Origin %q; want 403 and none", w.Code, w.Header().Get("Access-Control-Allow-Origin"))
+	}
+	r := httptest.NewRequest(http.MethodGet, "/api/movies", nil)
+	r.Header.Set("Origin", "https://evil.example.com")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("a simple request from another origin got Access-Control-Allow-Origin %q", w.Header().Get("Access-Control-Allow-Origin"))
+	}
+	// Default: no origin is allowed cross-site.
+	h = httpapi.New(t.Context(), newFakes().deps())
+	r = httptest.NewRequest(http.MethodGet, "/api/movies", nil)
+	r.Header.Set("Origin", "https://board.example.com")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("default: got Access-Control-Allow-Origin %q, want none", w.Header().Get("Access-Control-Allow-Origin"))
+	}
+}

@@ -1,0 +1,49 @@
+package messaging
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/movietrend/trend/commands"
+	"github.com/movietrend/trend/events"
+)
+
+// FuzzUnmarshalMessages feeds arbitrary payloads to the unmarshaller the
+// worker uses for every command and event batch, then decodes the events
+// of a batch: nothing may panic, and what unmarshals must survive a round
+// trip unchanged.
+func FuzzUnmarshalMessages(f *testing.F) {
+	for _, seed := range []string{
+		`{"command_id":"0b5c9f7e-3f2a-4c1d-9e8b-2a6f1c0d4e5f","tmdb_id":27205,"requested_at":"2026-11-26T10:00:00Z"}`,
+		`{"command_id":"0b5c9f7e-3f2a-4c1d-9e8b-2a6f1c0d4e5f","views":[{"view_id":"0b5c9f7e-3f2a-4c1d-9e8b-2a6f1c0d4e5f","tmdb_id":1,"viewed_at":"2026-11-26T10:00:00Z"}]}`,
+		`{"batch_id":"0b5c9f7e-3f2a-4c1d-9e8b-2a6f1c0d4e5f","events":[{"position":1,"type":"ViewRecorded","version":1,"tmdb_id":1,"data":{"view_id":"0b5c9f7e-3f2a-4c1d-9e8b-2a6f1c0d4e5f","tmdb_id":1,"viewed_at":"2026-11-26T10:00:00Z"}}]}`,
+		`{"batch_id":"0b5c9f7e-3f2a-4c1d-9e8b-2a6f1c0d4e5f","events":[{"type":"MovieDetailsFetched","version":1,"data":{"title":"x","genres":null}}]}`,
+		`{"views": "not a list"`, `null`, `[]`, `{"events":[{"type":"NoSuchEvent","version":9,"data":{}}]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		for _, target := range []any{&commands.RegisterMovie{}, &commands.RecordViews{}, &commands.RefreshMovie{}, &events.Batch{}} {
+			msg := message.NewMessage("id", payload)
+			if err := marshaler.Unmarshal(msg, target); err != nil {
+				continue
+			}
+			again, err := json.Marshal(target)
+			if err != nil {
+				t.Fatalf("%T unmarshalled but does not marshal: %v", target, err)
+			}
+			back := reflect.New(reflect.TypeOf(target).Elem()).Interface()
+			if err := json.Unmarshal(again, back); err != nil {
+				t.Fatalf("%T does not round-trip: %v", target, err)
+			}
+			if b, ok := target.(*events.Batch); ok {
+				for _, env := range b.Events {
+					_, _ = env.Decode() // may fail, must not panic
+				}
+			}
+		}
+	})
+}
