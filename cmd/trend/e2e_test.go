@@ -191,29 +191,11 @@ func TestTMDBFailuresAreRetried(t *testing.T) {
 // publishRaw publishes a message straight to RabbitMQ, as the relay would.
 func publishRaw(t *testing.T, amqpURL, exchange, name, messageID string, payload []byte) {
 	t.Helper()
-	conn, err := amqp.Dial(amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		t.Fatal(err)
-	}
-	conf, err := ch.PublishWithDeferredConfirmWithContext(t.Context(), exchange, "", false, false, amqp.Publishing{
+	testenv.Publish(t, amqpURL, exchange, amqp.Publishing{
 		Headers:      amqp.Table{"name": name, "_watermill_message_uuid": messageID},
 		DeliveryMode: amqp.Persistent,
 		Body:         payload,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := conf.WaitContext(t.Context()); !ok || err != nil {
-		t.Fatalf("publish not confirmed: %v", err)
-	}
 }
 
 func TestRedeliveredCommandIsCountedOnce(t *testing.T) {

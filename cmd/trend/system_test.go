@@ -224,13 +224,21 @@ type response struct {
 
 func (s *system) do(method, path, contentType, body string) response {
 	s.t.Helper()
+	h := http.Header{}
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	return s.send(method, path, h, body)
+}
+
+// send makes one request with the given headers.
+func (s *system) send(method, path string, header http.Header, body string) response {
+	s.t.Helper()
 	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
+	req.Header = header
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)

@@ -58,27 +58,7 @@ func command(id string) letter {
 // publish publishes to exchange with publisher confirms.
 func publish(t *testing.T, url, exchange string, msgs ...amqp.Publishing) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range msgs {
-		conf, err := ch.PublishWithDeferredConfirmWithContext(t.Context(), exchange, "", false, false, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok, err := conf.WaitContext(t.Context()); !ok || err != nil {
-			t.Fatalf("publish to %s: got ack %v, error %v; want a confirm", exchange, ok, err)
-		}
-	}
+	testenv.Publish(t, url, exchange, msgs...)
 }
 
 func deadLetter(t *testing.T, url string, ls ...letter) {

@@ -52,32 +52,16 @@ func brokerWithDeadLetters(t *testing.T, ids ...string) string {
 	if err := (messaging.Topology{Commands: []string{"RecordViews"}}).Declare(t.Context(), url); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		t.Fatal(err)
-	}
+	var letters []amqp.Publishing
 	for _, id := range ids {
-		conf, err := ch.PublishWithDeferredConfirmWithContext(t.Context(), messaging.DeadLetterTopic, "", false, false, amqp.Publishing{
+		letters = append(letters, amqp.Publishing{
 			Headers: amqp.Table{"_watermill_message_uuid": id, "name": "RecordViews", "reason_poisoned": "decode: unexpected end of JSON input",
 				"topic_poisoned": "commands.RecordViews", "handler_poisoned": "RecordViews", "subscriber_poisoned": "*amqp.Subscriber"},
 			DeliveryMode: amqp.Persistent,
 			Body:         []byte(`{"views": "not a list"`),
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok, err := conf.WaitContext(t.Context()); !ok || err != nil {
-			t.Fatalf("dead-letter %s: got ack %v, error %v; want a confirm", id, ok, err)
-		}
 	}
+	testenv.Publish(t, url, messaging.DeadLetterTopic, letters...)
 	return url
 }
 
