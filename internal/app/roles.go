@@ -73,6 +73,9 @@ func run(ctx context.Context, role string, cfg config.Config, opts Options, log 
 		return nil
 	}
 	g, ctx := errgroup.WithContext(ctx)
+	if cfg.PprofAddr != "" {
+		g.Go(func() error { return b.servePprof(ctx) })
+	}
 	if role == "api" || role == "all" {
 		g.Go(func() error { return b.runAPI(ctx) })
 	}

@@ -42,6 +42,10 @@ type Config struct {
 	// (comma-separated); empty means same origin only.
 	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
 
+	// PprofAddr, when set (e.g. 127.0.0.1:6060), serves Go's profiler
+	// (net/http/pprof) there, apart from the API.
+	PprofAddr string `env:"PPROF_ADDR"`
+
 	// TMDBRefreshAge is how old TMDB facts may get before the scheduler
 	// fetches them again; 0 turns the scheduler off.
 	TMDBRefreshAge time.Duration `env:"TMDB_REFRESH_AGE" envDefault:"24h"`
