@@ -1,0 +1,76 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestTwoWorkersShareTheQueues runs a second `trend worker` beside `trend
+// all`: both consume the same queues (competing consumers), both handle
+// messages, and every view is counted exactly once.
+func TestTwoWorkersShareTheQueues(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	var logs bytes.Buffer
+	worker := exec.Command(binary, "worker", "--no-migrate")
+	worker.Env = s.env("127.0.0.1:0")
+	worker.Stdout, worker.Stderr = syncWriter(&logs), syncWriter(&logs)
+	if err := worker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = worker.Process.Signal(syscall.SIGTERM)
+		_ = worker.Wait()
+	})
+	waitFor(t, 30*time.Second, "two consumers on every command queue", func() bool {
+		r := s.do(http.MethodGet, "/api/pipeline", "", "")
+		var p struct {
+			Queues []struct {
+				Name      string
+				Consumers int
+			}
+		}
+		if json.Unmarshal(r.body, &p) != nil {
+			return false
+		}
+		n := 0
+		for _, q := range p.Queues {
+			if strings.HasPrefix(q.Name, "commands.") && q.Consumers == 2 {
+				n++
+			}
+		}
+		return n == 3
+	})
+	s.register(27205)
+	s.register(157336)
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := range 60 {
+				id := []int{27205, 157336}[(w+i)%2]
+				if r := s.postJSON("/api/movies/view", fmt.Sprintf(`{"tmdb_id":%d}`, id)); r.status != http.StatusAccepted {
+					t.Errorf("view: got %d", r.status)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	s.waitViews(27205, 480)
+	s.waitViews(157336, 480)
+	logMu.Lock()
+	second := strings.Count(logs.String(), `"message handled"`)
+	logMu.Unlock()
+	first := strings.Count(s.logsText(), `"message handled"`)
+	t.Logf("messages handled: trend all %d, second worker %d", first, second)
+	if first == 0 || second == 0 {
+		t.Errorf("messages handled: trend all %d, second worker %d; want both to share the load", first, second)
+	}
+}
