@@ -9,7 +9,7 @@ NPM     ?= npm
 # serves a page that says how to build it.
 HAVE_NPM := $(shell command -v $(NPM) 2>/dev/null)
 
-.PHONY: all services build migrate run test test-short vet lint clean help dashboard test-dashboard compose-check bench-replay fuzz
+.PHONY: all services build migrate run test test-short vet lint clean help dashboard test-dashboard compose-check bench-replay fuzz audit
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make dashboard         build the web dashboard (frontend/) into internal/web/dist"
 	@echo "make test-dashboard    the dashboard's component tests (Vitest) and end-to-end tests (Chromium)"
 	@echo "make vet      gofmt check and go vet"
+	@echo "make audit             govulncheck and npm audit (need their advisory databases online)"
 	@echo "make fuzz              run every fuzz target for FUZZTIME (default 5s)"
 	@echo "make compose-check     validate docker-compose.yml without Docker (installs Debian's docker-compose)"
 	@echo "make bench-replay      benchmark a rebuild of the trend projection from 1,000,000 events"
@@ -80,6 +81,13 @@ test: services vet compose-check
 	$(GO) test -race -count=1 -timeout 15m ./...
 	@$(MAKE) --no-print-directory fuzz
 	@$(if $(HAVE_NPM),$(MAKE) --no-print-directory test-dashboard,echo "note: npm not found, dashboard tests SKIPPED (install Node.js 20+ and npm)")
+
+# Known vulnerabilities in the Go modules and the dashboard's npm packages.
+# Both need their advisory databases online (vuln.go.dev, the npm registry's
+# audit endpoint); machines without them cannot run this.
+audit:
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.9.0 ./...
+	cd frontend && $(NPM) audit
 
 test-short:
 	$(GO) test -count=1 -short ./...
