@@ -9,7 +9,7 @@ NPM     ?= npm
 # serves a page that says how to build it.
 HAVE_NPM := $(shell command -v $(NPM) 2>/dev/null)
 
-.PHONY: all services build migrate run test test-short vet lint clean help dashboard test-dashboard compose-check bench-replay fuzz audit
+.PHONY: all services build migrate run test test-short vet lint clean help dashboard test-dashboard compose-check bench-replay fuzz audit bench
 
 all: build
 
@@ -24,6 +24,7 @@ help:
 	@echo "make audit             govulncheck and npm audit (need their advisory databases online)"
 	@echo "make fuzz              run every fuzz target for FUZZTIME (default 5s)"
 	@echo "make compose-check     validate docker-compose.yml without Docker (installs Debian's docker-compose)"
+	@echo "make bench             benchmark the whole system (about 7 minutes), rewrites docs/benchmarks.md"
 	@echo "make bench-replay      benchmark a rebuild of the trend projection from 1,000,000 events"
 
 services:
@@ -73,6 +74,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRegisterBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi/
 	$(GO) test -run '^$$' -fuzz '^FuzzViewBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi/
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalMessages$$' -fuzztime $(FUZZTIME) ./internal/messaging/
+
+bench: services build
+	bash scripts/bench.sh
 
 bench-replay: services
 	$(GO) test -run '^$$' -bench BenchmarkReplay -benchtime 2x -timeout 30m ./internal/replay/

@@ -31,6 +31,8 @@ roles:
               projection lag and the last replay (--json for machines)
   dlq         dead letters: trend dlq list|requeue|purge [--id ID,...] [--json]
   tmdb-fake   a local stand-in for the TMDB API serving a catalog file
+  load        send load to the API and report rate, latency and errors
+              (--scenario views|reads|freshness|setup; see docs/benchmarks.md)
 
 Configuration comes from the environment and a .env file; see README.md.
 Run "trend <role> -h" for a role's flags.
@@ -55,6 +57,7 @@ func run(args []string) error {
 	var ro app.ReplayOptions
 	var so app.StatusOptions
 	var do app.DLQOptions
+	var lo *app.LoadOptions
 	switch role {
 	case "replay":
 		fs.StringVar(&ro.Projection, "projection", "trend", "the projection to rebuild")
@@ -70,6 +73,8 @@ func run(args []string) error {
 		}
 		fs.Var(&do.IDs, "id", "select dead letters by id (repeatable, or comma-separated); default: all")
 		fs.BoolVar(&do.JSON, "json", false, "print JSON (as the admin API answers)")
+	case "load":
+		lo = app.LoadFlags(fs)
 	case "tmdb-fake":
 		fs.StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
 		fs.StringVar(&catalog, "catalog", "", "catalog CSV (tmdb_id,title,release_date,vote_average,vote_count,popularity,genres); default: the bundled one")
@@ -109,6 +114,8 @@ func run(args []string) error {
 		return app.RunStatus(ctx, cfg, so, log)
 	case "dlq":
 		return app.RunDLQ(ctx, cfg, do, log)
+	case "load":
+		return app.RunLoad(ctx, lo, log)
 	}
 	return app.Run(ctx, role, cfg, opts, log)
 }

@@ -1,0 +1,300 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// viewOp posts views round-robin over ids, each body rendered once so
+// the load generator spends its CPU on requests, not on formatting.
+func (a *API) viewOp(ids []int64) Op {
+	bodies := make([][]byte, len(ids))
+	for i, id := range ids {
+		bodies[i] = idBody(id)
+	}
+	return func(ctx context.Context, seq int64) (int, error) {
+		return a.post(ctx, "/api/movies/view", bodies[seq%int64(len(bodies))])
+	}
+}
+
+// Views posts views of ids (POST /api/movies/view, 202 expected). With
+// applyTimeout > 0 it then waits, up to that long, until the projection
+// has counted every accepted view, and reports how fast views were
+// applied end to end and whether the count is exact.
+func (a *API) Views(ctx context.Context, cfg Config, ids []int64, applyTimeout time.Duration) (Summary, error) {
+	if len(ids) == 0 {
+		return Summary{}, errors.New("views: no movies")
+	}
+	cfg.Expect = http.StatusAccepted
+	var before int64
+	if applyTimeout > 0 {
+		var err error
+		if before, err = a.TotalViews(ctx); err != nil {
+			return Summary{}, fmt.Errorf("count views before the load: %w", err)
+		}
+	}
+	res, err := Run(ctx, cfg, a.viewOp(ids))
+	s := res.Summary(a.summary("views", cfg, len(ids)))
+	if err != nil || applyTimeout <= 0 {
+		return s, err
+	}
+	s.Applied, err = a.awaitApplied(ctx, before, res, applyTimeout)
+	return s, err
+}
+
+func (a *API) summary(scenario string, cfg Config, movies int) Summary {
+	return Summary{Scenario: scenario, Target: a.base, Connections: cfg.Connections, Movies: movies, TargetRate: cfg.Rate}
+}
+
+// Applied is how the projection caught up with a views load.
+type Applied struct {
+	// Accepted is the number of 202s; Counted what the projection's total
+	// grew by (read once more a second after it first reached Accepted,
+	// so a late double count would show).
+	Accepted int64 `json:"accepted"`
+	Counted  int64 `json:"counted"`
+	// Unknown is the requests whose outcome the client never learned
+	// (transport errors): each may or may not have been committed.
+	Unknown int64 `json:"unknown"`
+	// Exact: Counted == Accepted (or within Unknown above it).
+	Exact bool `json:"exact"`
+	// Reached: the count reached Accepted within the timeout.
+	Reached bool `json:"reached"`
+	// DuringLoad is what had been counted when the load ended.
+	DuringLoad int64 `json:"counted_during_load"`
+	// LoadSeconds is the load's duration; DrainSeconds the time from its
+	// end until the projection had counted every accepted view.
+	LoadSeconds  float64 `json:"load_seconds"`
+	DrainSeconds float64 `json:"drain_seconds"`
+	// PerSecond is Accepted over LoadSeconds+DrainSeconds: views applied
+	// to the projection per second, end to end.
+	PerSecond float64 `json:"per_second"`
+	// DuringLoadPerSecond is DuringLoad over LoadSeconds.
+	DuringLoadPerSecond float64 `json:"during_load_per_second"`
+}
+
+func (ap *Applied) String() string {
+	verdict := "exact"
+	switch {
+	case !ap.Reached:
+		verdict = "NOT REACHED"
+	case !ap.Exact:
+		verdict = fmt.Sprintf("NOT EXACT (%+d)", ap.Counted-ap.Accepted)
+	}
+	return fmt.Sprintf("%d of %d accepted views counted (%s): %.0f views/s end to end (%.1fs load + %.1fs drain; %.0f/s while loading)",
+		ap.Counted, ap.Accepted, verdict, ap.PerSecond, ap.LoadSeconds, ap.DrainSeconds, ap.DuringLoadPerSecond)
+}
+
+// appliedPoll is how often the projection's total is read while
+// draining: a quarter second is precise enough for drains of many
+// seconds, and rare enough not to slow the drain down (each read lists
+// every movie: about 10 ms of the API's time for 1,000 movies).
+const appliedPoll = 250 * time.Millisecond
+
+func (a *API) awaitApplied(ctx context.Context, before int64, res Result, timeout time.Duration) (*Applied, error) {
+	loadEnd := time.Now()
+	ap := &Applied{Accepted: res.Succeeded, LoadSeconds: res.Elapsed.Seconds()}
+	for k, n := range res.Errors {
+		if strings.HasPrefix(k, "transport: ") {
+			ap.Unknown += n
+		}
+	}
+	total, err := a.TotalViews(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ap.DuringLoad = total - before
+	ap.DuringLoadPerSecond = float64(ap.DuringLoad) / max(ap.LoadSeconds, 1e-9)
+	deadline := loadEnd.Add(timeout)
+	for total-before < ap.Accepted && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ap, ctx.Err()
+		case <-time.After(appliedPoll):
+		}
+		if total, err = a.TotalViews(ctx); err != nil {
+			return ap, err
+		}
+	}
+	ap.DrainSeconds = time.Since(loadEnd).Seconds()
+	ap.Reached = total-before >= ap.Accepted
+	if ap.Reached {
+		ap.PerSecond = float64(ap.Accepted) / (ap.LoadSeconds + ap.DrainSeconds)
+		// Anything still in flight (a redelivery counted twice) lands now.
+		select {
+		case <-ctx.Done():
+			return ap, ctx.Err()
+		case <-time.After(time.Second):
+		}
+		if total, err = a.TotalViews(ctx); err != nil {
+			return ap, err
+		}
+	}
+	ap.Counted = total - before
+	ap.Exact = ap.Counted >= ap.Accepted && ap.Counted <= ap.Accepted+ap.Unknown
+	return ap, nil
+}
+
+// Reads lists the top movies (GET /api/movies?limit=50, 200 expected).
+func (a *API) Reads(ctx context.Context, cfg Config, limit int) (Summary, error) {
+	cfg.Expect = http.StatusOK
+	path := fmt.Sprintf("/api/movies?limit=%d", limit)
+	op := func(ctx context.Context, _ int64) (int, error) {
+		req, err := a.newRequest(ctx, http.MethodGet, path, nil)
+		if err != nil {
+			return 0, err
+		}
+		return send(a.client, req)
+	}
+	res, err := Run(ctx, cfg, op)
+	return res.Summary(a.summary("reads", cfg, 0)), err
+}
+
+// FreshnessOptions tune the freshness probes.
+type FreshnessOptions struct {
+	// Probes is how many movies carry probe views (default 16); they are
+	// taken from the end of the ids and get no other views.
+	Probes int
+	// PollInterval is how often a probe reads its movie (default 25ms).
+	PollInterval time.Duration
+	// Grace is how long after the load a probe view may take to appear
+	// before it counts as missing (default 10s).
+	Grace time.Duration
+}
+
+func (o *FreshnessOptions) defaults() {
+	if o.Probes <= 0 {
+		o.Probes = 16
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 25 * time.Millisecond
+	}
+	if o.Grace <= 0 {
+		o.Grace = 10 * time.Second
+	}
+}
+
+// Freshness is how long accepted views took to become visible.
+type Freshness struct {
+	Probes         int     `json:"probes"`
+	PollIntervalMS float64 `json:"poll_interval_ms"`
+	// Missing is probe views that were accepted but not visible within
+	// the grace period after the load.
+	Missing int64 `json:"missing"`
+	// ProbeErrors is probe requests that failed (not counted in Latency).
+	ProbeErrors int64 `json:"probe_errors"`
+	// Latency is from the 202 of a probe view to the first read of its
+	// movie that counts it: an upper bound, by up to one poll interval
+	// and one read's latency.
+	Latency Latency `json:"latency"`
+}
+
+// Freshness sends views of ids at cfg.Rate (cfg.Rate must be set) and
+// meanwhile measures, exactly, how long a view takes from its 202 to
+// GET /api/movies/{id}: each probe movie has one view in flight at a
+// time, so its count going from c to c+1 is that view and nothing else.
+// Polling every movie of the load instead would cost as many reads as
+// there are views.
+func (a *API) Freshness(ctx context.Context, cfg Config, ids []int64, fo FreshnessOptions) (Summary, error) {
+	fo.defaults()
+	if cfg.Rate <= 0 {
+		return Summary{}, errors.New("freshness needs a fixed rate")
+	}
+	if len(ids) < fo.Probes+1 {
+		return Summary{}, fmt.Errorf("freshness needs more movies than its %d probes, got %d", fo.Probes, len(ids))
+	}
+	load, probes := ids[:len(ids)-fo.Probes], ids[len(ids)-fo.Probes:]
+	cfg.Expect = http.StatusAccepted
+	p := &prober{api: a, o: fo, hist: NewHistogram(), stop: make(chan struct{})}
+	var wg sync.WaitGroup
+	for _, id := range probes {
+		wg.Go(func() { p.run(ctx, id) })
+	}
+	res, err := Run(ctx, cfg, a.viewOp(load))
+	p.stopAt(time.Now())
+	wg.Wait()
+	s := res.Summary(a.summary("freshness", cfg, len(load)))
+	s.Freshness = &Freshness{Probes: fo.Probes, PollIntervalMS: ms(fo.PollInterval),
+		Missing: p.missing.Load(), ProbeErrors: p.errors.Load(), Latency: p.hist.Summary()}
+	return s, err
+}
+
+// prober runs the probe movies of one freshness run.
+type prober struct {
+	api     *API
+	o       FreshnessOptions
+	hist    *Histogram
+	missing atomic.Int64
+	errors  atomic.Int64
+	stop    chan struct{}
+	stopped atomic.Int64 // when the load ended, in Unix nanoseconds
+}
+
+func (p *prober) stopAt(t time.Time) {
+	p.stopped.Store(t.UnixNano())
+	close(p.stop)
+}
+
+// run sends one view of movie id at a time until the load ends, and
+// times each until the movie's count includes it.
+func (p *prober) run(ctx context.Context, id int64) {
+	m, err := p.api.Movie(ctx, id)
+	if err != nil {
+		p.errors.Add(1)
+		return
+	}
+	count := m.InternalViewsCount
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		status, err := p.api.View(ctx, id)
+		if err != nil || status != http.StatusAccepted {
+			p.errors.Add(1)
+			p.sleep(ctx)
+			continue
+		}
+		accepted := time.Now()
+		seen, ok := p.await(ctx, id, count+1)
+		if !ok {
+			p.missing.Add(1)
+			return
+		}
+		p.hist.Record(time.Since(accepted))
+		count = seen
+	}
+}
+
+// await polls movie id until it counts want views; false once the grace
+// period after the load has passed without it.
+func (p *prober) await(ctx context.Context, id, want int64) (int64, bool) {
+	for {
+		p.sleep(ctx)
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		if m, err := p.api.Movie(ctx, id); err == nil && m.InternalViewsCount >= want {
+			return m.InternalViewsCount, true
+		}
+		if at := p.stopped.Load(); at != 0 && time.Since(time.Unix(0, at)) > p.o.Grace {
+			return 0, false
+		}
+	}
+}
+
+func (p *prober) sleep(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(p.o.PollInterval):
+	}
+}

@@ -1,0 +1,191 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSetupRegistersAndWaitsUntilListed(t *testing.T) {
+	f := newFakeAPI(t, func(f *fakeAPI) { f.listDelay = 300 * time.Millisecond })
+	a := NewAPI(f.URL, 4)
+	if _, err := a.Register(context.Background(), 3); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err := a.Setup(context.Background(), ids(1, 50), SetupOptions{Connections: 8, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Registered != 49 || res.Already != 1 {
+		t.Errorf("registered %d, already %d; want 49 and 1", res.Registered, res.Already)
+	}
+	if time.Since(start) < 300*time.Millisecond {
+		t.Error("Setup returned before the movies were listed")
+	}
+	if got := len(f.visible()); got != 50 {
+		t.Errorf("%d movies listed after Setup, want 50", got)
+	}
+}
+
+func TestSetupNamesMoviesThatNeverAppear(t *testing.T) {
+	f := newFakeAPI(t, func(f *fakeAPI) { f.maxKnown = 10 })
+	a := NewAPI(f.URL, 4)
+	_, err := a.Setup(context.Background(), ids(9, 4), SetupOptions{Connections: 2, Timeout: 500 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "[11 12]") {
+		t.Fatalf("got %v, want a timeout naming movies 11 and 12", err)
+	}
+}
+
+func TestMoviesPagesThroughTheListing(t *testing.T) {
+	f := newFakeAPI(t, nil)
+	a := NewAPI(f.URL, 16)
+	if _, err := a.Setup(context.Background(), ids(1, 1100), SetupOptions{Connections: 16, PollInterval: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	movies, err := a.Movies(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(movies) != 1100 || movies[0].TMDBID != 1 || movies[1099].TMDBID != 1100 {
+		t.Errorf("got %d movies, want 1..1100 over two pages", len(movies))
+	}
+	if n, err := a.Listed(context.Background()); err != nil || n != 1100 {
+		t.Errorf("Listed: %d, %v", n, err)
+	}
+}
+
+func TestViewsWaitUntilEveryAcceptedViewIsCounted(t *testing.T) {
+	f := newFakeAPI(t, func(f *fakeAPI) { f.applyDelay = 300 * time.Millisecond })
+	a := NewAPI(f.URL, 16)
+	movies := ids(1, 20)
+	if _, err := a.Setup(context.Background(), movies, SetupOptions{Connections: 4, PollInterval: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := a.Views(context.Background(), Config{Connections: 16, Requests: 2000}, movies, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := s.Applied
+	if ap == nil || !ap.Reached || !ap.Exact || ap.Accepted != 2000 || ap.Counted != 2000 {
+		t.Fatalf("applied %+v, want 2000 of 2000, exact", ap)
+	}
+	// Views take 300ms to be applied: the last ones after the load ended.
+	if ap.DrainSeconds < 0.2 || ap.DuringLoad >= 2000 {
+		t.Errorf("drain %.2fs with %d counted during the load: the drain was not waited for", ap.DrainSeconds, ap.DuringLoad)
+	}
+	want := 2000 / (ap.LoadSeconds + ap.DrainSeconds)
+	if ap.PerSecond < want*0.999 || ap.PerSecond > want*1.001 {
+		t.Errorf("per second %.1f, want accepted over load plus drain (%.1f)", ap.PerSecond, want)
+	}
+	if !strings.Contains(ap.String(), "(exact)") {
+		t.Errorf("String: %s", ap)
+	}
+}
+
+func TestViewsReportADoubleCount(t *testing.T) {
+	f := newFakeAPI(t, func(f *fakeAPI) { f.doubleEvery = 100 })
+	a := NewAPI(f.URL, 4)
+	if _, err := a.Setup(context.Background(), ids(1, 5), SetupOptions{Connections: 4, PollInterval: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := a.Views(context.Background(), Config{Connections: 4, Requests: 500}, ids(1, 5), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ap := s.Applied; ap.Exact || ap.Counted != 505 || !strings.Contains(ap.String(), "NOT EXACT (+5)") {
+		t.Errorf("applied %+v (%s): want 505 counted for 500 accepted, not exact", ap, ap)
+	}
+}
+
+func TestFreshnessTimesProbeViewsExactly(t *testing.T) {
+	const delay = 150 * time.Millisecond
+	f := newFakeAPI(t, func(f *fakeAPI) { f.applyDelay = delay })
+	a := NewAPI(f.URL, 8)
+	movies := ids(1, 24)
+	if _, err := a.Setup(context.Background(), movies, SetupOptions{Connections: 8, PollInterval: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	fo := FreshnessOptions{Probes: 4, PollInterval: 10 * time.Millisecond, Grace: 2 * time.Second}
+	s, err := a.Freshness(context.Background(), Config{Connections: 8, Rate: 200, Duration: time.Second}, movies, fo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests != 200 || s.Succeeded != 200 || s.Movies != 20 {
+		t.Errorf("load: %d requests, %d succeeded over %d movies; want 200 over 20", s.Requests, s.Succeeded, s.Movies)
+	}
+	fr := s.Freshness
+	if fr == nil || fr.Latency.Count < 8 || fr.Missing != 0 || fr.ProbeErrors != 0 {
+		t.Fatalf("freshness %+v: want at least 8 samples, none missing", fr)
+	}
+	// Every probe view became visible exactly 150ms after it was accepted;
+	// the measurement adds a poll interval and a read (more on a busy
+	// machine, hence the looser bound on the maximum).
+	if lo, hi := ms(delay), ms(delay)+60; fr.Latency.P50 < lo || fr.Latency.P50 > hi {
+		t.Errorf("freshness p50 %.1fms, want within [%.0f, %.0f]ms", fr.Latency.P50, lo, hi)
+	}
+	if fr.Latency.Max > ms(delay)+500 {
+		t.Errorf("freshness max %.1fms, want about %v", fr.Latency.Max, delay)
+	}
+	// The probe movies got their probe views only.
+	for _, id := range movies[20:] {
+		acc, _ := f.counts(id)
+		if acc == 0 || acc > fr.Latency.Count {
+			t.Errorf("probe movie %d got %d views (%d samples in all)", id, acc, fr.Latency.Count)
+		}
+	}
+}
+
+func TestFreshnessNeedsARate(t *testing.T) {
+	a := NewAPI("http://127.0.0.1:1", 1)
+	if _, err := a.Freshness(context.Background(), Config{Connections: 1, Duration: time.Second}, ids(1, 40), FreshnessOptions{}); err == nil {
+		t.Error("want an error without a rate")
+	}
+}
+
+func TestReads(t *testing.T) {
+	f := newFakeAPI(t, nil)
+	a := NewAPI(f.URL, 4)
+	if _, err := a.Setup(context.Background(), ids(1, 80), SetupOptions{Connections: 4, PollInterval: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := a.Reads(context.Background(), Config{Connections: 4, Requests: 300}, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Succeeded != 300 || s.Scenario != "reads" {
+		t.Errorf("%s: %d of 300 succeeded (%v)", s.Scenario, s.Succeeded, s.Errors)
+	}
+	if q, _ := f.listQuery.Load().(string); q != "limit=50" {
+		t.Errorf("query %q, want limit=50", q)
+	}
+}
+
+func TestSummaryOutput(t *testing.T) {
+	s := Summary{Scenario: "views", Target: "http://x", Connections: 64, Seconds: 2, Requests: 30, Succeeded: 28,
+		RequestsPerSecond: 15, SucceededPerSecond: 14, Latency: Latency{Count: 30, P50: 1.5, P90: 3, P99: 20, Max: 150},
+		Errors:  map[string]int64{"503": 1, "transport: timeout": 1},
+		Applied: &Applied{Accepted: 28, Counted: 28, Exact: true, Reached: true, PerSecond: 7}}
+	var buf bytes.Buffer
+	if err := s.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"views against http://x, 64 connections", "p99 20.00ms", "max 150ms", "503: 1, transport: timeout: 1", "28 of 28 accepted views counted (exact)"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("text summary lacks %q:\n%s", want, buf.String())
+		}
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	_ = json.Unmarshal(b, &back)
+	lat, _ := back["latency"].(map[string]any)
+	if lat["p99_ms"] != 20.0 || back["succeeded_per_second"] != 14.0 || back["freshness"] != nil {
+		t.Errorf("JSON: %s", b)
+	}
+}

@@ -1,0 +1,643 @@
+#!/usr/bin/env bash
+# The benchmark suite (`make bench`): measures the whole system on this
+# machine and rewrites docs/benchmarks.md with the figures, their methods,
+# the machine, the raw RabbitMQ and PostgreSQL rates of the same run and
+# the ratios. Benchmarks never fail on a time: a missed target is
+# reported, not an error. It fails only when it cannot measure.
+#
+# Like the end-to-end tests it runs on a fresh database and a fresh
+# RabbitMQ virtual host, created here and dropped at the end:
+#   1. raw RabbitMQ: persistent publish with pipelined confirms and
+#      consume (go test -bench BenchmarkRawRabbitMQ ./internal/loadgen/),
+#      and with a confirm awaited per message, as the relay publishes
+#   2. raw PostgreSQL: pgbench, single-row commits and 100-row
+#      transactions, 16 clients
+#   3. `trend all` (LOG_LEVEL=warn) with `trend tmdb-fake` serving a
+#      generated catalog of 10,000 movies, then with `trend load`:
+#      views (accepted, then applied end to end, counted exactly),
+#      freshness at 5,000 views/s, reads with 10,000 movies; RSS of
+#      `trend all` sampled throughout, CPU per process and a system-wide
+#      perf profile during the views load.
+#
+# Needs PostgreSQL and RabbitMQ running (make services), bin/trend built
+# (make build) with the `load` subcommand, psql, pgbench, curl and jq;
+# perf is used when present. Takes about 7 minutes.
+#
+# Environment: TREND (the binary, default bin/trend), BENCH_OUT (default
+# docs/benchmarks.md), BENCH_KEEP=1 keeps the work directory;
+# TEST_DATABASE_URL, TEST_AMQP_URL, TEST_RABBITMQ_API as for the tests;
+# BENCH_VIEWS_SECONDS, BENCH_FRESHNESS_SECONDS, BENCH_READS_SECONDS,
+# BENCH_PG_SECONDS, BENCH_RAW_MESSAGES, BENCH_DRAIN_TIMEOUT,
+# BENCH_VIEW_MOVIES, BENCH_READ_MOVIES shorten or lengthen the phases.
+set -euo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+TREND=${TREND:-bin/trend}
+OUT=${BENCH_OUT:-docs/benchmarks.md}
+ADMIN_DB_URL=${TEST_DATABASE_URL:-postgres://trend:trend@localhost:5432/trend?sslmode=disable}
+AMQP_BASE=${TEST_AMQP_URL:-amqp://guest:guest@localhost:5672/}
+RABBIT_API=${TEST_RABBITMQ_API:-http://guest:guest@localhost:15672/api}
+
+VIEWS_SECONDS=${BENCH_VIEWS_SECONDS:-20}
+FRESH_SECONDS=${BENCH_FRESHNESS_SECONDS:-15}
+READS_SECONDS=${BENCH_READS_SECONDS:-20}
+PG_SECONDS=${BENCH_PG_SECONDS:-10}
+RAW_MESSAGES=${BENCH_RAW_MESSAGES:-100000}
+# How long the projection may take to catch up after a load.
+DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT:-240}
+
+VIEW_MOVIES=${BENCH_VIEW_MOVIES:-1000}
+READ_MOVIES=${BENCH_READ_MOVIES:-10000}
+
+# The conditions and targets of issue 7.
+readonly CONNECTIONS=64 FRESH_RATE=5000
+readonly T_ACCEPTED=15000 T_ACCEPTED_P99=25 T_APPLIED=10000 T_FRESH_P99=1000
+readonly T_READS=10000 T_READS_P99=10 T_RSS_MB=200 T_RATIO=0.3
+
+log() { echo "bench: $*" >&2; }
+die() {
+	echo "bench: ERROR: $*" >&2
+	exit 1
+}
+now_ms() { date +%s%3N; }
+
+for tool in psql pgbench curl jq awk go; do
+	command -v "$tool" >/dev/null || die "$tool is not installed (pgbench and psql: apt-get install postgresql-client; jq: apt-get install jq)"
+done
+[ -x "$TREND" ] || die "$TREND not found: run make build"
+"$TREND" load -h >/dev/null 2>&1 || die "$TREND has no load subcommand: wire app.RunLoad into cmd/trend/main.go, then make build"
+psql "$ADMIN_DB_URL" -qAtc 'SELECT 1' >/dev/null 2>&1 || die "cannot reach PostgreSQL at $ADMIN_DB_URL (make services starts it)"
+curl -sf "$RABBIT_API/overview" >/dev/null || die "cannot reach the RabbitMQ management API at ${RABBIT_API#*@} (make services starts it)"
+
+# ---------------------------------------------------------------- fixtures
+
+RUN_ID=$(date +%s)_$$
+DB=trend_bench_$RUN_ID
+RAW_DB=trend_bench_raw_$RUN_ID
+VHOST=trend-bench-$RUN_ID
+RAW_VHOST=trend-bench-raw-$RUN_ID
+WORK=$(mktemp -d -t trend-bench.XXXXXX)
+ADMIN_TOKEN=bench-$RUN_ID
+TMDB_KEY=bench-key-$RUN_ID
+START_MS=$(now_ms)
+START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+PIDS=() # processes this script started, stopped at exit
+
+# db_url NAME: the admin URL pointing at database NAME.
+db_url() { sed -E "s#^([a-z]+://[^/]+)/[^?]*#\1/$1#" <<<"$ADMIN_DB_URL"; }
+amqp_url() { echo "${AMQP_BASE%/}/$1"; }
+amqp_user() { sed -E 's#^amqps?://([^:@/]+).*#\1#' <<<"$AMQP_BASE"; }
+
+create_vhost() {
+	curl -sf -X PUT "$RABBIT_API/vhosts/$1" >/dev/null
+	curl -sf -X PUT -H 'Content-Type: application/json' -d '{"configure":".*","write":".*","read":".*"}' \
+		"$RABBIT_API/permissions/$1/$(amqp_user)" >/dev/null
+}
+
+cleanup() {
+	local status=$?
+	set +e
+	# Only jobs of this shell that still run: an exited one's pid may
+	# belong to someone else's process by now.
+	local running
+	running=$(jobs -pr)
+	for pid in "${PIDS[@]}"; do
+		grep -qx "$pid" <<<"$running" && kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${PIDS[@]}"; do
+		grep -qx "$pid" <<<"$running" || continue
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+		grep -qx "$pid" <<<"$(jobs -pr)" && kill -KILL "$pid" 2>/dev/null
+	done
+	for db in "$DB" "$RAW_DB"; do
+		psql "$ADMIN_DB_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+	done
+	for vh in "$VHOST" "$RAW_VHOST"; do
+		curl -sf -X DELETE "$RABBIT_API/vhosts/$vh" >/dev/null 2>&1
+	done
+	if [ "$status" -ne 0 ] || [ "${BENCH_KEEP:-}" = 1 ]; then
+		log "work directory kept: $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port: a local TCP port nothing listens on.
+free_port() {
+	local p
+	for p in $(shuf -i 20000-60000 -n 50); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	die "no free port found"
+}
+
+# ------------------------------------------------------------ measurements
+
+# Machine-wide and per-process CPU, from /proc, so the report can say
+# where the CPU went. snap FILE writes "pid group ticks" for every process.
+CLK_TCK=$(getconf CLK_TCK)
+SYS_PID=0 LOAD_PID=0
+classify() { # classify PID CMDLINE0
+	local pid=$1 cmd=$2
+	if [ "$pid" = "$SYS_PID" ]; then echo trend_all
+	elif [ "$pid" = "$LOAD_PID" ]; then echo load_generator
+	else
+		case $cmd in
+		*"postgres: "*" $DB "*) echo postgres_this_db ;;
+		*"postgres: "*" trend_"* | *"postgres: "*" postgres "*) echo postgres_other_db ;;
+		*"postgres: "* | */postgres) echo postgres_background ;;
+		*beam.smp*) echo rabbitmq ;;
+		*) echo other ;;
+		esac
+	fi
+}
+snap() {
+	local d pid stat rest cmd f
+	for d in /proc/[0-9]*; do
+		pid=${d#/proc/}
+		{ read -r stat <"$d/stat"; } 2>/dev/null || continue
+		cmd=""
+		{ IFS= read -r -d '' cmd <"$d/cmdline"; } 2>/dev/null || true
+		rest=${stat##*) }
+		read -r -a f <<<"$rest"
+		echo "$pid $(classify "$pid" "$cmd") $((f[11] + f[12]))"
+	done >"$1"
+	# Machine total: user, nice, system, irq, softirq, steal (not idle, iowait).
+	awk '/^cpu /{print "machine", $2+$3+$4+$7+$8+$9}' /proc/stat >>"$1"
+}
+# cpu_table BEFORE AFTER SECONDS: CPU-seconds per group between two
+# snapshots, and the share of the machine (cores x seconds) each took.
+cpu_table() {
+	awk -v tck="$CLK_TCK" -v secs="$3" -v cores="$(nproc)" '
+		FNR == NR { if ($1 != "machine") before[$1] = $3; else mbusy = $2; next }
+		$1 == "machine" { busy = ($2 - mbusy) / tck; next }
+		{ d = $3 - (($1 in before) ? before[$1] : 0); if (d > 0) cpu[$2] += d / tck }
+		END {
+			n = split("trend_all postgres_this_db postgres_background rabbitmq load_generator postgres_other_db other", order, " ")
+			label["trend_all"] = "`trend all` (API, relay, worker)"
+			label["postgres_this_db"] = "PostgreSQL backends of the benchmark database"
+			label["postgres_background"] = "PostgreSQL background (WAL writer, checkpointer, ...)"
+			label["rabbitmq"] = "RabbitMQ (beam.smp; shared with other runs)"
+			label["load_generator"] = "load generator (`trend load`)"
+			label["postgres_other_db"] = "PostgreSQL backends of other databases (other runs)"
+			label["other"] = "other processes (other runs, kernel threads)"
+			cap = cores * secs
+			printf "| process | CPU-seconds | share of %d cores × %.1f s |\n|---|---|---|\n", cores, secs
+			for (i = 1; i <= n; i++) { g = order[i]; printf "| %s | %.1f | %.0f%% |\n", label[g], cpu[g], 100 * cpu[g] / cap; sum += cpu[g] }
+			printf "| **machine total busy** | %.1f | %.0f%% |\n", busy, 100 * busy / cap
+		}' "$1" "$2"
+}
+
+# RSS of `trend all`, sampled twice a second: "epoch_ms kB".
+sample_rss() {
+	while kill -0 "$SYS_PID" 2>/dev/null; do
+		awk -v t="$(now_ms)" '/^VmRSS/{print t, $2}' "/proc/$SYS_PID/status" 2>/dev/null || true
+		sleep 0.5
+	done >>"$WORK/rss"
+}
+max_rss_mb() { # max_rss_mb FROM_MS TO_MS
+	awk -v a="$1" -v b="$2" '$1 >= a && $1 <= b && $2 > m {m = $2} END {printf "%.0f", m / 1024}' "$WORK/rss"
+}
+
+# metrics FILE: the message and HTTP counters of `trend all`.
+metrics() { curl -sf "$BASE/metrics" | grep -E '^trend_(message_handle_duration_seconds_(sum|count)|messages_total)' >"$1" || true; }
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+num() { # num VALUE: thousands separators, no decimals
+	printf "%.0f" "$1" | sed -E ':a;s/^(-?[0-9]+)([0-9]{3})/\1,\2/;ta'
+}
+dec() { printf "%.${2:-1}f" "$1"; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+met() { if "$@"; then echo "yes"; else echo "**no**"; fi; }
+j() { jq -r "$1 // empty" "$2" 2>/dev/null || true; } # j FILTER FILE
+
+phase() { log "$((($(now_ms) - START_MS) / 1000))s: $*"; }
+
+# ------------------------------------------------------- 1. raw RabbitMQ
+
+phase "machine: $(nproc) cores, load average $(loadavg)"
+LOAD_START=$(loadavg)
+create_vhost "$RAW_VHOST"
+phase "raw RabbitMQ: $RAW_MESSAGES persistent messages, pipelined confirms, 3 runs"
+RAW_AMQP_URL=$(amqp_url "$RAW_VHOST") go test -run '^$' -bench 'BenchmarkRawRabbitMQ$' -benchtime "${RAW_MESSAGES}x" -count 3 \
+	./internal/loadgen/ >"$WORK/rawmq.txt" 2>&1 || { cat "$WORK/rawmq.txt" >&2; die "raw RabbitMQ benchmark failed"; }
+RAW_MQ=$(awk '/^BenchmarkRawRabbitMQ-/ { for (i = 1; i < NF; i++) if ($(i + 1) == "msgs/s") print $i }' "$WORK/rawmq.txt" | sort -n | sed -n 2p)
+[ -n "$RAW_MQ" ] || die "no RabbitMQ rate in $WORK/rawmq.txt"
+RAW_MQ_ALL=$(awk '/^BenchmarkRawRabbitMQ-/ { for (i = 1; i < NF; i++) if ($(i + 1) == "msgs/s") printf "%s%s", sep, $i; sep = ", " }' "$WORK/rawmq.txt")
+log "raw RabbitMQ: median $RAW_MQ msgs/s (runs: $RAW_MQ_ALL)"
+phase "raw RabbitMQ: 3000 persistent messages, each publish waiting for its confirm"
+RAW_AMQP_URL=$(amqp_url "$RAW_VHOST") go test -run '^$' -bench 'BenchmarkRawRabbitMQConfirmEach$' -benchtime 3000x \
+	./internal/loadgen/ >"$WORK/rawmq-each.txt" 2>&1 || { cat "$WORK/rawmq-each.txt" >&2; die "raw RabbitMQ benchmark failed"; }
+RAW_MQ_EACH=$(awk '/^BenchmarkRawRabbitMQConfirmEach-/ { for (i = 1; i < NF; i++) if ($(i + 1) == "msgs/s") print $i }' "$WORK/rawmq-each.txt")
+log "raw RabbitMQ, confirm each: $RAW_MQ_EACH msgs/s"
+
+# ----------------------------------------------------- 2. raw PostgreSQL
+
+phase "raw PostgreSQL: pgbench, 16 clients, ${PG_SECONDS}s each"
+psql "$ADMIN_DB_URL" -qc "CREATE DATABASE $RAW_DB" >/dev/null
+RAW_DB_URL=$(db_url "$RAW_DB")
+psql "$RAW_DB_URL" -qc 'CREATE TABLE raw_rows (id bigserial PRIMARY KEY, payload text NOT NULL)' >/dev/null
+echo "INSERT INTO raw_rows (payload) VALUES (repeat('x', 150));" >"$WORK/single.sql"
+echo "INSERT INTO raw_rows (payload) SELECT repeat('x', 150) FROM generate_series(1, 100);" >"$WORK/batch.sql"
+pg_tps() { # pg_tps SCRIPT: transactions per second
+	pgbench -n -c 16 -j 2 -T "$PG_SECONDS" -f "$1" "$RAW_DB_URL" 2>&1 | tee -a "$WORK/pgbench.txt" |
+		awk '/^tps = / { print $3; exit }'
+}
+PG_SINGLE=$(pg_tps "$WORK/single.sql")
+PG_BATCH_TPS=$(pg_tps "$WORK/batch.sql")
+if [ -z "$PG_SINGLE" ] || [ -z "$PG_BATCH_TPS" ]; then
+	die "pgbench failed: $(tail -5 "$WORK/pgbench.txt")"
+fi
+PG_BATCH_ROWS=$(awk -v t="$PG_BATCH_TPS" 'BEGIN { printf "%.0f", t * 100 }')
+log "raw PostgreSQL: $PG_SINGLE single-row commits/s, $PG_BATCH_ROWS rows/s in 100-row transactions"
+psql "$ADMIN_DB_URL" -qc "DROP DATABASE $RAW_DB WITH (FORCE)" >/dev/null
+
+# -------------------------------------------------------- 3. the system
+
+phase "starting trend tmdb-fake and trend all on a fresh database and vhost"
+CATALOG=$WORK/catalog.csv
+awk -v n="$READ_MOVIES" 'BEGIN {
+	print "tmdb_id,title,release_date,vote_average,vote_count,popularity,genres"
+	srand(7)
+	for (i = 1; i <= n; i++)
+		printf "%d,Benchmark movie %d,20%02d-%02d-%02d,%.1f,%d,%.3f,Drama|Comedy\n", i, i, i % 25, i % 12 + 1, i % 28 + 1, 1 + rand() * 8.5, 1 + int(rand() * 20000), rand() * 500
+}' >"$CATALOG"
+FAKE_ADDR=127.0.0.1:$(free_port)
+"$TREND" tmdb-fake --addr "$FAKE_ADDR" --catalog "$CATALOG" --api-key "$TMDB_KEY" >"$WORK/tmdb-fake.log" 2>&1 &
+PIDS+=($!)
+psql "$ADMIN_DB_URL" -qc "CREATE DATABASE $DB" >/dev/null
+create_vhost "$VHOST"
+HTTP_ADDR=127.0.0.1:$(free_port)
+PPROF_ADDR=127.0.0.1:$(free_port)
+BASE=http://$HTTP_ADDR
+DATABASE_URL=$(db_url "$DB") AMQP_URL=$(amqp_url "$VHOST") HTTP_ADDR=$HTTP_ADDR LOG_LEVEL=warn \
+	TMDB_BASE_URL=http://$FAKE_ADDR/3 TMDB_API_KEY=$TMDB_KEY ADMIN_TOKEN=$ADMIN_TOKEN PPROF_ADDR=$PPROF_ADDR \
+	"$TREND" all >"$WORK/trend-all.log" 2>&1 &
+SYS_PID=$!
+PIDS+=("$SYS_PID")
+for _ in $(seq 300); do
+	curl -sf "$BASE/healthz" >/dev/null 2>&1 && break
+	kill -0 "$SYS_PID" 2>/dev/null || die "trend all exited: $(tail -5 "$WORK/trend-all.log")"
+	sleep 0.2
+done
+curl -sf "$BASE/healthz" >/dev/null || die "trend all did not answer /healthz within 60s"
+sample_rss &
+PIDS+=($!)
+
+load() { # load NAME ARGS...: trend load --json into $WORK/NAME.json, progress into NAME.log
+	local name=$1
+	shift
+	"$TREND" load --target "$BASE" --catalog "$CATALOG" --json "$@" >"$WORK/$name.json" 2>"$WORK/$name.log" &
+	LOAD_PID=$!
+	PIDS+=("$LOAD_PID")
+}
+wait_load() { # wait_load NAME: wait for the load, say so if it failed
+	if ! wait "$LOAD_PID"; then
+		log "trend load ($1) failed: $(tail -3 "$WORK/$1.log")"
+	fi
+	LOAD_PID=0
+}
+
+phase "setup: $VIEW_MOVIES movies, until TMDB's facts arrived (about 40 a second)"
+load setup-views --scenario setup --movies "$VIEW_MOVIES" --wait-active --connections 16
+wait_load setup-views
+
+# -------------------------------------- 3a. views: accepted, then applied
+
+phase "views: ${VIEWS_SECONDS}s at $CONNECTIONS connections over $VIEW_MOVIES movies, then until every view is counted"
+metrics "$WORK/metrics-before"
+PERF=""
+if command -v perf >/dev/null && perf record -a -o "$WORK/perf-probe.data" -- true >/dev/null 2>&1; then
+	PERF=yes
+fi
+load views --scenario views --setup=false --movies "$VIEW_MOVIES" --connections "$CONNECTIONS" \
+	--duration "${VIEWS_SECONDS}s" --wait-applied "${DRAIN_TIMEOUT}s" --cpuprofile "$WORK/loadgen.pprof"
+VIEWS_START=$(now_ms)
+VIEWS_LOAD_PID=$LOAD_PID
+snap "$WORK/cpu-0"
+PPROF_PID="" PERF_PID=""
+# trend all's own CPU profile, from its profiler listener (PPROF_ADDR).
+curl -sf "http://$PPROF_ADDR/debug/pprof/profile?seconds=$VIEWS_SECONDS" \
+	-o "$WORK/trend-all.pprof" 2>/dev/null &
+PPROF_PID=$!
+PIDS+=("$PPROF_PID")
+if [ -n "$PERF" ]; then
+	perf record -a -g -F 499 -o "$WORK/perf.data" -- sleep "$VIEWS_SECONDS" >/dev/null 2>&1 &
+	PERF_PID=$!
+	PIDS+=("$PERF_PID")
+fi
+sleep "$VIEWS_SECONDS"
+snap "$WORK/cpu-1"
+VIEWS_LOAD_END=$(now_ms)
+# perf samples name threads; these map them to the two Go processes.
+ls "/proc/$SYS_PID/task" >"$WORK/tids-trend-all" 2>/dev/null || true
+ls "/proc/$VIEWS_LOAD_PID/task" >"$WORK/tids-load" 2>/dev/null || true
+curl -sf "$BASE/api/pipeline" >"$WORK/pipeline-load-end.json" || true
+metrics "$WORK/metrics-load-end"
+wait_load views
+VIEWS_END=$(now_ms)
+snap "$WORK/cpu-2"
+metrics "$WORK/metrics-after"
+wait "$PPROF_PID" 2>/dev/null || true
+# A profile is gzip; without a pprof route the dashboard answers HTML.
+[ "$(head -c2 "$WORK/trend-all.pprof" 2>/dev/null | od -An -tx1 | tr -d ' ')" = 1f8b ] || rm -f "$WORK/trend-all.pprof"
+[ -z "$PERF_PID" ] || wait "$PERF_PID" || PERF=""
+RSS_VIEWS=$(max_rss_mb "$VIEWS_START" "$VIEWS_END")
+log "views: $(j '.succeeded_per_second | floor' "$WORK/views.json") accepted/s, applied $(j '.applied.per_second | floor' "$WORK/views.json")/s"
+
+# ---------------------------------------------------------- 3b. freshness
+
+phase "freshness: ${FRESH_SECONDS}s at $FRESH_RATE views/s, 16 probe movies"
+FRESH_START=$(now_ms)
+load freshness --scenario freshness --setup=false --movies "$VIEW_MOVIES" --connections "$CONNECTIONS" \
+	--rate "$FRESH_RATE" --duration "${FRESH_SECONDS}s" --grace 20s
+wait_load freshness
+FRESH_END=$(now_ms)
+RSS_FRESH=$(max_rss_mb "$FRESH_START" "$FRESH_END")
+
+# -------------------------------------------------------------- 3c. reads
+
+# Registering waits behind whatever the freshness load left in the
+# pipeline: the movies are listed once the projection got that far.
+phase "reads: registering up to $READ_MOVIES movies (waits for the pipeline to drain)"
+load setup-reads --scenario setup --movies "$READ_MOVIES" --connections 16 --setup-timeout "$((DRAIN_TIMEOUT + 180))s"
+wait_load setup-reads
+LISTED=$(curl -sf -D - -o /dev/null "$BASE/api/movies?limit=1" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-total-count" { print $2 }')
+phase "reads: ${READS_SECONDS}s of GET /api/movies?limit=50 at $CONNECTIONS connections, $LISTED movies listed"
+READS_START=$(now_ms)
+load reads --scenario reads --setup=false --movies 0 --connections "$CONNECTIONS" --duration "${READS_SECONDS}s"
+snap "$WORK/cpu-reads-0"
+wait_load reads
+snap "$WORK/cpu-reads-1"
+READS_END=$(now_ms)
+RSS_READS=$(max_rss_mb "$READS_START" "$READS_END")
+HWM_MB=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$SYS_PID/status")
+LOAD_END=$(loadavg)
+
+kill -TERM "$SYS_PID"
+STOP="clean exit"
+wait "$SYS_PID" || STOP="exit status $?"
+phase "trend all stopped ($STOP)"
+
+# ------------------------------------------------------------ the report
+
+V=$WORK/views.json F=$WORK/freshness.json R=$WORK/reads.json
+ACC=$(j .succeeded_per_second "$V")
+ACC_P99=$(j .latency.p99_ms "$V")
+APPLIED=$(j .applied.per_second "$V")
+APPLIED_REACHED=$(j .applied.reached "$V")
+FRESH_P99=$(j .freshness.latency.p99_ms "$F")
+READS=$(j .succeeded_per_second "$R")
+READS_P99=$(j .latency.p99_ms "$R")
+RSS_MAX=$(max_rss_mb 0 "$(now_ms)")
+RATIO=$(awk -v a="${APPLIED:-0}" -v b="$RAW_MQ" 'BEGIN { printf "%.2f", a / b }')
+
+errors_of() { # errors_of FILE: "none" or "503: 12, ..."
+	jq -r '(.errors // {}) | to_entries | if length == 0 then "none" else map("\(.key): \(.value)") | join(", ") end' "$1" 2>/dev/null || echo "n/a"
+}
+
+# Per handler: messages, views per message, mean time per message, and
+# the share of the views phase each handler's single consumer was busy.
+handled_rate() { # handled_rate HANDLER BEFORE AFTER SECONDS: messages handled per second
+	awk -v h="handler=\"$1\"" -v secs="$4" 'index($0, h) && /outcome="handled"/ { n[FILENAME] = $2 }
+		END { printf "%.0f", (n[ARGV[2]] - n[ARGV[1]]) / secs }' "$2" "$3"
+}
+
+backlog_at_load_end() { # where the views waited when the load ended
+	jq -r '"outbox (not yet relayed): \(.outbox_backlog) messages, the oldest \(.relay_lag_seconds * 10 | round / 10) s old; " +
+		"projection \(.projection_lag_events) events behind the log; queues: " +
+		([.queues[] | select(.messages > 0) | "\(.name) \(.messages)"] | if length == 0 then "all empty" else join(", ") end)' \
+		"$WORK/pipeline-load-end.json" 2>/dev/null || echo "not available"
+}
+
+pipeline_table() {
+	local accepted load_secs drain_secs
+	accepted=$(j .applied.accepted "$V")
+	load_secs=$(awk -v a="$VIEWS_START" -v b="$VIEWS_LOAD_END" 'BEGIN { print (b - a) / 1000 }')
+	drain_secs=$(awk -v a="$VIEWS_LOAD_END" -v b="$VIEWS_END" 'BEGIN { print (b - a) / 1000 }')
+	awk -v views="${accepted:-0}" -v ls="$load_secs" -v ds="$drain_secs" '
+		function key(line) { match(line, /handler="[^"]+"/); return substr(line, RSTART + 9, RLENGTH - 10) }
+		FNR == 1 { file++ }
+		/_sum\{/ { s[file, key($0)] = $2 }
+		/^trend_messages_total\{/ && /outcome="handled"/ { c[file, key($0)] += $2; names[key($0)] = 1 }
+		END {
+			print "| handler | messages | views per message | mean time per message | msgs/s during the load | msgs/s during the drain | busy (load + drain) |"
+			print "|---|---|---|---|---|---|---|"
+			split("events_forwarder RecordViews trend-projection tmdb-enrichment RegisterMovie RefreshMovie", known, " ")
+			for (i = 1; i <= 6; i++) { order[++m] = known[i]; seen[known[i]] = 1 }
+			for (h in names) if (!(h in seen)) order[++m] = h
+			for (i = 1; i <= m; i++) {
+				h = order[i]
+				n = c[3, h] - c[1, h]; t = s[3, h] - s[1, h]
+				if (n <= 0) continue
+				label = (h == "events_forwarder") ? "relay (`events_forwarder`: outbox to RabbitMQ, confirm per message)" : h
+				time = (h == "events_forwarder") ? "" : sprintf("%.1f ms", 1000 * t / n)
+				busy = (h == "events_forwarder") ? "" : sprintf("%.0f%%", 100 * t / (ls + ds))
+				printf "| %s | %d | %.1f | %s | %.0f | %.0f | %s |\n", label, n, views / n, time, (c[2, h] - c[1, h]) / ls, (c[3, h] - c[2, h]) / ds, busy
+			}
+		}' "$WORK/metrics-before" "$WORK/metrics-load-end" "$WORK/metrics-after"
+}
+
+top_packages() { # where trend all spent its CPU, by Go package (perf, self time)
+	perf report -i "$WORK/perf.data" --no-children --pid "$SYS_PID" --sort sym -g none --stdio --percent-limit 0 2>/dev/null |
+		awk '$1 ~ /%$/ && $2 ~ /^\[/ {
+			pct = $1; sub(/%/, "", pct); sym = $3
+			if ($2 == "[k]") pkg = "kernel (syscalls, network, scheduling)"
+			else { n = split(sym, parts, "/"); last = parts[n]; sub(/\..*/, "", last); pkg = (n > 1) ? substr(sym, 1, length(sym) - length(parts[n])) last : last }
+			total[pkg] += pct; all += pct
+		}
+		END { for (p in total) printf "%.1f\t%s\n", 100 * total[p] / all, p }' | sort -rn | head -12 |
+		awk -F'\t' 'BEGIN { print "| package | share of `trend all` CPU |\n|---|---|" } { printf "| %s | %s%% |\n", $2, $1 }'
+}
+process_split() { # perf: share of all samples per process (group)
+	perf report -i "$WORK/perf.data" --no-children --sort pid -g none --stdio 2>/dev/null |
+		awk -v sys="$(tr '\n' ' ' <"$WORK/tids-trend-all")" -v lg="$(tr '\n' ' ' <"$WORK/tids-load")" '
+		BEGIN { n = split(sys, a, " "); for (i = 1; i <= n; i++) owner[a[i]] = "`trend all`"
+			n = split(lg, a, " "); for (i = 1; i <= n; i++) owner[a[i]] = "load generator" }
+		$1 ~ /%$/ {
+			# perf sorts by thread: "tid:command".
+			pct = $1; sub(/%/, "", pct); split($2, pc, ":"); tid = pc[1]; comm = pc[2]
+			if (tid in owner) g = owner[tid]
+			else if (comm == "postgres") g = "PostgreSQL (every database)"
+			else if (comm ~ /^[0-9]+_(scheduler|dirty_|poller)|^beam|^erts|^async/) g = "RabbitMQ"
+			else if (comm == "swapper") g = "idle"
+			else g = "other"
+			share[g] += pct
+		}
+		END { for (g in share) printf "%.1f\t%s\n", share[g], g }' | sort -rn |
+		awk -F'\t' '{ printf "%s%s %s%%", (NR > 1 ? ", " : ""), $2, $1 }'
+}
+
+# keep_section PREFIX: a section of the current report, unchanged, from
+# its "## PREFIX" heading to the next "## " heading.
+keep_section() {
+	[ -f "$OUT" ] || return 0
+	awk -v p="## $1" 'index($0, p) == 1 { on = 1; print; next } on && /^## / { exit } on { print }' "$OUT"
+}
+REPLAY=$(keep_section Replay)
+ANALYSIS=$(keep_section Analysis)
+
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git status --porcelain 2>/dev/null | head -1)" ] || COMMIT="$COMMIT with uncommitted changes"
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+MEM_GIB=$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+PG_VERSION=$(psql "$ADMIN_DB_URL" -qAtc 'SHOW server_version' | cut -d' ' -f1)
+MQ_VERSION=$(curl -sf "$RABBIT_API/overview" | jq -r '.rabbitmq_version // .management_version')
+# shellcheck disable=SC1091
+OS=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
+VIEWS_SECS=$(awk -v a="$VIEWS_START" -v b="$VIEWS_LOAD_END" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
+READS_SECS=$(awk -v a="$READS_START" -v b="$READS_END" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
+DRAIN_SECS=$(awk -v a="$VIEWS_LOAD_END" -v b="$VIEWS_END" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
+
+applied_cell() {
+	if [ "$APPLIED_REACHED" = true ]; then
+		local exact="exact"
+		[ "$(j .applied.exact "$V")" = true ] || exact="**NOT exact: $(j .applied.counted "$V") counted**"
+		echo "$(num "$APPLIED") views/s ($(num "$(j .applied.accepted "$V")") views, $exact; $(dec "$(j .applied.load_seconds "$V")") s load + $(dec "$(j .applied.drain_seconds "$V")") s drain)"
+	else
+		echo "not caught up within ${DRAIN_TIMEOUT} s: $(num "$(j .applied.counted "$V")") of $(num "$(j .applied.accepted "$V")") counted"
+	fi
+}
+
+mkdir -p "$(dirname "$OUT")"
+{
+	cat <<EOF
+# Benchmarks
+
+Figures measured on this project's development machine, everything local. Each figure says how
+it was obtained; run the same command to reproduce it. Benchmarks never fail a test: they measure,
+and a missed target is reported as missed.
+
+## The whole system (\`make bench\`)
+
+\`make bench\` runs \`scripts/bench.sh\` (about 7 minutes) and rewrites this section; the Analysis
+and Replay sections are kept as they are.
+
+**Run:** started $START_DATE, took $((($(now_ms) - START_MS) / 60000)) minutes; commit $COMMIT.
+**Machine:** $(nproc) cores ($CPU_MODEL), $MEM_GIB GiB memory, $OS, PostgreSQL $PG_VERSION,
+RabbitMQ $MQ_VERSION, $(go env GOVERSION). **Load average** (1, 5, 15 min) $LOAD_START at the start,
+$LOAD_END at the end: the machine is shared with other engineers' test runs, which take CPU from
+these figures (see "Where the CPU went").
+
+| figure | target | measured | met |
+|---|---|---|---|
+| views accepted (\`POST /api/movies/view\` answered 202 after the commit), $CONNECTIONS connections | ≥ $(num $T_ACCEPTED) req/s, p99 ≤ $T_ACCEPTED_P99 ms | **$(num "${ACC:-0}") req/s**, p99 $(dec "${ACC_P99:-0}" 2) ms | $(met ge "${ACC:-0}" $T_ACCEPTED) / $(met le "${ACC_P99:-999999}" $T_ACCEPTED_P99) |
+| views applied to the projection end to end, counted exactly | ≥ $(num $T_APPLIED) views/s | **$(applied_cell)** | $(met ge "${APPLIED:-0}" $T_APPLIED) |
+| freshness at $(num $FRESH_RATE) views/s, from the 202 to visible in \`GET /api/movies/{id}\` | p99 ≤ 1 s | **p99 $(dec "$(awk -v v="${FRESH_P99:-0}" 'BEGIN { print v / 1000 }')" 2) s**, p50 $(dec "$(awk -v v="$(j .freshness.latency.p50_ms "$F")" 'BEGIN { print v / 1000 }')" 2) s, max $(dec "$(awk -v v="$(j .freshness.latency.max_ms "$F")" 'BEGIN { print v / 1000 }')" 2) s; $(j .freshness.latency.count "$F") probe views timed, $(j .freshness.missing "$F") more not visible within 20 s after the load | $(met le "${FRESH_P99:-999999}" $T_FRESH_P99) |
+| reads \`GET /api/movies?limit=50\`, $(num "${LISTED:-0}") movies listed | ≥ $(num $T_READS) req/s, p99 ≤ $T_READS_P99 ms | **$(num "${READS:-0}") req/s**, p99 $(dec "${READS_P99:-0}" 2) ms | $(met ge "${READS:-0}" $T_READS) / $(met le "${READS_P99:-999999}" $T_READS_P99) |
+| memory: peak RSS of \`trend all\` | ≤ $T_RSS_MB MB | **$RSS_MAX MB** sampled (VmHWM $HWM_MB MB); views $RSS_VIEWS MB, freshness $RSS_FRESH MB, reads $RSS_READS MB | $(met le "$RSS_MAX" $T_RSS_MB) |
+| end-to-end views/s ÷ raw RabbitMQ msgs/s (same run) | ≥ $T_RATIO | **$RATIO** | $(met ge "$RATIO" $T_RATIO) |
+
+### Raw rates of the same run
+
+| what | rate | method |
+|---|---|---|
+| RabbitMQ, persistent messages, publisher confirms pipelined, consumed at the same time | **$(num "$RAW_MQ") msgs/s** (median of 3: $RAW_MQ_ALL) | \`go test -bench BenchmarkRawRabbitMQ -benchtime ${RAW_MESSAGES}x ./internal/loadgen/\` (amqp091-go): $(num "$RAW_MESSAGES") messages of 150 bytes to a durable queue, up to 1,000 unconfirmed; a consumer on its own connection with prefetch 1,000 acknowledging 100 at a time; time from the first publish to the last acknowledgement |
+| RabbitMQ, the same but each publish waits for its confirm (as Watermill's publisher does) | **$(num "${RAW_MQ_EACH:-0}") msgs/s** | \`go test -bench BenchmarkRawRabbitMQConfirmEach -benchtime 3000x ./internal/loadgen/\`: the ceiling of a relay that forwards one message at a time |
+| PostgreSQL, single-row commits, 16 clients | **$(num "$PG_SINGLE") commits/s** | \`pgbench -c 16 -j 2 -T $PG_SECONDS\`: \`INSERT INTO raw_rows (payload) VALUES (repeat('x', 150))\`, one row per transaction, into a table with a bigserial primary key |
+| PostgreSQL, 100 rows per transaction, 16 clients | **$(num "$PG_BATCH_ROWS") rows/s** ($(num "$PG_BATCH_TPS") transactions/s) | same, \`INSERT ... SELECT repeat('x', 150) FROM generate_series(1, 100)\` |
+
+### Ratios
+
+| ratio | value |
+|---|---|
+| end-to-end views/s ÷ raw RabbitMQ msgs/s | $RATIO (target ≥ $T_RATIO) |
+| relay msgs/s during the views load ÷ raw RabbitMQ confirm-each msgs/s | $(awk -v a="$(handled_rate events_forwarder "$WORK/metrics-before" "$WORK/metrics-load-end" "$VIEWS_SECS")" -v b="${RAW_MQ_EACH:-1}" 'BEGIN { printf "%.2f", a / b }') |
+| end-to-end views/s ÷ accepted views/s | $(awk -v a="${APPLIED:-0}" -v b="${ACC:-1}" 'BEGIN { printf "%.2f", a / b }') |
+| accepted views/s ÷ PostgreSQL single-row commits/s | $(awk -v a="${ACC:-0}" -v b="$PG_SINGLE" 'BEGIN { printf "%.2f", a / b }') (above 1 only thanks to group commit) |
+| accepted views/s ÷ PostgreSQL rows/s in 100-row transactions | $(awk -v a="${ACC:-0}" -v b="$PG_BATCH_ROWS" 'BEGIN { printf "%.2f", a / b }') |
+
+### Methods
+
+All HTTP load comes from \`trend load\` (package \`internal/loadgen\`) on the same machine: a fixed
+number of keep-alive connections, latencies in a log-linear histogram (quantiles at most 0.2% above
+the true value, maximum exact), errors counted by status. The system is \`trend all\` (every role in
+one process, \`LOG_LEVEL=warn\`) on a fresh database and RabbitMQ virtual host, with \`trend tmdb-fake\`
+serving a generated catalog of $(num "$READ_MOVIES") movies (so no movie is removed for being unknown).
+
+- **Views accepted**: \`trend load --scenario views --connections $CONNECTIONS --duration ${VIEWS_SECONDS}s --movies $VIEW_MOVIES\`,
+  round robin over $(num "$VIEW_MOVIES") movies registered (and enriched by TMDB) beforehand; each connection sends
+  its next request when the previous one is answered. Rate = 202s ÷ time. Errors: $(errors_of "$V").
+- **Views applied end to end**: the same run with \`--wait-applied ${DRAIN_TIMEOUT}s\`: after the load, the sum of
+  \`internal_views_count\` over every movie (read through \`GET /api/movies\`, every 250 ms) is awaited until it
+  grew by exactly the number of 202s, then read once more a second later (a double count would show).
+  Rate = 202s ÷ (load time + time until counted). While loading, $(num "$(j .applied.counted_during_load "$V")")
+  views had been counted ($(num "$(j .applied.during_load_per_second "$V")")/s).
+- **Freshness**: \`trend load --scenario freshness --rate $FRESH_RATE --duration ${FRESH_SECONDS}s\`: views at a fixed rate
+  (open loop; sent $(num "$(j .requests_per_second "$F")")/s, accepted p99 $(dec "$(j .latency.p99_ms "$F")" 2) ms, errors: $(errors_of "$F")) over
+  $(j .movies "$F") movies, while 16 other movies carry probe views: one view in flight per probe movie,
+  timed from its 202 to the first \`GET /api/movies/{id}\` (polled every 25 ms) whose count includes it.
+  Exact, since nothing else changes a probe movie's count; an upper bound by one poll interval.
+- **Reads**: \`trend load --scenario reads --connections $CONNECTIONS --duration ${READS_SECONDS}s\` after registering
+  $(num "$READ_MOVIES") movies through the API and waiting until they are listed. TMDB facts for the new movies were
+  still arriving in the background (about 40 a second). Errors: $(errors_of "$R").
+- **Memory**: VmRSS of \`trend all\` from /proc every 0.5 s during every phase, and VmHWM at the end.
+- **Load generator**: it used $(dec "$(j .load_cpu_seconds "$V")") CPU-seconds during the views load
+  (of $(nproc) × ${VIEWS_SECS} s), taken from the system under test.
+
+### Where the CPU went
+
+From /proc/<pid>/stat before and after each phase. RabbitMQ and PostgreSQL background processes
+serve every database and virtual host on the machine, so they include other runs' work.
+
+During the views load (${VIEWS_SECS} s):
+
+$(cpu_table "$WORK/cpu-0" "$WORK/cpu-1" "$VIEWS_SECS")
+
+During the drain after it (${DRAIN_SECS} s; no HTTP load but the reads that watch the count):
+
+$(cpu_table "$WORK/cpu-1" "$WORK/cpu-2" "$DRAIN_SECS")
+
+During the reads load (${READS_SECS} s):
+
+$(cpu_table "$WORK/cpu-reads-0" "$WORK/cpu-reads-1" "$READS_SECS")
+
+### The pipeline during the views run (load and drain), from \`/metrics\`
+
+Each handler consumes its queue one message at a time, so "busy" near 100% marks the bottleneck.
+Backlog when the load ended: $(backlog_at_load_end).
+
+$(pipeline_table)
+
+## Profiles
+
+EOF
+	if [ -s "$WORK/trend-all.pprof" ]; then
+		echo "CPU profile of \`trend all\` during the views load (\`GET /debug/pprof/profile?seconds=$VIEWS_SECONDS\`, top 20 by cumulative time):"
+		echo
+		echo '```'
+		go tool pprof -top -cum -nodecount=20 "$TREND" "$WORK/trend-all.pprof" 2>/dev/null | sed -n '/flat%/,$p' || true
+		echo '```'
+		echo
+	else
+		echo "\`trend all\` answered no profile on PPROF_ADDR, so its Go profile is missing here."
+		echo
+	fi
+	if [ -n "$PERF" ] && [ -s "$WORK/perf.data" ]; then
+		echo "System-wide sampling with \`perf record -a -g -F 499\` during the ${VIEWS_SECONDS} s views load, share of all"
+		echo "samples by process: $(process_split)."
+		echo
+		echo "\`trend all\`'s own CPU by Go package (self time of its samples):"
+		echo
+		top_packages || true
+		echo
+	fi
+	echo "The load generator's own CPU profile (\`trend load --cpuprofile\`), top 10 by cumulative time:"
+	echo
+	echo '```'
+	go tool pprof -top -cum -nodecount=10 "$TREND" "$WORK/loadgen.pprof" 2>/dev/null | sed -n '/flat%/,$p' || true
+	echo '```'
+	echo
+	[ -z "$ANALYSIS" ] || printf '%s\n\n' "$ANALYSIS"
+	[ -z "$REPLAY" ] || printf '%s\n' "$REPLAY"
+} >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+phase "wrote $OUT"
