@@ -152,14 +152,9 @@ func (r registrations) Get(ctx context.Context, id int64) (registry.Registration
 }
 
 func (b *base) runRelay(ctx context.Context) error {
-	fwd, err := messaging.NewRelay(b.pool, b.cfg.AMQPURL, b.wlog, b.metrics.Outcome)
-	if err != nil {
-		return err
-	}
-	b.log.Info("relay forwarding the outbox to RabbitMQ")
-	// Run returns when ctx ends, after in-flight messages were finished or
-	// left unacknowledged in the outbox.
-	return fwd.Run(ctx)
+	// Run returns when ctx ends, after the batch in hand was confirmed and
+	// acknowledged, or left in the outbox to be sent again.
+	return messaging.NewBatchRelay(b.pool, b.cfg.AMQPURL, b.log).Run(ctx)
 }
 
 func (b *base) wants(group string) bool {

@@ -1,0 +1,186 @@
+package messaging
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// BatchRelay forwards the outbox to RabbitMQ a batch at a time: it reads up
+// to Batch rows, publishes them all with pipelined publisher confirms, and
+// moves its offset in the outbox only after RabbitMQ confirmed every one,
+// in the transaction that locked the offset row. Waiting for each confirm
+// in turn (what watermill's forwarder does) caps a relay at a few hundred
+// messages a second here; pipelining them is what the broker can take.
+// A crash before the offset moves re-sends the batch: consumers are
+// idempotent. One relay forwards at a time (the offset row's lock); others
+// wait and take over.
+//
+// It reads the rows watermill-sql's publisher wrote (its default
+// PostgreSQL schema and offsets layout, consumer group "relay", the same
+// as the forwarder) and publishes them as watermill-amqp would, so either
+// relay can follow the other.
+type BatchRelay struct {
+	pool    *pgxpool.Pool
+	amqpURL string
+	log     *slog.Logger
+	// Batch bounds the rows of one transaction; Poll is the wait when the
+	// outbox is empty.
+	Batch int
+	Poll  time.Duration
+}
+
+// NewBatchRelay returns a relay with a batch of 500 and a poll of 50ms.
+func NewBatchRelay(pool *pgxpool.Pool, amqpURL string, log *slog.Logger) *BatchRelay {
+	return &BatchRelay{pool: pool, amqpURL: amqpURL, log: log, Batch: 500, Poll: 50 * time.Millisecond}
+}
+
+// Run forwards until ctx ends; it reconnects to RabbitMQ and retries
+// PostgreSQL by itself.
+func (r *BatchRelay) Run(ctx context.Context) error {
+	if _, err := r.pool.Exec(ctx, `INSERT INTO watermill_offsets_outbox (consumer_group, offset_acked, last_processed_transaction_id)
+		VALUES ($1, 0, '0') ON CONFLICT DO NOTHING`, RelayConsumerGroup); err != nil && ctx.Err() == nil {
+		r.log.Warn("relay: prepare the offset row", "error", err)
+	}
+	delay := 250 * time.Millisecond
+	for ctx.Err() == nil {
+		err := r.session(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		r.log.Warn("relay: will retry", "error", err, "in", delay.String())
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+	return nil
+}
+
+// session forwards over one broker connection until an error.
+func (r *BatchRelay) session(ctx context.Context) error {
+	conn, err := amqp.DialConfig(r.amqpURL, amqp.Config{Properties: amqp.Table{"connection_name": "trend relay"}})
+	if err != nil {
+		return fmt.Errorf("connect to RabbitMQ: %w", err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	if err := ch.Confirm(false); err != nil {
+		return err
+	}
+	r.log.Info("relay forwarding the outbox to RabbitMQ", "batch", r.Batch)
+	for {
+		n, err := r.forward(ctx, ch)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(r.Poll):
+			}
+		}
+	}
+}
+
+// envelope is the forwarder's wrapping of a message in the outbox.
+type envelope struct {
+	DestinationTopic string            `json:"destination_topic"`
+	UUID             string            `json:"uuid"`
+	Payload          []byte            `json:"payload"`
+	Metadata         map[string]string `json:"metadata"`
+}
+
+var publishMarshaler = wamqp.DefaultMarshaler{}
+
+// forward sends one batch and returns how many messages it forwarded.
+func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel) (int, error) {
+	n := 0
+	// Repeatable read, as watermill-sql's subscriber: one snapshot for the
+	// offset and the rows.
+	err := pgx.BeginTxFunc(ctx, r.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		var offset int64
+		var txid string
+		if err := tx.QueryRow(ctx, `SELECT offset_acked, last_processed_transaction_id::text FROM watermill_offsets_outbox
+			WHERE consumer_group = $1 FOR UPDATE`, RelayConsumerGroup).Scan(&offset, &txid); err != nil {
+			return fmt.Errorf("lock the relay offset: %w", err)
+		}
+		// Only transactions older than every running one: a row that
+		// commits late can never appear behind the offset.
+		rows, err := tx.Query(ctx, `SELECT "offset", transaction_id::text, payload FROM watermill_outbox
+			WHERE ((transaction_id = $1::text::xid8 AND "offset" > $2) OR transaction_id > $1::text::xid8)
+			  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+			ORDER BY transaction_id, "offset" LIMIT $3`, txid, offset, r.Batch)
+		if err != nil {
+			return fmt.Errorf("read the outbox: %w", err)
+		}
+		var confirms []*amqp.DeferredConfirmation
+		lastOffset, lastTx := offset, txid
+		for rows.Next() {
+			var payload []byte
+			if err := rows.Scan(&lastOffset, &lastTx, &payload); err != nil {
+				rows.Close()
+				return err
+			}
+			var env envelope
+			if err := json.Unmarshal(payload, &env); err != nil || env.DestinationTopic == "" {
+				// Nothing can fix a row that is not an envelope; skipping it
+				// keeps the relay moving (it stays in the outbox table).
+				r.log.Error("relay: outbox row is not a message envelope; skipped", "offset", lastOffset, "error", err)
+				continue
+			}
+			msg := message.NewMessage(env.UUID, env.Payload)
+			for k, v := range env.Metadata {
+				msg.Metadata.Set(k, v)
+			}
+			pub, err := publishMarshaler.Marshal(msg)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			c, err := ch.PublishWithDeferredConfirmWithContext(ctx, env.DestinationTopic, "", false, false, pub)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("publish to %s: %w", env.DestinationTopic, err)
+			}
+			confirms = append(confirms, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if lastOffset == offset && lastTx == txid {
+			return nil
+		}
+		for _, c := range confirms {
+			ok, err := c.WaitContext(ctx)
+			if err != nil {
+				return fmt.Errorf("wait for RabbitMQ's confirm: %w", err)
+			}
+			if !ok {
+				return errors.New("RabbitMQ refused a message (nack): the batch will be sent again")
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE watermill_offsets_outbox SET offset_acked = $2, last_processed_transaction_id = $3::text::xid8
+			WHERE consumer_group = $1`, RelayConsumerGroup, lastOffset, lastTx); err != nil {
+			return fmt.Errorf("move the relay offset: %w", err)
+		}
+		n = len(confirms)
+		return nil
+	})
+	return n, err
+}
