@@ -32,7 +32,11 @@ var (
 type Config struct {
 	// MaxBatch bounds the views of one transaction (and one message).
 	MaxBatch int
-	// Committers is how many transactions may be in flight at once.
+	// Committers is how many transactions may be in flight at once
+	// (default 2). More committers split the waiting views into smaller
+	// batches, so more messages for the same views: with 64 clients, 4
+	// committers measured 3,851 views/s accepted and 1,397 applied, 2
+	// committers 5,884 and 2,807, 1 committer 3,287 and 2,520.
 	Committers int
 }
 
@@ -60,7 +64,7 @@ func New(pool *pgxpool.Pool, log *slog.Logger, cfg Config) *Intake {
 		cfg.MaxBatch = 1000
 	}
 	if cfg.Committers <= 0 {
-		cfg.Committers = 4
+		cfg.Committers = 2
 	}
 	in := &Intake{
 		pool: pool, log: log, wlog: watermill.NewSlogLogger(log), now: time.Now, cfg: cfg,
