@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,11 +37,42 @@ var ErrNotFound = errors.New("movie not found")
 type Reader struct {
 	pool  *pgxpool.Pool
 	table string
+	total *totalCache
 }
+
+// totalCache keeps the number of ranked movies for a moment: counting reads
+// every row, and at thousands of list requests a second the count would
+// cost far more than the page itself (docs/benchmarks.md).
+type totalCache struct {
+	mu    sync.Mutex
+	n     int64
+	until time.Time
+}
+
+// totalMaxAge is how stale X-Total-Count may be.
+const totalMaxAge = time.Second
 
 // NewReader reads the live table.
 func NewReader(pool *pgxpool.Pool) Reader {
-	return Reader{pool: pool, table: pgx.Identifier{LiveTable}.Sanitize()}
+	return Reader{pool: pool, table: pgx.Identifier{LiveTable}.Sanitize(), total: &totalCache{}}
+}
+
+func (r Reader) count(ctx context.Context) (int64, error) {
+	if r.total != nil {
+		r.total.mu.Lock()
+		defer r.total.mu.Unlock()
+		if time.Now().Before(r.total.until) {
+			return r.total.n, nil
+		}
+	}
+	var n int64
+	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM `+r.table+` WHERE status <> 'removed'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count movies: %w", err)
+	}
+	if r.total != nil {
+		r.total.n, r.total.until = n, time.Now().Add(totalMaxAge)
+	}
+	return n, nil
 }
 
 const columns = `tmdb_id, title, status, internal_views_count, external_score, vote_count, popularity,
@@ -77,9 +109,9 @@ func (r Reader) List(ctx context.Context, limit, offset int) ([]Movie, int64, er
 	if err != nil {
 		return nil, 0, fmt.Errorf("list movies: %w", err)
 	}
-	var total int64
-	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM `+r.table+` WHERE status <> 'removed'`).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count movies: %w", err)
+	total, err := r.count(ctx)
+	if err != nil {
+		return nil, 0, err
 	}
 	return movies, total, nil
 }

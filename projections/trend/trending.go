@@ -147,9 +147,9 @@ func (r *Ranker) Trending(ctx context.Context, w Window, limit, offset int, now 
 			break
 		}
 	}
-	var total int64
-	if err := r.reader.pool.QueryRow(ctx, `SELECT count(*) FROM `+r.reader.table+` WHERE status <> 'removed'`).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count movies: %w", err)
+	total, err := r.reader.count(ctx)
+	if err != nil {
+		return nil, 0, err
 	}
 	if offset >= len(kept) {
 		return []Trending{}, total, nil
