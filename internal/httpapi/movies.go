@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -56,31 +58,39 @@ func (s *server) recordView(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, *p)
 		return
 	}
-	id, p := tmdbIDField(obj)
+	v, p := viewFields(obj, s.Now().UTC())
 	if p != nil {
 		writeProblem(w, *p)
 		return
 	}
-	viewID, p := viewIDField(obj)
-	if p != nil {
-		writeProblem(w, *p)
-		return
-	}
-	viewedAt, p := viewedAtField(obj, s.Now().UTC())
-	if p != nil {
-		writeProblem(w, *p)
-		return
-	}
-	err := s.Commands.RecordView(r.Context(), commands.View{ViewID: viewID, TMDBID: id, ViewedAt: viewedAt})
+	err := s.Commands.RecordView(r.Context(), v)
 	if errors.Is(err, intake.ErrNotTracked) {
-		writeProblem(w, notTracked(id))
+		writeProblem(w, notTracked(v.TMDBID))
 		return
 	}
 	if err != nil {
 		s.unavailable(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"view_id": viewID.String()})
+	writeJSON(w, http.StatusAccepted, map[string]string{"view_id": v.ViewID.String()})
+}
+
+// viewFields reads one view: tmdb_id, and the optional view_id and
+// viewed_at (both default: a new id, now).
+func viewFields(obj map[string]json.RawMessage, now time.Time) (commands.View, *Problem) {
+	id, p := tmdbIDField(obj)
+	if p != nil {
+		return commands.View{}, p
+	}
+	viewID, p := viewIDField(obj)
+	if p != nil {
+		return commands.View{}, p
+	}
+	viewedAt, p := viewedAtField(obj, now)
+	if p != nil {
+		return commands.View{}, p
+	}
+	return commands.View{ViewID: viewID, TMDBID: id, ViewedAt: viewedAt}, nil
 }
 
 func pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {

@@ -65,15 +65,8 @@ func (s *server) recordViews(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		id, p := tmdbIDField(item)
-		if p == nil {
-			views[i].TMDBID = id
-			views[i].ViewID, p = viewIDField(item)
-		}
-		if p == nil {
-			views[i].ViewedAt, p = viewedAtField(item, now)
-		}
-		if p != nil {
+		var p *Problem
+		if views[i], p = viewFields(item, now); p != nil {
 			p.Field = field(p.Field)
 			writeProblem(w, *p)
 			return
