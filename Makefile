@@ -9,7 +9,7 @@ NPM     ?= npm
 # serves a page that says how to build it.
 HAVE_NPM := $(shell command -v $(NPM) 2>/dev/null)
 
-.PHONY: all services build migrate run test test-short vet lint clean help dashboard test-dashboard compose-check bench-replay fuzz audit bench
+.PHONY: all services build migrate run test test-short vet lint clean help dashboard test-dashboard compose-check bench-replay fuzz audit bench test-faults
 
 all: build
 
@@ -22,6 +22,7 @@ help:
 	@echo "make test-dashboard    the dashboard's component tests (Vitest) and end-to-end tests (Chromium)"
 	@echo "make vet      gofmt check and go vet"
 	@echo "make audit             govulncheck and npm audit (need their advisory databases online)"
+	@echo "make test-faults       fault injection (root): kills, outages of a private PostgreSQL :5433 / RabbitMQ :5673 (scripts/faults-env.sh)"
 	@echo "make fuzz              run every fuzz target for FUZZTIME (default 5s)"
 	@echo "make compose-check     validate docker-compose.yml without Docker (installs Debian's docker-compose)"
 	@echo "make bench             benchmark the whole system (about 7 minutes), rewrites docs/benchmarks.md"
@@ -92,6 +93,9 @@ test: services vet compose-check
 audit:
 	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.9.0 ./...
 	cd frontend && $(NPM) audit
+
+test-faults:
+	bash scripts/faults-env.sh start && $(GO) test -tags faults -race -count=1 -run Fault -v -timeout 20m ./cmd/trend/
 
 test-short:
 	$(GO) test -count=1 -short ./...

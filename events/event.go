@@ -53,8 +53,11 @@ type Batch struct {
 	Events  []Envelope `json:"events"`
 }
 
+// ErrUndecodable is in every error of Decode: no retry can decode it.
+var ErrUndecodable = errors.New("undecodable event")
+
 // ErrUnknownType is returned for an event type this build does not know.
-var ErrUnknownType = errors.New("unknown event type")
+var ErrUnknownType = fmt.Errorf("%w: unknown event type", ErrUndecodable)
 
 type decoder func(version int, data json.RawMessage) (Event, error)
 
@@ -91,7 +94,7 @@ func (e Envelope) Decode() (Event, error) {
 	}
 	ev, err := d(e.Version, e.Data)
 	if err != nil {
-		return nil, fmt.Errorf("decode %s event %s: %w", e.Type, e.EventID, err)
+		return nil, fmt.Errorf("%w: %s event %s: %w", ErrUndecodable, e.Type, e.EventID, err)
 	}
 	return ev, nil
 }

@@ -63,11 +63,16 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 	switch {
 	case errors.Is(err, tmdb.ErrNotFound):
 		e.log.InfoContext(ctx, "TMDB does not know the movie: removing it", "tmdb_id", env.TMDBID)
+	// TMDB down or refusing our key: the movie stays as it is (pending, or
+	// active with its old facts) and the worker's refresher asks again
+	// later, so the registration is kept without holding the queue through
+	// retries or ending in the dead letters.
 	case errors.Is(err, tmdb.ErrUnauthorized):
-		e.log.ErrorContext(ctx, "TMDB refused our credentials (HTTP 401): check TMDB_API_KEY or TMDB_READ_TOKEN; will retry", "tmdb_id", env.TMDBID)
-		return err
+		e.log.ErrorContext(ctx, "TMDB refused our credentials (HTTP 401): check TMDB_API_KEY or TMDB_READ_TOKEN; the movie is asked for again later", "tmdb_id", env.TMDBID)
+		return nil
 	case err != nil && tmdb.Retryable(err):
-		return err
+		e.log.WarnContext(ctx, "TMDB is unavailable; the movie is asked for again later", "tmdb_id", env.TMDBID, "error", err)
+		return nil
 	case err != nil:
 		return permanentError{fmt.Errorf("fetch movie %d from TMDB: %w", env.TMDBID, err)}
 	}

@@ -107,13 +107,14 @@ type statusJSON struct {
 
 // TestDLQListRequeueAndPurgeFromTheCommandLine dead-letters two messages:
 // a malformed command (publishRaw), which fails whatever happens, and the
-// registration of a movie TMDB refuses (401) until the test fixes it,
-// which succeeds once requeued.
+// registration of a movie TMDB answers with a 400 (an error no retry can
+// fix, so dead-lettered at once) until the test fixes it, which succeeds
+// once requeued.
 func TestDLQListRequeueAndPurgeFromTheCommandLine(t *testing.T) {
 	t.Parallel()
 	s := startSystem(t, sysOptions{})
 	const movieID = 550
-	s.tmdb.fail(movieID, slices.Repeat([]int{http.StatusUnauthorized}, 50)...)
+	s.tmdb.fail(movieID, slices.Repeat([]int{http.StatusBadRequest}, 50)...)
 	s.register(movieID)
 	s.waitTopology()
 	poison := uuid.NewString()
@@ -160,8 +161,8 @@ func TestDLQListRequeueAndPurgeFromTheCommandLine(t *testing.T) {
 	if cmd.Topic != "commands.RecordViews" || cmd.Handler == "" || cmd.Reason == "" || cmd.PayloadPreview != payload || cmd.PayloadBytes != len(payload) {
 		t.Errorf("the poisoned command: got %+v, want topic commands.RecordViews, a handler, a reason, the payload", cmd)
 	}
-	if batch.Topic != messaging.EventsTopic || batch.Handler != "tmdb-enrichment" || !strings.Contains(batch.Reason, "http 401") {
-		t.Errorf("the registration batch: got %+v, want topic events, handler tmdb-enrichment, the TMDB 401 as the reason", batch)
+	if batch.Topic != messaging.EventsTopic || batch.Handler != "tmdb-enrichment" || !strings.Contains(batch.Reason, "400") {
+		t.Errorf("the registration batch: got %+v, want topic events, handler tmdb-enrichment, the TMDB 400 as the reason", batch)
 	}
 	human := s.mustRunTrend("dlq", "list")
 	for _, want := range []string{"2 dead letters in dead-letters", poison, "reason:", "payload:       " + payload} {
@@ -192,12 +193,17 @@ func TestDLQListRequeueAndPurgeFromTheCommandLine(t *testing.T) {
 		t.Errorf("trend dlq requeue --id no-such-id: got %q, %v; want an error naming the id", out, err)
 	}
 
-	// requeue all: the queue empties; the command fails again and comes
-	// back, with fresh poison headers.
+	// requeue all: the command is handled again, fails again (at once: a
+	// payload that is not JSON is not retried) and comes back, with fresh
+	// poison headers.
+	deadLettered := `^trend_messages_total\{handler="[^"]*RecordViews[^"]*",outcome="dead_lettered"\}$`
+	before := s.scrape(t, deadLettered)
 	if out := s.mustRunTrend("dlq", "requeue"); out != "requeued 1 dead letter\n" {
 		t.Errorf("trend dlq requeue: got %q, want %q", out, "requeued 1 dead letter\n")
 	}
-	s.waitDeadLetters(0)
+	waitFor(t, 60*time.Second, "the requeued command to be dead-lettered again", func() bool {
+		return s.scrape(t, deadLettered) > before
+	})
 	s.waitDeadLetters(1)
 	if again := s.dlqList(); len(again) != 1 || again[0].ID != poison || again[0].Reason == "" || again[0].Topic != "commands.RecordViews" {
 		t.Errorf("after requeueing the poisoned command: got %+v, want it dead-lettered again with a reason", again)
@@ -254,12 +260,14 @@ func TestDeadLetterAdminEndpoints(t *testing.T) {
 		t.Errorf("POST requeue with an empty id list: got %d %s, want 422", r.status, r.body)
 	}
 
+	deadLettered := `^trend_messages_total\{handler="[^"]*RecordViews[^"]*",outcome="dead_lettered"\}$`
+	before := s.scrape(t, deadLettered)
 	r := s.admin(http.MethodPost, "/api/admin/dead-letters/requeue", adminToken, fmt.Sprintf(`{"ids": [%q]}`, p1))
 	if r.status != http.StatusOK || strings.TrimSpace(string(r.body)) != `{"requeued":1}` {
 		t.Fatalf("POST requeue p1: got %d %s, want 200 {\"requeued\":1}", r.status, r.body)
 	}
-	// p1 fails again and is dead-lettered again: never lost.
-	s.waitDeadLetters(1)
+	// p1 is handled again, fails again and is dead-lettered again: never lost.
+	waitFor(t, 60*time.Second, "p1 to be dead-lettered again", func() bool { return s.scrape(t, deadLettered) > before })
 	s.waitDeadLetters(2)
 
 	r = s.admin(http.MethodPost, "/api/admin/dead-letters/purge", adminToken, "")

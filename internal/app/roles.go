@@ -212,7 +212,7 @@ func (b *base) runWorker(ctx context.Context) error {
 	b.log.Info("worker handling messages", "handlers", b.opts.Handlers)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return router.Run(ctx) })
-	if b.wants(handlers.EnrichmentName) && b.cfg.TMDBRefreshAge > 0 {
+	if b.wants(handlers.EnrichmentName) {
 		r, err := intake.NewRefresher(b.pool, b.log, intake.RefresherConfig{MaxAge: b.cfg.TMDBRefreshAge})
 		if err != nil {
 			return err

@@ -15,9 +15,11 @@ import (
 	"github.com/movietrend/trend/commands"
 )
 
-// Refresher asks for fresh TMDB facts of movies whose facts are older than
-// MaxAge: a few movies per tick, oldest first, so that refreshes are spread
-// over time and stay far below TMDB's rate limit, never all at once.
+// Refresher asks TMDB again, through RefreshMovie commands, for movies
+// whose facts are older than MaxAge, and for movies still pending
+// PendingAfter after their registration (TMDB was down or refused our key
+// when they were registered): a few movies per tick, oldest first, so that
+// refreshes are spread over time and stay far below TMDB's rate limit.
 type Refresher struct {
 	pool *pgxpool.Pool
 	wlog watermill.LoggerAdapter
@@ -27,7 +29,12 @@ type Refresher struct {
 
 // RefresherConfig tunes the Refresher.
 type RefresherConfig struct {
+	// MaxAge: facts older than this are fetched again; 0 turns that off.
 	MaxAge time.Duration
+	// PendingAfter: a movie still pending this long after its registration
+	// (or after the last time it was asked for) is asked for again
+	// (default 30s).
+	PendingAfter time.Duration
 	// Every and PerTick bound the pace: at most PerTick refreshes every
 	// Every (default 20 every 10s: 2 a second, TMDB allows about 50).
 	Every   time.Duration
@@ -37,8 +44,11 @@ type RefresherConfig struct {
 
 // NewRefresher returns a Refresher; MaxAge must be positive.
 func NewRefresher(pool *pgxpool.Pool, log *slog.Logger, cfg RefresherConfig) (*Refresher, error) {
-	if pool == nil || log == nil || cfg.MaxAge <= 0 {
-		return nil, errors.New("intake: refresher needs a pool, a logger and a positive MaxAge")
+	if pool == nil || log == nil || cfg.MaxAge < 0 {
+		return nil, errors.New("intake: refresher needs a pool, a logger and a MaxAge not negative")
+	}
+	if cfg.PendingAfter <= 0 {
+		cfg.PendingAfter = 30 * time.Second
 	}
 	if cfg.Every <= 0 {
 		cfg.Every = 10 * time.Second
@@ -77,13 +87,17 @@ func (r *Refresher) Run(ctx context.Context) error {
 func (r *Refresher) Tick(ctx context.Context) (int, error) {
 	now := r.cfg.Now().UTC()
 	cutoff := now.Add(-r.cfg.MaxAge)
+	pendingCutoff := now.Add(-r.cfg.PendingAfter)
 	n := 0
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			SELECT tmdb_id FROM movies
-			WHERE status = 'active' AND facts_fetched_at < $1
-			  AND (refresh_requested_at IS NULL OR refresh_requested_at < $1)
-			ORDER BY facts_fetched_at LIMIT $2 FOR UPDATE SKIP LOCKED`, cutoff, r.cfg.PerTick)
+			WHERE (status = 'active' AND $4 AND facts_fetched_at < $1
+			       AND (refresh_requested_at IS NULL OR refresh_requested_at < $1))
+			   OR (status = 'pending' AND registered_at < $3
+			       AND (refresh_requested_at IS NULL OR refresh_requested_at < $3))
+			ORDER BY coalesce(facts_fetched_at, registered_at) LIMIT $2 FOR UPDATE SKIP LOCKED`,
+			cutoff, r.cfg.PerTick, pendingCutoff, r.cfg.MaxAge > 0)
 		if err != nil {
 			return err
 		}

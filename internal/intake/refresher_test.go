@@ -25,7 +25,8 @@ func TestRefresherAsksForStaleFactsOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A pending movie (no facts yet) and a removed one are not refreshed.
+	// A movie still pending long after its registration (TMDB was down) is
+	// asked for again too.
 	if _, err := registry.Register(ctx, pool, 4, now.Add(-60*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +52,15 @@ func TestRefresherAsksForStaleFactsOnly(t *testing.T) {
 		}
 		order = append(order, cmd.TMDBID)
 	}
-	if len(order) != 2 || order[0] != 3 || order[1] != 1 {
-		t.Errorf("refreshed %v, want [3 1]: the stale movies, oldest facts first, not movie 2 (fresh) or 4 (pending)", order)
+	if len(order) != 3 || order[0] != 4 || order[1] != 3 || order[2] != 1 {
+		t.Errorf("refreshed %v, want [4 3 1]: the long-pending movie and the stale ones, oldest first, not movie 2 (fresh)", order)
+	}
+	// A movie registered a moment ago is not asked for again yet.
+	if _, err := registry.Register(ctx, pool, 5, now.Add(-10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := r.Tick(ctx); n != 0 {
+		t.Errorf("with only fresh and just-registered movies left: got %d refreshes, want 0", n)
 	}
 	// Asked once per MaxAge: not again the next day unless still stale then.
 	clock = now.Add(24 * time.Hour)

@@ -13,6 +13,9 @@ import (
 // queues, persistent messages.
 func amqpConfig(url string, queue func(topic string) string) wamqp.Config {
 	cfg := wamqp.NewDurablePubSubConfig(url, queue)
+	// Back within seconds of the broker: the default backoff grows to 60 s.
+	cfg.Connection.Reconnect = wamqp.DefaultReconnectConfig()
+	cfg.Connection.Reconnect.BackoffMaxInterval = 5 * time.Second
 	cfg.Publish.ConfirmDelivery = true
 	cfg.Consume.Qos.PrefetchCount = 16
 	return cfg

@@ -1,7 +1,9 @@
 package messaging
 
 import (
+	"encoding/json"
 	"errors"
+	"io"
 	"fmt"
 	"log/slog"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
+	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/metrics"
 )
 
@@ -58,6 +61,18 @@ func logMessages(log *slog.Logger) message.HandlerMiddleware {
 // permanent is implemented by errors that no retry can fix.
 type permanent interface{ Permanent() bool }
 
+// Permanent tells whether no retry can fix err: a payload that is not
+// JSON of the message's type, an event this build cannot decode, or an
+// error that says so. Such a message goes to the dead letters at once
+// instead of holding its queue through the retries.
+func Permanent(err error) bool {
+	var p permanent
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.As(err, &p) && p.Permanent() || errors.As(err, &syntax) || errors.As(err, &typ) ||
+		errors.Is(err, events.ErrUndecodable) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
 // NewWorker builds the router that runs the command and event handlers.
 func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 	if cfg.MaxRetries == 0 {
@@ -86,10 +101,7 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 		Multiplier:          2,
 		RandomizationFactor: 0.2,
 		ResetContextOnRetry: true,
-		ShouldRetry: func(p middleware.RetryParams) bool {
-			var p2 permanent
-			return !(errors.As(p.Err, &p2) && p2.Permanent())
-		},
+		ShouldRetry: func(p middleware.RetryParams) bool { return !Permanent(p.Err) },
 		Logger: cfg.Logger,
 	}
 	// Poison wraps Retry: a message goes to the dead letters only after its
