@@ -3,8 +3,8 @@ package messaging
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -101,8 +101,8 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 		Multiplier:          2,
 		RandomizationFactor: 0.2,
 		ResetContextOnRetry: true,
-		ShouldRetry: func(p middleware.RetryParams) bool { return !Permanent(p.Err) },
-		Logger: cfg.Logger,
+		ShouldRetry:         func(p middleware.RetryParams) bool { return !Permanent(p.Err) },
+		Logger:              cfg.Logger,
 	}
 	// Poison wraps Retry: a message goes to the dead letters only after its
 	// retries, and is then acknowledged so it never blocks the queue.
