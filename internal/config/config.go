@@ -46,8 +46,9 @@ type Config struct {
 	// (net/http/pprof) there, apart from the API.
 	PprofAddr string `env:"PPROF_ADDR"`
 
-	// TMDBRefreshAge is how old TMDB facts may get before the scheduler
-	// fetches them again; 0 turns the scheduler off.
+	// TMDBRefreshAge is how old TMDB facts may get before the refresher
+	// fetches them again; 0 turns that off (pending movies are still
+	// asked for again).
 	TMDBRefreshAge time.Duration `env:"TMDB_REFRESH_AGE" envDefault:"24h"`
 
 	// Variables of the Python system, used only where the new ones are unset.

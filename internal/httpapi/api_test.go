@@ -1057,15 +1057,7 @@ func TestStream(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/stream", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("GET /api/stream: %v", err)
-	}
-	defer resp.Body.Close()
+	resp := openStream(t, ctx, srv)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status: got %d, want 200", resp.StatusCode)
 	}
@@ -1119,16 +1111,7 @@ func TestStreamTwoClients(t *testing.T) {
 
 	var readers []*bufio.Reader
 	for range 2 {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/stream", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatalf("GET /api/stream: %v", err)
-		}
-		defer resp.Body.Close()
-		r := bufio.NewReader(resp.Body)
+		r := bufio.NewReader(openStream(t, ctx, srv).Body)
 		if ev, err := readEvent(r); err != nil || ev.name != "ready" {
 			t.Fatalf("first event: got %+v (%v), want event ready", ev, err)
 		}
@@ -1157,15 +1140,7 @@ func TestStreamNoGapAfterReady(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/stream", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("GET /api/stream: %v", err)
-	}
-	defer resp.Body.Close()
+	resp := openStream(t, ctx, srv)
 	r := bufio.NewReader(resp.Body)
 	if ev, err := readEvent(r); err != nil || ev.name != "ready" {
 		t.Fatalf("first event: got %+v (%v), want event ready", ev, err)
@@ -1180,4 +1155,19 @@ func TestStreamNoGapAfterReady(t *testing.T) {
 	if err != nil || ev.name != "movies" || !strings.Contains(ev.data, `"tmdb_id":27205`) {
 		t.Fatalf("after ready: got %+v (%v), want event movies with movie 27205", ev, err)
 	}
+}
+
+// openStream connects to GET /api/stream until ctx ends or the test does.
+func openStream(t *testing.T, ctx context.Context, srv *httptest.Server) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("GET /api/stream: %v", err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
 }

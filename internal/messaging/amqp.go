@@ -21,14 +21,9 @@ func amqpConfig(url string, queue func(topic string) string) wamqp.Config {
 	return cfg
 }
 
-// NewPublisher publishes to RabbitMQ and returns only after the broker
-// confirmed each message.
-func NewPublisher(url string, logger watermill.LoggerAdapter) (*wamqp.Publisher, error) {
-	return wamqp.NewPublisher(amqpConfig(url, func(topic string) string { return topic }), logger)
-}
-
-// newDeadLetterPublisher is NewPublisher that stamps each message with the
-// time it was dead-lettered (shown by `trend dlq list`).
+// newDeadLetterPublisher publishes dead letters, returning only after the
+// broker confirmed each, stamped with the time they were dead-lettered
+// (shown by `trend dlq list`).
 func newDeadLetterPublisher(url string, logger watermill.LoggerAdapter) (*wamqp.Publisher, error) {
 	cfg := amqpConfig(url, func(topic string) string { return topic })
 	cfg.Marshaler = wamqp.DefaultMarshaler{PostprocessPublishing: func(p amqp.Publishing) amqp.Publishing {
