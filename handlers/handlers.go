@@ -16,6 +16,8 @@ import (
 // the events fn appended through the outbox in that same transaction.
 type UnitOfWork interface {
 	Once(ctx context.Context, handler string, messageID uuid.UUID, correlationID string, fn func(ctx context.Context, tx *eventlog.Tx) error) error
+	// OnceAll is Once for many messages in one transaction.
+	OnceAll(ctx context.Context, handler string, msgs []eventlog.Message, fn func(ctx context.Context, tx *eventlog.Tx, fresh []int) error) error
 	Handled(ctx context.Context, handler string, messageID uuid.UUID) (bool, error)
 }
 

@@ -106,6 +106,46 @@ func TestRecordViewsKeepsTrackedMoviesAndEachViewOnce(t *testing.T) {
 	}
 }
 
+func TestRecordViewsOfManyCommandsInOneTransaction(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.registerRow(1)
+	f.registerRow(3)
+	h, err := handlers.NewRecordViewsHandler(f.store, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := uuid.New()
+	view := func(id int64) commands.View { return commands.View{ViewID: uuid.New(), TMDBID: id, ViewedAt: now} }
+	a := &commands.RecordViews{CommandID: uuid.New(), Views: []commands.View{view(1), {ViewID: shared, TMDBID: 3, ViewedAt: now}}}
+	b := &commands.RecordViews{CommandID: uuid.New(), Views: []commands.View{view(2), view(3)}} // movie 2 untracked
+	c := &commands.RecordViews{CommandID: uuid.New(), Views: []commands.View{{ViewID: shared, TMDBID: 3, ViewedAt: now}, view(1)}}
+	// a twice in one transaction, then the whole group redelivered.
+	for range 2 {
+		if err := h.HandleAll(t.Context(), []*commands.RecordViews{a, b, a, c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := f.log()
+	if len(evs) != 4 {
+		t.Fatalf("got %d ViewRecorded events, want 4 (a: 2, b: 1, c: 1 new, the shared view once)", len(evs))
+	}
+	batches := map[string]int{}
+	for _, env := range evs {
+		var batch string
+		if err := f.pool.QueryRow(t.Context(), `SELECT batch_id::text FROM events WHERE position = $1`, env.Position).Scan(&batch); err != nil {
+			t.Fatal(err)
+		}
+		batches[batch]++
+	}
+	if len(batches) != 3 {
+		t.Errorf("events in %d batches, want 3: one per command", len(batches))
+	}
+	if err := h.HandleAll(t.Context(), []*commands.RecordViews{a, {CommandID: uuid.New()}}); err == nil {
+		t.Error("a group holding an empty RecordViews: got nil error, want a permanent error")
+	}
+}
+
 func batchOf(t *testing.T, evs ...events.Event) *events.Batch {
 	b := &events.Batch{BatchID: uuid.New()}
 	for _, ev := range evs {

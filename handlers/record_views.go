@@ -30,33 +30,62 @@ func NewRecordViewsHandler(uow UnitOfWork, log *slog.Logger) (*RecordViewsHandle
 // keeps one event per view_id, so a view sent twice is counted once. A
 // view of a movie TMDB removed after the API accepted the view is dropped.
 func (h *RecordViewsHandler) Handle(ctx context.Context, cmd *commands.RecordViews) error {
+	return h.HandleAll(ctx, []*commands.RecordViews{cmd})
+}
+
+// Validate refuses a command no retry can fix, before it joins a batch.
+func (h *RecordViewsHandler) Validate(cmd *commands.RecordViews) error {
 	if len(cmd.Views) == 0 {
 		return permanentError{fmt.Errorf("RecordViews %s carries no views", cmd.CommandID)}
 	}
-	return h.uow.Once(ctx, "RecordViews", cmd.CommandID, cmd.CorrelationID, func(ctx context.Context, tx *eventlog.Tx) error {
-		ids := make([]int64, 0, len(cmd.Views))
-		for _, v := range cmd.Views {
-			ids = append(ids, v.TMDBID)
+	return nil
+}
+
+// HandleAll is Handle for many commands in one transaction, each command
+// handled once by its id; the worker's group commit calls it.
+func (h *RecordViewsHandler) HandleAll(ctx context.Context, cmds []*commands.RecordViews) error {
+	msgs := make([]eventlog.Message, len(cmds))
+	for i, cmd := range cmds {
+		if err := h.Validate(cmd); err != nil {
+			return err
+		}
+		msgs[i] = eventlog.Message{ID: cmd.CommandID, CorrelationID: cmd.CorrelationID}
+	}
+	return h.uow.OnceAll(ctx, "RecordViews", msgs, func(ctx context.Context, tx *eventlog.Tx, fresh []int) error {
+		var ids []int64
+		for _, i := range fresh {
+			for _, v := range cmds[i].Views {
+				ids = append(ids, v.TMDBID)
+			}
 		}
 		tracked, err := registry.Tracked(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
-		evs := make([]events.Event, 0, len(cmd.Views))
-		for _, v := range cmd.Views {
-			if !tracked[v.TMDBID] {
-				h.log.WarnContext(ctx, "view of an untracked movie dropped", "tmdb_id", v.TMDBID, "view_id", v.ViewID)
-				continue
+		for _, i := range fresh {
+			if err := h.record(ctx, tx.For(i), cmds[i], tracked); err != nil {
+				return err
 			}
-			evs = append(evs, events.ViewRecorded{ViewID: v.ViewID, TMDBID: v.TMDBID, ViewedAt: v.ViewedAt.UTC()})
-		}
-		stored, err := tx.Append(ctx, evs...)
-		if err != nil {
-			return err
-		}
-		if dup := len(evs) - stored; dup > 0 {
-			h.log.InfoContext(ctx, "repeated view ids ignored", "count", dup, "command_id", cmd.CommandID)
 		}
 		return nil
 	})
+}
+
+func (h *RecordViewsHandler) record(ctx context.Context, tx *eventlog.Tx, cmd *commands.RecordViews, tracked map[int64]bool) error {
+	evs := make([]events.Event, 0, len(cmd.Views))
+	for _, v := range cmd.Views {
+		if !tracked[v.TMDBID] {
+			h.log.WarnContext(ctx, "view of an untracked movie dropped", "tmdb_id", v.TMDBID, "view_id", v.ViewID)
+			continue
+		}
+		evs = append(evs, events.ViewRecorded{ViewID: v.ViewID, TMDBID: v.TMDBID, ViewedAt: v.ViewedAt.UTC()})
+	}
+	stored, err := tx.Append(ctx, evs...)
+	if err != nil {
+		return err
+	}
+	if dup := len(evs) - stored; dup > 0 {
+		h.log.InfoContext(ctx, "repeated view ids ignored", "count", dup, "command_id", cmd.CommandID)
+	}
+	return nil
 }

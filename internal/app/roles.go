@@ -16,10 +16,12 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/movietrend/trend/commands"
 	"github.com/movietrend/trend/handlers"
 	"github.com/movietrend/trend/internal/config"
 	"github.com/movietrend/trend/internal/dlq"
 	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/groupcommit"
 	"github.com/movietrend/trend/internal/httpapi"
 	"github.com/movietrend/trend/internal/intake"
 	"github.com/movietrend/trend/internal/messaging"
@@ -183,16 +185,26 @@ func (b *base) runWorker(ctx context.Context) error {
 		}
 		wc.CommandHandlers = []cqrs.CommandHandler{
 			cqrs.NewCommandHandler("RegisterMovie", reg.Handle),
-			cqrs.NewCommandHandler("RecordViews", views.Handle),
 			cqrs.NewCommandHandler("RefreshMovie", refresh.Handle),
 		}
+		batch := newGroupCommit(views.HandleAll, views.Handle)
+		defer batch.Close()
+		wc.Batched = append(wc.Batched, messaging.BatchedCommand("RecordViews", b.cfg.WorkerConsumers,
+			func(ctx context.Context, cmd *commands.RecordViews) error {
+				if err := views.Validate(cmd); err != nil {
+					return err
+				}
+				return batch.Do(ctx, cmd)
+			}))
 	}
 	if b.wants(trend.HandlerName) {
 		h, err := trend.NewHandler(store, b.trendParams())
 		if err != nil {
 			return err
 		}
-		wc.EventGroups[trend.HandlerName] = []cqrs.GroupEventHandler{cqrs.NewGroupEventHandler(h.HandleBatch)}
+		batch := newGroupCommit(h.HandleBatches, h.HandleBatch)
+		defer batch.Close()
+		wc.Batched = append(wc.Batched, messaging.BatchedEventGroup(trend.HandlerName, b.cfg.WorkerConsumers, batch.Do))
 	}
 	if b.wants(handlers.EnrichmentName) {
 		client, err := b.tmdbClient(ctx)
@@ -220,6 +232,26 @@ func (b *base) runWorker(ctx context.Context) error {
 		g.Go(func() error { return r.Run(ctx) })
 	}
 	return g.Wait()
+}
+
+// newGroupCommit shares one transaction among the messages a worker's
+// subscriptions hold at once (all), falling back to one transaction per
+// message (each) when the shared one fails, so that a bad message fails
+// alone and is retried or dead-lettered on its own.
+func newGroupCommit[T any](all func(context.Context, []T) error, each func(context.Context, T) error) *groupcommit.Batcher[T] {
+	// The commit is shared, so no one message's context may cancel it.
+	const timeout = 30 * time.Second
+	return groupcommit.New(groupcommit.Config{}, groupcommit.AllOrEach(
+		func(items []T) error {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			return all(ctx, items)
+		},
+		func(item T) error {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			return each(ctx, item)
+		}))
 }
 
 // tmdbClient talks to TMDB, or, when no key or token is configured and

@@ -42,6 +42,11 @@ type Config struct {
 	// (comma-separated); empty means same origin only.
 	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
 
+	// WorkerConsumers is how many messages of each hot queue (RecordViews,
+	// the trend projection) a worker takes at once; they share one
+	// transaction.
+	WorkerConsumers int `env:"WORKER_CONSUMERS" envDefault:"16"`
+
 	// PprofAddr, when set (e.g. 127.0.0.1:6060), serves Go's profiler
 	// (net/http/pprof) there, apart from the API.
 	PprofAddr string `env:"PPROF_ADDR"`
@@ -147,6 +152,9 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit < 0 || c.RateBurst < 0 {
 		errs = append(errs, fmt.Errorf("RATE_LIMIT and RATE_BURST must not be negative"))
+	}
+	if c.WorkerConsumers < 1 || c.WorkerConsumers > 1000 {
+		errs = append(errs, fmt.Errorf("WORKER_CONSUMERS must be from 1 to 1000"))
 	}
 	for _, o := range c.CORSAllowedOrigins {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {

@@ -38,19 +38,38 @@ func NewStore(pool *pgxpool.Pool, logger watermill.LoggerAdapter) (*Store, error
 	return &Store{pool: pool, logger: logger}, nil
 }
 
-// Tx is one unit of work: a PostgreSQL transaction that can append events.
+// Tx is one unit of work: a PostgreSQL transaction that can append events
+// on behalf of one message (see For).
 type Tx struct {
 	pgx.Tx
-	correlationID string
-	// batchID names the bus message that will carry what this transaction
-	// appends; it is stored with each event so that a replay knows which
-	// events a projection has handled.
+	units []*unit
+	cur   *unit
+}
+
+// unit is what one message's handling appended.
+type unit struct {
+	msg Message
+	// batchID names the bus message that will carry what this message's
+	// handling appends; it is stored with each event so that a replay
+	// knows which events a projection has handled.
 	batchID  uuid.UUID
 	appended []events.Envelope
 }
 
-// Appended returns what this transaction appended so far, in log order.
-func (tx *Tx) Appended() []events.Envelope { return tx.appended }
+// Message names a message a handler handles, for OnceAll.
+type Message struct {
+	ID            uuid.UUID
+	CorrelationID string
+}
+
+// For returns the transaction acting for message i of OnceAll's messages:
+// what it appends is published as that message's own batch, with that
+// message's correlation id.
+func (tx *Tx) For(i int) *Tx { return &Tx{Tx: tx.Tx, units: tx.units, cur: tx.units[i]} }
+
+// Appended returns what this transaction appended so far for its message,
+// in log order.
+func (tx *Tx) Appended() []events.Envelope { return tx.cur.appended }
 
 // Handled tells whether handler already handled messageID.
 func (s *Store) Handled(ctx context.Context, handler string, messageID uuid.UUID) (bool, error) {
@@ -67,28 +86,67 @@ func (s *Store) Handled(ctx context.Context, handler string, messageID uuid.UUID
 // Events fn appends are published, as one events.Batch, through the
 // outbox in the same transaction.
 func (s *Store) Once(ctx context.Context, handler string, messageID uuid.UUID, correlationID string, fn func(ctx context.Context, tx *Tx) error) error {
+	return s.OnceAll(ctx, handler, []Message{{ID: messageID, CorrelationID: correlationID}},
+		func(ctx context.Context, tx *Tx, _ []int) error { return fn(ctx, tx.For(0)) })
+}
+
+// OnceAll is Once for many messages in one transaction (a group commit):
+// fn gets the indexes of the messages handler has not handled yet (never
+// none) and acts for message i through tx.For(i). Each message's events
+// are published as its own batch. All or nothing: if fn fails, no message
+// is recorded as handled.
+func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn func(ctx context.Context, tx *Tx, fresh []int) error) error {
+	ids := make([]uuid.UUID, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
 	return pgx.BeginFunc(ctx, s.pool, func(ptx pgx.Tx) error {
-		tag, err := ptx.Exec(ctx,
-			`INSERT INTO handled_messages (handler, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-			handler, messageID)
+		rows, err := ptx.Query(ctx,
+			`INSERT INTO handled_messages (handler, message_id) SELECT $1, unnest($2::uuid[])
+			 ON CONFLICT DO NOTHING RETURNING message_id`, handler, ids)
 		if err != nil {
-			return fmt.Errorf("record handled message: %w", err)
+			return fmt.Errorf("record handled messages: %w", err)
 		}
-		if tag.RowsAffected() == 0 {
-			return nil // handled before
+		inserted, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return fmt.Errorf("record handled messages: %w", err)
 		}
-		tx := &Tx{Tx: ptx, correlationID: correlationID, batchID: uuid.New()}
-		if err := fn(ctx, tx); err != nil {
+		if len(inserted) == 0 {
+			return nil // all handled before
+		}
+		isNew := make(map[uuid.UUID]bool, len(inserted))
+		for _, id := range inserted {
+			isNew[id] = true
+		}
+		tx := &Tx{Tx: ptx, units: make([]*unit, len(msgs))}
+		var fresh []int
+		for i, m := range msgs {
+			tx.units[i] = &unit{msg: m, batchID: uuid.New()}
+			// A message given twice is handled once, at its first place.
+			if isNew[m.ID] {
+				fresh = append(fresh, i)
+				delete(isNew, m.ID)
+			}
+		}
+		tx.cur = tx.units[fresh[0]]
+		if err := fn(ctx, tx, fresh); err != nil {
 			return err
 		}
-		if len(tx.appended) == 0 {
-			return nil
+		var out *messaging.Outbox
+		for _, u := range tx.units {
+			if len(u.appended) == 0 {
+				continue
+			}
+			if out == nil {
+				if out, err = messaging.NewOutbox(ptx, s.logger); err != nil {
+					return err
+				}
+			}
+			if err := out.PublishEvent(ctx, u.msg.CorrelationID, &events.Batch{BatchID: u.batchID, Events: u.appended}); err != nil {
+				return err
+			}
 		}
-		out, err := messaging.NewOutbox(ptx, s.logger)
-		if err != nil {
-			return err
-		}
-		return out.PublishEvent(ctx, correlationID, &events.Batch{BatchID: tx.batchID, Events: tx.appended})
+		return nil
 	})
 }
 
@@ -110,7 +168,7 @@ func (tx *Tx) Append(ctx context.Context, evs ...events.Event) (int, error) {
 		byID     = make(map[uuid.UUID]events.Envelope, n)
 	)
 	for i, ev := range evs {
-		env, err := events.Seal(ev, tx.correlationID)
+		env, err := events.Seal(ev, tx.cur.msg.CorrelationID)
 		if err != nil {
 			return 0, err
 		}
@@ -132,7 +190,7 @@ func (tx *Tx) Append(ctx context.Context, evs ...events.Event) (int, error) {
 		ORDER BY e.ord
 		ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 		RETURNING event_id, position`,
-		ids, types, versions, movies, keys, times, data, tx.correlationID, tx.batchID)
+		ids, types, versions, movies, keys, times, data, tx.cur.msg.CorrelationID, tx.cur.batchID)
 	if err != nil {
 		return 0, fmt.Errorf("append events: %w", err)
 	}
@@ -151,7 +209,7 @@ func (tx *Tx) Append(ctx context.Context, evs ...events.Event) (int, error) {
 		return 0, fmt.Errorf("append events: %w", err)
 	}
 	slices.SortFunc(stored, func(a, b events.Envelope) int { return cmp.Compare(a.Position, b.Position) })
-	tx.appended = append(tx.appended, stored...)
+	tx.cur.appended = append(tx.cur.appended, stored...)
 	return len(stored), nil
 }
 

@@ -2,10 +2,13 @@ package eventlog_test
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/eventlog"
@@ -149,5 +152,83 @@ func TestFailedHandlerLeavesNoTrace(t *testing.T) {
 	}
 	if got := count(t, store); got != 0 {
 		t.Errorf("log holds %d events after a failed handler, want 0", got)
+	}
+}
+
+func TestOnceAllHandlesEachMessageOnceAndPublishesItsOwnBatch(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	store, _ := eventlog.NewStore(pool, nil)
+	old := uuid.New()
+	if err := store.Once(t.Context(), "test", old, "", func(context.Context, *eventlog.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	a, b := uuid.New(), uuid.New()
+	msgs := []eventlog.Message{{ID: a, CorrelationID: "corr-a"}, {ID: old}, {ID: b, CorrelationID: "corr-b"}, {ID: a, CorrelationID: "corr-a"}}
+	var got []int
+	err := store.OnceAll(t.Context(), "test", msgs, func(ctx context.Context, tx *eventlog.Tx, fresh []int) error {
+		got = fresh
+		for n, i := range fresh {
+			if _, err := tx.For(i).Append(ctx, events.MovieRegistered{TMDBID: int64(10 + n), RegisteredAt: time.Now()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The message handled before is skipped, and a message given twice is
+	// handled at its first place only.
+	if want := []int{0, 2}; !slices.Equal(got, want) {
+		t.Fatalf("fresh = %v, want %v", got, want)
+	}
+	// Each message's events carry its correlation id and a batch id of its
+	// own, and each batch is one outbox message.
+	rows, err := pool.Query(t.Context(), `SELECT tmdb_id, correlation_id, batch_id FROM events ORDER BY position`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		ID    int64
+		Corr  string
+		Batch uuid.UUID
+	}
+	evs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].ID != 10 || evs[0].Corr != "corr-a" || evs[1].ID != 11 || evs[1].Corr != "corr-b" || evs[0].Batch == evs[1].Batch {
+		t.Errorf("events: %+v, want movie 10 of corr-a and movie 11 of corr-b in two batches", evs)
+	}
+	var outbox int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM watermill_outbox`).Scan(&outbox); err != nil {
+		t.Fatal(err)
+	}
+	if outbox != 2 {
+		t.Errorf("outbox holds %d messages, want 2 (one batch per message)", outbox)
+	}
+
+	// All handled now: fn is not called at all.
+	err = store.OnceAll(t.Context(), "test", msgs, func(context.Context, *eventlog.Tx, []int) error {
+		t.Error("fn called for messages all handled before")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// All or nothing: a failure records none of the messages as handled.
+	c, d := uuid.New(), uuid.New()
+	err = store.OnceAll(t.Context(), "test", []eventlog.Message{{ID: c}, {ID: d}}, func(ctx context.Context, tx *eventlog.Tx, fresh []int) error {
+		return errors.New("boom")
+	})
+	if err == nil {
+		t.Fatal("got nil error, want fn's")
+	}
+	for _, id := range []uuid.UUID{c, d} {
+		if done, _ := store.Handled(t.Context(), "test", id); done {
+			t.Errorf("message %s of a failed batch recorded as handled", id)
+		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -18,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/movietrend/trend/commands"
+	"github.com/movietrend/trend/internal/groupcommit"
 	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/registry"
 )
@@ -42,20 +42,12 @@ type Config struct {
 
 // Intake accepts commands.
 type Intake struct {
-	pool   *pgxpool.Pool
-	wlog   watermill.LoggerAdapter
-	log    *slog.Logger
-	now    func() time.Time
-	cfg    Config
-	views  chan viewRequest
-	wg     sync.WaitGroup
-	closed chan struct{}
-	once   sync.Once
-}
-
-type viewRequest struct {
-	view commands.View
-	done chan error
+	pool  *pgxpool.Pool
+	wlog  watermill.LoggerAdapter
+	log   *slog.Logger
+	now   func() time.Time
+	cfg   Config
+	views *groupcommit.Batcher[commands.View]
 }
 
 // New starts the committers; Close stops them.
@@ -66,22 +58,14 @@ func New(pool *pgxpool.Pool, log *slog.Logger, cfg Config) *Intake {
 	if cfg.Committers <= 0 {
 		cfg.Committers = 2
 	}
-	in := &Intake{
-		pool: pool, log: log, wlog: watermill.NewSlogLogger(log), now: time.Now, cfg: cfg,
-		views: make(chan viewRequest, 4*cfg.MaxBatch), closed: make(chan struct{}),
-	}
-	for range cfg.Committers {
-		in.wg.Go(in.commitLoop)
-	}
+	in := &Intake{pool: pool, log: log, wlog: watermill.NewSlogLogger(log), now: time.Now, cfg: cfg}
+	in.views = groupcommit.New(groupcommit.Config{MaxBatch: cfg.MaxBatch, Committers: cfg.Committers}, in.commitViews)
 	return in
 }
 
 // Close lets the committers finish what was submitted, then stops them.
 // Call it after the HTTP server stopped accepting requests.
-func (in *Intake) Close() {
-	in.once.Do(func() { close(in.closed) })
-	in.wg.Wait()
-}
+func (in *Intake) Close() { in.views.Close() }
 
 // send writes one command to the outbox inside tx.
 func (in *Intake) send(ctx context.Context, tx pgx.Tx, id uuid.UUID, correlationID string, cmd any) error {
@@ -174,61 +158,20 @@ func (in *Intake) RecordViews(ctx context.Context, views []commands.View, correl
 // RecordView returns once the view is durable in the outbox. Concurrent
 // views share one transaction and one RecordViews message (group commit):
 // while one transaction commits, the next batch gathers, so batches grow
-// with load and no timer adds latency when the system is idle.
+// with load and no timer adds latency when the system is idle. If ctx ends
+// first the view may still commit; the client may retry with the same
+// view_id, which is counted once.
 func (in *Intake) RecordView(ctx context.Context, v commands.View) error {
-	req := viewRequest{view: v, done: make(chan error, 1)}
-	select {
-	case in.views <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-in.closed:
-		return errors.New("shutting down")
-	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		// The view may still commit; the client may retry with the same
-		// view_id, which is counted once.
-		return ctx.Err()
-	}
+	return in.views.Do(ctx, v)
 }
 
-func (in *Intake) commitLoop() {
-	batch := make([]viewRequest, 0, in.cfg.MaxBatch)
-	for {
-		var first viewRequest
-		select {
-		case first = <-in.views:
-		case <-in.closed:
-			// Drain what was already submitted, then stop.
-			select {
-			case first = <-in.views:
-			default:
-				return
-			}
-		}
-		batch = append(batch[:0], first)
-	gather:
-		for len(batch) < in.cfg.MaxBatch {
-			select {
-			case r := <-in.views:
-				batch = append(batch, r)
-			default:
-				break gather
-			}
-		}
-		in.commitViews(batch)
-	}
-}
-
-func (in *Intake) commitViews(batch []viewRequest) {
+func (in *Intake) commitViews(batch []commands.View) []error {
 	// A request's own context must not abort its neighbours' commit.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ids := make([]int64, len(batch))
-	for i, r := range batch {
-		ids[i] = r.view.TMDBID
+	for i, v := range batch {
+		ids[i] = v.TMDBID
 	}
 	results := make([]error, len(batch))
 	err := pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
@@ -237,26 +180,23 @@ func (in *Intake) commitViews(batch []viewRequest) {
 			return err
 		}
 		cmd := commands.RecordViews{CommandID: uuid.New(), Views: make([]commands.View, 0, len(batch))}
-		for i, r := range batch {
-			if !tracked[r.view.TMDBID] {
+		for i, v := range batch {
+			if !tracked[v.TMDBID] {
 				results[i] = ErrNotTracked
 				continue
 			}
-			cmd.Views = append(cmd.Views, r.view)
+			cmd.Views = append(cmd.Views, v)
 		}
 		if len(cmd.Views) == 0 {
 			return nil
 		}
 		return in.send(ctx, tx, cmd.CommandID, "", &cmd)
 	})
-	for i, r := range batch {
-		if err != nil {
-			r.done <- err
-		} else {
-			r.done <- results[i]
-		}
-	}
 	if err != nil {
 		in.log.Error("group commit of views failed", "views", len(batch), "error", err)
+		for i := range results {
+			results[i] = err
+		}
 	}
+	return results
 }

@@ -24,6 +24,9 @@ type WorkerConfig struct {
 	// EventGroups maps a group name (its queue is events.<name>) to the
 	// handlers of that group; each group receives every event batch.
 	EventGroups map[string][]cqrs.GroupEventHandler
+	// Batched are the handlers that consume their queue through several
+	// subscriptions feeding one group commit (the hot paths).
+	Batched []BatchedHandler
 	// MaxRetries bounds the retries of a failing message before it goes to
 	// the dead letters.
 	MaxRetries int
@@ -46,7 +49,7 @@ func logMessages(log *slog.Logger) message.HandlerMiddleware {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			start := time.Now()
 			out, err := h(msg)
-			attrs := []any{"handler", message.HandlerNameFromCtx(msg.Context()), "message_id", msg.UUID,
+			attrs := []any{"handler", metrics.HandlerName(msg), "message_id", msg.UUID,
 				"correlation_id", middleware.MessageCorrelationID(msg), "took", time.Since(start).String()}
 			if err != nil {
 				log.Warn("message failed", append(attrs, "error", err)...)
@@ -155,6 +158,13 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 				return nil, err
 			}
 		}
+	}
+	for _, h := range cfg.Batched {
+		sub, err := newSubscriber(cfg.AMQPURL, h.Queue, cfg.Logger)
+		if err != nil {
+			return nil, err
+		}
+		addBatched(router, h, sub)
 	}
 	return router, nil
 }

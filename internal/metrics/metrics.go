@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,7 +111,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // comes back as handled: DeadLetterPublisher counts those.
 func (m *Metrics) Outcome(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
-		name := message.HandlerNameFromCtx(msg.Context())
+		name := HandlerName(msg)
 		n := new(int)
 		m.attempts.Store(msg, n)
 		defer m.attempts.Delete(msg)
@@ -129,7 +130,7 @@ func (m *Metrics) Outcome(h message.HandlerFunc) message.HandlerFunc {
 // counts the retries.
 func (m *Metrics) Attempt(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
-		name := message.HandlerNameFromCtx(msg.Context())
+		name := HandlerName(msg)
 		if v, ok := m.attempts.Load(msg); ok {
 			n := v.(*int)
 			*n++
@@ -256,4 +257,12 @@ func (c *pipelineCollector) Collect(ch chan<- prometheus.Metric) {
 		running = 1
 	}
 	g(descReplayRun, running)
+}
+
+// HandlerName names the handler handling msg. A handler consuming its
+// queue through several subscriptions is registered with the router once
+// per subscription, as "name#k"; they all count as "name".
+func HandlerName(msg *message.Message) string {
+	name, _, _ := strings.Cut(message.HandlerNameFromCtx(msg.Context()), "#")
+	return name
 }

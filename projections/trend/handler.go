@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 
-	"github.com/google/uuid"
-
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/eventlog"
 )
 
-// UnitOfWork runs fn once per message, in one transaction.
+// UnitOfWork runs fn once per message, for many messages in one
+// transaction.
 type UnitOfWork interface {
-	Once(ctx context.Context, handler string, messageID uuid.UUID, correlationID string, fn func(ctx context.Context, tx *eventlog.Tx) error) error
+	OnceAll(ctx context.Context, handler string, msgs []eventlog.Message, fn func(ctx context.Context, tx *eventlog.Tx, fresh []int) error) error
 }
 
 // Handler keeps the live projection up to date from the event batches on
@@ -32,7 +31,27 @@ func NewHandler(uow UnitOfWork, params Params) (*Handler, error) {
 
 // HandleBatch applies one batch exactly once (by its BatchID).
 func (h *Handler) HandleBatch(ctx context.Context, b *events.Batch) error {
-	return h.uow.Once(ctx, HandlerName, b.BatchID, "", func(ctx context.Context, tx *eventlog.Tx) error {
-		return h.proj.Apply(ctx, tx, b.Events)
+	return h.HandleBatches(ctx, []*events.Batch{b})
+}
+
+// HandleBatches applies many batches in one transaction, each exactly once
+// (by its BatchID): their events are folded together, so a movie's views
+// from every batch become one pre-aggregated upsert. The projection does
+// not depend on the order of batches, only on the order of events of one
+// movie for removal and registration (see Apply).
+func (h *Handler) HandleBatches(ctx context.Context, bs []*events.Batch) error {
+	msgs := make([]eventlog.Message, len(bs))
+	for i, b := range bs {
+		msgs[i] = eventlog.Message{ID: b.BatchID}
+	}
+	return h.uow.OnceAll(ctx, HandlerName, msgs, func(ctx context.Context, tx *eventlog.Tx, fresh []int) error {
+		if len(fresh) == 1 {
+			return h.proj.Apply(ctx, tx, bs[fresh[0]].Events)
+		}
+		var evs []events.Envelope
+		for _, i := range fresh {
+			evs = append(evs, bs[i].Events...)
+		}
+		return h.proj.Apply(ctx, tx, evs)
 	})
 }

@@ -194,7 +194,8 @@ func readTable(t *testing.T, pool *pgxpool.Pool, table string) []row {
 }
 
 // TestReplayEqualsLive drives a random workload through the live handler
-// (batches of mixed events, some delivered twice), then folds the whole log
+// (batches of mixed events, some delivered twice, several handled in one
+// transaction as the worker's group commit does), then folds the whole log
 // into an empty table in one go, as a replay does, and compares row by row.
 func TestReplayEqualsLive(t *testing.T) {
 	t.Parallel()
@@ -202,6 +203,7 @@ func TestReplayEqualsLive(t *testing.T) {
 	ctx := t.Context()
 	rng := rand.New(rand.NewPCG(7, 11))
 	at := t0
+	var group []*events.Batch
 	for i := 0; i < 300; i++ {
 		id := int64(rng.IntN(20) + 1)
 		at = at.Add(time.Duration(rng.IntN(600)) * time.Second)
@@ -219,11 +221,16 @@ func TestReplayEqualsLive(t *testing.T) {
 			}
 		}
 		b := appendBatch(t, store, evs...)
-		must(t, h.HandleBatch(ctx, b))
+		group = append(group, b)
 		if rng.IntN(5) == 0 {
-			must(t, h.HandleBatch(ctx, b)) // redelivery
+			group = append(group, b) // redelivery, in the same transaction or the next
+		}
+		if rng.IntN(3) == 0 { // the worker's group commit: several batches in one transaction
+			must(t, h.HandleBatches(ctx, group))
+			group = group[:0]
 		}
 	}
+	must(t, h.HandleBatches(ctx, group))
 	_, err := pool.Exec(ctx, `CREATE TABLE trend_replay (LIKE trend_movies INCLUDING ALL);
 		CREATE TABLE trend_replay_buckets (LIKE trend_movies_buckets INCLUDING ALL)`)
 	must(t, err)

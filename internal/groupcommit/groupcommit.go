@@ -1,0 +1,164 @@
+// Package groupcommit lets concurrent callers share one transaction (a
+// group commit). While a batch commits, the next one gathers. Batches
+// grow with load, and no timer adds latency on an idle system: a lone
+// caller is flushed at once.
+//
+// PostgreSQL commits about 14,000 single-row transactions a second on
+// our 2-core machine but inserts about 230,000 rows a second in batches
+// of 100, so every hot write path goes through one of these: the API's
+// views and the worker's RecordViews and projection handlers.
+package groupcommit
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// ErrClosed is returned by Do after Close.
+var ErrClosed = errors.New("groupcommit: shutting down")
+
+// Flush commits items in one go. It returns nil when every item succeeded,
+// or one error per item (nil for those that succeeded).
+type Flush[T any] func(items []T) []error
+
+// Config tunes a Batcher.
+type Config struct {
+	// MaxBatch bounds the items of one flush (default 1000).
+	MaxBatch int
+	// Committers is how many flushes may run at once (default 1). More
+	// committers split the waiting items into smaller batches.
+	Committers int
+}
+
+// Batcher gathers concurrent items into flushes.
+type Batcher[T any] struct {
+	flush  Flush[T]
+	cfg    Config
+	in     chan request[T]
+	wg     sync.WaitGroup
+	closed chan struct{}
+	once   sync.Once
+	// mu orders Close after every send in progress, so that no item is
+	// sent after the committers drained the queue and stopped.
+	mu       sync.RWMutex
+	shutting bool
+}
+
+type request[T any] struct {
+	item T
+	done chan error
+}
+
+// New starts the committers; Close stops them.
+func New[T any](cfg Config, flush Flush[T]) *Batcher[T] {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1000
+	}
+	if cfg.Committers <= 0 {
+		cfg.Committers = 1
+	}
+	b := &Batcher[T]{flush: flush, cfg: cfg, in: make(chan request[T], 4*cfg.MaxBatch), closed: make(chan struct{})}
+	for range cfg.Committers {
+		b.wg.Go(b.loop)
+	}
+	return b
+}
+
+// Do submits item and returns its result once its batch was flushed. If
+// ctx ends first, Do returns ctx's error, but the item may still be
+// flushed: callers must be idempotent (every caller here is, by id).
+func (b *Batcher[T]) Do(ctx context.Context, item T) error {
+	req := request[T]{item: item, done: make(chan error, 1)}
+	b.mu.RLock()
+	if b.shutting {
+		b.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case b.in <- req:
+		b.mu.RUnlock()
+	case <-ctx.Done():
+		b.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close flushes what was submitted, then stops the committers.
+func (b *Batcher[T]) Close() {
+	b.once.Do(func() {
+		b.mu.Lock()
+		b.shutting = true
+		b.mu.Unlock()
+		close(b.closed)
+	})
+	b.wg.Wait()
+}
+
+func (b *Batcher[T]) loop() {
+	batch := make([]request[T], 0, b.cfg.MaxBatch)
+	items := make([]T, 0, b.cfg.MaxBatch)
+	for {
+		var first request[T]
+		select {
+		case first = <-b.in:
+		case <-b.closed:
+			// Flush what was already submitted, then stop.
+			select {
+			case first = <-b.in:
+			default:
+				return
+			}
+		}
+		batch = append(batch[:0], first)
+	gather:
+		for len(batch) < b.cfg.MaxBatch {
+			select {
+			case r := <-b.in:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		items = items[:0]
+		for _, r := range batch {
+			items = append(items, r.item)
+		}
+		errs := b.flush(items)
+		for i, r := range batch {
+			if errs != nil {
+				r.done <- errs[i]
+			} else {
+				r.done <- nil
+			}
+		}
+		clear(items) // let the flushed items be collected
+	}
+}
+
+// AllOrEach builds a Flush from an all-or-nothing commit of the whole
+// batch, falling back to one commit per item when the batch fails, so
+// that one bad item fails alone and its neighbours still commit.
+func AllOrEach[T any](all func(items []T) error, each func(item T) error) Flush[T] {
+	return func(items []T) []error {
+		err := all(items)
+		if err == nil {
+			return nil
+		}
+		errs := make([]error, len(items))
+		if len(items) == 1 {
+			errs[0] = err
+			return errs
+		}
+		for i, it := range items {
+			errs[i] = each(it)
+		}
+		return errs
+	}
+}

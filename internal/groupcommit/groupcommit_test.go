@@ -1,0 +1,157 @@
+package groupcommit
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestConcurrentItemsShareFlushesAndEachGetsItsResult(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		flushed []int
+		sizes   []int
+	)
+	release := make(chan struct{})
+	b := New(Config{MaxBatch: 50}, func(items []int) []error {
+		<-release // hold the first flush so that the others gather
+		mu.Lock()
+		defer mu.Unlock()
+		flushed = append(flushed, items...)
+		sizes = append(sizes, len(items))
+		errs := make([]error, len(items))
+		for i, it := range items {
+			if it%7 == 0 {
+				errs[i] = errors.New("seven")
+			}
+		}
+		return errs
+	})
+	defer b.Close()
+
+	const n = 200
+	var wg sync.WaitGroup
+	results := make([]error, n)
+	for i := range n {
+		wg.Go(func() { results[i] = b.Do(context.Background(), i) })
+	}
+	// Let every caller queue up, then let the flushes run.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(b.in) < n-1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+
+	slices.Sort(flushed)
+	if len(flushed) != n || flushed[0] != 0 || flushed[n-1] != n-1 {
+		t.Fatalf("flushed %d items (want each of %d once): %v", len(flushed), n, flushed)
+	}
+	for i, err := range results {
+		if (i%7 == 0) != (err != nil) {
+			t.Errorf("item %d: error %v", i, err)
+		}
+	}
+	if len(sizes) >= n/2 {
+		t.Errorf("%d flushes for %d concurrent items: not grouped (%v)", len(sizes), n, sizes)
+	}
+	for _, s := range sizes {
+		if s > 50 {
+			t.Errorf("a flush of %d items, above MaxBatch 50", s)
+		}
+	}
+}
+
+func TestLoneItemIsFlushedAtOnce(t *testing.T) {
+	b := New(Config{}, func(items []string) []error { return nil })
+	defer b.Close()
+	for range 3 {
+		if err := b.Do(context.Background(), "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestCloseFlushesWhatWasSubmittedAndRefusesMore(t *testing.T) {
+	var count atomic.Int64
+	started := make(chan struct{})
+	release := make(chan struct{})
+	b := New(Config{}, func(items []int) []error {
+		if count.Add(int64(len(items))) == 1 {
+			close(started)
+			<-release
+		}
+		return nil
+	})
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = b.Do(context.Background(), 1) })
+	<-started
+	for range 10 {
+		wg.Go(func() {
+			if err := b.Do(context.Background(), 2); err != nil && !errors.Is(err, ErrClosed) {
+				t.Error(err)
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond) // let some of them queue
+	queued := int64(len(b.in))
+	go func() { time.Sleep(20 * time.Millisecond); close(release) }()
+	b.Close()
+	wg.Wait()
+	if got := count.Load(); got < 1+queued {
+		t.Errorf("flushed %d items; %d were queued before Close", got, 1+queued)
+	}
+	if err := b.Do(context.Background(), 3); !errors.Is(err, ErrClosed) {
+		t.Errorf("Do after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestDoReturnsWhenItsContextEnds(t *testing.T) {
+	release := make(chan struct{})
+	b := New(Config{}, func(items []int) []error { <-release; return nil })
+	defer b.Close()
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := b.Do(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Do: %v, want the context's error", err)
+	}
+}
+
+func TestAllOrEachIsolatesTheFailingItem(t *testing.T) {
+	bad := errors.New("bad item")
+	var allCalls, eachCalls int
+	flush := AllOrEach(
+		func(items []int) error {
+			allCalls++
+			if slices.Contains(items, 3) {
+				return bad
+			}
+			return nil
+		},
+		func(item int) error {
+			eachCalls++
+			if item == 3 {
+				return bad
+			}
+			return nil
+		})
+
+	if errs := flush([]int{1, 2}); errs != nil {
+		t.Errorf("a good batch: %v", errs)
+	}
+	errs := flush([]int{1, 3, 5})
+	if want := []error{nil, bad, nil}; !slices.Equal(errs, want) {
+		t.Errorf("a batch with a bad item: %v, want %v", errs, want)
+	}
+	if errs := flush([]int{3}); len(errs) != 1 || errs[0] != bad {
+		t.Errorf("a lone bad item: %v", errs)
+	}
+	if allCalls != 3 || eachCalls != 3 {
+		t.Errorf("all called %d times (want 3), each %d times (want 3: only after a failed batch of several)", allCalls, eachCalls)
+	}
+}
