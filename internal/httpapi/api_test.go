@@ -104,13 +104,14 @@ type fakeQueries struct {
 	total      int64
 	listErr    error
 	gotLimit   int
+	listCalls  int
 	gotOffset  int
 	byID       map[int64]trend.Movie
 	getErr     error // returned when the id is not in byID; trend.ErrNotFound if nil
 	head       int64
 	headGate   chan struct{} // when set, Head waits until it is closed
 	headCalls  int
-	changed    []trend.Movie // ChangedSince returns those with Position > position
+	changed    []trend.Movie // ChangedSince returns those with Change > since
 	changedErr error
 }
 
@@ -118,6 +119,7 @@ func (q *fakeQueries) List(_ context.Context, limit, offset int) ([]trend.Movie,
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.gotLimit, q.gotOffset = limit, offset
+	q.listCalls++
 	if q.listErr != nil {
 		return nil, 0, q.listErr
 	}
@@ -136,7 +138,7 @@ func (q *fakeQueries) Get(_ context.Context, id int64) (trend.Movie, error) {
 	return trend.Movie{}, trend.ErrNotFound
 }
 
-func (q *fakeQueries) ChangedSince(_ context.Context, position int64, limit int) ([]trend.Movie, error) {
+func (q *fakeQueries) ChangedSince(_ context.Context, since int64, limit int) ([]trend.Movie, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.changedErr != nil {
@@ -144,7 +146,7 @@ func (q *fakeQueries) ChangedSince(_ context.Context, position int64, limit int)
 	}
 	var out []trend.Movie
 	for _, m := range q.changed {
-		if m.Position > position && len(out) < limit {
+		if m.Change > since && len(out) < limit {
 			out = append(out, m)
 		}
 	}
@@ -194,7 +196,7 @@ func (q *fakeQueries) setChanged(ms ...trend.Movie) {
 	defer q.mu.Unlock()
 	q.changed = ms
 	for _, m := range ms {
-		q.head = max(q.head, m.Position)
+		q.head = max(q.head, m.Change)
 	}
 }
 
@@ -647,7 +649,56 @@ func movie(id int64, score float64) trend.Movie {
 	title := "Movie " + strconv.FormatInt(id, 10)
 	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	return trend.Movie{TMDBID: id, Title: &title, Status: registry.StatusActive, FinalTrendScore: score,
-		Genres: []string{"Drama"}, RegisteredAt: &at, LastUpdatedAt: at, Position: id}
+		Genres: []string{"Drama"}, RegisteredAt: &at, LastUpdatedAt: at, Change: id}
+}
+
+// TestListPagesAreCachedUntilTheProjectionChanges: a page is queried once
+// while the projection's head stays the same, and again as soon as it moves.
+func TestListPagesAreCachedUntilTheProjectionChanges(t *testing.T) {
+	t.Parallel()
+	f := newFakes()
+	f.qry.movies, f.qry.total, f.qry.head = []trend.Movie{movie(1, 7)}, 1, 5
+	h := newHandler(t, t.Context(), f)
+	list := func(query string) []trend.Movie {
+		t.Helper()
+		rec := serve(h, http.MethodGet, "/api/movies"+query, "", nil)
+		if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("status %d, type %q: %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+		var got []trend.Movie
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	calls := func() int {
+		f.qry.mu.Lock()
+		defer f.qry.mu.Unlock()
+		return f.qry.listCalls
+	}
+	list("?limit=10")
+	list("?limit=10")
+	if got := calls(); got != 1 {
+		t.Errorf("two requests for an unchanged projection queried it %d times, want 1", got)
+	}
+	list("?limit=10&offset=1") // another page is another query
+	if got := calls(); got != 2 {
+		t.Errorf("a second page: %d queries in all, want 2", got)
+	}
+	f.qry.mu.Lock()
+	f.qry.movies, f.qry.total, f.qry.head = []trend.Movie{movie(2, 8), movie(1, 7)}, 2, 6
+	f.qry.mu.Unlock()
+	if got := list("?limit=10"); len(got) != 2 || got[0].TMDBID != 2 {
+		t.Errorf("after the projection changed: %+v, want movies 2 and 1", got)
+	}
+	if got := calls(); got != 3 {
+		t.Errorf("after the projection changed: %d queries in all, want 3", got)
+	}
+	f.qry.mu.Lock()
+	f.qry.listErr = errDown
+	f.qry.head = 7
+	f.qry.mu.Unlock()
+	checkProblem(t, serve(h, http.MethodGet, "/api/movies?limit=10", "", nil), http.StatusServiceUnavailable)
 }
 
 func TestListMovies(t *testing.T) {
@@ -1072,7 +1123,7 @@ func TestStream(t *testing.T) {
 
 	f.qry.waitHead(t)
 	changed := movie(27205, 9)
-	changed.Position = 11
+	changed.Change = 11
 	f.qry.setChanged(old, changed)
 	ev, err = readEvent(r)
 	if err != nil || ev.name != "movies" {
@@ -1088,7 +1139,7 @@ func TestStream(t *testing.T) {
 
 	// The cursor moved on: the next change only is sent, not 27205 again.
 	next := movie(603, 5)
-	next.Position = 12
+	next.Change = 12
 	f.qry.setChanged(old, changed, next)
 	ev, err = readEvent(r)
 	if err != nil || ev.name != "movies" {
@@ -1119,7 +1170,7 @@ func TestStreamTwoClients(t *testing.T) {
 	}
 	f.qry.waitHead(t)
 	m := movie(42, 1)
-	m.Position = 1
+	m.Change = 1
 	f.qry.setChanged(m)
 	for i, r := range readers {
 		ev, err := readEvent(r)
@@ -1146,7 +1197,7 @@ func TestStreamNoGapAfterReady(t *testing.T) {
 		t.Fatalf("first event: got %+v (%v), want event ready", ev, err)
 	}
 	m := movie(27205, 3)
-	m.Position = 7
+	m.Change = 7
 	f.qry.setChanged(m)
 	ev, err := readEvent(r)
 	if err != nil && ctx.Err() != nil {

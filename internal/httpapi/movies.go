@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -130,13 +131,22 @@ func (s *server) listMovies(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, *p)
 		return
 	}
-	movies, total, err := s.Queries.List(r.Context(), limit, offset)
+	head, err := s.Queries.Head(r.Context())
 	if err != nil {
 		s.unavailable(w, r, err)
 		return
 	}
-	w.Header().Set("X-Total-Count", strconv.FormatInt(total, 10))
-	writeJSON(w, http.StatusOK, movies)
+	pg, err := s.pages.get(r.Context(), pageKey{limit, offset}, head, func(ctx context.Context) (any, int64, error) {
+		return s.Queries.List(ctx, limit, offset)
+	})
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
+	w.Header().Set("X-Total-Count", strconv.FormatInt(pg.total, 10))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(pg.body)
 }
 
 func (s *server) getMovie(w http.ResponseWriter, r *http.Request) {

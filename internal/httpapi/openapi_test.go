@@ -301,7 +301,7 @@ func fullMovie(id int64) trend.Movie {
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	return trend.Movie{TMDBID: id, Title: &title, Status: registry.StatusActive, InternalViewsCount: 3,
 		ExternalScore: &vote, VoteCount: &votes, Popularity: &pop, ReleaseDate: &date, PosterPath: &poster,
-		Genres: []string{"Action", "Science Fiction"}, FinalTrendScore: 6.0, RegisteredAt: &at, LastUpdatedAt: at.Add(time.Minute), Position: 7}
+		Genres: []string{"Action", "Science Fiction"}, FinalTrendScore: 6.0, RegisteredAt: &at, LastUpdatedAt: at.Add(time.Minute), Change: 7}
 }
 
 func newDocFakes() docFakes {
@@ -715,8 +715,8 @@ func TestOpenAPIStreamEvents(t *testing.T) {
 	}
 	f.qry.waitHead(t)
 	removed := fullMovie(27205)
-	removed.Status, removed.Position = registry.StatusRemoved, 8
-	pending := trend.Movie{TMDBID: 550, Status: registry.StatusPending, Genres: []string{}, LastUpdatedAt: time.Now().UTC(), Position: 9}
+	removed.Status, removed.Change = registry.StatusRemoved, 8
+	pending := trend.Movie{TMDBID: 550, Status: registry.StatusPending, Genres: []string{}, LastUpdatedAt: time.Now().UTC(), Change: 9}
 	f.qry.setChanged(removed, pending)
 	ev, err = readEvent(r)
 	if err != nil || ev.name != "movies" {

@@ -32,7 +32,7 @@ type Commands interface {
 type Queries interface {
 	List(ctx context.Context, limit, offset int) ([]trend.Movie, int64, error)
 	Get(ctx context.Context, id int64) (trend.Movie, error)
-	ChangedSince(ctx context.Context, position int64, limit int) ([]trend.Movie, error)
+	ChangedSince(ctx context.Context, since int64, limit int) ([]trend.Movie, error)
 	Head(ctx context.Context) (int64, error)
 }
 
@@ -93,6 +93,7 @@ type Deps struct {
 type server struct {
 	Deps
 	stream *hub
+	pages  *pageCache
 	// ctx lives as long as the API: background work (replays) runs in it.
 	ctx context.Context
 }
@@ -109,7 +110,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.Logger), ctx: ctx}
+	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.Logger), pages: &pageCache{}, ctx: ctx}
 	go s.stream.run(ctx)
 
 	r := chi.NewRouter()

@@ -22,7 +22,7 @@ type hub struct {
 
 	mu      sync.Mutex
 	clients map[chan []byte]struct{}
-	// cursor is the newest position already sent; -1 while nobody listens.
+	// cursor is the newest change already sent; -1 while nobody listens.
 	cursor int64
 }
 
@@ -94,7 +94,7 @@ func (h *hub) broadcast(from int64, changed []trend.Movie) {
 	if h.cursor != from {
 		return // every client left (or a new one reset the cursor) meanwhile
 	}
-	h.cursor = changed[len(changed)-1].Position
+	h.cursor = changed[len(changed)-1].Change
 	for ch := range h.clients {
 		select {
 		case ch <- data:

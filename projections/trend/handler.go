@@ -3,6 +3,7 @@ package trend
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/eventlog"
@@ -29,6 +30,9 @@ func NewHandler(uow UnitOfWork, params Params) (*Handler, error) {
 	return &Handler{uow: uow, proj: New(LiveTable, params)}, nil
 }
 
+// writerLock is the advisory lock key the live projection's writers take.
+const writerLock int64 = 0x7472656e64 // "trend"
+
 // HandleBatch applies one batch exactly once (by its BatchID).
 func (h *Handler) HandleBatch(ctx context.Context, b *events.Batch) error {
 	return h.HandleBatches(ctx, []*events.Batch{b})
@@ -45,6 +49,14 @@ func (h *Handler) HandleBatches(ctx context.Context, bs []*events.Batch) error {
 		msgs[i] = eventlog.Message{ID: b.BatchID}
 	}
 	return h.uow.OnceAll(ctx, HandlerName, msgs, func(ctx context.Context, tx *eventlog.Tx, fresh []int) error {
+		// One writer at a time, across worker processes: rows then change
+		// in the order their transactions commit, so a reader that saw
+		// change n has seen every change before it (the live stream's
+		// cursor and the list cache rely on it). One group commit per
+		// process keeps a single writer fast; README, "Scaling out".
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writerLock); err != nil {
+			return fmt.Errorf("lock the projection's writer: %w", err)
+		}
 		if len(fresh) == 1 {
 			return h.proj.Apply(ctx, tx, bs[fresh[0]].Events)
 		}

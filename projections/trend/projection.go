@@ -255,7 +255,8 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 				attention_week = CASE WHEN t.status = 'removed' THEN '-Infinity' ELSE t.attention_week END,
 				registered_at = excluded.registered_at,
 				last_updated_at = greatest(t.last_updated_at, excluded.last_updated_at),
-				last_position = greatest(t.last_position, excluded.last_position)`,
+				last_position = greatest(t.last_position, excluded.last_position),
+				change_seq = nextval('trend_change_seq')`,
 			e.TMDBID, e.RegisteredAt, pos)
 		return err
 	case *events.MovieDetailsFetched:
@@ -272,7 +273,8 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 				status = 'active', title = $2, external_score = $3, vote_count = $4, popularity = $5,
 				release_date = $6, poster_path = $7, genres = $8, facts_fetched_at = $9,
 				last_updated_at = greatest(t.last_updated_at, $9),
-				last_position = greatest(t.last_position, $10), facts_position = $10
+				last_position = greatest(t.last_position, $10), facts_position = $10,
+				change_seq = nextval('trend_change_seq')
 			WHERE t.status <> 'removed' AND t.facts_position < $10
 			RETURNING internal_views_count`,
 			e.TMDBID, e.Title, e.VoteAverage, e.VoteCount, e.Popularity, nullIfEmpty(e.ReleaseDate),
@@ -290,7 +292,8 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 		_, err := db.Exec(ctx, `
 			INSERT INTO `+p.table+` AS t (tmdb_id, status, last_updated_at, last_position) VALUES ($1, 'removed', $2, $3)
 			ON CONFLICT (tmdb_id) DO UPDATE SET status = 'removed',
-				last_updated_at = greatest(t.last_updated_at, $2), last_position = greatest(t.last_position, $3)`,
+				last_updated_at = greatest(t.last_updated_at, $2), last_position = greatest(t.last_position, $3),
+				change_seq = nextval('trend_change_seq')`,
 			e.TMDBID, e.RemovedAt, pos)
 		return err
 	case *events.MovieRefreshRequested:
@@ -331,7 +334,8 @@ func (p Projection) addViews(ctx context.Context, db DB, aggs map[int64]*viewAgg
 			attention_day = trend_logaddexp(t.attention_day, excluded.attention_day),
 			attention_week = trend_logaddexp(t.attention_week, excluded.attention_week),
 			last_updated_at = greatest(t.last_updated_at, excluded.last_updated_at),
-			last_position = greatest(t.last_position, excluded.last_position)
+			last_position = greatest(t.last_position, excluded.last_position),
+			change_seq = nextval('trend_change_seq')
 		WHERE t.status <> 'removed'
 		RETURNING t.tmdb_id, t.internal_views_count, coalesce(t.external_score, 0)`,
 		ids, ns, ats, poss, days, weeks)

@@ -270,3 +270,29 @@ func TestReplayEqualsLive(t *testing.T) {
 		}
 	}
 }
+
+// TestChangesOutOfLogOrderReachTheStream: the worker applies batches in
+// the order they are delivered, so an older batch can follow a newer one.
+// Its change must still show after the stream's cursor.
+func TestChangesOutOfLogOrderReachTheStream(t *testing.T) {
+	t.Parallel()
+	_, store, h, reader := setup(t)
+	ctx := t.Context()
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: 8, RegisteredAt: t0})))
+	older := appendBatch(t, store, views(8, 3, t0)...)
+	newer := appendBatch(t, store, views(8, 4, t0)...)
+	must(t, h.HandleBatch(ctx, newer))
+	cursor, err := reader.Head(ctx)
+	must(t, err)
+	must(t, h.HandleBatch(ctx, older))
+	changed, err := reader.ChangedSince(ctx, cursor, 100)
+	must(t, err)
+	if len(changed) != 1 || changed[0].TMDBID != 8 || changed[0].InternalViewsCount != 7 {
+		t.Fatalf("changed since the cursor: %+v, want movie 8 with 7 views", changed)
+	}
+	head, err := reader.Head(ctx)
+	must(t, err)
+	if head != changed[0].Change || head <= cursor {
+		t.Errorf("head %d after the change %d (cursor was %d): want the head to be the newest change", head, changed[0].Change, cursor)
+	}
+}

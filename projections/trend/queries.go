@@ -26,8 +26,9 @@ type Movie struct {
 	FinalTrendScore    float64    `json:"final_trend_score"`
 	RegisteredAt       *time.Time `json:"registered_at"`
 	LastUpdatedAt      time.Time  `json:"last_updated_at"`
-	// Position is the newest event of the log this row reflects.
-	Position int64 `json:"-"`
+	// Change orders the rows' changes: every write of a row gives it a
+	// higher one (the live stream's cursor).
+	Change int64 `json:"-"`
 }
 
 // ErrNotFound means the projection has no such movie (or it was removed).
@@ -76,7 +77,7 @@ func (r Reader) count(ctx context.Context) (int64, error) {
 }
 
 const columns = `tmdb_id, title, status, internal_views_count, external_score, vote_count, popularity,
-	release_date, poster_path, genres, final_trend_score, registered_at, last_updated_at, last_position`
+	release_date, poster_path, genres, final_trend_score, registered_at, last_updated_at, change_seq`
 
 func scanMovie(r pgx.CollectableRow) (Movie, error) { return scanMovieWith(r) }
 
@@ -85,7 +86,7 @@ func scanMovieWith(r pgx.CollectableRow, extra ...any) (Movie, error) {
 	var m Movie
 	err := r.Scan(append([]any{&m.TMDBID, &m.Title, &m.Status, &m.InternalViewsCount, &m.ExternalScore, &m.VoteCount,
 		&m.Popularity, &m.ReleaseDate, &m.PosterPath, &m.Genres, &m.FinalTrendScore, &m.RegisteredAt,
-		&m.LastUpdatedAt, &m.Position}, extra...)...)
+		&m.LastUpdatedAt, &m.Change}, extra...)...)
 	if m.RegisteredAt != nil {
 		t := m.RegisteredAt.UTC()
 		m.RegisteredAt = &t
@@ -133,19 +134,20 @@ func (r Reader) Get(ctx context.Context, id int64) (Movie, error) {
 }
 
 // ChangedSince returns the rows (removed ones included, so that a client
-// can drop them) that reflect events after position, oldest change first.
-func (r Reader) ChangedSince(ctx context.Context, position int64, limit int) ([]Movie, error) {
+// can drop them) changed after the change since, oldest change first.
+func (r Reader) ChangedSince(ctx context.Context, since int64, limit int) ([]Movie, error) {
 	rows, err := r.pool.Query(ctx, `SELECT `+columns+` FROM `+r.table+`
-		WHERE last_position > $1 ORDER BY last_position LIMIT $2`, position, limit)
+		WHERE change_seq > $1 ORDER BY change_seq LIMIT $2`, since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("changed movies: %w", err)
 	}
 	return pgx.CollectRows(rows, scanMovie)
 }
 
-// Head returns the newest log position the projection reflects.
+// Head returns the newest change of the projection (see Movie.Change):
+// while it stays the same, so do the rows.
 func (r Reader) Head(ctx context.Context) (int64, error) {
 	var p int64
-	err := r.pool.QueryRow(ctx, `SELECT coalesce(max(last_position), 0) FROM `+r.table).Scan(&p)
+	err := r.pool.QueryRow(ctx, `SELECT coalesce(max(change_seq), 0) FROM `+r.table).Scan(&p)
 	return p, err
 }

@@ -1,0 +1,79 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// pageCache keeps the encoded pages of GET /api/movies for as long as the
+// projection has not changed (its Head). A list request then costs one
+// index lookup of the newest change instead of a sort of the ranking, the
+// scan of its rows and their JSON encoding: under thousands of reads a
+// second that was most of PostgreSQL's and the API's CPU
+// (docs/benchmarks.md). A page is never older than the projection was
+// when the request arrived, so a client that loads the list after the
+// live stream said "ready" misses no change.
+type pageCache struct {
+	mu    sync.Mutex
+	pages map[pageKey]page
+	fill  singleflight.Group
+}
+
+type pageKey struct{ limit, offset int }
+
+type page struct {
+	head  int64
+	total int64
+	body  []byte
+}
+
+// maxCachedPages bounds the memory: a client paging through the whole
+// ranking must not grow the cache without end.
+const maxCachedPages = 256
+
+// get returns the page for key as of head, building it with list when the
+// cached one is older. Concurrent requests for the same missing page
+// share one query.
+func (c *pageCache) get(ctx context.Context, key pageKey, head int64, list func(ctx context.Context) (any, int64, error)) (page, error) {
+	c.mu.Lock()
+	p, ok := c.pages[key]
+	c.mu.Unlock()
+	if ok && p.head == head {
+		return p, nil
+	}
+	v, err, _ := c.fill.Do(fmt.Sprintf("%d/%d/%d", key.limit, key.offset, head), func() (any, error) {
+		// Shared by every waiting request: the first one leaving must not
+		// fail the others.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		movies, total, err := list(ctx)
+		if err != nil {
+			return page{}, err
+		}
+		body, err := json.Marshal(movies)
+		if err != nil {
+			return page{}, err
+		}
+		p := page{head: head, total: total, body: append(body, '\n')}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.pages == nil || len(c.pages) >= maxCachedPages {
+			c.pages = make(map[pageKey]page)
+		}
+		// The head was read before the list, so the page is at least as new
+		// as head; a newer page already cached is kept.
+		if old, ok := c.pages[key]; !ok || old.head <= head {
+			c.pages[key] = p
+		}
+		return p, nil
+	})
+	if err != nil {
+		return page{}, err
+	}
+	return v.(page), nil
+}
