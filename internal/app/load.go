@@ -35,6 +35,7 @@ type LoadOptions struct {
 	SetupTimeout time.Duration
 	WaitApplied  time.Duration
 	Limit        int
+	Batch        int
 	Probes       int
 	Poll         time.Duration
 	Grace        time.Duration
@@ -46,13 +47,13 @@ type LoadOptions struct {
 
 // Scenarios are what --scenario accepts; setup only registers the movies
 // and waits until they are listed.
-var Scenarios = []string{"views", "reads", "freshness", "setup"}
+var Scenarios = []string{"views", "ingest", "reads", "freshness", "setup"}
 
 // LoadFlags registers the flags of `trend load` on fs.
 func LoadFlags(fs *flag.FlagSet) *LoadOptions {
 	o := &LoadOptions{}
 	fs.StringVar(&o.Target, "target", "http://127.0.0.1:8000", "the API's base URL")
-	fs.StringVar(&o.Scenario, "scenario", "views", "views (POST /api/movies/view), reads (GET /api/movies?limit=50), freshness (views at --rate, timed until visible) or setup (only register --movies)")
+	fs.StringVar(&o.Scenario, "scenario", "views", "views (POST /api/movies/view), ingest (POST /api/views, --batch views a request), reads (GET /api/movies?limit=50), freshness (views at --rate, timed until visible) or setup (only register --movies)")
 	fs.IntVar(&o.Connections, "connections", 64, "keep-alive connections, each with one request in flight")
 	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "how long to send (0: until --requests are sent)")
 	fs.Int64Var(&o.Requests, "requests", 0, "stop after this many requests (0: no count bound)")
@@ -62,8 +63,9 @@ func LoadFlags(fs *flag.FlagSet) *LoadOptions {
 	fs.BoolVar(&o.Setup, "setup", true, "register the movies through the API first and wait until the projection lists them")
 	fs.BoolVar(&o.WaitActive, "wait-active", false, "with --setup, also wait until TMDB's facts arrived (TMDB is asked about 40 times a second)")
 	fs.DurationVar(&o.SetupTimeout, "setup-timeout", 0, "give up the setup after this long (default 2m, plus 1s per 40 movies with --wait-active)")
-	fs.DurationVar(&o.WaitApplied, "wait-applied", 0, "views: afterwards, wait up to this long until the projection counted every accepted view, and report views/s end to end")
+	fs.DurationVar(&o.WaitApplied, "wait-applied", 0, "views, ingest: afterwards, wait up to this long until the projection counted every accepted view, and report views/s end to end")
 	fs.IntVar(&o.Limit, "limit", 50, "reads: the limit of GET /api/movies")
+	fs.IntVar(&o.Batch, "batch", 100, "ingest: views per request (1 to 1000)")
 	fs.IntVar(&o.Probes, "probes", 16, "freshness: movies that carry timed probe views")
 	fs.DurationVar(&o.Poll, "poll", 25*time.Millisecond, "freshness: how often a probe reads its movie")
 	fs.DurationVar(&o.Grace, "grace", 10*time.Second, "freshness: how long after the load a probe view may take to become visible before it counts as missing")
@@ -127,6 +129,10 @@ func (o *LoadOptions) validate() error {
 	var errs []error
 	switch o.Scenario {
 	case "views", "reads":
+	case "ingest":
+		if o.Batch < 1 || o.Batch > 1000 {
+			errs = append(errs, errors.New("--batch must be from 1 to 1000"))
+		}
 	case "setup":
 		if o.Movies == 0 {
 			errs = append(errs, errors.New("setup needs --movies"))
@@ -200,6 +206,8 @@ func (o *LoadOptions) runScenario(ctx context.Context, api *loadgen.API, ids []i
 		return api.Reads(ctx, cfg, o.Limit)
 	case "freshness":
 		return api.Freshness(ctx, cfg, ids, loadgen.FreshnessOptions{Probes: o.Probes, PollInterval: o.Poll, Grace: o.Grace})
+	case "ingest":
+		return api.Ingest(ctx, cfg, ids, o.Batch, o.WaitApplied)
 	default:
 		if len(ids) == 0 {
 			return loadgen.Summary{}, errors.New("views need --movies")

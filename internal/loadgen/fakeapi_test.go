@@ -48,6 +48,7 @@ func newFakeAPI(t *testing.T, configure func(*fakeAPI)) *fakeAPI {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/movies/register", f.register)
 	mux.HandleFunc("POST /api/movies/view", f.view)
+	mux.HandleFunc("POST /api/views", f.viewBatch)
 	mux.HandleFunc("GET /api/movies", f.list)
 	mux.HandleFunc("GET /api/movies/{id}", f.get)
 	f.Server = httptest.NewUnstartedServer(f.track(mux))
@@ -182,4 +183,35 @@ func ids(from, n int64) []int64 {
 		out[i] = from + int64(i)
 	}
 	return out
+}
+
+// viewBatch is POST /api/views: every view counted, all or nothing.
+func (f *fakeAPI) viewBatch(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Views []struct {
+			TMDBID int64 `json:"tmdb_id"`
+		} `json:"views"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.Views) == 0 || len(body.Views) > 1000 {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, v := range body.Views {
+		if f.movies[v.TMDBID] == nil {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+	}
+	for _, v := range body.Views {
+		m := f.movies[v.TMDBID]
+		m.accepted++
+		time.AfterFunc(f.applyDelay, func() {
+			f.mu.Lock()
+			m.counted++
+			f.mu.Unlock()
+		})
+	}
+	w.WriteHeader(http.StatusAccepted)
 }

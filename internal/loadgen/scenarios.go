@@ -31,6 +31,42 @@ func (a *API) Views(ctx context.Context, cfg Config, ids []int64, applyTimeout t
 	if len(ids) == 0 {
 		return Summary{}, errors.New("views: no movies")
 	}
+	return a.views(ctx, "views", cfg, ids, a.viewOp(ids), 1, applyTimeout)
+}
+
+// Ingest posts batches of batch views (POST /api/views, as ingest
+// clients and edge collectors do), round-robin over ids, and reports like
+// Views, counting each 202 as batch views.
+func (a *API) Ingest(ctx context.Context, cfg Config, ids []int64, batch int, applyTimeout time.Duration) (Summary, error) {
+	if len(ids) == 0 {
+		return Summary{}, errors.New("ingest: no movies")
+	}
+	if batch < 1 || batch > 1000 {
+		return Summary{}, fmt.Errorf("ingest: a batch of %d views; the API takes 1 to 1000", batch)
+	}
+	// Bodies rendered once, as for views: one per starting movie.
+	bodies := make([][]byte, len(ids))
+	for i := range ids {
+		var b strings.Builder
+		b.WriteString(`{"views":[`)
+		for k := range batch {
+			if k > 0 {
+				b.WriteByte(',')
+			}
+			b.Write(idBody(ids[(i+k)%len(ids)]))
+		}
+		b.WriteString(`]}`)
+		bodies[i] = []byte(b.String())
+	}
+	op := func(ctx context.Context, seq int64) (int, error) {
+		return a.post(ctx, "/api/views", bodies[seq%int64(len(bodies))])
+	}
+	return a.views(ctx, "ingest", cfg, ids, op, batch, applyTimeout)
+}
+
+// views runs op, each success standing for perRequest views, and with
+// applyTimeout > 0 waits for the projection to count them.
+func (a *API) views(ctx context.Context, scenario string, cfg Config, ids []int64, op Op, perRequest int, applyTimeout time.Duration) (Summary, error) {
 	cfg.Expect = http.StatusAccepted
 	var before int64
 	if applyTimeout > 0 {
@@ -39,12 +75,13 @@ func (a *API) Views(ctx context.Context, cfg Config, ids []int64, applyTimeout t
 			return Summary{}, fmt.Errorf("count views before the load: %w", err)
 		}
 	}
-	res, err := Run(ctx, cfg, a.viewOp(ids))
-	s := res.Summary(a.summary("views", cfg, len(ids)))
+	res, err := Run(ctx, cfg, op)
+	s := res.Summary(a.summary(scenario, cfg, len(ids)))
+	s.ViewsPerRequest = perRequest
 	if err != nil || applyTimeout <= 0 {
 		return s, err
 	}
-	s.Applied, err = a.awaitApplied(ctx, before, res, applyTimeout)
+	s.Applied, err = a.awaitApplied(ctx, before, res, int64(perRequest), applyTimeout)
 	return s, err
 }
 
@@ -97,12 +134,12 @@ func (ap *Applied) String() string {
 // every movie: about 10 ms of the API's time for 1,000 movies).
 const appliedPoll = 250 * time.Millisecond
 
-func (a *API) awaitApplied(ctx context.Context, before int64, res Result, timeout time.Duration) (*Applied, error) {
+func (a *API) awaitApplied(ctx context.Context, before int64, res Result, perRequest int64, timeout time.Duration) (*Applied, error) {
 	loadEnd := time.Now()
-	ap := &Applied{Accepted: res.Succeeded, LoadSeconds: res.Elapsed.Seconds()}
+	ap := &Applied{Accepted: res.Succeeded * perRequest, LoadSeconds: res.Elapsed.Seconds()}
 	for k, n := range res.Errors {
 		if strings.HasPrefix(k, "transport: ") {
-			ap.Unknown += n
+			ap.Unknown += n * perRequest
 		}
 	}
 	total, err := a.TotalViews(ctx)

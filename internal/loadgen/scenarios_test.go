@@ -189,3 +189,33 @@ func TestSummaryOutput(t *testing.T) {
 		t.Errorf("JSON: %s", b)
 	}
 }
+
+func TestIngestCountsTheViewsOfEachBatch(t *testing.T) {
+	f := newFakeAPI(t, func(f *fakeAPI) { f.applyDelay = 100 * time.Millisecond })
+	a := NewAPI(f.URL, 4)
+	movies := ids(1, 7)
+	if _, err := a.Setup(context.Background(), movies, SetupOptions{Connections: 4, PollInterval: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := a.Ingest(context.Background(), Config{Connections: 4, Requests: 50}, movies, 30, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Scenario != "ingest" || s.Succeeded != 50 || s.ViewsPerRequest != 30 {
+		t.Fatalf("summary %+v, want 50 requests of 30 views", s)
+	}
+	if ap := s.Applied; ap == nil || !ap.Exact || ap.Accepted != 1500 || ap.Counted != 1500 {
+		t.Fatalf("applied %+v, want 1500 views of 1500, exact", s.Applied)
+	}
+	// Round robin inside each batch: every movie got its share.
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range movies {
+		if got := f.movies[id].accepted; got < 1500/7-30 || got > 1500/7+30 {
+			t.Errorf("movie %d got %d views of 1500 over 7 movies", id, got)
+		}
+	}
+	if _, err := a.Ingest(context.Background(), Config{Connections: 1, Requests: 1}, movies, 1001, 0); err == nil {
+		t.Error("a batch of 1001: got nil error")
+	}
+}

@@ -46,7 +46,10 @@ type Summary struct {
 	Requests   int64   `json:"requests"`
 	// Succeeded counts answers with the scenario's expected status (202
 	// for views, 200 for reads).
-	Succeeded          int64   `json:"succeeded"`
+	Succeeded int64 `json:"succeeded"`
+	// ViewsPerRequest is how many views one request carries (views: 1;
+	// ingest: its batch).
+	ViewsPerRequest    int     `json:"views_per_request,omitempty"`
 	RequestsPerSecond  float64 `json:"requests_per_second"`
 	SucceededPerSecond float64 `json:"succeeded_per_second"`
 	// Latency is measured from when a request was due: in fixed-rate mode
@@ -84,6 +87,9 @@ func (s Summary) WriteText(w io.Writer) error {
 	}
 	line("requests", "%d in %.2fs: %.0f req/s", s.Requests, s.Seconds, s.RequestsPerSecond)
 	line("succeeded", "%d: %.0f req/s", s.Succeeded, s.SucceededPerSecond)
+	if s.ViewsPerRequest > 1 {
+		line("views", "%d a request: %.0f views/s accepted", s.ViewsPerRequest, s.SucceededPerSecond*float64(s.ViewsPerRequest))
+	}
 	line("latency", "%s", s.Latency)
 	line("errors", "%s", formatErrors(s.Errors))
 	line("load generator CPU", "%.1fs", s.LoadCPUSeconds)
