@@ -688,6 +688,8 @@ func TestListPagesAreCachedUntilTheProjectionChanges(t *testing.T) {
 	f.qry.mu.Lock()
 	f.qry.movies, f.qry.total, f.qry.head = []trend.Movie{movie(2, 8), movie(1, 7)}, 2, 6
 	f.qry.mu.Unlock()
+	// The head is read again once the last read is older than 50 ms.
+	time.Sleep(100 * time.Millisecond)
 	if got := list("?limit=10"); len(got) != 2 || got[0].TMDBID != 2 {
 		t.Errorf("after the projection changed: %+v, want movies 2 and 1", got)
 	}
@@ -698,7 +700,45 @@ func TestListPagesAreCachedUntilTheProjectionChanges(t *testing.T) {
 	f.qry.listErr = errDown
 	f.qry.head = 7
 	f.qry.mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
 	checkProblem(t, serve(h, http.MethodGet, "/api/movies?limit=10", "", nil), http.StatusServiceUnavailable)
+}
+
+// TestListAfterStreamReadyIsAsNewAsTheStream: a dashboard opens the stream,
+// then loads the list when it says "ready"; changes after "ready" come on
+// the stream, so the list must not be older than the head the stream read,
+// however recently the list cache read the head itself.
+func TestListAfterStreamReadyIsAsNewAsTheStream(t *testing.T) {
+	t.Parallel()
+	f := newFakes()
+	f.qry.movies, f.qry.total, f.qry.head = []trend.Movie{movie(1, 7)}, 1, 5
+	srv := httptest.NewServer(newHandler(t, t.Context(), f))
+	t.Cleanup(srv.Close)
+	list := func() []trend.Movie {
+		t.Helper()
+		resp, err := srv.Client().Get(srv.URL + "/api/movies")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var got []trend.Movie
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	list() // caches the page and the head 5
+	f.qry.mu.Lock()
+	f.qry.movies, f.qry.total, f.qry.head = []trend.Movie{movie(2, 8), movie(1, 7)}, 2, 6
+	f.qry.mu.Unlock()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if ev, err := readEvent(bufio.NewReader(openStream(t, ctx, srv).Body)); err != nil || ev.name != "ready" {
+		t.Fatalf("stream: got %+v (%v), want ready", ev, err)
+	}
+	if got := list(); len(got) != 2 || got[0].TMDBID != 2 {
+		t.Errorf("list right after ready: %+v, want movies 2 and 1 (the head the stream read)", got)
+	}
 }
 
 func TestListMovies(t *testing.T) {
