@@ -35,7 +35,9 @@ type DB interface {
 type Projection struct {
 	table   string // quoted identifiers
 	buckets string
-	params  Params
+	// bucketsName is the buckets table's name, unquoted.
+	bucketsName string
+	params      Params
 	// minuteFloor: minute buckets older than this are not written (a
 	// replay knows they would be pruned anyway); zero writes all.
 	minuteFloor int64
@@ -50,6 +52,10 @@ type Projection struct {
 type bucketBuffer struct {
 	minutes map[bucketKey]int64
 	hours   map[bucketKey]int64
+	// flushed: the table has buckets of this buffer already. Until then it
+	// is empty (a replay's new table) and the first flush copies straight
+	// into it.
+	flushed bool
 }
 
 type bucketKey struct{ movie, at int64 } // at: Unix minute or hour
@@ -75,8 +81,11 @@ func (p Projection) WithBulkBuckets() Projection {
 }
 
 // FlushBuckets writes the gathered buckets (added to any already in the
-// table) and empties the buffer: one COPY into a temporary table, one
-// INSERT ... ON CONFLICT from it. Prune is left to the caller.
+// table) and empties the buffer. The first flush goes into the replay's
+// new, empty table: one COPY, in key order. Later ones (the last events,
+// under the switch's lock) are added to what is there: one COPY into a
+// temporary table, one INSERT ... ON CONFLICT from it. Prune is left to
+// the caller.
 func (p Projection) FlushBuckets(ctx context.Context, db interface {
 	DB
 	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
@@ -93,6 +102,19 @@ func (p Projection) FlushBuckets(ctx context.Context, db interface {
 		for k, n := range r.m {
 			src = append(src, []any{k.movie, r.name, time.Unix(k.at*r.unit, 0).UTC(), n})
 		}
+	}
+	if !p.bulk.flushed {
+		// Key order: the primary key's index grows at its right edge.
+		slices.SortFunc(src, func(a, b []any) int {
+			return cmp.Or(cmp.Compare(a[0].(int64), b[0].(int64)), cmp.Compare(a[1].(string), b[1].(string)),
+				a[2].(time.Time).Compare(b[2].(time.Time)))
+		})
+		if _, err := db.CopyFrom(ctx, pgx.Identifier{p.bucketsName}, []string{"tmdb_id", "resolution", "bucket", "views"}, pgx.CopyFromRows(src)); err != nil {
+			return fmt.Errorf("write view buckets: %w", err)
+		}
+		p.bulk.flushed = true
+		p.bulk.minutes, p.bulk.hours = map[bucketKey]int64{}, map[bucketKey]int64{}
+		return nil
 	}
 	if _, err := db.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS trend_bucket_staging
 		(tmdb_id bigint, resolution text, bucket timestamptz, views bigint) ON COMMIT DELETE ROWS`); err != nil {
@@ -120,7 +142,9 @@ func New(table string, params Params) Projection {
 	return Projection{
 		table:   pgx.Identifier{table}.Sanitize(),
 		buckets: pgx.Identifier{table + "_buckets"}.Sanitize(),
-		params:  params,
+		// For COPY, which quotes it itself.
+		bucketsName: table + "_buckets",
+		params:      params,
 	}
 }
 
