@@ -2,6 +2,8 @@ module github.com/movietrend/trend
 
 go 1.26.0
 
+toolchain go1.26.10
+
 require (
 	github.com/ThreeDotsLabs/watermill v1.5.1
 	github.com/ThreeDotsLabs/watermill-amqp/v3 v3.0.2
