@@ -32,13 +32,14 @@ roles:
   dlq         dead letters: trend dlq list|requeue|purge [--id ID,...] [--json]
   tmdb-fake   a local stand-in for the TMDB API serving a catalog file
   load        send load to the API and report rate, latency and errors
-              (--scenario views|reads|freshness|setup; see docs/benchmarks.md)
+              (--scenario views|ingest|reads|freshness|setup; see docs/benchmarks.md)
 
 Configuration comes from the environment and a .env file; see README.md.
 Run "trend <role> -h" for a role's flags.
 `
 
 func main() {
+	app.TuneGC()
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "trend:", err)
 		os.Exit(1)
