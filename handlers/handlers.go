@@ -17,7 +17,7 @@ import (
 type UnitOfWork interface {
 	Once(ctx context.Context, handler string, messageID uuid.UUID, correlationID string, fn func(ctx context.Context, tx *eventlog.Tx) error) error
 	// OnceAll is Once for many messages in one transaction.
-	OnceAll(ctx context.Context, handler string, msgs []eventlog.Message, fn func(ctx context.Context, tx *eventlog.Tx, fresh []int) error) error
+	OnceAll(ctx context.Context, handler string, msgs []eventlog.Message, fn func(ctx context.Context, tx *eventlog.Tx, fresh []int) error, opts ...eventlog.Option) error
 	Handled(ctx context.Context, handler string, messageID uuid.UUID) (bool, error)
 }
 

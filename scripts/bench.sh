@@ -553,7 +553,7 @@ and Replay sections are kept as they are.
 
 **Run:** started $START_DATE, took $((($(now_ms) - START_MS) / 60000)) minutes; commit $COMMIT.
 **Machine:** $(nproc) cores ($CPU_MODEL), $MEM_GIB GiB memory, $OS, PostgreSQL $PG_VERSION,
-RabbitMQ $MQ_VERSION, `trend` built with $(go version "$TREND" | awk '{ print $2 }'). **Load average** (1, 5, 15 min) $LOAD_START at the start,
+RabbitMQ $MQ_VERSION, \`trend\` built with $(go version "$TREND" | awk '{ print $2 }'). **Load average** (1, 5, 15 min) $LOAD_START at the start,
 $LOAD_END at the end: the machine is shared with other engineers' test runs, which take CPU from
 these figures (see "Where the CPU went").
 

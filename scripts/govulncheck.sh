@@ -23,10 +23,12 @@ if [ ! -f "$DB/index/db.json" ]; then
 	echo "govulncheck: building the vulnerability database from golang.org/x/vulndb@$VULNDB_VERSION" >&2
 	go mod download "golang.org/x/vulndb@$VULNDB_VERSION"
 	src=$(go env GOMODCACHE)/golang.org/x/vulndb@$VULNDB_VERSION
-	rm -rf "$DB.tmp"
-	go run "golang.org/x/vulndb/cmd/indexdb@$VULNDB_VERSION" -vulns "$src/data/osv" -out "$DB.tmp"
-	rm -rf "$DB"
-	mv "$DB.tmp" "$DB"
+	mkdir -p "$(dirname "$DB")"
+	tmp=$(mktemp -d "$DB.XXXXXX") # a run of its own: two at once must not share it
+	go run "golang.org/x/vulndb/cmd/indexdb@$VULNDB_VERSION" -vulns "$src/data/osv" -out "$tmp/db"
+	# The first to finish puts it in place; a later one finds it there.
+	mv -T "$tmp/db" "$DB" 2>/dev/null || true
+	rm -rf "$tmp"
 fi
 echo "govulncheck: $(go version), database golang.org/x/vulndb@$VULNDB_VERSION" >&2
 go run "$GOVULNCHECK" -db "file://$DB" ./...

@@ -95,12 +95,23 @@ func (s *Store) Once(ctx context.Context, handler string, messageID uuid.UUID, c
 // none) and acts for message i through tx.For(i). Each message's events
 // are published as its own batch. All or nothing: if fn fails, no message
 // is recorded as handled.
-func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn func(ctx context.Context, tx *Tx, fresh []int) error) error {
+func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn func(ctx context.Context, tx *Tx, fresh []int) error, opts ...Option) error {
 	ids := make([]uuid.UUID, len(msgs))
 	for i, m := range msgs {
 		ids[i] = m.ID
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return pgx.BeginFunc(ctx, s.pool, func(ptx pgx.Tx) error {
+		if o.lock != nil {
+			// Before the handled rows: a writer holding the lock may be
+			// waiting for one of them (a message redelivered to it).
+			if _, err := ptx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, *o.lock); err != nil {
+				return fmt.Errorf("take the writer's lock: %w", err)
+			}
+		}
 		rows, err := ptx.Query(ctx,
 			`INSERT INTO handled_messages (handler, message_id) SELECT $1, unnest($2::uuid[])
 			 ON CONFLICT DO NOTHING RETURNING message_id`, handler, ids)
@@ -149,6 +160,16 @@ func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn 
 		return nil
 	})
 }
+
+// Option changes how OnceAll runs.
+type Option func(*options)
+
+type options struct{ lock *int64 }
+
+// Exclusive makes OnceAll take the transaction-scoped advisory lock key
+// first, so that the handlers sharing key write one at a time, across
+// processes, in the order their transactions commit.
+func Exclusive(key int64) Option { return func(o *options) { o.lock = &key } }
 
 // Append adds events to the log. An event whose dedup key (a view_id) is
 // already in the log is skipped; Append returns how many were stored.

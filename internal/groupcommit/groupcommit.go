@@ -12,6 +12,7 @@ package groupcommit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -130,7 +131,7 @@ func (b *Batcher[T]) loop() {
 		for _, r := range batch {
 			items = append(items, r.item)
 		}
-		errs := b.flush(items)
+		errs := b.flushSafely(items)
 		for i, r := range batch {
 			if errs != nil {
 				r.done <- errs[i]
@@ -142,12 +143,40 @@ func (b *Batcher[T]) loop() {
 	}
 }
 
+// flushSafely turns a panic of the flush into an error for each item:
+// the committer goroutine is no handler's, so nothing else would recover
+// it, and the process would die with every item in flight.
+func (b *Batcher[T]) flushSafely(items []T) (errs []error) {
+	defer func() {
+		if p := recover(); p != nil {
+			errs = make([]error, len(items))
+			for i := range errs {
+				errs[i] = panicError(p)
+			}
+		}
+	}()
+	return b.flush(items)
+}
+
+func panicError(p any) error { return fmt.Errorf("groupcommit: panic: %v", p) }
+
+// safely runs fn, turning a panic into an error.
+func safely(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicError(p)
+		}
+	}()
+	return fn()
+}
+
 // AllOrEach builds a Flush from an all-or-nothing commit of the whole
-// batch, falling back to one commit per item when the batch fails, so
-// that one bad item fails alone and its neighbours still commit.
+// batch, falling back to one commit per item when the batch fails (or
+// panics), so that one bad item fails alone and its neighbours still
+// commit.
 func AllOrEach[T any](all func(items []T) error, each func(item T) error) Flush[T] {
 	return func(items []T) []error {
-		err := all(items)
+		err := safely(func() error { return all(items) })
 		if err == nil {
 			return nil
 		}
@@ -157,7 +186,7 @@ func AllOrEach[T any](all func(items []T) error, each func(item T) error) Flush[
 			return errs
 		}
 		for i, it := range items {
-			errs[i] = each(it)
+			errs[i] = safely(func() error { return each(it) })
 		}
 		return errs
 	}

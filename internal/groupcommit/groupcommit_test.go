@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -153,5 +154,39 @@ func TestAllOrEachIsolatesTheFailingItem(t *testing.T) {
 	}
 	if allCalls != 3 || eachCalls != 3 {
 		t.Errorf("all called %d times (want 3), each %d times (want 3: only after a failed batch of several)", allCalls, eachCalls)
+	}
+}
+
+func TestAPanickingFlushFailsItsItemsAndTheBatcherGoesOn(t *testing.T) {
+	b := New(Config{}, func(items []int) []error {
+		if items[0] == 1 {
+			panic("boom")
+		}
+		return nil
+	})
+	defer b.Close()
+	if err := b.Do(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "panic: boom") {
+		t.Errorf("the panicking flush: %v, want an error saying it panicked", err)
+	}
+	if err := b.Do(context.Background(), 2); err != nil {
+		t.Errorf("the next flush: %v, want the committer still running", err)
+	}
+	// AllOrEach isolates the item that panics, as it does one that fails.
+	flush := AllOrEach(
+		func(items []int) error {
+			if slices.Contains(items, 3) {
+				panic("three")
+			}
+			return nil
+		},
+		func(item int) error {
+			if item == 3 {
+				panic("three")
+			}
+			return nil
+		})
+	errs := flush([]int{1, 3, 5})
+	if errs == nil || errs[0] != nil || errs[1] == nil || errs[2] != nil {
+		t.Errorf("a batch where one item panics: %v, want only the second to fail", errs)
 	}
 }

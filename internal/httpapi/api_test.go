@@ -688,8 +688,6 @@ func TestListPagesAreCachedUntilTheProjectionChanges(t *testing.T) {
 	f.qry.mu.Lock()
 	f.qry.movies, f.qry.total, f.qry.head = []trend.Movie{movie(2, 8), movie(1, 7)}, 2, 6
 	f.qry.mu.Unlock()
-	// The head is read again once the last read is older than 50 ms.
-	time.Sleep(100 * time.Millisecond)
 	if got := list("?limit=10"); len(got) != 2 || got[0].TMDBID != 2 {
 		t.Errorf("after the projection changed: %+v, want movies 2 and 1", got)
 	}
@@ -700,14 +698,13 @@ func TestListPagesAreCachedUntilTheProjectionChanges(t *testing.T) {
 	f.qry.listErr = errDown
 	f.qry.head = 7
 	f.qry.mu.Unlock()
-	time.Sleep(100 * time.Millisecond)
 	checkProblem(t, serve(h, http.MethodGet, "/api/movies?limit=10", "", nil), http.StatusServiceUnavailable)
 }
 
 // TestListAfterStreamReadyIsAsNewAsTheStream: a dashboard opens the stream,
 // then loads the list when it says "ready"; changes after "ready" come on
 // the stream, so the list must not be older than the head the stream read,
-// however recently the list cache read the head itself.
+// however recently the list was cached.
 func TestListAfterStreamReadyIsAsNewAsTheStream(t *testing.T) {
 	t.Parallel()
 	f := newFakes()

@@ -131,7 +131,7 @@ func (s *server) listMovies(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, *p)
 		return
 	}
-	head, err := s.pages.currentHead(r.Context(), s.Queries.Head)
+	head, err := s.Queries.Head(r.Context())
 	if err != nil {
 		s.unavailable(w, r, err)
 		return

@@ -11,61 +11,17 @@ import (
 )
 
 // pageCache keeps the encoded pages of GET /api/movies for as long as the
-// projection has not changed (its Head). A list request then costs no
-// query at all most of the time, instead of a sort of the ranking, the
-// scan of its rows and their JSON encoding: under thousands of reads a
-// second that was most of PostgreSQL's and the API's CPU
-// (docs/benchmarks.md). The head itself is read at most every
-// headMaxAge, and the live stream shares what it reads: a page is at most
-// headMaxAge older than the projection when the request arrived, and never
-// older than what the stream announced, so a client that loads the list
-// after the stream said "ready" misses no change.
+// projection has not changed (its Head, read on every request: one index
+// lookup). A list request then costs that lookup instead of a sort of the
+// ranking, the scan of its rows, a count and their JSON encoding: under
+// thousands of reads a second that was most of PostgreSQL's and the API's
+// CPU (docs/benchmarks.md). A page is never older than the projection was
+// when the request arrived: a client that saw a change (a movie's 404, the
+// live stream's "ready") lists the movies as of that change or later.
 type pageCache struct {
 	mu    sync.Mutex
 	pages map[pageKey]page
 	fill  singleflight.Group
-
-	headMu sync.Mutex
-	head   int64
-	headAt time.Time
-}
-
-// headMaxAge is how long a read of the projection's head serves.
-const headMaxAge = 50 * time.Millisecond
-
-// currentHead returns the projection's head, read through read when the
-// one known is older than headMaxAge.
-func (c *pageCache) currentHead(ctx context.Context, read func(context.Context) (int64, error)) (int64, error) {
-	c.headMu.Lock()
-	head, at := c.head, c.headAt
-	c.headMu.Unlock()
-	if !at.IsZero() && time.Since(at) < headMaxAge {
-		return head, nil
-	}
-	v, err, _ := c.fill.Do("head", func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		start := time.Now()
-		h, err := read(ctx)
-		if err == nil {
-			c.sawHead(h, start)
-		}
-		return h, err
-	})
-	if err != nil {
-		return 0, err
-	}
-	return v.(int64), nil
-}
-
-// sawHead records a head read at (or after) at. The newest read wins,
-// whether the head grew or not (a replay's switch can lower it).
-func (c *pageCache) sawHead(head int64, at time.Time) {
-	c.headMu.Lock()
-	defer c.headMu.Unlock()
-	if at.After(c.headAt) || head > c.head {
-		c.head, c.headAt = head, at
-	}
 }
 
 type pageKey struct{ limit, offset int }

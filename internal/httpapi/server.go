@@ -110,8 +110,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	pages := &pageCache{}
-	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.Logger, pages.sawHead), pages: pages, ctx: ctx}
+	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.Logger), pages: &pageCache{}, ctx: ctx}
 	go s.stream.run(ctx)
 
 	r := chi.NewRouter()

@@ -19,9 +19,6 @@ type hub struct {
 	queries  Queries
 	interval time.Duration
 	log      *slog.Logger
-	// observe learns every head the hub reads (the list cache's head), so
-	// that a list loaded after "ready" is at least as new as the stream.
-	observe func(head int64, at time.Time)
 
 	mu      sync.Mutex
 	clients map[chan []byte]struct{}
@@ -29,11 +26,8 @@ type hub struct {
 	cursor int64
 }
 
-func newHub(q Queries, interval time.Duration, log *slog.Logger, observe func(head int64, at time.Time)) *hub {
-	if observe == nil {
-		observe = func(int64, time.Time) {}
-	}
-	return &hub{queries: q, interval: interval, log: log, observe: observe, clients: map[chan []byte]struct{}{}, cursor: -1}
+func newHub(q Queries, interval time.Duration, log *slog.Logger) *hub {
+	return &hub{queries: q, interval: interval, log: log, clients: map[chan []byte]struct{}{}, cursor: -1}
 }
 
 // subscribe registers a client. The projection's head is known before it
@@ -43,13 +37,11 @@ func (h *hub) subscribe(ctx context.Context) (chan []byte, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.cursor < 0 {
-		at := time.Now()
 		head, err := h.queries.Head(ctx)
 		if err != nil {
 			return nil, err
 		}
 		h.cursor = head
-		h.observe(head, at)
 	}
 	ch := make(chan []byte, 16)
 	h.clients[ch] = struct{}{}
@@ -80,22 +72,18 @@ func (h *hub) run(ctx context.Context) {
 		if cursor < 0 {
 			continue
 		}
-		at := time.Now()
-		const limit = 1000
-		changed, err := h.queries.ChangedSince(ctx, cursor, limit)
+		changed, err := h.queries.ChangedSince(ctx, cursor, 1000)
 		if err != nil {
 			h.log.Warn("live stream: read changes", "error", err)
 			continue
 		}
 		if len(changed) > 0 {
 			h.broadcast(cursor, changed)
-			if len(changed) < limit { // read to the end: the newest change is the head
-				h.observe(changed[len(changed)-1].Change, at)
-			}
 		}
 	}
 }
 
+// broadcast sends changed to every client and moves the cursor past them.
 func (h *hub) broadcast(from int64, changed []trend.Movie) {
 	data, err := json.Marshal(changed)
 	if err != nil {

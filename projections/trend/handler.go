@@ -1,9 +1,10 @@
 package trend
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"fmt"
+	"slices"
 
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/eventlog"
@@ -12,7 +13,7 @@ import (
 // UnitOfWork runs fn once per message, for many messages in one
 // transaction.
 type UnitOfWork interface {
-	OnceAll(ctx context.Context, handler string, msgs []eventlog.Message, fn func(ctx context.Context, tx *eventlog.Tx, fresh []int) error) error
+	OnceAll(ctx context.Context, handler string, msgs []eventlog.Message, fn func(ctx context.Context, tx *eventlog.Tx, fresh []int) error, opts ...eventlog.Option) error
 }
 
 // Handler keeps the live projection up to date from the event batches on
@@ -48,15 +49,12 @@ func (h *Handler) HandleBatches(ctx context.Context, bs []*events.Batch) error {
 	for i, b := range bs {
 		msgs[i] = eventlog.Message{ID: b.BatchID}
 	}
+	// One writer at a time, across worker processes: rows then change in
+	// the order their transactions commit, so a reader that saw change n
+	// has seen every change before it (the live stream's cursor and the
+	// list cache rely on it). One group commit per process keeps a single
+	// writer fast; README, "Scaling out".
 	return h.uow.OnceAll(ctx, HandlerName, msgs, func(ctx context.Context, tx *eventlog.Tx, fresh []int) error {
-		// One writer at a time, across worker processes: rows then change
-		// in the order their transactions commit, so a reader that saw
-		// change n has seen every change before it (the live stream's
-		// cursor and the list cache rely on it). One group commit per
-		// process keeps a single writer fast; README, "Scaling out".
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writerLock); err != nil {
-			return fmt.Errorf("lock the projection's writer: %w", err)
-		}
 		if len(fresh) == 1 {
 			return h.proj.Apply(ctx, tx, bs[fresh[0]].Events)
 		}
@@ -64,6 +62,9 @@ func (h *Handler) HandleBatches(ctx context.Context, bs []*events.Batch) error {
 		for _, i := range fresh {
 			evs = append(evs, bs[i].Events...)
 		}
+		// In log order, as one batch would hold them: the batches arrive
+		// in the order the subscriptions took them.
+		slices.SortStableFunc(evs, func(a, b events.Envelope) int { return cmp.Compare(a.Position, b.Position) })
 		return h.proj.Apply(ctx, tx, evs)
-	})
+	}, eventlog.Exclusive(writerLock))
 }

@@ -296,3 +296,20 @@ func TestChangesOutOfLogOrderReachTheStream(t *testing.T) {
 		t.Errorf("head %d after the change %d (cursor was %d): want the head to be the newest change", head, changed[0].Change, cursor)
 	}
 }
+
+// TestBatchesOfOneTransactionApplyInLogOrder: the worker's group commit
+// gets batches in the order its subscriptions took them; a removal and a
+// later registration of the same movie must still end registered.
+func TestBatchesOfOneTransactionApplyInLogOrder(t *testing.T) {
+	t.Parallel()
+	_, store, h, reader := setup(t)
+	ctx := t.Context()
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: 9, RegisteredAt: t0})))
+	removed := appendBatch(t, store, events.MovieRemoved{TMDBID: 9, RemovedAt: t0.Add(time.Minute)})
+	again := appendBatch(t, store, events.MovieRegistered{TMDBID: 9, RegisteredAt: t0.Add(2 * time.Minute)})
+	must(t, h.HandleBatches(ctx, []*events.Batch{again, removed}))
+	m, err := reader.Get(ctx, 9)
+	if err != nil || m.Status != "pending" || !m.RegisteredAt.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("after removal then registration, delivered the other way round: %+v, %v; want registered again", m, err)
+	}
+}

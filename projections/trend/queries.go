@@ -58,11 +58,16 @@ func NewReader(pool *pgxpool.Pool) Reader {
 	return Reader{pool: pool, table: pgx.Identifier{LiveTable}.Sanitize(), total: &totalCache{}}
 }
 
-func (r Reader) count(ctx context.Context) (int64, error) {
+// count returns the number of ranked movies, at most totalMaxAge old.
+func (r Reader) count(ctx context.Context) (int64, error) { return r.countFresh(ctx, false) }
+
+// countFresh counts now when fresh is set (and keeps the figure for the
+// next count).
+func (r Reader) countFresh(ctx context.Context, fresh bool) (int64, error) {
 	if r.total != nil {
 		r.total.mu.Lock()
 		defer r.total.mu.Unlock()
-		if time.Now().Before(r.total.until) {
+		if !fresh && time.Now().Before(r.total.until) {
 			return r.total.n, nil
 		}
 	}
@@ -99,7 +104,10 @@ func scanMovieWith(r pgx.CollectableRow, extra ...any) (Movie, error) {
 }
 
 // List returns a page of the ranking (highest score first, then tmdb_id)
-// and the number of ranked movies. Removed movies are not listed.
+// and the number of ranked movies, counted now: the API keeps the page
+// for as long as the projection does not change (internal/httpapi), so a
+// total up to a second old could outlive its second. Removed movies are
+// not listed.
 func (r Reader) List(ctx context.Context, limit, offset int) ([]Movie, int64, error) {
 	rows, err := r.pool.Query(ctx, `SELECT `+columns+` FROM `+r.table+`
 		WHERE status <> 'removed' ORDER BY final_trend_score DESC, tmdb_id LIMIT $1 OFFSET $2`, limit, offset)
@@ -110,7 +118,7 @@ func (r Reader) List(ctx context.Context, limit, offset int) ([]Movie, int64, er
 	if err != nil {
 		return nil, 0, fmt.Errorf("list movies: %w", err)
 	}
-	total, err := r.count(ctx)
+	total, err := r.countFresh(ctx, true)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -73,13 +73,19 @@ func (r Rebuildable) Flush(ctx context.Context, tx pgx.Tx, base string) error {
 }
 
 // Finish writes the last view buckets and prunes them once, after the
-// last batch.
+// last batch, and gives every row a new change number: rows written early
+// in the rebuild took numbers that live stream clients are past, and a
+// rebuild may have corrected them.
 func (r Rebuildable) Finish(ctx context.Context, tx pgx.Tx, base string) error {
 	p := r.projection(base)
 	if err := p.FlushBuckets(ctx, tx); err != nil {
 		return err
 	}
-	return p.Prune(ctx, tx)
+	if err := p.Prune(ctx, tx); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE `+pgx.Identifier{base}.Sanitize()+` SET change_seq = nextval('trend_change_seq')`)
+	return err
 }
 
 // Diff lists the differences between two copies of the projection, one

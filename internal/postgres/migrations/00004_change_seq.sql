@@ -10,6 +10,7 @@ ALTER TABLE trend_movies ADD COLUMN change_seq bigint NOT NULL DEFAULT nextval('
 CREATE INDEX trend_movies_change ON trend_movies (change_seq);
 
 -- +goose Down
-DROP INDEX trend_movies_change;
+-- The column takes its index along, whatever a replay named it; CASCADE
+-- drops the default of an old copy kept by `trend replay --keep`.
 ALTER TABLE trend_movies DROP COLUMN change_seq;
-DROP SEQUENCE trend_change_seq;
+DROP SEQUENCE trend_change_seq CASCADE;
