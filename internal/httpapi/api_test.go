@@ -701,6 +701,35 @@ func TestListPagesAreCachedUntilTheProjectionChanges(t *testing.T) {
 	checkProblem(t, serve(h, http.MethodGet, "/api/movies?limit=10", "", nil), http.StatusServiceUnavailable)
 }
 
+// TestConcurrentListsShareHeadLookups: list requests that arrive while the
+// projection's head is being read wait for the next lookup and share it.
+func TestConcurrentListsShareHeadLookups(t *testing.T) {
+	t.Parallel()
+	f := newFakes()
+	f.qry.movies, f.qry.total, f.qry.head = []trend.Movie{movie(1, 7)}, 1, 5
+	gate := make(chan struct{})
+	f.qry.headGate = gate
+	h := newHandler(t, t.Context(), f)
+	var wg sync.WaitGroup
+	codes := make([]int, 20)
+	for i := range codes {
+		wg.Go(func() { codes[i] = serve(h, http.MethodGet, "/api/movies", "", nil).Code })
+	}
+	time.Sleep(100 * time.Millisecond) // the first lookup waits at the gate, the others queue
+	close(gate)
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusOK {
+			t.Errorf("request %d: status %d", i, c)
+		}
+	}
+	f.qry.mu.Lock()
+	defer f.qry.mu.Unlock()
+	if f.qry.headCalls > 3 {
+		t.Errorf("20 concurrent list requests read the head %d times, want them to share lookups (at most 3)", f.qry.headCalls)
+	}
+}
+
 // TestListAfterStreamReadyIsAsNewAsTheStream: a dashboard opens the stream,
 // then loads the list when it says "ready"; changes after "ready" come on
 // the stream, so the list must not be older than the head the stream read,

@@ -131,7 +131,7 @@ func (s *server) listMovies(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, *p)
 		return
 	}
-	head, err := s.Queries.Head(r.Context())
+	head, err := s.pages.head(r.Context())
 	if err != nil {
 		s.unavailable(w, r, err)
 		return

@@ -8,20 +8,54 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/movietrend/trend/internal/groupcommit"
 )
 
 // pageCache keeps the encoded pages of GET /api/movies for as long as the
-// projection has not changed (its Head, read on every request: one index
-// lookup). A list request then costs that lookup instead of a sort of the
-// ranking, the scan of its rows, a count and their JSON encoding: under
-// thousands of reads a second that was most of PostgreSQL's and the API's
-// CPU (docs/benchmarks.md). A page is never older than the projection was
-// when the request arrived: a client that saw a change (a movie's 404, the
-// live stream's "ready") lists the movies as of that change or later.
+// projection has not changed (its Head: one index lookup). A list request
+// then costs that lookup instead of a sort of the ranking, the scan of its
+// rows, a count and their JSON encoding: under thousands of reads a second
+// that was most of PostgreSQL's and the API's CPU (docs/benchmarks.md).
+//
+// A page is never older than the projection was when the request arrived:
+// a client that saw a change (a movie's 404, the live stream's "ready")
+// lists the movies as of that change or later. The head lookups are
+// shared the way commits are (groupcommit): requests that arrive while a
+// lookup runs wait for the next one, which starts after they arrived, so
+// one lookup serves every request waiting at that moment.
 type pageCache struct {
 	mu    sync.Mutex
 	pages map[pageKey]page
 	fill  singleflight.Group
+	heads *groupcommit.Batcher[*int64]
+}
+
+// newPageCache reads the head through head until ctx ends.
+func newPageCache(ctx context.Context, head func(context.Context) (int64, error)) *pageCache {
+	c := &pageCache{}
+	c.heads = groupcommit.New(groupcommit.Config{}, func(slots []*int64) []error {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		h, err := head(ctx)
+		errs := make([]error, len(slots))
+		for i, slot := range slots {
+			*slot, errs[i] = h, err
+		}
+		return errs
+	})
+	go func() {
+		<-ctx.Done()
+		c.heads.Close()
+	}()
+	return c
+}
+
+// head returns the projection's head, read after the call began.
+func (c *pageCache) head(ctx context.Context) (int64, error) {
+	var h int64
+	err := c.heads.Do(ctx, &h)
+	return h, err
 }
 
 type pageKey struct{ limit, offset int }
