@@ -30,7 +30,7 @@ help:
 	@echo "make test-faults       fault injection (root): kills, outages of a private PostgreSQL :5433 / RabbitMQ :5673 (scripts/faults-env.sh)"
 	@echo "make fuzz              run every fuzz target for FUZZTIME (default 5s)"
 	@echo "make compose-check     validate docker-compose.yml without Docker (installs Debian's docker-compose)"
-	@echo "make bench             benchmark the whole system (about 7 minutes), rewrites docs/benchmarks.md"
+	@echo "make bench             benchmark the whole system (about 4 minutes), rewrites docs/benchmarks.md"
 	@echo "make bench-replay      benchmark a rebuild of the trend projection from 1,000,000 events"
 
 services:

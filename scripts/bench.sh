@@ -22,7 +22,7 @@
 #
 # Needs PostgreSQL and RabbitMQ running (make services), bin/trend built
 # (make build) with the `load` subcommand, psql, pgbench, curl and jq;
-# perf is used when present. Takes about 7 minutes.
+# perf is used when present. Takes about 4 minutes.
 #
 # Environment: TREND (the binary, default bin/trend), BENCH_OUT (default
 # docs/benchmarks.md), BENCH_KEEP=1 keeps the work directory;
@@ -548,7 +548,7 @@ and a missed target is reported as missed.
 
 ## The whole system (\`make bench\`)
 
-\`make bench\` runs \`scripts/bench.sh\` (about 7 minutes) and rewrites this section; the Analysis
+\`make bench\` runs \`scripts/bench.sh\` (about 4 minutes) and rewrites this section; the Analysis
 and Replay sections are kept as they are.
 
 **Run:** started $START_DATE, took $((($(now_ms) - START_MS) / 60000)) minutes; commit $COMMIT.
