@@ -122,11 +122,22 @@ func TestDLQListRequeueAndPurgeFromTheCommandLine(t *testing.T) {
 	publishRaw(t, s.amqpURL, messaging.CommandTopic("RecordViews"), "RecordViews", poison, []byte(payload))
 	s.waitDeadLetters(2)
 
-	// status, as JSON and as a table.
+	// status, as JSON and as a table. The worker's subscriptions (34 of
+	// them) attach one after another as it starts: wait until each queue
+	// but the dead letters has its consumer.
 	var st statusJSON
-	if out := s.mustRunTrend("status", "--json"); json.Unmarshal([]byte(out), &st) != nil {
-		t.Fatalf("trend status --json: got %q, want a JSON object", out)
-	}
+	waitFor(t, 30*time.Second, "a consumer on every queue", func() bool {
+		st = statusJSON{}
+		if out := s.mustRunTrend("status", "--json"); json.Unmarshal([]byte(out), &st) != nil {
+			t.Fatalf("trend status --json: got %q, want a JSON object", out)
+		}
+		for _, q := range st.Queues {
+			if q.Name != messaging.DeadLetterTopic && q.Consumers == 0 {
+				return false
+			}
+		}
+		return len(st.Queues) > 0
+	})
 	if st.DeadLetters != 2 || len(st.Queues) != 6 || st.ProjectionLagEvents == nil ||
 		len(st.Replays) != 1 || st.Replays[0].Projection != "trend" || st.Replays[0].State != "idle" {
 		t.Errorf("trend status --json: got %+v, want 2 dead letters, 6 queues, the projection lag, the trend replay idle", st)
