@@ -9,6 +9,7 @@ import (
 
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/registry"
 	"github.com/movietrend/trend/internal/tmdb"
 )
@@ -74,7 +75,7 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 		e.log.WarnContext(ctx, "TMDB is unavailable; the movie is asked for again later", "tmdb_id", env.TMDBID, "error", err)
 		return nil
 	case err != nil:
-		return permanentError{fmt.Errorf("fetch movie %d from TMDB: %w", env.TMDBID, err)}
+		return messaging.PermanentError(fmt.Errorf("fetch movie %d from TMDB: %w", env.TMDBID, err))
 	}
 	now := e.now().UTC()
 	return e.uow.Once(ctx, EnrichmentName, env.EventID, env.CorrelationID, func(ctx context.Context, tx *eventlog.Tx) error {

@@ -20,10 +20,3 @@ type UnitOfWork interface {
 	OnceAll(ctx context.Context, handler string, msgs []eventlog.Message, fn func(ctx context.Context, tx *eventlog.Tx, fresh []int) error, opts ...eventlog.Option) error
 	Handled(ctx context.Context, handler string, messageID uuid.UUID) (bool, error)
 }
-
-// permanentError marks a failure no retry can fix: the message goes to the
-// dead letters at once.
-type permanentError struct{ error }
-
-func (permanentError) Permanent() bool { return true }
-func (e permanentError) Unwrap() error { return e.error }

@@ -9,6 +9,7 @@ import (
 	"github.com/movietrend/trend/commands"
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/registry"
 )
 
@@ -33,10 +34,12 @@ func (h *RecordViewsHandler) Handle(ctx context.Context, cmd *commands.RecordVie
 	return h.HandleAll(ctx, []*commands.RecordViews{cmd})
 }
 
-// Validate refuses a command no retry can fix, before it joins a batch.
-func (h *RecordViewsHandler) Validate(cmd *commands.RecordViews) error {
+// validate refuses a command no retry can fix. In a shared transaction it
+// fails the whole group, and the group commit's fallback then fails it
+// alone.
+func (h *RecordViewsHandler) validate(cmd *commands.RecordViews) error {
 	if len(cmd.Views) == 0 {
-		return permanentError{fmt.Errorf("RecordViews %s carries no views", cmd.CommandID)}
+		return messaging.PermanentError(fmt.Errorf("RecordViews %s carries no views", cmd.CommandID))
 	}
 	return nil
 }
@@ -46,7 +49,7 @@ func (h *RecordViewsHandler) Validate(cmd *commands.RecordViews) error {
 func (h *RecordViewsHandler) HandleAll(ctx context.Context, cmds []*commands.RecordViews) error {
 	msgs := make([]eventlog.Message, len(cmds))
 	for i, cmd := range cmds {
-		if err := h.Validate(cmd); err != nil {
+		if err := h.validate(cmd); err != nil {
 			return err
 		}
 		msgs[i] = eventlog.Message{ID: cmd.CommandID, CorrelationID: cmd.CorrelationID}

@@ -61,7 +61,9 @@ readonly INGEST_BATCH=100 INGEST_CONNECTIONS=8 INGEST_RATE=200
 readonly T_ACCEPTED=15000 T_ACCEPTED_P99=25 T_APPLIED=10000 T_FRESH_P99=1000
 readonly T_READS=10000 T_READS_P99=10 T_RSS_MB=200 T_RATIO=0.3
 
-log() { echo "bench: $*" >&2; }
+SCRIPT=bench
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 # drop_db drops a database, retrying while an autovacuum worker (which
 # FORCE may not terminate as a non-superuser) still holds it.
 drop_db() {
@@ -70,10 +72,6 @@ drop_db() {
 		sleep 0.5
 	done
 	return 1
-}
-die() {
-	echo "bench: ERROR: $*" >&2
-	exit 1
 }
 now_ms() { date +%s%3N; }
 

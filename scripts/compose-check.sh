@@ -21,8 +21,9 @@ root=$PWD
 compose=$root/docker-compose.yml
 example=$root/.env.example
 
-log() { echo "compose-check: $*" >&2; }
-have() { command -v "$1" >/dev/null 2>&1; }
+SCRIPT=compose-check
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 tmp=$(mktemp -d -t compose-check.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

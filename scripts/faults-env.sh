@@ -25,16 +25,9 @@ readonly WAIT=60
 
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
-log() { echo "faults-env.sh: $*" >&2; }
-die() {
-	echo "faults-env.sh: ERROR: $1" >&2
-	shift || true
-	local line
-	for line in "$@"; do echo "faults-env.sh:   $line" >&2; done
-	exit 1
-}
-have() { command -v "$1" >/dev/null 2>&1; }
-tcp_open() { timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" >/dev/null 2>&1; }
+SCRIPT=faults-env.sh
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need_root() {
 	[ "$(id -u)" -eq 0 ] || die "must run as root: it starts and stops a private PostgreSQL cluster and RabbitMQ node." \

@@ -16,15 +16,9 @@ readonly PG_WAIT=60 RMQ_WAIT=90
 # Server tools live in sbin; CI shells do not always have it on PATH.
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
-log() { echo "services.sh: $*" >&2; }
-die() {
-	echo "services.sh: ERROR: $1" >&2
-	shift || true
-	local line
-	for line in "$@"; do echo "services.sh:   $line" >&2; done
-	exit 1
-}
-have() { command -v "$1" >/dev/null 2>&1; }
+SCRIPT=services.sh
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 is_root() { [ "$(id -u)" -eq 0 ]; }
 can_apt() { is_root && have apt-get; }
 
@@ -65,7 +59,6 @@ cannot_install() {
 		"then re-run $0 (as root it also starts the services and creates the role/database)."
 }
 
-tcp_open() { timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" >/dev/null 2>&1; }
 
 ########################################################################
 # PostgreSQL

@@ -272,14 +272,7 @@ func startSplit(t *testing.T, tmdbVia func(*fakeTMDB) string) *split {
 	s.worker.start()
 	s.relay.start()
 	s.api.start()
-	waitFor(t, 60*time.Second, "the API to answer /healthz", func() bool {
-		resp, err := http.Get(s.base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitHealthy(t, s.base, 60*time.Second)
 	s.waitTopology()
 	for _, id := range viewMovies {
 		s.register(id)
@@ -938,28 +931,55 @@ func (r *result) check(t *testing.T, wantDeadLetters int) {
 	}
 }
 
-// killAndRestart is tests 1 and 2: SIGKILL one role in the middle of the
-// stream, leave it dead for a moment, start it again.
-func killAndRestart(t *testing.T, name string, pick func(*split) *role) {
-	useFaultServers(t)
-	s := startSplit(t, nil)
+// outage runs the phases every outage test shares under a steady load:
+// before, the fault (down, held for hold, then up, which may look at the
+// load first), and after; it reports the figures and returns them for the
+// test's own checks.
+func outage(t *testing.T, s *split, name string, down func(), hold time.Duration, up func(*load)) *result {
+	t.Helper()
 	l := s.startLoad(t)
 	l.run("before", warmUp)
-	victim := pick(s)
 	l.setPhase("fault")
+	down()
 	start := time.Now()
-	victim.kill()
-	time.Sleep(3 * time.Second)
-	victim.start()
+	time.Sleep(hold)
+	up(l)
 	l.markFaultEnd()
 	fault := time.Since(start)
 	l.run("after", afterFault)
 	r := l.finish(t, name, fault, 0)
 	r.report(t)
-	r.check(t, 0)
+	return r
+}
+
+// allAccepted fails t unless every request of the fault phase got a 202.
+func (r *result) allAccepted(t *testing.T, what string) {
+	t.Helper()
 	if st := r.stats["fault"]; st == nil || st.status[http.StatusAccepted] != st.requests {
-		t.Errorf("while trend %s was down: got %v, want every view and registration answered 202", victim.name, st)
+		t.Errorf("while %s: got %v, want every view and registration answered 202", what, st)
 	}
+}
+
+// startedOnce fails t unless every role still runs from its first start:
+// it recovered by itself.
+func (s *split) startedOnce() {
+	s.t.Helper()
+	for _, ro := range s.roles() {
+		if ro.starts != 1 || !ro.running() {
+			s.t.Errorf("trend %s: started %d times, running %v; want one start, still running (recovered by itself)", ro.name, ro.starts, ro.running())
+		}
+	}
+}
+
+// killAndRestart is tests 1 and 2: SIGKILL one role in the middle of the
+// stream, leave it dead for a moment, start it again.
+func killAndRestart(t *testing.T, name string, pick func(*split) *role) {
+	useFaultServers(t)
+	s := startSplit(t, nil)
+	victim := pick(s)
+	r := outage(t, s, name, victim.kill, 3*time.Second, func(*load) { victim.start() })
+	r.check(t, 0)
+	r.allAccepted(t, "trend "+victim.name+" was down")
 	s.rolesAlive("after the restart")
 }
 
@@ -979,27 +999,10 @@ func TestFaultRelaySIGKILL(t *testing.T) {
 func TestFaultRabbitMQDown20s(t *testing.T) {
 	useFaultServers(t)
 	s := startSplit(t, nil)
-	l := s.startLoad(t)
-	l.run("before", warmUp)
-	l.setPhase("fault")
-	faultAction(t, "mq-stop")
-	start := time.Now()
-	time.Sleep(20 * time.Second)
-	faultAction(t, "mq-start")
-	l.markFaultEnd()
-	fault := time.Since(start)
-	l.run("after", afterFault)
-	r := l.finish(t, "rabbitmq-down-20s", fault, 0)
-	r.report(t)
+	r := outage(t, s, "rabbitmq-down-20s", func() { faultAction(t, "mq-stop") }, 20*time.Second, func(*load) { faultAction(t, "mq-start") })
 	r.check(t, 0)
-	if st := r.stats["fault"]; st == nil || st.status[http.StatusAccepted] != st.requests {
-		t.Errorf("while RabbitMQ was down: got %v, want every view and registration answered 202", st)
-	}
-	for _, ro := range s.roles() {
-		if ro.starts != 1 || !ro.running() {
-			t.Errorf("trend %s: started %d times, running %v; want one start, still running", ro.name, ro.starts, ro.running())
-		}
-	}
+	r.allAccepted(t, "RabbitMQ was down")
+	s.startedOnce()
 }
 
 // 4. PostgreSQL stopped for 10 seconds: the API answers 503 with
@@ -1008,18 +1011,7 @@ func TestFaultRabbitMQDown20s(t *testing.T) {
 func TestFaultPostgresDown10s(t *testing.T) {
 	useFaultServers(t)
 	s := startSplit(t, nil)
-	l := s.startLoad(t)
-	l.run("before", warmUp)
-	l.setPhase("fault")
-	faultAction(t, "pg-stop")
-	start := time.Now()
-	time.Sleep(10 * time.Second)
-	faultAction(t, "pg-start")
-	l.markFaultEnd()
-	fault := time.Since(start)
-	l.run("after", afterFault)
-	r := l.finish(t, "postgres-down-10s", fault, 0)
-	r.report(t)
+	r := outage(t, s, "postgres-down-10s", func() { faultAction(t, "pg-stop") }, 10*time.Second, func(*load) { faultAction(t, "pg-start") })
 	r.check(t, 0)
 	st := r.stats["fault"]
 	if st == nil || st.status[http.StatusServiceUnavailable] == 0 {
@@ -1034,11 +1026,7 @@ func TestFaultPostgresDown10s(t *testing.T) {
 	if st := r.stats["after"]; st == nil || st.status[http.StatusAccepted] == 0 {
 		t.Errorf("after PostgreSQL was back: got %v, want 202s", st)
 	}
-	for _, ro := range s.roles() {
-		if ro.starts != 1 || !ro.running() {
-			t.Errorf("trend %s: started %d times, running %v; want one start, still running (recovered by itself)", ro.name, ro.starts, ro.running())
-		}
-	}
+	s.startedOnce()
 	if r := s.do(http.MethodGet, "/readyz", "", ""); r.status != http.StatusOK {
 		t.Errorf("/readyz after the outage: got %d %s", r.status, r.body)
 	}
@@ -1054,35 +1042,26 @@ func TestFaultTMDBUnreachable60s(t *testing.T) {
 		p = newProxy(t, strings.TrimPrefix(f.URL, "http://"))
 		return "http://" + p.addr + "/3"
 	})
-	l := s.startLoad(t)
-	l.run("before", warmUp)
-	l.setPhase("fault")
-	p.stop()
-	start := time.Now()
-	time.Sleep(60 * time.Second)
-	// Registrations accepted while TMDB was unreachable are still pending.
-	l.mu.Lock()
 	var during []int64
-	for id, phase := range l.regAccepted {
-		if phase == "fault" {
-			during = append(during, id)
-		}
-	}
 	early := 0
-	if n := len(l.samples); n > 0 {
-		for _, id := range during {
-			if l.samples[n-1].active[id] {
-				early++
+	r := outage(t, s, "tmdb-unreachable-60s", p.stop, 60*time.Second, func(l *load) {
+		// Registrations accepted while TMDB was unreachable are still pending.
+		l.mu.Lock()
+		for id, phase := range l.regAccepted {
+			if phase == "fault" {
+				during = append(during, id)
 			}
 		}
-	}
-	l.mu.Unlock()
-	p.start()
-	l.markFaultEnd()
-	fault := time.Since(start)
-	l.run("after", afterFault)
-	r := l.finish(t, "tmdb-unreachable-60s", fault, 0)
-	r.report(t)
+		if n := len(l.samples); n > 0 {
+			for _, id := range during {
+				if l.samples[n-1].active[id] {
+					early++
+				}
+			}
+		}
+		l.mu.Unlock()
+		p.start()
+	})
 	t.Logf("  registrations accepted while TMDB was unreachable: %d, active before it was back: %d", len(during), early)
 	if len(during) == 0 || early != 0 {
 		t.Errorf("registrations during the TMDB outage: %d accepted, %d active before TMDB was back; want some, all pending", len(during), early)

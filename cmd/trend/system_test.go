@@ -142,15 +142,21 @@ func startSystem(t *testing.T, o sysOptions) *system {
 			t.Logf("trend all logs:\n%s", tail(s.logsText(), 60))
 		}
 	})
-	waitFor(t, 30*time.Second, "the API to answer /healthz", func() bool {
-		resp, err := http.Get(s.base + "/healthz")
+	waitHealthy(t, s.base, 30*time.Second)
+	return s
+}
+
+// waitHealthy waits until the API at base answers /healthz with 200.
+func waitHealthy(t *testing.T, base string, timeout time.Duration) {
+	t.Helper()
+	waitFor(t, timeout, "the API to answer /healthz", func() bool {
+		resp, err := http.Get(base + "/healthz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return s
 }
 
 var logMu sync.Mutex

@@ -16,7 +16,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/movietrend/trend/commands"
 	"github.com/movietrend/trend/handlers"
 	"github.com/movietrend/trend/internal/config"
 	"github.com/movietrend/trend/internal/dlq"
@@ -189,13 +188,7 @@ func (b *base) runWorker(ctx context.Context) error {
 		}
 		batch := newGroupCommit(views.HandleAll, views.Handle)
 		defer batch.Close()
-		wc.Batched = append(wc.Batched, messaging.BatchedCommand("RecordViews", b.cfg.WorkerConsumers,
-			func(ctx context.Context, cmd *commands.RecordViews) error {
-				if err := views.Validate(cmd); err != nil {
-					return err
-				}
-				return batch.Do(ctx, cmd)
-			}))
+		wc.Batched = append(wc.Batched, messaging.BatchedCommand("RecordViews", b.cfg.WorkerConsumers, batch.Do))
 	}
 	if b.wants(trend.HandlerName) {
 		h, err := trend.NewHandler(store, b.trendParams())
@@ -240,18 +233,14 @@ func (b *base) runWorker(ctx context.Context) error {
 // alone and is retried or dead-lettered on its own.
 func newGroupCommit[T any](all func(context.Context, []T) error, each func(context.Context, T) error) *groupcommit.Batcher[T] {
 	// The commit is shared, so no one message's context may cancel it.
-	const timeout = 30 * time.Second
+	bounded := func(fn func(context.Context) error) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return fn(ctx)
+	}
 	return groupcommit.New(groupcommit.Config{}, groupcommit.AllOrEach(
-		func(items []T) error {
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
-			return all(ctx, items)
-		},
-		func(item T) error {
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
-			return each(ctx, item)
-		}))
+		func(items []T) error { return bounded(func(ctx context.Context) error { return all(ctx, items) }) },
+		func(item T) error { return bounded(func(ctx context.Context) error { return each(ctx, item) }) }))
 }
 
 // tmdbClient talks to TMDB, or, when no key or token is configured and

@@ -73,15 +73,7 @@ func deadLetter(t *testing.T, url string, ls ...letter) {
 // drain takes every message of queue, acknowledging them.
 func drain(t *testing.T, url, queue string) []amqp.Delivery {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testenv.Channel(t, url)
 	var out []amqp.Delivery
 	for {
 		d, ok, err := ch.Get(queue, true)
@@ -270,18 +262,9 @@ func TestRequeueLeavesWhatItCannotRoute(t *testing.T) {
 	url := broker(t)
 	// An exchange no queue is bound to: a copy would be confirmed and
 	// dropped without the mandatory flag.
-	conn, err := amqp.Dial(url)
-	if err != nil {
+	if err := testenv.Channel(t, url).ExchangeDeclare("unbound", amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.ExchangeDeclare("unbound", amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
 	deadLetter(t, url,
 		letter{id: "no-topic", reason: "boom", body: "{}"},
 		letter{id: "no-exchange", topic: "commands.Gone", reason: "boom", body: "{}"},

@@ -22,21 +22,9 @@ func TestLettersTakenComeBackWhenTheSessionDies(t *testing.T) {
 	if err := (messaging.Topology{}).Declare(t.Context(), url); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, id := range []string{"a", "b", "c"} {
-		err := ch.PublishWithContext(t.Context(), messaging.DeadLetterTopic, "", false, false,
+		testenv.Publish(t, url, messaging.DeadLetterTopic,
 			amqp.Publishing{Headers: amqp.Table{"_watermill_message_uuid": id}, DeliveryMode: amqp.Persistent})
-		if err != nil {
-			t.Fatal(err)
-		}
 	}
 	c := New(url)
 	waitFor(t, "3 dead letters", func() bool {

@@ -146,25 +146,22 @@ func (b *Batcher[T]) loop() {
 // flushSafely turns a panic of the flush into an error for each item:
 // the committer goroutine is no handler's, so nothing else would recover
 // it, and the process would die with every item in flight.
-func (b *Batcher[T]) flushSafely(items []T) (errs []error) {
-	defer func() {
-		if p := recover(); p != nil {
-			errs = make([]error, len(items))
-			for i := range errs {
-				errs[i] = panicError(p)
-			}
+func (b *Batcher[T]) flushSafely(items []T) []error {
+	var errs []error
+	if err := safely(func() error { errs = b.flush(items); return nil }); err != nil {
+		errs = make([]error, len(items))
+		for i := range errs {
+			errs[i] = err
 		}
-	}()
-	return b.flush(items)
+	}
+	return errs
 }
-
-func panicError(p any) error { return fmt.Errorf("groupcommit: panic: %v", p) }
 
 // safely runs fn, turning a panic into an error.
 func safely(fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = panicError(p)
+			err = fmt.Errorf("groupcommit: panic: %v", p)
 		}
 	}()
 	return fn()

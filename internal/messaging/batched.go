@@ -35,7 +35,7 @@ func BatchedCommand[C any](name string, consumers int, do func(ctx context.Conte
 	return BatchedHandler{Name: name, Topic: CommandTopic(name), Queue: CommandTopic(name), Consumers: consumers,
 		Handle: func(msg *message.Message) error {
 			if got := marshaler.NameFromMessage(msg); got != name {
-				return permanentError{fmt.Errorf("a %q message on the queue of %s", got, name)}
+				return PermanentError(fmt.Errorf("a %q message on the queue of %s", got, name))
 			}
 			cmd := new(C)
 			if err := marshaler.Unmarshal(msg, cmd); err != nil {
@@ -62,11 +62,6 @@ func BatchedEventGroup(group string, consumers int, do func(ctx context.Context,
 			return do(msg.Context(), b)
 		}}
 }
-
-type permanentError struct{ error }
-
-func (permanentError) Permanent() bool { return true }
-func (e permanentError) Unwrap() error { return e.error }
 
 // addBatched registers h's subscriptions with router.
 func addBatched(router *message.Router, h BatchedHandler, sub message.Subscriber) {

@@ -64,6 +64,15 @@ func logMessages(log *slog.Logger) message.HandlerMiddleware {
 // permanent is implemented by errors that no retry can fix.
 type permanent interface{ Permanent() bool }
 
+// PermanentError marks err as one no retry can fix: the message goes to
+// the dead letters at once instead of holding its queue through retries.
+func PermanentError(err error) error { return permanentError{err} }
+
+type permanentError struct{ error }
+
+func (permanentError) Permanent() bool { return true }
+func (e permanentError) Unwrap() error { return e.error }
+
 // Permanent tells whether no retry can fix err: a payload that is not
 // JSON of the message's type, an event this build cannot decode, or an
 // error that says so. Such a message goes to the dead letters at once

@@ -254,20 +254,28 @@ func QueueDepth(amqpURL, queue string) (int, error) {
 	return q.Messages, err
 }
 
-// Publish publishes msgs to exchange on the broker at amqpURL and waits for
-// the broker to confirm each: what a test needs to put a message exactly
-// where the relay would.
-func Publish(t testing.TB, amqpURL, exchange string, msgs ...amqp.Publishing) {
+// Channel opens a channel on its own connection to the broker at amqpURL,
+// closed when the test ends.
+func Channel(t testing.TB, amqpURL string) *amqp.Channel {
 	t.Helper()
 	conn, err := amqp.Dial(amqpURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	ch, err := conn.Channel()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ch
+}
+
+// Publish publishes msgs to exchange on the broker at amqpURL and waits for
+// the broker to confirm each: what a test needs to put a message exactly
+// where the relay would.
+func Publish(t testing.TB, amqpURL, exchange string, msgs ...amqp.Publishing) {
+	t.Helper()
+	ch := Channel(t, amqpURL)
 	if err := ch.Confirm(false); err != nil {
 		t.Fatal(err)
 	}

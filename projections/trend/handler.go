@@ -55,9 +55,6 @@ func (h *Handler) HandleBatches(ctx context.Context, bs []*events.Batch) error {
 	// list cache rely on it). One group commit per process keeps a single
 	// writer fast; README, "Scaling out".
 	return h.uow.OnceAll(ctx, HandlerName, msgs, func(ctx context.Context, tx *eventlog.Tx, fresh []int) error {
-		if len(fresh) == 1 {
-			return h.proj.Apply(ctx, tx, bs[fresh[0]].Events)
-		}
 		var evs []events.Envelope
 		for _, i := range fresh {
 			evs = append(evs, bs[i].Events...)

@@ -42,15 +42,16 @@ type Reader struct {
 }
 
 // totalCache keeps the number of ranked movies for a moment: counting reads
-// every row, and at thousands of list requests a second the count would
-// cost far more than the page itself (docs/benchmarks.md).
+// every row, and at thousands of trending requests a second the count
+// would cost far more than the page itself (docs/benchmarks.md). The list
+// counts afresh: the API caches its pages, count included.
 type totalCache struct {
-	mu    sync.Mutex
-	n     int64
-	until time.Time
+	mu sync.Mutex
+	n  int64
+	at time.Time // when n was counted
 }
 
-// totalMaxAge is how stale X-Total-Count may be.
+// totalMaxAge is how stale the trending X-Total-Count may be.
 const totalMaxAge = time.Second
 
 // NewReader reads the live table.
@@ -58,16 +59,13 @@ func NewReader(pool *pgxpool.Pool) Reader {
 	return Reader{pool: pool, table: pgx.Identifier{LiveTable}.Sanitize(), total: &totalCache{}}
 }
 
-// count returns the number of ranked movies, at most totalMaxAge old.
-func (r Reader) count(ctx context.Context) (int64, error) { return r.countFresh(ctx, false) }
-
-// countFresh counts now when fresh is set (and keeps the figure for the
-// next count).
-func (r Reader) countFresh(ctx context.Context, fresh bool) (int64, error) {
+// count returns the number of ranked movies, counted at most maxAge ago
+// (0: now; the figure is kept for the next count).
+func (r Reader) count(ctx context.Context, maxAge time.Duration) (int64, error) {
 	if r.total != nil {
 		r.total.mu.Lock()
 		defer r.total.mu.Unlock()
-		if !fresh && time.Now().Before(r.total.until) {
+		if time.Since(r.total.at) < maxAge {
 			return r.total.n, nil
 		}
 	}
@@ -76,7 +74,7 @@ func (r Reader) countFresh(ctx context.Context, fresh bool) (int64, error) {
 		return 0, fmt.Errorf("count movies: %w", err)
 	}
 	if r.total != nil {
-		r.total.n, r.total.until = n, time.Now().Add(totalMaxAge)
+		r.total.n, r.total.at = n, time.Now()
 	}
 	return n, nil
 }
@@ -118,7 +116,7 @@ func (r Reader) List(ctx context.Context, limit, offset int) ([]Movie, int64, er
 	if err != nil {
 		return nil, 0, fmt.Errorf("list movies: %w", err)
 	}
-	total, err := r.countFresh(ctx, true)
+	total, err := r.count(ctx, 0)
 	if err != nil {
 		return nil, 0, err
 	}
