@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/movietrend/trend/internal/idgen"
 )
 
 // Event is a fact about one movie.
@@ -107,7 +109,7 @@ func Seal(ev Event, correlationID string) (Envelope, error) {
 		return Envelope{}, fmt.Errorf("encode %s: %w", ev.EventType(), err)
 	}
 	return Envelope{
-		EventID:       uuid.New(),
+		EventID:       idgen.New(),
 		Type:          ev.EventType(),
 		Version:       ev.SchemaVersion(),
 		TMDBID:        ev.MovieID(),

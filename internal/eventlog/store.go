@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/movietrend/trend/events"
+	"github.com/movietrend/trend/internal/idgen"
 	"github.com/movietrend/trend/internal/messaging"
 )
 
@@ -132,7 +133,7 @@ func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn 
 		tx := &Tx{Tx: ptx, units: make([]*unit, len(msgs))}
 		var fresh []int
 		for i, m := range msgs {
-			tx.units[i] = &unit{msg: m, batchID: uuid.New()}
+			tx.units[i] = &unit{msg: m, batchID: idgen.New()}
 			// A message given twice is handled once, at its first place.
 			if isNew[m.ID] {
 				fresh = append(fresh, i)

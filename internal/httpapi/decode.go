@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/movietrend/trend/internal/idgen"
 )
 
 // maxBody bounds a request body.
@@ -86,7 +88,7 @@ func parseTMDBID(field, s string) (int64, *Problem) {
 func viewIDField(obj map[string]json.RawMessage) (uuid.UUID, *Problem) {
 	raw, ok := obj["view_id"]
 	if !ok || string(raw) == "null" {
-		return uuid.New(), nil
+		return idgen.New(), nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/movietrend/trend/commands"
 	"github.com/movietrend/trend/internal/groupcommit"
+	"github.com/movietrend/trend/internal/idgen"
 	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/registry"
 )
@@ -87,7 +88,7 @@ func sendCommand(ctx context.Context, tx pgx.Tx, wlog watermill.LoggerAdapter, i
 // RegisterMovie records the registration and queues RegisterMovie.
 func (in *Intake) RegisterMovie(ctx context.Context, id int64, correlationID string) (registry.Registration, error) {
 	now := in.now().UTC().Truncate(time.Microsecond)
-	cmd := commands.RegisterMovie{CommandID: uuid.New(), TMDBID: id, RequestedAt: now, CorrelationID: correlationID}
+	cmd := commands.RegisterMovie{CommandID: idgen.New(), TMDBID: id, RequestedAt: now, CorrelationID: correlationID}
 	err := pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
 		isNew, err := registry.Register(ctx, tx, id, now)
 		if err != nil {
@@ -106,7 +107,7 @@ func (in *Intake) RegisterMovie(ctx context.Context, id int64, correlationID str
 
 // RefreshMovie queues RefreshMovie for a tracked movie.
 func (in *Intake) RefreshMovie(ctx context.Context, id int64, correlationID string) error {
-	cmd := commands.RefreshMovie{CommandID: uuid.New(), TMDBID: id, RequestedAt: in.now().UTC(), CorrelationID: correlationID}
+	cmd := commands.RefreshMovie{CommandID: idgen.New(), TMDBID: id, RequestedAt: in.now().UTC(), CorrelationID: correlationID}
 	return pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
 		tracked, err := registry.Tracked(ctx, tx, []int64{id})
 		if err != nil {
@@ -137,7 +138,7 @@ func (in *Intake) RecordViews(ctx context.Context, views []commands.View, correl
 	for i, v := range views {
 		ids[i] = v.TMDBID
 	}
-	cmd := commands.RecordViews{CommandID: uuid.New(), Views: views, CorrelationID: correlationID}
+	cmd := commands.RecordViews{CommandID: idgen.New(), Views: views, CorrelationID: correlationID}
 	return pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
 		tracked, err := registry.Tracked(ctx, tx, ids)
 		if err != nil {
@@ -180,7 +181,7 @@ func (in *Intake) commitViews(batch []commands.View) []error {
 		if err != nil {
 			return err
 		}
-		cmd := commands.RecordViews{CommandID: uuid.New(), Views: make([]commands.View, 0, len(batch))}
+		cmd := commands.RecordViews{CommandID: idgen.New(), Views: make([]commands.View, 0, len(batch))}
 		for i, v := range batch {
 			if !tracked[v.TMDBID] {
 				results[i] = ErrNotTracked

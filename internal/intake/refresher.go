@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/movietrend/trend/commands"
+	"github.com/movietrend/trend/internal/idgen"
 )
 
 // Refresher asks TMDB again, through RefreshMovie commands, for movies
@@ -112,7 +112,7 @@ func (r *Refresher) Tick(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, id := range ids {
-			cmd := commands.RefreshMovie{CommandID: uuid.New(), TMDBID: id, RequestedAt: now}
+			cmd := commands.RefreshMovie{CommandID: idgen.New(), TMDBID: id, RequestedAt: now}
 			if err := sendCommand(ctx, tx, r.wlog, cmd.CommandID, "", &cmd); err != nil {
 				return err
 			}
