@@ -361,7 +361,7 @@ func (p Projection) addViews(ctx context.Context, db DB, aggs map[int64]*viewAgg
 			last_position = greatest(t.last_position, excluded.last_position),
 			change_seq = nextval('trend_change_seq')
 		WHERE t.status <> 'removed'
-		RETURNING t.tmdb_id, t.internal_views_count, coalesce(t.external_score, 0)`,
+		RETURNING t.tmdb_id, t.internal_views_count, coalesce(t.external_score, 0), t.final_trend_score`,
 		ids, ns, ats, poss, days, weeks)
 	if err != nil {
 		return fmt.Errorf("add views: %w", err)
@@ -370,26 +370,37 @@ func (p Projection) addViews(ctx context.Context, db DB, aggs map[int64]*viewAgg
 		id    int64
 		views int64
 		vote  float64
+		score float64
 	}
 	totals, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (total, error) {
 		var t total
-		return t, r.Scan(&t.id, &t.views, &t.vote)
+		return t, r.Scan(&t.id, &t.views, &t.vote, &t.score)
 	})
 	if err != nil {
 		return fmt.Errorf("add views: %w", err)
 	}
 	slices.SortFunc(totals, func(a, b total) int { return cmp.Compare(a.id, b.id) })
-	upd, scores := make([]int64, len(totals)), make([]float64, len(totals))
+	counted := make([]int64, len(totals))
+	var upd []int64
+	var scores []float64
 	for i, t := range totals {
-		upd[i], scores[i] = t.id, Score(t.vote, t.views)
+		counted[i] = t.id
+		// Views move the score only until a movie has 100 of them: past
+		// that, most batches change no score, and rewriting the row (a
+		// second non-HOT update, five index entries) would be wasted.
+		if s := Score(t.vote, t.views); s != t.score {
+			upd, scores = append(upd, t.id), append(scores, s)
+		}
 	}
-	_, err = db.Exec(ctx, `
-		UPDATE `+p.table+` AS t SET final_trend_score = d.score
-		FROM unnest($1::bigint[], $2::float8[]) AS d(id, score) WHERE t.tmdb_id = d.id`, upd, scores)
-	if err != nil {
-		return fmt.Errorf("update scores: %w", err)
+	if len(upd) > 0 {
+		_, err = db.Exec(ctx, `
+			UPDATE `+p.table+` AS t SET final_trend_score = d.score
+			FROM unnest($1::bigint[], $2::float8[]) AS d(id, score) WHERE t.tmdb_id = d.id`, upd, scores)
+		if err != nil {
+			return fmt.Errorf("update scores: %w", err)
+		}
 	}
-	return p.addBuckets(ctx, db, upd, aggs)
+	return p.addBuckets(ctx, db, counted, aggs)
 }
 
 // addBuckets counts the views of the movies in ids (those not removed)

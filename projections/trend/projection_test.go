@@ -95,6 +95,14 @@ func TestProjectionFollowsAMovie(t *testing.T) {
 	if m.InternalViewsCount != 120 || m.FinalTrendScore != 8.7 {
 		t.Errorf("after 120 views: got %d views, score %v; want 120, 8.7", m.InternalViewsCount, m.FinalTrendScore)
 	}
+	// Past 100 views the score no longer moves with views (its row is not
+	// rewritten), but new facts still move it.
+	apply(views(27205, 30, t0.Add(90*time.Minute))...)
+	apply(details(27205, 6.0, t0.Add(100*time.Minute)))
+	m, _ = reader.Get(ctx, 27205)
+	if m.InternalViewsCount != 150 || m.FinalTrendScore != 7.2 {
+		t.Errorf("after 150 views and a vote of 6.0: got %d views, score %v; want 150, 7.2", m.InternalViewsCount, m.FinalTrendScore)
+	}
 	apply(events.MovieRemoved{TMDBID: 27205, Reason: "test", RemovedAt: t0.Add(2 * time.Hour)})
 	if _, err := reader.Get(ctx, 27205); err != trend.ErrNotFound {
 		t.Errorf("removed movie: got %v, want ErrNotFound", err)
