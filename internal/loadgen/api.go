@@ -9,13 +9,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // API is a client of the Movie Trend Analyzer's HTTP API.
 type API struct {
-	base   string
+	base string
+	// client sends the few bookkeeping requests (setup, counts, probes);
+	// lean, the load's own, unless it is nil (an https target).
 	client *http.Client
+	lean   *endpoint
 	// connections is what the client may open: the load's connections
 	// plus headroom for probes and bookkeeping requests.
 	connections int
@@ -29,9 +31,11 @@ const headroom = 32
 // NewAPI returns a client of the API at target (http://host:port) able to
 // hold connections concurrent requests of a scenario.
 func NewAPI(target string, connections int) *API {
+	base := strings.TrimRight(target, "/")
 	return &API{
-		base:        strings.TrimRight(target, "/"),
-		client:      NewHTTPClient(connections+headroom, 30*time.Second),
+		base:        base,
+		client:      NewHTTPClient(connections+headroom, requestTimeout),
+		lean:        newEndpoint(base),
 		connections: connections,
 	}
 }
@@ -68,6 +72,36 @@ func (a *API) post(ctx context.Context, path string, body []byte) (int, error) {
 		return 0, err
 	}
 	return send(a.client, req)
+}
+
+// loadOp is a scenario's load: request seq is method path with body
+// bodies[seq%len(bodies)] (or none), sent by each worker on a lean
+// connection of its own, or through the net/http client when the lean one
+// cannot reach the target (https).
+func (a *API) loadOp(method, path string, bodies [][]byte) NewOp {
+	if len(bodies) == 0 {
+		bodies = [][]byte{nil}
+	}
+	n := int64(len(bodies))
+	if a.lean == nil {
+		op := func(ctx context.Context, seq int64) (int, error) {
+			req, err := a.newRequest(ctx, method, path, bodies[seq%n])
+			if err != nil {
+				return 0, err
+			}
+			return send(a.client, req)
+		}
+		return func() (Op, func()) { return op, func() {} }
+	}
+	// Whole requests rendered once, so a request costs a write and a read.
+	reqs := make([][]byte, n)
+	for i, b := range bodies {
+		reqs[i] = a.lean.request(method, path, b)
+	}
+	return func() (Op, func()) {
+		c := a.lean.newConn()
+		return func(ctx context.Context, seq int64) (int, error) { return c.do(ctx, reqs[seq%n]) }, c.Close
+	}
 }
 
 // getJSON decodes a 200 answer into v; other statuses are returned with

@@ -17,6 +17,11 @@ import (
 // (0 with an error when none came).
 type Op func(ctx context.Context, seq int64) (status int, err error)
 
+// NewOp makes the Op of one worker and the func that ends it (done). A
+// worker calls its Op one request at a time from one goroutine, so the Op
+// may own a connection without locks or a pool.
+type NewOp func() (op Op, done func())
+
 // Config bounds and paces one run.
 type Config struct {
 	// Connections is how many requests may be in flight: one keep-alive
@@ -78,7 +83,6 @@ func (r Result) Summary(s Summary) Summary {
 // run is the shared state of one Run.
 type run struct {
 	cfg       Config
-	op        Op
 	start     time.Time
 	next      atomic.Int64 // the next request's sequence number
 	done      atomic.Int64
@@ -88,11 +92,17 @@ type run struct {
 	errs      map[string]int64
 }
 
-// Run sends requests with op until the duration or count bound of cfg is
-// reached or ctx ends. Requests in flight at the bound are awaited, not
-// cancelled: a cancelled POST would count as an error the server never
-// made.
+// Run sends requests with op, shared by every worker, until the duration
+// or count bound of cfg is reached or ctx ends. Requests in flight at the
+// bound are awaited, not cancelled: a cancelled POST would count as an
+// error the server never made.
 func Run(ctx context.Context, cfg Config, op Op) (Result, error) {
+	return RunWorkers(ctx, cfg, func() (Op, func()) { return op, func() {} })
+}
+
+// RunWorkers is Run with an Op of its own for each of the cfg.Connections
+// workers, made by newOp, each ended when its worker is.
+func RunWorkers(ctx context.Context, cfg Config, newOp NewOp) (Result, error) {
 	if cfg.Connections <= 0 {
 		return Result{}, errors.New("connections must be at least 1")
 	}
@@ -102,7 +112,7 @@ func Run(ctx context.Context, cfg Config, op Op) (Result, error) {
 	if cfg.Rate < 0 {
 		return Result{}, errors.New("rate must not be negative")
 	}
-	r := &run{cfg: cfg, op: op, hist: NewHistogram(), errs: map[string]int64{}}
+	r := &run{cfg: cfg, hist: NewHistogram(), errs: map[string]int64{}}
 	cpu0 := processCPU()
 	r.start = time.Now()
 	stopProgress := r.reportProgress()
@@ -110,13 +120,15 @@ func Run(ctx context.Context, cfg Config, op Op) (Result, error) {
 	if cfg.Rate > 0 {
 		due := make(chan dueRequest, cfg.Connections)
 		for range cfg.Connections {
-			wg.Go(func() { r.openLoopWorker(ctx, due) })
+			op, done := newOp()
+			wg.Go(func() { defer done(); r.openLoopWorker(ctx, op, due) })
 		}
 		r.dispatch(ctx, due)
 		close(due)
 	} else {
 		for range cfg.Connections {
-			wg.Go(func() { r.closedLoopWorker(ctx) })
+			op, done := newOp()
+			wg.Go(func() { defer done(); r.closedLoopWorker(ctx, op) })
 		}
 	}
 	wg.Wait()
@@ -142,13 +154,13 @@ func (r *run) claim(ctx context.Context) (int64, bool) {
 	return seq, true
 }
 
-func (r *run) closedLoopWorker(ctx context.Context) {
+func (r *run) closedLoopWorker(ctx context.Context, op Op) {
 	for {
 		seq, ok := r.claim(ctx)
 		if !ok {
 			return
 		}
-		r.do(ctx, seq, time.Now())
+		r.do(ctx, op, seq, time.Now())
 	}
 }
 
@@ -194,15 +206,15 @@ func (r *run) dispatch(ctx context.Context, due chan<- dueRequest) {
 	}
 }
 
-func (r *run) openLoopWorker(ctx context.Context, due <-chan dueRequest) {
+func (r *run) openLoopWorker(ctx context.Context, op Op, due <-chan dueRequest) {
 	for d := range due {
-		r.do(ctx, d.seq, d.at)
+		r.do(ctx, op, d.seq, d.at)
 	}
 }
 
 // do runs one request and records its outcome, timed from start.
-func (r *run) do(ctx context.Context, seq int64, start time.Time) {
-	status, err := r.op(ctx, seq)
+func (r *run) do(ctx context.Context, op Op, seq int64, start time.Time) {
+	status, err := op(ctx, seq)
 	r.hist.Record(time.Since(start))
 	r.done.Add(1)
 	if err == nil && status == r.cfg.Expect {
@@ -265,6 +277,8 @@ func errorKind(err error) string {
 		return "connection closed"
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
 		return "out of local ports"
+	case errors.Is(err, errMalformed):
+		return "malformed response"
 	default:
 		return "other"
 	}
@@ -278,14 +292,14 @@ func errorKind(err error) string {
 func NewHTTPClient(connections int, timeout time.Duration) *http.Client {
 	tr := &http.Transport{
 		Proxy:               nil, // a load test measures the server, never a proxy
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:         dialer.DialContext,
 		MaxIdleConns:        connections,
 		MaxIdleConnsPerHost: connections,
 		MaxConnsPerHost:     connections,
 		IdleConnTimeout:     90 * time.Second,
 		// The API does not compress; asking would only add work here.
 		DisableCompression: true,
-		ReadBufferSize:     32 << 10, // a page of 50 movies is about 20 KB
+		ReadBufferSize:     readBufferSize,
 	}
 	return &http.Client{Transport: tr, Timeout: timeout}
 }

@@ -189,3 +189,32 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 		t.Errorf("after cancel: %d requests, err %v; want about 100 and context.Canceled", res.Requests, err)
 	}
 }
+
+// Each worker gets an Op of its own, called by one goroutine at a time
+// (as a connection it owns needs), and ended before the run returns.
+func TestRunWorkersGivesEachWorkerItsOwnOp(t *testing.T) {
+	for _, rate := range []float64{0, 2000} {
+		var made, ended, calls atomic.Int64
+		newOp := func() (Op, func()) {
+			made.Add(1)
+			var inUse atomic.Bool
+			op := func(context.Context, int64) (int, error) {
+				if !inUse.CompareAndSwap(false, true) {
+					t.Error("an Op was called by two goroutines at once")
+				}
+				defer inUse.Store(false)
+				calls.Add(1)
+				time.Sleep(100 * time.Microsecond)
+				return 200, nil
+			}
+			return op, func() { ended.Add(1) }
+		}
+		res, err := RunWorkers(context.Background(), Config{Connections: 4, Requests: 400, Rate: rate, Expect: 200}, newOp)
+		if err != nil || res.Succeeded != 400 || calls.Load() != 400 {
+			t.Errorf("rate %v: %d of 400 succeeded, %d calls, %v", rate, res.Succeeded, calls.Load(), err)
+		}
+		if made.Load() != 4 || ended.Load() != 4 {
+			t.Errorf("rate %v: %d ops made and %d ended, want 4 and 4", rate, made.Load(), ended.Load())
+		}
+	}
+}

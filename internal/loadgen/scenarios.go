@@ -11,16 +11,14 @@ import (
 	"time"
 )
 
-// viewOp posts views round-robin over ids, each body rendered once so
+// viewOp posts views round-robin over ids, each request rendered once so
 // the load generator spends its CPU on requests, not on formatting.
-func (a *API) viewOp(ids []int64) Op {
+func (a *API) viewOp(ids []int64) NewOp {
 	bodies := make([][]byte, len(ids))
 	for i, id := range ids {
 		bodies[i] = idBody(id)
 	}
-	return func(ctx context.Context, seq int64) (int, error) {
-		return a.post(ctx, "/api/movies/view", bodies[seq%int64(len(bodies))])
-	}
+	return a.loadOp(http.MethodPost, "/api/movies/view", bodies)
 }
 
 // Views posts views of ids (POST /api/movies/view, 202 expected). With
@@ -58,15 +56,12 @@ func (a *API) Ingest(ctx context.Context, cfg Config, ids []int64, batch int, ap
 		b.WriteString(`]}`)
 		bodies[i] = []byte(b.String())
 	}
-	op := func(ctx context.Context, seq int64) (int, error) {
-		return a.post(ctx, "/api/views", bodies[seq%int64(len(bodies))])
-	}
-	return a.views(ctx, "ingest", cfg, ids, op, batch, applyTimeout)
+	return a.views(ctx, "ingest", cfg, ids, a.loadOp(http.MethodPost, "/api/views", bodies), batch, applyTimeout)
 }
 
-// views runs op, each success standing for perRequest views, and with
-// applyTimeout > 0 waits for the projection to count them.
-func (a *API) views(ctx context.Context, scenario string, cfg Config, ids []int64, op Op, perRequest int, applyTimeout time.Duration) (Summary, error) {
+// views runs the ops of newOp, each success standing for perRequest
+// views, and with applyTimeout > 0 waits for the projection to count them.
+func (a *API) views(ctx context.Context, scenario string, cfg Config, ids []int64, newOp NewOp, perRequest int, applyTimeout time.Duration) (Summary, error) {
 	cfg.Expect = http.StatusAccepted
 	var before int64
 	if applyTimeout > 0 {
@@ -75,7 +70,7 @@ func (a *API) views(ctx context.Context, scenario string, cfg Config, ids []int6
 			return Summary{}, fmt.Errorf("count views before the load: %w", err)
 		}
 	}
-	res, err := Run(ctx, cfg, op)
+	res, err := RunWorkers(ctx, cfg, newOp)
 	s := res.Summary(a.summary(scenario, cfg, len(ids)))
 	s.ViewsPerRequest = perRequest
 	if err != nil || applyTimeout <= 0 {
@@ -181,15 +176,7 @@ func (a *API) awaitApplied(ctx context.Context, before int64, res Result, perReq
 // Reads lists the top movies (GET /api/movies?limit=50, 200 expected).
 func (a *API) Reads(ctx context.Context, cfg Config, limit int) (Summary, error) {
 	cfg.Expect = http.StatusOK
-	path := fmt.Sprintf("/api/movies?limit=%d", limit)
-	op := func(ctx context.Context, _ int64) (int, error) {
-		req, err := a.newRequest(ctx, http.MethodGet, path, nil)
-		if err != nil {
-			return 0, err
-		}
-		return send(a.client, req)
-	}
-	res, err := Run(ctx, cfg, op)
+	res, err := RunWorkers(ctx, cfg, a.loadOp(http.MethodGet, fmt.Sprintf("/api/movies?limit=%d", limit), nil))
 	return res.Summary(a.summary("reads", cfg, 0)), err
 }
 
@@ -253,7 +240,7 @@ func (a *API) Freshness(ctx context.Context, cfg Config, ids []int64, fo Freshne
 	for _, id := range probes {
 		wg.Go(func() { p.run(ctx, id) })
 	}
-	res, err := Run(ctx, cfg, a.viewOp(load))
+	res, err := RunWorkers(ctx, cfg, a.viewOp(load))
 	p.stopAt(time.Now())
 	wg.Wait()
 	s := res.Summary(a.summary("freshness", cfg, len(load)))
