@@ -77,8 +77,9 @@ type Letter struct {
 	Reason  string `json:"reason"`
 	Topic   string `json:"topic"`
 	Handler string `json:"handler"`
-	// PayloadPreview is the payload's first 200 bytes (cut at a character
-	// boundary); PayloadBytes its full size.
+	// PayloadPreview is the payload's first 200 bytes, as JSON when it
+	// was sent compressed (cut at a character boundary); PayloadBytes its
+	// full size on the wire.
 	PayloadPreview string `json:"payload_preview"`
 	PayloadBytes   int    `json:"payload_bytes"`
 	// DeadLetteredAt is when the letter was published to dead-letters, if
@@ -402,10 +403,20 @@ func letterOf(d amqp.Delivery) Letter {
 		Reason:         header(d, middleware.ReasonForPoisonedKey),
 		Topic:          header(d, middleware.PoisonedTopicKey),
 		Handler:        header(d, middleware.PoisonedHandlerKey),
-		PayloadPreview: preview(d.Body),
+		PayloadPreview: preview(decoded(d)),
 		PayloadBytes:   len(d.Body),
 		DeadLetteredAt: deadLetteredAt(d),
 	}
+}
+
+// decoded is the payload as JSON, decompressed when it was sent
+// compressed (PayloadBytes stays the size on the wire); a payload that
+// does not decompress is shown as it is.
+func decoded(d amqp.Delivery) []byte {
+	if b, err := messaging.DecodePayload(header(d, messaging.EncodingKey), d.Body); err == nil {
+		return b
+	}
+	return d.Body
 }
 
 func header(d amqp.Delivery, key string) string {

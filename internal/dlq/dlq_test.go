@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/movietrend/trend/internal/dlq"
@@ -35,6 +36,8 @@ type letter struct {
 	id, topic, handler, reason string
 	body                       string
 	timestamp                  time.Time
+	// encoding, if set, is the body's messaging.EncodingKey.
+	encoding string
 }
 
 func (l letter) publishing() amqp.Publishing {
@@ -44,6 +47,9 @@ func (l letter) publishing() amqp.Publishing {
 	}
 	if l.handler != "" {
 		h["handler_poisoned"] = l.handler
+	}
+	if l.encoding != "" {
+		h[messaging.EncodingKey] = l.encoding
 	}
 	if l.reason != "" {
 		h["reason_poisoned"] = l.reason
@@ -375,5 +381,29 @@ func TestUnreachableBroker(t *testing.T) {
 	_, err = c.Purge(t.Context(), dlq.All())
 	if !errors.Is(err, dlq.ErrUnavailable) {
 		t.Errorf("purge: got %v, want ErrUnavailable", err)
+	}
+}
+
+// A payload sent compressed is previewed as the JSON it holds.
+func TestListPreviewsCompressedPayloadsAsJSON(t *testing.T) {
+	t.Parallel()
+	url := broker(t)
+	plain := `{"command_id":"c3","views":[` + strings.Repeat(`{"tmdb_id":27205},`, 100) + `{"tmdb_id":1}]}`
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(enc.EncodeAll([]byte(plain), nil))
+	deadLetter(t, url, letter{id: "c3", topic: "commands.RecordViews", handler: "RecordViews", reason: "test", body: body, encoding: "zstd"})
+	got, err := dlq.New(url).List(t.Context(), dlq.All(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Letters) != 1 {
+		t.Fatalf("got %d letters, want 1", len(got.Letters))
+	}
+	l := got.Letters[0]
+	if want := plain[:200]; l.PayloadPreview != want || l.PayloadBytes != len(body) {
+		t.Errorf("preview %q of %d bytes; want %q of the %d bytes sent", l.PayloadPreview, l.PayloadBytes, want, len(body))
 	}
 }

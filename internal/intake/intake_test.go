@@ -14,6 +14,7 @@ import (
 
 	"github.com/movietrend/trend/commands"
 	"github.com/movietrend/trend/internal/intake"
+	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/testenv"
 )
 
@@ -23,7 +24,8 @@ type outboxMessage struct {
 	Payload []byte
 }
 
-// outbox reads what the intake wrote, unwrapping the forwarder envelope.
+// outbox reads what the intake wrote, unwrapping the forwarder envelope
+// and decompressing the payload.
 func outbox(t *testing.T, pool *pgxpool.Pool) []outboxMessage {
 	t.Helper()
 	rows, err := pool.Query(t.Context(), `SELECT payload FROM watermill_outbox ORDER BY "offset"`)
@@ -37,14 +39,19 @@ func outbox(t *testing.T, pool *pgxpool.Pool) []outboxMessage {
 	var out []outboxMessage
 	for _, raw := range raws {
 		var env struct {
-			DestinationTopic string `json:"destination_topic"`
-			UUID             string `json:"uuid"`
-			Payload          []byte `json:"payload"`
+			DestinationTopic string            `json:"destination_topic"`
+			UUID             string            `json:"uuid"`
+			Payload          []byte            `json:"payload"`
+			Metadata         map[string]string `json:"metadata"`
 		}
 		if err := json.Unmarshal(raw, &env); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, outboxMessage{env.DestinationTopic, env.UUID, env.Payload})
+		payload, err := messaging.DecodePayload(env.Metadata[messaging.EncodingKey], env.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, outboxMessage{env.DestinationTopic, env.UUID, payload})
 	}
 	return out
 }

@@ -13,9 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// marshaler names messages by their Go struct name ("RegisterMovie").
-var marshaler = cqrs.JSONMarshaler{GenerateName: cqrs.StructName}
-
 // outboxPublisher writes messages into the outbox table inside tx, wrapped
 // in the forwarder's envelope that names their real topic; the relay sends
 // them on after the transaction commits.

@@ -1,0 +1,78 @@
+package messaging
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/klauspost/compress/zstd"
+)
+
+// EncodingKey is the metadata key (an AMQP header on the wire) naming how
+// a message's payload is compressed; without it the payload is plain
+// JSON, as every message written before compression was.
+const EncodingKey = "content_encoding"
+
+const (
+	encodingZstd = "zstd"
+	// compressFrom: smaller payloads (one registration, one refresh) gain
+	// too little to pay for a frame.
+	compressFrom = 1 << 10
+	// maxDecoded bounds what one payload may decode to; the largest real
+	// ones (a batch of 1,000 events) are well under 1 MiB.
+	maxDecoded = 64 << 20
+)
+
+// Both are safe for concurrent use by any number of goroutines.
+var (
+	zstdEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	zstdDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxDecoded))
+)
+
+// jsonMarshaler is the cqrs JSON marshaler with payloads of 1 KiB or more
+// compressed with zstd. The batches of views and events that carry the
+// load are 3 to 30 KB of JSON that compresses about threefold, and
+// RabbitMQ's CPU cost grows with the bytes it stores and delivers: in the
+// raw benchmark it moved 27,500 messages/s of 150 bytes, 15,000 of 3 KB
+// and 11,600 of 9 KB. Messages without EncodingKey still decode, so a
+// new version reads what an older one queued.
+type jsonMarshaler struct{ cqrs.JSONMarshaler }
+
+// marshaler names messages by their Go struct name ("RegisterMovie").
+var marshaler = jsonMarshaler{cqrs.JSONMarshaler{GenerateName: cqrs.StructName}}
+
+func (m jsonMarshaler) Marshal(v any) (*message.Message, error) {
+	msg, err := m.JSONMarshaler.Marshal(v)
+	if err != nil || len(msg.Payload) < compressFrom {
+		return msg, err
+	}
+	msg.Payload = zstdEncoder.EncodeAll(msg.Payload, make([]byte, 0, len(msg.Payload)/2))
+	msg.Metadata.Set(EncodingKey, encodingZstd)
+	return msg, nil
+}
+
+func (m jsonMarshaler) Unmarshal(msg *message.Message, v any) error {
+	payload, err := DecodePayload(msg.Metadata.Get(EncodingKey), msg.Payload)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(payload, v)
+}
+
+// DecodePayload returns the JSON of a payload sent with the given
+// EncodingKey value. An error is permanent: no retry can decode it.
+func DecodePayload(encoding string, payload []byte) ([]byte, error) {
+	switch encoding {
+	case "":
+		return payload, nil
+	case encodingZstd:
+		out, err := zstdDecoder.DecodeAll(payload, nil)
+		if err != nil {
+			return nil, PermanentError(fmt.Errorf("decompress a %s payload: %w", encoding, err))
+		}
+		return out, nil
+	default:
+		return nil, PermanentError(fmt.Errorf("a payload in unknown encoding %q", encoding))
+	}
+}

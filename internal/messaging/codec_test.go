@@ -1,0 +1,93 @@
+package messaging
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+
+	"github.com/movietrend/trend/commands"
+)
+
+func recordViews(n int) *commands.RecordViews {
+	c := &commands.RecordViews{CommandID: uuid.New(), CorrelationID: "req-1"}
+	for i := range n {
+		c.Views = append(c.Views, commands.View{ViewID: uuid.New(), TMDBID: int64(27205 + i), ViewedAt: time.Unix(1_790_000_000, int64(i)).UTC()})
+	}
+	return c
+}
+
+func TestCodecCompressesLargePayloadsOnly(t *testing.T) {
+	for _, c := range []struct {
+		views      int
+		compressed bool
+	}{{1, false}, {100, true}} {
+		cmd := recordViews(c.views)
+		plain, err := json.Marshal(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := marshaler.Marshal(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := msg.Metadata.Get(EncodingKey) == encodingZstd; got != c.compressed {
+			t.Errorf("%d views (%d bytes of JSON): compressed %v, want %v", c.views, len(plain), got, c.compressed)
+		}
+		if c.compressed && len(msg.Payload) >= len(plain)*2/3 {
+			t.Errorf("%d views: %d bytes compressed from %d; want at most two thirds", c.views, len(msg.Payload), len(plain))
+		}
+		if !c.compressed && !bytes.Equal(msg.Payload, plain) {
+			t.Errorf("%d views: payload %q, want the plain JSON %q", c.views, msg.Payload, plain)
+		}
+		if got := marshaler.Name(cmd); marshaler.NameFromMessage(msg) != got {
+			t.Errorf("name %q lost: got %q", got, marshaler.NameFromMessage(msg))
+		}
+		var back commands.RecordViews
+		if err := marshaler.Unmarshal(msg, &back); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(&back, cmd) {
+			t.Errorf("%d views: round trip changed the command", c.views)
+		}
+	}
+}
+
+// Messages queued by a version that did not compress carry plain JSON
+// and no encoding: they must still decode.
+func TestCodecReadsPlainPayloads(t *testing.T) {
+	cmd := recordViews(100)
+	plain, err := json.Marshal(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back commands.RecordViews
+	if err := marshaler.Unmarshal(message.NewMessage("id", plain), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&back, cmd) {
+		t.Error("a plain payload decoded to another command")
+	}
+}
+
+func TestCodecRejectsBadPayloadsPermanently(t *testing.T) {
+	for name, m := range map[string]*message.Message{
+		"corrupt zstd":     withEncoding(encodingZstd, []byte("not a zstd frame at all")),
+		"unknown encoding": withEncoding("br", []byte("{}")),
+	} {
+		err := marshaler.Unmarshal(m, &commands.RecordViews{})
+		if err == nil || !Permanent(err) {
+			t.Errorf("%s: got %v, want a permanent error", name, err)
+		}
+	}
+}
+
+func withEncoding(enc string, payload []byte) *message.Message {
+	m := message.NewMessage("id", payload)
+	m.Metadata.Set(EncodingKey, enc)
+	return m
+}
