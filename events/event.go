@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -53,6 +54,18 @@ type Envelope struct {
 type Batch struct {
 	BatchID uuid.UUID  `json:"batch_id"`
 	Events  []Envelope `json:"events"`
+}
+
+// Types lists the distinct types of the batch's events, sorted.
+func (b *Batch) Types() []string {
+	var types []string
+	for _, e := range b.Events {
+		if !slices.Contains(types, e.Type) {
+			types = append(types, e.Type)
+		}
+	}
+	slices.Sort(types)
+	return types
 }
 
 // ErrUndecodable is in every error of Decode: no retry can decode it.

@@ -3,6 +3,7 @@ package events_test
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -48,5 +49,17 @@ func TestDecodeRefusesWhatItDoesNotKnow(t *testing.T) {
 	}
 	if _, err := (events.Envelope{Type: events.TypeViewRecorded, Version: 1, Data: []byte(`{"tmdb_id":"x"}`)}).Decode(); err == nil {
 		t.Error("bad payload: got nil error")
+	}
+}
+
+func TestBatchTypesAreDistinctAndSorted(t *testing.T) {
+	b := events.Batch{Events: []events.Envelope{
+		{Type: events.TypeViewRecorded}, {Type: events.TypeMovieRegistered}, {Type: events.TypeViewRecorded},
+	}}
+	if got, want := b.Types(), []string{events.TypeMovieRegistered, events.TypeViewRecorded}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if got := (&events.Batch{}).Types(); len(got) != 0 {
+		t.Errorf("empty batch: got %v, want none", got)
 	}
 }

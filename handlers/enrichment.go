@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/movietrend/trend/events"
@@ -16,6 +17,11 @@ import (
 
 // EnrichmentName names the enrichment handler group (and its queue).
 const EnrichmentName = "tmdb-enrichment"
+
+// EnrichmentEventTypes are the events enrichment acts on; it ignores the
+// others (views above all), and the worker acknowledges batches holding
+// none of these without decoding them.
+var EnrichmentEventTypes = []string{events.TypeMovieRegistered, events.TypeMovieRefreshRequested}
 
 // MovieSource is where movie facts come from (TMDB).
 type MovieSource interface {
@@ -44,7 +50,7 @@ func NewEnrichment(uow UnitOfWork, source MovieSource, now func() time.Time, log
 // HandleBatch reacts to the registrations and refresh requests in b.
 func (e *Enrichment) HandleBatch(ctx context.Context, b *events.Batch) error {
 	for _, env := range b.Events {
-		if env.Type != events.TypeMovieRegistered && env.Type != events.TypeMovieRefreshRequested {
+		if !slices.Contains(EnrichmentEventTypes, env.Type) {
 			continue
 		}
 		if err := e.enrich(ctx, env); err != nil {

@@ -167,8 +167,12 @@ func (b *base) runWorker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	wc := messaging.WorkerConfig{AMQPURL: b.cfg.AMQPURL, EventGroups: map[string][]cqrs.GroupEventHandler{},
-		Logger: b.wlog, Log: b.log, Metrics: b.metrics}
+	wc := messaging.WorkerConfig{
+		AMQPURL:     b.cfg.AMQPURL,
+		EventGroups: map[string][]cqrs.GroupEventHandler{},
+		EventTypes:  map[string][]string{},
+		Logger:      b.wlog, Log: b.log, Metrics: b.metrics,
+	}
 	if b.wants("commands") {
 		reg, err := handlers.NewRegisterMovieHandler(store)
 		if err != nil {
@@ -209,6 +213,7 @@ func (b *base) runWorker(ctx context.Context) error {
 			return err
 		}
 		wc.EventGroups[handlers.EnrichmentName] = []cqrs.GroupEventHandler{cqrs.NewGroupEventHandler(h.HandleBatch)}
+		wc.EventTypes[handlers.EnrichmentName] = handlers.EnrichmentEventTypes
 	}
 	router, err := messaging.NewWorker(wc)
 	if err != nil {

@@ -52,11 +52,15 @@ func TestOnceHasOneEffectPerMessage(t *testing.T) {
 		t.Errorf("log holds %d events, want 1", got)
 	}
 	var outbox int
-	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM watermill_outbox`).Scan(&outbox); err != nil {
+	var types string
+	if err := pool.QueryRow(t.Context(), `SELECT count(*), max(payload->'metadata'->>'event_types') FROM watermill_outbox`).Scan(&outbox, &types); err != nil {
 		t.Fatal(err)
 	}
 	if outbox != 1 {
 		t.Errorf("outbox holds %d messages, want 1 (one batch)", outbox)
+	}
+	if types != events.TypeMovieRegistered {
+		t.Errorf("the batch's event_types: got %q, want %q", types, events.TypeMovieRegistered)
 	}
 	if done, err := store.Handled(t.Context(), "test", msg); err != nil || !done {
 		t.Errorf("Handled: got %v, %v; want true, nil", done, err)

@@ -58,6 +58,7 @@ func NewOutbox(tx pgx.Tx, logger watermill.LoggerAdapter) (*Outbox, error) {
 			if id, ok := p.Message.Context().Value(correlationKey{}).(string); ok && id != "" {
 				middleware.SetCorrelationID(id, p.Message)
 			}
+			setEventTypes(p.Message, p.Event)
 			return nil
 		},
 		Marshaler: marshaler,

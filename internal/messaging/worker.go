@@ -27,6 +27,10 @@ type WorkerConfig struct {
 	// Batched are the handlers that consume their queue through several
 	// subscriptions feeding one group commit (the hot paths).
 	Batched []BatchedHandler
+	// EventTypes, for an event group, lists the only event types it acts
+	// on: batches whose metadata (EventTypesKey) names none of them are
+	// acknowledged without being decoded.
+	EventTypes map[string][]string
 	// MaxRetries bounds the retries of a failing message before it goes to
 	// the dead letters.
 	MaxRetries int
@@ -125,7 +129,7 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 	if cfg.Metrics != nil {
 		router.AddMiddleware(cfg.Metrics.Attempt)
 	}
-	router.AddMiddleware(logMessages(cfg.Log), middleware.Recoverer)
+	router.AddMiddleware(logMessages(cfg.Log), middleware.Recoverer, skipUninterested(cfg.EventTypes))
 
 	if len(cfg.CommandHandlers) > 0 {
 		cp, err := cqrs.NewCommandProcessorWithConfig(router, cqrs.CommandProcessorConfig{
