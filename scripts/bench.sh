@@ -438,6 +438,11 @@ handled_rate() { # handled_rate HANDLER BEFORE AFTER SECONDS: messages handled p
 		END { printf "%.0f", (n[ARGV[2]] - n[ARGV[1]]) / secs }' "$2" "$3"
 }
 
+counter_rate() { # counter_rate METRIC BEFORE AFTER SECONDS: growth of an unlabelled counter per second
+	awk -v m="$1" -v secs="$4" '$1 == m { n[FILENAME] = $2 }
+		END { printf "%.0f", (n[ARGV[2]] - n[ARGV[1]]) / secs }' "$2" "$3"
+}
+
 backlog_at_load_end() { # where the views waited when the load ended
 	jq -r '"outbox (not yet relayed): \(.outbox_backlog) messages, the oldest \(.relay_lag_seconds * 10 | round / 10) s old; " +
 		"projection \(.projection_lag_events) events behind the log; queues: " +
@@ -579,7 +584,7 @@ these figures (see "Where the CPU went").
 | ratio | value |
 |---|---|
 | end-to-end views/s ÷ raw RabbitMQ msgs/s | $RATIO with one view a request, $INGEST_RATIO with ingest batches (target ≥ $T_RATIO) |
-| relay msgs/s during the views load ÷ raw RabbitMQ confirm-each msgs/s | $(awk -v a="$(handled_rate events_forwarder "$WORK/metrics-before" "$WORK/metrics-load-end" "$VIEWS_SECS")" -v b="${RAW_MQ_EACH:-1}" 'BEGIN { printf "%.2f", a / b }') |
+| relay msgs/s during the views load ÷ raw RabbitMQ confirm-each msgs/s | $(awk -v a="$(counter_rate trend_relay_messages_total "$WORK/metrics-before" "$WORK/metrics-load-end" "$VIEWS_SECS")" -v b="${RAW_MQ_EACH:-1}" 'BEGIN { printf "%.2f", a / b }') |
 | end-to-end views/s ÷ accepted views/s | $(awk -v a="${APPLIED:-0}" -v b="${ACC:-1}" 'BEGIN { printf "%.2f", a / b }') |
 | accepted views/s ÷ PostgreSQL single-row commits/s | $(awk -v a="${ACC:-0}" -v b="$PG_SINGLE" 'BEGIN { printf "%.2f", a / b }') (above 1 only thanks to group commit) |
 | accepted views/s ÷ PostgreSQL rows/s in 100-row transactions | $(awk -v a="${ACC:-0}" -v b="$PG_BATCH_ROWS" 'BEGIN { printf "%.2f", a / b }') |

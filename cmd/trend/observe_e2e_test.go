@@ -45,7 +45,8 @@ func TestMetricsMoveWithThePipeline(t *testing.T) {
 	views := `^trend_http_request_duration_seconds_count\{method="POST",route="/api/movies/view",status="202"\}$`
 	handled := `^trend_messages_total\{handler="[^"]*RecordViews[^"]*",outcome="handled"\}$`
 	tmdbOK := `^trend_tmdb_requests_total\{code="200"\}$`
-	before := []float64{s.scrape(t, views), s.scrape(t, handled), s.scrape(t, tmdbOK)}
+	relayed := `^trend_relay_messages_total$`
+	before := []float64{s.scrape(t, views), s.scrape(t, handled), s.scrape(t, tmdbOK), s.scrape(t, relayed)}
 	s.register(27205)
 	s.waitActive(27205)
 	for range 7 {
@@ -62,6 +63,13 @@ func TestMetricsMoveWithThePipeline(t *testing.T) {
 	if after[2]-before[2] != 1 {
 		t.Errorf("TMDB requests answered 200: got %v more, want 1", after[2]-before[2])
 	}
+	// At least the registration, its event batch, the details' batch, one
+	// RecordViews command and its batch went through the outbox. The relay
+	// counts a batch after its transaction commits, which may be just after
+	// a handler saw its messages.
+	waitFor(t, 10*time.Second, "the relay to count at least 5 messages", func() bool {
+		return s.scrape(t, relayed)-before[3] >= 5
+	})
 	for _, name := range []string{"trend_outbox_backlog", "trend_relay_lag_seconds", "trend_projection_lag_seconds", "trend_event_log_head", "trend_dead_letters", "trend_replay_running", "trend_message_handle_duration_seconds_count"} {
 		if !regexp.MustCompile(`(?m)^` + name + `[{ ]`).Match(s.do(http.MethodGet, "/metrics", "", "").body) {
 			t.Errorf("/metrics has no %s", name)

@@ -155,7 +155,11 @@ func (r registrations) Get(ctx context.Context, id int64) (registry.Registration
 func (b *base) runRelay(ctx context.Context) error {
 	// Run returns when ctx ends, after the batch in hand was confirmed and
 	// acknowledged, or left in the outbox to be sent again.
-	return messaging.NewBatchRelay(b.pool, b.cfg.AMQPURL, b.log).Run(ctx)
+	r := messaging.NewBatchRelay(b.pool, b.cfg.AMQPURL, b.log)
+	if b.metrics != nil {
+		r.OnForwarded = b.metrics.Relayed
+	}
+	return r.Run(ctx)
 }
 
 func (b *base) wants(group string) bool {

@@ -37,6 +37,9 @@ type BatchRelay struct {
 	// outbox is empty.
 	Batch int
 	Poll  time.Duration
+	// OnForwarded, if set, is told how many messages each batch forwarded
+	// once RabbitMQ confirmed them all.
+	OnForwarded func(n int)
 }
 
 // NewBatchRelay returns a relay with a batch of 500 and a poll of 50ms.
@@ -86,6 +89,9 @@ func (r *BatchRelay) session(ctx context.Context) error {
 		n, err := r.forward(ctx, ch)
 		if err != nil {
 			return err
+		}
+		if n > 0 && r.OnForwarded != nil {
+			r.OnForwarded(n)
 		}
 		if n == 0 {
 			select {

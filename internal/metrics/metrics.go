@@ -31,6 +31,7 @@ type Metrics struct {
 	handleTime   *prometheus.HistogramVec
 	tmdbRequests *prometheus.CounterVec
 	tmdbDuration prometheus.Histogram
+	relayed      prometheus.Counter
 
 	attempts sync.Map // *message.Message -> *int: attempts of a message in hand
 }
@@ -68,10 +69,17 @@ func New() *Metrics {
 			Help:    "TMDB request latency.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
 		}),
+		relayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trend_relay_messages_total",
+			Help: "Outbox messages the relay published and RabbitMQ confirmed.",
+		}),
 	}
-	r.MustRegister(m.httpDuration, m.messages, m.retries, m.handleTime, m.tmdbRequests, m.tmdbDuration)
+	r.MustRegister(m.httpDuration, m.messages, m.retries, m.handleTime, m.tmdbRequests, m.tmdbDuration, m.relayed)
 	return m
 }
+
+// Relayed counts n outbox messages forwarded (confirmed by RabbitMQ).
+func (m *Metrics) Relayed(n int) { m.relayed.Add(float64(n)) }
 
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
