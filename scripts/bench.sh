@@ -220,7 +220,7 @@ max_rss_mb() { # max_rss_mb FROM_MS TO_MS
 }
 
 # metrics FILE: the message and HTTP counters of `trend all`.
-metrics() { curl -sf "$BASE/metrics" | grep -E '^trend_(message_handle_duration_seconds_(sum|count)|messages_total)' >"$1" || true; }
+metrics() { curl -sf "$BASE/metrics" | grep -E '^trend_(message_handle_duration_seconds_(sum|count)|messages_total|relay_messages_total)' >"$1" || true; }
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 num() { # num VALUE: thousands separators, no decimals
