@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -837,6 +838,55 @@ func TestListMovies(t *testing.T) {
 				t.Errorf("order: got %v, want %v", ids, want)
 			}
 		})
+	}
+}
+
+// Clients that accept gzip (browsers do) get the same page gzipped; every
+// answer says its length, so it is not sent in chunks.
+func TestListMoviesGzip(t *testing.T) {
+	t.Parallel()
+	f := newFakes()
+	for i := range 50 {
+		f.qry.movies = append(f.qry.movies, movie(int64(i+1), 7))
+	}
+	f.qry.total = 50
+	h := newHandler(t, t.Context(), f)
+	plain := serve(h, http.MethodGet, "/api/movies?limit=50", "", nil)
+	for _, c := range []struct {
+		accept string
+		gzip   bool
+	}{{"gzip, deflate, br", true}, {"", false}, {"br", false}, {"gzip;q=0", false}} {
+		req := httptest.NewRequest(http.MethodGet, "/api/movies?limit=50", nil)
+		if c.accept != "" {
+			req.Header.Set("Accept-Encoding", c.accept)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 || rec.Header().Get("Vary") != "Accept-Encoding" || rec.Header().Get("X-Total-Count") != "50" {
+			t.Fatalf("%q: got %d, Vary %q, X-Total-Count %q", c.accept, rec.Code, rec.Header().Get("Vary"), rec.Header().Get("X-Total-Count"))
+		}
+		if got := rec.Header().Get("Content-Length"); got != strconv.Itoa(rec.Body.Len()) {
+			t.Errorf("%q: Content-Length %q for a body of %d bytes", c.accept, got, rec.Body.Len())
+		}
+		body := rec.Body.Bytes()
+		if got := rec.Header().Get("Content-Encoding") == "gzip"; got != c.gzip {
+			t.Fatalf("%q: gzipped %v, want %v", c.accept, got, c.gzip)
+		}
+		if c.gzip {
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Body.Len() >= len(body)/2 {
+				t.Errorf("gzipped page of %d bytes is %d bytes: want less than half", len(body), rec.Body.Len())
+			}
+		}
+		if !bytes.Equal(body, plain.Body.Bytes()) {
+			t.Errorf("%q: the page differs from the one sent plain", c.accept)
+		}
 	}
 }
 

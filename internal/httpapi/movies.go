@@ -143,10 +143,19 @@ func (s *server) listMovies(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, r, err)
 		return
 	}
-	w.Header().Set("X-Total-Count", strconv.FormatInt(pg.total, 10))
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("X-Total-Count", strconv.FormatInt(pg.total, 10))
+	h.Set("Content-Type", "application/json")
+	h.Set("Vary", "Accept-Encoding")
+	body := pg.body
+	if acceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		body = pg.gz
+	}
+	// A known length spares the chunked framing and its extra writes.
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(pg.body)
+	_, _ = w.Write(body)
 }
 
 func (s *server) getMovie(w http.ResponseWriter, r *http.Request) {
