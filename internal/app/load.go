@@ -35,6 +35,7 @@ type LoadOptions struct {
 	SetupTimeout time.Duration
 	WaitApplied  time.Duration
 	Limit        int
+	Gzip         bool
 	Batch        int
 	Probes       int
 	Poll         time.Duration
@@ -65,6 +66,7 @@ func LoadFlags(fs *flag.FlagSet) *LoadOptions {
 	fs.DurationVar(&o.SetupTimeout, "setup-timeout", 0, "give up the setup after this long (default 2m, plus 1s per 40 movies with --wait-active)")
 	fs.DurationVar(&o.WaitApplied, "wait-applied", 0, "views, ingest: afterwards, wait up to this long until the projection counted every accepted view, and report views/s end to end")
 	fs.IntVar(&o.Limit, "limit", 50, "reads: the limit of GET /api/movies")
+	fs.BoolVar(&o.Gzip, "gzip", true, "reads: send Accept-Encoding: gzip, as browsers do (bodies are discarded, not decompressed)")
 	fs.IntVar(&o.Batch, "batch", 100, "ingest: views per request (1 to 1000)")
 	fs.IntVar(&o.Probes, "probes", 16, "freshness: movies that carry timed probe views")
 	fs.DurationVar(&o.Poll, "poll", 25*time.Millisecond, "freshness: how often a probe reads its movie")
@@ -203,7 +205,7 @@ func (o *LoadOptions) runScenario(ctx context.Context, api *loadgen.API, ids []i
 	cfg := loadgen.Config{Connections: o.Connections, Duration: o.Duration, Requests: o.Requests, Rate: o.Rate, OnProgress: onProgress}
 	switch o.Scenario {
 	case "reads":
-		return api.Reads(ctx, cfg, o.Limit)
+		return api.Reads(ctx, cfg, o.Limit, o.Gzip)
 	case "freshness":
 		return api.Freshness(ctx, cfg, ids, loadgen.FreshnessOptions{Probes: o.Probes, PollInterval: o.Poll, Grace: o.Grace})
 	case "ingest":

@@ -78,7 +78,7 @@ func (a *API) post(ctx context.Context, path string, body []byte) (int, error) {
 // bodies[seq%len(bodies)] (or none), sent by each worker on a lean
 // connection of its own, or through the net/http client when the lean one
 // cannot reach the target (https).
-func (a *API) loadOp(method, path string, bodies [][]byte) NewOp {
+func (a *API) loadOp(method, path string, bodies [][]byte, hdr ...header) NewOp {
 	if len(bodies) == 0 {
 		bodies = [][]byte{nil}
 	}
@@ -89,6 +89,9 @@ func (a *API) loadOp(method, path string, bodies [][]byte) NewOp {
 			if err != nil {
 				return 0, err
 			}
+			for _, h := range hdr {
+				req.Header.Set(h.name, h.value)
+			}
 			return send(a.client, req)
 		}
 		return func() (Op, func()) { return op, func() {} }
@@ -96,7 +99,7 @@ func (a *API) loadOp(method, path string, bodies [][]byte) NewOp {
 	// Whole requests rendered once, so a request costs a write and a read.
 	reqs := make([][]byte, n)
 	for i, b := range bodies {
-		reqs[i] = a.lean.request(method, path, b)
+		reqs[i] = a.lean.request(method, path, b, hdr...)
 	}
 	return func() (Op, func()) {
 		c := a.lean.newConn()

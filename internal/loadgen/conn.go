@@ -65,8 +65,9 @@ func newEndpoint(target string) *endpoint {
 		prefix: strings.TrimRight(u.EscapedPath(), "/")}
 }
 
-// request renders a whole request; a body is sent as JSON.
-func (e *endpoint) request(method, path string, body []byte) []byte {
+// request renders a whole request, with the headers in hdr; a body is
+// sent as JSON.
+func (e *endpoint) request(method, path string, body []byte, hdr ...header) []byte {
 	b := make([]byte, 0, 160+len(e.prefix)+len(path)+len(body))
 	b = append(b, method...)
 	b = append(b, ' ')
@@ -75,6 +76,12 @@ func (e *endpoint) request(method, path string, body []byte) []byte {
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, e.host...)
 	b = append(b, "\r\nUser-Agent: trend-load\r\n"...)
+	for _, h := range hdr {
+		b = append(b, h.name...)
+		b = append(b, ": "...)
+		b = append(b, h.value...)
+		b = append(b, "\r\n"...)
+	}
 	if body != nil {
 		b = append(b, "Content-Type: application/json\r\nContent-Length: "...)
 		b = strconv.AppendInt(b, int64(len(body)), 10)
@@ -83,6 +90,13 @@ func (e *endpoint) request(method, path string, body []byte) []byte {
 	b = append(b, "\r\n"...)
 	return append(b, body...)
 }
+
+// header is one request header a load sends.
+type header struct{ name, value string }
+
+// acceptGzip asks for gzipped answers, as browsers do. The load generator
+// discards bodies without decompressing them.
+var acceptGzip = header{"Accept-Encoding", "gzip"}
 
 // conn is one keep-alive connection of the lean client, used by one
 // goroutine at a time. It is dialed on first use, and again after an

@@ -29,6 +29,7 @@ type fakeAPI struct {
 	movies    map[int64]*fakeMovie
 	views     atomic.Int64
 	listQuery atomic.Value // the last GET /api/movies query string
+	listGzip  atomic.Value // the last GET /api/movies Accept-Encoding
 	newConns  atomic.Int64
 	inFlight  atomic.Int64
 	peak      atomic.Int64
@@ -148,6 +149,7 @@ func (f *fakeAPI) visible() []Movie {
 
 func (f *fakeAPI) list(w http.ResponseWriter, r *http.Request) {
 	f.listQuery.Store(r.URL.RawQuery)
+	f.listGzip.Store(r.Header.Get("Accept-Encoding"))
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
 	all := f.visible()

@@ -174,9 +174,15 @@ func (a *API) awaitApplied(ctx context.Context, before int64, res Result, perReq
 }
 
 // Reads lists the top movies (GET /api/movies?limit=50, 200 expected).
-func (a *API) Reads(ctx context.Context, cfg Config, limit int) (Summary, error) {
+// With gzip it asks for gzipped pages (Accept-Encoding: gzip), as
+// browsers do.
+func (a *API) Reads(ctx context.Context, cfg Config, limit int, gzip bool) (Summary, error) {
 	cfg.Expect = http.StatusOK
-	res, err := RunWorkers(ctx, cfg, a.loadOp(http.MethodGet, fmt.Sprintf("/api/movies?limit=%d", limit), nil))
+	var hdr []header
+	if gzip {
+		hdr = append(hdr, acceptGzip)
+	}
+	res, err := RunWorkers(ctx, cfg, a.loadOp(http.MethodGet, fmt.Sprintf("/api/movies?limit=%d", limit), nil, hdr...))
 	return res.Summary(a.summary("reads", cfg, 0)), err
 }
 

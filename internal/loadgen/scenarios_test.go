@@ -152,15 +152,24 @@ func TestReads(t *testing.T) {
 	if _, err := a.Setup(context.Background(), ids(1, 80), SetupOptions{Connections: 4, PollInterval: 20 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := a.Reads(context.Background(), Config{Connections: 4, Requests: 300}, 50)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Succeeded != 300 || s.Scenario != "reads" {
-		t.Errorf("%s: %d of 300 succeeded (%v)", s.Scenario, s.Succeeded, s.Errors)
-	}
-	if q, _ := f.listQuery.Load().(string); q != "limit=50" {
-		t.Errorf("query %q, want limit=50", q)
+	for _, gzip := range []bool{true, false} {
+		s, err := a.Reads(context.Background(), Config{Connections: 4, Requests: 300}, 50, gzip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Succeeded != 300 || s.Scenario != "reads" {
+			t.Errorf("%s: %d of 300 succeeded (%v)", s.Scenario, s.Succeeded, s.Errors)
+		}
+		if q, _ := f.listQuery.Load().(string); q != "limit=50" {
+			t.Errorf("query %q, want limit=50", q)
+		}
+		want := ""
+		if gzip {
+			want = "gzip"
+		}
+		if got, _ := f.listGzip.Load().(string); got != want {
+			t.Errorf("gzip %v: Accept-Encoding %q, want %q", gzip, got, want)
+		}
 	}
 }
 
