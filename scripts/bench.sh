@@ -29,7 +29,8 @@
 # TEST_DATABASE_URL, TEST_AMQP_URL, TEST_RABBITMQ_API as for the tests;
 # BENCH_VIEWS_SECONDS, BENCH_INGEST_SECONDS, BENCH_FRESHNESS_SECONDS, BENCH_READS_SECONDS,
 # BENCH_PG_SECONDS, BENCH_RAW_MESSAGES, BENCH_DRAIN_TIMEOUT,
-# BENCH_VIEW_MOVIES, BENCH_READ_MOVIES shorten or lengthen the phases.
+# BENCH_VIEW_MOVIES, BENCH_READ_MOVIES shorten or lengthen the phases;
+# BENCH_READS_GZIP=0 reads without asking for gzip.
 set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -51,6 +52,7 @@ DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT:-240}
 
 VIEW_MOVIES=${BENCH_VIEW_MOVIES:-1000}
 READ_MOVIES=${BENCH_READ_MOVIES:-10000}
+READS_GZIP=$([ "${BENCH_READS_GZIP:-1}" = 0 ] && echo false || echo true)
 
 # The conditions and targets of issue 7.
 readonly CONNECTIONS=64 FRESH_RATE=5000
@@ -397,11 +399,20 @@ load setup-reads --scenario setup --movies "$READ_MOVIES" --connections 16 --set
 wait_load setup-reads
 LISTED=$(curl -sf -D - -o /dev/null "$BASE/api/movies?limit=1" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-total-count" { print $2 }')
 phase "reads: ${READS_SECONDS}s of GET /api/movies?limit=50 at $CONNECTIONS connections, $LISTED movies listed"
+# What one read carries, plain and gzipped (the load asks for gzip).
+PAGE_PLAIN=$(curl -sf -o /dev/null -w '%{size_download}' "$BASE/api/movies?limit=50" || echo 0)
+PAGE_GZ=$(curl -sf -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: gzip' "$BASE/api/movies?limit=50" || echo 0)
 READS_START=$(now_ms)
-load reads --scenario reads --setup=false --movies 0 --connections "$CONNECTIONS" --duration "${READS_SECONDS}s"
+load reads --scenario reads --setup=false --movies 0 --connections "$CONNECTIONS" --duration "${READS_SECONDS}s" --gzip="$READS_GZIP"
 snap "$WORK/cpu-reads-0"
+curl -sf "http://$PPROF_ADDR/debug/pprof/profile?seconds=$((READS_SECONDS > 2 ? READS_SECONDS - 1 : 1))" \
+	-o "$WORK/trend-all-reads.pprof" 2>/dev/null &
+PPROF_PID=$!
+PIDS+=("$PPROF_PID")
 wait_load reads
 snap "$WORK/cpu-reads-1"
+wait "$PPROF_PID" 2>/dev/null || true
+[ "$(head -c2 "$WORK/trend-all-reads.pprof" 2>/dev/null | od -An -tx1 | tr -d ' ')" = 1f8b ] || rm -f "$WORK/trend-all-reads.pprof"
 READS_END=$(now_ms)
 RSS_READS=$(max_rss_mb "$READS_START" "$READS_END")
 HWM_MB=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$SYS_PID/status")
@@ -616,7 +627,12 @@ serving a generated catalog of $(num "$READ_MOVIES") movies (so no movie is remo
   Exact, since nothing else changes a probe movie's count; an upper bound by one poll interval.
 - **Reads**: \`trend load --scenario reads --connections $CONNECTIONS --duration ${READS_SECONDS}s\` after registering
   $(num "$READ_MOVIES") movies through the API and waiting until they are listed. TMDB facts for the new movies were
-  still arriving in the background (about 40 a second). Errors: $(errors_of "$R").
+  still arriving in the background (about 40 a second). $(if [ "$READS_GZIP" = true ]; then
+	echo "Each request asks for gzip (\`Accept-Encoding: gzip\`, as browsers do): a page of 50 movies was"
+	echo "  $(num "$PAGE_PLAIN") bytes of JSON, $(num "$PAGE_GZ") bytes gzipped; the load generator discards bodies without decompressing them."
+else
+	echo "Requests do not ask for gzip (\`--gzip=false\`): each page of 50 movies is $(num "$PAGE_PLAIN") bytes of JSON."
+fi) Errors: $(errors_of "$R").
 - **Memory**: VmRSS of \`trend all\` from /proc every 0.5 s during every phase, and VmHWM at the end.
 - **Load generator**: it used $(dec "$(j .load_cpu_seconds "$V")") CPU-seconds during the views load
   (of $(nproc) × ${VIEWS_SECS} s), taken from the system under test.
@@ -665,6 +681,14 @@ EOF
 		echo
 	else
 		echo "\`trend all\` answered no profile on PPROF_ADDR, so its Go profile is missing here."
+		echo
+	fi
+	if [ -s "$WORK/trend-all-reads.pprof" ]; then
+		echo "CPU profile of \`trend all\` during the reads load, top 20 by cumulative time:"
+		echo
+		echo '```'
+		go tool pprof -top -cum -nodecount=20 "$TREND" "$WORK/trend-all-reads.pprof" 2>/dev/null | sed -n '/flat%/,$p' || true
+		echo '```'
 		echo
 	fi
 	if [ -n "$PERF" ] && [ -s "$WORK/perf.data" ]; then
