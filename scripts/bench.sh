@@ -224,6 +224,18 @@ max_rss_mb() { # max_rss_mb FROM_MS TO_MS
 # metrics FILE: the message and HTTP counters of `trend all`.
 metrics() { curl -sf "$BASE/metrics" | grep -E '^trend_(message_handle_duration_seconds_(sum|count)|messages_total|relay_messages_total)' >"$1" || true; }
 
+# A profile is gzip; without a pprof route the dashboard answers HTML.
+is_gzip() { [ "$(head -c2 "$1" 2>/dev/null | od -An -tx1 | tr -d ' ')" = 1f8b ]; }
+
+pprof_top() { # pprof_top TITLE PROFILE N: the title, then the profile's top N by cumulative time
+	echo "$1"
+	echo
+	echo '```'
+	go tool pprof -top -cum -nodecount="$3" "$TREND" "$2" 2>/dev/null | sed -n '/flat%/,$p' || true
+	echo '```'
+	echo
+}
+
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 num() { # num VALUE: thousands separators, no decimals
 	printf "%.0f" "$1" | sed -E ':a;s/^(-?[0-9]+)([0-9]{3})/\1,\2/;ta'
@@ -362,8 +374,7 @@ VIEWS_END=$(now_ms)
 snap "$WORK/cpu-2"
 metrics "$WORK/metrics-after"
 wait "$PPROF_PID" 2>/dev/null || true
-# A profile is gzip; without a pprof route the dashboard answers HTML.
-[ "$(head -c2 "$WORK/trend-all.pprof" 2>/dev/null | od -An -tx1 | tr -d ' ')" = 1f8b ] || rm -f "$WORK/trend-all.pprof"
+is_gzip "$WORK/trend-all.pprof" || rm -f "$WORK/trend-all.pprof"
 [ -z "$PERF_PID" ] || wait "$PERF_PID" || PERF=""
 RSS_VIEWS=$(max_rss_mb "$VIEWS_START" "$VIEWS_END")
 log "views: $(j '.succeeded_per_second | floor' "$WORK/views.json") accepted/s, applied $(j '.applied.per_second | floor' "$WORK/views.json")/s"
@@ -412,7 +423,7 @@ PIDS+=("$PPROF_PID")
 wait_load reads
 snap "$WORK/cpu-reads-1"
 wait "$PPROF_PID" 2>/dev/null || true
-[ "$(head -c2 "$WORK/trend-all-reads.pprof" 2>/dev/null | od -An -tx1 | tr -d ' ')" = 1f8b ] || rm -f "$WORK/trend-all-reads.pprof"
+is_gzip "$WORK/trend-all-reads.pprof" || rm -f "$WORK/trend-all-reads.pprof"
 READS_END=$(now_ms)
 RSS_READS=$(max_rss_mb "$READS_START" "$READS_END")
 HWM_MB=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$SYS_PID/status")
@@ -673,24 +684,14 @@ $(pipeline_table)
 
 EOF
 	if [ -s "$WORK/trend-all.pprof" ]; then
-		echo "CPU profile of \`trend all\` during the views load (\`GET /debug/pprof/profile?seconds=$VIEWS_SECONDS\`, top 20 by cumulative time):"
-		echo
-		echo '```'
-		go tool pprof -top -cum -nodecount=20 "$TREND" "$WORK/trend-all.pprof" 2>/dev/null | sed -n '/flat%/,$p' || true
-		echo '```'
-		echo
+		pprof_top "CPU profile of \`trend all\` during the views load (\`GET /debug/pprof/profile?seconds=$VIEWS_SECONDS\`, top 20 by cumulative time):" \
+			"$WORK/trend-all.pprof" 20
 	else
 		echo "\`trend all\` answered no profile on PPROF_ADDR, so its Go profile is missing here."
 		echo
 	fi
-	if [ -s "$WORK/trend-all-reads.pprof" ]; then
-		echo "CPU profile of \`trend all\` during the reads load, top 20 by cumulative time:"
-		echo
-		echo '```'
-		go tool pprof -top -cum -nodecount=20 "$TREND" "$WORK/trend-all-reads.pprof" 2>/dev/null | sed -n '/flat%/,$p' || true
-		echo '```'
-		echo
-	fi
+	[ ! -s "$WORK/trend-all-reads.pprof" ] ||
+		pprof_top "CPU profile of \`trend all\` during the reads load, top 20 by cumulative time:" "$WORK/trend-all-reads.pprof" 20
 	if [ -n "$PERF" ] && [ -s "$WORK/perf.data" ]; then
 		echo "System-wide sampling with \`perf record -a -g -F 499\` during the ${VIEWS_SECONDS} s views load, share of all"
 		echo "samples by process: $(process_split)."
@@ -700,12 +701,7 @@ EOF
 		top_packages || true
 		echo
 	fi
-	echo "The load generator's own CPU profile (\`trend load --cpuprofile\`), top 10 by cumulative time:"
-	echo
-	echo '```'
-	go tool pprof -top -cum -nodecount=10 "$TREND" "$WORK/loadgen.pprof" 2>/dev/null | sed -n '/flat%/,$p' || true
-	echo '```'
-	echo
+	pprof_top "The load generator's own CPU profile (\`trend load --cpuprofile\`), top 10 by cumulative time:" "$WORK/loadgen.pprof" 10
 	[ -z "$ANALYSIS" ] || printf '%s\n\n' "$ANALYSIS"
 	[ -z "$REPLAY" ] || printf '%s\n' "$REPLAY"
 } >"$OUT.tmp"

@@ -16,7 +16,7 @@ func TestRunClosedLoopKeepsItsConnections(t *testing.T) {
 	if _, err := a.Setup(context.Background(), ids(1, 10), SetupOptions{Connections: 4}); err != nil {
 		t.Fatal(err)
 	}
-	conns0 := f.newConns.Load()
+	conns0 := f.conns.Load()
 	s, err := a.Views(context.Background(), Config{Connections: 8, Requests: 2000}, ids(1, 10), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +36,7 @@ func TestRunClosedLoopKeepsItsConnections(t *testing.T) {
 		t.Errorf("%d requests were in flight at once, want at most 8", p)
 	}
 	// Keep-alive: no more connections than asked for, however many requests.
-	if n := f.newConns.Load() - conns0; n > 8 {
+	if n := f.conns.Load() - conns0; n > 8 {
 		t.Errorf("the load opened %d connections, want at most 8", n)
 	}
 	if s.Latency.Count != 2000 || s.Latency.P50 <= 0 || s.Latency.Max < s.Latency.P99 || s.Latency.P99 < s.Latency.P50 {

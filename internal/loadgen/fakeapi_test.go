@@ -2,9 +2,7 @@ package loadgen
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"sync"
@@ -18,7 +16,7 @@ import (
 // pipeline applies them asynchronously), ids above maxKnown are "removed"
 // (TMDB does not know them) and never listed.
 type fakeAPI struct {
-	*httptest.Server
+	*leanServer // counts the connections the load opened
 	listDelay   time.Duration
 	applyDelay  time.Duration
 	maxKnown    int64
@@ -30,7 +28,6 @@ type fakeAPI struct {
 	views     atomic.Int64
 	listQuery atomic.Value // the last GET /api/movies query string
 	listGzip  atomic.Value // the last GET /api/movies Accept-Encoding
-	newConns  atomic.Int64
 	inFlight  atomic.Int64
 	peak      atomic.Int64
 }
@@ -52,14 +49,7 @@ func newFakeAPI(t *testing.T, configure func(*fakeAPI)) *fakeAPI {
 	mux.HandleFunc("POST /api/views", f.viewBatch)
 	mux.HandleFunc("GET /api/movies", f.list)
 	mux.HandleFunc("GET /api/movies/{id}", f.get)
-	f.Server = httptest.NewUnstartedServer(f.track(mux))
-	f.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			f.newConns.Add(1)
-		}
-	}
-	f.Start()
-	t.Cleanup(f.Close)
+	f.leanServer = newLeanServer(t, f.track(mux).ServeHTTP)
 	return f
 }
 
