@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -154,7 +155,13 @@ func TestReplayKilledHalfwayLeavesLiveDataIntact(t *testing.T) {
 	if m, _ := s.movie(550); m.InternalViewsCount != 5 {
 		t.Errorf("after a killed replay: got %d views, want the live 5", m.InternalViewsCount)
 	}
-	out, err := s.replayCmd().CombinedOutput()
+	// The killed replay's lock goes with its PostgreSQL session, which ends
+	// once the server notices the closed connection: a moment after the kill.
+	var out []byte
+	waitFor(t, 10*time.Second, "the killed replay's lock to be released", func() bool {
+		out, err = s.replayCmd().CombinedOutput()
+		return err == nil || !strings.Contains(string(out), "a replay is already running")
+	})
 	if err != nil {
 		t.Fatalf("the next replay: %v\n%s", err, tail(string(out), 20))
 	}
