@@ -15,11 +15,13 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/idgen"
 	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/postgres"
 )
 
 // Store is the event log and the record of handled messages.
@@ -115,11 +117,11 @@ func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn 
 		}
 		rows, err := ptx.Query(ctx,
 			`INSERT INTO handled_messages (handler, message_id) SELECT $1, unnest($2::uuid[])
-			 ON CONFLICT DO NOTHING RETURNING message_id`, handler, ids)
+			 ON CONFLICT DO NOTHING RETURNING message_id`, handler, postgres.UUIDs(ids))
 		if err != nil {
 			return fmt.Errorf("record handled messages: %w", err)
 		}
-		inserted, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		inserted, err := pgx.CollectRows(rows, pgx.RowTo[pgtype.UUID])
 		if err != nil {
 			return fmt.Errorf("record handled messages: %w", err)
 		}
@@ -128,7 +130,7 @@ func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn 
 		}
 		isNew := make(map[uuid.UUID]bool, len(inserted))
 		for _, id := range inserted {
-			isNew[id] = true
+			isNew[id.Bytes] = true
 		}
 		tx := &Tx{Tx: ptx, units: make([]*unit, len(msgs))}
 		var fresh []int
@@ -184,7 +186,7 @@ func (tx *Tx) Append(ctx context.Context, evs ...events.Event) (int, error) {
 		types    = make([]string, n)
 		versions = make([]int32, n)
 		movies   = make([]int64, n)
-		keys     = make([]*uuid.UUID, n)
+		keys     = make([]pgtype.UUID, n) // invalid (NULL) where an event has none
 		times    = make([]time.Time, n)
 		data     = make([]string, n)
 		byID     = make(map[uuid.UUID]events.Envelope, n)
@@ -197,8 +199,7 @@ func (tx *Tx) Append(ctx context.Context, evs ...events.Event) (int, error) {
 		ids[i], types[i], versions[i], movies[i], times[i], data[i] =
 			env.EventID, env.Type, int32(env.Version), env.TMDBID, env.OccurredAt, string(env.Data)
 		if d, ok := ev.(events.Deduplicated); ok {
-			k := d.DedupKey()
-			keys[i] = &k
+			keys[i] = pgtype.UUID{Bytes: d.DedupKey(), Valid: true}
 		}
 		byID[env.EventID] = env
 	}
@@ -212,18 +213,18 @@ func (tx *Tx) Append(ctx context.Context, evs ...events.Event) (int, error) {
 		ORDER BY e.ord
 		ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 		RETURNING event_id, position`,
-		ids, types, versions, movies, keys, times, data, tx.cur.msg.CorrelationID, tx.cur.batchID)
+		postgres.UUIDs(ids), types, versions, movies, keys, times, data, tx.cur.msg.CorrelationID, tx.cur.batchID)
 	if err != nil {
 		return 0, fmt.Errorf("append events: %w", err)
 	}
 	var stored []events.Envelope
 	for rows.Next() {
-		var id uuid.UUID
+		var id pgtype.UUID
 		var pos int64
 		if err := rows.Scan(&id, &pos); err != nil {
 			return 0, err
 		}
-		env := byID[id]
+		env := byID[id.Bytes]
 		env.Position = pos
 		stored = append(stored, env)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/movietrend/trend/events"
+	"github.com/movietrend/trend/internal/postgres"
 )
 
 // DB is a transaction or a pool.
@@ -428,7 +429,7 @@ func (ru *run) read(ctx context.Context, db DB, horizon bool) ([]logEvent, []boo
 		for id := range batches {
 			ids = append(ids, id)
 		}
-		rows, err := db.Query(ctx, `SELECT message_id FROM handled_messages WHERE handler = $1 AND message_id = ANY($2)`, ru.p.Handler(), ids)
+		rows, err := db.Query(ctx, `SELECT message_id FROM handled_messages WHERE handler = $1 AND message_id = ANY($2)`, ru.p.Handler(), postgres.UUIDs(ids))
 		if err != nil {
 			return nil, nil, fmt.Errorf("read the handled batches: %w", err)
 		}
@@ -467,7 +468,7 @@ func (ru *run) applyPending(ctx context.Context, db DB) error {
 	for id := range ru.pending {
 		ids = append(ids, id)
 	}
-	rows, err := db.Query(ctx, `SELECT message_id FROM handled_messages WHERE handler = $1 AND message_id = ANY($2)`, ru.p.Handler(), ids)
+	rows, err := db.Query(ctx, `SELECT message_id FROM handled_messages WHERE handler = $1 AND message_id = ANY($2)`, ru.p.Handler(), postgres.UUIDs(ids))
 	if err != nil {
 		return err
 	}
