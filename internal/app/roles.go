@@ -156,6 +156,7 @@ func (b *base) runRelay(ctx context.Context) error {
 	// Run returns when ctx ends, after the batch in hand was confirmed and
 	// acknowledged, or left in the outbox to be sent again.
 	r := messaging.NewBatchRelay(b.pool, b.cfg.AMQPURL, b.log)
+	r.Retention = b.cfg.OutboxRetention
 	if b.metrics != nil {
 		r.OnForwarded = b.metrics.Relayed
 	}

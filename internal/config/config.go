@@ -47,6 +47,10 @@ type Config struct {
 	// transaction.
 	WorkerConsumers int `env:"WORKER_CONSUMERS" envDefault:"16"`
 
+	// OutboxRetention is how long the relay keeps outbox rows it has
+	// forwarded (for inspection) before deleting them; 0 keeps them all.
+	OutboxRetention time.Duration `env:"OUTBOX_RETENTION" envDefault:"1h"`
+
 	// PprofAddr, when set (e.g. 127.0.0.1:6060), serves Go's profiler
 	// (net/http/pprof) there, apart from the API.
 	PprofAddr string `env:"PPROF_ADDR"`
@@ -163,6 +167,9 @@ func (c Config) Validate() error {
 	}
 	if c.TMDBRefreshAge < 0 {
 		errs = append(errs, fmt.Errorf("TMDB_REFRESH_AGE must not be negative"))
+	}
+	if c.OutboxRetention < 0 {
+		errs = append(errs, fmt.Errorf("OUTBOX_RETENTION must not be negative"))
 	}
 	if _, err := c.SlogLevel(); err != nil {
 		errs = append(errs, err)

@@ -40,11 +40,17 @@ type BatchRelay struct {
 	// OnForwarded, if set, is told how many messages each batch forwarded
 	// once RabbitMQ confirmed them all.
 	OnForwarded func(n int)
+	// Retention is how long forwarded rows stay in the outbox before the
+	// relay deletes them (about every PruneEvery); 0 keeps them.
+	Retention  time.Duration
+	PruneEvery time.Duration
 }
 
-// NewBatchRelay returns a relay with a batch of 500 and a poll of 50ms.
+// NewBatchRelay returns a relay with a batch of 500, a poll of 50ms, and
+// forwarded rows kept for an hour, pruned every minute.
 func NewBatchRelay(pool *pgxpool.Pool, amqpURL string, log *slog.Logger) *BatchRelay {
-	return &BatchRelay{pool: pool, amqpURL: amqpURL, log: log, Batch: 500, Poll: 50 * time.Millisecond}
+	return &BatchRelay{pool: pool, amqpURL: amqpURL, log: log, Batch: 500, Poll: 50 * time.Millisecond,
+		Retention: time.Hour, PruneEvery: time.Minute}
 }
 
 // Run forwards until ctx ends; it reconnects to RabbitMQ and retries
@@ -85,6 +91,7 @@ func (r *BatchRelay) session(ctx context.Context) error {
 		return err
 	}
 	r.log.Info("relay forwarding the outbox to RabbitMQ", "batch", r.Batch)
+	var pruned time.Time
 	for {
 		n, err := r.forward(ctx, ch)
 		if err != nil {
@@ -92,6 +99,14 @@ func (r *BatchRelay) session(ctx context.Context) error {
 		}
 		if n > 0 && r.OnForwarded != nil {
 			r.OnForwarded(n)
+		}
+		if r.Retention > 0 && time.Since(pruned) >= r.PruneEvery {
+			pruned = time.Now()
+			if deleted, err := r.Prune(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("relay: prune the outbox", "error", err)
+			} else if deleted > 0 {
+				r.log.Debug("relay: pruned the outbox", "rows", deleted)
+			}
 		}
 		if n == 0 {
 			select {
@@ -189,4 +204,38 @@ func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel) (int, error)
 		return nil
 	})
 	return n, err
+}
+
+// pruneChunk bounds the rows one DELETE removes, so that no statement holds
+// its locks and its WAL for long; pruneChunks bounds one Prune, which runs
+// between batches, so that a first prune of a large outbox does not hold
+// up forwarding (100,000 rows a minute is far more than the relay sends).
+const (
+	pruneChunk  = 10000
+	pruneChunks = 10
+)
+
+// Prune deletes the outbox rows the relay has forwarded (at or before its
+// offset) that are older than Retention, up to 100,000, and returns how
+// many. The relay never reads them again: it reads after its offset.
+func (r *BatchRelay) Prune(ctx context.Context) (int64, error) {
+	var total int64
+	for range pruneChunks {
+		// created_at is a timestamp without time zone, written as
+		// CURRENT_TIMESTAMP in the session's zone: LOCALTIMESTAMP matches it.
+		tag, err := r.pool.Exec(ctx, `DELETE FROM watermill_outbox WHERE (transaction_id, "offset") IN (
+			SELECT o.transaction_id, o."offset" FROM watermill_outbox o, watermill_offsets_outbox f
+			WHERE f.consumer_group = $1
+			  AND (o.transaction_id, o."offset") <= (f.last_processed_transaction_id, f.offset_acked)
+			  AND o.created_at < LOCALTIMESTAMP - $2::interval
+			ORDER BY o.transaction_id, o."offset" LIMIT $3)`, RelayConsumerGroup, r.Retention, pruneChunk)
+		if err != nil {
+			return total, err
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < pruneChunk {
+			break
+		}
+	}
+	return total, nil
 }
