@@ -453,13 +453,6 @@ errors_of() { # errors_of FILE: "none" or "503: 12, ..."
 	jq -r '(.errors // {}) | to_entries | if length == 0 then "none" else map("\(.key): \(.value)") | join(", ") end' "$1" 2>/dev/null || echo "n/a"
 }
 
-# Per handler: messages, views per message, mean time per message, and
-# the share of the views phase each handler's single consumer was busy.
-handled_rate() { # handled_rate HANDLER BEFORE AFTER SECONDS: messages handled per second
-	awk -v h="handler=\"$1\"" -v secs="$4" 'index($0, h) && /outcome="handled"/ { n[FILENAME] = $2 }
-		END { printf "%.0f", (n[ARGV[2]] - n[ARGV[1]]) / secs }' "$2" "$3"
-}
-
 counter_rate() { # counter_rate METRIC BEFORE AFTER SECONDS: growth of an unlabelled counter per second
 	awk -v m="$1" -v secs="$4" '$1 == m { n[FILENAME] = $2 }
 		END { printf "%.0f", (n[ARGV[2]] - n[ARGV[1]]) / secs }' "$2" "$3"
@@ -472,6 +465,8 @@ backlog_at_load_end() { # where the views waited when the load ended
 		"$WORK/pipeline-load-end.json" 2>/dev/null || echo "not available"
 }
 
+# Per handler: messages, views per message, mean time per message, and
+# how many of its messages were in the handler at once on average.
 pipeline_table() {
 	local accepted load_secs drain_secs
 	accepted=$(j .applied.accepted "$V")
@@ -671,7 +666,7 @@ $(cpu_table "$WORK/cpu-reads-0" "$WORK/cpu-reads-1" "$READS_SECS")
 
 ### The pipeline during the views run (load and drain), from \`/metrics\`
 
-RecordViews and the trend projection consume their queues through 16 subscriptions each
+RecordViews and the trend projection consume their queues through ${WORKER_CONSUMERS:-16} subscriptions each
 (\`WORKER_CONSUMERS\`), whose messages share one transaction: their "mean time per message"
 includes the wait for that transaction, and "in handler" is the mean number of their messages
 being handled at once (time in the handler summed, over the wall time). The other handlers take

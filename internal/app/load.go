@@ -67,7 +67,7 @@ func LoadFlags(fs *flag.FlagSet) *LoadOptions {
 	fs.DurationVar(&o.WaitApplied, "wait-applied", 0, "views, ingest: afterwards, wait up to this long until the projection counted every accepted view, and report views/s end to end")
 	fs.IntVar(&o.Limit, "limit", 50, "reads: the limit of GET /api/movies")
 	fs.BoolVar(&o.Gzip, "gzip", true, "reads: send Accept-Encoding: gzip, as browsers do (bodies are discarded, not decompressed)")
-	fs.IntVar(&o.Batch, "batch", 100, "ingest: views per request (1 to 1000)")
+	fs.IntVar(&o.Batch, "batch", 100, fmt.Sprintf("ingest: views per request (1 to %d)", loadgen.MaxIngestBatch))
 	fs.IntVar(&o.Probes, "probes", 16, "freshness: movies that carry timed probe views")
 	fs.DurationVar(&o.Poll, "poll", 25*time.Millisecond, "freshness: how often a probe reads its movie")
 	fs.DurationVar(&o.Grace, "grace", 10*time.Second, "freshness: how long after the load a probe view may take to become visible before it counts as missing")
@@ -132,8 +132,8 @@ func (o *LoadOptions) validate() error {
 	switch o.Scenario {
 	case "views", "reads":
 	case "ingest":
-		if o.Batch < 1 || o.Batch > 1000 {
-			errs = append(errs, errors.New("--batch must be from 1 to 1000"))
+		if o.Batch < 1 || o.Batch > loadgen.MaxIngestBatch {
+			errs = append(errs, fmt.Errorf("--batch must be from 1 to %d", loadgen.MaxIngestBatch))
 		}
 	case "setup":
 		if o.Movies == 0 {

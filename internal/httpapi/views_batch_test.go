@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/movietrend/trend/internal/httpapi"
+	"github.com/movietrend/trend/internal/loadgen"
 )
 
 func TestBatchOfViewsIsAllOrNothing(t *testing.T) {
@@ -37,5 +40,12 @@ func TestBatchOfViewsIsAllOrNothing(t *testing.T) {
 	}
 	if rec := serve(h, http.MethodPost, "/api/views", "application/json", []byte(`{"views":[`+strings.Join(append(items, `{"tmdb_id":1}`), ",")+`]}`)); rec.Code != 413 {
 		t.Errorf("1001 views: got %d, want 413", rec.Code)
+	}
+}
+
+// The load generator's ingest scenario refuses what the API would.
+func TestLoadGeneratorKnowsTheBatchLimit(t *testing.T) {
+	if loadgen.MaxIngestBatch != httpapi.MaxBatchViews {
+		t.Errorf("loadgen.MaxIngestBatch %d, httpapi.MaxBatchViews %d", loadgen.MaxIngestBatch, httpapi.MaxBatchViews)
 	}
 }

@@ -31,7 +31,8 @@ var (
 
 // Config tunes the group commit of views.
 type Config struct {
-	// MaxBatch bounds the views of one transaction (and one message).
+	// MaxBatch bounds the views of one transaction (and one message;
+	// default 1000).
 	MaxBatch int
 	// Committers is how many transactions may be in flight at once
 	// (default 1). More committers split the waiting views into smaller
@@ -48,19 +49,12 @@ type Intake struct {
 	wlog  watermill.LoggerAdapter
 	log   *slog.Logger
 	now   func() time.Time
-	cfg   Config
 	views *groupcommit.Batcher[commands.View]
 }
 
 // New starts the committers; Close stops them.
 func New(pool *pgxpool.Pool, log *slog.Logger, cfg Config) *Intake {
-	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 1000
-	}
-	if cfg.Committers <= 0 {
-		cfg.Committers = 1
-	}
-	in := &Intake{pool: pool, log: log, wlog: watermill.NewSlogLogger(log), now: time.Now, cfg: cfg}
+	in := &Intake{pool: pool, log: log, wlog: watermill.NewSlogLogger(log), now: time.Now}
 	in.views = groupcommit.New(groupcommit.Config{MaxBatch: cfg.MaxBatch, Committers: cfg.Committers}, in.commitViews)
 	return in
 }

@@ -32,6 +32,10 @@ func (a *API) Views(ctx context.Context, cfg Config, ids []int64, applyTimeout t
 	return a.views(ctx, "views", cfg, ids, a.viewOp(ids), 1, applyTimeout)
 }
 
+// MaxIngestBatch is the most views POST /api/views takes at once
+// (httpapi.MaxBatchViews).
+const MaxIngestBatch = 1000
+
 // Ingest posts batches of batch views (POST /api/views, as ingest
 // clients and edge collectors do), round-robin over ids, and reports like
 // Views, counting each 202 as batch views.
@@ -39,8 +43,8 @@ func (a *API) Ingest(ctx context.Context, cfg Config, ids []int64, batch int, ap
 	if len(ids) == 0 {
 		return Summary{}, errors.New("ingest: no movies")
 	}
-	if batch < 1 || batch > 1000 {
-		return Summary{}, fmt.Errorf("ingest: a batch of %d views; the API takes 1 to 1000", batch)
+	if batch < 1 || batch > MaxIngestBatch {
+		return Summary{}, fmt.Errorf("ingest: a batch of %d views; the API takes 1 to %d", batch, MaxIngestBatch)
 	}
 	// Bodies rendered once, as for views: one per starting movie.
 	bodies := make([][]byte, len(ids))

@@ -209,7 +209,8 @@ func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel) (int, error)
 // pruneChunk bounds the rows one DELETE removes, so that no statement holds
 // its locks and its WAL for long; pruneChunks bounds one Prune, which runs
 // between batches, so that a first prune of a large outbox does not hold
-// up forwarding (100,000 rows a minute is far more than the relay sends).
+// up forwarding (100,000 rows a minute is about twice what the relay
+// forwarded at its busiest in docs/benchmarks.md, some 850 a second).
 const (
 	pruneChunk  = 10000
 	pruneChunks = 10

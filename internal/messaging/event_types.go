@@ -7,6 +7,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/movietrend/trend/events"
+	"github.com/movietrend/trend/internal/metrics"
 )
 
 // EventTypesKey is the metadata key (an AMQP header on the wire) listing
@@ -22,13 +23,14 @@ func setEventTypes(msg *message.Message, ev any) {
 }
 
 // skipUninterested acknowledges, without decoding it, a batch that names
-// none of the event types its handler acts on (wants, by handler name).
+// none of the event types its handler acts on (wants, by handler name,
+// as metrics.HandlerName gives it: every subscription of a handler).
 // Most batches are views, which only the projection reads: decoding them
 // for the enrichment group alone took about 4% of the worker's CPU.
 func skipUninterested(wants map[string][]string) message.HandlerMiddleware {
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
-			types, ok := wants[message.HandlerNameFromCtx(msg.Context())]
+			types, ok := wants[metrics.HandlerName(msg)]
 			listed := msg.Metadata.Get(EventTypesKey)
 			if !ok || listed == "" {
 				return h(msg)

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -425,19 +426,11 @@ func (ru *run) read(ctx context.Context, db DB, horizon bool) ([]logEvent, []boo
 	}
 	ru.cursorP = last
 	if len(batches) > 0 {
-		ids := make([]uuid.UUID, 0, len(batches))
-		for id := range batches {
-			ids = append(ids, id)
-		}
-		rows, err := db.Query(ctx, `SELECT message_id FROM handled_messages WHERE handler = $1 AND message_id = ANY($2)`, ru.p.Handler(), postgres.UUIDs(ids))
+		done, err := ru.handled(ctx, db, slices.Collect(maps.Keys(batches)))
 		if err != nil {
-			return nil, nil, fmt.Errorf("read the handled batches: %w", err)
+			return nil, nil, err
 		}
-		handled, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-		if err != nil {
-			return nil, nil, fmt.Errorf("read the handled batches: %w", err)
-		}
-		for _, id := range handled {
+		for _, id := range done {
 			batches[id] = true
 		}
 	}
@@ -459,20 +452,31 @@ func internType(b []byte) string {
 	return string(b)
 }
 
+// handled returns which of the batches ids the live projection has
+// handled.
+func (ru *run) handled(ctx context.Context, db DB, ids []uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := db.Query(ctx, `SELECT message_id FROM handled_messages WHERE handler = $1 AND message_id = ANY($2)`,
+		ru.p.Handler(), postgres.UUIDs(ids))
+	if err != nil {
+		return nil, fmt.Errorf("read the handled batches: %w", err)
+	}
+	done, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (uuid.UUID, error) {
+		var id pgtype.UUID
+		err := r.Scan(&id)
+		return id.Bytes, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the handled batches: %w", err)
+	}
+	return done, nil
+}
+
 // applyPending applies the held-back batches that were handled since.
 func (ru *run) applyPending(ctx context.Context, db DB) error {
 	if len(ru.pending) == 0 {
 		return nil
 	}
-	ids := make([]uuid.UUID, 0, len(ru.pending))
-	for id := range ru.pending {
-		ids = append(ids, id)
-	}
-	rows, err := db.Query(ctx, `SELECT message_id FROM handled_messages WHERE handler = $1 AND message_id = ANY($2)`, ru.p.Handler(), postgres.UUIDs(ids))
-	if err != nil {
-		return err
-	}
-	now, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	now, err := ru.handled(ctx, db, slices.Collect(maps.Keys(ru.pending)))
 	if err != nil {
 		return err
 	}
