@@ -47,15 +47,15 @@ type Tx struct {
 	pgx.Tx
 	units []*unit
 	cur   *unit
+	// batchID names the one bus message that will carry everything the
+	// transaction appends; it is stored with each event so that a replay
+	// knows which events a projection has handled.
+	batchID uuid.UUID
 }
 
 // unit is what one message's handling appended.
 type unit struct {
-	msg Message
-	// batchID names the bus message that will carry what this message's
-	// handling appends; it is stored with each event so that a replay
-	// knows which events a projection has handled.
-	batchID  uuid.UUID
+	msg      Message
 	appended []events.Envelope
 }
 
@@ -66,9 +66,10 @@ type Message struct {
 }
 
 // For returns the transaction acting for message i of OnceAll's messages:
-// what it appends is published as that message's own batch, with that
-// message's correlation id.
-func (tx *Tx) For(i int) *Tx { return &Tx{Tx: tx.Tx, units: tx.units, cur: tx.units[i]} }
+// what it appends carries that message's correlation id.
+func (tx *Tx) For(i int) *Tx {
+	return &Tx{Tx: tx.Tx, units: tx.units, cur: tx.units[i], batchID: tx.batchID}
+}
 
 // Appended returns what this transaction appended so far for its message,
 // in log order.
@@ -95,9 +96,11 @@ func (s *Store) Once(ctx context.Context, handler string, messageID uuid.UUID, c
 
 // OnceAll is Once for many messages in one transaction (a group commit):
 // fn gets the indexes of the messages handler has not handled yet (never
-// none) and acts for message i through tx.For(i). Each message's events
-// are published as its own batch. All or nothing: if fn fails, no message
-// is recorded as handled.
+// none) and acts for message i through tx.For(i). Every event appended,
+// each with its own message's correlation id, is published in one batch:
+// the transaction commits them together, and each bus message costs the
+// relay, the broker and every consumer far more than its events do. All
+// or nothing: if fn fails, no message is recorded as handled.
 func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn func(ctx context.Context, tx *Tx, fresh []int) error, opts ...Option) error {
 	ids := make([]uuid.UUID, len(msgs))
 	for i, m := range msgs {
@@ -132,10 +135,10 @@ func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn 
 		for _, id := range inserted {
 			isNew[id.Bytes] = true
 		}
-		tx := &Tx{Tx: ptx, units: make([]*unit, len(msgs))}
+		tx := &Tx{Tx: ptx, units: make([]*unit, len(msgs)), batchID: idgen.New()}
 		var fresh []int
 		for i, m := range msgs {
-			tx.units[i] = &unit{msg: m, batchID: idgen.New()}
+			tx.units[i] = &unit{msg: m}
 			// A message given twice is handled once, at its first place.
 			if isNew[m.ID] {
 				fresh = append(fresh, i)
@@ -146,22 +149,39 @@ func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn 
 		if err := fn(ctx, tx, fresh); err != nil {
 			return err
 		}
-		var out *messaging.Outbox
-		for _, u := range tx.units {
-			if len(u.appended) == 0 {
-				continue
-			}
-			if out == nil {
-				if out, err = messaging.NewOutbox(ptx, s.logger); err != nil {
-					return err
-				}
-			}
-			if err := out.PublishEvent(ctx, u.msg.CorrelationID, &events.Batch{BatchID: u.batchID, Events: u.appended}); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.publish(ctx, tx)
 	})
+}
+
+// publish queues what tx appended as one batch, in log order. The
+// message's correlation id is its messages' one, or none if they differ:
+// each event keeps its own.
+func (s *Store) publish(ctx context.Context, tx *Tx) error {
+	var evs []events.Envelope
+	corr, mixed := "", false
+	for _, u := range tx.units {
+		if len(u.appended) == 0 {
+			continue
+		}
+		if evs == nil {
+			corr = u.msg.CorrelationID
+		} else if u.msg.CorrelationID != corr {
+			mixed = true
+		}
+		evs = append(evs, u.appended...)
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	if mixed {
+		corr = ""
+	}
+	slices.SortFunc(evs, func(a, b events.Envelope) int { return cmp.Compare(a.Position, b.Position) })
+	out, err := messaging.NewOutbox(tx.Tx, s.logger)
+	if err != nil {
+		return err
+	}
+	return out.PublishEvent(ctx, corr, &events.Batch{BatchID: tx.batchID, Events: evs})
 }
 
 // Option changes how OnceAll runs.
@@ -213,7 +233,7 @@ func (tx *Tx) Append(ctx context.Context, evs ...events.Event) (int, error) {
 		ORDER BY e.ord
 		ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 		RETURNING event_id, position`,
-		postgres.UUIDs(ids), types, versions, movies, keys, times, data, tx.cur.msg.CorrelationID, tx.cur.batchID)
+		postgres.UUIDs(ids), types, versions, movies, keys, times, data, tx.cur.msg.CorrelationID, tx.batchID)
 	if err != nil {
 		return 0, fmt.Errorf("append events: %w", err)
 	}

@@ -52,9 +52,13 @@ func TestOnceHasOneEffectPerMessage(t *testing.T) {
 		t.Errorf("log holds %d events, want 1", got)
 	}
 	var outbox int
-	var types string
-	if err := pool.QueryRow(t.Context(), `SELECT count(*), max(payload->'metadata'->>'event_types') FROM watermill_outbox`).Scan(&outbox, &types); err != nil {
+	var types, corr string
+	if err := pool.QueryRow(t.Context(), `SELECT count(*), max(payload->'metadata'->>'event_types'),
+		max(payload->'metadata'->>'correlation_id') FROM watermill_outbox`).Scan(&outbox, &types, &corr); err != nil {
 		t.Fatal(err)
+	}
+	if corr != "corr-1" {
+		t.Errorf("the batch's correlation id: got %q, want corr-1", corr)
 	}
 	if outbox != 1 {
 		t.Errorf("outbox holds %d messages, want 1 (one batch)", outbox)
@@ -159,7 +163,7 @@ func TestFailedHandlerLeavesNoTrace(t *testing.T) {
 	}
 }
 
-func TestOnceAllHandlesEachMessageOnceAndPublishesItsOwnBatch(t *testing.T) {
+func TestOnceAllHandlesEachMessageOnceAndPublishesOneBatch(t *testing.T) {
 	t.Parallel()
 	pool := testenv.Pool(t)
 	store, _ := eventlog.NewStore(pool, nil)
@@ -187,8 +191,8 @@ func TestOnceAllHandlesEachMessageOnceAndPublishesItsOwnBatch(t *testing.T) {
 	if want := []int{0, 2}; !slices.Equal(got, want) {
 		t.Fatalf("fresh = %v, want %v", got, want)
 	}
-	// Each message's events carry its correlation id and a batch id of its
-	// own, and each batch is one outbox message.
+	// Each message's events carry its correlation id; all of them share
+	// the transaction's batch, one outbox message.
 	rows, err := pool.Query(t.Context(), `SELECT tmdb_id, correlation_id, batch_id FROM events ORDER BY position`)
 	if err != nil {
 		t.Fatal(err)
@@ -202,15 +206,20 @@ func TestOnceAllHandlesEachMessageOnceAndPublishesItsOwnBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 2 || evs[0].ID != 10 || evs[0].Corr != "corr-a" || evs[1].ID != 11 || evs[1].Corr != "corr-b" || evs[0].Batch == evs[1].Batch {
-		t.Errorf("events: %+v, want movie 10 of corr-a and movie 11 of corr-b in two batches", evs)
+	if len(evs) != 2 || evs[0].ID != 10 || evs[0].Corr != "corr-a" || evs[1].ID != 11 || evs[1].Corr != "corr-b" || evs[0].Batch != evs[1].Batch {
+		t.Errorf("events: %+v, want movie 10 of corr-a and movie 11 of corr-b in one batch", evs)
 	}
+	// The message names no correlation id: its events have two.
 	var outbox int
-	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM watermill_outbox`).Scan(&outbox); err != nil {
+	var corr *string
+	if err := pool.QueryRow(t.Context(), `SELECT count(*), max(payload->'metadata'->>'correlation_id') FROM watermill_outbox`).Scan(&outbox, &corr); err != nil {
 		t.Fatal(err)
 	}
-	if outbox != 2 {
-		t.Errorf("outbox holds %d messages, want 2 (one batch per message)", outbox)
+	if outbox != 1 {
+		t.Errorf("outbox holds %d messages, want 1 (one batch for the transaction)", outbox)
+	}
+	if corr != nil {
+		t.Errorf("the batch's correlation id: got %q, want none", *corr)
 	}
 
 	// All handled now: fn is not called at all.
