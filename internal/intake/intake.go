@@ -1,6 +1,7 @@
 // Package intake is the API's write side: each accepted request becomes a
-// write-model change and a command in the outbox, in one PostgreSQL
-// transaction, so a 202 is never lost even while RabbitMQ is down.
+// write-model change and a command in the outbox, committed together in
+// PostgreSQL (views, whose only write is the command, in one INSERT), so
+// a 202 is never lost even while RabbitMQ is down.
 package intake
 
 import (
@@ -31,15 +32,16 @@ var (
 
 // Config tunes the group commit of views.
 type Config struct {
-	// MaxBatch bounds the views of one transaction (and one message;
+	// MaxBatch bounds the views of one commit (and one message;
 	// default 1000).
 	MaxBatch int
-	// Committers is how many transactions may be in flight at once
+	// Committers is how many commits may be in flight at once
 	// (default 1). More committers split the waiting views into smaller
 	// batches, so more messages for the same views. With the worker's
 	// group commit, 1 committer measured (64 clients) 5,903 views/s
 	// accepted, 5,811 applied end to end and a freshness p99 of 0.64 s;
-	// 2 committers 5,350, 4,527 and 3.88 s (docs/benchmarks.md).
+	// 2 committers 5,350, 4,527 and 3.88 s (docs/benchmarks.md); again
+	// fewer with every later change measured.
 	Committers int
 }
 
@@ -73,6 +75,10 @@ func sendCommand(ctx context.Context, tx pgx.Tx, wlog watermill.LoggerAdapter, i
 	if err != nil {
 		return err
 	}
+	return sendVia(ctx, out, id, correlationID, cmd)
+}
+
+func sendVia(ctx context.Context, out *messaging.Outbox, id uuid.UUID, correlationID string, cmd any) error {
 	if err := out.SendCommand(ctx, id.String(), correlationID, cmd); err != nil {
 		return fmt.Errorf("write command to the outbox: %w", err)
 	}
@@ -124,39 +130,52 @@ func (e *NotTrackedError) Error() string {
 // Is makes errors.Is(err, ErrNotTracked) true.
 func (e *NotTrackedError) Is(target error) bool { return target == ErrNotTracked }
 
-// RecordViews accepts a batch of views all or nothing: one transaction,
-// one RecordViews command; if any movie is not tracked, none is recorded
-// and the error is a *NotTrackedError naming them.
+// RecordViews accepts a batch of views all or nothing: one RecordViews
+// command; if any movie is not tracked, none is recorded and the error is
+// a *NotTrackedError naming them.
 func (in *Intake) RecordViews(ctx context.Context, views []commands.View, correlationID string) error {
 	ids := make([]int64, len(views))
 	for i, v := range views {
 		ids[i] = v.TMDBID
 	}
-	cmd := commands.RecordViews{CommandID: idgen.New(), Views: views, CorrelationID: correlationID}
-	return pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
-		tracked, err := registry.Tracked(ctx, tx, ids)
-		if err != nil {
-			return err
+	tracked, err := registry.Tracked(ctx, in.pool, ids)
+	if err != nil {
+		return err
+	}
+	var missing []int64
+	for _, id := range ids {
+		if !tracked[id] && !slices.Contains(missing, id) {
+			missing = append(missing, id)
 		}
-		var missing []int64
-		for _, id := range ids {
-			if !tracked[id] && !slices.Contains(missing, id) {
-				missing = append(missing, id)
-			}
-		}
-		if len(missing) > 0 {
-			return &NotTrackedError{IDs: missing}
-		}
-		return in.send(ctx, tx, cmd.CommandID, correlationID, &cmd)
-	})
+	}
+	if len(missing) > 0 {
+		return &NotTrackedError{IDs: missing}
+	}
+	return in.sendViews(ctx, &commands.RecordViews{CommandID: idgen.New(), Views: views, CorrelationID: correlationID}, correlationID)
+}
+
+// sendViews writes cmd to the outbox without a transaction: the command
+// is the only write of a view, and one INSERT commits atomically on its
+// own. The registrations are read just before it, as a transaction would
+// (READ COMMITTED, no lock): a removal committed in between is caught by
+// RecordViews' handler, which drops views of movies no longer tracked.
+// Two round trips instead of four (BEGIN, read, insert, COMMIT) took
+// about 1 ms off each group commit under load (docs/benchmarks.md), and
+// the API's clients wait on it.
+func (in *Intake) sendViews(ctx context.Context, cmd *commands.RecordViews, correlationID string) error {
+	out, err := messaging.NewAutocommitOutbox(in.pool, in.wlog)
+	if err != nil {
+		return err
+	}
+	return sendVia(ctx, out, cmd.CommandID, correlationID, cmd)
 }
 
 // RecordView returns once the view is durable in the outbox. Concurrent
-// views share one transaction and one RecordViews message (group commit):
-// while one transaction commits, the next batch gathers, so batches grow
-// with load and no timer adds latency when the system is idle. If ctx ends
-// first the view may still commit; the client may retry with the same
-// view_id, which is counted once.
+// views share one RecordViews message (group commit): while one commits,
+// the next batch gathers, so batches grow with load and no timer adds
+// latency when the system is idle. If ctx ends first the view may still
+// commit; the client may retry with the same view_id, which is counted
+// once.
 func (in *Intake) RecordView(ctx context.Context, v commands.View) error {
 	return in.views.Do(ctx, v)
 }
@@ -170,8 +189,8 @@ func (in *Intake) commitViews(batch []commands.View) []error {
 		ids[i] = v.TMDBID
 	}
 	results := make([]error, len(batch))
-	err := pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
-		tracked, err := registry.Tracked(ctx, tx, ids)
+	err := func() error {
+		tracked, err := registry.Tracked(ctx, in.pool, ids)
 		if err != nil {
 			return err
 		}
@@ -186,8 +205,8 @@ func (in *Intake) commitViews(batch []commands.View) []error {
 		if len(cmd.Views) == 0 {
 			return nil
 		}
-		return in.send(ctx, tx, cmd.CommandID, "", &cmd)
-	})
+		return in.sendViews(ctx, &cmd, "")
+	}()
 	if err != nil {
 		in.log.Error("group commit of views failed", "views", len(batch), "error", err)
 		for i := range results {

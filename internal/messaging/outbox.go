@@ -13,11 +13,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// outboxPublisher writes messages into the outbox table inside tx, wrapped
+// outboxPublisher writes messages into the outbox table through db (a
+// transaction, or a pool whose statements commit on their own), wrapped
 // in the forwarder's envelope that names their real topic; the relay sends
-// them on after the transaction commits.
-func outboxPublisher(tx pgx.Tx, logger watermill.LoggerAdapter) (message.Publisher, error) {
-	pub, err := wsql.NewPublisher(wsql.TxFromPgx(tx), wsql.PublisherConfig{
+// them on after they commit.
+func outboxPublisher(db wsql.ContextExecutor, logger watermill.LoggerAdapter) (message.Publisher, error) {
+	pub, err := wsql.NewPublisher(db, wsql.PublisherConfig{
 		SchemaAdapter: wsql.DefaultPostgreSQLSchema{},
 		// The table comes from our migrations: creating it here would
 		// commit the caller's transaction.
@@ -38,7 +39,18 @@ type Outbox struct {
 
 // NewOutbox binds the buses to tx.
 func NewOutbox(tx pgx.Tx, logger watermill.LoggerAdapter) (*Outbox, error) {
-	pub, err := outboxPublisher(tx, logger)
+	return newOutbox(wsql.TxFromPgx(tx), logger)
+}
+
+// NewAutocommitOutbox binds the buses to pool: each message sent is one
+// INSERT that commits on its own, one round trip where a transaction takes
+// three. For writers whose only write is the one message.
+func NewAutocommitOutbox(pool wsql.Conn, logger watermill.LoggerAdapter) (*Outbox, error) {
+	return newOutbox(wsql.BeginnerFromPgx(pool), logger)
+}
+
+func newOutbox(db wsql.ContextExecutor, logger watermill.LoggerAdapter) (*Outbox, error) {
+	pub, err := outboxPublisher(db, logger)
 	if err != nil {
 		return nil, err
 	}
