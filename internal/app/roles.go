@@ -81,15 +81,20 @@ func run(ctx context.Context, role string, cfg config.Config, opts Options, log 
 		g.Go(func() error { return b.runAPI(ctx) })
 	}
 	if role == "relay" || role == "worker" || role == "all" {
-		if err := b.declareTopology(ctx); err != nil {
-			return err
-		}
-	}
-	if role == "relay" || role == "all" {
-		g.Go(func() error { return b.runRelay(ctx) })
-	}
-	if role == "worker" || role == "all" {
-		g.Go(func() error { return b.runWorker(ctx) })
+		// In the group, so that the API's own failure (a port taken)
+		// is what gets reported, not the cancelled wait for RabbitMQ.
+		g.Go(func() error {
+			if err := b.declareTopology(ctx); err != nil {
+				return err
+			}
+			if role == "relay" || role == "all" {
+				g.Go(func() error { return b.runRelay(ctx) })
+			}
+			if role == "worker" || role == "all" {
+				g.Go(func() error { return b.runWorker(ctx) })
+			}
+			return nil
+		})
 	}
 	return g.Wait()
 }
@@ -195,7 +200,7 @@ func (b *base) runWorker(ctx context.Context) error {
 			cqrs.NewCommandHandler("RegisterMovie", reg.Handle),
 			cqrs.NewCommandHandler("RefreshMovie", refresh.Handle),
 		}
-		batch := newGroupCommit(views.HandleAll, views.Handle)
+		batch := newGroupCommit(views.HandleAll, views.Handle, b.cfg.WorkerConsumers, 0)
 		defer batch.Close()
 		wc.Batched = append(wc.Batched, messaging.BatchedCommand("RecordViews", b.cfg.WorkerConsumers, batch.Do))
 	}
@@ -204,7 +209,7 @@ func (b *base) runWorker(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		batch := newGroupCommit(h.HandleBatches, h.HandleBatch)
+		batch := newGroupCommit(h.HandleBatches, h.HandleBatch, b.cfg.WorkerConsumers, b.cfg.ProjectionInterval)
 		defer batch.Close()
 		wc.Batched = append(wc.Batched, messaging.BatchedEventGroup(trend.HandlerName, b.cfg.WorkerConsumers, batch.Do))
 	}
@@ -240,15 +245,18 @@ func (b *base) runWorker(ctx context.Context) error {
 // newGroupCommit shares one transaction among the messages a worker's
 // subscriptions hold at once (all), falling back to one transaction per
 // message (each) when the shared one fails, so that a bad message fails
-// alone and is retried or dead-lettered on its own.
-func newGroupCommit[T any](all func(context.Context, []T) error, each func(context.Context, T) error) *groupcommit.Batcher[T] {
+// alone and is retried or dead-lettered on its own. At most consumers
+// messages can be in flight (one per subscription), so that many are a
+// full batch; spacing lets batches gather between commits (see
+// groupcommit.Config.Spacing).
+func newGroupCommit[T any](all func(context.Context, []T) error, each func(context.Context, T) error, consumers int, spacing time.Duration) *groupcommit.Batcher[T] {
 	// The commit is shared, so no one message's context may cancel it.
 	bounded := func(fn func(context.Context) error) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		return fn(ctx)
 	}
-	return groupcommit.New(groupcommit.Config{}, groupcommit.AllOrEach(
+	return groupcommit.New(groupcommit.Config{MaxBatch: consumers, Spacing: spacing}, groupcommit.AllOrEach(
 		func(items []T) error { return bounded(func(ctx context.Context) error { return all(ctx, items) }) },
 		func(item T) error { return bounded(func(ctx context.Context) error { return each(ctx, item) }) }))
 }

@@ -46,6 +46,11 @@ type Config struct {
 	// the trend projection) a worker takes at once; they share one
 	// transaction.
 	WorkerConsumers int `env:"WORKER_CONSUMERS" envDefault:"16"`
+	// ProjectionInterval is the least time between two transactions of
+	// the trend projection while batches keep coming (the first after a
+	// quiet spell starts at once): batches gather meanwhile, and a movie
+	// viewed in many of them is written once.
+	ProjectionInterval time.Duration `env:"PROJECTION_INTERVAL" envDefault:"200ms"`
 
 	// OutboxRetention is how long the relay keeps outbox rows it has
 	// forwarded (for inspection) before deleting them; 0 keeps them all.
@@ -159,6 +164,9 @@ func (c Config) Validate() error {
 	}
 	if c.WorkerConsumers < 1 || c.WorkerConsumers > 1000 {
 		errs = append(errs, fmt.Errorf("WORKER_CONSUMERS must be from 1 to 1000"))
+	}
+	if c.ProjectionInterval < 0 || c.ProjectionInterval > 10*time.Second {
+		errs = append(errs, fmt.Errorf("PROJECTION_INTERVAL must be from 0 to 10s"))
 	}
 	for _, o := range c.CORSAllowedOrigins {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {

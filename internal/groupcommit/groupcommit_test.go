@@ -77,6 +77,56 @@ func TestLoneItemIsFlushedAtOnce(t *testing.T) {
 	}
 }
 
+// With Spacing, an item after a quiet spell, a full batch and what is
+// left at Close are flushed at once; the hour-long spacing would make
+// any wait for it hang the test.
+func TestSpacingWaitsOnlyForAPartialBatchUnderLoad(t *testing.T) {
+	flushes := make(chan []int, 10)
+	b := New(Config{MaxBatch: 3, Spacing: time.Hour}, func(items []int) []error {
+		flushes <- slices.Clone(items)
+		return nil
+	})
+	if err := b.Do(t.Context(), 1); err != nil { // the first: no flush before it
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 3 { // a full batch: flushed without waiting
+		wg.Go(func() {
+			if err := b.Do(t.Context(), 10+i); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	done := make(chan error, 1)
+	go func() { done <- b.Do(context.Background(), 20) }() // a partial batch: waits
+	select {
+	case items := <-flushes:
+		if !slices.Equal(items, []int{1}) {
+			t.Errorf("first flush %v, want [1]", items)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first item was not flushed")
+	}
+	items := <-flushes
+	slices.Sort(items)
+	if !slices.Equal(items, []int{10, 11, 12}) {
+		t.Errorf("second flush %v, want the full batch [10 11 12]", items)
+	}
+	select {
+	case items := <-flushes:
+		t.Fatalf("a partial batch %v was flushed within the spacing", items)
+	case <-time.After(100 * time.Millisecond):
+	}
+	b.Close() // flushes item 20 without waiting for the spacing
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if items := <-flushes; !slices.Equal(items, []int{20}) {
+		t.Errorf("flush at Close %v, want [20]", items)
+	}
+}
+
 func TestCloseFlushesWhatWasSubmittedAndRefusesMore(t *testing.T) {
 	var count atomic.Int64
 	started := make(chan struct{})
