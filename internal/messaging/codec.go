@@ -1,12 +1,20 @@
 package messaging
 
 import (
-	"encoding/json"
 	"fmt"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/klauspost/compress/zstd"
+	// A drop-in encoding/json (same tags, RawMessage, Marshaler and error
+	// types, the same bytes: TestCodecJSONIsEncodingJSONs). With zstd, a
+	// batch of 180 view events decodes in 165 µs instead of 499 and
+	// encodes in 247 instead of 325; a RecordViews of 27 views in 11 and
+	// 19 µs instead of 33 and 26 (BenchmarkCodec). Only our own messages
+	// go through it; the API's requests keep encoding/json and its error
+	// messages.
+	json "github.com/segmentio/encoding/json"
 )
 
 // EncodingKey is the metadata key (an AMQP header on the wire) naming how
@@ -42,10 +50,20 @@ type jsonMarshaler struct{ cqrs.JSONMarshaler }
 // marshaler names messages by their Go struct name ("RegisterMovie").
 var marshaler = jsonMarshaler{cqrs.JSONMarshaler{GenerateName: cqrs.StructName}}
 
+// Marshal is cqrs.JSONMarshaler's, with the faster encoder.
 func (m jsonMarshaler) Marshal(v any) (*message.Message, error) {
-	msg, err := m.JSONMarshaler.Marshal(v)
-	if err != nil || len(msg.Payload) < compressFrom {
-		return msg, err
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	id := watermill.NewUUID()
+	if m.NewUUID != nil {
+		id = m.NewUUID()
+	}
+	msg := message.NewMessage(id, b)
+	msg.Metadata.Set("name", m.Name(v))
+	if len(msg.Payload) < compressFrom {
+		return msg, nil
 	}
 	msg.Payload = zstdEncoder.EncodeAll(msg.Payload, make([]byte, 0, len(msg.Payload)/2))
 	msg.Metadata.Set(EncodingKey, encodingZstd)

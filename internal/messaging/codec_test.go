@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/movietrend/trend/commands"
+	"github.com/movietrend/trend/events"
 )
 
 func recordViews(n int) *commands.RecordViews {
@@ -90,4 +91,80 @@ func withEncoding(enc string, payload []byte) *message.Message {
 	m := message.NewMessage("id", payload)
 	m.Metadata.Set(EncodingKey, enc)
 	return m
+}
+
+func viewBatch(n int) *events.Batch {
+	b := &events.Batch{BatchID: uuid.New()}
+	for i := range n {
+		env, err := events.Seal(events.ViewRecorded{ViewID: uuid.New(), TMDBID: int64(27205 + i), ViewedAt: time.Unix(1_790_000_000, int64(i)).UTC()}, "req-1")
+		if err != nil {
+			panic(err)
+		}
+		env.Position = int64(1000 + i)
+		b.Events = append(b.Events, env)
+	}
+	return b
+}
+
+// The codec's JSON is encoding/json's both ways: what an older build
+// queued (plain encoding/json) decodes the same, and what this one
+// sends is what encoding/json would have sent.
+func TestCodecJSONIsEncodingJSONs(t *testing.T) {
+	for _, v := range []any{recordViews(30), viewBatch(30)} {
+		msg, err := marshaler.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := DecodePayload(msg.Metadata.Get(EncodingKey), msg.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		std, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(payload, std) {
+			t.Errorf("%T: the codec's JSON differs from encoding/json's:\n%s\n%s", v, payload, std)
+		}
+		back := reflect.New(reflect.TypeOf(v).Elem())
+		if err := marshaler.Unmarshal(message.NewMessage("x", std), back.Interface()); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back.Interface(), v) {
+			t.Errorf("%T: decoded %+v, want %+v", v, back.Interface(), v)
+		}
+	}
+}
+
+// BenchmarkCodec: one RecordViews of 27 views and one batch of 180 view
+// events (the sizes of the views benchmark), through the message codec
+// (JSON and zstd), each way.
+func BenchmarkCodec(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		v    any
+		new  func() any
+	}{
+		{"RecordViews-27", recordViews(27), func() any { return new(commands.RecordViews) }},
+		{"Batch-180", viewBatch(180), func() any { return new(events.Batch) }},
+	} {
+		msg, err := marshaler.Marshal(c.v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name+"/encode", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := marshaler.Marshal(c.v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.name+"/decode", func(b *testing.B) {
+			for b.Loop() {
+				if err := marshaler.Unmarshal(msg, c.new()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
