@@ -65,16 +65,27 @@ func (h *RecordViewsHandler) HandleAll(ctx context.Context, cmds []*commands.Rec
 		if err != nil {
 			return err
 		}
+		// One statement for every message's views.
+		evs := make(map[int][]events.Event, len(fresh))
 		for _, i := range fresh {
-			if err := h.record(ctx, tx.For(i), cmds[i], tracked); err != nil {
-				return err
+			evs[i] = h.recorded(ctx, cmds[i], tracked)
+		}
+		stored, err := tx.AppendEach(ctx, evs)
+		if err != nil {
+			return err
+		}
+		for _, i := range fresh {
+			if dup := len(evs[i]) - stored[i]; dup > 0 {
+				h.log.InfoContext(ctx, "repeated view ids ignored", "count", dup, "command_id", cmds[i].CommandID)
 			}
 		}
 		return nil
 	})
 }
 
-func (h *RecordViewsHandler) record(ctx context.Context, tx *eventlog.Tx, cmd *commands.RecordViews, tracked map[int64]bool) error {
+// recorded returns the ViewRecorded events of cmd's views of tracked
+// movies.
+func (h *RecordViewsHandler) recorded(ctx context.Context, cmd *commands.RecordViews, tracked map[int64]bool) []events.Event {
 	evs := make([]events.Event, 0, len(cmd.Views))
 	for _, v := range cmd.Views {
 		if !tracked[v.TMDBID] {
@@ -83,12 +94,5 @@ func (h *RecordViewsHandler) record(ctx context.Context, tx *eventlog.Tx, cmd *c
 		}
 		evs = append(evs, events.ViewRecorded{ViewID: v.ViewID, TMDBID: v.TMDBID, ViewedAt: v.ViewedAt.UTC()})
 	}
-	stored, err := tx.Append(ctx, evs...)
-	if err != nil {
-		return err
-	}
-	if dup := len(evs) - stored; dup > 0 {
-		h.log.InfoContext(ctx, "repeated view ids ignored", "count", dup, "command_id", cmd.CommandID)
-	}
-	return nil
+	return evs
 }

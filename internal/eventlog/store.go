@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -197,63 +198,95 @@ func Exclusive(key int64) Option { return func(o *options) { o.lock = &key } }
 // Append adds events to the log. An event whose dedup key (a view_id) is
 // already in the log is skipped; Append returns how many were stored.
 func (tx *Tx) Append(ctx context.Context, evs ...events.Event) (int, error) {
-	if len(evs) == 0 {
-		return 0, nil
+	n, err := tx.AppendEach(ctx, map[int][]events.Event{tx.index(): evs})
+	return n[tx.index()], err
+}
+
+// index is the place of the transaction's current message.
+func (tx *Tx) index() int { return slices.Index(tx.units, tx.cur) }
+
+// AppendEach is Append for several of OnceAll's messages at once, in one
+// statement: evs[i] are appended on behalf of message i, with its
+// correlation id. It returns how many of each were stored.
+func (tx *Tx) AppendEach(ctx context.Context, evs map[int][]events.Event) (map[int]int, error) {
+	var n int
+	order := slices.Sorted(maps.Keys(evs)) // messages in their order, so positions follow it
+	for _, i := range order {
+		n += len(evs[i])
 	}
-	n := len(evs)
+	stored := make(map[int]int, len(evs))
+	if n == 0 {
+		return stored, nil
+	}
 	var (
-		ids      = make([]uuid.UUID, n)
-		types    = make([]string, n)
-		versions = make([]int32, n)
-		movies   = make([]int64, n)
-		keys     = make([]pgtype.UUID, n) // invalid (NULL) where an event has none
-		times    = make([]time.Time, n)
-		data     = make([]string, n)
-		byID     = make(map[uuid.UUID]events.Envelope, n)
+		ids      = make([]uuid.UUID, 0, n)
+		types    = make([]string, 0, n)
+		versions = make([]int32, 0, n)
+		movies   = make([]int64, 0, n)
+		keys     = make([]pgtype.UUID, 0, n) // invalid (NULL) where an event has none
+		times    = make([]time.Time, 0, n)
+		data     = make([]string, 0, n)
+		corrs    = make([]string, 0, n)
+		byID     = make(map[uuid.UUID]envelopeOf, n)
 	)
-	for i, ev := range evs {
-		env, err := events.Seal(ev, tx.cur.msg.CorrelationID)
-		if err != nil {
-			return 0, err
+	for _, i := range order {
+		corr := tx.units[i].msg.CorrelationID
+		for _, ev := range evs[i] {
+			env, err := events.Seal(ev, corr)
+			if err != nil {
+				return nil, err
+			}
+			var key pgtype.UUID
+			if d, ok := ev.(events.Deduplicated); ok {
+				key = pgtype.UUID{Bytes: d.DedupKey(), Valid: true}
+			}
+			ids, types, versions, movies, keys, times, data, corrs = append(ids, env.EventID), append(types, env.Type),
+				append(versions, int32(env.Version)), append(movies, env.TMDBID), append(keys, key),
+				append(times, env.OccurredAt), append(data, string(env.Data)), append(corrs, corr)
+			byID[env.EventID] = envelopeOf{env: env, unit: i}
 		}
-		ids[i], types[i], versions[i], movies[i], times[i], data[i] =
-			env.EventID, env.Type, int32(env.Version), env.TMDBID, env.OccurredAt, string(env.Data)
-		if d, ok := ev.(events.Deduplicated); ok {
-			keys[i] = pgtype.UUID{Bytes: d.DedupKey(), Valid: true}
-		}
-		byID[env.EventID] = env
 	}
 	// One statement for the whole batch; WITH ORDINALITY keeps the caller's
 	// order in the positions the log assigns.
 	rows, err := tx.Query(ctx, `
 		INSERT INTO events (event_id, type, version, tmdb_id, dedup_key, occurred_at, correlation_id, data, batch_id)
-		SELECT e.event_id, e.type, e.version, e.tmdb_id, e.dedup_key, e.occurred_at, $8, e.data::jsonb, $9
-		FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[], $5::uuid[], $6::timestamptz[], $7::text[])
-		     WITH ORDINALITY AS e(event_id, type, version, tmdb_id, dedup_key, occurred_at, data, ord)
+		SELECT e.event_id, e.type, e.version, e.tmdb_id, e.dedup_key, e.occurred_at, e.corr, e.data::jsonb, $9
+		FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[], $5::uuid[], $6::timestamptz[], $7::text[], $8::text[])
+		     WITH ORDINALITY AS e(event_id, type, version, tmdb_id, dedup_key, occurred_at, data, corr, ord)
 		ORDER BY e.ord
 		ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 		RETURNING event_id, position`,
-		postgres.UUIDs(ids), types, versions, movies, keys, times, data, tx.cur.msg.CorrelationID, tx.batchID)
+		postgres.UUIDs(ids), types, versions, movies, keys, times, data, corrs, tx.batchID)
 	if err != nil {
-		return 0, fmt.Errorf("append events: %w", err)
+		return nil, fmt.Errorf("append events: %w", err)
 	}
-	var stored []events.Envelope
+	var appended []envelopeOf
 	for rows.Next() {
 		var id pgtype.UUID
 		var pos int64
 		if err := rows.Scan(&id, &pos); err != nil {
-			return 0, err
+			return nil, err
 		}
-		env := byID[id.Bytes]
-		env.Position = pos
-		stored = append(stored, env)
+		e := byID[id.Bytes]
+		e.env.Position = pos
+		appended = append(appended, e)
 	}
 	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("append events: %w", err)
+		return nil, fmt.Errorf("append events: %w", err)
 	}
-	slices.SortFunc(stored, func(a, b events.Envelope) int { return cmp.Compare(a.Position, b.Position) })
-	tx.cur.appended = append(tx.cur.appended, stored...)
-	return len(stored), nil
+	slices.SortFunc(appended, func(a, b envelopeOf) int { return cmp.Compare(a.env.Position, b.env.Position) })
+	for _, e := range appended {
+		u := tx.units[e.unit]
+		u.appended = append(u.appended, e.env)
+		stored[e.unit]++
+	}
+	return stored, nil
+}
+
+// envelopeOf is an event being appended, and the message it is for.
+type envelopeOf struct {
+	env  events.Envelope
+	unit int
 }
 
 // Read returns up to limit events after position from, in log order. It

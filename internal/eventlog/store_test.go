@@ -245,3 +245,44 @@ func TestOnceAllHandlesEachMessageOnceAndPublishesOneBatch(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendEachStoresEachMessagesEventsWithItsCorrelationID(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	store, _ := eventlog.NewStore(pool, nil)
+	view := uuid.New()
+	at := time.Now().UTC()
+	msgs := []eventlog.Message{{ID: uuid.New(), CorrelationID: "corr-a"}, {ID: uuid.New(), CorrelationID: "corr-b"}, {ID: uuid.New(), CorrelationID: "corr-c"}}
+	var stored map[int]int
+	err := store.OnceAll(t.Context(), "test", msgs, func(ctx context.Context, tx *eventlog.Tx, fresh []int) error {
+		var err error
+		stored, err = tx.AppendEach(ctx, map[int][]events.Event{
+			2: {events.ViewRecorded{ViewID: uuid.New(), TMDBID: 3, ViewedAt: at}},
+			0: {events.ViewRecorded{ViewID: view, TMDBID: 1, ViewedAt: at}, events.ViewRecorded{ViewID: uuid.New(), TMDBID: 1, ViewedAt: at}},
+			1: {events.ViewRecorded{ViewID: view, TMDBID: 1, ViewedAt: at}}, // message 0's view again
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored[0] != 2 || stored[1] != 0 || stored[2] != 1 {
+		t.Errorf("stored %v, want 2 of message 0, none of 1 (its view is 0's), 1 of 2", stored)
+	}
+	rows, err := pool.Query(t.Context(), `SELECT tmdb_id, correlation_id FROM events ORDER BY position`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		ID   int64
+		Corr string
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// In the messages' order, each with its message's correlation id.
+	if want := []row{{1, "corr-a"}, {1, "corr-a"}, {3, "corr-c"}}; !slices.Equal(got, want) {
+		t.Errorf("log %+v, want %+v", got, want)
+	}
+}
