@@ -104,7 +104,7 @@ func (b *base) runAPI(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w", b.cfg.HTTPAddr, err)
 	}
-	in := intake.New(b.pool, b.log, intake.Config{})
+	in := intake.New(b.pool, b.log, intake.Config{Interval: b.cfg.IntakeInterval})
 	defer in.Close() // after the server stopped: no request is waiting on it
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -46,6 +46,12 @@ type Config struct {
 	// the trend projection) a worker takes at once; they share one
 	// transaction.
 	WorkerConsumers int `env:"WORKER_CONSUMERS" envDefault:"16"`
+	// IntakeInterval is the least time between two commits of the API's
+	// views while views keep coming (the first after a quiet spell
+	// starts at once): the views of the next one gather meanwhile, so
+	// each RecordViews message carries more of them.
+	IntakeInterval time.Duration `env:"INTAKE_INTERVAL" envDefault:"2.5ms"`
+
 	// ProjectionInterval is the least time between two transactions of
 	// the trend projection while batches keep coming (the first after a
 	// quiet spell starts at once): batches gather meanwhile, and a movie
@@ -164,6 +170,9 @@ func (c Config) Validate() error {
 	}
 	if c.WorkerConsumers < 1 || c.WorkerConsumers > 1000 {
 		errs = append(errs, fmt.Errorf("WORKER_CONSUMERS must be from 1 to 1000"))
+	}
+	if c.IntakeInterval < 0 || c.IntakeInterval > time.Second {
+		errs = append(errs, fmt.Errorf("INTAKE_INTERVAL must be from 0 to 1s"))
 	}
 	if c.ProjectionInterval < 0 || c.ProjectionInterval > 10*time.Second {
 		errs = append(errs, fmt.Errorf("PROJECTION_INTERVAL must be from 0 to 10s"))

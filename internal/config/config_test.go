@@ -58,11 +58,11 @@ func TestNewVariablesWinOverLegacy(t *testing.T) {
 }
 
 func TestValidateJoinsEveryProblem(t *testing.T) {
-	_, err := FromEnv([]string{"DATABASE_URL=mysql://x", "AMQP_URL=http://x", "LOG_LEVEL=loud", "PROJECTION_INTERVAL=-1s"})
+	_, err := FromEnv([]string{"DATABASE_URL=mysql://x", "AMQP_URL=http://x", "LOG_LEVEL=loud", "PROJECTION_INTERVAL=-1s", "INTAKE_INTERVAL=2s"})
 	if err == nil {
 		t.Fatal("got nil error, want one")
 	}
-	for _, want := range []string{"DATABASE_URL", "AMQP_URL", "LOG_LEVEL", "PROJECTION_INTERVAL"} {
+	for _, want := range []string{"DATABASE_URL", "AMQP_URL", "LOG_LEVEL", "PROJECTION_INTERVAL", "INTAKE_INTERVAL"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

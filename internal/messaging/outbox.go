@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -11,14 +12,14 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// outboxPublisher writes messages into the outbox table through db (a
-// transaction, or a pool whose statements commit on their own), wrapped
-// in the forwarder's envelope that names their real topic; the relay sends
-// them on after they commit.
-func outboxPublisher(db wsql.ContextExecutor, logger watermill.LoggerAdapter) (message.Publisher, error) {
-	pub, err := wsql.NewPublisher(db, wsql.PublisherConfig{
+// outboxPublisher writes messages into the outbox table inside tx,
+// wrapped in the forwarder's envelope that names their real topic; the
+// relay sends them on after the transaction commits.
+func outboxPublisher(tx pgx.Tx, logger watermill.LoggerAdapter) (message.Publisher, error) {
+	pub, err := wsql.NewPublisher(wsql.TxFromPgx(tx), wsql.PublisherConfig{
 		SchemaAdapter: wsql.DefaultPostgreSQLSchema{},
 		// The table comes from our migrations: creating it here would
 		// commit the caller's transaction.
@@ -27,7 +28,11 @@ func outboxPublisher(db wsql.ContextExecutor, logger watermill.LoggerAdapter) (m
 	if err != nil {
 		return nil, fmt.Errorf("outbox publisher: %w", err)
 	}
-	return forwarder.NewPublisher(pub, forwarder.PublisherConfig{ForwarderTopic: OutboxTopic}), nil
+	return forwarded(pub), nil
+}
+
+func forwarded(pub message.Publisher) message.Publisher {
+	return forwarder.NewPublisher(pub, forwarder.PublisherConfig{ForwarderTopic: OutboxTopic})
 }
 
 // Outbox sends commands and events inside a PostgreSQL transaction. It is
@@ -39,21 +44,65 @@ type Outbox struct {
 
 // NewOutbox binds the buses to tx.
 func NewOutbox(tx pgx.Tx, logger watermill.LoggerAdapter) (*Outbox, error) {
-	return newOutbox(wsql.TxFromPgx(tx), logger)
-}
-
-// NewAutocommitOutbox binds the buses to pool: each message sent is one
-// INSERT that commits on its own, one round trip where a transaction takes
-// three. For writers whose only write is the one message.
-func NewAutocommitOutbox(pool wsql.Conn, logger watermill.LoggerAdapter) (*Outbox, error) {
-	return newOutbox(wsql.BeginnerFromPgx(pool), logger)
-}
-
-func newOutbox(db wsql.ContextExecutor, logger watermill.LoggerAdapter) (*Outbox, error) {
-	pub, err := outboxPublisher(db, logger)
+	pub, err := outboxPublisher(tx, logger)
 	if err != nil {
 		return nil, err
 	}
+	return newOutbox(pub, logger)
+}
+
+// Execer runs a statement: a pool, a connection or a transaction.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// SendCommandIf writes cmd to the outbox, as SendCommand would, in one
+// INSERT on db that writes it only if guard, an SQL condition whose
+// parameters guardArgs are numbered from $4, holds when it runs; it
+// tells whether it wrote it. On a pool the INSERT commits on its own:
+// one round trip for a writer whose only write is the command and whose
+// only check is guard, where BEGIN, a read, the insert and COMMIT take
+// four. The row is the one watermill-sql's publisher writes.
+func SendCommandIf(ctx context.Context, db Execer, messageID, correlationID string, cmd any, guard string, guardArgs ...any) (bool, error) {
+	var kept keep
+	out, err := newOutbox(forwarded(&kept), watermill.NopLogger{})
+	if err != nil {
+		return false, err
+	}
+	if err := out.SendCommand(ctx, messageID, correlationID, cmd); err != nil {
+		return false, err
+	}
+	if len(kept.msgs) != 1 {
+		return false, fmt.Errorf("outbox: the command became %d messages, want 1", len(kept.msgs))
+	}
+	msg := kept.msgs[0]
+	metadata, err := json.Marshal(msg.Metadata)
+	if err != nil {
+		return false, err
+	}
+	tag, err := db.Exec(ctx, `INSERT INTO `+outboxTable+` (uuid, payload, metadata, transaction_id)
+		SELECT $1, $2, $3, pg_current_xact_id() WHERE `+guard,
+		append([]any{msg.UUID, []byte(msg.Payload), metadata}, guardArgs...)...)
+	if err != nil {
+		return false, fmt.Errorf("write command to the outbox: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// outboxTable is the outbox, as watermill-sql names it.
+var outboxTable = wsql.DefaultPostgreSQLSchema{}.MessagesTable(OutboxTopic)
+
+// keep is a publisher that keeps what it is given.
+type keep struct{ msgs []*message.Message }
+
+func (k *keep) Publish(_ string, msgs ...*message.Message) error {
+	k.msgs = append(k.msgs, msgs...)
+	return nil
+}
+
+func (k *keep) Close() error { return nil }
+
+func newOutbox(pub message.Publisher, logger watermill.LoggerAdapter) (*Outbox, error) {
 	cb, err := cqrs.NewCommandBusWithConfig(pub, cqrs.CommandBusConfig{
 		GeneratePublishTopic: func(p cqrs.CommandBusGeneratePublishTopicParams) (string, error) {
 			return CommandTopic(p.CommandName), nil

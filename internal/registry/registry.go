@@ -66,6 +66,12 @@ func Get(ctx context.Context, q Querier, id int64) (Registration, error) {
 	return r, nil
 }
 
+// AllTracked is an SQL condition (for messaging.SendCommandIf) that holds
+// when every id of the bigint[] parameter $4, whose ids must be distinct,
+// is registered and not removed: Tracked's question, asked inside the
+// statement that writes.
+const AllTracked = `(SELECT count(*) FROM movies WHERE tmdb_id = ANY($4::bigint[]) AND status <> 'removed') = cardinality($4::bigint[])`
+
 // Tracked returns the subset of ids that are registered and not removed.
 func Tracked(ctx context.Context, q Querier, ids []int64) (map[int64]bool, error) {
 	rows, err := q.Query(ctx, `SELECT tmdb_id FROM movies WHERE tmdb_id = ANY($1) AND status <> 'removed'`, ids)
