@@ -31,8 +31,8 @@ type Config struct {
 	// Committers is how many flushes may run at once (default 1). More
 	// committers split the waiting items into smaller batches.
 	Committers int
-	// Spacing is the least time between the starts of one committer's
-	// flushes (default 0: none), unless MaxBatch items are waiting. A
+	// Spacing is the least time between the starts of two flushes
+	// (default 0: none), unless MaxBatch items are waiting. A
 	// flush that follows a quiet spell still starts at once; under load,
 	// the items of the next flush gather for what is left of it. Fewer,
 	// larger flushes cost less per item where each flush pays per row
@@ -124,7 +124,6 @@ func (b *Batcher[T]) loop() {
 		if batch, ok = b.gather(batch[:0]); !ok {
 			return
 		}
-		items = items[:0]
 		items = items[:0]
 		for _, r := range batch {
 			items = append(items, r.item)

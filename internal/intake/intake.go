@@ -193,8 +193,9 @@ func (in *Intake) recordTracked(ctx context.Context, views []commands.View, corr
 
 // RecordView returns once the view is durable in the outbox. Concurrent
 // views share one RecordViews message (group commit): while one commits,
-// the next batch gathers, so batches grow with load and no timer adds
-// latency when the system is idle. If ctx ends first the view may still
+// the next batch gathers (for at least Interval after the previous began),
+// so batches grow with load, and no timer adds latency when the system is
+// idle. If ctx ends first the view may still
 // commit; the client may retry with the same view_id, which is counted
 // once.
 func (in *Intake) RecordView(ctx context.Context, v commands.View) error {
