@@ -87,6 +87,18 @@ func TestCodecRejectsBadPayloadsPermanently(t *testing.T) {
 	}
 }
 
+// Bad JSON fails with encoding/json's own error, the one dead letters
+// show (the dashboard's end-to-end test looks for it), and permanently.
+func TestCodecNamesBadJSONAsEncodingJSONDoes(t *testing.T) {
+	for _, payload := range []string{`{"views": "not a list"`, `{"views": 5}`, `not json`} {
+		want := json.Unmarshal([]byte(payload), &commands.RecordViews{})
+		err := marshaler.Unmarshal(message.NewMessage("id", []byte(payload)), &commands.RecordViews{})
+		if err == nil || want == nil || err.Error() != want.Error() || !Permanent(err) {
+			t.Errorf("%s: got %v, want encoding/json's %v, permanent", payload, err, want)
+		}
+	}
+}
+
 func withEncoding(enc string, payload []byte) *message.Message {
 	m := message.NewMessage("id", payload)
 	m.Metadata.Set(EncodingKey, enc)
