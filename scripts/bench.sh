@@ -227,6 +227,12 @@ metrics() { curl -sf "$BASE/metrics" | grep -E '^trend_(message_handle_duration_
 # A profile is gzip; without a pprof route the dashboard answers HTML.
 is_gzip() { [ "$(head -c2 "$1" 2>/dev/null | od -An -tx1 | tr -d ' ')" = 1f8b ]; }
 
+start_profile() { # start_profile SECONDS FILE: trend all's CPU profile, in the background; sets PPROF_PID
+	curl -sf "http://$PPROF_ADDR/debug/pprof/profile?seconds=$1" -o "$2" 2>/dev/null &
+	PPROF_PID=$!
+	PIDS+=("$PPROF_PID")
+}
+
 pprof_top() { # pprof_top TITLE PROFILE N: the title, then the profile's top N by cumulative time
 	echo "$1"
 	echo
@@ -354,10 +360,7 @@ VIEWS_LOAD_PID=$LOAD_PID
 snap "$WORK/cpu-0"
 PPROF_PID="" PERF_PID=""
 # trend all's own CPU profile, from its profiler listener (PPROF_ADDR).
-curl -sf "http://$PPROF_ADDR/debug/pprof/profile?seconds=$VIEWS_SECONDS" \
-	-o "$WORK/trend-all.pprof" 2>/dev/null &
-PPROF_PID=$!
-PIDS+=("$PPROF_PID")
+start_profile "$VIEWS_SECONDS" "$WORK/trend-all.pprof"
 if [ -n "$PERF" ]; then
 	perf record -a -g -F 499 -o "$WORK/perf.data" -- sleep "$VIEWS_SECONDS" >/dev/null 2>&1 &
 	PERF_PID=$!
@@ -418,10 +421,7 @@ PAGE_GZ=$(curl -sf -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: gzip'
 READS_START=$(now_ms)
 load reads --scenario reads --setup=false --movies 0 --connections "$CONNECTIONS" --duration "${READS_SECONDS}s" --gzip="$READS_GZIP"
 snap "$WORK/cpu-reads-0"
-curl -sf "http://$PPROF_ADDR/debug/pprof/profile?seconds=$((READS_SECONDS > 2 ? READS_SECONDS - 1 : 1))" \
-	-o "$WORK/trend-all-reads.pprof" 2>/dev/null &
-PPROF_PID=$!
-PIDS+=("$PPROF_PID")
+start_profile "$((READS_SECONDS > 2 ? READS_SECONDS - 1 : 1))" "$WORK/trend-all-reads.pprof"
 wait_load reads
 snap "$WORK/cpu-reads-1"
 wait "$PPROF_PID" 2>/dev/null || true
@@ -670,7 +670,8 @@ $(cpu_table "$WORK/cpu-reads-0" "$WORK/cpu-reads-1" "$READS_SECS")
 
 RecordViews and the trend projection consume their queues through ${WORKER_CONSUMERS:-16} subscriptions each
 (\`WORKER_CONSUMERS\`), whose messages share one transaction: their "mean time per message"
-includes the wait for that transaction, and "in handler" is the mean number of their messages
+includes the wait for that transaction (for the projection, also the wait of up to
+\`PROJECTION_INTERVAL\`, 200 ms by default, while batches gather), and "in handler" is the mean number of their messages
 being handled at once (time in the handler summed, over the wall time). The other handlers take
 one message at a time, so for them "in handler" near 100% marks a bottleneck.
 Backlog when the load ended: $(backlog_at_load_end).

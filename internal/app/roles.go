@@ -162,9 +162,7 @@ func (b *base) runRelay(ctx context.Context) error {
 	// acknowledged, or left in the outbox to be sent again.
 	r := messaging.NewBatchRelay(b.pool, b.cfg.AMQPURL, b.log)
 	r.Retention = b.cfg.OutboxRetention
-	if b.metrics != nil {
-		r.OnForwarded = b.metrics.Relayed
-	}
+	r.OnForwarded = b.metrics.Relayed
 	return r.Run(ctx)
 }
 

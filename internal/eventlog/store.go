@@ -125,7 +125,7 @@ func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn 
 		if err != nil {
 			return fmt.Errorf("record handled messages: %w", err)
 		}
-		inserted, err := pgx.CollectRows(rows, pgx.RowTo[pgtype.UUID])
+		inserted, err := postgres.CollectUUIDs(rows)
 		if err != nil {
 			return fmt.Errorf("record handled messages: %w", err)
 		}
@@ -134,7 +134,7 @@ func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn 
 		}
 		isNew := make(map[uuid.UUID]bool, len(inserted))
 		for _, id := range inserted {
-			isNew[id.Bytes] = true
+			isNew[id] = true
 		}
 		tx := &Tx{Tx: ptx, units: make([]*unit, len(msgs)), batchID: idgen.New()}
 		var fresh []int
@@ -198,12 +198,10 @@ func Exclusive(key int64) Option { return func(o *options) { o.lock = &key } }
 // Append adds events to the log. An event whose dedup key (a view_id) is
 // already in the log is skipped; Append returns how many were stored.
 func (tx *Tx) Append(ctx context.Context, evs ...events.Event) (int, error) {
-	n, err := tx.AppendEach(ctx, map[int][]events.Event{tx.index(): evs})
-	return n[tx.index()], err
+	i := slices.Index(tx.units, tx.cur)
+	n, err := tx.AppendEach(ctx, map[int][]events.Event{i: evs})
+	return n[i], err
 }
-
-// index is the place of the transaction's current message.
-func (tx *Tx) index() int { return slices.Index(tx.units, tx.cur) }
 
 // AppendEach is Append for several of OnceAll's messages at once, in one
 // statement: evs[i] are appended on behalf of message i, with its

@@ -40,8 +40,8 @@ type Config struct {
 	// batches, so more messages for the same views. With the worker's
 	// group commit, 1 committer measured (64 clients) 5,903 views/s
 	// accepted, 5,811 applied end to end and a freshness p99 of 0.64 s;
-	// 2 committers 5,350, 4,527 and 3.88 s (docs/benchmarks.md); again
-	// fewer with every later change measured.
+	// 2 committers 5,350, 4,527 and 3.88 s; with Interval too, two
+	// committers measured no better (docs/benchmarks.md).
 	Committers int
 	// Interval is the least time between the starts of two commits while
 	// views keep coming (the first after a quiet spell starts at once);
@@ -195,9 +195,8 @@ func (in *Intake) recordTracked(ctx context.Context, views []commands.View, corr
 // views share one RecordViews message (group commit): while one commits,
 // the next batch gathers (for at least Interval after the previous began),
 // so batches grow with load, and no timer adds latency when the system is
-// idle. If ctx ends first the view may still
-// commit; the client may retry with the same view_id, which is counted
-// once.
+// idle. If ctx ends first the view may still commit; the client may retry
+// with the same view_id, which is counted once.
 func (in *Intake) RecordView(ctx context.Context, v commands.View) error {
 	return in.views.Do(ctx, v)
 }

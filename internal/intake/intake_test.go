@@ -106,10 +106,10 @@ func TestRefreshOfAnUntrackedMovieIsRefused(t *testing.T) {
 	}
 }
 
-// TestConcurrentViewsShareTransactions checks the group commit: every view
+// TestConcurrentViewsShareCommits checks the group commit: every view
 // is durable in the outbox exactly once, views of untracked movies are
 // refused one by one, and concurrent views travel in fewer messages.
-func TestConcurrentViewsShareTransactions(t *testing.T) {
+func TestConcurrentViewsShareCommits(t *testing.T) {
 	t.Parallel()
 	in, pool := newIntake(t, intake.Config{Committers: 2, MaxBatch: 50})
 	if _, err := in.RegisterMovie(t.Context(), 1, ""); err != nil {

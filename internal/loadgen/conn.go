@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -90,6 +91,9 @@ func (e *endpoint) request(method, path string, body []byte, hdr ...header) []by
 	b = append(b, "\r\n"...)
 	return append(b, body...)
 }
+
+// Separators for bytes.Cut.
+var colon, semicolon, comma = []byte(":"), []byte(";"), []byte(",")
 
 // header is one request header a load sends.
 type header struct{ name, value string }
@@ -251,7 +255,7 @@ func (c *conn) readResponse() (status int, keep bool, err error) {
 		if len(line) == 0 {
 			break
 		}
-		name, value, ok := cut(line, ':')
+		name, value, ok := bytes.Cut(line, colon)
 		if !ok {
 			return status, false, fmt.Errorf("%w: header line %q", errMalformed, line)
 		}
@@ -321,8 +325,8 @@ func (c *conn) discardChunked() error {
 		if err != nil {
 			return err
 		}
-		size, _, _ := cut(line, ';') // chunk extensions are ignored
-		n, ok := parseHex(trimSpace(size))
+		size, _, _ := bytes.Cut(line, semicolon) // chunk extensions are ignored
+		n, ok := parseHex(bytes.TrimSpace(size))
 		if !ok {
 			return fmt.Errorf("%w: chunk size %q", errMalformed, line)
 		}
@@ -372,27 +376,9 @@ func parseStatusLine(line []byte) (status int, http11, ok bool) {
 	return status, line[7] == '1', status >= 100
 }
 
-// The helpers below work on the bytes of the read buffer, where the
-// strings and bytes packages would need conversions or allocations.
-
-func cut(b []byte, sep byte) (before, after []byte, found bool) {
-	for i, c := range b {
-		if c == sep {
-			return b[:i], b[i+1:], true
-		}
-	}
-	return b, nil, false
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
+// The helpers below work on the bytes of the read buffer, where strconv
+// and strings would need a string of them (an allocation a header) and
+// bytes.EqualFold folds Unicode.
 
 // equalFold reports whether b is lower, ignoring ASCII case.
 func equalFold(b []byte, lower string) bool {
@@ -414,8 +400,8 @@ func equalFold(b []byte, lower string) bool {
 func hasToken(v []byte, token string) bool {
 	for len(v) > 0 {
 		var t []byte
-		t, v, _ = cut(v, ',')
-		if equalFold(trimSpace(t), token) {
+		t, v, _ = bytes.Cut(v, comma)
+		if equalFold(bytes.TrimSpace(t), token) {
 			return true
 		}
 	}
@@ -423,7 +409,7 @@ func hasToken(v []byte, token string) bool {
 }
 
 func parseDecimal(b []byte) (int64, bool) {
-	b = trimSpace(b)
+	b = bytes.TrimSpace(b)
 	if len(b) == 0 || len(b) > 18 { // 18 digits cannot overflow
 		return 0, false
 	}

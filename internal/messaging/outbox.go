@@ -65,11 +65,12 @@ type Execer interface {
 // four. The row is the one watermill-sql's publisher writes.
 func SendCommandIf(ctx context.Context, db Execer, messageID, correlationID string, cmd any, guard string, guardArgs ...any) (bool, error) {
 	var kept keep
-	out, err := newOutbox(forwarded(&kept), watermill.NopLogger{})
+	cb, err := newCommandBus(forwarded(&kept), watermill.NopLogger{})
 	if err != nil {
 		return false, err
 	}
-	if err := out.SendCommand(ctx, messageID, correlationID, cmd); err != nil {
+	// Commands only: the event bus is not built for every commit.
+	if err := (&Outbox{commands: cb}).SendCommand(ctx, messageID, correlationID, cmd); err != nil {
 		return false, err
 	}
 	if len(kept.msgs) != 1 {
@@ -103,13 +104,7 @@ func (k *keep) Publish(_ string, msgs ...*message.Message) error {
 func (k *keep) Close() error { return nil }
 
 func newOutbox(pub message.Publisher, logger watermill.LoggerAdapter) (*Outbox, error) {
-	cb, err := cqrs.NewCommandBusWithConfig(pub, cqrs.CommandBusConfig{
-		GeneratePublishTopic: func(p cqrs.CommandBusGeneratePublishTopicParams) (string, error) {
-			return CommandTopic(p.CommandName), nil
-		},
-		Marshaler: marshaler,
-		Logger:    logger,
-	})
+	cb, err := newCommandBus(pub, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +124,16 @@ func newOutbox(pub message.Publisher, logger watermill.LoggerAdapter) (*Outbox, 
 		return nil, err
 	}
 	return &Outbox{commands: cb, events: eb}, nil
+}
+
+func newCommandBus(pub message.Publisher, logger watermill.LoggerAdapter) (*cqrs.CommandBus, error) {
+	return cqrs.NewCommandBusWithConfig(pub, cqrs.CommandBusConfig{
+		GeneratePublishTopic: func(p cqrs.CommandBusGeneratePublishTopicParams) (string, error) {
+			return CommandTopic(p.CommandName), nil
+		},
+		Marshaler: marshaler,
+		Logger:    logger,
+	})
 }
 
 type correlationKey struct{}

@@ -100,6 +100,16 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error 
 	return pgx.BeginFunc(ctx, pool, fn)
 }
 
+// CollectUUIDs reads rows of one uuid column. It scans pgtype values:
+// uuid.UUID is a sql.Scanner, which pgx feeds the text form (see UUIDs).
+func CollectUUIDs(rows pgx.Rows) ([]uuid.UUID, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (uuid.UUID, error) {
+		var id pgtype.UUID
+		err := r.Scan(&id)
+		return id.Bytes, err
+	})
+}
+
 // UUIDs passes ids to PostgreSQL as pgtype values. uuid.UUID is a
 // driver.Valuer, which pgx encodes by its text form with an error and a
 // fallback for every element: 44 µs for an array of 28, against 2 µs this

@@ -460,11 +460,7 @@ func (ru *run) handled(ctx context.Context, db DB, ids []uuid.UUID) ([]uuid.UUID
 	if err != nil {
 		return nil, fmt.Errorf("read the handled batches: %w", err)
 	}
-	done, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (uuid.UUID, error) {
-		var id pgtype.UUID
-		err := r.Scan(&id)
-		return id.Bytes, err
-	})
+	done, err := postgres.CollectUUIDs(rows)
 	if err != nil {
 		return nil, fmt.Errorf("read the handled batches: %w", err)
 	}
