@@ -197,6 +197,11 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		case ww.Status() >= 400:
 			level = slog.LevelInfo
 		}
+		// Most requests are logged at debug, usually off: building the
+		// record's arguments would cost allocations on every request.
+		if !s.Logger.Enabled(r.Context(), level) {
+			return
+		}
 		s.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
 			"took", time.Since(start).String(), "correlation_id", middleware.GetReqID(r.Context()))
 	})

@@ -94,8 +94,11 @@ func (m *Metrics) HTTP(next http.Handler) http.Handler {
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rw, r)
 		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
+		if rc := chi.RouteContext(r.Context()); rc != nil {
+			// RoutePattern builds its string anew on every call.
+			if p := rc.RoutePattern(); p != "" {
+				route = p
+			}
 		}
 		m.httpDuration.WithLabelValues(route, r.Method, strconv.Itoa(rw.status)).Observe(time.Since(start).Seconds())
 	})
