@@ -11,7 +11,9 @@
 #      consume (go test -bench BenchmarkRawRabbitMQ ./internal/loadgen/),
 #      and with a confirm awaited per message, as the relay publishes
 #   2. raw PostgreSQL: pgbench, single-row commits and 100-row
-#      transactions, 16 clients
+#      transactions, 16 clients; raw HTTP: the load generator's client
+#      against a do-nothing net/http handler, 64 connections
+#      (go test -bench BenchmarkRawHTTP ./internal/loadgen/)
 #   3. `trend all` (LOG_LEVEL=warn) with `trend tmdb-fake` serving a
 #      generated catalog of 10,000 movies, then with `trend load`:
 #      views (accepted, then applied end to end, counted exactly), the
@@ -28,7 +30,7 @@
 # docs/benchmarks.md), BENCH_KEEP=1 keeps the work directory;
 # TEST_DATABASE_URL, TEST_AMQP_URL, TEST_RABBITMQ_API as for the tests;
 # BENCH_VIEWS_SECONDS, BENCH_INGEST_SECONDS, BENCH_FRESHNESS_SECONDS, BENCH_READS_SECONDS,
-# BENCH_PG_SECONDS, BENCH_RAW_MESSAGES, BENCH_DRAIN_TIMEOUT,
+# BENCH_PG_SECONDS, BENCH_RAW_MESSAGES, BENCH_RAW_REQUESTS, BENCH_DRAIN_TIMEOUT,
 # BENCH_VIEW_MOVIES, BENCH_READ_MOVIES shorten or lengthen the phases;
 # BENCH_READS_GZIP=0 reads without asking for gzip.
 set -euo pipefail
@@ -47,6 +49,7 @@ FRESH_SECONDS=${BENCH_FRESHNESS_SECONDS:-15}
 READS_SECONDS=${BENCH_READS_SECONDS:-20}
 PG_SECONDS=${BENCH_PG_SECONDS:-10}
 RAW_MESSAGES=${BENCH_RAW_MESSAGES:-100000}
+RAW_REQUESTS=${BENCH_RAW_REQUESTS:-300000}
 # How long the projection may take to catch up after a load.
 DRAIN_TIMEOUT=${BENCH_DRAIN_TIMEOUT:-240}
 
@@ -76,6 +79,12 @@ drop_db() {
 	return 1
 }
 now_ms() { date +%s%3N; }
+# bench_values FILE BENCHMARK UNIT: the UNIT figure of each run of
+# BENCHMARK in FILE (go test -bench output), one a line.
+bench_values() {
+	awk -v name="^$2-" -v unit="$3" '$0 ~ name { for (i = 1; i < NF; i++) if ($(i + 1) == unit) print $i }' "$1"
+}
+median_of_3() { sort -n | sed -n 2p; }
 
 for tool in psql pgbench curl jq awk go; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (pgbench and psql: apt-get install postgresql-client; jq: apt-get install jq)"
@@ -262,14 +271,14 @@ create_vhost "$RAW_VHOST"
 phase "raw RabbitMQ: $RAW_MESSAGES persistent messages, pipelined confirms, 3 runs"
 RAW_AMQP_URL=$(amqp_url "$RAW_VHOST") go test -run '^$' -bench 'BenchmarkRawRabbitMQ$' -benchtime "${RAW_MESSAGES}x" -count 3 \
 	./internal/loadgen/ >"$WORK/rawmq.txt" 2>&1 || { cat "$WORK/rawmq.txt" >&2; die "raw RabbitMQ benchmark failed"; }
-RAW_MQ=$(awk '/^BenchmarkRawRabbitMQ-/ { for (i = 1; i < NF; i++) if ($(i + 1) == "msgs/s") print $i }' "$WORK/rawmq.txt" | sort -n | sed -n 2p)
+RAW_MQ=$(bench_values "$WORK/rawmq.txt" BenchmarkRawRabbitMQ msgs/s | median_of_3)
 [ -n "$RAW_MQ" ] || die "no RabbitMQ rate in $WORK/rawmq.txt"
-RAW_MQ_ALL=$(awk '/^BenchmarkRawRabbitMQ-/ { for (i = 1; i < NF; i++) if ($(i + 1) == "msgs/s") printf "%s%s", sep, $i; sep = ", " }' "$WORK/rawmq.txt")
+RAW_MQ_ALL=$(bench_values "$WORK/rawmq.txt" BenchmarkRawRabbitMQ msgs/s | paste -sd, | sed 's/,/, /g')
 log "raw RabbitMQ: median $RAW_MQ msgs/s (runs: $RAW_MQ_ALL)"
 phase "raw RabbitMQ: 3000 persistent messages, each publish waiting for its confirm"
 RAW_AMQP_URL=$(amqp_url "$RAW_VHOST") go test -run '^$' -bench 'BenchmarkRawRabbitMQConfirmEach$' -benchtime 3000x \
 	./internal/loadgen/ >"$WORK/rawmq-each.txt" 2>&1 || { cat "$WORK/rawmq-each.txt" >&2; die "raw RabbitMQ benchmark failed"; }
-RAW_MQ_EACH=$(awk '/^BenchmarkRawRabbitMQConfirmEach-/ { for (i = 1; i < NF; i++) if ($(i + 1) == "msgs/s") print $i }' "$WORK/rawmq-each.txt")
+RAW_MQ_EACH=$(bench_values "$WORK/rawmq-each.txt" BenchmarkRawRabbitMQConfirmEach msgs/s)
 log "raw RabbitMQ, confirm each: $RAW_MQ_EACH msgs/s"
 
 # ----------------------------------------------------- 2. raw PostgreSQL
@@ -294,6 +303,17 @@ fi
 PG_BATCH_ROWS=$(awk -v t="$PG_BATCH_TPS" 'BEGIN { printf "%.0f", t * 100 }')
 log "raw PostgreSQL: $PG_SINGLE single-row commits/s, $PG_BATCH_ROWS rows/s in 100-row transactions"
 drop_db "$RAW_DB" || die "could not drop $RAW_DB"
+
+# ----------------------------------------------------------- 2b. raw HTTP
+
+phase "raw HTTP: $RAW_REQUESTS requests, $CONNECTIONS connections, a do-nothing handler, 3 runs"
+go test -run '^$' -bench 'BenchmarkRawHTTP$' -benchtime "${RAW_REQUESTS}x" -count 3 \
+	./internal/loadgen/ >"$WORK/rawhttp.txt" 2>&1 || { cat "$WORK/rawhttp.txt" >&2; die "raw HTTP benchmark failed"; }
+RAW_HTTP=$(bench_values "$WORK/rawhttp.txt" BenchmarkRawHTTP req/s | median_of_3)
+[ -n "$RAW_HTTP" ] || die "no HTTP rate in $WORK/rawhttp.txt"
+RAW_HTTP_ALL=$(bench_values "$WORK/rawhttp.txt" BenchmarkRawHTTP req/s | paste -sd, | sed 's/,/, /g')
+RAW_HTTP_CLIENT_NS=$(bench_values "$WORK/rawhttp.txt" BenchmarkRawHTTP client-cpu-ns/op | median_of_3)
+log "raw HTTP: median $RAW_HTTP req/s (runs: $RAW_HTTP_ALL)"
 
 # -------------------------------------------------------- 3. the system
 
@@ -597,6 +617,7 @@ these figures (see "Where the CPU went").
 | RabbitMQ, the same but each publish waits for its confirm (as Watermill's publisher does) | **$(num "${RAW_MQ_EACH:-0}") msgs/s** | \`go test -bench BenchmarkRawRabbitMQConfirmEach -benchtime 3000x ./internal/loadgen/\`: the ceiling of a relay that forwards one message at a time |
 | PostgreSQL, single-row commits, 16 clients | **$(num "$PG_SINGLE") commits/s** | \`pgbench -c 16 -j 2 -T $PG_SECONDS\`: \`INSERT INTO raw_rows (payload) VALUES (repeat('x', 150))\`, one row per transaction, into a table with a bigserial primary key |
 | PostgreSQL, 100 rows per transaction, 16 clients | **$(num "$PG_BATCH_ROWS") rows/s** ($(num "$PG_BATCH_TPS") transactions/s) | same, \`INSERT ... SELECT repeat('x', 150) FROM generate_series(1, 100)\` |
+| HTTP, \`POST /api/movies/view\` answered 202 by a handler that does nothing, $CONNECTIONS connections | **$(num "$RAW_HTTP") req/s** (median of 3: $RAW_HTTP_ALL) | \`go test -bench BenchmarkRawHTTP -benchtime ${RAW_REQUESTS}x ./internal/loadgen/\`: \`trend load\`'s client, each connection with one request in flight, against a net/http server in another process; the client took $(awk -v n="${RAW_HTTP_CLIENT_NS:-0}" 'BEGIN { printf "%.1f", n / 1000 }') µs of CPU a request. The ceiling of views accepted one a request, with nothing stored |
 
 ### Ratios
 
@@ -607,6 +628,7 @@ these figures (see "Where the CPU went").
 | end-to-end views/s ÷ accepted views/s | $(awk -v a="${APPLIED:-0}" -v b="${ACC:-1}" 'BEGIN { printf "%.2f", a / b }') |
 | accepted views/s ÷ PostgreSQL single-row commits/s | $(awk -v a="${ACC:-0}" -v b="$PG_SINGLE" 'BEGIN { printf "%.2f", a / b }') (above 1 only thanks to group commit) |
 | accepted views/s ÷ PostgreSQL rows/s in 100-row transactions | $(awk -v a="${ACC:-0}" -v b="$PG_BATCH_ROWS" 'BEGIN { printf "%.2f", a / b }') |
+| accepted views/s ÷ raw HTTP req/s (same connections, a handler that does nothing) | $(awk -v a="${ACC:-0}" -v b="$RAW_HTTP" 'BEGIN { printf "%.2f", a / b }') |
 
 ### Methods
 

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -372,6 +373,55 @@ func BenchmarkNetHTTPClient(b *testing.B) {
 	}
 	benchClient(b, newOp)
 }
+
+// BenchmarkRawHTTP measures what HTTP alone does on this machine, the
+// ceiling of views accepted one a request: rawHTTPConnections keep-alive
+// connections of the lean client (as `trend load` opens), each with one
+// request in flight, posting a view to a do-nothing net/http handler in
+// another process that answers 202 as the API does. The rate is b.N
+// requests over the time they took. Run it with a count, e.g.
+// -benchtime 300000x.
+func BenchmarkRawHTTP(b *testing.B) {
+	ep := newEndpoint(benchServer(b))
+	req := ep.request(http.MethodPost, "/api/movies/view", idBody(42))
+	conns := make([]*conn, rawHTTPConnections)
+	for i := range conns {
+		conns[i] = ep.newConn()
+		defer conns[i].Close()
+		// Dial outside the measurement.
+		if status, err := conns[i].do(b.Context(), req); err != nil || status != http.StatusAccepted {
+			b.Fatal(status, err)
+		}
+	}
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	failed := make(chan error, len(conns))
+	b.ResetTimer()
+	cpu0, start := processCPU(), time.Now()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			for left.Add(-1) >= 0 {
+				if status, err := c.do(b.Context(), req); err != nil || status != http.StatusAccepted {
+					failed <- fmt.Errorf("status %d, error %v", status, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	close(failed)
+	for err := range failed {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "client-cpu-ns/op")
+}
+
+// rawHTTPConnections is the connections of the views benchmark.
+const rawHTTPConnections = 64
 
 const benchParallelism = 8
 
