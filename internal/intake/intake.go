@@ -47,11 +47,13 @@ type Config struct {
 	// views keep coming (the first after a quiet spell starts at once);
 	// the views of the next commit gather meanwhile. Default 0: none.
 	// Larger commits mean fewer, larger messages through the relay, the
-	// broker and the worker, which is where a view's CPU goes: with 64
-	// clients, 2 to 2.5 ms measured 13,000 to 15,300 views/s accepted
-	// against 12,600 to 12,800 without, at less CPU per view (about 110
-	// µs against 140; docs/benchmarks.md). A closed loop of n clients
-	// gets at most n views per interval.
+	// broker and the worker: with 64 clients, 2 to 2.5 ms measured 13,000
+	// to 15,300 views/s accepted against 12,600 to 12,800 without, at
+	// less CPU per view (about 110 µs against 140). Seven later pairs of
+	// runs on a slower machine put 0 and 2.5 ms within the spread of runs
+	// of the same code (means 10,520 and 9,932; docs/benchmarks.md), the
+	// interval still at less CPU per view in the faster ones. A closed
+	// loop of n clients gets at most n views per interval.
 	Interval time.Duration
 }
 
