@@ -105,8 +105,12 @@ audit: vulncheck
 vulncheck:
 	bash scripts/govulncheck.sh
 
+# The private servers are stopped afterwards, whatever the outcome, so that
+# a test run leaves running only what `make services` started.
 test-faults:
-	bash scripts/faults-env.sh start && $(GO) test -tags faults -race -count=1 -run Fault -v -timeout 20m ./cmd/trend/
+	bash scripts/faults-env.sh start
+	status=0; $(GO) test -tags faults -race -count=1 -run Fault -v -timeout 20m ./cmd/trend/ || status=$$?; \
+	if [ "$$(id -u)" = 0 ]; then bash scripts/faults-env.sh stop >/dev/null || status=1; fi; exit $$status
 
 test-short:
 	$(GO) test -count=1 -short ./...
