@@ -12,12 +12,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/handlers"
 	"github.com/movietrend/trend/internal/config"
 	"github.com/movietrend/trend/internal/messaging"
@@ -29,7 +31,28 @@ import (
 // Topology is every exchange and queue of the product.
 var Topology = messaging.Topology{
 	Commands:    []string{"RegisterMovie", "RecordViews", "RefreshMovie"},
-	EventGroups: []string{trend.HandlerName, handlers.EnrichmentName},
+	EventGroups: eventGroups,
+	// Batches of views alone, most of them, reach only these queues.
+	ViewGroups: groupsActingOn(events.TypeViewRecorded),
+}
+
+var eventGroups = []string{trend.HandlerName, handlers.EnrichmentName}
+
+// groupEventTypes lists, for each event group that acts on some event
+// types only, those types; the other groups act on every type. It decides
+// which batches a group decodes (messaging.WorkerConfig.EventTypes) and
+// whether its queue receives the batches of views alone.
+var groupEventTypes = map[string][]string{handlers.EnrichmentName: handlers.EnrichmentEventTypes}
+
+// groupsActingOn lists the event groups that act on events of type typ.
+func groupsActingOn(typ string) []string {
+	var gs []string
+	for _, g := range eventGroups {
+		if types, ok := groupEventTypes[g]; !ok || slices.Contains(types, typ) {
+			gs = append(gs, g)
+		}
+	}
+	return gs
 }
 
 // NewLogger logs JSON, or text on a terminal.

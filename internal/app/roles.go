@@ -221,7 +221,7 @@ func (b *base) runWorker(ctx context.Context) error {
 			return err
 		}
 		wc.EventGroups[handlers.EnrichmentName] = []cqrs.GroupEventHandler{cqrs.NewGroupEventHandler(h.HandleBatch)}
-		wc.EventTypes[handlers.EnrichmentName] = handlers.EnrichmentEventTypes
+		wc.EventTypes[handlers.EnrichmentName] = groupEventTypes[handlers.EnrichmentName]
 	}
 	router, err := messaging.NewWorker(wc)
 	if err != nil {

@@ -22,6 +22,21 @@ func setEventTypes(msg *message.Message, ev any) {
 	}
 }
 
+// eventTopic is the exchange an event batch is published to: ViewsTopic
+// if it holds views and nothing else, EventsTopic otherwise.
+func eventTopic(ev any) string {
+	b, ok := ev.(*events.Batch)
+	if !ok || len(b.Events) == 0 {
+		return EventsTopic
+	}
+	for _, e := range b.Events {
+		if e.Type != events.TypeViewRecorded {
+			return EventsTopic
+		}
+	}
+	return ViewsTopic
+}
+
 // skipUninterested acknowledges, without decoding it, a batch that names
 // none of the event types its handler acts on (wants, by handler name,
 // as metrics.HandlerName gives it: every subscription of a handler).

@@ -109,7 +109,7 @@ func newOutbox(pub message.Publisher, logger watermill.LoggerAdapter) (*Outbox, 
 		return nil, err
 	}
 	eb, err := cqrs.NewEventBusWithConfig(pub, cqrs.EventBusConfig{
-		GeneratePublishTopic: func(cqrs.GenerateEventPublishTopicParams) (string, error) { return EventsTopic, nil },
+		GeneratePublishTopic: func(p cqrs.GenerateEventPublishTopicParams) (string, error) { return eventTopic(p.Event), nil },
 		OnPublish: func(p cqrs.OnEventSendParams) error {
 			if id, ok := p.Message.Context().Value(correlationKey{}).(string); ok && id != "" {
 				middleware.SetCorrelationID(id, p.Message)

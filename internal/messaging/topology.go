@@ -6,6 +6,7 @@ package messaging
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -16,9 +17,14 @@ const (
 	// OutboxTopic is the watermill-sql topic (table watermill_outbox) that
 	// every command and event goes through before RabbitMQ.
 	OutboxTopic = "outbox"
-	// EventsTopic is the fanout exchange every event batch is published to;
+	// EventsTopic is the fanout exchange event batches are published to;
 	// each event handler group has its own queue bound to it.
 	EventsTopic = "events"
+	// ViewsTopic is the fanout exchange of the batches that hold nothing
+	// but views, most of them: only the queues of the groups that handle
+	// views (Topology.ViewGroups) are bound to it, so the others never
+	// receive them.
+	ViewsTopic = "events.views"
 	// DeadLetterTopic is the exchange and queue of messages that could not
 	// be handled after bounded retries.
 	DeadLetterTopic = "dead-letters"
@@ -36,6 +42,9 @@ func EventQueue(group string) string { return EventsTopic + "." + group }
 type Topology struct {
 	Commands    []string // command names, e.g. "RegisterMovie"
 	EventGroups []string // event handler group names, e.g. "trend-projection"
+	// ViewGroups are the event groups that handle ViewRecorded: their
+	// queues are also bound to ViewsTopic.
+	ViewGroups []string
 }
 
 // Binding is one durable queue bound to one fanout exchange.
@@ -50,7 +59,22 @@ func (t Topology) Bindings() []Binding {
 	for _, g := range t.EventGroups {
 		b = append(b, Binding{EventsTopic, EventQueue(g)})
 	}
+	for _, g := range t.ViewGroups {
+		b = append(b, Binding{ViewsTopic, EventQueue(g)})
+	}
 	return append(b, Binding{DeadLetterTopic, DeadLetterTopic})
+}
+
+// Queues lists every queue of the topology once, in the order of
+// Bindings.
+func (t Topology) Queues() []string {
+	var qs []string
+	for _, b := range t.Bindings() {
+		if !slices.Contains(qs, b.Queue) {
+			qs = append(qs, b.Queue)
+		}
+	}
+	return qs
 }
 
 // Declare creates every exchange, queue and binding before anything is

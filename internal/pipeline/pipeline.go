@@ -110,7 +110,7 @@ func (c *Collector) queues(s *Stats) {
 		return
 	}
 	defer conn.Close()
-	for _, b := range c.topology.Bindings() {
+	for _, name := range c.topology.Queues() {
 		// A passive declare fails and closes the channel if the queue does
 		// not exist yet, so each queue gets its own channel.
 		ch, err := conn.Channel()
@@ -118,12 +118,12 @@ func (c *Collector) queues(s *Stats) {
 			s.BrokerError = err.Error()
 			return
 		}
-		q, err := ch.QueueDeclarePassive(b.Queue, true, false, false, false, nil)
+		q, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
 		if err != nil {
 			continue
 		}
 		_ = ch.Close()
-		if b.Queue == messaging.DeadLetterTopic {
+		if name == messaging.DeadLetterTopic {
 			s.DeadLetters = q.Messages
 		}
 		s.Queues = append(s.Queues, Queue{Name: q.Name, Messages: q.Messages, Consumers: q.Consumers})
