@@ -139,7 +139,12 @@ func (r *Replayer) Run(ctx context.Context, p Projection, opts Options) (Result,
 	if !locked {
 		return Result{}, ErrRunning
 	}
-	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, lockKey(p.Name())) //nolint:errcheck
+	unlocked := false
+	defer func() {
+		if !unlocked {
+			_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, lockKey(p.Name()))
+		}
+	}()
 
 	mode := "rebuild"
 	suffix := "_replay"
@@ -173,9 +178,20 @@ func (r *Replayer) Run(ctx context.Context, p Projection, opts Options) (Result,
 		n := int64(len(res.Differences))
 		diffs = &n
 	}
-	// Recorded even when ctx was cancelled (a stop request).
-	_, uerr := r.pool.Exec(context.Background(), `UPDATE projection_replays SET state = $2, error = nullif($3, ''), done = $4,
-		differences = $5, finished_at = now(), updated_at = now() WHERE id = $1`, ru.id, state, msg, ru.done, diffs)
+	// Recorded even when ctx was cancelled (a stop request). The lock is
+	// released by the same statement, before it commits: whoever reads the
+	// end can start the next replay at once. One that takes the lock
+	// before the commit waits for this row when it marks leftovers
+	// "interrupted", then finds it ended.
+	var released bool
+	uerr := conn.QueryRow(context.Background(), `WITH ended AS (
+			UPDATE projection_replays SET state = $2, error = nullif($3, ''), done = $4,
+				differences = $5, finished_at = now(), updated_at = now() WHERE id = $1 RETURNING id)
+		SELECT pg_advisory_unlock($6) FROM ended`, ru.id, state, msg, ru.done, diffs, lockKey(p.Name())).Scan(&released)
+	if errors.Is(uerr, pgx.ErrNoRows) { // the row is gone: nothing to record
+		uerr = nil
+	}
+	unlocked = uerr == nil && released
 	return res, errors.Join(err, uerr)
 }
 

@@ -319,3 +319,34 @@ func TestOneReplayAtATime(t *testing.T) {
 		t.Errorf("status after: got %+v, want done with every event", st)
 	}
 }
+
+// A client that reads a replay's end may start the next one at once: the
+// lock is free by the time the end can be read (an API user got 409 after
+// GET said done).
+func TestTheLockIsFreeOnceTheEndIsVisible(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	for range 20 {
+		if err := w.step(ctx, false, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := replay.New(w.pool, quiet)
+	for round := range 20 {
+		id, err := r.Start(ctx, proj, replay.Options{}, nil)
+		if err != nil {
+			t.Fatalf("round %d, started right after the previous one's end was read: %v", round, err)
+		}
+		for {
+			st, err := r.Latest(ctx, "trend")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.ID == id && st.State != "running" {
+				break
+			}
+		}
+		// The next round starts at once, as the admin API's client did.
+	}
+}
