@@ -52,6 +52,17 @@ func newWorld(t *testing.T) *world {
 	return &world{t: t, pool: pool, store: store, live: h, rng: rand.New(rand.NewPCG(1, 9)), views: map[int64]int{}}
 }
 
+// steps takes n steps in turn, registrations and removals included: how
+// most tests fill the log first.
+func (w *world) steps(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		if err := w.step(t.Context(), false, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // step appends and handles one random batch. Removals and registrations
 // only come with lifecycle: they do not commute with views of the same
 // movie, and the live handler applies batches in delivery order, so they
@@ -145,11 +156,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ctx := t.Context()
-	for range 200 {
-		if err := w.step(ctx, false, true); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w.steps(t, 200)
 	for i := range 200 {
 		if err := w.step(ctx, i%10 == 0, false); err != nil {
 			t.Fatal(err)
@@ -191,11 +198,7 @@ func TestCheckFindsDrift(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ctx := t.Context()
-	for range 100 {
-		if err := w.step(ctx, false, true); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w.steps(t, 100)
 	if d := w.check(ctx); len(d) != 0 {
 		t.Fatalf("no drift yet, got %v", d)
 	}
@@ -213,11 +216,7 @@ func TestRebuildWhileViewsArrive(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ctx := t.Context()
-	for range 300 {
-		if err := w.step(ctx, false, true); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w.steps(t, 300)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 3 {
@@ -279,11 +278,7 @@ func TestOneReplayAtATime(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ctx := t.Context()
-	for range 50 {
-		if err := w.step(ctx, false, true); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w.steps(t, 50)
 	conn, err := w.pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -327,11 +322,7 @@ func TestTheLockIsFreeOnceTheEndIsVisible(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ctx := t.Context()
-	for range 20 {
-		if err := w.step(ctx, false, true); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w.steps(t, 20)
 	r := replay.New(w.pool, quiet)
 	for round := range 20 {
 		id, err := r.Start(ctx, proj, replay.Options{}, nil)
