@@ -22,7 +22,9 @@ type WorkerConfig struct {
 	AMQPURL         string
 	CommandHandlers []cqrs.CommandHandler
 	// EventGroups maps a group name (its queue is events.<name>) to the
-	// handlers of that group; each group receives every event batch.
+	// handlers of that group; each group receives every event batch with
+	// an event other than a view (and, if it is one of the topology's
+	// ViewGroups, the batches of views alone too).
 	EventGroups map[string][]cqrs.GroupEventHandler
 	// Batched are the handlers that consume their queue through several
 	// subscriptions feeding one group commit (the hot paths).
