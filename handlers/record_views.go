@@ -66,7 +66,7 @@ func (h *RecordViewsHandler) HandleAll(ctx context.Context, cmds []*commands.Rec
 			return err
 		}
 		// One statement for every message's views.
-		evs := make(map[int][]events.Event, len(fresh))
+		evs := make([][]events.Event, len(cmds))
 		for _, i := range fresh {
 			evs[i] = h.recorded(ctx, cmds[i], tracked)
 		}

@@ -85,6 +85,7 @@ bench_values() {
 	awk -v name="^$2-" -v unit="$3" '$0 ~ name { for (i = 1; i < NF; i++) if ($(i + 1) == unit) print $i }' "$1"
 }
 median_of_3() { sort -n | sed -n 2p; }
+joined() { paste -sd, | sed 's/,/, /g'; } # lines as "a, b, c"
 
 for tool in psql pgbench curl jq awk go; do
 	command -v "$tool" >/dev/null || die "$tool is not installed (pgbench and psql: apt-get install postgresql-client; jq: apt-get install jq)"
@@ -273,7 +274,7 @@ RAW_AMQP_URL=$(amqp_url "$RAW_VHOST") go test -run '^$' -bench 'BenchmarkRawRabb
 	./internal/loadgen/ >"$WORK/rawmq.txt" 2>&1 || { cat "$WORK/rawmq.txt" >&2; die "raw RabbitMQ benchmark failed"; }
 RAW_MQ=$(bench_values "$WORK/rawmq.txt" BenchmarkRawRabbitMQ msgs/s | median_of_3)
 [ -n "$RAW_MQ" ] || die "no RabbitMQ rate in $WORK/rawmq.txt"
-RAW_MQ_ALL=$(bench_values "$WORK/rawmq.txt" BenchmarkRawRabbitMQ msgs/s | paste -sd, | sed 's/,/, /g')
+RAW_MQ_ALL=$(bench_values "$WORK/rawmq.txt" BenchmarkRawRabbitMQ msgs/s | joined)
 log "raw RabbitMQ: median $RAW_MQ msgs/s (runs: $RAW_MQ_ALL)"
 phase "raw RabbitMQ: 3000 persistent messages, each publish waiting for its confirm"
 RAW_AMQP_URL=$(amqp_url "$RAW_VHOST") go test -run '^$' -bench 'BenchmarkRawRabbitMQConfirmEach$' -benchtime 3000x \
@@ -311,7 +312,7 @@ go test -run '^$' -bench 'BenchmarkRawHTTP$' -benchtime "${RAW_REQUESTS}x" -coun
 	./internal/loadgen/ >"$WORK/rawhttp.txt" 2>&1 || { cat "$WORK/rawhttp.txt" >&2; die "raw HTTP benchmark failed"; }
 RAW_HTTP=$(bench_values "$WORK/rawhttp.txt" BenchmarkRawHTTP req/s | median_of_3)
 [ -n "$RAW_HTTP" ] || die "no HTTP rate in $WORK/rawhttp.txt"
-RAW_HTTP_ALL=$(bench_values "$WORK/rawhttp.txt" BenchmarkRawHTTP req/s | paste -sd, | sed 's/,/, /g')
+RAW_HTTP_ALL=$(bench_values "$WORK/rawhttp.txt" BenchmarkRawHTTP req/s | joined)
 RAW_HTTP_CLIENT_NS=$(bench_values "$WORK/rawhttp.txt" BenchmarkRawHTTP client-cpu-ns/op | median_of_3)
 log "raw HTTP: median $RAW_HTTP req/s (runs: $RAW_HTTP_ALL)"
 

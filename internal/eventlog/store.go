@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -199,20 +198,25 @@ func Exclusive(key int64) Option { return func(o *options) { o.lock = &key } }
 // already in the log is skipped; Append returns how many were stored.
 func (tx *Tx) Append(ctx context.Context, evs ...events.Event) (int, error) {
 	i := slices.Index(tx.units, tx.cur)
-	n, err := tx.AppendEach(ctx, map[int][]events.Event{i: evs})
-	return n[i], err
+	each := make([][]events.Event, i+1)
+	each[i] = evs
+	n, err := tx.AppendEach(ctx, each)
+	if err != nil {
+		return 0, err
+	}
+	return n[i], nil
 }
 
 // AppendEach is Append for several of OnceAll's messages at once, in one
-// statement: evs[i] are appended on behalf of message i, with its
-// correlation id. It returns how many of each were stored.
-func (tx *Tx) AppendEach(ctx context.Context, evs map[int][]events.Event) (map[int]int, error) {
+// statement: evs[i] are appended on behalf of message i (of OnceAll's
+// msgs), with its correlation id, in the messages' order. It returns how
+// many of each were stored.
+func (tx *Tx) AppendEach(ctx context.Context, evs [][]events.Event) ([]int, error) {
 	var n int
-	order := slices.Sorted(maps.Keys(evs)) // messages in their order, so positions follow it
-	for _, i := range order {
-		n += len(evs[i])
+	for _, e := range evs {
+		n += len(e)
 	}
-	stored := make(map[int]int, len(evs))
+	stored := make([]int, len(evs))
 	if n == 0 {
 		return stored, nil
 	}
@@ -227,7 +231,7 @@ func (tx *Tx) AppendEach(ctx context.Context, evs map[int][]events.Event) (map[i
 		corrs    = make([]string, 0, n)
 		byID     = make(map[uuid.UUID]envelopeOf, n)
 	)
-	for _, i := range order {
+	for i := range evs {
 		corr := tx.units[i].msg.CorrelationID
 		for _, ev := range evs[i] {
 			env, err := events.Seal(ev, corr)

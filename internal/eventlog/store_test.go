@@ -253,10 +253,10 @@ func TestAppendEachStoresEachMessagesEventsWithItsCorrelationID(t *testing.T) {
 	view := uuid.New()
 	at := time.Now().UTC()
 	msgs := []eventlog.Message{{ID: uuid.New(), CorrelationID: "corr-a"}, {ID: uuid.New(), CorrelationID: "corr-b"}, {ID: uuid.New(), CorrelationID: "corr-c"}}
-	var stored map[int]int
+	var stored []int
 	err := store.OnceAll(t.Context(), "test", msgs, func(ctx context.Context, tx *eventlog.Tx, fresh []int) error {
 		var err error
-		stored, err = tx.AppendEach(ctx, map[int][]events.Event{
+		stored, err = tx.AppendEach(ctx, [][]events.Event{
 			2: {events.ViewRecorded{ViewID: uuid.New(), TMDBID: 3, ViewedAt: at}},
 			0: {events.ViewRecorded{ViewID: view, TMDBID: 1, ViewedAt: at}, events.ViewRecorded{ViewID: uuid.New(), TMDBID: 1, ViewedAt: at}},
 			1: {events.ViewRecorded{ViewID: view, TMDBID: 1, ViewedAt: at}}, // message 0's view again

@@ -162,9 +162,12 @@ func (in *Intake) RecordViews(ctx context.Context, views []commands.View, correl
 // after the INSERT is caught by RecordViews' handler, which drops views
 // of movies no longer tracked.
 func (in *Intake) recordTracked(ctx context.Context, views []commands.View, correlationID string) ([]int64, error) {
+	// Distinct, for the guard; a batch may name 1,000 movies.
 	ids := make([]int64, 0, len(views))
+	seen := make(map[int64]bool, len(views))
 	for _, v := range views {
-		if !slices.Contains(ids, v.TMDBID) {
+		if !seen[v.TMDBID] {
+			seen[v.TMDBID] = true
 			ids = append(ids, v.TMDBID)
 		}
 	}
