@@ -46,9 +46,10 @@ type Config struct {
 	// the trend projection) a worker takes at once; they share one
 	// transaction.
 	WorkerConsumers int `env:"WORKER_CONSUMERS" envDefault:"16"`
-	// IntakeInterval is the least time between two commits of the API's
-	// views while views keep coming (the first after a quiet spell
-	// starts at once): the views of the next one gather meanwhile, so
+	// IntakeInterval is the longest the next commit of the API's views
+	// waits for more while views keep coming (the first after a quiet
+	// spell starts at once, and so does one for which as many views wait
+	// as the previous commit carried): the views gather meanwhile, so
 	// each RecordViews message carries more of them.
 	IntakeInterval time.Duration `env:"INTAKE_INTERVAL" envDefault:"2.5ms"`
 

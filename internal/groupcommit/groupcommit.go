@@ -40,6 +40,15 @@ type Config struct {
 	// n items in flight (n subscriptions), MaxBatch n makes a full
 	// house flush at once.
 	Spacing time.Duration
+	// Returning starts a spaced flush early, as soon as as many items wait
+	// as the previous flush carried. It is for callers that send their
+	// next item only once the last one was answered (HTTP clients with one
+	// request in flight): once they are back, the rest of Spacing would
+	// only add latency, and a caller a little late for the cut-off would
+	// wait a whole extra cycle. The API's views, 64 such clients, measured
+	// about a tenth more views a second with it (docs/benchmarks.md).
+	// Spacing stays the longest wait.
+	Returning bool
 }
 
 // Batcher gathers concurrent items into flushes.
@@ -58,6 +67,8 @@ type Batcher[T any] struct {
 	// is when the previous batch started its flush.
 	gatherMu sync.Mutex
 	last     time.Time
+	// previous is the size of the last flush (for Returning).
+	previous int
 }
 
 type request[T any] struct {
@@ -159,7 +170,11 @@ func (b *Batcher[T]) gather(batch []request[T]) ([]request[T], bool) {
 	}
 	batch = append(batch, first)
 	if wait := b.cfg.Spacing - time.Since(b.last); wait > 0 {
-		batch = b.gatherFor(batch, wait)
+		enough := b.cfg.MaxBatch
+		if b.cfg.Returning && b.previous > 0 {
+			enough = min(enough, b.previous)
+		}
+		batch = b.gatherFor(batch, enough, wait)
 	}
 	b.last = time.Now()
 	for len(batch) < b.cfg.MaxBatch {
@@ -167,18 +182,20 @@ func (b *Batcher[T]) gather(batch []request[T]) ([]request[T], bool) {
 		case r := <-b.in:
 			batch = append(batch, r)
 		default:
+			b.previous = len(batch)
 			return batch, true
 		}
 	}
+	b.previous = len(batch)
 	return batch, true
 }
 
-// gatherFor adds items to batch for up to d, until it is full or Close
-// was called (what was submitted is then flushed without delay).
-func (b *Batcher[T]) gatherFor(batch []request[T], d time.Duration) []request[T] {
+// gatherFor adds items to batch for up to d, until it holds enough items
+// or Close was called (what was submitted is then flushed without delay).
+func (b *Batcher[T]) gatherFor(batch []request[T], enough int, d time.Duration) []request[T] {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	for len(batch) < b.cfg.MaxBatch {
+	for len(batch) < enough {
 		select {
 		case r := <-b.in:
 			batch = append(batch, r)

@@ -127,6 +127,73 @@ func TestSpacingWaitsOnlyForAPartialBatchUnderLoad(t *testing.T) {
 	}
 }
 
+// With Returning, a spaced flush starts as soon as as many items wait as
+// the previous flush carried, not at the end of the hour-long spacing;
+// fewer wait for the spacing.
+func TestReturningFlushesOnceThePreviousFlushsCountWaits(t *testing.T) {
+	flushes := make(chan []int, 10)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	b := New(Config{Spacing: time.Hour, Returning: true}, func(items []int) []error {
+		if calls.Add(1) == 1 {
+			<-release // hold the first flush while three items queue
+		}
+		flushes <- slices.Clone(items)
+		return nil
+	})
+	defer b.Close()
+	var wg sync.WaitGroup
+	submit := func(items ...int) {
+		for _, it := range items {
+			wg.Go(func() {
+				if err := b.Do(context.Background(), it); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	next := func() []int {
+		t.Helper()
+		select {
+		case items := <-flushes:
+			slices.Sort(items)
+			return items
+		case <-time.After(10 * time.Second):
+			t.Fatal("no flush within 10 s: waiting out the hour-long spacing")
+			return nil
+		}
+	}
+
+	submit(1) // after a quiet spell: flushed at once
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	submit(10, 11, 12)
+	for len(b.in) < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if got := next(); !slices.Equal(got, []int{1}) {
+		t.Fatalf("first flush %v, want [1]", got)
+	}
+	// One item (the first flush's count) waits at once, and the others
+	// are taken with it.
+	if got := next(); !slices.Equal(got, []int{10, 11, 12}) {
+		t.Fatalf("second flush %v, want [10 11 12]", got)
+	}
+	submit(20, 21)
+	select {
+	case items := <-flushes:
+		t.Fatalf("%v flushed within the spacing, with fewer than the 3 of the previous flush", items)
+	case <-time.After(100 * time.Millisecond):
+	}
+	submit(22)
+	if got := next(); !slices.Equal(got, []int{20, 21, 22}) {
+		t.Fatalf("third flush %v, want [20 21 22]", got)
+	}
+	wg.Wait()
+}
+
 func TestCloseFlushesWhatWasSubmittedAndRefusesMore(t *testing.T) {
 	var count atomic.Int64
 	started := make(chan struct{})
