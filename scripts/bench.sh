@@ -151,10 +151,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port: a local TCP port nothing listens on.
+# free_port: a local TCP port nothing listens on, below Linux's ephemeral
+# range (32768 on), where an outgoing connection (trend's own, opened
+# before it listens) could take it first: a run at 18:51 failed so.
 free_port() {
 	local p
-	for p in $(shuf -i 20000-60000 -n 50); do
+	for p in $(shuf -i 20000-32000 -n 50); do
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
@@ -691,10 +693,10 @@ $(cpu_table "$WORK/cpu-reads-0" "$WORK/cpu-reads-1" "$READS_SECS")
 
 ### The pipeline during the views run (load and drain), from \`/metrics\`
 
-RecordViews and the trend projection consume their queues through ${WORKER_CONSUMERS:-16} subscriptions each
+RecordViews and the trend projection consume their queues through ${WORKER_CONSUMERS:-32} subscriptions each
 (\`WORKER_CONSUMERS\`), whose messages share one transaction: their "mean time per message"
 includes the wait for that transaction (for the projection, also the wait of up to
-\`PROJECTION_INTERVAL\`, 200 ms by default, while batches gather), and "in handler" is the mean number of their messages
+\`PROJECTION_INTERVAL\`, 400 ms by default, while batches gather), and "in handler" is the mean number of their messages
 being handled at once (time in the handler summed, over the wall time). The other handlers take
 one message at a time, so for them "in handler" near 100% marks a bottleneck.
 Backlog when the load ended: $(backlog_at_load_end).
