@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/movietrend/trend/internal/config"
 )
 
 // TestTwoWorkersShareTheQueues runs a second `trend worker` beside `trend
@@ -22,6 +24,10 @@ func TestTwoWorkersShareTheQueues(t *testing.T) {
 	var logs bytes.Buffer
 	worker := exec.Command(binary, "worker", "--no-migrate")
 	worker.Env = s.env("127.0.0.1:0")
+	cfg, err := config.FromEnv(worker.Env)
+	if err != nil {
+		t.Fatal(err)
+	}
 	worker.Stdout, worker.Stderr = syncWriter(&logs), syncWriter(&logs)
 	if err := worker.Start(); err != nil {
 		t.Fatal(err)
@@ -41,9 +47,9 @@ func TestTwoWorkersShareTheQueues(t *testing.T) {
 		if json.Unmarshal(r.body, &p) != nil {
 			return false
 		}
-		// One consumer per process, and WORKER_CONSUMERS (16 by default)
-		// per process on the hot queue.
-		want := map[string]int{"commands.RegisterMovie": 2, "commands.RefreshMovie": 2, "commands.RecordViews": 2 * 16}
+		// One consumer per process, and WORKER_CONSUMERS per process on
+		// the hot queue.
+		want := map[string]int{"commands.RegisterMovie": 2, "commands.RefreshMovie": 2, "commands.RecordViews": 2 * cfg.WorkerConsumers}
 		n := 0
 		for _, q := range p.Queues {
 			if c, ok := want[q.Name]; ok && q.Consumers == c {
