@@ -59,9 +59,9 @@ type Config struct {
 	// quiet spell starts at once): batches gather meanwhile, and a movie
 	// viewed in many of them is written once. Each transaction rewrites
 	// every movie viewed since the last, so under load its cost is per
-	// second, not per view: 400 ms against 200 ms measured about a tenth
-	// less CPU per view, for a freshness p99 still well under a second
-	// (docs/benchmarks.md).
+	// second, not per view: 400 ms (with 32 consumers) against 200 ms
+	// (with 16) measured about a tenth less CPU per view, for a freshness
+	// p99 still well under a second (docs/benchmarks.md).
 	ProjectionInterval time.Duration `env:"PROJECTION_INTERVAL" envDefault:"400ms"`
 
 	// OutboxRetention is how long the relay keeps outbox rows it has

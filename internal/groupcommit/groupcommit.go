@@ -177,13 +177,13 @@ func (b *Batcher[T]) gather(batch []request[T]) ([]request[T], bool) {
 		batch = b.gatherFor(batch, enough, wait)
 	}
 	b.last = time.Now()
+drain:
 	for len(batch) < b.cfg.MaxBatch {
 		select {
 		case r := <-b.in:
 			batch = append(batch, r)
 		default:
-			b.previous = len(batch)
-			return batch, true
+			break drain
 		}
 	}
 	b.previous = len(batch)
