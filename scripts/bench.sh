@@ -490,6 +490,11 @@ backlog_at_load_end() { # where the views waited when the load ended
 		"$WORK/pipeline-load-end.json" 2>/dev/null || echo "not available"
 }
 
+hot_consumers() { # subscriptions on the RecordViews queue, from the same snapshot
+	jq -r '[.queues[] | select(.name == "commands.RecordViews") | .consumers][0] // "unknown"' \
+		"$WORK/pipeline-load-end.json" 2>/dev/null || echo "unknown"
+}
+
 # Per handler: messages, views per message, mean time per message, and
 # how many of its messages were in the handler at once on average.
 pipeline_table() {
@@ -693,10 +698,10 @@ $(cpu_table "$WORK/cpu-reads-0" "$WORK/cpu-reads-1" "$READS_SECS")
 
 ### The pipeline during the views run (load and drain), from \`/metrics\`
 
-RecordViews and the trend projection consume their queues through ${WORKER_CONSUMERS:-32} subscriptions each
-(\`WORKER_CONSUMERS\`), whose messages share one transaction: their "mean time per message"
-includes the wait for that transaction (for the projection, also the wait of up to
-\`PROJECTION_INTERVAL\`, 400 ms by default, while batches gather), and "in handler" is the mean number of their messages
+RecordViews and the trend projection consume their queues through \`WORKER_CONSUMERS\` subscriptions
+each ($(hot_consumers) in this run, as RabbitMQ counted them on commands.RecordViews), whose messages
+share one transaction: their "mean time per message" includes the wait for that transaction (for the
+projection, also the wait of up to \`PROJECTION_INTERVAL\` while batches gather), and "in handler" is the mean number of their messages
 being handled at once (time in the handler summed, over the wall time). The other handlers take
 one message at a time, so for them "in handler" near 100% marks a bottleneck.
 Backlog when the load ended: $(backlog_at_load_end).

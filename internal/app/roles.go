@@ -178,7 +178,7 @@ func (b *base) runWorker(ctx context.Context) error {
 	wc := messaging.WorkerConfig{
 		AMQPURL:     b.cfg.AMQPURL,
 		EventGroups: map[string][]cqrs.GroupEventHandler{},
-		EventTypes:  map[string][]string{},
+		EventTypes:  groupEventTypes, // the same lists decide the views exchange's bindings
 		Logger:      b.wlog, Log: b.log, Metrics: b.metrics,
 	}
 	if b.wants("commands") {
@@ -221,7 +221,6 @@ func (b *base) runWorker(ctx context.Context) error {
 			return err
 		}
 		wc.EventGroups[handlers.EnrichmentName] = []cqrs.GroupEventHandler{cqrs.NewGroupEventHandler(h.HandleBatch)}
-		wc.EventTypes[handlers.EnrichmentName] = groupEventTypes[handlers.EnrichmentName]
 	}
 	router, err := messaging.NewWorker(wc)
 	if err != nil {

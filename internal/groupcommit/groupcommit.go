@@ -32,7 +32,8 @@ type Config struct {
 	// committers split the waiting items into smaller batches.
 	Committers int
 	// Spacing is the least time between the starts of two flushes
-	// (default 0: none), unless MaxBatch items are waiting. A
+	// (default 0: none), unless MaxBatch items are waiting (or, with
+	// Returning, as many as the previous flush carried). A
 	// flush that follows a quiet spell still starts at once; under load,
 	// the items of the next flush gather for what is left of it. Fewer,
 	// larger flushes cost less per item where each flush pays per row
@@ -171,7 +172,7 @@ func (b *Batcher[T]) gather(batch []request[T]) ([]request[T], bool) {
 	batch = append(batch, first)
 	if wait := b.cfg.Spacing - time.Since(b.last); wait > 0 {
 		enough := b.cfg.MaxBatch
-		if b.cfg.Returning && b.previous > 0 {
+		if b.cfg.Returning { // a previous flush started at b.last
 			enough = min(enough, b.previous)
 		}
 		batch = b.gatherFor(batch, enough, wait)
