@@ -80,6 +80,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRegisterBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi/
 	$(GO) test -run '^$$' -fuzz '^FuzzViewBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi/
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalMessages$$' -fuzztime $(FUZZTIME) ./internal/messaging/
+	$(GO) test -run '^$$' -fuzz '^FuzzUnbundle$$' -fuzztime $(FUZZTIME) ./internal/messaging/
 
 bench: services build
 	bash scripts/bench.sh

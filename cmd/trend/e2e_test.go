@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -213,6 +215,50 @@ func TestRedeliveredCommandIsCountedOnce(t *testing.T) {
 		publishRaw(t, s.amqpURL, messaging.CommandTopic("RecordViews"), "RecordViews", cmdID, []byte(payload))
 	}
 	s.waitViews(155, 2)
+}
+
+// The relay bundles RecordViews commands, and after a crash it may bundle
+// them otherwise: each command is still counted once. A bundle holding a
+// command no retry can fix goes to the dead letters, and its good
+// commands are counted.
+func TestCommandsRegroupedInBundlesAreCountedOnce(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	s.register(155)
+	s.waitActive(155)
+	command := func(payload string) *message.Message {
+		m := message.NewMessage(uuid.NewString(), []byte(payload))
+		m.Metadata.Set("name", "RecordViews")
+		return m
+	}
+	cmds := make([]*message.Message, 5)
+	for i := range cmds {
+		cmds[i] = command(fmt.Sprintf(`{"command_id":%q,"views":[{"view_id":%q,"tmdb_id":155,"viewed_at":"2026-11-26T10:00:00Z"},{"view_id":%q,"tmdb_id":155,"viewed_at":"2026-11-26T10:00:01Z"}]}`,
+			uuid.NewString(), uuid.NewString(), uuid.NewString()))
+	}
+	publishBundle := func(msgs ...*message.Message) {
+		t.Helper()
+		b, err := messaging.Bundle(msgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := wamqp.DefaultMarshaler{}.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testenv.Publish(t, s.amqpURL, messaging.CommandTopic("RecordViews"), pub)
+	}
+	publishBundle(cmds[0], cmds[1], cmds[2])
+	publishBundle(cmds[2], cmds[1], cmds[3])
+	publishRaw(t, s.amqpURL, messaging.CommandTopic("RecordViews"), "RecordViews", cmds[0].UUID, cmds[0].Payload)
+	s.waitViews(155, 8)
+
+	publishBundle(cmds[4], command(`{"views": "not a list"`))
+	waitFor(t, 60*time.Second, "the bundle in the dead letters", func() bool {
+		n, err := testenv.QueueDepth(s.amqpURL, messaging.DeadLetterTopic)
+		return err == nil && n == 1
+	})
+	s.waitViews(155, 10)
 }
 
 func TestPoisonMessageGoesToDeadLetters(t *testing.T) {

@@ -30,11 +30,15 @@ import (
 
 // Topology is every exchange and queue of the product.
 var Topology = messaging.Topology{
-	Commands:    []string{"RegisterMovie", "RecordViews", "RefreshMovie"},
+	Commands:    []string{"RegisterMovie", recordViews, "RefreshMovie"},
 	EventGroups: eventGroups,
 	// Batches of views alone, most of them, reach only these queues.
 	ViewGroups: groupsActingOn(events.TypeViewRecorded),
 }
+
+// recordViews is the command the worker consumes through a
+// messaging.BatchedHandler, the hot one: the relay bundles its messages.
+const recordViews = "RecordViews"
 
 var eventGroups = []string{trend.HandlerName, handlers.EnrichmentName}
 

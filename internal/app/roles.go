@@ -163,6 +163,7 @@ func (b *base) runRelay(ctx context.Context) error {
 	r := messaging.NewBatchRelay(b.pool, b.cfg.AMQPURL, b.log)
 	r.Retention = b.cfg.OutboxRetention
 	r.OnForwarded = b.metrics.Relayed
+	r.BundleTopics = []string{messaging.CommandTopic(recordViews)}
 	return r.Run(ctx)
 }
 
@@ -200,7 +201,7 @@ func (b *base) runWorker(ctx context.Context) error {
 		}
 		batch := newGroupCommit(views.HandleAll, views.Handle, b.cfg.WorkerConsumers, 0)
 		defer batch.Close()
-		wc.Batched = append(wc.Batched, messaging.BatchedCommand("RecordViews", b.cfg.WorkerConsumers, batch.Do))
+		wc.Batched = append(wc.Batched, messaging.BatchedCommand(recordViews, b.cfg.WorkerConsumers, batch.Do))
 	}
 	if b.wants(trend.HandlerName) {
 		h, err := trend.NewHandler(store, b.trendParams())

@@ -2,7 +2,9 @@ package messaging
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -63,6 +65,62 @@ func BatchedEventGroup(group string, consumers int, do func(ctx context.Context,
 		}}
 }
 
+// handle handles msg or, if it is a bundle, each of its messages at once,
+// so that they share the group commit behind Handle; a bundle is
+// acknowledged once every one of them was handled. Each message is still
+// handled once by its own id, so a bundle redelivered, or its messages
+// bundled otherwise after a relay crash, has no second effect.
+func (h BatchedHandler) handle(msg *message.Message) error {
+	inner, err := Unbundle(msg)
+	if err != nil {
+		return err
+	}
+	if inner == nil {
+		return h.Handle(msg)
+	}
+	errs := make([]error, len(inner))
+	var wg sync.WaitGroup
+	for i, m := range inner {
+		wg.Go(func() {
+			// The router's recoverer guards its own goroutine only.
+			defer func() {
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("panic handling message %s: %v", m.UUID, p)
+				}
+			}()
+			errs[i] = h.Handle(m)
+		})
+	}
+	wg.Wait()
+	return bundleError(errs)
+}
+
+// bundleError is the error of a bundle whose messages' errors are errs:
+// permanent when each failure is (the bundle goes to the dead letters at
+// once), else one that retries the bundle; the messages that succeeded
+// are recorded as handled, so their retry has no effect.
+func bundleError(errs []error) error {
+	failed, permanent := 0, 0
+	for _, err := range errs {
+		if err != nil {
+			failed++
+			if Permanent(err) {
+				permanent++
+			}
+		}
+	}
+	switch {
+	case failed == 0:
+		return nil
+	case permanent == failed:
+		return fmt.Errorf("%d of %d bundled messages failed: %w", failed, len(errs), errors.Join(errs...))
+	default:
+		// Not wrapped: a permanent error among them must not end the
+		// retries of the others.
+		return fmt.Errorf("%d of %d bundled messages failed: %s", failed, len(errs), errors.Join(errs...))
+	}
+}
+
 // addBatched registers h's subscriptions with router.
 func addBatched(router *message.Router, h BatchedHandler, sub message.Subscriber) {
 	n := max(h.Consumers, 1)
@@ -71,6 +129,6 @@ func addBatched(router *message.Router, h BatchedHandler, sub message.Subscriber
 		if k > 1 {
 			name = fmt.Sprintf("%s#%d", h.Name, k)
 		}
-		router.AddConsumerHandler(name, h.Topic, sub, h.Handle)
+		router.AddConsumerHandler(name, h.Topic, sub, h.handle)
 	}
 }

@@ -47,3 +47,40 @@ func FuzzUnmarshalMessages(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnbundle feeds arbitrary bundle payloads and counts to Unbundle:
+// nothing may panic, every refusal is permanent, and what it reads
+// bundles again into the same messages.
+func FuzzUnbundle(f *testing.F) {
+	f.Add([]byte(`{"messages":[{"uuid":"a","metadata":{"name":"RecordViews"},"payload":"e30="},{"uuid":"b","metadata":null,"payload":null}]}`), "2")
+	f.Add([]byte(`{"messages":[]}`), "0")
+	f.Add([]byte(`{"messages":[{"uuid":"a"}]}`), "x")
+	f.Add([]byte(`{"messages":`), "1")
+	f.Fuzz(func(t *testing.T, payload []byte, count string) {
+		msg := message.NewMessage("bundle", payload)
+		msg.Metadata.Set(BundleKey, count)
+		inner, err := Unbundle(msg)
+		if err != nil {
+			if !Permanent(err) {
+				t.Fatalf("a refusal that is not permanent: %v", err)
+			}
+			return
+		}
+		if count == "" {
+			return
+		}
+		again, err := Bundle(inner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Unbundle(again)
+		if err != nil || len(back) != len(inner) {
+			t.Fatalf("bundled again: %d messages, %v; want %d", len(back), err, len(inner))
+		}
+		for i := range back {
+			if !back[i].Equals(inner[i]) {
+				t.Fatalf("message %d changed: %+v, want %+v", i, back[i], inner[i])
+			}
+		}
+	})
+}

@@ -71,7 +71,7 @@ func New() *Metrics {
 		}),
 		relayed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "trend_relay_messages_total",
-			Help: "Outbox messages the relay published and RabbitMQ confirmed.",
+			Help: "Outbox messages the relay published and RabbitMQ confirmed (each message of a bundle counts).",
 		}),
 	}
 	r.MustRegister(m.httpDuration, m.messages, m.retries, m.handleTime, m.tmdbRequests, m.tmdbDuration, m.relayed)

@@ -1,0 +1,125 @@
+package messaging_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/movietrend/trend/commands"
+	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/testenv"
+)
+
+// The relay sends the rows of a bundled topic that it reads together as
+// one bundle, in their order, and the others as they are.
+func TestRelayBundlesTheRowsOfBundledTopics(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	url := testenv.BrokerURL(t)
+	ctx := t.Context()
+	topo := messaging.Topology{Commands: []string{"RecordViews", "RegisterMovie"}}
+	if err := topo.Declare(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	var viewCmds []uuid.UUID
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		out, err := messaging.NewOutbox(tx, nil)
+		if err != nil {
+			return err
+		}
+		for i := range 4 {
+			if i == 2 {
+				if err := out.SendCommand(ctx, uuid.NewString(), "corr", &commands.RegisterMovie{TMDBID: 550}); err != nil {
+					return err
+				}
+			}
+			cmd := &commands.RecordViews{CommandID: uuid.New(), Views: []commands.View{{ViewID: uuid.New(), TMDBID: 550}}}
+			viewCmds = append(viewCmds, cmd.CommandID)
+			if err := out.SendCommand(ctx, cmd.CommandID.String(), "corr", cmd); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
+	relay.BundleTopics = []string{messaging.CommandTopic("RecordViews")}
+	forwarded := make(chan int, 10)
+	relay.OnForwarded = func(n int) { forwarded <- n }
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(runCtx) }()
+	select {
+	case n := <-forwarded:
+		if n != 5 {
+			t.Errorf("forwarded %d rows in the first batch, want all 5", n)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relay forwarded nothing")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	ch := testenv.Channel(t, url)
+	get := func(queue string) []*message.Message {
+		t.Helper()
+		var got []*message.Message
+		for {
+			d, ok, err := ch.Get(queue, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				return got
+			}
+			m, err := wamqp.DefaultMarshaler{}.Unmarshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, m)
+		}
+	}
+	register := get(messaging.CommandTopic("RegisterMovie"))
+	if len(register) != 1 || register[0].Metadata.Get(messaging.BundleKey) != "" {
+		t.Fatalf("RegisterMovie queue: %d messages, want 1 not bundled", len(register))
+	}
+	views := get(messaging.CommandTopic("RecordViews"))
+	if len(views) != 1 {
+		t.Fatalf("RecordViews queue: %d messages, want 1 bundle", len(views))
+	}
+	inner, err := messaging.Unbundle(views[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uuid.UUID
+	for _, m := range inner {
+		cmd := new(commands.RecordViews)
+		payload, err := messaging.DecodePayload(m.Metadata.Get(messaging.EncodingKey), m.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(payload, cmd); err != nil {
+			t.Fatal(err)
+		}
+		if m.UUID != cmd.CommandID.String() {
+			t.Errorf("message %s carries command %s: want its own id kept", m.UUID, cmd.CommandID)
+		}
+		got = append(got, cmd.CommandID)
+	}
+	if !slices.Equal(got, viewCmds) {
+		t.Errorf("bundle holds commands %v, want %v in outbox order", got, viewCmds)
+	}
+}
