@@ -194,3 +194,42 @@ func TestBatchedHandlerBundleErrors(t *testing.T) {
 		}
 	}
 }
+
+// The relay gathers a bundled topic's messages into bundles of at most
+// bundleMessages (or about bundleBytes), each where its first message
+// stood, and leaves the other topics' messages as they are, in order.
+func TestRelayBundleLimits(t *testing.T) {
+	r := &BatchRelay{BundleTopics: []string{"views"}}
+	var in []outgoing
+	for i := range 2*bundleMessages + 50 {
+		in = append(in, outgoing{"views", newMsg(fmt.Sprint("v", i), "RecordViews", nil)})
+		if i == 0 || i == 150 {
+			in = append(in, outgoing{"other", newMsg(fmt.Sprint("o", i), "RegisterMovie", nil)})
+		}
+	}
+	big := make([]byte, bundleBytes/2+1)
+	for i := range 5 {
+		in = append(in, outgoing{"big", newMsg(fmt.Sprint("b", i), "RecordViews", big)})
+	}
+	r.BundleTopics = append(r.BundleTopics, "big")
+	out, err := r.bundle(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range out {
+		inner, err := Unbundle(o.msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inner == nil {
+			got = append(got, o.topic+":"+o.msg.UUID)
+			continue
+		}
+		got = append(got, fmt.Sprintf("%s:%s..%s(%d)", o.topic, inner[0].UUID, inner[len(inner)-1].UUID, len(inner)))
+	}
+	want := []string{"views:v0..v99(100)", "other:o0", "views:v100..v199(100)", "other:o150", "views:v200..v249(50)", "big:b0..b1(2)", "big:b2..b3(2)", "big:b4"}
+	if !slices.Equal(got, want) {
+		t.Errorf("published\n%v\nwant\n%v", got, want)
+	}
+}
