@@ -9,10 +9,11 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/movietrend/trend/internal/negotiate"
 )
 
 // openAPIDocument is the OpenAPI 3.1 document of the API, written by hand.
@@ -115,7 +116,7 @@ func serveDocsAsset(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 		h.Set("Vary", "Accept-Encoding")
 	}
-	if !a.gzipped || acceptsGzip(r) {
+	if !a.gzipped || negotiate.AcceptsGzip(r) {
 		if a.gzipped {
 			h.Set("Content-Encoding", "gzip")
 		}
@@ -129,32 +130,4 @@ func serveDocsAsset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = io.Copy(w, zr)
-}
-
-// acceptsGzip tells whether the request's Accept-Encoding allows gzip
-// (RFC 9110 section 12.5.3): "gzip" with a q-value above 0, or else "*"
-// with one.
-func acceptsGzip(r *http.Request) bool {
-	gzipQ, anyQ := -1.0, -1.0
-	for _, v := range r.Header.Values("Accept-Encoding") {
-		for part := range strings.SplitSeq(v, ",") {
-			coding, params, _ := strings.Cut(part, ";")
-			q := 1.0
-			if k, val, ok := strings.Cut(strings.TrimSpace(params), "="); ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
-					q = f
-				}
-			}
-			switch strings.ToLower(strings.TrimSpace(coding)) {
-			case "gzip", "x-gzip":
-				gzipQ = q
-			case "*":
-				anyQ = q
-			}
-		}
-	}
-	if gzipQ >= 0 {
-		return gzipQ > 0
-	}
-	return anyQ > 0
 }

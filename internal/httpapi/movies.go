@@ -12,6 +12,7 @@ import (
 
 	"github.com/movietrend/trend/commands"
 	"github.com/movietrend/trend/internal/intake"
+	"github.com/movietrend/trend/internal/negotiate"
 	"github.com/movietrend/trend/internal/registry"
 	"github.com/movietrend/trend/projections/trend"
 )
@@ -148,7 +149,7 @@ func (s *server) listMovies(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Vary", "Accept-Encoding")
 	body := pg.body
-	if acceptsGzip(r) {
+	if negotiate.AcceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
 		body = pg.gz
 	}

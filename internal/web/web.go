@@ -10,8 +10,9 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
+
+	"github.com/movietrend/trend/internal/negotiate"
 )
 
 //go:embed all:dist
@@ -62,7 +63,7 @@ func serveFile(w http.ResponseWriter, r *http.Request, files fs.FS, name string)
 	}
 	w.Header().Add("Vary", "Accept-Encoding")
 	served := name
-	if acceptsGzip(r) {
+	if negotiate.AcceptsGzip(r) {
 		if _, err := fs.Stat(files, name+".gz"); err == nil {
 			served = name + ".gz"
 			w.Header().Set("Content-Encoding", "gzip")
@@ -87,23 +88,4 @@ func serveFile(w http.ResponseWriter, r *http.Request, files fs.FS, name string)
 	// Embedded files have no modification time; ServeContent still handles
 	// HEAD, Range and Content-Length.
 	http.ServeContent(w, r, name, st.ModTime(), rs)
-}
-
-// acceptsGzip reads Accept-Encoding: gzip, unless its quality is 0.
-func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		coding, params, _ := strings.Cut(part, ";")
-		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			continue
-		}
-		for _, param := range strings.Split(params, ";") {
-			k, v, _ := strings.Cut(strings.TrimSpace(param), "=")
-			if strings.EqualFold(k, "q") {
-				q, err := strconv.ParseFloat(v, 64)
-				return err == nil && q > 0
-			}
-		}
-		return true
-	}
-	return false
 }

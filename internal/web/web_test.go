@@ -105,22 +105,3 @@ func TestServesTheBuiltDashboard(t *testing.T) {
 		t.Error("gzip;q=0 must not get gzip")
 	}
 }
-
-func TestAcceptsGzip(t *testing.T) {
-	for header, want := range map[string]bool{
-		"":                     false,
-		"gzip":                 true,
-		"deflate, gzip;q=1.0":  true,
-		"GZIP ; q=0.5":         true,
-		"gzip;q=0":             false,
-		"br":                   false,
-		"gzip;q=0.000, br":     false,
-		"identity, x-gzip;q=1": false,
-	} {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.Header.Set("Accept-Encoding", header)
-		if got := acceptsGzip(r); got != want {
-			t.Errorf("acceptsGzip(%q) = %v, want %v", header, got, want)
-		}
-	}
-}
