@@ -76,23 +76,6 @@ func deadLetter(t *testing.T, url string, ls ...letter) {
 	publish(t, url, messaging.DeadLetterTopic, msgs...)
 }
 
-// drain takes every message of queue, acknowledging them.
-func drain(t *testing.T, url, queue string) []amqp.Delivery {
-	t.Helper()
-	ch := testenv.Channel(t, url)
-	var out []amqp.Delivery
-	for {
-		d, ok, err := ch.Get(queue, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			return out
-		}
-		out = append(out, d)
-	}
-}
-
 // waitDepth waits until queue holds exactly want ready messages. Letters a
 // session returns are back once the broker processed its nack or the
 // closed connection, which may be a moment after the call returned.
@@ -222,7 +205,7 @@ func TestRequeueRepublishesToTheOriginalExchange(t *testing.T) {
 	if res.Requeued != 1 || len(res.Skipped) != 0 || !slices.Equal(res.NotFound, []string{"nope"}) {
 		t.Errorf("requeue c2, nope: got %+v, want 1 requeued, nope not found", res)
 	}
-	copies := drain(t, url, messaging.CommandTopic("RecordViews"))
+	copies := testenv.Drain(t, url, messaging.CommandTopic("RecordViews"))
 	if len(copies) != 1 {
 		t.Fatalf("commands.RecordViews: got %d messages, want the 1 requeued", len(copies))
 	}
@@ -254,11 +237,11 @@ func TestRequeueRepublishesToTheOriginalExchange(t *testing.T) {
 	// The events exchange is a fanout: every group gets the batch again,
 	// as when it was first published.
 	for _, q := range []string{messaging.EventQueue("projection"), messaging.EventQueue("enrichment")} {
-		if got := drain(t, url, q); len(got) != 1 || got[0].Headers["_watermill_message_uuid"] != "b1" {
+		if got := testenv.Drain(t, url, q); len(got) != 1 || got[0].Headers["_watermill_message_uuid"] != "b1" {
 			t.Errorf("%s: got %d messages, want the requeued batch b1", q, len(got))
 		}
 	}
-	if got := drain(t, url, messaging.CommandTopic("RecordViews")); len(got) != 1 || got[0].Headers["_watermill_message_uuid"] != "c1" {
+	if got := testenv.Drain(t, url, messaging.CommandTopic("RecordViews")); len(got) != 1 || got[0].Headers["_watermill_message_uuid"] != "c1" {
 		t.Errorf("commands.RecordViews: got %d messages, want the requeued c1", len(got))
 	}
 }

@@ -73,24 +73,17 @@ func TestRelayBundlesTheRowsOfBundledTopics(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ch := testenv.Channel(t, url)
 	get := func(queue string) []*message.Message {
 		t.Helper()
 		var got []*message.Message
-		for {
-			d, ok, err := ch.Get(queue, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !ok {
-				return got
-			}
+		for _, d := range testenv.Drain(t, url, queue) {
 			m, err := wamqp.DefaultMarshaler{}.Unmarshal(d)
 			if err != nil {
 				t.Fatal(err)
 			}
 			got = append(got, m)
 		}
+		return got
 	}
 	register := get(messaging.CommandTopic("RegisterMovie"))
 	if len(register) != 1 || register[0].Metadata.Get(messaging.BundleKey) != "" {

@@ -270,6 +270,24 @@ func Channel(t testing.TB, amqpURL string) *amqp.Channel {
 	return ch
 }
 
+// Drain takes every message of queue on the broker at amqpURL,
+// acknowledging them.
+func Drain(t testing.TB, amqpURL, queue string) []amqp.Delivery {
+	t.Helper()
+	ch := Channel(t, amqpURL)
+	var out []amqp.Delivery
+	for {
+		d, ok, err := ch.Get(queue, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return out
+		}
+		out = append(out, d)
+	}
+}
+
 // Publish publishes msgs to exchange on the broker at amqpURL and waits for
 // the broker to confirm each: what a test needs to put a message exactly
 // where the relay would.
