@@ -29,7 +29,9 @@ import (
 // It reads the rows watermill-sql's publisher wrote (its default
 // PostgreSQL schema and offsets layout, consumer group "relay", the same
 // as the forwarder) and publishes them as watermill-amqp would, so either
-// relay can follow the other.
+// relay can follow the other; but the rows of BundleTopics that one batch
+// holds travel together as one message (see Bundle), which only our
+// BatchedHandlers read.
 type BatchRelay struct {
 	pool    *pgxpool.Pool
 	amqpURL string
