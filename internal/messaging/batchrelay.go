@@ -239,40 +239,35 @@ type outgoing struct {
 // of them stood. Order across topics does not matter: each topic is
 // consumed on its own.
 func (r *BatchRelay) bundle(msgs []outgoing) ([]outgoing, error) {
-	if len(r.BundleTopics) == 0 {
-		return msgs, nil
+	type group struct {
+		topic string
+		msgs  []*message.Message
+		bytes int
 	}
-	var out []outgoing
-	open := map[string]int{} // topic: index in out of its open bundle
-	var parts [][]*message.Message
-	var sizes []int
+	var groups []*group
+	open := map[string]*group{} // a bundled topic's group still taking messages
 	for _, m := range msgs {
-		if !slices.Contains(r.BundleTopics, m.topic) {
-			out = append(out, m)
-			parts = append(parts, nil)
-			sizes = append(sizes, 0)
-			continue
+		g := open[m.topic]
+		if g == nil || len(g.msgs) >= bundleMessages || g.bytes >= bundleBytes {
+			g = &group{topic: m.topic}
+			groups = append(groups, g)
+			if slices.Contains(r.BundleTopics, m.topic) {
+				open[m.topic] = g
+			}
 		}
-		i, ok := open[m.topic]
-		if !ok || len(parts[i]) >= bundleMessages || sizes[i] >= bundleBytes {
-			i = len(out)
-			open[m.topic] = i
-			out = append(out, m)
-			parts = append(parts, nil)
-			sizes = append(sizes, 0)
-		}
-		parts[i] = append(parts[i], m.msg)
-		sizes[i] += len(m.msg.Payload)
+		g.msgs = append(g.msgs, m.msg)
+		g.bytes += len(m.msg.Payload)
 	}
-	for i, p := range parts {
-		if len(p) < 2 {
-			continue // alone, it travels as it is
+	out := make([]outgoing, len(groups))
+	for i, g := range groups {
+		out[i] = outgoing{g.topic, g.msgs[0]} // alone, it travels as it is
+		if len(g.msgs) > 1 {
+			b, err := Bundle(g.msgs)
+			if err != nil {
+				return nil, fmt.Errorf("bundle %d messages to %s: %w", len(g.msgs), g.topic, err)
+			}
+			out[i].msg = b
 		}
-		b, err := Bundle(p)
-		if err != nil {
-			return nil, fmt.Errorf("bundle %d messages to %s: %w", len(p), out[i].topic, err)
-		}
-		out[i].msg = b
 	}
 	return out, nil
 }
