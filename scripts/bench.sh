@@ -702,7 +702,8 @@ RecordViews and the trend projection consume their queues through \`WORKER_CONSU
 each ($(hot_consumers) in this run, as RabbitMQ counted them on commands.RecordViews), whose messages
 share one transaction: their "mean time per message" includes the wait for that transaction (for the
 projection, also the wait of up to \`PROJECTION_INTERVAL\` while batches gather), and "in handler" is the mean number of their messages
-being handled at once (time in the handler summed, over the wall time). The other handlers take
+being handled at once (time in the handler summed, over the wall time). A RecordViews message is a bundle of the
+commands (one per intake commit) that the relay read together, so its "views per message" counts a bundle's views. The other handlers take
 one message at a time, so for them "in handler" near 100% marks a bottleneck.
 Backlog when the load ended: $(backlog_at_load_end).
 
