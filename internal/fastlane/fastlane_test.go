@@ -1,0 +1,375 @@
+package fastlane
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var route = Route{Method: http.MethodPost, Path: "/hot"}
+
+// echo answers what it was asked, and which path served it: net/http
+// puts its server in the request's context, the lane does not.
+func echo(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	path := "lane"
+	if r.Context().Value(http.ServerContextKey) != nil {
+		path = "net/http"
+	}
+	w.Header().Set("X-Path", path)
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusAccepted)
+	fmt.Fprintf(w, "%s %s host=%s len=%d ct=%q id=%q close=%v body=%q",
+		r.Method, r.URL.RequestURI(), r.Host, r.ContentLength, r.Header.Get("Content-Type"),
+		r.Header.Get("X-Request-Id"), r.Close, body)
+}
+
+// start serves h with a lane for route, and plain net/http beside it.
+func start(t *testing.T, h http.Handler, timeout time.Duration) (lane, plain string, s *Server) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = New(&http.Server{Handler: h, ReadHeaderTimeout: timeout}, route)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := &http.Server{Handler: h, ReadHeaderTimeout: timeout}
+	go func() { _ = ps.Serve(pln) }()
+	t.Cleanup(func() {
+		_ = s.Close()
+		_ = ps.Close()
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
+		}
+	})
+	return ln.Addr().String(), pln.Addr().String(), s
+}
+
+// exchange sends raw on a new connection and reads n responses.
+func exchange(t *testing.T, addr, raw string, n int) []*http.Response {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	return read(t, bufio.NewReader(c), n)
+}
+
+func read(t *testing.T, br *bufio.Reader, n int) []*http.Response {
+	t.Helper()
+	var out []*http.Response
+	for range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d of %d: %v", len(out)+1, n, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body = io.NopCloser(strings.NewReader(string(body)))
+		out = append(out, resp)
+	}
+	return out
+}
+
+// dump is a response as the client saw it, without its Date.
+func dump(t *testing.T, r *http.Response) string {
+	t.Helper()
+	r.Header.Del("Date")
+	b, err := httputil.DumpResponse(r, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func post(body string, headers ...string) string {
+	return "POST /hot HTTP/1.1\r\nHost: example.test:8000\r\nContent-Type: application/json\r\n" +
+		strings.Join(append(headers, ""), "\r\n") +
+		fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+}
+
+// The lane answers simple requests of its route itself, exactly as
+// net/http answers them; every other request reaches net/http unchanged.
+func TestLaneAnswersAsNetHTTPDoes(t *testing.T) {
+	lane, plain, _ := start(t, http.HandlerFunc(echo), 5*time.Second)
+	cases := []struct {
+		name, raw string
+		lane      bool // served by the lane, or else by net/http (or refused by it)
+	}{
+		{"simple", post(`{"tmdb_id":27205}`), true},
+		{"request id and other headers", post(`{}`, "X-Request-Id: abc-1", "User-Agent: t", "Accept: */*"), true},
+		{"empty body", post(""), true},
+		{"keep-alive spelled out", post(`{}`, "Connection: keep-alive"), true},
+		{"another route", "POST /cold HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}", false},
+		{"a query", "POST /hot?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}", false},
+		{"another method", "GET /hot HTTP/1.1\r\nHost: h\r\n\r\n", false},
+		{"HTTP/1.0", "POST /hot HTTP/1.0\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}", false},
+		{"chunked", "POST /hot HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", false},
+		{"expect", "POST /hot HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}", false},
+		{"body larger than the buffer", post(strings.Repeat("x", bufferSize)), false},
+		{"header larger than the buffer", post(`{}`, "X-Big: "+strings.Repeat("y", bufferSize)), false},
+		{"signed length", "POST /hot HTTP/1.1\r\nHost: h\r\nContent-Length: +2\r\n\r\n{}", false},
+		{"unusual host", "POST /hot HTTP/1.1\r\nHost: a@b\r\nContent-Length: 2\r\n\r\n{}", false},
+		{"upgrade", post(`{}`, "Connection: Upgrade", "Upgrade: websocket"), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := exchange(t, lane, tc.raw, 1)[0]
+			want := exchange(t, plain, tc.raw, 1)[0]
+			if served := got.Header.Get("X-Path") == "lane"; served != tc.lane {
+				t.Errorf("served by the lane: %v, want %v (X-Path %q, status %d)", served, tc.lane, got.Header.Get("X-Path"), got.StatusCode)
+			}
+			got.Header.Del("X-Path")
+			want.Header.Del("X-Path")
+			if g, w := dump(t, got), dump(t, want); g != w {
+				t.Errorf("the lane's port answered\n%s\nnet/http answers\n%s", g, w)
+			}
+		})
+	}
+}
+
+// Requests that net/http refuses are refused the same way: the lane
+// hands them over rather than judge them.
+func TestBadRequestsGetNetHTTPsAnswer(t *testing.T) {
+	lane, plain, _ := start(t, http.HandlerFunc(echo), 5*time.Second)
+	for _, raw := range []string{
+		"POST /hot HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",                                 // no Host
+		"POST /hot HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 2\r\n\r\n{}",           // two
+		"POST /hot HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", // two lengths
+		"POST /hot HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n{}",                      // not a number
+		"POST /hot HTTP/1.1\r\nHost: h\r\nBad Header: 1\r\nContent-Length: 2\r\n\r\n{}",     // space in a name
+		"POST /hot HTTP/1.1\r\nHost: h\r\nX: a\x00b\r\nContent-Length: 2\r\n\r\n{}",         // NUL in a value
+		"POST /hot HTTP/1.1\r\nHost: h\r\n folded: 1\r\nContent-Length: 2\r\n\r\n{}",        // leading space
+	} {
+		want := exchange(t, plain, raw, 1)[0]
+		got := exchange(t, lane, raw, 1)[0]
+		if got.StatusCode != want.StatusCode || (want.StatusCode < 300 && got.Header.Get("X-Path") != "net/http") {
+			t.Errorf("%q: the lane's port answered %d (%s), net/http %d", raw, got.StatusCode, got.Header.Get("X-Path"), want.StatusCode)
+		}
+	}
+}
+
+// Requests sent back to back (pipelined, or split across packets) are
+// each answered, in order; a connection handed to net/http stays there.
+func TestOneConnectionCarriesManyRequests(t *testing.T) {
+	lane, _, _ := start(t, http.HandlerFunc(echo), 5*time.Second)
+	raw := post(`{"a":1}`) + post(`{"b":2}`) + "GET /cold HTTP/1.1\r\nHost: h\r\n\r\n" + post(`{"c":3}`)
+	rs := exchange(t, lane, raw, 4)
+	var paths []string
+	for _, r := range rs {
+		paths = append(paths, r.Header.Get("X-Path"))
+	}
+	if want := []string{"lane", "lane", "net/http", "net/http"}; !slices.Equal(paths, want) {
+		t.Errorf("served by %v, want %v", paths, want)
+	}
+	if b, _ := io.ReadAll(rs[3].Body); !strings.Contains(string(b), `body="{\"c\":3}"`) {
+		t.Errorf("the last response is %q", b)
+	}
+
+	// A request that arrives in pieces.
+	c, err := net.Dial("tcp", lane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	req := post(`{"tmdb_id":1}`)
+	for _, piece := range []string{req[:10], req[10:40], req[40 : len(req)-3], req[len(req)-3:]} {
+		if _, err := io.WriteString(c, piece); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r := read(t, br, 1)[0]
+	if b, _ := io.ReadAll(r.Body); r.Header.Get("X-Path") != "lane" || !strings.Contains(string(b), `len=13`) {
+		t.Errorf("a request in pieces: %s, %q", r.Header.Get("X-Path"), b)
+	}
+}
+
+func TestConnectionClose(t *testing.T) {
+	lane, _, _ := start(t, http.HandlerFunc(echo), 5*time.Second)
+	c, err := net.Dial("tcp", lane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	// The second request is never read: the client asked to close.
+	if _, err := io.WriteString(c, post(`{}`, "Connection: close")+post(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	r := read(t, br, 1)[0]
+	// (ReadResponse takes "Connection: close" out of the header into Close.)
+	if !r.Close || r.Header.Get("X-Path") != "lane" {
+		t.Errorf("close %v, path %q", r.Close, r.Header.Get("X-Path"))
+	}
+	if b, _ := io.ReadAll(r.Body); !strings.Contains(string(b), "close=true") {
+		t.Errorf("the handler saw %q", b)
+	}
+	if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("after the response: %d bytes, %v; want EOF", n, err)
+	}
+}
+
+// Headers a handler sets, statuses without a body, and an unset
+// Content-Type come out as net/http writes them.
+func TestResponsesAreFormattedAsNetHTTPDoes(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Header.Get("X-Case") {
+		case "nocontent":
+			w.WriteHeader(http.StatusNoContent)
+			_, _ = io.WriteString(w, "dropped")
+		case "sniff":
+			_, _ = io.WriteString(w, "<html><body>hi</body></html>")
+		case "headers":
+			w.Header().Set("Retry-After", "2")
+			w.Header().Add("Vary", "Origin")
+			w.Header().Add("Vary", "Accept-Encoding")
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"status":503}`)
+		case "twice":
+			w.WriteHeader(http.StatusCreated)
+			w.WriteHeader(http.StatusTeapot)
+		}
+	})
+	lane, plain, _ := start(t, h, 5*time.Second)
+	for _, c := range []string{"nocontent", "sniff", "headers", "twice"} {
+		raw := post(`{}`, "X-Case: "+c)
+		if g, w := dump(t, exchange(t, lane, raw, 1)[0]), dump(t, exchange(t, plain, raw, 1)[0]); g != w {
+			t.Errorf("%s: the lane answered\n%s\nnet/http answers\n%s", c, g, w)
+		}
+	}
+}
+
+// A client that stops in the middle of its header is cut off after
+// ReadHeaderTimeout (the lane's wait, then net/http's), as net/http does.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	lane, _, _ := start(t, http.HandlerFunc(echo), 150*time.Millisecond)
+	c, err := net.Dial("tcp", lane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "POST /hot HTTP/1.1\r\nHost: h\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read: %v (the server never closed the connection)", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("closed after %v", took)
+	}
+}
+
+// Shutdown lets a request in progress finish and answers it, closes idle
+// connections, and makes Serve return.
+func TestShutdownFinishesRequestsInProgress(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Wait") != "" {
+			once.Do(func() { close(entered) })
+			<-release
+		}
+		echo(w, r)
+	})
+	lane, _, s := start(t, h, 5*time.Second)
+
+	idle, err := net.Dial("tcp", lane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	ibr := bufio.NewReader(idle)
+	_, _ = io.WriteString(idle, post(`{}`))
+	read(t, ibr, 1)
+
+	busy, err := net.Dial("tcp", lane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_ = busy.SetDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.WriteString(busy, post(`{"slow":1}`, "X-Wait: 1"))
+	<-entered
+
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	// The idle connection is closed at once.
+	_ = idle.SetDeadline(time.Now().Add(5 * time.Second))
+	if n, err := ibr.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("idle connection: %d bytes, %v; want it closed", n, err)
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v while a request was in progress", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	r := read(t, bufio.NewReader(busy), 1)[0]
+	if r.StatusCode != http.StatusAccepted || r.Header.Get("X-Path") != "lane" {
+		t.Errorf("the request in progress got %d from %s", r.StatusCode, r.Header.Get("X-Path"))
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if _, err := net.Dial("tcp", lane); err == nil {
+		t.Error("still accepting after Shutdown")
+	}
+}
+
+// A panic that gets past the handler's middleware closes that connection
+// only; the server goes on.
+func TestAPanicClosesOnlyItsConnection(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Panic") != "" {
+			panic(http.ErrAbortHandler)
+		}
+		echo(w, r)
+	})
+	lane, _, _ := start(t, h, 5*time.Second)
+	c, err := net.Dial("tcp", lane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.WriteString(c, post(`{}`, "X-Panic: 1"))
+	if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
+		t.Errorf("after a panic: %q, %v; want the connection closed without an answer", b, err)
+	}
+	if r := exchange(t, lane, post(`{}`), 1)[0]; r.StatusCode != http.StatusAccepted {
+		t.Errorf("the next connection got %d", r.StatusCode)
+	}
+}
