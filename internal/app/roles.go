@@ -20,6 +20,7 @@ import (
 	"github.com/movietrend/trend/internal/config"
 	"github.com/movietrend/trend/internal/dlq"
 	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/fastlane"
 	"github.com/movietrend/trend/internal/groupcommit"
 	"github.com/movietrend/trend/internal/httpapi"
 	"github.com/movietrend/trend/internal/intake"
@@ -134,8 +135,15 @@ func (b *base) runAPI(ctx context.Context) error {
 		b.log.Warn("the dashboard is not built into this binary: run `make dashboard`, then rebuild; the API works without it")
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(b.log.Handler(), slog.LevelWarn)}
-	b.log.Info("API listening", "addr", ln.Addr().String())
-	return serveHTTP(ctx, srv, ln, b.log)
+	b.log.Info("API listening", "addr", ln.Addr().String(), "fast_lane", b.cfg.FastLane)
+	if !b.cfg.FastLane {
+		return serveHTTP(ctx, srv, ln, b.log)
+	}
+	// Single views, one a request, are the API's load; other requests,
+	// and connections that carry them, go to srv as before.
+	lane := fastlane.New(srv, fastlane.Route{Method: http.MethodPost, Path: "/api/movies/view"})
+	b.metrics.WatchFastLane(lane.Stats)
+	return serveHTTP(ctx, lane, ln, b.log)
 }
 
 // managementURL guesses RabbitMQ's management UI from the broker's host.

@@ -22,6 +22,12 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", name, gw[0], gw[1])
 		}
 	}
+	if !c.FastLane {
+		t.Error("FastLane: got false, want true")
+	}
+	if c, err := FromEnv([]string{"API_FAST_LANE=false"}); err != nil || c.FastLane {
+		t.Errorf("API_FAST_LANE=false: FastLane %v, error %v", c.FastLane, err)
+	}
 }
 
 func TestLegacyVariables(t *testing.T) {

@@ -277,3 +277,18 @@ func HandlerName(msg *message.Message) string {
 	name, _, _ := strings.Cut(message.HandlerNameFromCtx(msg.Context()), "#")
 	return name
 }
+
+// WatchFastLane reports the API's fast lane (internal/fastlane): requests
+// it answered itself, and connections it handed to net/http.
+func (m *Metrics) WatchFastLane(stats func() (served, handedOff uint64)) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "trend_http_fast_lane_requests_total",
+			Help: "Requests the API's fast lane read and answered itself (simple POST /api/movies/view on keep-alive connections).",
+		}, func() float64 { s, _ := stats(); return float64(s) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "trend_http_fast_lane_handoffs_total",
+			Help: "Connections the API's fast lane handed to net/http, at their first request it does not serve.",
+		}, func() float64 { _, h := stats(); return float64(h) }),
+	)
+}
