@@ -25,8 +25,7 @@ const MaxTMDBID = 2147483647
 
 // readObject reads a JSON object body with only the allowed fields.
 func readObject(w http.ResponseWriter, r *http.Request, allowed ...string) (map[string]json.RawMessage, *Problem) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+	if !isJSON(r.Header.Get("Content-Type")) {
 		return nil, &Problem{Type: typeMediaType, Status: http.StatusUnsupportedMediaType,
 			Detail: "the body must be JSON, sent with Content-Type: application/json"}
 	}
@@ -39,12 +38,15 @@ func readObject(w http.ResponseWriter, r *http.Request, allowed ...string) (map[
 		}
 		return nil, &Problem{Type: typeMalformed, Status: http.StatusBadRequest, Detail: "the body could not be read"}
 	}
-	if !json.Valid(body) {
-		return nil, &Problem{Type: typeMalformed, Title: "Malformed JSON", Status: http.StatusBadRequest,
-			Detail: "the body is not valid JSON"}
-	}
+	// Unmarshal checks the whole body is JSON before it decodes any of it
+	// (a syntax error), so no separate json.Valid pass is needed to tell
+	// malformed JSON (400) from JSON that is not an object (422).
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		if _, syntax := errors.AsType[*json.SyntaxError](err); syntax {
+			return nil, &Problem{Type: typeMalformed, Title: "Malformed JSON", Status: http.StatusBadRequest,
+				Detail: "the body is not valid JSON"}
+		}
 		p := validation("", "the body must be a JSON object")
 		return nil, &p
 	}
@@ -55,6 +57,17 @@ func readObject(w http.ResponseWriter, r *http.Request, allowed ...string) (map[
 		}
 	}
 	return obj, nil
+}
+
+// isJSON tells whether a Content-Type names JSON: application/json or a
+// +json type, with any parameters. The usual value is checked without
+// parsing it.
+func isJSON(contentType string) bool {
+	if contentType == "application/json" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 // tmdbIDField reads a required tmdb_id: a JSON integer in 1..2147483647

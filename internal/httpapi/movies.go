@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 
 	"github.com/movietrend/trend/commands"
 	"github.com/movietrend/trend/internal/intake"
@@ -74,7 +75,13 @@ func (s *server) recordView(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"view_id": v.ViewID.String()})
+	writeJSON(w, http.StatusAccepted, viewAccepted{ViewID: v.ViewID})
+}
+
+// viewAccepted is the answer to a view: a struct encodes in a fraction of
+// a map's time, to the same bytes.
+type viewAccepted struct {
+	ViewID uuid.UUID `json:"view_id"`
 }
 
 // viewFields reads one view: tmdb_id, and the optional view_id and
