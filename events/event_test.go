@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"slices"
@@ -36,6 +37,33 @@ func TestSealAndDecodeRoundTrip(t *testing.T) {
 		// Decode gives a pointer to the event.
 		if want := reflect.ValueOf(ev); !reflect.DeepEqual(reflect.ValueOf(got).Elem().Interface(), want.Interface()) {
 			t.Errorf("%s: got %+v, want %+v", ev.EventType(), got, ev)
+		}
+	}
+}
+
+// The log stores what Seal wrote; it must be what encoding/json writes,
+// escapes included, whatever encoder Seal uses.
+func TestSealWritesEncodingJSONsBytes(t *testing.T) {
+	at := time.Date(2026, 11, 26, 10, 0, 0, 123456789, time.FixedZone("x", 3600))
+	poster := "/p<&>.jpg"
+	for _, ev := range []events.Event{
+		events.MovieRegistered{TMDBID: 1, RegisteredAt: at},
+		events.ViewRecorded{ViewID: uuid.New(), TMDBID: 2147483647, ViewedAt: at},
+		events.MovieRefreshRequested{TMDBID: 3, RequestedAt: at},
+		events.MovieDetailsFetched{TMDBID: 4, Title: "Amélie <\u2028\"&>", VoteAverage: 8.1, VoteCount: 3, Popularity: 1e-7, ReleaseDate: "2010-07-14", PosterPath: &poster, Genres: []string{"Drama", ""}, FetchedAt: at},
+		events.MovieDetailsFetched{TMDBID: 6, Popularity: 123456789012, FetchedAt: at},
+		events.MovieRemoved{TMDBID: 5, Reason: "404", RemovedAt: at},
+	} {
+		env, err := events.Seal(ev, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(env.Data) != string(want) {
+			t.Errorf("%s: Seal wrote\n%s\nencoding/json writes\n%s", ev.EventType(), env.Data, want)
 		}
 	}
 }
