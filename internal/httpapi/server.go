@@ -137,28 +137,29 @@ func New(ctx context.Context, d Deps) http.Handler {
 	s.docsRoutes(r)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Route("/api", func(r chi.Router) {
-		r.Post("/movies/register", s.registerMovie)
-		r.Post("/movies/view", s.recordView)
-		r.Post("/views", s.recordViews)
-		// Without these, GET /movies/register would match /movies/{tmdb_id}.
-		r.Method(http.MethodGet, "/movies/register", methodNotAllowed(http.MethodPost))
-		r.Method(http.MethodGet, "/movies/view", methodNotAllowed(http.MethodPost))
-		r.Post("/movies/{tmdb_id}/refresh", s.refreshMovie)
-		// The Python system's path, kept for its clients.
-		r.Post("/movies/trigger_external_update/{tmdb_id}", s.refreshMovie)
-		r.Get("/movies", s.listMovies)
-		r.Get("/movies/{tmdb_id}", s.getMovie)
-		r.Get("/movies/{tmdb_id}/trend", s.explainMovie)
-		r.Get("/trending", s.trending)
-		r.Get("/stream", s.streamChanges)
-		r.Get("/pipeline", s.pipeline)
-		r.Route("/admin", func(r chi.Router) {
-			r.Use(s.requireAdmin)
-			r.Post("/replay", s.startReplay)
-			r.Get("/replay", s.replayStatus)
-			s.deadLetterRoutes(r)
-		})
+	// The API's routes sit in the top router, not in an /api sub-router:
+	// each request is then one tree lookup, where a mounted sub-router
+	// costs a second (about a microsecond a view).
+	r.Post("/api/movies/register", s.registerMovie)
+	r.Post("/api/movies/view", s.recordView)
+	r.Post("/api/views", s.recordViews)
+	// Without these, GET /api/movies/register would match /api/movies/{tmdb_id}.
+	r.Method(http.MethodGet, "/api/movies/register", methodNotAllowed(http.MethodPost))
+	r.Method(http.MethodGet, "/api/movies/view", methodNotAllowed(http.MethodPost))
+	r.Post("/api/movies/{tmdb_id}/refresh", s.refreshMovie)
+	// The Python system's path, kept for its clients.
+	r.Post("/api/movies/trigger_external_update/{tmdb_id}", s.refreshMovie)
+	r.Get("/api/movies", s.listMovies)
+	r.Get("/api/movies/{tmdb_id}", s.getMovie)
+	r.Get("/api/movies/{tmdb_id}/trend", s.explainMovie)
+	r.Get("/api/trending", s.trending)
+	r.Get("/api/stream", s.streamChanges)
+	r.Get("/api/pipeline", s.pipeline)
+	r.Route("/api/admin", func(r chi.Router) {
+		r.Use(s.requireAdmin)
+		r.Post("/replay", s.startReplay)
+		r.Get("/replay", s.replayStatus)
+		s.deadLetterRoutes(r)
 	})
 	return r
 }
