@@ -64,15 +64,23 @@ func start(t *testing.T, h http.Handler, timeout time.Duration) (lane, plain str
 	return ln.Addr().String(), pln.Addr().String(), s
 }
 
-// exchange sends raw on a new connection and reads n responses.
-func exchange(t *testing.T, addr, raw string, n int) []*http.Response {
+// dial connects to addr for the rest of the test, with a deadline that
+// turns a hang into a failure.
+func dial(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { _ = c.Close() })
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	return c
+}
+
+// exchange sends raw on a new connection and reads n responses.
+func exchange(t *testing.T, addr, raw string, n int) []*http.Response {
+	t.Helper()
+	c := dial(t, addr)
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}
@@ -193,11 +201,7 @@ func TestOneConnectionCarriesManyRequests(t *testing.T) {
 	}
 
 	// A request that arrives in pieces.
-	c, err := net.Dial("tcp", lane)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, lane)
 	br := bufio.NewReader(c)
 	req := post(`{"tmdb_id":1}`)
 	for _, piece := range []string{req[:10], req[10:40], req[40 : len(req)-3], req[len(req)-3:]} {
@@ -214,12 +218,7 @@ func TestOneConnectionCarriesManyRequests(t *testing.T) {
 
 func TestConnectionClose(t *testing.T) {
 	lane, _, _ := start(t, http.HandlerFunc(echo), 5*time.Second)
-	c, err := net.Dial("tcp", lane)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := dial(t, lane)
 	// The second request is never read: the client asked to close.
 	if _, err := io.WriteString(c, post(`{}`, "Connection: close")+post(`{}`)); err != nil {
 		t.Fatal(err)
@@ -273,17 +272,12 @@ func TestResponsesAreFormattedAsNetHTTPDoes(t *testing.T) {
 // ReadHeaderTimeout (the lane's wait, then net/http's), as net/http does.
 func TestSlowClientsAreCutOff(t *testing.T) {
 	lane, _, _ := start(t, http.HandlerFunc(echo), 150*time.Millisecond)
-	c, err := net.Dial("tcp", lane)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := dial(t, lane)
 	if _, err := io.WriteString(c, "POST /hot HTTP/1.1\r\nHost: h\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = io.ReadAll(c)
+	_, err := io.ReadAll(c)
 	if err != nil {
 		t.Fatalf("read: %v (the server never closed the connection)", err)
 	}
@@ -306,28 +300,18 @@ func TestShutdownFinishesRequestsInProgress(t *testing.T) {
 	})
 	lane, _, s := start(t, h, 5*time.Second)
 
-	idle, err := net.Dial("tcp", lane)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle.Close()
+	idle := dial(t, lane)
 	ibr := bufio.NewReader(idle)
 	_, _ = io.WriteString(idle, post(`{}`))
 	read(t, ibr, 1)
 
-	busy, err := net.Dial("tcp", lane)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	_ = busy.SetDeadline(time.Now().Add(5 * time.Second))
+	busy := dial(t, lane)
 	_, _ = io.WriteString(busy, post(`{"slow":1}`, "X-Wait: 1"))
 	<-entered
 
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()
 	// The idle connection is closed at once.
-	_ = idle.SetDeadline(time.Now().Add(5 * time.Second))
 	if n, err := ibr.Read(make([]byte, 1)); n != 0 || err == nil {
 		t.Errorf("idle connection: %d bytes, %v; want it closed", n, err)
 	}
@@ -359,12 +343,7 @@ func TestAPanicClosesOnlyItsConnection(t *testing.T) {
 		echo(w, r)
 	})
 	lane, _, _ := start(t, h, 5*time.Second)
-	c, err := net.Dial("tcp", lane)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := dial(t, lane)
 	_, _ = io.WriteString(c, post(`{}`, "X-Panic: 1"))
 	if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
 		t.Errorf("after a panic: %q, %v; want the connection closed without an answer", b, err)
