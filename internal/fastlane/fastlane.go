@@ -565,6 +565,16 @@ type handedConn struct {
 
 func (c *handedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
+// CloseWrite lets net/http half-close a connection before closing it, as
+// it does on a *net.TCPConn, so that a client still sending gets the
+// answer before the connection is reset.
+func (c *handedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // handoffListener is what the http.Server accepts from: the connections
 // the lane hands over.
 type handoffListener struct {

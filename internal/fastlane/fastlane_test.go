@@ -352,3 +352,31 @@ func TestAPanicClosesOnlyItsConnection(t *testing.T) {
 		t.Errorf("the next connection got %d", r.StatusCode)
 	}
 }
+
+// A client still sending a body that net/http refused (on a connection
+// the lane handed over, with part of the body already buffered) reads the
+// refusal. (handedConn passes CloseWrite through so that net/http can
+// half-close as it does on its own connections; on loopback this test
+// passed without it too.)
+func TestRefusalsReachClientsStillSending(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 10)); err != nil {
+			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		echo(w, r)
+	})
+	lane, _, _ := start(t, h, 5*time.Second)
+	for range 5 {
+		c := dial(t, lane)
+		const size = 4 << 20
+		go func() {
+			_, _ = io.WriteString(c, fmt.Sprintf("POST /hot HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n", size))
+			_, _ = c.Write(make([]byte, size))
+		}()
+		r := read(t, bufio.NewReader(c), 1)[0]
+		if r.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("got %d, want 413", r.StatusCode)
+		}
+	}
+}
