@@ -34,10 +34,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -270,9 +272,11 @@ func (c *conn) serve() {
 	}()
 	defer func() {
 		// A panic the handler's own middleware did not turn into a
-		// response (http.ErrAbortHandler among them) closes the
-		// connection, as net/http does, instead of the process.
-		_ = recover()
+		// response closes the connection, as net/http does, instead of
+		// the process; it is logged unless it is http.ErrAbortHandler.
+		if v := recover(); v != nil && v != http.ErrAbortHandler {
+			c.s.logf("fastlane: panic serving %s: %v\n%s", c.remote, v, debug.Stack())
+		}
 	}()
 	c.remote = c.c.RemoteAddr().String()
 	for {
@@ -309,6 +313,15 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// logf logs where the http.Server logs its own errors.
+func (s *Server) logf(format string, args ...any) {
+	if s.srv.ErrorLog != nil {
+		s.srv.ErrorLog.Printf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
 }
 
 func (s *Server) idleTimeout() time.Duration {

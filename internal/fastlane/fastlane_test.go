@@ -2,10 +2,12 @@ package fastlane
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -39,13 +41,17 @@ func echo(w http.ResponseWriter, r *http.Request) {
 }
 
 // start serves h with a lane for route, and plain net/http beside it.
-func start(t *testing.T, h http.Handler, timeout time.Duration) (lane, plain string, s *Server) {
+func start(t *testing.T, h http.Handler, timeout time.Duration, errorLog ...*log.Logger) (lane, plain string, s *Server) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s = New(&http.Server{Handler: h, ReadHeaderTimeout: timeout}, route)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: timeout}
+	if len(errorLog) > 0 {
+		srv.ErrorLog = errorLog[0]
+	}
+	s = New(srv, route)
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
 	pln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -337,20 +343,49 @@ func TestShutdownFinishesRequestsInProgress(t *testing.T) {
 // only; the server goes on.
 func TestAPanicClosesOnlyItsConnection(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-Panic") != "" {
+		switch r.Header.Get("X-Panic") {
+		case "abort":
 			panic(http.ErrAbortHandler)
+		case "boom":
+			panic("boom")
 		}
 		echo(w, r)
 	})
-	lane, _, _ := start(t, h, 5*time.Second)
-	c := dial(t, lane)
-	_, _ = io.WriteString(c, post(`{}`, "X-Panic: 1"))
-	if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
-		t.Errorf("after a panic: %q, %v; want the connection closed without an answer", b, err)
+	var logged syncBuffer
+	lane, _, _ := start(t, h, 5*time.Second, log.New(&logged, "", 0))
+	for _, kind := range []string{"abort", "boom"} {
+		c := dial(t, lane)
+		_, _ = io.WriteString(c, post(`{}`, "X-Panic: "+kind))
+		if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
+			t.Errorf("after a panic (%s): %q, %v; want the connection closed without an answer", kind, b, err)
+		}
 	}
 	if r := exchange(t, lane, post(`{}`), 1)[0]; r.StatusCode != http.StatusAccepted {
 		t.Errorf("the next connection got %d", r.StatusCode)
 	}
+	// http.ErrAbortHandler is a deliberate abort, not logged; the other
+	// panic is, with its stack, in the server's ErrorLog.
+	if got := logged.String(); strings.Count(got, "fastlane: panic serving") != 1 || !strings.Contains(got, "boom") || !strings.Contains(got, "goroutine") {
+		t.Errorf("the error log has %q, want one panic with boom and its stack", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // A client still sending a body that net/http refused (on a connection
