@@ -2,7 +2,6 @@ package fastlane
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/movietrend/trend/internal/testenv"
 )
 
 var route = Route{Method: http.MethodPost, Path: "/hot"}
@@ -351,7 +352,7 @@ func TestAPanicClosesOnlyItsConnection(t *testing.T) {
 		}
 		echo(w, r)
 	})
-	var logged syncBuffer
+	var logged testenv.Buffer
 	lane, _, _ := start(t, h, 5*time.Second, log.New(&logged, "", 0))
 	for _, kind := range []string{"abort", "boom"} {
 		c := dial(t, lane)
@@ -368,24 +369,6 @@ func TestAPanicClosesOnlyItsConnection(t *testing.T) {
 	if got := logged.String(); strings.Count(got, "fastlane: panic serving") != 1 || !strings.Contains(got, "boom") || !strings.Contains(got, "goroutine") {
 		t.Errorf("the error log has %q, want one panic with boom and its stack", got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // A client still sending a body that net/http refused (on a connection

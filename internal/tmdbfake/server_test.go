@@ -1,7 +1,6 @@
 package tmdbfake
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,10 +10,10 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/movietrend/trend/internal/testenv"
 	"github.com/movietrend/trend/internal/tmdb"
 )
 
@@ -125,27 +124,9 @@ func TestHandlerErrorsAndHealth(t *testing.T) {
 	}
 }
 
-// syncBuffer lets the server's goroutines log while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestHandlerEnforcesKey(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testenv.Buffer
 	srv := newServer(t, Options{
 		APIKey: testKey,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
