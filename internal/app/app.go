@@ -155,7 +155,6 @@ func amqpCheck(url string) func(ctx context.Context) error {
 	}
 }
 
-// serveHTTP runs srv until ctx ends, then shuts it down gracefully.
 // httpServer is an *http.Server, or one with a fast lane in front.
 type httpServer interface {
 	Serve(net.Listener) error
@@ -163,6 +162,7 @@ type httpServer interface {
 	Close() error
 }
 
+// serveHTTP runs srv until ctx ends, then shuts it down gracefully.
 func serveHTTP(ctx context.Context, srv httpServer, ln net.Listener, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
