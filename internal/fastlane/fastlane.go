@@ -292,7 +292,7 @@ func (c *conn) serve() {
 			return
 		}
 		c.deadline = c.s.idleTimeout() > 0
-		req, n, keepAlive := c.read()
+		req, n := c.read()
 		if c.deadline {
 			_ = c.c.SetReadDeadline(time.Time{})
 			c.deadline = false
@@ -305,11 +305,11 @@ func (c *conn) serve() {
 		}
 		_, _ = c.br.Discard(n)
 		c.s.served.Add(1)
-		resp := c.respond(req, keepAlive)
-		if _, err := c.c.Write(resp.out); err != nil {
+		out, keepAlive := c.respond(req)
+		if _, err := c.c.Write(out); err != nil {
 			return
 		}
-		if !resp.keepAlive || !c.setBusy(false) || c.s.isClosing() {
+		if !keepAlive || !c.setBusy(false) || c.s.isClosing() {
 			return
 		}
 	}
@@ -333,12 +333,12 @@ func (s *Server) idleTimeout() time.Duration {
 
 // read parses the request at the head of the buffer without consuming
 // it. It returns nil if net/http must serve it (and the connection from
-// then on); else the request, the bytes it spans, and whether the client
-// keeps the connection open.
-func (c *conn) read() (*http.Request, int, bool) {
+// then on); else the request (Close set if the client asked to close)
+// and the bytes it spans.
+func (c *conn) read() (*http.Request, int) {
 	head := c.headBlock()
 	if head == nil {
-		return nil, 0, false
+		return nil, 0
 	}
 	var route []byte
 	for _, r := range c.s.routes {
@@ -348,7 +348,7 @@ func (c *conn) read() (*http.Request, int, bool) {
 		}
 	}
 	if route == nil {
-		return nil, 0, false
+		return nil, 0
 	}
 	// The header lines, as net/http itself reads them.
 	c.head.Reset(head[len(route):])
@@ -359,27 +359,27 @@ func (c *conn) read() (*http.Request, int, bool) {
 	}
 	mh, err := c.tp.ReadMIMEHeader()
 	if err != nil {
-		return nil, 0, false
+		return nil, 0
 	}
 	h := http.Header(mh)
 	if !validFields(h) {
-		return nil, 0, false
+		return nil, 0
 	}
 	host, ok := single(h, "Host")
 	if !ok || !validHost(host) {
-		return nil, 0, false
+		return nil, 0
 	}
 	cl, ok := single(h, "Content-Length")
 	if !ok {
-		return nil, 0, false
+		return nil, 0
 	}
 	length, err := strconv.ParseUint(cl, 10, 32)
 	if err != nil || cl[0] == '+' || len(head)+int(length) > bufferSize {
-		return nil, 0, false
+		return nil, 0
 	}
 	for _, k := range []string{"Transfer-Encoding", "Expect", "Upgrade", "Trailer"} {
 		if _, ok := h[k]; ok {
-			return nil, 0, false
+			return nil, 0
 		}
 	}
 	keepAlive := true
@@ -390,13 +390,13 @@ func (c *conn) read() (*http.Request, int, bool) {
 				keepAlive = false
 			case "keep-alive", "":
 			default:
-				return nil, 0, false
+				return nil, 0
 			}
 		}
 	}
 	n := len(head) + int(length)
 	if !c.fill(n) {
-		return nil, 0, false
+		return nil, 0
 	}
 	all, _ := c.br.Peek(n)
 	body := slices.Clone(all[len(head):])
@@ -416,7 +416,7 @@ func (c *conn) read() (*http.Request, int, bool) {
 		RequestURI:    string(path),
 		Close:         !keepAlive,
 	}
-	return req.WithContext(c.s.ctx), n, keepAlive
+	return req.WithContext(c.s.ctx), n
 }
 
 // headBlock returns the request line and header lines up to and with the
@@ -499,11 +499,9 @@ func validHost(h string) bool {
 
 // response is a buffered http.ResponseWriter.
 type response struct {
-	header    http.Header
-	status    int
-	body      []byte
-	out       []byte
-	keepAlive bool
+	header http.Header
+	status int
+	body   []byte
 }
 
 func (r *response) Header() http.Header { return r.header }
@@ -524,9 +522,11 @@ func (r *response) Write(p []byte) (int, error) {
 
 // respond runs the handler on req and formats its response as net/http
 // would: the handler's headers, Date, Content-Type sniffed if unset, and
-// Content-Length.
-func (c *conn) respond(req *http.Request, keepAlive bool) *response {
-	r := &response{header: http.Header{}, out: c.out[:0], keepAlive: keepAlive}
+// Content-Length. It returns the bytes to write, and whether the
+// connection stays open.
+func (c *conn) respond(req *http.Request) ([]byte, bool) {
+	r := &response{header: http.Header{}}
+	keepAlive := !req.Close
 	handler := c.s.srv.Handler
 	if handler == nil {
 		handler = http.DefaultServeMux
@@ -537,7 +537,7 @@ func (c *conn) respond(req *http.Request, keepAlive bool) *response {
 	}
 	h := r.header
 	if v := h.Get("Connection"); strings.EqualFold(v, "close") {
-		r.keepAlive = false
+		keepAlive = false
 	}
 	bodyAllowed := r.status != http.StatusNoContent && r.status != http.StatusNotModified
 	if !bodyAllowed {
@@ -553,21 +553,21 @@ func (c *conn) respond(req *http.Request, keepAlive bool) *response {
 		h["Content-Length"] = []string{strconv.Itoa(len(r.body))}
 	}
 	delete(h, "Transfer-Encoding")
-	if !r.keepAlive {
+	if !keepAlive {
 		h["Connection"] = []string{"close"}
 	}
-	out := append(r.out, "HTTP/1.1 "...)
-	out = strconv.AppendInt(out, int64(r.status), 10)
-	out = append(out, ' ')
-	out = append(out, http.StatusText(r.status)...)
-	out = append(out, "\r\n"...)
-	var b bytes.Buffer
-	_ = h.Write(&b) // sorted, sanitized, as net/http writes them
-	out = append(out, b.Bytes()...)
-	out = append(out, "\r\n"...)
-	r.out = append(out, r.body...)
-	c.out = r.out
-	return r
+	// One buffer a connection, reused from response to response.
+	out := bytes.NewBuffer(c.out[:0])
+	out.WriteString("HTTP/1.1 ")
+	out.WriteString(strconv.Itoa(r.status))
+	out.WriteByte(' ')
+	out.WriteString(http.StatusText(r.status))
+	out.WriteString("\r\n")
+	_ = h.Write(out) // sorted, sanitized, as net/http writes them
+	out.WriteString("\r\n")
+	out.Write(r.body)
+	c.out = out.Bytes()
+	return c.out, keepAlive
 }
 
 // handedConn reads first what the lane had buffered.
@@ -591,11 +591,10 @@ func (c *handedConn) CloseWrite() error {
 // handoffListener is what the http.Server accepts from: the connections
 // the lane hands over.
 type handoffListener struct {
-	addr   net.Addr
-	conns  chan net.Conn
-	mu     sync.Mutex
-	closed bool
-	done   chan struct{}
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
 }
 
 func newHandoffListener(addr net.Addr) *handoffListener {
@@ -621,18 +620,8 @@ func (l *handoffListener) Accept() (net.Conn, error) {
 }
 
 func (l *handoffListener) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.closed {
-		l.closed = true
-		close(l.done)
-	}
+	l.once.Do(func() { close(l.done) })
 	return nil
 }
 
-func (l *handoffListener) Addr() net.Addr {
-	if l.addr == nil {
-		return &net.TCPAddr{}
-	}
-	return l.addr
-}
+func (l *handoffListener) Addr() net.Addr { return l.addr }
