@@ -199,10 +199,12 @@ snap() {
 	# Machine total: user, nice, system, irq, softirq, steal (not idle, iowait).
 	awk '/^cpu /{print "machine", $2+$3+$4+$7+$8+$9}' /proc/stat >>"$1"
 }
-# cpu_table BEFORE AFTER SECONDS: CPU-seconds per group between two
-# snapshots, and the share of the machine (cores x seconds) each took.
+# cpu_table BEFORE AFTER SECONDS [VIEWS]: CPU-seconds per group between two
+# snapshots, and the share of the machine (cores x seconds) each took;
+# with VIEWS, also the µs of CPU each took a view, which compares runs of
+# different rates.
 cpu_table() {
-	awk -v tck="$CLK_TCK" -v secs="$3" -v cores="$(nproc)" '
+	awk -v tck="$CLK_TCK" -v secs="$3" -v cores="$(nproc)" -v views="${4:-0}" '
 		FNR == NR { if ($1 != "machine") before[$1] = $3; else mbusy = $2; next }
 		$1 == "machine" { busy = ($2 - mbusy) / tck; next }
 		{ d = $3 - (($1 in before) ? before[$1] : 0); if (d > 0) cpu[$2] += d / tck }
@@ -216,8 +218,14 @@ cpu_table() {
 			label["postgres_other_db"] = "PostgreSQL backends of other databases (other runs)"
 			label["other"] = "other processes (other runs, kernel threads)"
 			cap = cores * secs
+			if (views > 0) {
+				printf "| process | CPU-seconds | share of %d cores × %.1f s | µs a view accepted |\n|---|---|---|---|\n", cores, secs
+				for (i = 1; i <= n; i++) { g = order[i]; printf "| %s | %.1f | %.0f%% | %.1f |\n", label[g], cpu[g], 100 * cpu[g] / cap, 1e6 * cpu[g] / views }
+				printf "| **machine total busy** | %.1f | %.0f%% | %.1f |\n", busy, 100 * busy / cap, 1e6 * busy / views
+				exit
+			}
 			printf "| process | CPU-seconds | share of %d cores × %.1f s |\n|---|---|---|\n", cores, secs
-			for (i = 1; i <= n; i++) { g = order[i]; printf "| %s | %.1f | %.0f%% |\n", label[g], cpu[g], 100 * cpu[g] / cap; sum += cpu[g] }
+			for (i = 1; i <= n; i++) { g = order[i]; printf "| %s | %.1f | %.0f%% |\n", label[g], cpu[g], 100 * cpu[g] / cap }
 			printf "| **machine total busy** | %.1f | %.0f%% |\n", busy, 100 * busy / cap
 		}' "$1" "$2"
 }
@@ -673,7 +681,9 @@ else
 fi) Errors: $(errors_of "$R").
 - **Memory**: VmRSS of \`trend all\` from /proc every 0.5 s during every phase, and VmHWM at the end.
 - **Load generator**: it used $(dec "$(j .load_cpu_seconds "$V")") CPU-seconds during the views load
-  (of $(nproc) × ${VIEWS_SECS} s), taken from the system under test.
+  (of $(nproc) × ${VIEWS_SECS} s), taken from the system under test: $(awk -v c="$(j .load_cpu_seconds "$V")" -v n="$(j .succeeded "$V")" 'BEGIN { if (n > 0) printf "%.1f", 1e6 * c / n; else printf "?" }') µs a request. Its work for a
+  request is the same in every run, so this also gauges how fast the machine ran during the load
+  (the host's speed varies by a third within minutes; see "Where the targets stand").
 
 ### Where the CPU went
 
@@ -682,7 +692,7 @@ serve every database and virtual host on the machine, so they include other runs
 
 During the views load (${VIEWS_SECS} s):
 
-$(cpu_table "$WORK/cpu-0" "$WORK/cpu-1" "$VIEWS_SECS")
+$(cpu_table "$WORK/cpu-0" "$WORK/cpu-1" "$VIEWS_SECS" "$(j .succeeded "$V")")
 
 During the drain after it (${DRAIN_SECS} s; no HTTP load but the reads that watch the count):
 
