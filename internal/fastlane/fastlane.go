@@ -62,16 +62,18 @@ type Route struct {
 // Server is an http.Server with a fast lane in front of it.
 type Server struct {
 	srv    *http.Server
-	routes [][]byte // "POST /api/movies/view HTTP/1.1\r\n"
+	routes []laneRoute
 
 	mu        sync.Mutex
 	conns     map[*conn]struct{}
 	listeners []net.Listener
 	handoff   *handoffListener
-	closing   bool
-	wg        sync.WaitGroup
-	ctx       context.Context
-	cancel    context.CancelFunc
+	// closing is set under mu (so that track and stop agree on it) and
+	// read without it by each request's loop.
+	closing atomic.Bool
+	wg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
 
 	served, handedOff atomic.Uint64
 }
@@ -82,12 +84,18 @@ func (s *Server) Stats() (served, handedOff uint64) {
 	return s.served.Load(), s.handedOff.Load()
 }
 
+// laneRoute is a Route as the lane matches and serves it, made once.
+type laneRoute struct {
+	line         []byte // "POST /api/movies/view HTTP/1.1\r\n"
+	method, path string
+}
+
 // New puts a lane for routes in front of srv. srv.Handler serves both
 // paths; srv.ReadHeaderTimeout also bounds the lane's reads.
 func New(srv *http.Server, routes ...Route) *Server {
 	s := &Server{srv: srv, conns: map[*conn]struct{}{}}
 	for _, r := range routes {
-		s.routes = append(s.routes, []byte(r.Method+" "+r.Path+" HTTP/1.1\r\n"))
+		s.routes = append(s.routes, laneRoute{line: []byte(r.Method + " " + r.Path + " HTTP/1.1\r\n"), method: r.Method, path: r.Path})
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
@@ -97,7 +105,7 @@ func New(srv *http.Server, routes ...Route) *Server {
 // http.Server.Serve does, and returns http.ErrServerClosed then.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
-	if s.closing {
+	if s.closing.Load() {
 		s.mu.Unlock()
 		return http.ErrServerClosed
 	}
@@ -113,7 +121,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if s.isClosing() {
+			if s.closing.Load() {
 				return http.ErrServerClosed
 			}
 			// As net/http does for temporary failures (out of file
@@ -135,16 +143,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
-
 func (s *Server) track(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.closing.Load() {
 		return false
 	}
 	s.conns[c] = struct{}{}
@@ -199,10 +201,10 @@ func (s *Server) Close() error {
 func (s *Server) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
+	if s.closing.Load() {
 		return
 	}
-	s.closing = true
+	s.closing.Store(true)
 	for _, ln := range s.listeners {
 		_ = ln.Close()
 	}
@@ -282,8 +284,9 @@ func (c *conn) serve() {
 	for {
 		// Wait for the next request as net/http does: without a
 		// deadline unless the server has an idle timeout.
-		if d := c.s.idleTimeout(); d > 0 {
-			_ = c.c.SetReadDeadline(time.Now().Add(d))
+		idle := c.s.idleTimeout()
+		if idle > 0 {
+			_ = c.c.SetReadDeadline(time.Now().Add(idle))
 		}
 		if _, err := c.br.Peek(1); err != nil {
 			return
@@ -291,7 +294,7 @@ func (c *conn) serve() {
 		if !c.setBusy(true) {
 			return
 		}
-		c.deadline = c.s.idleTimeout() > 0
+		c.deadline = idle > 0
 		req, n := c.read()
 		if c.deadline {
 			_ = c.c.SetReadDeadline(time.Time{})
@@ -309,7 +312,7 @@ func (c *conn) serve() {
 		if _, err := c.c.Write(out); err != nil {
 			return
 		}
-		if !keepAlive || !c.setBusy(false) || c.s.isClosing() {
+		if !keepAlive || !c.setBusy(false) || c.s.closing.Load() {
 			return
 		}
 	}
@@ -340,18 +343,18 @@ func (c *conn) read() (*http.Request, int) {
 	if head == nil {
 		return nil, 0
 	}
-	var route []byte
-	for _, r := range c.s.routes {
-		if bytes.HasPrefix(head, r) {
-			route = r
+	var rt *laneRoute
+	for i := range c.s.routes {
+		if bytes.HasPrefix(head, c.s.routes[i].line) {
+			rt = &c.s.routes[i]
 			break
 		}
 	}
-	if route == nil {
+	if rt == nil {
 		return nil, 0
 	}
 	// The header lines, as net/http itself reads them.
-	c.head.Reset(head[len(route):])
+	c.head.Reset(head[len(rt.line):])
 	if c.tp == nil {
 		c.tp = textproto.NewReader(bufio.NewReaderSize(&c.head, 512))
 	} else {
@@ -400,11 +403,9 @@ func (c *conn) read() (*http.Request, int) {
 	}
 	all, _ := c.br.Peek(n)
 	body := slices.Clone(all[len(head):])
-	line := route[:len(route)-len(" HTTP/1.1\r\n")]
-	method, path, _ := bytes.Cut(line, []byte(" "))
 	req := &http.Request{
-		Method:        string(method),
-		URL:           &url.URL{Path: string(path)},
+		Method:        rt.method,
+		URL:           &url.URL{Path: rt.path},
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
@@ -413,7 +414,7 @@ func (c *conn) read() (*http.Request, int) {
 		ContentLength: int64(length),
 		Host:          host,
 		RemoteAddr:    c.remote,
-		RequestURI:    string(path),
+		RequestURI:    rt.path,
 		Close:         !keepAlive,
 	}
 	return req.WithContext(c.s.ctx), n
