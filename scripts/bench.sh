@@ -205,6 +205,11 @@ snap() {
 # different rates.
 cpu_table() {
 	awk -v tck="$CLK_TCK" -v secs="$3" -v cores="$(nproc)" -v views="${4:-0}" '
+		function row(name, v) {
+			printf "| %s | %.1f | %.0f%% |", name, v, 100 * v / cap
+			if (views > 0) printf " %.1f |", 1e6 * v / views
+			printf "\n"
+		}
 		FNR == NR { if ($1 != "machine") before[$1] = $3; else mbusy = $2; next }
 		$1 == "machine" { busy = ($2 - mbusy) / tck; next }
 		{ d = $3 - (($1 in before) ? before[$1] : 0); if (d > 0) cpu[$2] += d / tck }
@@ -218,15 +223,10 @@ cpu_table() {
 			label["postgres_other_db"] = "PostgreSQL backends of other databases (other runs)"
 			label["other"] = "other processes (other runs, kernel threads)"
 			cap = cores * secs
-			if (views > 0) {
-				printf "| process | CPU-seconds | share of %d cores × %.1f s | µs a view accepted |\n|---|---|---|---|\n", cores, secs
-				for (i = 1; i <= n; i++) { g = order[i]; printf "| %s | %.1f | %.0f%% | %.1f |\n", label[g], cpu[g], 100 * cpu[g] / cap, 1e6 * cpu[g] / views }
-				printf "| **machine total busy** | %.1f | %.0f%% | %.1f |\n", busy, 100 * busy / cap, 1e6 * busy / views
-				exit
-			}
-			printf "| process | CPU-seconds | share of %d cores × %.1f s |\n|---|---|---|\n", cores, secs
-			for (i = 1; i <= n; i++) { g = order[i]; printf "| %s | %.1f | %.0f%% |\n", label[g], cpu[g], 100 * cpu[g] / cap }
-			printf "| **machine total busy** | %.1f | %.0f%% |\n", busy, 100 * busy / cap
+			printf "| process | CPU-seconds | share of %d cores × %.1f s |%s\n", cores, secs, (views > 0 ? " µs a view accepted |" : "")
+			printf "|---|---|---|%s\n", (views > 0 ? "---|" : "")
+			for (i = 1; i <= n; i++) row(label[order[i]], cpu[order[i]])
+			row("**machine total busy**", busy)
 		}' "$1" "$2"
 }
 
@@ -681,9 +681,10 @@ else
 fi) Errors: $(errors_of "$R").
 - **Memory**: VmRSS of \`trend all\` from /proc every 0.5 s during every phase, and VmHWM at the end.
 - **Load generator**: it used $(dec "$(j .load_cpu_seconds "$V")") CPU-seconds during the views load
-  (of $(nproc) × ${VIEWS_SECS} s), taken from the system under test: $(awk -v c="$(j .load_cpu_seconds "$V")" -v n="$(j .succeeded "$V")" 'BEGIN { if (n > 0) printf "%.1f", 1e6 * c / n; else printf "?" }') µs a request. Its work for a
-  request is the same in every run, so this also gauges how fast the machine ran during the load
-  (the host's speed varies by a third within minutes; see "Where the targets stand").
+  (of $(nproc) × ${VIEWS_SECS} s), taken from the system under test. Its work for a request is the
+  same in every run, so its µs a view in "Where the CPU went" (one view a request) also gauges how
+  fast the machine ran during the load (the host's speed varies by a third within minutes; see
+  "Where the targets stand").
 
 ### Where the CPU went
 
