@@ -22,20 +22,11 @@ func TestTwoWorkersShareTheQueues(t *testing.T) {
 	t.Parallel()
 	s := startSystem(t, sysOptions{})
 	var logs bytes.Buffer
-	worker := exec.Command(binary, "worker", "--no-migrate")
-	worker.Env = s.env("127.0.0.1:0")
-	cfg, err := config.FromEnv(worker.Env)
+	s.startWorker(&logs)
+	cfg, err := config.FromEnv(s.env("127.0.0.1:0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	worker.Stdout, worker.Stderr = syncWriter(&logs), syncWriter(&logs)
-	if err := worker.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = worker.Process.Signal(syscall.SIGTERM)
-		_ = worker.Wait()
-	})
 	waitFor(t, 30*time.Second, "two consumers on every command queue", func() bool {
 		r := s.do(http.MethodGet, "/api/pipeline", "", "")
 		var p struct {
@@ -82,4 +73,26 @@ func TestTwoWorkersShareTheQueues(t *testing.T) {
 	if first == 0 || second == 0 {
 		t.Errorf("messages handled: trend all %d, second worker %d; want both to share the load", first, second)
 	}
+}
+
+// startWorker starts a `trend worker` beside the system's `trend all`,
+// logging to logs; the test's cleanup stops it with SIGTERM if it still
+// runs. It returns the process and a channel that gets its exit.
+func (s *system) startWorker(logs *bytes.Buffer) (*exec.Cmd, <-chan error) {
+	s.t.Helper()
+	worker := exec.Command(binary, "worker", "--no-migrate")
+	worker.Env = s.env("127.0.0.1:0")
+	worker.Stdout, worker.Stderr = syncWriter(logs), syncWriter(logs)
+	if err := worker.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- worker.Wait() }()
+	s.t.Cleanup(func() {
+		if worker.ProcessState == nil {
+			_ = worker.Process.Signal(syscall.SIGTERM)
+			<-done
+		}
+	})
+	return worker, done
 }

@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,7 +109,15 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 	if cfg.Metrics != nil {
 		dlqPub = cfg.Metrics.DeadLetterPublisher(dlqPub)
 	}
-	poison, err := middleware.PoisonQueue(dlqPub, DeadLetterTopic)
+	// A message whose handling the worker's shutdown cut short (its
+	// context cancelled: SIGTERM, a rolling update) is not poisoned: its
+	// error nacks it back to its queue, for the next worker. Before this
+	// filter, only the dead-letter publish failing on that same cancelled
+	// context kept such messages out of the dead letters
+	// (TestWorkerStoppedBySIGTERMDeadLettersNothing).
+	poison, err := middleware.PoisonQueueWithFilter(dlqPub, DeadLetterTopic, func(err error) bool {
+		return !errors.Is(err, context.Canceled)
+	})
 	if err != nil {
 		return nil, err
 	}

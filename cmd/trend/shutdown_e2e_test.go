@@ -1,0 +1,86 @@
+package main_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/testenv"
+)
+
+// TestWorkerStoppedBySIGTERMDeadLettersNothing stops a second worker with
+// SIGTERM (what `docker compose stop` and a rolling update send) again
+// and again while views stream in. The messages it holds when it stops
+// must go back to their queues, not to the dead letters: every view is
+// counted, once, and the dead-letter queue stays empty.
+func TestWorkerStoppedBySIGTERMDeadLettersNothing(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	ids := []int64{27205, 157336}
+	for _, id := range ids {
+		s.register(id)
+		s.waitActive(id)
+	}
+	var logs bytes.Buffer
+	var sent [2]atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := (w + i) % 2
+				if r := s.postJSON("/api/movies/view", fmt.Sprintf(`{"tmdb_id":%d}`, ids[k])); r.status != http.StatusAccepted {
+					t.Errorf("view: got %d", r.status)
+					return
+				}
+				sent[k].Add(1)
+			}
+		})
+	}
+	for round := range 4 {
+		worker, done := s.startWorker(&logs)
+		// Let it take messages from the queues under load, then stop it
+		// the way an orchestrator does.
+		time.Sleep(1500 * time.Millisecond)
+		if err := worker.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("round %d: the worker exited with %v after SIGTERM, want a clean exit", round, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: the worker did not stop within 30 s of SIGTERM", round)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	for k, id := range ids {
+		s.waitViews(id, sent[k].Load())
+	}
+	n, err := testenv.QueueDepth(s.amqpURL, messaging.DeadLetterTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d messages in the dead letters after the workers' SIGTERMs, want 0", n)
+	}
+	if t.Failed() {
+		logMu.Lock()
+		t.Logf("second worker's logs:\n%s", tail(logs.String(), 40))
+		logMu.Unlock()
+	}
+	t.Logf("views sent: %d and %d", sent[0].Load(), sent[1].Load())
+}
