@@ -25,7 +25,9 @@
 // client disconnects mid-request (the view handler waits a few
 // milliseconds for a group commit, and is idempotent), and the response
 // cannot be streamed (http.Flusher is not implemented); routes that
-// stream must not be configured.
+// stream must not be configured. And its body must arrive within
+// ReadHeaderTimeout of the request's first byte, with its header: without
+// a ReadTimeout, net/http would wait for a body with no deadline.
 package fastlane
 
 import (
@@ -281,34 +283,45 @@ func (c *conn) serve() {
 		}
 	}()
 	c.remote = c.c.RemoteAddr().String()
-	for {
-		// Wait for the next request as net/http does: without a
-		// deadline unless the server has an idle timeout.
-		idle := c.s.idleTimeout()
-		if idle > 0 {
-			_ = c.c.SetReadDeadline(time.Now().Add(idle))
+	// As net/http does, a connection's first request is timed from the
+	// accept: one that never sends a byte is closed after
+	// ReadHeaderTimeout. Later requests are timed from their first byte
+	// (fill), and waited for under the idle timeout.
+	if d := c.s.headerTimeout(); d > 0 {
+		c.readBy(time.Now().Add(d))
+	}
+	for first := true; ; first = false {
+		if !first {
+			if idle := c.s.idleTimeout(); idle > 0 {
+				c.readBy(time.Now().Add(idle))
+			}
 		}
 		if _, err := c.br.Peek(1); err != nil {
 			return
 		}
+		if !first {
+			c.readBy(time.Time{}) // the idle wait's, if any
+		}
 		if !c.setBusy(true) {
 			return
 		}
-		c.deadline = idle > 0
-		req, n := c.read()
-		if c.deadline {
-			_ = c.c.SetReadDeadline(time.Time{})
-			c.deadline = false
-		}
-		if req == nil {
+		req, n, next := c.read()
+		c.readBy(time.Time{})
+		switch next {
+		case handOver:
 			c.s.handedOff.Add(1)
 			c.s.handoff.give(&handedConn{Conn: c.c, r: c.br})
 			handedOff = true
+			return
+		case hangUp:
 			return
 		}
 		_, _ = c.br.Discard(n)
 		c.s.served.Add(1)
 		out, keepAlive := c.respond(req)
+		if d := c.s.srv.WriteTimeout; d > 0 {
+			_ = c.c.SetWriteDeadline(time.Now().Add(d))
+		}
 		if _, err := c.c.Write(out); err != nil {
 			return
 		}
@@ -334,14 +347,53 @@ func (s *Server) idleTimeout() time.Duration {
 	return s.srv.ReadTimeout
 }
 
+// headerTimeout is how long a request's header may take, as net/http
+// reckons it.
+func (s *Server) headerTimeout() time.Duration {
+	if s.srv.ReadHeaderTimeout != 0 {
+		return s.srv.ReadHeaderTimeout
+	}
+	return s.srv.ReadTimeout
+}
+
+// readBy sets the connection's read deadline (none for a zero t),
+// skipping the call when there is none to clear.
+func (c *conn) readBy(t time.Time) {
+	if t.IsZero() && !c.deadline {
+		return
+	}
+	_ = c.c.SetReadDeadline(t)
+	c.deadline = !t.IsZero()
+}
+
+// verdict is what becomes of a request the lane has begun to read.
+type verdict int
+
+const (
+	serveIt  verdict = iota // the lane serves it
+	handOver                // net/http serves it, and the connection from then on
+	hangUp                  // the client took too long: close, as net/http would
+)
+
+// verdictOn is the verdict on a read that failed: a timeout closes the
+// connection (net/http's deadline would have passed too, and it closes
+// without an answer); anything else goes to net/http with the bytes read
+// so far, to be answered as net/http answers them.
+func verdictOn(err error) verdict {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return hangUp
+	}
+	return handOver
+}
+
 // read parses the request at the head of the buffer without consuming
-// it. It returns nil if net/http must serve it (and the connection from
-// then on); else the request (Close set if the client asked to close)
-// and the bytes it spans.
-func (c *conn) read() (*http.Request, int) {
-	head := c.headBlock()
-	if head == nil {
-		return nil, 0
+// it. Unless its verdict is serveIt, it returns no request; else the
+// request (Close set if the client asked to close) and the bytes it
+// spans.
+func (c *conn) read() (*http.Request, int, verdict) {
+	head, v := c.headBlock()
+	if v != serveIt {
+		return nil, 0, v
 	}
 	var rt *laneRoute
 	for i := range c.s.routes {
@@ -351,7 +403,7 @@ func (c *conn) read() (*http.Request, int) {
 		}
 	}
 	if rt == nil {
-		return nil, 0
+		return nil, 0, handOver
 	}
 	// The header lines, as net/http itself reads them.
 	c.head.Reset(head[len(rt.line):])
@@ -361,28 +413,30 @@ func (c *conn) read() (*http.Request, int) {
 		c.tp.R.Reset(&c.head)
 	}
 	mh, err := c.tp.ReadMIMEHeader()
-	if err != nil {
-		return nil, 0
+	if err != nil || c.head.Len() != 0 || c.tp.R.Buffered() != 0 {
+		// (The header must end where the lane found its end; see
+		// headBlock.)
+		return nil, 0, handOver
 	}
 	h := http.Header(mh)
 	if !validFields(h) {
-		return nil, 0
+		return nil, 0, handOver
 	}
 	host, ok := single(h, "Host")
 	if !ok || !validHost(host) {
-		return nil, 0
+		return nil, 0, handOver
 	}
 	cl, ok := single(h, "Content-Length")
 	if !ok {
-		return nil, 0
+		return nil, 0, handOver
 	}
 	length, err := strconv.ParseUint(cl, 10, 32)
 	if err != nil || cl[0] == '+' || len(head)+int(length) > bufferSize {
-		return nil, 0
+		return nil, 0, handOver
 	}
 	for _, k := range []string{"Transfer-Encoding", "Expect", "Upgrade", "Trailer"} {
 		if _, ok := h[k]; ok {
-			return nil, 0
+			return nil, 0, handOver
 		}
 	}
 	keepAlive := true
@@ -393,13 +447,13 @@ func (c *conn) read() (*http.Request, int) {
 				keepAlive = false
 			case "keep-alive", "":
 			default:
-				return nil, 0
+				return nil, 0, handOver
 			}
 		}
 	}
 	n := len(head) + int(length)
-	if !c.fill(n) {
-		return nil, 0
+	if err := c.fill(n); err != nil {
+		return nil, 0, verdictOn(err)
 	}
 	all, _ := c.br.Peek(n)
 	body := slices.Clone(all[len(head):])
@@ -417,39 +471,83 @@ func (c *conn) read() (*http.Request, int) {
 		RequestURI:    rt.path,
 		Close:         !keepAlive,
 	}
-	return req.WithContext(c.s.ctx), n
+	return req.WithContext(c.s.ctx), n, serveIt
 }
 
 // headBlock returns the request line and header lines up to and with the
-// blank line, reading more if they are not all buffered yet; nil if they
-// do not fit the buffer or the read fails.
-func (c *conn) headBlock() []byte {
+// blank line, reading more if they are not all buffered yet. A request
+// that is not of a lane route goes to net/http as soon as its first bytes
+// tell so, and so does a header that does not fit the buffer. So does
+// one with a line ended by a bare LF: net/http ends lines (and the header)
+// there too, where the lane looks for CRLF only, and the two must agree
+// on where the header ends and the body begins.
+func (c *conn) headBlock() ([]byte, verdict) {
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
-		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-			return buf[:i+4]
+		if !c.s.mayRoute(buf) {
+			return nil, handOver
+		}
+		end := bytes.Index(buf, []byte("\r\n\r\n"))
+		if end >= 0 {
+			buf = buf[:end+4]
+		}
+		if bareLF(buf) {
+			return nil, handOver
+		}
+		if end >= 0 {
+			return buf, serveIt
 		}
 		if len(buf) == bufferSize {
-			return nil
+			return nil, handOver
 		}
-		if !c.fill(len(buf) + 1) {
-			return nil
+		if err := c.fill(len(buf) + 1); err != nil {
+			return nil, verdictOn(err)
 		}
 	}
 }
 
-// fill waits until n bytes are buffered, under ReadHeaderTimeout (a slow
-// client holds only its own goroutine, as with net/http).
-func (c *conn) fill(n int) bool {
-	if c.br.Buffered() >= n {
-		return true
+// mayRoute tells whether buf begins a lane route's request line, or is
+// the start of one.
+func (s *Server) mayRoute(buf []byte) bool {
+	for _, r := range s.routes {
+		n := min(len(buf), len(r.line))
+		if bytes.Equal(buf[:n], r.line[:n]) {
+			return true
+		}
 	}
-	if d := c.s.srv.ReadHeaderTimeout; d > 0 {
-		_ = c.c.SetReadDeadline(time.Now().Add(d))
-		c.deadline = true
+	return false
+}
+
+// bareLF tells whether b has an LF that does not follow a CR.
+func bareLF(b []byte) bool {
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i == 0 || b[i-1] != '\r' {
+			return true
+		}
+	}
+}
+
+// fill waits until n bytes are buffered. The first wait of a request
+// sets its deadline, ReadHeaderTimeout from then, for all of it: header
+// and body (net/http sets none for the body without a ReadTimeout; a
+// view's body comes with its header). A request that arrived whole with
+// its first bytes, nearly all, is read without one.
+func (c *conn) fill(n int) error {
+	if c.br.Buffered() >= n {
+		return nil
+	}
+	if !c.deadline {
+		if d := c.s.headerTimeout(); d > 0 {
+			c.readBy(time.Now().Add(d))
+		}
 	}
 	_, err := c.br.Peek(n)
-	return err == nil
+	return err
 }
 
 // validFields applies net/http's checks on top of textproto's: names are
@@ -533,6 +631,12 @@ func (c *conn) respond(req *http.Request) ([]byte, bool) {
 		handler = http.DefaultServeMux
 	}
 	handler.ServeHTTP(r, req)
+	// An answer made while the server shuts down says the connection
+	// closes, as net/http's does: the client must not send another
+	// request on it.
+	if c.s.closing.Load() {
+		keepAlive = false
+	}
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}

@@ -276,7 +276,7 @@ func TestResponsesAreFormattedAsNetHTTPDoes(t *testing.T) {
 }
 
 // A client that stops in the middle of its header is cut off after
-// ReadHeaderTimeout (the lane's wait, then net/http's), as net/http does.
+// ReadHeaderTimeout, as net/http does.
 func TestSlowClientsAreCutOff(t *testing.T) {
 	lane, _, _ := start(t, http.HandlerFunc(echo), 150*time.Millisecond)
 	c := dial(t, lane)
@@ -331,6 +331,11 @@ func TestShutdownFinishesRequestsInProgress(t *testing.T) {
 	r := read(t, bufio.NewReader(busy), 1)[0]
 	if r.StatusCode != http.StatusAccepted || r.Header.Get("X-Path") != "lane" {
 		t.Errorf("the request in progress got %d from %s", r.StatusCode, r.Header.Get("X-Path"))
+	}
+	// As net/http's would, the answer tells the client not to send
+	// another request on this connection.
+	if !r.Close {
+		t.Error("the answer during the shutdown has no Connection: close")
 	}
 	if err := <-shut; err != nil {
 		t.Errorf("Shutdown: %v", err)
@@ -396,5 +401,96 @@ func TestRefusalsReachClientsStillSending(t *testing.T) {
 		if r.StatusCode != http.StatusRequestEntityTooLarge {
 			t.Fatalf("got %d, want 413", r.StatusCode)
 		}
+	}
+}
+
+// closedWithin tells whether the server closes c, which has sent what it
+// will send, within d; it reads and discards what the server answers.
+func closedWithin(t *testing.T, c net.Conn, d time.Duration) bool {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, c)
+	if err == nil {
+		return true
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return false
+	}
+	return true // reset: closed too
+}
+
+// A connection that never sends a byte is closed after ReadHeaderTimeout
+// on both paths, counted from the accept, as net/http counts it.
+func TestSilentConnectionsAreClosed(t *testing.T) {
+	lane, plain, _ := start(t, http.HandlerFunc(echo), 200*time.Millisecond)
+	for name, addr := range map[string]string{"lane": lane, "net/http": plain} {
+		if !closedWithin(t, dial(t, addr), 3*time.Second) {
+			t.Errorf("%s: a connection that sent nothing was still open after 3 s (ReadHeaderTimeout 200 ms)", name)
+		}
+	}
+}
+
+// A request's ReadHeaderTimeout runs from its first byte: a client that
+// sends a byte now and then does not keep the connection open by it.
+func TestTricklingClientsAreCutOff(t *testing.T) {
+	lane, plain, _ := start(t, http.HandlerFunc(echo), 300*time.Millisecond)
+	raw := post(`{}`)
+	for name, addr := range map[string]string{"lane": lane, "net/http": plain} {
+		c := dial(t, addr)
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			_, _ = io.Copy(io.Discard, c)
+		}()
+		cut := false
+		// One byte every 100 ms, each within the timeout of the one
+		// before: 3 s of header in all, ten times the timeout.
+		for i := 0; i < 30 && !cut; i++ {
+			if _, err := io.WriteString(c, raw[i:i+1]); err != nil {
+				cut = true
+				break
+			}
+			select {
+			case <-closed:
+				cut = true
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if !cut {
+			t.Errorf("%s: a client sending a byte every 100 ms kept its connection for 3 s (ReadHeaderTimeout 300 ms)", name)
+		}
+	}
+}
+
+// A header whose lines end with a bare LF is read by net/http, which ends
+// a line there: the lane, which reads CRLF lines, must not find another
+// end of the header (and so another body, or another next request).
+func TestBareLFsAreNetHTTPs(t *testing.T) {
+	lane, plain, _ := start(t, http.HandlerFunc(echo), time.Minute)
+	for _, tc := range []struct {
+		name, raw string
+		answers   int
+	}{
+		{"a second request behind a bare LF", "POST /hot HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n", 2},
+		{"a body behind a bare LF", "POST /hot HTTP/1.1\r\nHost: a\r\nContent-Length: 13\r\n\n{\"tmdb_id\":1}XX\r\n\r\n{\"tmdb_id\":2}", 1},
+		// Without a CRLF CRLF at all: answered at once, not after the
+		// lane waited for the end of a header it would never see.
+		{"LF lines only, another route", "GET /cold HTTP/1.1\nHost: a\n\n", 1},
+		{"LF lines only, the lane's route", "POST /hot HTTP/1.1\nHost: a\nContent-Length: 2\n\n{}", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := exchange(t, lane, tc.raw, tc.answers)
+			want := exchange(t, plain, tc.raw, tc.answers)
+			for i := range got {
+				if p := got[i].Header.Get("X-Path"); p == "lane" {
+					t.Errorf("answer %d: served by the lane, want net/http", i+1)
+				}
+				got[i].Header.Del("X-Path")
+				want[i].Header.Del("X-Path")
+				if g, w := dump(t, got[i]), dump(t, want[i]); g != w {
+					t.Errorf("answer %d: the lane's port answered\n%s\nnet/http answers\n%s", i+1, g, w)
+				}
+			}
+		})
 	}
 }
