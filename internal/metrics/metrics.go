@@ -100,8 +100,20 @@ func (m *Metrics) HTTP(next http.Handler) http.Handler {
 				route = p
 			}
 		}
-		m.httpDuration.WithLabelValues(route, r.Method, strconv.Itoa(rw.status)).Observe(time.Since(start).Seconds())
+		m.httpDuration.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(rw.status)).Observe(time.Since(start).Seconds())
 	})
+}
+
+// methodLabel is a request's method as a label value: HTTP's own methods,
+// and "other" for the rest. A client may send any token as a method, and
+// each would otherwise be a series of its own, kept for the process's life.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 type statusWriter struct {
