@@ -66,15 +66,18 @@ func NewBatchRelay(pool *pgxpool.Pool, amqpURL string, log *slog.Logger) *BatchR
 // Run forwards until ctx ends; it reconnects to RabbitMQ and retries
 // PostgreSQL by itself.
 func (r *BatchRelay) Run(ctx context.Context) error {
-	if _, err := r.pool.Exec(ctx, `INSERT INTO watermill_offsets_outbox (consumer_group, offset_acked, last_processed_transaction_id)
-		VALUES ($1, 0, '0') ON CONFLICT DO NOTHING`, RelayConsumerGroup); err != nil && ctx.Err() == nil {
-		r.log.Warn("relay: prepare the offset row", "error", err)
-	}
-	delay := 250 * time.Millisecond
+	const firstDelay = 250 * time.Millisecond
+	delay := firstDelay
 	for ctx.Err() == nil {
+		began := time.Now()
 		err := r.session(ctx)
 		if ctx.Err() != nil {
 			break
+		}
+		// A session that ran a while was a working one: its end is a new
+		// failure, retried soon, not the next step of an old one's backoff.
+		if time.Since(began) > time.Minute {
+			delay = firstDelay
 		}
 		r.log.Warn("relay: will retry", "error", err, "in", delay.String())
 		select {
@@ -88,6 +91,14 @@ func (r *BatchRelay) Run(ctx context.Context) error {
 
 // session forwards over one broker connection until an error.
 func (r *BatchRelay) session(ctx context.Context) error {
+	// The offset row, made by the first relay ever to run on the
+	// database. Made in every session, so that one that failed (the
+	// database down when the relay started) is made once it is back:
+	// without the row, no batch could move the offset.
+	if _, err := r.pool.Exec(ctx, `INSERT INTO watermill_offsets_outbox (consumer_group, offset_acked, last_processed_transaction_id)
+		VALUES ($1, 0, '0') ON CONFLICT DO NOTHING`, RelayConsumerGroup); err != nil {
+		return fmt.Errorf("prepare the offset row: %w", err)
+	}
 	conn, err := amqp.DialConfig(r.amqpURL, amqp.Config{Properties: amqp.Table{"connection_name": "trend relay"}})
 	if err != nil {
 		return fmt.Errorf("connect to RabbitMQ: %w", err)

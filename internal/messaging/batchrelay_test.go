@@ -116,3 +116,54 @@ func TestRelayBundlesTheRowsOfBundledTopics(t *testing.T) {
 		t.Errorf("bundle holds commands %v, want %v in outbox order", got, viewCmds)
 	}
 }
+
+// A relay that could not make its offset row when it started (the
+// database was not there) makes it once it can, and forwards.
+func TestRelayMakesItsOffsetRowOnceItCan(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	url := testenv.BrokerURL(t)
+	ctx := t.Context()
+	if err := (messaging.Topology{Commands: []string{"RegisterMovie"}}).Declare(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	// The table out of the relay's reach, as if the database were down.
+	if _, err := pool.Exec(ctx, `ALTER TABLE watermill_offsets_outbox RENAME TO offsets_away`); err != nil {
+		t.Fatal(err)
+	}
+	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
+	forwarded := make(chan int, 10)
+	relay.OnForwarded = func(n int) { forwarded <- n }
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(runCtx) }()
+	time.Sleep(500 * time.Millisecond) // the relay's first session fails
+	if _, err := pool.Exec(ctx, `ALTER TABLE offsets_away RENAME TO watermill_offsets_outbox`); err != nil {
+		t.Fatal(err)
+	}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		out, err := messaging.NewOutbox(tx, nil)
+		if err != nil {
+			return err
+		}
+		return out.SendCommand(ctx, uuid.NewString(), "corr", &commands.RegisterMovie{TMDBID: 550})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-forwarded:
+		if n != 1 {
+			t.Errorf("forwarded %d rows, want 1", n)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relay forwarded nothing in 30 s")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := testenv.Drain(t, url, messaging.CommandTopic("RegisterMovie")); len(got) != 1 {
+		t.Errorf("RegisterMovie queue: %d messages, want 1", len(got))
+	}
+}
