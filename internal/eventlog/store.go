@@ -28,7 +28,18 @@ import (
 type Store struct {
 	pool   *pgxpool.Pool
 	logger watermill.LoggerAdapter
+	// BatchEvents is the most events one published batch carries; 0
+	// means DefaultBatchEvents. A transaction that appends more publishes
+	// several batches.
+	BatchEvents int
 }
+
+// DefaultBatchEvents keeps a batch of views near 3 MB of JSON, far under
+// what a consumer decodes (the codec's limit is 64 MiB). A worker's group
+// commit after a backlog appends up to WORKER_CONSUMERS bundles of some
+// 10,000 views each in one transaction: as one batch, that was over the
+// limit, and dead-lettered as undecodable.
+const DefaultBatchEvents = 10_000
 
 // NewStore returns a Store on pool.
 func NewStore(pool *pgxpool.Pool, logger watermill.LoggerAdapter) (*Store, error) {
@@ -45,12 +56,34 @@ func NewStore(pool *pgxpool.Pool, logger watermill.LoggerAdapter) (*Store, error
 // on behalf of one message (see For).
 type Tx struct {
 	pgx.Tx
-	units []*unit
-	cur   *unit
-	// batchID names the one bus message that will carry everything the
-	// transaction appends; it is stored with each event so that a replay
-	// knows which events a projection has handled.
-	batchID uuid.UUID
+	units   []*unit
+	cur     *unit
+	batches *batching
+}
+
+// batching names the bus messages (batches) that will carry what a
+// transaction appends, each up to max events in log order. The batch id
+// is stored with each event so that a replay knows which events a
+// projection has handled.
+type batching struct {
+	max   int
+	id    uuid.UUID // the batch being filled
+	count int       // events given to it so far
+	of    map[int64]uuid.UUID
+}
+
+// take hands out batch ids for n events more, in order: the event k of
+// them (from 0) goes to ids[(offset+k)/max].
+func (b *batching) take(n int) (ids []uuid.UUID, offset int) {
+	if b.id == uuid.Nil || b.count == b.max {
+		b.id, b.count = idgen.New(), 0
+	}
+	ids, offset = []uuid.UUID{b.id}, b.count
+	for k := b.max; k < offset+n; k += b.max {
+		ids = append(ids, idgen.New())
+	}
+	b.id, b.count = ids[len(ids)-1], offset+n-(len(ids)-1)*b.max
+	return ids, offset
 }
 
 // unit is what one message's handling appended.
@@ -68,7 +101,7 @@ type Message struct {
 // For returns the transaction acting for message i of OnceAll's messages:
 // what it appends carries that message's correlation id.
 func (tx *Tx) For(i int) *Tx {
-	return &Tx{Tx: tx.Tx, units: tx.units, cur: tx.units[i], batchID: tx.batchID}
+	return &Tx{Tx: tx.Tx, units: tx.units, cur: tx.units[i], batches: tx.batches}
 }
 
 // Appended returns what this transaction appended so far for its message,
@@ -135,7 +168,11 @@ func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn 
 		for _, id := range inserted {
 			isNew[id] = true
 		}
-		tx := &Tx{Tx: ptx, units: make([]*unit, len(msgs)), batchID: idgen.New()}
+		limit := s.BatchEvents
+		if limit <= 0 {
+			limit = DefaultBatchEvents
+		}
+		tx := &Tx{Tx: ptx, units: make([]*unit, len(msgs)), batches: &batching{max: limit, of: map[int64]uuid.UUID{}}}
 		var fresh []int
 		for i, m := range msgs {
 			tx.units[i] = &unit{msg: m}
@@ -153,9 +190,9 @@ func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn 
 	})
 }
 
-// publish queues what tx appended as one batch, in log order. The
-// message's correlation id is its messages' one, or none if they differ:
-// each event keeps its own.
+// publish queues what tx appended as batches (one unless it appended more
+// than the Store's BatchEvents), in log order. A message's correlation id
+// is its messages' one, or none if they differ: each event keeps its own.
 func (s *Store) publish(ctx context.Context, tx *Tx) error {
 	var evs []events.Envelope
 	corr, mixed := "", false
@@ -181,7 +218,20 @@ func (s *Store) publish(ctx context.Context, tx *Tx) error {
 	if err != nil {
 		return err
 	}
-	return out.PublishEvent(ctx, corr, &events.Batch{BatchID: tx.batchID, Events: evs})
+	// The events of a batch are together in log order: ids were handed out
+	// in the order of appending, which is the order of positions.
+	for len(evs) > 0 {
+		id := tx.batches.of[evs[0].Position]
+		n := 1
+		for n < len(evs) && tx.batches.of[evs[n].Position] == id {
+			n++
+		}
+		if err := out.PublishEvent(ctx, corr, &events.Batch{BatchID: id, Events: evs[:n]}); err != nil {
+			return err
+		}
+		evs = evs[n:]
+	}
+	return nil
 }
 
 // Option changes how OnceAll runs.
@@ -230,7 +280,9 @@ func (tx *Tx) AppendEach(ctx context.Context, evs [][]events.Event) ([]int, erro
 		data     = make([]string, 0, n)
 		corrs    = make([]string, 0, n)
 		byID     = make(map[uuid.UUID]envelopeOf, n)
+		k        int // the event's place in the statement
 	)
+	batchIDs, offset := tx.batches.take(n)
 	for i := range evs {
 		corr := tx.units[i].msg.CorrelationID
 		for _, ev := range evs[i] {
@@ -245,20 +297,22 @@ func (tx *Tx) AppendEach(ctx context.Context, evs [][]events.Event) ([]int, erro
 			ids, types, versions, movies, keys, times, data, corrs = append(ids, env.EventID), append(types, env.Type),
 				append(versions, int32(env.Version)), append(movies, env.TMDBID), append(keys, key),
 				append(times, env.OccurredAt), append(data, string(env.Data)), append(corrs, corr)
-			byID[env.EventID] = envelopeOf{env: env, unit: i}
+			byID[env.EventID] = envelopeOf{env: env, unit: i, batch: batchIDs[(offset+k)/tx.batches.max]}
+			k++
 		}
 	}
 	// One statement for the whole batch; WITH ORDINALITY keeps the caller's
 	// order in the positions the log assigns.
 	rows, err := tx.Query(ctx, `
 		INSERT INTO events (event_id, type, version, tmdb_id, dedup_key, occurred_at, correlation_id, data, batch_id)
-		SELECT e.event_id, e.type, e.version, e.tmdb_id, e.dedup_key, e.occurred_at, e.corr, e.data::jsonb, $9
+		SELECT e.event_id, e.type, e.version, e.tmdb_id, e.dedup_key, e.occurred_at, e.corr, e.data::jsonb,
+		       ($9::uuid[])[(e.ord - 1 + $10) / $11 + 1]
 		FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[], $5::uuid[], $6::timestamptz[], $7::text[], $8::text[])
 		     WITH ORDINALITY AS e(event_id, type, version, tmdb_id, dedup_key, occurred_at, data, corr, ord)
 		ORDER BY e.ord
 		ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 		RETURNING event_id, position`,
-		postgres.UUIDs(ids), types, versions, movies, keys, times, data, corrs, tx.batchID)
+		postgres.UUIDs(ids), types, versions, movies, keys, times, data, corrs, postgres.UUIDs(batchIDs), offset, tx.batches.max)
 	if err != nil {
 		return nil, fmt.Errorf("append events: %w", err)
 	}
@@ -271,6 +325,7 @@ func (tx *Tx) AppendEach(ctx context.Context, evs [][]events.Event) ([]int, erro
 		}
 		e := byID[id.Bytes]
 		e.env.Position = pos
+		tx.batches.of[pos] = e.batch
 		appended = append(appended, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -287,8 +342,9 @@ func (tx *Tx) AppendEach(ctx context.Context, evs [][]events.Event) ([]int, erro
 
 // envelopeOf is an event being appended, and the message it is for.
 type envelopeOf struct {
-	env  events.Envelope
-	unit int
+	env   events.Envelope
+	unit  int
+	batch uuid.UUID
 }
 
 // Read returns up to limit events after position from, in log order. It

@@ -2,6 +2,7 @@ package eventlog_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
@@ -284,5 +285,69 @@ func TestAppendEachStoresEachMessagesEventsWithItsCorrelationID(t *testing.T) {
 	// In the messages' order, each with its message's correlation id.
 	if want := []row{{1, "corr-a"}, {1, "corr-a"}, {3, "corr-c"}}; !slices.Equal(got, want) {
 		t.Errorf("log %+v, want %+v", got, want)
+	}
+}
+
+// A transaction that appends more events than a batch may carry publishes
+// them in several batches, each at most BatchEvents, in log order; each
+// event's batch_id is the batch that carries it, so that a replay knows
+// what a projection has handled.
+func TestLargeTransactionsPublishSeveralBatches(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	store, _ := eventlog.NewStore(pool, nil)
+	store.BatchEvents = 3
+	views := func(n int) []events.Event {
+		var evs []events.Event
+		for range n {
+			evs = append(evs, events.ViewRecorded{ViewID: uuid.New(), TMDBID: 7, ViewedAt: time.Now()})
+		}
+		return evs
+	}
+	msgs := []eventlog.Message{{ID: uuid.New()}, {ID: uuid.New()}}
+	err := store.OnceAll(t.Context(), "test", msgs, func(ctx context.Context, tx *eventlog.Tx, fresh []int) error {
+		// 4 and 3 events in two statements, then 2 more in one: the
+		// batches fill across statements.
+		if _, err := tx.AppendEach(ctx, [][]events.Event{views(4)}); err != nil {
+			return err
+		}
+		if _, err := tx.For(1).Append(ctx, views(3)...); err != nil {
+			return err
+		}
+		_, err := tx.AppendEach(ctx, [][]events.Event{views(1), views(1)})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pool.Query(t.Context(), `SELECT position, batch_id FROM events ORDER BY position`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		Position int64
+		Batch    uuid.UUID
+	}
+	logged, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var published []row
+	var sizes []int
+	for _, m := range testenv.Outbox(t, pool) {
+		var b events.Batch
+		if err := json.Unmarshal(m.Payload, &b); err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(b.Events))
+		for _, e := range b.Events {
+			published = append(published, row{e.Position, b.BatchID})
+		}
+	}
+	if want := []int{3, 3, 3}; !slices.Equal(sizes, want) {
+		t.Errorf("batches of %v events, want %v", sizes, want)
+	}
+	if len(logged) != 9 || !slices.Equal(published, logged) {
+		t.Errorf("published (position, batch) %v, want the log's %v", published, logged)
 	}
 }

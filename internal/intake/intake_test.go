@@ -9,52 +9,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/movietrend/trend/commands"
 	"github.com/movietrend/trend/internal/intake"
-	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/testenv"
 )
-
-type outboxMessage struct {
-	Topic   string
-	UUID    string
-	Payload []byte
-}
-
-// outbox reads what the intake wrote, unwrapping the forwarder envelope
-// and decompressing the payload.
-func outbox(t *testing.T, pool *pgxpool.Pool) []outboxMessage {
-	t.Helper()
-	rows, err := pool.Query(t.Context(), `SELECT payload FROM watermill_outbox ORDER BY "offset"`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raws, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []outboxMessage
-	for _, raw := range raws {
-		var env struct {
-			DestinationTopic string            `json:"destination_topic"`
-			UUID             string            `json:"uuid"`
-			Payload          []byte            `json:"payload"`
-			Metadata         map[string]string `json:"metadata"`
-		}
-		if err := json.Unmarshal(raw, &env); err != nil {
-			t.Fatal(err)
-		}
-		payload, err := messaging.DecodePayload(env.Metadata[messaging.EncodingKey], env.Payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, outboxMessage{env.DestinationTopic, env.UUID, payload})
-	}
-	return out
-}
 
 func newIntake(t *testing.T, cfg intake.Config) (*intake.Intake, *pgxpool.Pool) {
 	pool := testenv.Pool(t)
@@ -76,7 +36,7 @@ func TestRegisterMovieWritesTheRowAndTheCommandTogether(t *testing.T) {
 	if _, err := in.RegisterMovie(t.Context(), 27205, ""); !errors.Is(err, intake.ErrAlreadyRegistered) {
 		t.Errorf("second registration: got %v, want ErrAlreadyRegistered", err)
 	}
-	msgs := outbox(t, pool)
+	msgs := testenv.Outbox(t, pool)
 	if len(msgs) != 1 || msgs[0].Topic != "commands.RegisterMovie" {
 		t.Fatalf("outbox: got %+v, want one RegisterMovie command (none for the refused duplicate)", msgs)
 	}
@@ -101,7 +61,7 @@ func TestRefreshOfAnUntrackedMovieIsRefused(t *testing.T) {
 	if err := in.RefreshMovie(t.Context(), 42, ""); err != nil {
 		t.Errorf("got %v, want nil", err)
 	}
-	if got := len(outbox(t, pool)); got != 2 {
+	if got := len(testenv.Outbox(t, pool)); got != 2 {
 		t.Errorf("outbox: got %d messages, want 2", got)
 	}
 }
@@ -142,7 +102,7 @@ func TestConcurrentViewsShareCommits(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	msgs := outbox(t, pool)[1:] // after RegisterMovie
+	msgs := testenv.Outbox(t, pool)[1:] // after RegisterMovie
 	seen := map[uuid.UUID]int{}
 	for _, m := range msgs {
 		if m.Topic != "commands.RecordViews" {
@@ -192,13 +152,13 @@ func TestRecordViewsIsAllOrNothing(t *testing.T) {
 	if !errors.As(err, &nt) || len(nt.IDs) != 2 || nt.IDs[0] != 2 || nt.IDs[1] != 3 || !errors.Is(err, intake.ErrNotTracked) {
 		t.Fatalf("batch with untracked movies: got %v, want a NotTrackedError naming 2 and 3", err)
 	}
-	if got := len(outbox(t, pool)); got != 1 {
+	if got := len(testenv.Outbox(t, pool)); got != 1 {
 		t.Fatalf("outbox: got %d messages after a refused batch, want only the registration", got)
 	}
 	if err := in.RecordViews(t.Context(), views(1, 1, 1), "corr"); err != nil {
 		t.Fatal(err)
 	}
-	msgs := outbox(t, pool)
+	msgs := testenv.Outbox(t, pool)
 	var cmd commands.RecordViews
 	if len(msgs) != 2 || json.Unmarshal(msgs[1].Payload, &cmd) != nil || len(cmd.Views) != 3 || cmd.CorrelationID != "corr" {
 		t.Errorf("accepted batch: got %d messages, last %+v; want one RecordViews with the 3 views", len(msgs), cmd)

@@ -45,7 +45,7 @@ func TestRefresherAsksForStaleFactsOnly(t *testing.T) {
 			t.Errorf("a tick sent %d refreshes, want at most PerTick = 1", n)
 		}
 	}
-	for _, m := range outbox(t, pool) {
+	for _, m := range testenv.Outbox(t, pool) {
 		var cmd commands.RefreshMovie
 		if err := json.Unmarshal(m.Payload, &cmd); err != nil || m.Topic != "commands.RefreshMovie" {
 			t.Fatalf("unexpected message %s: %v", m.Topic, err)
