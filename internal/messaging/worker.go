@@ -1,7 +1,6 @@
 package messaging
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,6 +91,51 @@ func Permanent(err error) bool {
 		errors.Is(err, events.ErrUndecodable) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
+// failureHandling is what becomes of a message its handler failed:
+// retries (maxRetries, backing off from 200 ms to 5 s) unless the error is
+// permanent, then the dead letters, and an acknowledgement so that it
+// never blocks its queue. But a message whose handling the worker's
+// shutdown cut short (SIGTERM, a rolling update: its context cancelled)
+// is not poisoned, whatever its handler returned then: the error nacks it
+// back to its queue, for the next worker.
+func failureHandling(dlqPub message.Publisher, maxRetries int, logger watermill.LoggerAdapter) (message.HandlerMiddleware, error) {
+	poison, err := middleware.PoisonQueueWithFilter(dlqPub, DeadLetterTopic, func(err error) bool {
+		return !errors.Is(err, errStopping)
+	})
+	if err != nil {
+		return nil, err
+	}
+	retry := middleware.Retry{
+		MaxRetries:          maxRetries,
+		InitialInterval:     200 * time.Millisecond,
+		MaxInterval:         5 * time.Second,
+		Multiplier:          2,
+		RandomizationFactor: 0.2,
+		ResetContextOnRetry: true,
+		ShouldRetry:         func(p middleware.RetryParams) bool { return !Permanent(p.Err) },
+		Logger:              logger,
+	}
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return poison(stopping(retry.Middleware(h)))
+	}, nil
+}
+
+// errStopping marks a failure that the worker's shutdown caused.
+var errStopping = errors.New("the worker is stopping")
+
+// stopping marks the error of a message whose context has ended. The
+// error itself may not say so: a bundle's reports its messages' errors as
+// text, and the retries give up with the last error they saw.
+func stopping(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		out, err := h(msg)
+		if err != nil && msg.Context().Err() != nil {
+			err = fmt.Errorf("%w: %w", errStopping, err)
+		}
+		return out, err
+	}
+}
+
 // NewWorker builds the router that runs the command and event handlers.
 func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 	if cfg.MaxRetries == 0 {
@@ -109,34 +153,14 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 	if cfg.Metrics != nil {
 		dlqPub = cfg.Metrics.DeadLetterPublisher(dlqPub)
 	}
-	// A message whose handling the worker's shutdown cut short (its
-	// context cancelled: SIGTERM, a rolling update) is not poisoned: its
-	// error nacks it back to its queue, for the next worker. Before this
-	// filter, only the dead-letter publish failing on that same cancelled
-	// context kept such messages out of the dead letters
-	// (TestWorkerStoppedBySIGTERMDeadLettersNothing).
-	poison, err := middleware.PoisonQueueWithFilter(dlqPub, DeadLetterTopic, func(err error) bool {
-		return !errors.Is(err, context.Canceled)
-	})
+	failures, err := failureHandling(dlqPub, cfg.MaxRetries, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
-	retry := middleware.Retry{
-		MaxRetries:          cfg.MaxRetries,
-		InitialInterval:     200 * time.Millisecond,
-		MaxInterval:         5 * time.Second,
-		Multiplier:          2,
-		RandomizationFactor: 0.2,
-		ResetContextOnRetry: true,
-		ShouldRetry:         func(p middleware.RetryParams) bool { return !Permanent(p.Err) },
-		Logger:              cfg.Logger,
-	}
-	// Poison wraps Retry: a message goes to the dead letters only after its
-	// retries, and is then acknowledged so it never blocks the queue.
 	if cfg.Metrics != nil {
 		router.AddMiddleware(cfg.Metrics.Outcome)
 	}
-	router.AddMiddleware(poison, retry.Middleware)
+	router.AddMiddleware(failures)
 	if cfg.Metrics != nil {
 		router.AddMiddleware(cfg.Metrics.Attempt)
 	}

@@ -1,0 +1,85 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// recorder is a publisher that keeps what it is given, whatever the
+// messages' contexts (RabbitMQ's publisher refuses a cancelled one, which
+// would hide a message the middleware meant to dead-letter).
+type recorder struct {
+	mu   sync.Mutex
+	msgs []*message.Message
+}
+
+func (r *recorder) Publish(_ string, msgs ...*message.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, msgs...)
+	return nil
+}
+
+func (r *recorder) Close() error { return nil }
+
+func TestFailureHandlingDeadLettersOnlyWhatRetriesCannotCure(t *testing.T) {
+	cases := []struct {
+		name string
+		// handle fails the message's try (1 or 2); cancel ends its
+		// context first (the worker's shutdown).
+		handle     func(try int, msg *message.Message, cancel context.CancelFunc) error
+		deadLetter bool
+	}{
+		{"permanent", func(int, *message.Message, context.CancelFunc) error {
+			return PermanentError(errors.New("undecodable"))
+		}, true},
+		{"failing on every try", func(int, *message.Message, context.CancelFunc) error {
+			return errors.New("still failing")
+		}, true},
+		{"stopped during the last try, the error saying nothing of it", func(try int, _ *message.Message, cancel context.CancelFunc) error {
+			if try == 2 {
+				cancel()
+			}
+			return fmt.Errorf("1 of 3 bundled messages failed: %s", context.Canceled)
+		}, false},
+		{"stopped during the first try, the error saying so", func(_ int, msg *message.Message, cancel context.CancelFunc) error {
+			cancel()
+			return msg.Context().Err()
+		}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dlq := &recorder{}
+			failures, err := failureHandling(dlq, 1, watermill.NopLogger{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			msg := message.NewMessage("m1", []byte(`{}`))
+			msg.SetContext(ctx)
+			tries := 0
+			_, err = failures(func(msg *message.Message) ([]*message.Message, error) {
+				tries++
+				return nil, tc.handle(tries, msg, cancel)
+			})(msg)
+			if got := len(dlq.msgs) == 1; got != tc.deadLetter {
+				t.Errorf("dead-lettered: %v, want %v (%d messages published)", got, tc.deadLetter, len(dlq.msgs))
+			}
+			// Dead-lettered, the message is acknowledged (nil); else its
+			// error nacks it back to its queue.
+			if (err == nil) != tc.deadLetter {
+				t.Errorf("error %v; want one only if the message is not dead-lettered", err)
+			}
+			if tc.name == "failing on every try" && tries != 2 {
+				t.Errorf("%d tries, want 2 (one retry)", tries)
+			}
+		})
+	}
+}
