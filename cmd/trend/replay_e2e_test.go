@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -61,26 +59,7 @@ func TestReplayThroughTheAdminAPIWhileViewsArrive(t *testing.T) {
 	s.register(27205)
 	s.register(680)
 	s.waitActive(27205)
-	var sent atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				id := []int{27205, 680}[(w+i)%2]
-				if r := s.postJSON("/api/movies/view", fmt.Sprintf(`{"tmdb_id":%d}`, id)); r.status != http.StatusAccepted {
-					t.Errorf("view: got %d", r.status)
-					return
-				}
-				sent.Add(1)
-			}
-		})
-	}
+	stop := s.streamViews(4, 27205, 680)
 	time.Sleep(500 * time.Millisecond)
 	for round := range 3 {
 		r := s.admin(http.MethodPost, "/api/admin/replay", adminToken, `{"projection":"trend"}`)
@@ -100,11 +79,10 @@ func TestReplayThroughTheAdminAPIWhileViewsArrive(t *testing.T) {
 			t.Fatalf("replay %d: got %+v, want done", round, st)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	sent := stop()
 	a, _ := s.movie(27205)
 	b, _ := s.movie(680)
-	want := sent.Load()
+	want := sent[0] + sent[1]
 	waitFor(t, 60*time.Second, fmt.Sprintf("all %d views counted", want), func() bool {
 		a, _ = s.movie(27205)
 		b, _ = s.movie(680)

@@ -2,10 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"fmt"
-	"net/http"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -28,26 +24,7 @@ func TestWorkerStoppedBySIGTERMDeadLettersNothing(t *testing.T) {
 		s.waitActive(id)
 	}
 	var logs bytes.Buffer
-	var sent [2]atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 16 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				k := (w + i) % 2
-				if r := s.postJSON("/api/movies/view", fmt.Sprintf(`{"tmdb_id":%d}`, ids[k])); r.status != http.StatusAccepted {
-					t.Errorf("view: got %d", r.status)
-					return
-				}
-				sent[k].Add(1)
-			}
-		})
-	}
+	stop := s.streamViews(16, ids...)
 	for round := range 4 {
 		worker, done := s.startWorker(&logs)
 		// Let it take messages from the queues under load, then stop it
@@ -65,10 +42,9 @@ func TestWorkerStoppedBySIGTERMDeadLettersNothing(t *testing.T) {
 			t.Fatalf("round %d: the worker did not stop within 30 s of SIGTERM", round)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	sent := stop()
 	for k, id := range ids {
-		s.waitViews(id, sent[k].Load())
+		s.waitViews(id, sent[k])
 	}
 	n, err := testenv.QueueDepth(s.amqpURL, messaging.DeadLetterTopic)
 	if err != nil {
@@ -82,5 +58,5 @@ func TestWorkerStoppedBySIGTERMDeadLettersNothing(t *testing.T) {
 		t.Logf("second worker's logs:\n%s", tail(logs.String(), 40))
 		logMu.Unlock()
 	}
-	t.Logf("views sent: %d and %d", sent[0].Load(), sent[1].Load())
+	t.Logf("views sent: %d and %d", sent[0], sent[1])
 }

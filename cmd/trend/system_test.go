@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -311,5 +312,40 @@ func (s *system) waitViews(id, want int64) {
 	time.Sleep(500 * time.Millisecond)
 	if m, _ = s.movie(id); m.InternalViewsCount != want {
 		s.t.Errorf("movie %d: got %d views, want exactly %d", id, m.InternalViewsCount, want)
+	}
+}
+
+// streamViews sends views of ids, in turn, from workers clients at once,
+// until the stop it returns is called; stop waits for the clients and
+// returns how many views of each id were accepted.
+func (s *system) streamViews(workers int, ids ...int64) (stop func() []int64) {
+	accepted := make([]atomic.Int64, len(ids))
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				k := (w + i) % len(ids)
+				if r := s.postJSON("/api/movies/view", fmt.Sprintf(`{"tmdb_id":%d}`, ids[k])); r.status != http.StatusAccepted {
+					s.t.Errorf("view: got %d", r.status)
+					return
+				}
+				accepted[k].Add(1)
+			}
+		})
+	}
+	return func() []int64 {
+		close(done)
+		wg.Wait()
+		out := make([]int64, len(ids))
+		for k := range accepted {
+			out[k] = accepted[k].Load()
+		}
+		return out
 	}
 }
