@@ -55,22 +55,9 @@ func TestRelayBundlesTheRowsOfBundledTopics(t *testing.T) {
 
 	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
 	relay.BundleTopics = []string{messaging.CommandTopic("RecordViews")}
-	forwarded := make(chan int, 10)
-	relay.OnForwarded = func(n int) { forwarded <- n }
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- relay.Run(runCtx) }()
-	select {
-	case n := <-forwarded:
-		if n != 5 {
-			t.Errorf("forwarded %d rows in the first batch, want all 5", n)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the relay forwarded nothing")
-	}
-	stop()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	firstBatch := runRelay(t, relay)
+	if n := firstBatch(); n != 5 {
+		t.Errorf("forwarded %d rows in the first batch, want all 5", n)
 	}
 
 	get := func(queue string) []*message.Message {
@@ -132,11 +119,7 @@ func TestRelayMakesItsOffsetRowOnceItCan(t *testing.T) {
 		t.Fatal(err)
 	}
 	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
-	forwarded := make(chan int, 10)
-	relay.OnForwarded = func(n int) { forwarded <- n }
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- relay.Run(runCtx) }()
+	firstBatch := runRelay(t, relay)
 	time.Sleep(500 * time.Millisecond) // the relay's first session fails
 	if _, err := pool.Exec(ctx, `ALTER TABLE offsets_away RENAME TO watermill_offsets_outbox`); err != nil {
 		t.Fatal(err)
@@ -151,19 +134,38 @@ func TestRelayMakesItsOffsetRowOnceItCan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case n := <-forwarded:
-		if n != 1 {
-			t.Errorf("forwarded %d rows, want 1", n)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the relay forwarded nothing in 30 s")
-	}
-	stop()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	if n := firstBatch(); n != 1 {
+		t.Errorf("forwarded %d rows, want 1", n)
 	}
 	if got := testenv.Drain(t, url, messaging.CommandTopic("RegisterMovie")); len(got) != 1 {
 		t.Errorf("RegisterMovie queue: %d messages, want 1", len(got))
+	}
+}
+
+// runRelay runs relay until the batch it forwards first, and returns a
+// function that waits for that batch, stops the relay and returns the
+// batch's rows (failing the test if none came within 30 s).
+func runRelay(t *testing.T, relay *messaging.BatchRelay) (firstBatch func() int) {
+	t.Helper()
+	forwarded := make(chan int, 10)
+	relay.OnForwarded = func(n int) { forwarded <- n }
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx) }()
+	return func() int {
+		t.Helper()
+		defer func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}()
+		select {
+		case n := <-forwarded:
+			return n
+		case <-time.After(30 * time.Second):
+			t.Fatal("the relay forwarded nothing in 30 s")
+			return 0
+		}
 	}
 }
