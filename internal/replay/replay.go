@@ -72,7 +72,8 @@ type Options struct {
 	// OnProgress is called after each chunk.
 	OnProgress func(Progress)
 
-	onStart func(id int64)
+	onStart    func(id int64)
+	afterRound func() // after each catch-up round (tests)
 }
 
 // Progress is how far a replay is.
@@ -225,6 +226,9 @@ func (ru *run) execute(ctx context.Context) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
+		if ru.opts.afterRound != nil {
+			ru.opts.afterRound()
+		}
 		if n <= ru.opts.ChunkSize/10 {
 			break
 		}
@@ -312,6 +316,14 @@ func (ru *run) round(ctx context.Context, db DB, horizon bool) (int, error) {
 			break
 		}
 		read += len(evs)
+		// Held-back batches handled since go first: the live projection
+		// handled them before anything read now as handled that came later
+		// (a removal of their movie, say), so they come first here too.
+		if len(ru.pending) > 0 {
+			if err := ru.applyPending(ctx, db); err != nil {
+				return read, err
+			}
+		}
 		var apply []events.Envelope
 		for i, e := range evs {
 			if handled[i] {
