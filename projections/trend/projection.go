@@ -253,18 +253,20 @@ func later(a, b time.Time) time.Time {
 func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Event) error {
 	switch e := ev.(type) {
 	case *events.MovieRegistered:
-		// A movie registered again after TMDB removed it starts afresh.
-		tag, err := db.Exec(ctx, `DELETE FROM `+p.buckets+` b USING `+p.table+` t
-			WHERE b.tmdb_id = $1 AND t.tmdb_id = $1 AND t.status = 'removed'`, e.TMDBID)
-		if err != nil {
+		// A movie registered again after TMDB removed it starts afresh. Its
+		// row is locked before its buckets are touched: every writer takes
+		// the movies, then the buckets, and so does a replay's switch (the
+		// other order deadlocked with it).
+		var removed bool
+		err := db.QueryRow(ctx, `SELECT status = 'removed' FROM `+p.table+` WHERE tmdb_id = $1 FOR UPDATE`, e.TMDBID).Scan(&removed)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		if p.bulk != nil {
-			var removed bool
-			if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+p.table+` WHERE tmdb_id = $1 AND status = 'removed')`, e.TMDBID).Scan(&removed); err != nil {
+		if removed {
+			if _, err := db.Exec(ctx, `DELETE FROM `+p.buckets+` WHERE tmdb_id = $1`, e.TMDBID); err != nil {
 				return err
 			}
-			if removed || tag.RowsAffected() > 0 {
+			if p.bulk != nil {
 				p.bulk.forget(e.TMDBID)
 			}
 		}

@@ -321,3 +321,42 @@ func TestBatchesOfOneTransactionApplyInLogOrder(t *testing.T) {
 		t.Errorf("after removal then registration, delivered the other way round: %+v, %v; want registered again", m, err)
 	}
 }
+
+// A registration of a removed movie takes the projection's tables in the
+// order a replay's switch takes them (the movies, then the buckets), so
+// the two wait for each other instead of deadlocking.
+func TestRegistrationTakesTheTablesInTheSwitchsOrder(t *testing.T) {
+	t.Parallel()
+	pool, store, h, reader := setup(t)
+	ctx := t.Context()
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, append([]events.Event{events.MovieRegistered{TMDBID: 5, RegisteredAt: t0}}, views(5, 3, t0)...)...)))
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRemoved{TMDBID: 5, RemovedAt: t0.Add(time.Minute)})))
+	again := appendBatch(t, store, events.MovieRegistered{TMDBID: 5, RegisteredAt: t0.Add(2 * time.Minute)})
+
+	sw, err := pool.Begin(ctx)
+	must(t, err)
+	defer func() { _ = sw.Rollback(ctx) }()
+	_, err = sw.Exec(ctx, `SET LOCAL lock_timeout = '10s'`)
+	must(t, err)
+	_, err = sw.Exec(ctx, `LOCK TABLE trend_movies IN EXCLUSIVE MODE`) // the switch's first lock
+	must(t, err)
+	done := make(chan error, 1)
+	go func() { done <- h.HandleBatch(ctx, again) }()
+	for waiting := false; !waiting; {
+		must(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'trend_movies'::regclass)`).Scan(&waiting))
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The switch's second lock. A registration that had deleted the
+	// movie's buckets before waiting for its row held them: a deadlock.
+	if _, err := sw.Exec(ctx, `LOCK TABLE trend_movies_buckets IN EXCLUSIVE MODE`); err != nil {
+		t.Fatalf("the switch's lock of the buckets: %v", err)
+	}
+	must(t, sw.Commit(ctx))
+	if err := <-done; err != nil {
+		t.Fatalf("the registration: %v", err)
+	}
+	m, err := reader.Get(ctx, 5)
+	if err != nil || m.Status != "pending" || m.InternalViewsCount != 0 {
+		t.Errorf("registered again: %+v, %v; want pending with 0 views", m, err)
+	}
+}
