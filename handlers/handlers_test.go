@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -29,12 +30,19 @@ type source struct {
 	calls int
 	movie tmdb.Movie
 	err   error
+	// stop, if set, is called during the request: the worker's shutdown
+	// cancelling the message's context while TMDB is being asked.
+	stop context.CancelFunc
 }
 
-func (s *source) Movie(_ context.Context, id int64) (tmdb.Movie, error) {
+func (s *source) Movie(ctx context.Context, id int64) (tmdb.Movie, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	if s.stop != nil {
+		s.stop()
+		return tmdb.Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, ctx.Err())
+	}
 	m := s.movie
 	m.ID = id
 	return m, s.err
@@ -163,6 +171,7 @@ func TestEnrichment(t *testing.T) {
 	cases := []struct {
 		name       string
 		err        error
+		stopping   bool // the worker stops while TMDB is asked
 		wantErr    bool
 		wantEvent  string
 		wantStatus string
@@ -173,6 +182,13 @@ func TestEnrichment(t *testing.T) {
 		// pending, and the refresher asks again later.
 		{name: "bad key", err: &tmdb.APIError{HTTPStatus: 401, Code: 7}, wantStatus: registry.StatusPending},
 		{name: "TMDB down", err: &tmdb.APIError{HTTPStatus: 503}, wantStatus: registry.StatusPending},
+		// Not TMDB's own 404 (a wrong TMDB_BASE_URL): no removal.
+		{name: "a 404 of something else", err: &tmdb.APIError{HTTPStatus: 404}, wantStatus: registry.StatusPending},
+		// An answer that will not change if asked again: no dead letter
+		// either, or the refresher would add one every 30 s.
+		{name: "an answer that cannot be used", err: &tmdb.APIError{HTTPStatus: 422, Code: 26}, wantStatus: registry.StatusPending},
+		// The message must go back to its queue: an error, nothing logged.
+		{name: "the worker stops", stopping: true, wantErr: true, wantStatus: registry.StatusPending},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -184,8 +200,14 @@ func TestEnrichment(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			ctx := t.Context()
+			if c.stopping {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				src.stop = cancel
+			}
 			b := batchOf(t, events.ViewRecorded{ViewID: uuid.New(), TMDBID: 27205, ViewedAt: now}, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now})
-			err = h.HandleBatch(t.Context(), b)
+			err = h.HandleBatch(ctx, b)
 			if (err != nil) != c.wantErr {
 				t.Fatalf("got error %v, want error: %v", err, c.wantErr)
 			}

@@ -163,6 +163,11 @@ func TestMovieStatusHandling(t *testing.T) {
 			wantErr: ErrNotFound, wantStatus: 404, wantCode: 34, wantRequests: 1},
 		{name: "401 is unauthorized and not retried", script: []reply{unauthorized, okInception},
 			wantErr: ErrUnauthorized, wantStatus: 401, wantCode: 7, wantRequests: 1},
+		{name: "a 404 without TMDB's body is retried, not a removal",
+			script:     []reply{{status: 404, body: "<html><body>404 page not found</body></html>"}},
+			wantStatus: 404, wantRequests: 4, wantRetryable: true},
+		{name: "TMDB's invalid id is not found", script: []reply{{status: 404, body: `{"success":false,"status_code":6,"status_message":"Invalid id: The pre-requisite id is invalid or not found."}`}},
+			wantErr: ErrNotFound, wantStatus: 404, wantCode: 6, wantRequests: 1},
 		{name: "other 4xx is not retried",
 			script:     []reply{{status: 400, body: `{"success":false,"status_code":22,"status_message":"Invalid page."}`}, okInception},
 			wantStatus: 400, wantCode: 22, wantRequests: 1},
@@ -676,6 +681,7 @@ func TestRetryable(t *testing.T) {
 	}{
 		{"nil", nil, false},
 		{"404", &APIError{HTTPStatus: 404, Code: 34}, false},
+		{"404 not from TMDB", &APIError{HTTPStatus: 404}, true},
 		{"401", &APIError{HTTPStatus: 401, Code: 7}, false},
 		{"422", &APIError{HTTPStatus: 422}, false},
 		{"408", &APIError{HTTPStatus: 408}, true},
@@ -699,16 +705,17 @@ func TestRetryable(t *testing.T) {
 func TestAPIErrorIs(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		status       int
+		status, code int
 		notFound     bool
 		unauthorized bool
 	}{
-		{404, true, false},
-		{401, false, true},
-		{500, false, false},
+		{404, 34, true, false},
+		{404, 0, false, false}, // not TMDB's answer: a proxy, a wrong TMDB_BASE_URL
+		{401, 7, false, true},
+		{500, 0, false, false},
 	}
 	for _, tt := range tests {
-		err := error(&APIError{HTTPStatus: tt.status})
+		err := error(&APIError{HTTPStatus: tt.status, Code: tt.code})
 		if got := errors.Is(err, ErrNotFound); got != tt.notFound {
 			t.Errorf("status %d: errors.Is ErrNotFound: got %v, want %v", tt.status, got, tt.notFound)
 		}

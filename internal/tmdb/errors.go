@@ -8,8 +8,9 @@ import (
 	"net/http"
 )
 
-// ErrNotFound reports that TMDB does not know the requested movie (HTTP 404,
-// TMDB status_code 34). It is final: asking again will not change the answer.
+// ErrNotFound reports that TMDB does not know the requested movie: HTTP 404
+// with TMDB's own body, status_code 34 (or 6, "invalid id"). It is final:
+// asking again will not change the answer.
 var ErrNotFound = errors.New("tmdb: resource not found")
 
 // ErrUnauthorized reports that TMDB refused the credentials (HTTP 401, TMDB
@@ -34,7 +35,10 @@ func (e *APIError) Error() string {
 func (e *APIError) Unwrap() error {
 	switch e.HTTPStatus {
 	case http.StatusNotFound:
-		return ErrNotFound
+		if e.tmdbNotFound() {
+			return ErrNotFound
+		}
+		return nil
 	case http.StatusUnauthorized:
 		return ErrUnauthorized
 	default:
@@ -75,9 +79,10 @@ func (e *decodeError) Error() string {
 func (e *decodeError) Unwrap() error { return e.err }
 
 // Retryable reports whether err is transient, so that asking TMDB again later
-// may succeed: 408, 429 and 5xx answers, timeouts, network errors and
-// cancellations. It is false for 404, 401 and other 4xx answers, for a 200
-// body that cannot be decoded, and for nil.
+// may succeed: 408, 429 and 5xx answers, a 404 without TMDB's not-found
+// body, timeouts, network errors and cancellations. It is false for TMDB's
+// 404, 401 and other 4xx answers, for a 200 body that cannot be decoded,
+// and for nil.
 func Retryable(err error) bool {
 	if err == nil {
 		return false
@@ -87,7 +92,7 @@ func Retryable(err error) bool {
 		return false
 	}
 	if ae, ok := errors.AsType[*APIError](err); ok {
-		return retryableStatus(ae.HTTPStatus)
+		return retryableStatus(ae.HTTPStatus) || ae.HTTPStatus == http.StatusNotFound && !ae.tmdbNotFound()
 	}
 	if _, ok := errors.AsType[*transportError](err); ok {
 		return true
@@ -98,6 +103,14 @@ func Retryable(err error) bool {
 	}
 	_, ok := errors.AsType[net.Error](err)
 	return ok
+}
+
+// tmdbNotFound tells a 404 of TMDB's own, which settles that the movie
+// does not exist, from one of something else on the way: a wrong
+// TMDB_BASE_URL, a proxy's page. That other 404 must not remove movies:
+// it is retried, and the movie stays as it is.
+func (e *APIError) tmdbNotFound() bool {
+	return e.HTTPStatus == http.StatusNotFound && (e.Code == 34 || e.Code == 6)
 }
 
 func retryableStatus(status int) bool {
