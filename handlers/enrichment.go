@@ -10,6 +10,7 @@ import (
 
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/registry"
 	"github.com/movietrend/trend/internal/tmdb"
 )
@@ -73,12 +74,10 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 		return fmt.Errorf("fetch movie %d from TMDB: %w", env.TMDBID, err)
 	case errors.Is(err, tmdb.ErrNotFound):
 		e.log.InfoContext(ctx, "TMDB does not know the movie: removing it", "tmdb_id", env.TMDBID)
-	// TMDB down, refusing our key or giving answers we cannot use: the
-	// movie stays as it is (pending, or active with its old facts) and the
-	// worker's refresher asks again later (a pending movie every 30 s), so
-	// the registration is kept without holding the queue through retries.
-	// Nor does it go to the dead letters: the refresher would put one there
-	// every 30 s for as long as TMDB answers so.
+	// TMDB down or refusing our key: the movie stays as it is (pending, or
+	// active with its old facts) and the worker's refresher asks again
+	// later, so the registration is kept without holding the queue through
+	// retries or ending in the dead letters.
 	case errors.Is(err, tmdb.ErrUnauthorized):
 		e.log.ErrorContext(ctx, "TMDB refused our credentials (HTTP 401): check TMDB_API_KEY or TMDB_READ_TOKEN; the movie is asked for again later", "tmdb_id", env.TMDBID)
 		return nil
@@ -86,8 +85,7 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 		e.log.WarnContext(ctx, "TMDB is unavailable; the movie is asked for again later", "tmdb_id", env.TMDBID, "error", err)
 		return nil
 	case err != nil:
-		e.log.ErrorContext(ctx, "TMDB gave an answer that cannot be used (check TMDB_BASE_URL); the movie is asked for again later", "tmdb_id", env.TMDBID, "error", err)
-		return nil
+		return messaging.PermanentError(fmt.Errorf("fetch movie %d from TMDB: %w", env.TMDBID, err))
 	}
 	now := e.now().UTC()
 	return e.uow.Once(ctx, EnrichmentName, env.EventID, env.CorrelationID, func(ctx context.Context, tx *eventlog.Tx) error {

@@ -184,9 +184,9 @@ func TestEnrichment(t *testing.T) {
 		{name: "TMDB down", err: &tmdb.APIError{HTTPStatus: 503}, wantStatus: registry.StatusPending},
 		// Not TMDB's own 404 (a wrong TMDB_BASE_URL): no removal.
 		{name: "a 404 of something else", err: &tmdb.APIError{HTTPStatus: 404}, wantStatus: registry.StatusPending},
-		// An answer that will not change if asked again: no dead letter
-		// either, or the refresher would add one every 30 s.
-		{name: "an answer that cannot be used", err: &tmdb.APIError{HTTPStatus: 422, Code: 26}, wantStatus: registry.StatusPending},
+		// An answer that will not change if asked again: a permanent error
+		// (the dead letters, to be requeued once TMDB is fixed).
+		{name: "an answer that cannot be used", err: &tmdb.APIError{HTTPStatus: 422, Code: 26}, wantErr: true, wantStatus: registry.StatusPending},
 		// The message must go back to its queue: an error, nothing logged.
 		{name: "the worker stops", stopping: true, wantErr: true, wantStatus: registry.StatusPending},
 	}
