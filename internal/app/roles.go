@@ -107,9 +107,13 @@ func (b *base) runAPI(ctx context.Context) error {
 	}
 	in := intake.New(b.pool, b.log, intake.Config{Interval: b.cfg.IntakeInterval})
 	defer in.Close() // after the server stopped: no request is waiting on it
-	hctx, cancel := context.WithCancel(ctx)
+	// The API's background work outlives the signal (ctx) until the server
+	// has stopped: requests answered during the shutdown still read the
+	// projection's head. Live streams end at the signal (Draining).
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	handler := httpapi.New(hctx, httpapi.Deps{
+		Draining:      ctx.Done(),
 		Commands:      in,
 		Queries:       trend.NewReader(b.pool),
 		Registrations: registrations{b},

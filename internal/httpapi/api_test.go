@@ -1338,3 +1338,32 @@ func openStream(t *testing.T, ctx context.Context, srv *httptest.Server) *http.R
 	t.Cleanup(func() { resp.Body.Close() })
 	return resp
 }
+
+// A shutdown does not wait for live streams: they end when the server
+// begins to drain, and their clients reconnect.
+func TestStreamsEndWhenTheServerDrains(t *testing.T) {
+	t.Parallel()
+	f := newFakes()
+	draining := make(chan struct{})
+	d := f.deps()
+	d.Draining = draining
+	srv := httptest.NewUnstartedServer(httpapi.New(t.Context(), d))
+	srv.Start()
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	resp := openStream(t, ctx, srv)
+	r := bufio.NewReader(resp.Body)
+	if ev, err := readEvent(r); err != nil || ev.name != "ready" {
+		t.Fatalf("first event: got %+v (%v), want event ready", ev, err)
+	}
+	close(draining)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Config.Shutdown(ctx) }()
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		t.Fatalf("the stream after the drain began: %v, want it ended", err)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown with a stream open: %v, want it to end once the stream did", err)
+	}
+}

@@ -56,8 +56,11 @@ func newPageCache(ctx context.Context, head func(context.Context) (int64, error)
 // head returns the projection's head, read after the call began.
 func (c *pageCache) head(ctx context.Context) (int64, error) {
 	var h int64
-	err := c.heads.Do(ctx, &h)
-	return h, err
+	if err := c.heads.Do(ctx, &h); err != nil {
+		// Not h: a lookup may still write it, the call having ended first.
+		return 0, err
+	}
+	return h, nil
 }
 
 type pageKey struct{ limit, offset int }

@@ -88,6 +88,11 @@ type Deps struct {
 	// StreamInterval is how often the live stream looks for changes (the
 	// coalescing window); default 250ms.
 	StreamInterval time.Duration
+	// Draining is closed when the server begins to shut down: live
+	// streams end then (their clients reconnect to another instance, or
+	// to this one when it is back), so that the shutdown need not wait
+	// for them. Nil: a stream ends with its request only.
+	Draining <-chan struct{}
 }
 
 type server struct {
@@ -98,8 +103,10 @@ type server struct {
 	ctx context.Context
 }
 
-// New returns the API's handler. Stop the returned hub's goroutine by
-// cancelling ctx.
+// New returns the API's handler. Its background work (the live stream's
+// poller, the list's head lookups, replays) runs until ctx ends: cancel it
+// once the server has stopped, so that requests still being answered
+// during a shutdown are answered in full.
 func New(ctx context.Context, d Deps) http.Handler {
 	if d.Now == nil {
 		d.Now = time.Now

@@ -37,6 +37,10 @@ func (h *hub) subscribe(ctx context.Context) (chan []byte, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.cursor < 0 {
+		// Bounded: the hub's lock is held, and every client's arrival and
+		// departure waits for it.
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 		head, err := h.queries.Head(ctx)
 		if err != nil {
 			return nil, err
@@ -108,6 +112,9 @@ func (h *hub) broadcast(from int64, changed []trend.Movie) {
 	}
 }
 
+// streamWriteTimeout bounds one write to a stream's client.
+const streamWriteTimeout = 10 * time.Second
+
 // streamChanges serves Server-Sent Events: "movies" events carry the rows
 // that changed (removed ones with status "removed"), at most one per
 // interval; comments keep idle connections alive through proxies.
@@ -130,8 +137,14 @@ func (s *server) streamChanges(w http.ResponseWriter, r *http.Request) {
 	keepAlive := time.NewTicker(15 * time.Second)
 	defer keepAlive.Stop()
 	for {
+		// A client that stops reading must not hold its handler for ever:
+		// each write gets streamWriteTimeout (ignored where the writer has
+		// no deadlines, as in tests).
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		select {
 		case <-r.Context().Done():
+			return
+		case <-s.Draining:
 			return
 		case data, ok := <-ch:
 			if !ok {
