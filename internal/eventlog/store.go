@@ -120,8 +120,9 @@ func (s *Store) Handled(ctx context.Context, handler string, messageID uuid.UUID
 // Once runs fn in a transaction unless handler already handled messageID.
 // A redelivered message therefore has no second effect, even if the first
 // delivery crashed after its commit and before its acknowledgement.
-// Events fn appends are published, as one events.Batch, through the
-// outbox in the same transaction.
+// Events fn appends are published, as events.Batch messages (one unless
+// there are more than BatchEvents), through the outbox in the same
+// transaction.
 func (s *Store) Once(ctx context.Context, handler string, messageID uuid.UUID, correlationID string, fn func(ctx context.Context, tx *Tx) error) error {
 	return s.OnceAll(ctx, handler, []Message{{ID: messageID, CorrelationID: correlationID}},
 		func(ctx context.Context, tx *Tx, _ []int) error { return fn(ctx, tx.For(0)) })
@@ -130,10 +131,11 @@ func (s *Store) Once(ctx context.Context, handler string, messageID uuid.UUID, c
 // OnceAll is Once for many messages in one transaction (a group commit):
 // fn gets the indexes of the messages handler has not handled yet (never
 // none) and acts for message i through tx.For(i). Every event appended,
-// each with its own message's correlation id, is published in one batch:
-// the transaction commits them together, and each bus message costs the
-// relay, the broker and every consumer far more than its events do. All
-// or nothing: if fn fails, no message is recorded as handled.
+// each with its own message's correlation id, is published in one batch
+// (or in batches of BatchEvents, past that): the transaction commits them
+// together, and each bus message costs the relay, the broker and every
+// consumer far more than its events do. All or nothing: if fn fails, no
+// message is recorded as handled.
 func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn func(ctx context.Context, tx *Tx, fresh []int) error, opts ...Option) error {
 	ids := make([]uuid.UUID, len(msgs))
 	for i, m := range msgs {

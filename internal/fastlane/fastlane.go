@@ -391,19 +391,9 @@ func verdictOn(err error) verdict {
 // request (Close set if the client asked to close) and the bytes it
 // spans.
 func (c *conn) read() (*http.Request, int, verdict) {
-	head, v := c.headBlock()
+	head, rt, v := c.headBlock()
 	if v != serveIt {
 		return nil, 0, v
-	}
-	var rt *laneRoute
-	for i := range c.s.routes {
-		if bytes.HasPrefix(head, c.s.routes[i].line) {
-			rt = &c.s.routes[i]
-			break
-		}
-	}
-	if rt == nil {
-		return nil, 0, handOver
 	}
 	// The header lines, as net/http itself reads them.
 	c.head.Reset(head[len(rt.line):])
@@ -475,47 +465,51 @@ func (c *conn) read() (*http.Request, int, verdict) {
 }
 
 // headBlock returns the request line and header lines up to and with the
-// blank line, reading more if they are not all buffered yet. A request
+// blank line, and the route of that line, reading more if they are not all
+// buffered yet. A request
 // that is not of a lane route goes to net/http as soon as its first bytes
 // tell so, and so does a header that does not fit the buffer. So does
 // one with a line ended by a bare LF: net/http ends lines (and the header)
 // there too, where the lane looks for CRLF only, and the two must agree
 // on where the header ends and the body begins.
-func (c *conn) headBlock() ([]byte, verdict) {
+func (c *conn) headBlock() ([]byte, *laneRoute, verdict) {
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
-		if !c.s.mayRoute(buf) {
-			return nil, handOver
+		rt, maybe := c.s.route(buf)
+		if !maybe {
+			return nil, nil, handOver
 		}
 		end := bytes.Index(buf, []byte("\r\n\r\n"))
 		if end >= 0 {
 			buf = buf[:end+4]
 		}
 		if bareLF(buf) {
-			return nil, handOver
+			return nil, nil, handOver
 		}
-		if end >= 0 {
-			return buf, serveIt
+		if end >= 0 && rt != nil {
+			return buf, rt, serveIt
 		}
-		if len(buf) == bufferSize {
-			return nil, handOver
+		if end >= 0 || len(buf) == bufferSize {
+			return nil, nil, handOver
 		}
 		if err := c.fill(len(buf) + 1); err != nil {
-			return nil, verdictOn(err)
+			return nil, nil, verdictOn(err)
 		}
 	}
 }
 
-// mayRoute tells whether buf begins a lane route's request line, or is
-// the start of one.
-func (s *Server) mayRoute(buf []byte) bool {
-	for _, r := range s.routes {
-		n := min(len(buf), len(r.line))
-		if bytes.Equal(buf[:n], r.line[:n]) {
-			return true
+// route returns the lane route whose request line buf begins with, if
+// any, and whether buf may still be one: it begins one, or is the start
+// of one.
+func (s *Server) route(buf []byte) (rt *laneRoute, maybe bool) {
+	for i := range s.routes {
+		line := s.routes[i].line
+		if bytes.HasPrefix(buf, line) {
+			return &s.routes[i], true
 		}
+		maybe = maybe || bytes.HasPrefix(line, buf)
 	}
-	return false
+	return nil, maybe
 }
 
 // bareLF tells whether b has an LF that does not follow a CR.

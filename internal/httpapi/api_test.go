@@ -760,9 +760,7 @@ func TestListAfterStreamReadyIsAsNewAsTheStream(t *testing.T) {
 	f.qry.mu.Unlock()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if ev, err := readEvent(bufio.NewReader(openStream(t, ctx, srv).Body)); err != nil || ev.name != "ready" {
-		t.Fatalf("stream: got %+v (%v), want ready", ev, err)
-	}
+	openReadyStream(t, ctx, srv)
 	if got := list(); len(got) != 2 || got[0].TMDBID != 2 {
 		t.Errorf("list right after ready: %+v, want movies 2 and 1 (the head the stream read)", got)
 	}
@@ -1278,11 +1276,7 @@ func TestStreamTwoClients(t *testing.T) {
 
 	var readers []*bufio.Reader
 	for range 2 {
-		r := bufio.NewReader(openStream(t, ctx, srv).Body)
-		if ev, err := readEvent(r); err != nil || ev.name != "ready" {
-			t.Fatalf("first event: got %+v (%v), want event ready", ev, err)
-		}
-		readers = append(readers, r)
+		readers = append(readers, openReadyStream(t, ctx, srv))
 	}
 	f.qry.waitHead(t)
 	m := movie(42, 1)
@@ -1307,11 +1301,7 @@ func TestStreamNoGapAfterReady(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	resp := openStream(t, ctx, srv)
-	r := bufio.NewReader(resp.Body)
-	if ev, err := readEvent(r); err != nil || ev.name != "ready" {
-		t.Fatalf("first event: got %+v (%v), want event ready", ev, err)
-	}
+	r := openReadyStream(t, ctx, srv)
 	m := movie(27205, 3)
 	m.Change = 7
 	f.qry.setChanged(m)
@@ -1322,6 +1312,17 @@ func TestStreamNoGapAfterReady(t *testing.T) {
 	if err != nil || ev.name != "movies" || !strings.Contains(ev.data, `"tmdb_id":27205`) {
 		t.Fatalf("after ready: got %+v (%v), want event movies with movie 27205", ev, err)
 	}
+}
+
+// openReadyStream opens the stream and reads its first event, which must
+// be "ready"; it returns the reader of the events after it.
+func openReadyStream(t *testing.T, ctx context.Context, srv *httptest.Server) *bufio.Reader {
+	t.Helper()
+	r := bufio.NewReader(openStream(t, ctx, srv).Body)
+	if ev, err := readEvent(r); err != nil || ev.name != "ready" {
+		t.Fatalf("first event: got %+v (%v), want event ready", ev, err)
+	}
+	return r
 }
 
 // openStream connects to GET /api/stream until ctx ends or the test does.
@@ -1352,11 +1353,7 @@ func TestStreamsEndWhenTheServerDrains(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	resp := openStream(t, ctx, srv)
-	r := bufio.NewReader(resp.Body)
-	if ev, err := readEvent(r); err != nil || ev.name != "ready" {
-		t.Fatalf("first event: got %+v (%v), want event ready", ev, err)
-	}
+	r := openReadyStream(t, ctx, srv)
 	close(draining)
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Config.Shutdown(ctx) }()

@@ -35,23 +35,24 @@ func TestFailureHandlingDeadLettersOnlyWhatRetriesCannotCure(t *testing.T) {
 		// context first (the worker's shutdown).
 		handle     func(try int, msg *message.Message, cancel context.CancelFunc) error
 		deadLetter bool
+		tries      int // how many tries the message gets
 	}{
 		{"permanent", func(int, *message.Message, context.CancelFunc) error {
 			return PermanentError(errors.New("undecodable"))
-		}, true},
+		}, true, 1},
 		{"failing on every try", func(int, *message.Message, context.CancelFunc) error {
 			return errors.New("still failing")
-		}, true},
+		}, true, 2},
 		{"stopped during the last try, the error saying nothing of it", func(try int, _ *message.Message, cancel context.CancelFunc) error {
 			if try == 2 {
 				cancel()
 			}
 			return fmt.Errorf("1 of 3 bundled messages failed: %s", context.Canceled)
-		}, false},
+		}, false, 2},
 		{"stopped during the first try, the error saying so", func(_ int, msg *message.Message, cancel context.CancelFunc) error {
 			cancel()
 			return msg.Context().Err()
-		}, false},
+		}, false, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,8 +78,8 @@ func TestFailureHandlingDeadLettersOnlyWhatRetriesCannotCure(t *testing.T) {
 			if (err == nil) != tc.deadLetter {
 				t.Errorf("error %v; want one only if the message is not dead-lettered", err)
 			}
-			if tc.name == "failing on every try" && tries != 2 {
-				t.Errorf("%d tries, want 2 (one retry)", tries)
+			if tries != tc.tries {
+				t.Errorf("%d tries, want %d", tries, tc.tries)
 			}
 		})
 	}
