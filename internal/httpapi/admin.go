@@ -32,12 +32,12 @@ func (s *server) requireAdmin(next http.Handler) http.Handler {
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "Bearer") || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="trend admin"`)
-			writeProblem(w, Problem{Type: "/problems/unauthorized", Status: http.StatusUnauthorized,
+			writeProblem(w, Problem{Type: typeUnauthorized, Status: http.StatusUnauthorized,
 				Detail: "send the admin token as Authorization: Bearer <ADMIN_TOKEN>"})
 			return
 		}
 		if subtle.ConstantTimeCompare([]byte(token), []byte(s.AdminToken)) != 1 {
-			writeProblem(w, Problem{Type: "/problems/forbidden", Status: http.StatusForbidden, Detail: "the admin token is wrong"})
+			writeProblem(w, Problem{Type: typeForbidden, Status: http.StatusForbidden, Detail: "the admin token is wrong"})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -54,7 +54,10 @@ func (s *server) replayProjection(r *http.Request) (string, *Problem) {
 	if s.Replays == nil {
 		return "", &Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "replays are not available in this role"}
 	}
-	name := r.URL.Query().Get("projection")
+	name, p := queryValue(r, "projection")
+	if p != nil {
+		return "", p
+	}
 	if name == "" {
 		name = "trend"
 	}
@@ -63,8 +66,8 @@ func (s *server) replayProjection(r *http.Request) (string, *Problem) {
 			return name, nil
 		}
 	}
-	p := validation("projection", "unknown projection "+name+" (known: "+strings.Join(s.Replays.Projections(), ", ")+")")
-	return "", &p
+	bad := validation("projection", "unknown projection "+name+" (known: "+strings.Join(s.Replays.Projections(), ", ")+")")
+	return "", &bad
 }
 
 func (s *server) startReplay(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +76,7 @@ func (s *server) startReplay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := replayRequest{Projection: "trend"}
-	if r.ContentLength != 0 {
+	if !noBody(r) {
 		obj, p := readObject(w, r, "projection", "check", "keep")
 		if p != nil {
 			writeProblem(w, *p)
@@ -105,7 +108,7 @@ func (s *server) startReplay(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, err := s.Replays.Start(s.ctx, name, req.Check, req.Keep); err != nil {
 		if errors.Is(err, replay.ErrRunning) {
-			writeProblem(w, Problem{Type: "/problems/replay-running", Title: "A replay is running", Status: http.StatusConflict,
+			writeProblem(w, Problem{Type: typeReplayRunning, Status: http.StatusConflict,
 				Detail: "a replay of " + name + " is already running; see GET /api/admin/replay"})
 			return
 		}

@@ -790,6 +790,13 @@ func TestListMovies(t *testing.T) {
 		{query: "?offset=-1", want: 422, wantField: "offset"},
 		{query: "?offset=x", want: 422, wantField: "offset"},
 		{query: "?offset=2147483648", want: 422, wantField: "offset"},
+		// url.ParseQuery drops a pair it cannot decode: the default must
+		// not be served in its place.
+		{query: "?limit=%zz", want: 422, wantField: "limit"},
+		{query: "?limit=5&offset=1%2", want: 422, wantField: "offset"},
+		{query: "?offset=%", want: 422, wantField: "offset"},
+		{query: "?limit=5;offset=1", want: 422, wantField: "limit"},
+		{query: "?limit=%31&x=%zz", want: 200, wantLimit: 1}, // an unknown pair is ignored, however malformed
 		{query: "", listErr: errDown, want: 503, wantLimit: 100},
 	}
 	for _, tt := range tests {
@@ -1067,39 +1074,49 @@ func TestRouting(t *testing.T) {
 	}
 }
 
-// TestMethodNotAllowedAllow checks that a 405 names the allowed methods,
-// which RFC 9110 section 15.5.6 requires.
+// TestMethodNotAllowedAllow checks that a 405 names exactly the methods the
+// path serves, which RFC 9110 section 15.5.6 requires: HEAD wherever GET
+// is served (middleware.GetHead answers it), and not GET where GET only
+// answers 405 (the guards of /api/movies/register and /view).
 func TestMethodNotAllowedAllow(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		method, path string
-		want         []string
+		want         string
 	}{
-		{http.MethodDelete, "/api/movies", []string{"GET"}},
-		{http.MethodPut, "/api/movies/27205", []string{"GET"}},
-		{http.MethodGet, "/api/movies/27205/refresh", []string{"POST"}},
-		{http.MethodPost, "/healthz", []string{"GET"}},
+		{http.MethodDelete, "/api/movies", "GET, HEAD"},
+		{http.MethodPut, "/api/movies/27205", "GET, HEAD"},
+		{http.MethodPost, "/api/movies/27205/trend", "GET, HEAD"},
+		{http.MethodGet, "/api/movies/27205/refresh", "POST"},
+		{http.MethodHead, "/api/movies/27205/refresh", "POST"},
+		{http.MethodPost, "/healthz", "GET, HEAD"},
+		{http.MethodPut, "/api/movies/register", "POST"},
+		{http.MethodDelete, "/api/movies/view", "POST"},
+		{http.MethodGet, "/api/movies/register", "POST"},
+		{http.MethodHead, "/api/movies/view", "POST"},
+		{http.MethodPatch, "/api/views", "POST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
 			t.Parallel()
 			h := newHandler(t, t.Context(), newFakes())
 			rec := serve(h, tt.method, tt.path, "", nil)
-			checkProblem(t, rec, http.StatusMethodNotAllowed)
+			if rec.Code != http.StatusMethodNotAllowed {
+				t.Fatalf("status: got %d, want 405 (body %s)", rec.Code, rec.Body)
+			}
 			got := rec.Header().Values("Allow")
 			if len(got) == 0 {
-				knownBug(t, bugAllow, "%s %s: got no Allow header, want %v", tt.method, tt.path, tt.want)
+				knownBug(t, bugAllow, "%s %s: got no Allow header, want %q", tt.method, tt.path, tt.want)
 			}
-			var methods []string
-			for _, v := range got {
-				for m := range strings.SplitSeq(v, ",") {
-					methods = append(methods, strings.TrimSpace(m))
-				}
+			if len(got) != 1 || got[0] != tt.want {
+				t.Errorf("Allow: got %q, want %q", got, tt.want)
 			}
-			for _, m := range tt.want {
-				if !slices.Contains(methods, m) {
-					t.Errorf("Allow: got %v, want it to contain %s", methods, m)
-				}
+			if tt.method == http.MethodHead {
+				return // no body to check
+			}
+			p := checkProblem(t, rec, http.StatusMethodNotAllowed)
+			if !strings.HasSuffix(p.Detail, "; allowed: "+tt.want) {
+				t.Errorf("detail: got %q, want it to end with the allowed methods %q", p.Detail, tt.want)
 			}
 		})
 	}
@@ -1362,5 +1379,169 @@ func TestStreamsEndWhenTheServerDrains(t *testing.T) {
 	}
 	if err := <-shut; err != nil {
 		t.Errorf("Shutdown with a stream open: %v, want it to end once the stream did", err)
+	}
+}
+
+// TestMoviesCarryTheirChange: every movie row the API serves (the list,
+// plain or gzipped, one movie, the stream) carries change, the row's
+// version, so that a client holding two copies of a row (a list page and
+// a stream event) keeps the newer one. A movie the projection does not
+// have yet has 0: any row of the projection is newer.
+func TestMoviesCarryTheirChange(t *testing.T) {
+	t.Parallel()
+	f := newFakes()
+	m := movie(27205, 8)
+	m.Change = 41
+	f.qry.movies, f.qry.total, f.qry.head = []trend.Movie{m}, 1, 41
+	f.qry.byID[27205] = m
+	f.regs.regs[603] = registry.Registration{TMDBID: 603, Status: registry.StatusPending, RegisteredAt: registeredAt, UpdatedAt: registeredAt}
+	srv := httptest.NewServer(newHandler(t, t.Context(), f))
+	t.Cleanup(srv.Close)
+	h := srv.Config.Handler
+	// changes reads the change of each row of a body (one row or an array).
+	changes := func(what string, body []byte) []string {
+		t.Helper()
+		var rows []map[string]json.RawMessage
+		if err := json.Unmarshal(body, &rows); err != nil {
+			var row map[string]json.RawMessage
+			if err := json.Unmarshal(body, &row); err != nil {
+				t.Fatalf("%s: got %q, want a movie or an array of them", what, body)
+			}
+			rows = append(rows, row)
+		}
+		var out []string
+		for _, r := range rows {
+			out = append(out, string(r["change"]))
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		what, method, path, body string
+		gzip                     bool
+		want                     []string
+	}{
+		{what: "list", method: http.MethodGet, path: "/api/movies", want: []string{"41"}},
+		{what: "list gzipped", method: http.MethodGet, path: "/api/movies", gzip: true, want: []string{"41"}},
+		{what: "movie", method: http.MethodGet, path: "/api/movies/27205", want: []string{"41"}},
+		{what: "pending movie", method: http.MethodGet, path: "/api/movies/603", want: []string{"0"}},
+		{what: "registered movie", method: http.MethodPost, path: "/api/movies/register", body: `{"tmdb_id":550}`, want: []string{"0"}},
+	} {
+		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+		req.Header.Set("Content-Type", "application/json")
+		if tt.gzip {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		body := rec.Body.Bytes()
+		if rec.Header().Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rec.Code >= 300 {
+			t.Fatalf("%s: got %d, want success (body %s)", tt.what, rec.Code, body)
+		}
+		if got := changes(tt.what, body); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got changes %q, want %q", tt.what, got, tt.want)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	r := openReadyStream(t, ctx, srv)
+	f.qry.waitHead(t)
+	m.Change = 42
+	f.qry.setChanged(m)
+	ev, err := readEvent(r)
+	if err != nil || ev.name != "movies" {
+		t.Fatalf("stream: got %+v (%v), want event movies", ev, err)
+	}
+	if got := changes("stream", []byte(ev.data)); !slices.Equal(got, []string{"42"}) {
+		t.Errorf("stream: got changes %q, want [42]", got)
+	}
+}
+
+// TestMalformedQueryValue: a query value that is not valid percent-encoding
+// is refused as any other bad value of its parameter is (422 naming it),
+// on every endpoint that reads the query.
+func TestMalformedQueryValue(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ target, field string }{
+		{"/api/movies?limit=%zz", "limit"},
+		{"/api/trending?window=%zz", "window"},
+		{"/api/trending?window=day&offset=%", "offset"},
+		{"/api/movies/27205/trend?resolution=%zz", "resolution"},
+		{"/api/admin/replay?projection=%zz", "projection"},
+		{"/api/admin/dead-letters?limit=%zz", "limit"},
+		{"/api/admin/dead-letters?id=a&id=%zz", "id"},
+	} {
+		t.Run(tt.target, func(t *testing.T) {
+			t.Parallel()
+			h := httpapi.New(t.Context(), newDocFakes().deps())
+			req := httptest.NewRequest(http.MethodGet, tt.target, nil)
+			req.Header.Set("Authorization", docBearer)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if p := checkProblem(t, rec, http.StatusUnprocessableEntity); p.Field != tt.field {
+				t.Errorf("problem field: got %q, want %q", p.Field, tt.field)
+			}
+		})
+	}
+}
+
+// TestExplainPendingMovie: a movie registered a moment ago, which the
+// projection has not got yet, is explained as GET /api/movies/{id} shows it
+// (pending): both scores 0, not a 404 that the movie's own page would
+// contradict.
+func TestExplainPendingMovie(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name        string
+		target      string
+		reg         *registry.Registration
+		regErr      error
+		want        int
+		wantPending []string
+	}{
+		{name: "pending", target: "/api/movies/42/trend", reg: &registry.Registration{TMDBID: 42, Status: registry.StatusPending, RegisteredAt: at, UpdatedAt: at},
+			want: 200, wantPending: []string{"42/"}},
+		{name: "active, not projected yet", target: "/api/movies/42/trend?resolution=minute", reg: &registry.Registration{TMDBID: 42, Status: registry.StatusActive, RegisteredAt: at, UpdatedAt: at},
+			want: 200, wantPending: []string{"42/minute"}},
+		{name: "removed", target: "/api/movies/42/trend", reg: &registry.Registration{TMDBID: 42, Status: registry.StatusRemoved, RegisteredAt: at, UpdatedAt: at}, want: 404},
+		{name: "never registered", target: "/api/movies/42/trend", want: 404},
+		{name: "registry down", target: "/api/movies/42/trend", regErr: errDown, want: 503},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newDocFakes()
+			if tt.reg != nil {
+				f.regs.regs[42] = *tt.reg
+			}
+			f.regs.err = tt.regErr
+			rec := serve(httpapi.New(t.Context(), f.deps()), http.MethodGet, tt.target, "", nil)
+			if !slices.Equal(f.trends.pending, tt.wantPending) {
+				t.Errorf("Pending calls: got %q, want %q", f.trends.pending, tt.wantPending)
+			}
+			if tt.want != 200 {
+				checkProblem(t, rec, tt.want)
+				return
+			}
+			if rec.Code != 200 {
+				t.Fatalf("status: got %d, want 200 (body %s)", rec.Code, rec.Body)
+			}
+			var b trend.Breakdown
+			if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil {
+				t.Fatal(err)
+			}
+			if b.TMDBID != 42 || b.Trend[trend.Day].TrendScore != 0 || b.Trend[trend.Week].TrendScore != 0 || b.Classic.FinalTrendScore != 0 {
+				t.Errorf("breakdown: got %s, want movie 42 with both scores 0", rec.Body)
+			}
+		})
 	}
 }

@@ -41,7 +41,12 @@ func (s *server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sel := dlq.All()
-	if ids, ok := r.URL.Query()["id"]; ok {
+	ids, p := queryValues(r, "id")
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	if ids != nil {
 		if p := checkIDs("id", ids); p != nil {
 			writeProblem(w, *p)
 			return
@@ -102,7 +107,7 @@ func (s *server) deadLetterSelection(w http.ResponseWriter, r *http.Request) (dl
 	if !s.deadLettersAvailable(w) {
 		return dlq.Selection{}, false
 	}
-	if r.ContentLength == 0 {
+	if noBody(r) {
 		return dlq.All(), true
 	}
 	obj, p := readObject(w, r, "ids")

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,7 +46,7 @@ func readObject(w http.ResponseWriter, r *http.Request, allowed ...string) (map[
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
 		if _, syntax := errors.AsType[*json.SyntaxError](err); syntax {
-			return nil, &Problem{Type: typeMalformed, Title: "Malformed JSON", Status: http.StatusBadRequest,
+			return nil, &Problem{Type: typeMalformed, Status: http.StatusBadRequest,
 				Detail: "the body is not valid JSON"}
 		}
 		p := validation("", "the body must be a JSON object")
@@ -57,6 +59,32 @@ func readObject(w http.ResponseWriter, r *http.Request, allowed ...string) (map[
 		}
 	}
 	return obj, nil
+}
+
+// noBody tells whether a request came without a body, for the commands
+// whose body is optional. A body sent in chunks has no length until it is
+// read (ContentLength -1) and may be empty: its first byte is read to
+// tell, and put back.
+func noBody(r *http.Request) bool {
+	switch {
+	case r.ContentLength > 0:
+		return false
+	case r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody:
+		return true
+	}
+	var first [1]byte
+	n, err := io.ReadFull(r.Body, first[:])
+	if n == 0 && errors.Is(err, io.EOF) {
+		return true
+	}
+	r.Body = peekedBody{io.MultiReader(bytes.NewReader(first[:n]), r.Body), r.Body}
+	return false
+}
+
+// peekedBody is a body whose first bytes were read, then put back.
+type peekedBody struct {
+	io.Reader
+	io.Closer
 }
 
 // isJSON tells whether a Content-Type names JSON: application/json or a
@@ -116,9 +144,42 @@ func viewIDField(obj map[string]json.RawMessage) (uuid.UUID, *Problem) {
 	return id, nil
 }
 
+// queryValues returns the values of the query parameter name. A value
+// that is not valid percent-encoding (limit=%zz) is a 422 naming the
+// parameter, as any other bad value is: url.ParseQuery (r.URL.Query())
+// drops such a pair, which would serve the default in its place.
+func queryValues(r *http.Request, name string) ([]string, *Problem) {
+	var out []string
+	for pair := range strings.SplitSeq(r.URL.RawQuery, "&") {
+		k, v, _ := strings.Cut(pair, "=")
+		if key, err := url.QueryUnescape(k); err != nil || key != name {
+			continue // another parameter, ignored as unknown ones are
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			p := validation(name, name+" is not valid percent-encoding in the query")
+			return nil, &p
+		}
+		out = append(out, value)
+	}
+	return out, nil
+}
+
+// queryValue returns the first value of the query parameter name, or "".
+func queryValue(r *http.Request, name string) (string, *Problem) {
+	vs, p := queryValues(r, name)
+	if p != nil || len(vs) == 0 {
+		return "", p
+	}
+	return vs[0], nil
+}
+
 // intQuery reads an optional integer query parameter in minValue..maxValue.
 func intQuery(r *http.Request, name string, def, minValue, maxValue int) (int, *Problem) {
-	s := r.URL.Query().Get(name)
+	s, p := queryValue(r, name)
+	if p != nil {
+		return 0, p
+	}
 	if s == "" {
 		return def, nil
 	}

@@ -82,7 +82,7 @@ func (s *server) limitWrites(next http.Handler) http.Handler {
 		if r.Method == http.MethodPost && !strings.HasPrefix(r.URL.Path, "/api/admin/") {
 			if ok, wait := l.reserve(clientIP(r), time.Now()); !ok {
 				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-				writeProblem(w, Problem{Type: "/problems/too-many-requests", Status: http.StatusTooManyRequests,
+				writeProblem(w, Problem{Type: typeTooMany, Status: http.StatusTooManyRequests,
 					Detail: "too many requests from this client; retry after the time in Retry-After"})
 				return
 			}
@@ -106,7 +106,7 @@ func (s *server) cors(next http.Handler) http.Handler {
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			if !allowed {
-				writeProblem(w, Problem{Type: "/problems/forbidden", Status: http.StatusForbidden,
+				writeProblem(w, Problem{Type: typeForbidden, Status: http.StatusForbidden,
 					Detail: "this origin may not call the API (see CORS_ALLOWED_ORIGINS)"})
 				return
 			}

@@ -19,12 +19,13 @@ import (
 )
 
 func notTracked(id int64) Problem {
-	return Problem{Type: typeNotFound, Title: "Movie not found", Status: http.StatusNotFound,
+	return Problem{Type: typeNotFound, Status: http.StatusNotFound,
 		Detail: "movie " + strconv.FormatInt(id, 10) + " is not registered, or was removed because TMDB does not know it"}
 }
 
 // pendingMovie is how a registered movie looks before the projection has
-// it: the read side is eventually consistent, the write side is not.
+// it: the read side is eventually consistent, the write side is not. Its
+// change is 0, older than any row the projection will have for it.
 func pendingMovie(reg registry.Registration) trend.Movie {
 	at := reg.RegisteredAt.UTC()
 	return trend.Movie{TMDBID: reg.TMDBID, Status: registry.StatusPending, Genres: []string{}, RegisteredAt: &at, LastUpdatedAt: reg.UpdatedAt.UTC()}
@@ -43,7 +44,7 @@ func (s *server) registerMovie(w http.ResponseWriter, r *http.Request) {
 	}
 	reg, err := s.Commands.RegisterMovie(r.Context(), id, correlationID(r))
 	if errors.Is(err, intake.ErrAlreadyRegistered) {
-		writeProblem(w, Problem{Type: typeConflict, Title: "Movie already registered", Status: http.StatusConflict,
+		writeProblem(w, Problem{Type: typeConflict, Status: http.StatusConflict,
 			Detail: "movie " + strconv.FormatInt(id, 10) + " is already registered"})
 		return
 	}

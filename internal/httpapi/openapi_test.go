@@ -32,6 +32,7 @@ import (
 	"github.com/movietrend/trend/internal/dlq"
 	"github.com/movietrend/trend/internal/httpapi"
 	"github.com/movietrend/trend/internal/intake"
+	"github.com/movietrend/trend/internal/metrics"
 	"github.com/movietrend/trend/internal/pipeline"
 	"github.com/movietrend/trend/internal/registry"
 	"github.com/movietrend/trend/internal/replay"
@@ -235,6 +236,7 @@ type docTrends struct {
 	total      int64
 	breakdowns map[int64]trend.Breakdown
 	err        error
+	pending    []string // the calls of Pending: "id/resolution"
 }
 
 func (f *docTrends) Trending(_ context.Context, _ trend.Window, _, _ int, _ time.Time) ([]trend.Trending, int64, error) {
@@ -253,6 +255,30 @@ func (f *docTrends) Explain(_ context.Context, id int64, _ string, _ time.Time) 
 		return trend.Breakdown{}, trend.ErrNotFound
 	}
 	return b, nil
+}
+
+// Pending answers as the ranker does for a movie it has not got yet: both
+// scores 0, no views, an empty history.
+func (f *docTrends) Pending(_ context.Context, id int64, resolution string, _ time.Time) (trend.Breakdown, error) {
+	if f.err != nil {
+		return trend.Breakdown{}, f.err
+	}
+	f.pending = append(f.pending, fmt.Sprintf("%d/%s", id, resolution))
+	step, n := time.Hour, 168
+	if resolution == "minute" {
+		step, n = time.Minute, 2880
+	} else {
+		resolution = "hour"
+	}
+	history := make([]trend.Point, n)
+	for i := range history {
+		history[i].At = time.Date(2026, 11, 19, 11, 0, 0, 0, time.UTC).Add(time.Duration(i) * step)
+	}
+	terms := func(halfLife float64) trend.Decayed {
+		return trend.Decayed{HalfLifeHours: halfLife, M: 500, C: 7.1, WeightedRating: 7.1}
+	}
+	return trend.Breakdown{TMDBID: id, Trend: map[trend.Window]trend.Decayed{trend.Day: terms(24), trend.Week: terms(168)},
+		HistoryResolution: resolution, History: history}, nil
 }
 
 // docReplays is an in-memory Replays.
@@ -291,7 +317,14 @@ type docFakes struct {
 	dead       *docDeadLetters
 	checks     []httpapi.Check
 	adminToken string
+	// rateLimit and rateBurst are the write limit: on in every case, so
+	// that the document describes the API as it runs with one.
+	rateLimit float64
+	rateBurst int
 }
+
+// docOrigin is the origin the docFakes let call the API cross-site.
+const docOrigin = "https://board.example.com"
 
 const docAdminToken = "s3cret"
 
@@ -305,7 +338,7 @@ func fullMovie(id int64) trend.Movie {
 }
 
 func newDocFakes() docFakes {
-	f := docFakes{fakes: newFakes(), adminToken: docAdminToken}
+	f := docFakes{fakes: newFakes(), adminToken: docAdminToken, rateLimit: 1000, rateBurst: 1000}
 	active := fullMovie(27205)
 	pending := trend.Movie{TMDBID: 550, Status: registry.StatusPending, Genres: []string{}, LastUpdatedAt: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 	f.qry.movies = []trend.Movie{active, pending}
@@ -365,6 +398,11 @@ func (f docFakes) deps() httpapi.Deps {
 	}
 	d.Checks = f.checks
 	d.AdminToken = f.adminToken
+	// Every optional part on, so that every route is mounted and every
+	// answer can come up.
+	d.Metrics = metrics.New()
+	d.RateLimit, d.RateBurst = f.rateLimit, f.rateBurst
+	d.CORSOrigins = []string{docOrigin}
 	d.RabbitMQManagementURL = "http://localhost:15672"
 	d.Dashboard = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -393,6 +431,7 @@ type apiCase struct {
 	auth        string // the Authorization header; "" for none
 	setup       func(*docFakes)
 	timeout     time.Duration // for the stream: how long to listen
+	prior       int           // the same request sent this many times first (to use up the rate limit)
 	want        int
 	req         reqCheck
 }
@@ -423,6 +462,8 @@ func apiCases() []apiCase {
 	}
 	notTracked := func(f *docFakes) { f.cmd.refreshErr, f.cmd.viewErr = intake.ErrNotTracked, intake.ErrNotTracked }
 	noTrends := func(f *docFakes) { f.trends = nil }
+	// One request a client, then none for a long while: the second is 429.
+	oneWrite := func(f *docFakes) { f.rateLimit, f.rateBurst = 0.001, 1 }
 	recent := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339Nano)
 	cases := []apiCase{
 		{name: "register", method: "POST", target: register, path: register, body: `{"tmdb_id":27205}`, want: 202, req: reqValid},
@@ -440,6 +481,7 @@ func apiCases() []apiCase {
 		{name: "register unknown field", method: "POST", target: register, path: register, body: `{"tmdb_id":1,"title":"x"}`, want: 422, req: reqInvalid},
 		{name: "register array", method: "POST", target: register, path: register, body: `[1]`, want: 422, req: reqInvalid},
 		{name: "register store down", method: "POST", target: register, path: register, body: `{"tmdb_id":27205}`, want: 503, req: reqValid, setup: storeDown},
+		{name: "register over the rate", method: "POST", target: register, path: register, body: `{"tmdb_id":27205}`, want: 429, req: reqValid, setup: oneWrite, prior: 1},
 
 		{name: "view", method: "POST", target: view, path: view, body: `{"tmdb_id":27205}`, want: 202, req: reqValid},
 		{name: "view with id and time", method: "POST", target: view, path: view,
@@ -454,6 +496,7 @@ func apiCases() []apiCase {
 		{name: "view too old", method: "POST", target: view, path: view, body: `{"tmdb_id":1,"viewed_at":"2001-01-01T00:00:00Z"}`, want: 422},
 		{name: "view unknown field", method: "POST", target: view, path: view, body: `{"tmdb_id":1,"count":2}`, want: 422, req: reqInvalid},
 		{name: "view store down", method: "POST", target: view, path: view, body: `{"tmdb_id":1}`, want: 503, req: reqValid, setup: storeDown},
+		{name: "view over the rate", method: "POST", target: view, path: view, body: `{"tmdb_id":1}`, want: 429, req: reqValid, setup: oneWrite, prior: 1},
 
 		{name: "batch", method: "POST", target: batch, path: batch, body: `{"views":[{"tmdb_id":27205},{"tmdb_id":157336,"view_id":"0b5c9f7e-3f2a-4c1d-9e8b-2a6f1c0d4e5f","viewed_at":"` + recent + `"}]}`, want: 202, req: reqValid},
 		{name: "batch malformed", method: "POST", target: batch, path: batch, body: `{"views":[`, want: 400, req: reqInvalid},
@@ -463,16 +506,19 @@ func apiCases() []apiCase {
 		{name: "batch empty", method: "POST", target: batch, path: batch, body: `{"views":[]}`, want: 422, req: reqInvalid},
 		{name: "batch bad view", method: "POST", target: batch, path: batch, body: `{"views":[{"tmdb_id":1},{"tmdb_id":"x"}]}`, want: 422, req: reqInvalid},
 		{name: "batch store down", method: "POST", target: batch, path: batch, body: `{"views":[{"tmdb_id":1}]}`, want: 503, req: reqValid, setup: storeDown},
+		{name: "batch over the rate", method: "POST", target: batch, path: batch, body: `{"views":[{"tmdb_id":1}]}`, want: 429, req: reqValid, setup: oneWrite, prior: 1},
 
 		{name: "refresh", method: "POST", target: "/api/movies/27205/refresh", path: refresh, want: 202, req: reqValid},
 		{name: "refresh unknown", method: "POST", target: "/api/movies/1/refresh", path: refresh, want: 404, req: reqValid, setup: notTracked},
 		{name: "refresh bad id", method: "POST", target: "/api/movies/abc/refresh", path: refresh, want: 422, req: reqInvalid},
 		{name: "refresh id 0", method: "POST", target: "/api/movies/0/refresh", path: refresh, want: 422, req: reqInvalid},
 		{name: "refresh store down", method: "POST", target: "/api/movies/27205/refresh", path: refresh, want: 503, req: reqValid, setup: storeDown},
+		{name: "refresh over the rate", method: "POST", target: "/api/movies/27205/refresh", path: refresh, want: 429, req: reqValid, setup: oneWrite, prior: 1},
 		{name: "trigger", method: "POST", target: "/api/movies/trigger_external_update/27205", path: trigger, want: 202, req: reqValid},
 		{name: "trigger unknown", method: "POST", target: "/api/movies/trigger_external_update/1", path: trigger, want: 404, req: reqValid, setup: notTracked},
 		{name: "trigger bad id", method: "POST", target: "/api/movies/trigger_external_update/2147483648", path: trigger, want: 422, req: reqInvalid},
 		{name: "trigger store down", method: "POST", target: "/api/movies/trigger_external_update/27205", path: trigger, want: 503, req: reqValid, setup: storeDown},
+		{name: "trigger over the rate", method: "POST", target: "/api/movies/trigger_external_update/27205", path: trigger, want: 429, req: reqValid, setup: oneWrite, prior: 1},
 
 		{name: "list", method: "GET", target: list, path: list, want: 200, req: reqValid},
 		{name: "list page", method: "GET", target: list + "?limit=1000&offset=2147483647", path: list, want: 200, req: reqValid},
@@ -481,6 +527,7 @@ func apiCases() []apiCase {
 		{name: "list limit 0", method: "GET", target: list + "?limit=0", path: list, want: 422, req: reqInvalid},
 		{name: "list limit 1001", method: "GET", target: list + "?limit=1001", path: list, want: 422, req: reqInvalid},
 		{name: "list offset -1", method: "GET", target: list + "?offset=-1", path: list, want: 422, req: reqInvalid},
+		{name: "list limit not percent-encoded", method: "GET", target: list + "?limit=%zz", path: list, want: 422},
 		{name: "list store down", method: "GET", target: list, path: list, want: 503, req: reqValid, setup: storeDown},
 
 		{name: "get", method: "GET", target: "/api/movies/27205", path: get, want: 200, req: reqValid},
@@ -492,6 +539,8 @@ func apiCases() []apiCase {
 		{name: "explain", method: "GET", target: "/api/movies/27205/trend", path: explain, want: 200, req: reqValid},
 		{name: "explain minutes", method: "GET", target: "/api/movies/27205/trend?resolution=minute", path: explain, want: 200, req: reqValid},
 		{name: "explain unknown", method: "GET", target: "/api/movies/1/trend", path: explain, want: 404, req: reqValid},
+		{name: "explain pending", method: "GET", target: "/api/movies/603/trend", path: explain, want: 200, req: reqValid},
+		{name: "explain pending minutes", method: "GET", target: "/api/movies/603/trend?resolution=minute", path: explain, want: 200, req: reqValid},
 		{name: "explain without trends", method: "GET", target: "/api/movies/27205/trend", path: explain, want: 404, req: reqValid, setup: noTrends},
 		{name: "explain bad id", method: "GET", target: "/api/movies/x/trend", path: explain, want: 422, req: reqInvalid},
 		{name: "explain bad resolution", method: "GET", target: "/api/movies/27205/trend?resolution=second", path: explain, want: 422, req: reqInvalid},
@@ -554,10 +603,11 @@ func apiCases() []apiCase {
 		{name: "readyz", method: "GET", target: "/readyz", path: "/readyz", want: 200, req: reqValid},
 		{name: "readyz broker down", method: "GET", target: "/readyz", path: "/readyz", want: 503, req: reqValid,
 			setup: func(f *docFakes) {
-				f.checks[1].Run = func(context.Context) error { return errors.New("dial tcp 127.0.0.1:5672: connect: connection refused") }
+				f.checks[1].Run = func(context.Context) error { return errAMQPCheck }
 			}},
 		{name: "openapi", method: "GET", target: "/api/openapi.json", path: "/api/openapi.json", want: 200, req: reqValid},
 		{name: "docs", method: "GET", target: "/docs", path: "/docs", want: 200, req: reqValid},
+		{name: "metrics", method: "GET", target: "/metrics", path: "/metrics", want: 200, req: reqValid},
 	}
 	return append(cases, deadLetterCases()...)
 }
@@ -668,6 +718,9 @@ func (tc apiCase) do(t *testing.T, h http.Handler) (*httptest.ResponseRecorder, 
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, tc.timeout)
 		defer cancel()
+	}
+	for range tc.prior {
+		h.ServeHTTP(httptest.NewRecorder(), tc.request(ctx))
 	}
 	req := tc.request(ctx)
 	rec := httptest.NewRecorder()
@@ -1072,5 +1125,97 @@ func deadLetterSchemaTests() []struct {
 		{"SkippedLetter", jsonFields(reflect.TypeFor[dlq.Skipped]()), nil},
 		{"RequeueResult", jsonFields(reflect.TypeFor[dlq.RequeueResult]()), nil},
 		{"PurgeResult", jsonFields(reflect.TypeFor[dlq.PurgeResult]()), nil},
+	}
+}
+
+// errAMQPCheck is how the API's RabbitMQ check fails (internal/app
+// amqpCheck): it hides the dial error, which names the broker's address.
+var errAMQPCheck = errors.New("RabbitMQ is unreachable")
+
+// TestReadyzExampleIsTrue: the example of /readyz's 503 is the answer the
+// API gives when RabbitMQ is down.
+func TestReadyzExampleIsTrue(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	example := doc.Paths.Value("/readyz").Get.Responses.Status(503).Value.Content.Get("application/json").Example
+	f := newDocFakes()
+	f.checks[1].Run = func(context.Context) error { return errAMQPCheck }
+	rec := serve(httpapi.New(t.Context(), f.deps()), http.MethodGet, "/readyz", "", nil)
+	var got any
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusServiceUnavailable || !reflect.DeepEqual(got, example) {
+		t.Errorf("GET /readyz with RabbitMQ down: got %d %s, want 503 and the document's example %v", rec.Code, rec.Body, example)
+	}
+}
+
+// TestOpenAPIDescribesCORSPreflight: a preflight is answered by the CORS
+// middleware on any path, before routing, so the document describes it
+// once (its introduction, and the responses CORSPreflight and
+// CORSForbidden) rather than as an OPTIONS operation of every path. The
+// answers to a preflight to each path must be as those responses say.
+func TestOpenAPIDescribesCORSPreflight(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	if intro := doc.Info.Description; !strings.Contains(intro, "preflight") || !strings.Contains(intro, "CORS_ALLOWED_ORIGINS") {
+		t.Errorf("info.description: does not tell of CORS preflights and CORS_ALLOWED_ORIGINS")
+	}
+	h := httpapi.New(t.Context(), newDocFakes().deps())
+	for _, tt := range []struct {
+		origin, response string
+		status           int
+	}{
+		{docOrigin, "CORSPreflight", http.StatusNoContent},
+		{"https://elsewhere.example.com", "CORSForbidden", http.StatusForbidden},
+	} {
+		ref := doc.Components.Responses[tt.response]
+		if ref == nil {
+			t.Errorf("components.responses.%s: none, want the answer to a preflight from %s", tt.response, tt.origin)
+			continue
+		}
+		for _, path := range sortedKeys(doc.Paths.Map()) {
+			item := doc.Paths.Value(path)
+			var method string
+			for m := range item.Operations() {
+				method = m
+			}
+			req := httptest.NewRequest(http.MethodOptions, strings.ReplaceAll(path, "{tmdb_id}", "27205"), nil)
+			req.Header.Set("Origin", tt.origin)
+			req.Header.Set("Access-Control-Request-Method", method)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			where := fmt.Sprintf("preflight of %s %s from %s", method, path, tt.origin)
+			if rec.Code != tt.status {
+				t.Errorf("%s: got %d, want %d (%s)", where, rec.Code, tt.status, tt.response)
+				continue
+			}
+			for name := range ref.Value.Headers {
+				if rec.Header().Get(name) == "" {
+					t.Errorf("%s: got no %s header, want one (%s lists it)", where, name, tt.response)
+				}
+			}
+			if len(ref.Value.Content) == 0 {
+				if rec.Body.Len() != 0 {
+					t.Errorf("%s: got a body %q, want none (%s has no content)", where, rec.Body, tt.response)
+				}
+				continue
+			}
+			mt := ref.Value.Content.Get(rec.Header().Get("Content-Type"))
+			if mt == nil {
+				t.Errorf("%s: got Content-Type %q, which %s does not list", where, rec.Header().Get("Content-Type"), tt.response)
+				continue
+			}
+			var body any
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatalf("%s: %v", where, err)
+			}
+			if err := mt.Schema.Value.VisitJSON(body, append(schemaOptions, openapi3.EnableJSONSchema2020(), openapi3.VisitAsResponse())...); err != nil {
+				t.Errorf("%s: the body does not match %s: %v", where, tt.response, err)
+			}
+			if want, _ := mt.Example.(map[string]any); want["type"] != body.(map[string]any)["type"] {
+				t.Errorf("%s: got type %v, want %v as in the example of %s", where, body.(map[string]any)["type"], want["type"], tt.response)
+			}
+		}
 	}
 }

@@ -8,7 +8,8 @@ import (
 
 // Problem is an RFC 9457 problem details object.
 type Problem struct {
-	Type   string `json:"type"`
+	Type string `json:"type"`
+	// Title is the type's (problemTitles), set by writeProblem.
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
@@ -27,9 +28,33 @@ const (
 	typeUnavailable   = "/problems/unavailable"
 	typeMethod        = "/problems/method-not-allowed"
 	typeInternalError = "/problems/internal"
+	typeUnauthorized  = "/problems/unauthorized"
+	typeForbidden     = "/problems/forbidden"
+	typeTooMany       = "/problems/too-many-requests"
+	typeReplayRunning = "/problems/replay-running"
 )
 
+// problemTitles are the titles of the problem types. A title is the
+// type's, not the occurrence's (RFC 9457 section 3.1.3): writeProblem sets
+// it from the type, so that no handler can give a type another title.
+var problemTitles = map[string]string{
+	typeMalformed:     "Malformed JSON",
+	typeValidation:    "Invalid request",
+	typeMediaType:     "Unsupported Media Type",
+	typeTooLarge:      "Request Entity Too Large",
+	typeNotFound:      "Not Found",
+	typeConflict:      "Movie already registered",
+	typeUnavailable:   "Service Unavailable",
+	typeMethod:        "Method Not Allowed",
+	typeInternalError: "Internal Server Error",
+	typeUnauthorized:  "Unauthorized",
+	typeForbidden:     "Forbidden",
+	typeTooMany:       "Too Many Requests",
+	typeReplayRunning: "A replay is running",
+}
+
 func writeProblem(w http.ResponseWriter, p Problem) {
+	p.Title = problemTitles[p.Type]
 	if p.Title == "" {
 		p.Title = http.StatusText(p.Status)
 	}
@@ -43,5 +68,5 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 }
 
 func validation(field, detail string) Problem {
-	return Problem{Type: typeValidation, Title: "Invalid request", Status: http.StatusUnprocessableEntity, Field: field, Detail: detail}
+	return Problem{Type: typeValidation, Status: http.StatusUnprocessableEntity, Field: field, Detail: detail}
 }

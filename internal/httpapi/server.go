@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,8 @@ type Queries interface {
 type Trends interface {
 	Trending(ctx context.Context, w trend.Window, limit, offset int, now time.Time) ([]trend.Trending, int64, error)
 	Explain(ctx context.Context, id int64, resolution string, now time.Time) (trend.Breakdown, error)
+	// Pending explains a registered movie the ranking has not got yet.
+	Pending(ctx context.Context, id int64, resolution string, now time.Time) (trend.Breakdown, error)
 }
 
 // Registrations tells about movies the projection has not caught up with.
@@ -151,8 +154,9 @@ func New(ctx context.Context, d Deps) http.Handler {
 	r.Post("/api/movies/view", s.recordView)
 	r.Post("/api/views", s.recordViews)
 	// Without these, GET /api/movies/register would match /api/movies/{tmdb_id}.
-	r.Method(http.MethodGet, "/api/movies/register", methodNotAllowed(http.MethodPost))
-	r.Method(http.MethodGet, "/api/movies/view", methodNotAllowed(http.MethodPost))
+	for _, path := range getGuards {
+		r.Method(http.MethodGet, path, methodNotAllowed(http.MethodPost))
+	}
 	r.Post("/api/movies/{tmdb_id}/refresh", s.refreshMovie)
 	// The Python system's path, kept for its clients.
 	r.Post("/api/movies/trigger_external_update/{tmdb_id}", s.refreshMovie)
@@ -171,11 +175,25 @@ func New(ctx context.Context, d Deps) http.Handler {
 	return r
 }
 
-// allowedMethods lists the methods the router serves for path.
+// getGuards are the command paths whose GET route only answers 405 (so
+// that GET does not reach /api/movies/{tmdb_id}): a route, but not a
+// method they serve.
+var getGuards = []string{"/api/movies/register", "/api/movies/view"}
+
+// allowedMethods lists the methods the router serves for path: not the
+// GET of a guard, and HEAD wherever GET is served (middleware.GetHead
+// answers it with the GET route).
 func allowedMethods(r chi.Routes, path string) []string {
 	var out []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		if r.Match(chi.NewRouteContext(), m, path) {
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		served := r.Match(chi.NewRouteContext(), m, path)
+		switch m {
+		case http.MethodGet:
+			served = served && !slices.Contains(getGuards, path)
+		case http.MethodHead:
+			served = served || slices.Contains(out, http.MethodGet)
+		}
+		if served {
 			out = append(out, m)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/movietrend/trend/internal/registry"
 	"github.com/movietrend/trend/projections/trend"
 )
 
@@ -27,7 +28,12 @@ func (s *server) trending(w http.ResponseWriter, r *http.Request) {
 	if !s.trendsAvailable(w) {
 		return
 	}
-	window := trend.Window(r.URL.Query().Get("window"))
+	name, p := queryValue(r, "window")
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
+	window := trend.Window(name)
 	if window == "" {
 		window = trend.Day
 	}
@@ -62,15 +68,30 @@ func (s *server) explainMovie(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	res := r.URL.Query().Get("resolution")
+	res, p := queryValue(r, "resolution")
+	if p != nil {
+		writeProblem(w, *p)
+		return
+	}
 	if res != "" && res != "hour" && res != "minute" {
 		writeProblem(w, validation("resolution", "resolution must be hour or minute"))
 		return
 	}
-	b, err := s.Trends.Explain(r.Context(), id, res, s.Now().UTC())
+	now := s.Now().UTC()
+	b, err := s.Trends.Explain(r.Context(), id, res, now)
 	if errors.Is(err, trend.ErrNotFound) {
-		writeProblem(w, notTracked(id))
-		return
+		// Registered a moment ago, the movie is pending (as GET
+		// /api/movies/{id} shows it): explained with no views and no facts.
+		reg, rerr := s.Registrations.Get(r.Context(), id)
+		switch {
+		case rerr == nil && reg.Status != registry.StatusRemoved:
+			b, err = s.Trends.Pending(r.Context(), id, res, now)
+		case rerr == nil || errors.Is(rerr, registry.ErrNotFound):
+			writeProblem(w, notTracked(id))
+			return
+		default:
+			err = rerr
+		}
 	}
 	if err != nil {
 		s.unavailable(w, r, err)

@@ -79,12 +79,12 @@ func (s *server) recordViews(w http.ResponseWriter, r *http.Request) {
 		for i, id := range nt.IDs {
 			ids[i] = strconv.FormatInt(id, 10)
 		}
-		writeProblem(w, Problem{Type: typeNotFound, Title: "Movie not found", Status: http.StatusNotFound,
+		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound,
 			Detail: "no view was recorded: not registered, or removed: " + strings.Join(ids, ", ")})
 		return
 	}
 	if errors.Is(err, intake.ErrNotTracked) {
-		writeProblem(w, Problem{Type: typeNotFound, Title: "Movie not found", Status: http.StatusNotFound,
+		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound,
 			Detail: "no view was recorded: a movie of the batch is not registered, or was removed"})
 		return
 	}

@@ -27,8 +27,11 @@ type Movie struct {
 	RegisteredAt       *time.Time `json:"registered_at"`
 	LastUpdatedAt      time.Time  `json:"last_updated_at"`
 	// Change orders the rows' changes: every write of a row gives it a
-	// higher one (the live stream's cursor).
-	Change int64 `json:"-"`
+	// higher one (the live stream's cursor), and so does a replay (one
+	// sequence for the live and the rebuilt tables). Clients get it to
+	// tell which of two copies of a row (a list page, a stream event) is
+	// newer; 0 is a movie the projection does not have yet.
+	Change int64 `json:"change"`
 }
 
 // ErrNotFound means the projection has no such movie (or it was removed).

@@ -276,6 +276,20 @@ func (r *Ranker) Explain(ctx context.Context, id int64, resolution string, now t
 	if err != nil {
 		return Breakdown{}, fmt.Errorf("explain movie %d: %w", id, err)
 	}
+	return r.explain(ctx, m, day, week, resolution, now)
+}
+
+// Pending explains a movie the projection does not have yet (registered a
+// moment ago) as Explain will once it has it with no views and no TMDB
+// facts: both scores 0, the same terms.
+func (r *Ranker) Pending(ctx context.Context, id int64, resolution string, now time.Time) (Breakdown, error) {
+	// -Inf is the stored attention of a movie without views.
+	return r.explain(ctx, Movie{TMDBID: id}, math.Inf(-1), math.Inf(-1), resolution, now)
+}
+
+// explain builds m's breakdown from its row and stored attentions.
+func (r *Ranker) explain(ctx context.Context, m Movie, day, week float64, resolution string, now time.Time) (Breakdown, error) {
+	id := m.TMDBID
 	c, _, err := r.votes(ctx, now)
 	if err != nil {
 		return Breakdown{}, err
