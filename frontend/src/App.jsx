@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { createMovieStore } from './live/movieStore.js';
 import { useMovieStream } from './live/useMovieStream.js';
 import { useRanking, useRankedMovie } from './live/useMovies.js';
@@ -52,6 +52,20 @@ function Dashboard({ EventSourceImpl }) {
     [notify],
   );
   const close = useCallback(() => select(null), [select]);
+
+  // Closing a movie (Escape, Close, the back button) takes focus with the
+  // panel: give it back to the movie's row, or to the board when that row
+  // is not rendered, rather than leave keyboard users at the page's top.
+  const openedId = useRef(selectedId);
+  useLayoutEffect(() => {
+    const closed = openedId.current;
+    openedId.current = selectedId;
+    if (selectedId != null || closed == null) return;
+    const active = document.activeElement;
+    if (active && active !== document.body) return; // the user put it somewhere
+    const row = document.querySelector(`.board__table tr[data-tmdb-id="${closed}"] .row-open`);
+    (row ?? document.getElementById('board-heading'))?.focus();
+  }, [selectedId]);
 
   return (
     <>

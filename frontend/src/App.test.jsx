@@ -126,6 +126,73 @@ describe('dashboard', () => {
     expect(screen.queryByRole('region', { name: 'Inception' })).not.toBeInTheDocument();
   });
 
+  it('gives focus back to the movie’s row when the movie closes', async () => {
+    fakeApi(routes());
+    const user = userEvent.setup();
+    render(<App EventSourceImpl={FakeEventSource} />);
+    await startLive();
+    await user.click(screen.getByRole('button', { name: rowButton('Interstellar', 2) }));
+    await user.keyboard('{Escape}');
+    expect(screen.queryByRole('region', { name: 'Interstellar' })).not.toBeInTheDocument();
+    expect(screen.getByRole('button', { name: rowButton('Interstellar', 2) })).toHaveFocus();
+
+    await user.click(screen.getByRole('button', { name: rowButton('Inception', 1) }));
+    await user.click(screen.getByRole('button', { name: 'Close Inception' }));
+    expect(screen.getByRole('button', { name: rowButton('Inception', 1) })).toHaveFocus();
+  });
+
+  it('gives focus to the board when the movie’s row is gone', async () => {
+    fakeApi(routes());
+    const user = userEvent.setup();
+    render(<App EventSourceImpl={FakeEventSource} />);
+    const stream = await startLive();
+    await user.click(screen.getByRole('button', { name: rowButton('Interstellar', 2) }));
+    act(() => stream.emit('movies', [movie(157336, { title: 'Interstellar', status: 'removed', last_updated_at: '2026-01-01T00:00:09Z' })]));
+    await waitFor(() => expect(screen.queryByRole('button', { name: rowButton('Interstellar') })).not.toBeInTheDocument());
+    await user.click(screen.getByRole('button', { name: /^Close / }));
+    expect(screen.getByRole('heading', { name: 'Trending now' })).toHaveFocus();
+  });
+
+  it('keeps focus on the board when live changes take the focused row away', async () => {
+    const many = Array.from({ length: 100 }, (_, i) => movie(i + 1, { title: `Film ${i + 1}`, final_trend_score: (1000 - i) / 100 }));
+    fakeApi(routes({ 'GET /api/movies': () => many }));
+    render(<App EventSourceImpl={FakeEventSource} />);
+    const stream = FakeEventSource.latest();
+    act(() => stream.emit('ready', {}));
+    const third = await screen.findByRole('button', { name: rowButton('Film 3', 3) });
+    third.focus();
+    // Film 3 falls to the bottom, far outside the rendered rows.
+    act(() => stream.emit('movies', [movie(3, { title: 'Film 3', final_trend_score: 0, last_updated_at: '2026-01-01T00:00:09Z' })]));
+    await waitFor(() => expect(screen.queryByRole('button', { name: rowButton('Film 3') })).not.toBeInTheDocument());
+    // The row now third has it: the user keeps their place.
+    expect(screen.getByRole('button', { name: rowButton('Film 4', 3) })).toHaveFocus();
+  });
+
+  it('shows the board’s count in step with removals', async () => {
+    const two = routes()['GET /api/movies']();
+    fakeApi(routes({ 'GET /api/movies': () => new Response(JSON.stringify(two), { headers: { 'X-Total-Count': '2' } }) }));
+    render(<App EventSourceImpl={FakeEventSource} />);
+    const stream = await startLive();
+    expect(screen.getByText('2 movies')).toBeInTheDocument();
+    act(() => stream.emit('movies', [movie(157336, { status: 'removed', last_updated_at: '2026-01-01T00:00:09Z' })]));
+    expect(await screen.findByText('1 movie')).toBeInTheDocument();
+  });
+
+  it('announces no removal of a movie the board never had, as after a replay', async () => {
+    fakeApi(routes());
+    render(<App EventSourceImpl={FakeEventSource} />);
+    const stream = await startLive();
+    // A real replay re-sends every row, the removed ones too.
+    act(() =>
+      stream.emit('movies', [
+        movie(27205, { title: 'Inception', final_trend_score: 5.8, internal_views_count: 3, change: 40 }),
+        movie(999999999, { title: null, status: 'removed', change: 41 }),
+      ]),
+    );
+    await waitFor(() => expect(screen.getByRole('button', { name: rowButton('Inception', 1) })).toBeInTheDocument());
+    expect(within(screen.getByRole('region', { name: 'Notices' })).queryAllByRole('listitem')).toHaveLength(0);
+  });
+
   it('moves between rows with the arrow keys', async () => {
     fakeApi(routes());
     const user = userEvent.setup();

@@ -5,8 +5,11 @@ const json = (p) => p.then((r) => r.data);
 
 export async function listMovies({ limit = 1000, offset = 0, signal } = {}) {
   const { data, headers } = await request(`/api/movies?limit=${limit}&offset=${offset}`, { signal });
-  const total = Number(headers.get('X-Total-Count'));
-  return { movies: data ?? [], total: Number.isFinite(total) ? total : (data ?? []).length };
+  const movies = data ?? [];
+  // Number(null) is 0: without the header, the page itself is all we know.
+  const header = headers.get('X-Total-Count');
+  const total = header === null || header.trim() === '' ? NaN : Number(header);
+  return { movies, total: Number.isFinite(total) ? total : movies.length };
 }
 
 export const getMovie = (id, { signal } = {}) => json(request(`/api/movies/${id}`, { signal }));

@@ -15,6 +15,21 @@ export function adminProblem(err) {
   return describeError(err);
 }
 
+/**
+ * The letters with a React key each. One id comes once per handler group
+ * that failed it (see internal/dlq's Letter), and a letter carries no other
+ * id, so the key is id and handler, numbered if even those repeat.
+ */
+function keyed(letters) {
+  const seen = new Map();
+  return letters.map((letter) => {
+    const base = JSON.stringify([letter.id, letter.topic, letter.handler]);
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    return { key: n ? `${base}#${n}` : base, letter };
+  });
+}
+
 function TokenForm({ onSubmit }) {
   const id = useId();
   const [text, setText] = useState('');
@@ -205,8 +220,8 @@ function DeadLetters({ token }) {
               </tr>
             </thead>
             <tbody>
-              {list.map((d) => (
-                <tr key={d.id}>
+              {keyed(list).map(({ key, letter: d }) => (
+                <tr key={key}>
                   <td>
                     <input type="checkbox" checked={selected.has(d.id)} onChange={() => toggle(d.id)} aria-label={`Select dead letter ${d.id}`} />
                   </td>

@@ -1,6 +1,6 @@
 import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AdminPanel } from './AdminPanel.jsx';
 import { NoticeList, NoticesProvider } from './Notices.jsx';
 import { fakeApi, problem } from '../test/fakes.js';
@@ -102,6 +102,35 @@ describe('AdminPanel', () => {
     await waitFor(() => expect(screen.getAllByText('Requeued 1 dead letter.')).toHaveLength(2));
     expect(api.calls.filter((c) => c.path === '/api/admin/dead-letters/requeue').at(-1).body).toBeUndefined();
     expect(await screen.findByText('None: every message was handled.')).toBeInTheDocument();
+  });
+
+  it('lists a dead letter that two handler groups failed once per group', async () => {
+    // The same event batch, dead-lettered by both groups: the same id twice.
+    const twice = [
+      { id: 'e1', reason: 'projection: boom', topic: 'events', handler: 'trend-projection', payload_preview: '{}' },
+      { id: 'e1', reason: 'TMDB 401', topic: 'events', handler: 'tmdb-enrichment', payload_preview: '{}' },
+    ];
+    let list = twice;
+    fakeApi({ 'GET /api/admin/replay': () => ({ state: 'idle', position: 0, head: 0 }), 'GET /api/admin/dead-letters': () => list });
+    const consoleError = vi.spyOn(console, 'error');
+    try {
+      const user = userEvent.setup();
+      renderAdmin();
+      await unlock(user);
+      const table = await screen.findByRole('table', { name: /failed after their retries/ });
+      expect(within(table).getAllByRole('row').slice(1).map((r) => within(r).getAllByRole('cell')[2].textContent)).toEqual([
+        'eventstrend-projection',
+        'eventstmdb-enrichment',
+      ]);
+      // One of them requeued elsewhere: the other row stays, the right one.
+      list = [twice[1]];
+      await user.click(screen.getByRole('button', { name: 'Reload list' }));
+      await waitFor(() => expect(within(table).getAllByRole('row')).toHaveLength(2));
+      expect(within(table).getByText('TMDB 401')).toBeInTheDocument();
+      expect(consoleError.mock.calls.flat().join(' ')).not.toMatch(/same key/);
+    } finally {
+      consoleError.mockRestore();
+    }
   });
 
   it('says which dead letters could not be requeued', async () => {

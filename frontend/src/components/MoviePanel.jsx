@@ -130,7 +130,10 @@ export function MoviePanel({ id, row, boardLoaded, onClose }) {
   // hours of those); otherwise per hour over 7 days.
   const recent = movie?.registered_at && Date.now() - Date.parse(movie.registered_at) < RECENT_MS;
   const resolution = recent ? 'minute' : 'hour';
-  const { trend, missing, error: trendError } = useMovieTrend(movie ? id : null, movie?.last_updated_at, resolution);
+  // `change` grows with every change of the row; last_updated_at does not
+  // (an old viewed_at), so it is only the fallback for older servers.
+  const version = movie?.change ?? movie?.last_updated_at;
+  const { trend, missing, error: trendError } = useMovieTrend(movie ? id : null, version, resolution);
 
   // Opening a movie moves focus to it, so keyboard and screen reader users
   // land where the content appeared (below the board on a phone).

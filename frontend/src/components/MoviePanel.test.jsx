@@ -112,6 +112,51 @@ describe('MoviePanel', () => {
     expect(requests).toBeLessThanOrEqual(2);
   });
 
+  it('never shows the previous movie’s explanation when the next one’s fails', async () => {
+    fakeApi({
+      'GET /api/movies/27205/trend': () => ({
+        classic: { vote_average: 8.1, vote_term: 5.67, views: 42, views_normalized: 4.2, views_term: 1.26, final_trend_score: 6.9 },
+        trending: { day: { half_life_hours: 24, attention: 2.99, r: 8.1, v: 13752, m: 500, c: 7.4, weighted_rating: 8.08, trend_score: 2.42 } },
+        views: { last_hour: 3, last_24_hours: 20, last_7_days: 25 },
+        history_resolution: 'hour',
+        history: [{ at: '2026-01-05T05:00:00Z', views: 20 }],
+      }),
+      'GET /api/movies/680/trend': () => problem(503, 'the service cannot store or read data right now; retry shortly'),
+    });
+    const pulp = movie(680, { title: 'Pulp Fiction' });
+    const { rerender } = renderPanel();
+    expect(await screen.findByRole('table', { name: /Trend · day/ })).toBeInTheDocument();
+    rerender(
+      <NoticesProvider>
+        <NoticeList />
+        <MoviePanel id={680} row={{ movie: pulp, rank: 2 }} boardLoaded onClose={() => {}} />
+      </NoticesProvider>,
+    );
+    expect(await screen.findByText(/The server could not explain this score: the service cannot store/)).toBeInTheDocument();
+    expect(screen.getByRole('heading', { name: 'Pulp Fiction' })).toBeInTheDocument();
+    expect(screen.queryByRole('table', { name: /Trend · day/ })).not.toBeInTheDocument();
+    expect(screen.queryByText(/Views in the last hour/)).not.toBeInTheDocument();
+    expect(screen.queryByRole('img', { name: /Inception|20 views/ })).not.toBeInTheDocument();
+  });
+
+  it('asks for the explanation again when the movie’s change number grows', async () => {
+    const api = fakeApi({
+      'GET /api/movies/27205/trend': () => ({ classic: null, trending: {}, history: [] }),
+    });
+    const requests = () => api.calls.filter((c) => c.path === '/api/movies/27205/trend').length;
+    // Same last_updated_at: the projection does not raise it on every change.
+    const ui = (change) => (
+      <NoticesProvider>
+        <MoviePanel id={27205} row={{ movie: { ...inception, change }, rank: 1 }} boardLoaded onClose={() => {}} />
+      </NoticesProvider>
+    );
+    const { rerender } = render(ui(1));
+    await waitFor(() => expect(requests()).toBe(1));
+    rerender(ui(2));
+    // At most every 2 s.
+    await waitFor(() => expect(requests()).toBe(2), { timeout: 3000 });
+  });
+
   it('charts a movie registered lately per minute', async () => {
     const api = fakeApi({});
     renderPanel({ row: { movie: { ...inception, registered_at: new Date().toISOString() }, rank: 1 } });

@@ -1,4 +1,4 @@
-import { useCallback, useRef } from 'react';
+import { useCallback, useLayoutEffect, useRef } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { BoardRow } from './BoardRow.jsx';
 import { RankingSwitch } from './RankingSwitch.jsx';
@@ -44,11 +44,42 @@ export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow
     [rows.length, virtualizer],
   );
 
+  // A live change can take the focused row out of the rendered rows (it
+  // fell far, or was removed), which drops focus to the page's top. Give it
+  // to the row now at that place instead, so keyboard users keep theirs.
+  const focused = useRef(null); // {el, index} while something in a row has focus
+  const onRowFocus = useCallback((e) => {
+    const tr = e.target.closest('tr[data-row-index]');
+    focused.current = tr ? { el: e.target, index: Number(tr.dataset.rowIndex) } : null;
+  }, []);
+  const onRowBlur = useCallback((e) => {
+    const el = e.target;
+    if (e.currentTarget.contains(e.relatedTarget)) return;
+    // Left for elsewhere (still in the document), not taken away with its row.
+    queueMicrotask(() => el.isConnected && focused.current?.el === el && (focused.current = null));
+  }, []);
+  useLayoutEffect(() => {
+    const f = focused.current;
+    if (!f) return;
+    if (f.el.isConnected) {
+      f.index = Number(f.el.closest('tr[data-row-index]')?.dataset.rowIndex ?? f.index);
+      return;
+    }
+    focused.current = null;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    const board = scrollRef.current;
+    const next = board?.querySelector(`[data-row-index="${Math.min(f.index, rows.length - 1)}"] .row-open`) ?? board?.querySelector('.row-open');
+    next?.focus({ preventScroll: true });
+  });
+
   const columns = showTrend ? 7 : 6;
   return (
     <section className="panel board" aria-labelledby="board-heading">
       <div className="panel__head">
-        <h2 id="board-heading">Trending now</h2>
+        {/* Focusable for the skip link and for focus coming back from a closed movie. */}
+        <h2 id="board-heading" tabIndex={-1}>
+          Trending now
+        </h2>
         <p className="board__count">
           {loaded ? (
             serverTotal > count ? `${formatInt(count)} of ${formatInt(serverTotal)} movies` : `${formatInt(count)} ${count === 1 ? 'movie' : 'movies'}`
@@ -91,7 +122,7 @@ export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow
               </th>
             </tr>
           </thead>
-          <tbody>
+          <tbody onFocus={onRowFocus} onBlur={onRowBlur}>
             {padTop > 0 && (
               <tr className="spacer" aria-hidden="true" style={{ height: padTop }}>
                 <td colSpan={columns} />

@@ -42,8 +42,8 @@ export function useMovieTrend(id, version, resolution = 'hour') {
           setResult({ id, trend: null, missing: true, error: null });
           return;
         }
-        // Keep what we had; a later change tries again.
-        setResult((r) => ({ ...r, id, error: describeError(err) }));
+        // Keep what we had for this movie, never another's; a later change tries again.
+        setResult((r) => (r.id === id ? { ...r, error: describeError(err) } : { id, trend: null, missing: false, error: describeError(err) }));
       } finally {
         inFlight = false;
       }

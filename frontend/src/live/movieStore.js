@@ -15,6 +15,21 @@ function byScoreThenId(scoreOf) {
   return (a, b) => scoreOf(b) - scoreOf(a) || a.tmdb_id - b.tmdb_id;
 }
 
+/** The order of GET /api/movies, which decides which movies a partial load holds. */
+const serverOrder = byScoreThenId((m) => m.final_trend_score);
+
+/**
+ * Whether `row` is a newer version than `current`, a row of the same movie.
+ * The server's `change` grows with every change of a row, replays included
+ * (equal: the same version). last_updated_at does not (an old viewed_at,
+ * batches out of order), so `fallback(rowTime, currentTime)` decides only
+ * when a row lacks `change` (an older server).
+ */
+function isNewer(row, current, fallback) {
+  if (Number.isFinite(row.change) && Number.isFinite(current.change)) return row.change > current.change;
+  return fallback(Date.parse(row.last_updated_at), Date.parse(current.last_updated_at));
+}
+
 /**
  * @param {{schedule?: (fn: () => void) => unknown, now?: () => number, setTimer?: typeof setTimeout}} [deps]
  */
@@ -28,6 +43,9 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
   let rowCache = new Map();
   let seq = 0;
   let serverTotal = 0;
+  // Set when the last load held only the top `windowSize` of more movies:
+  // then a movie seen live joins only if it ranks within them.
+  let windowSize = null;
   let loaded = false;
   let quietNextRanking = true; // after a reload or a change of ranking, nothing "moved"
   let scheduled = false;
@@ -79,6 +97,36 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
     for (const l of listeners) l();
   }
 
+  /** The movie on the board that ranks last on the server, or undefined. */
+  function lowestLoaded() {
+    let lowest;
+    for (const m of movies.values()) if (!lowest || serverOrder(m, lowest) > 0) lowest = m;
+    return lowest;
+  }
+
+  /**
+   * Whether a movie not on the board joins it. After a partial load, only
+   * if it beats the lowest loaded: one beyond the window (rank 1,200, say)
+   * is not ours to show. After a complete load every new movie is new.
+   */
+  function admits(m) {
+    if (windowSize === null) return true;
+    const lowest = lowestLoaded();
+    return !lowest || serverOrder(m, lowest) < 0;
+  }
+
+  /**
+   * Puts a movie not on the board on it, if it belongs there. After a
+   * complete load it is a new movie, so the total grows; after a partial
+   * one it may have been counted already, and the lowest makes room.
+   */
+  function add(m) {
+    if (!admits(m)) return;
+    movies.set(m.tmdb_id, m);
+    if (windowSize === null) serverTotal++;
+    else if (movies.size > windowSize) movies.delete(lowestLoaded().tmdb_id);
+  }
+
   function invalidate() {
     if (scheduled) return;
     scheduled = true;
@@ -97,6 +145,7 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
       movies.clear();
       for (const m of list) if (m.status !== 'removed') movies.set(m.tmdb_id, m);
       serverTotal = total;
+      windowSize = total > movies.size ? movies.size : null;
       loaded = true;
       quietNextRanking = true;
       moviesVersion++;
@@ -113,11 +162,20 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
       const removed = [];
       for (const m of changed) {
         const current = movies.get(m.tmdb_id);
-        if (onlyIfNewer && current && Date.parse(current.last_updated_at) > Date.parse(m.last_updated_at)) continue;
+        // Without `change`, a live row is taken as it comes (the stream sends
+        // them in order), and one that raced with a reload unless older.
+        if (current && !isNewer(m, current, (t, currentT) => !onlyIfNewer || t >= currentT)) continue;
         if (m.status === 'removed') {
-          if (movies.delete(m.tmdb_id) || !onlyIfNewer) removed.push(m);
-        } else {
+          // Only movies that were on the board: a replay re-sends every
+          // removed row, and the user never saw most of them.
+          if (movies.delete(m.tmdb_id)) {
+            removed.push(m);
+            serverTotal = Math.max(0, serverTotal - 1);
+          }
+        } else if (current) {
           movies.set(m.tmdb_id, m);
+        } else {
+          add(m);
         }
       }
       if (changed.length) {
@@ -130,8 +188,9 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
     /** Adds or updates one movie we learnt about outside the stream (e.g. a 202). */
     upsert(movie) {
       const current = movies.get(movie.tmdb_id);
-      if (current && Date.parse(current.last_updated_at) >= Date.parse(movie.last_updated_at)) return;
-      movies.set(movie.tmdb_id, movie);
+      if (current && !isNewer(movie, current, (t, currentT) => t > currentT)) return;
+      if (current) movies.set(movie.tmdb_id, movie);
+      else add(movie);
       moviesVersion++;
       invalidate();
     },

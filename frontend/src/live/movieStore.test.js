@@ -107,6 +107,107 @@ describe('movie store', () => {
     expect(frame().byId.get(1).movie.internal_views_count).toBe(6);
   });
 
+  it('reports only removals of movies that were on the board', () => {
+    // A replay re-sends every row, removed ones included: those were never shown.
+    const { store, frame } = manualStore();
+    store.reset([movie(1), movie(2)]);
+    frame();
+    expect(store.applyChanges([movie(7, { status: 'removed' }), movie(2, { status: 'removed' })]).map((m) => m.tmdb_id)).toEqual([2]);
+    expect(store.applyChanges([movie(2, { status: 'removed' })])).toEqual([]);
+    expect(store.applyChanges([movie(8, { status: 'removed' })], { onlyIfNewer: true })).toEqual([]);
+    expect(ids(frame())).toEqual([1]);
+  });
+
+  it('orders versions of a row by its change number when both carry one', () => {
+    const { store, frame } = manualStore();
+    const at = '2026-01-01T00:00:05Z';
+    store.reset([movie(1, { internal_views_count: 5, change: 10, last_updated_at: at })]);
+    // Same timestamp, older change: the list's row stays.
+    store.applyChanges([movie(1, { internal_views_count: 4, change: 9, last_updated_at: at })], { onlyIfNewer: true });
+    expect(frame().byId.get(1).movie.internal_views_count).toBe(5);
+    // Equal change: the current row stays.
+    store.applyChanges([movie(1, { internal_views_count: 4, change: 10, last_updated_at: at })], { onlyIfNewer: true });
+    expect(frame().byId.get(1).movie.internal_views_count).toBe(5);
+    // Newer change with an older timestamp (an old viewed_at): it wins.
+    store.applyChanges([movie(1, { internal_views_count: 6, change: 11, last_updated_at: '2026-01-01T00:00:01Z' })], { onlyIfNewer: true });
+    expect(frame().byId.get(1).movie.internal_views_count).toBe(6);
+    // A stale row from the stream never overwrites a newer one.
+    store.applyChanges([movie(1, { internal_views_count: 3, change: 8, last_updated_at: at })]);
+    expect(frame().byId.get(1).movie.internal_views_count).toBe(6);
+    // Nor from a 202; a newer one does, whatever its timestamp.
+    store.upsert(movie(1, { internal_views_count: 2, change: 7, last_updated_at: '2026-01-01T00:00:09Z' }));
+    expect(frame().byId.get(1).movie.internal_views_count).toBe(6);
+    store.upsert(movie(1, { internal_views_count: 7, change: 12, last_updated_at: at }));
+    expect(frame().byId.get(1).movie.internal_views_count).toBe(7);
+  });
+
+  it('falls back to last_updated_at when a row has no change number', () => {
+    const { store, frame } = manualStore();
+    store.reset([movie(1, { internal_views_count: 5, change: 10, last_updated_at: '2026-01-01T00:00:05Z' })]);
+    store.applyChanges([movie(1, { internal_views_count: 3, last_updated_at: '2026-01-01T00:00:03Z' })], { onlyIfNewer: true });
+    expect(frame().byId.get(1).movie.internal_views_count).toBe(5);
+    store.applyChanges([movie(1, { internal_views_count: 6, last_updated_at: '2026-01-01T00:00:06Z' })], { onlyIfNewer: true });
+    expect(frame().byId.get(1).movie.internal_views_count).toBe(6);
+    store.upsert(movie(1, { internal_views_count: 2, last_updated_at: '2026-01-01T00:00:06Z' }));
+    expect(frame().byId.get(1).movie.internal_views_count).toBe(6);
+    // Only one of the two rows has a number: a live row is taken as it comes.
+    store.applyChanges([movie(1, { internal_views_count: 8, change: 20, last_updated_at: '2026-01-01T00:00:06Z' })]);
+    expect(frame().byId.get(1).movie.internal_views_count).toBe(8);
+  });
+
+  it('keeps to the loaded window when the server has more movies than were loaded', () => {
+    const { store, frame } = manualStore();
+    store.reset([movie(1, { final_trend_score: 9 }), movie(2, { final_trend_score: 5 })], 1500);
+    frame();
+    // Ranked 1,200th on the server: not ours to show.
+    store.applyChanges([movie(1200, { final_trend_score: 1 })]);
+    expect(ids(frame())).toEqual([1, 2]);
+    store.upsert(movie(1201, { status: 'pending', final_trend_score: 0 }));
+    expect(ids(frame())).toEqual([1, 2]);
+    // Beats the lowest loaded: it enters, and the lowest leaves.
+    store.applyChanges([movie(3, { final_trend_score: 7 })]);
+    let snap = frame();
+    expect(ids(snap)).toEqual([1, 3]);
+    expect(snap.serverTotal).toBe(1500);
+    // Ties go by id, as on the server: 4 ranks below 3.
+    store.applyChanges([movie(4, { final_trend_score: 7 })]);
+    expect(ids(frame())).toEqual([1, 3]);
+    // Movies already on the board still change, whatever their score.
+    store.applyChanges([movie(3, { final_trend_score: 0.5 })]);
+    snap = frame();
+    expect(ids(snap)).toEqual([1, 3]);
+    expect(snap.byId.get(3).movie.final_trend_score).toBe(0.5);
+  });
+
+  it('adds new movies when the whole list was loaded', () => {
+    const { store, frame } = manualStore();
+    store.reset([movie(1, { final_trend_score: 9 }), movie(2, { final_trend_score: 5 })], 2);
+    frame();
+    store.applyChanges([movie(3, { status: 'pending', final_trend_score: 0 })]);
+    const snap = frame();
+    expect(ids(snap)).toEqual([1, 2, 3]);
+    expect(snap.serverTotal).toBe(3);
+  });
+
+  it('keeps the server total in step with removals', () => {
+    const { store, frame } = manualStore();
+    store.reset([movie(1), movie(2), movie(3)], 3);
+    frame();
+    store.applyChanges([movie(3, { status: 'removed' })]);
+    let snap = frame();
+    expect(snap.count).toBe(2);
+    expect(snap.serverTotal).toBe(2);
+    // Removed again (a replay re-sends it): counted once.
+    store.applyChanges([movie(3, { status: 'removed' })]);
+    expect(frame().serverTotal).toBe(2);
+
+    store.reset([movie(1), movie(2)], 10);
+    store.applyChanges([movie(2, { status: 'removed' })]);
+    snap = frame();
+    expect(snap.count).toBe(1);
+    expect(snap.serverTotal).toBe(9);
+  });
+
   it('ranks by the decayed score when asked, without marking rows as moved', () => {
     const h = manualStore();
     h.store.reset([movie(1, { final_trend_score: 9 }), movie(2, { final_trend_score: 5 })]);

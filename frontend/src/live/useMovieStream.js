@@ -42,12 +42,14 @@ export function useMovieStream(store, { onRemoved, url = '/api/stream', EventSou
     let stopped = false;
     let pending = null; // changes received while the list loads
     let loadAbort = null;
+    let streamUp = false; // between a `ready` and the next error
 
     const set = (state, error = null) =>
       setStatus((s) => (s.state === state && s.error === error ? s : { state, error }));
     const announceRemoved = (removed) => removed.length && onRemovedRef.current?.(removed);
 
     function scheduleReconnect(error) {
+      streamUp = false;
       source?.close();
       source = null;
       loadAbort?.abort();
@@ -68,7 +70,8 @@ export function useMovieStream(store, { onRemoved, url = '/api/stream', EventSou
         announceRemoved(store.applyChanges(pending, { onlyIfNewer: true }));
         pending = null;
         failures = 0;
-        set('live');
+        // Lost meanwhile: still reconnecting; the next `ready` reloads.
+        if (streamUp) set('live');
       } catch (err) {
         if (err?.name === 'AbortError' || abort.signal.aborted) return;
         scheduleReconnect(`Could not load the ranking: ${describeError(err)}`);
@@ -79,7 +82,10 @@ export function useMovieStream(store, { onRemoved, url = '/api/stream', EventSou
       if (stopped) return;
       retryTimer = null;
       source = new EventSourceImpl(url);
-      source.addEventListener('ready', reload);
+      source.addEventListener('ready', () => {
+        streamUp = true;
+        reload();
+      });
       source.addEventListener('movies', (e) => {
         let rows;
         try {
@@ -93,6 +99,7 @@ export function useMovieStream(store, { onRemoved, url = '/api/stream', EventSou
       });
       source.onerror = () => {
         if (stopped) return;
+        streamUp = false;
         if (source.readyState === 2 /* CLOSED */) scheduleReconnect('The server refused the live stream.');
         else set('reconnecting', 'Lost the connection to the server.');
       };

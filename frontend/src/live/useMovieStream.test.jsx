@@ -60,6 +60,49 @@ describe('useMovieStream', () => {
     expect(fetch.calls.filter((c) => c.path === '/api/movies')).toHaveLength(2);
   });
 
+  it('stays reconnecting when the connection drops while the list loads', async () => {
+    let release;
+    fakeApi({ 'GET /api/movies': () => new Promise((ok) => (release = ok)) });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    act(() => FakeEventSource.latest().emit('ready', {}));
+    expect(result.current.state).toBe('loading');
+    act(() => FakeEventSource.latest().drop());
+    await act(async () => release([movie(1)]));
+    expect(store.getSnapshot().loaded).toBe(true);
+    expect(result.current).toEqual({ state: 'reconnecting', error: 'Lost the connection to the server.' });
+    // Back: the browser reconnected and the server said ready again.
+    act(() => FakeEventSource.latest().emit('ready', {}));
+    expect(result.current.state).toBe('loading');
+    await act(async () => release([movie(1)]));
+    expect(result.current.state).toBe('live');
+  });
+
+  it('does not report removals of movies it never showed, as after a replay', async () => {
+    fakeApi({ 'GET /api/movies': () => [movie(1)] });
+    const onRemoved = vi.fn();
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { onRemoved, EventSourceImpl: FakeEventSource }));
+    act(() => FakeEventSource.latest().emit('ready', {}));
+    await waitFor(() => expect(result.current.state).toBe('live'));
+    // A replay re-sends every row, with the movies removed long ago.
+    act(() => FakeEventSource.latest().emit('movies', [movie(1, { change: 50 }), movie(999, { status: 'removed', title: null, change: 51 })]));
+    expect(onRemoved).not.toHaveBeenCalled();
+    expect([...store.getSnapshot().byId.keys()]).toEqual([1]);
+  });
+
+  it('keeps a movie beyond the loaded thousand off the board', async () => {
+    const top = [movie(1, { final_trend_score: 9 }), movie(2, { final_trend_score: 8 })];
+    fakeApi({ 'GET /api/movies': () => new Response(JSON.stringify(top), { headers: { 'Content-Type': 'application/json', 'X-Total-Count': '1200' } }) });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    act(() => FakeEventSource.latest().emit('ready', {}));
+    await waitFor(() => expect(result.current.state).toBe('live'));
+    act(() => FakeEventSource.latest().emit('movies', [movie(1200, { final_trend_score: 1, internal_views_count: 1 })]));
+    expect(store.getSnapshot()).toMatchObject({ count: 2, serverTotal: 1200 });
+    expect(store.getSnapshot().byId.has(1200)).toBe(false);
+  });
+
   it('opens a new stream itself when the server refused one', async () => {
     vi.useFakeTimers();
     fakeApi({ 'GET /api/movies': () => [movie(1)] });
