@@ -6,9 +6,12 @@
 #   docker build -t movietrend/trend .
 #   docker run --rm movietrend/trend help
 #
-# docker-compose.yml builds it for the migrate, api, relay and worker services.
+# docker-compose.yml builds it once, in its migrate service, and runs it as
+# the migrate, api, relay and worker services.
 
-ARG GO_VERSION=1.26
+# go.mod's toolchain line, patch release included: the golang images set
+# GOTOOLCHAIN=local, so the image's own Go builds (internal/deploy checks).
+ARG GO_VERSION=1.26.10
 
 # ---- build: static binaries --------------------------------------------------
 FROM golang:${GO_VERSION}-alpine AS build

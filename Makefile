@@ -7,11 +7,26 @@ GO      ?= go
 # when the local Go is older; a machine may default to GOTOOLCHAIN=local.
 export GOTOOLCHAIN := auto
 BIN     := bin/trend
-HTTP_ADDR ?= :8000
 NPM     ?= npm
-# The dashboard is built with Node when npm is there; without it, bin/trend
-# serves a page that says how to build it.
-HAVE_NPM := $(shell command -v $(NPM) 2>/dev/null)
+NODE    ?= node
+# The dashboard is built when npm is there and Node.js is at least
+# frontend/package.json's engines (20.19; Debian 12's own nodejs is 18);
+# otherwise bin/trend is built without it and serves a page that says how
+# to build it (the embedded dist/ then holds only .gitkeep).
+NODE_MIN := 20.19
+NODE_VERSION := $(shell $(NODE) --version 2>/dev/null)
+NODE_OK := $(shell echo '$(NODE_VERSION)' | awk -F. '{ sub(/^v/, "", $$1); if ($$1 > 20 || ($$1 == 20 && $$2 >= 19)) print "yes" }')
+HAVE_NPM := $(if $(NODE_OK),$(shell command -v $(NPM) 2>/dev/null))
+NO_DASHBOARD := $(if $(shell command -v $(NPM) 2>/dev/null),Node.js $(or $(NODE_VERSION),not found) is older than $(NODE_MIN),npm not found)
+
+# Where `make run` says the API is: trend's own choice (README,
+# Configuration): HTTP_ADDR, else :FASTAPI_PORT, each from the environment
+# (or make's command line) before .env, else :8000. make sets nothing for
+# trend, so .env's values reach it.
+dotenv = $(shell sed -nE 's/^(export[[:space:]]+)?$(1)=//p' .env 2>/dev/null | tail -n 1 | sed -E 's/[[:space:]]+\#.*//; s/^["'"'"']//; s/["'"'"']$$//')
+RUN_PORT = $(or $(FASTAPI_PORT),$(call dotenv,FASTAPI_PORT))
+RUN_ADDR = $(or $(HTTP_ADDR),$(call dotenv,HTTP_ADDR),$(if $(RUN_PORT),:$(RUN_PORT)),:8000)
+RUN_URL = http://$(if $(filter :%,$(RUN_ADDR)),localhost)$(RUN_ADDR)
 
 .PHONY: all services build migrate run test test-short vet lint clean help dashboard test-dashboard compose-check bench-replay fuzz audit vulncheck bench test-faults
 
@@ -21,7 +36,7 @@ help:
 	@echo "make run      start PostgreSQL and RabbitMQ, build, migrate, run every role (trend all)"
 	@echo "make test     start PostgreSQL and RabbitMQ, then run every test with the race detector"
 	@echo "make services start (installing if needed) PostgreSQL and RabbitMQ"
-	@echo "make build    build $(BIN) (with the dashboard when npm is installed)"
+	@echo "make build    build $(BIN) (with the dashboard when npm and Node.js $(NODE_MIN)+ are installed)"
 	@echo "make dashboard         build the web dashboard (frontend/) into internal/web/dist"
 	@echo "make test-dashboard    the dashboard's component tests (Vitest) and end-to-end tests (Chromium)"
 	@echo "make vet      gofmt check and go vet"
@@ -37,7 +52,7 @@ services:
 	@bash scripts/services.sh
 
 build: $(if $(HAVE_NPM),dashboard)
-	@$(if $(HAVE_NPM),:,echo "note: npm not found, building without the dashboard (install Node.js 20+ and npm, then make build)")
+	@$(if $(HAVE_NPM),:,echo "note: $(NO_DASHBOARD): building without the dashboard (install Node.js $(NODE_MIN)+ and npm, then make build)")
 	$(GO) build -o $(BIN) ./cmd/trend
 
 # npm ci only when node_modules is missing or older than package-lock.json
@@ -58,13 +73,13 @@ migrate: services build
 run: services build
 	@./$(BIN) migrate
 	@echo
-	@echo "  API          http://localhost$(HTTP_ADDR)/api/movies"
-	@echo "  health       http://localhost$(HTTP_ADDR)/readyz"
+	@echo "  API          $(RUN_URL)/api/movies"
+	@echo "  health       $(RUN_URL)/readyz"
 	@echo "  RabbitMQ UI  http://localhost:15672  (guest / guest)"
 	@if [ -z "$$TMDB_API_KEY$$TMDB_READ_TOKEN" ] && ! grep -qsE '^TMDB_(API_KEY|READ_TOKEN)=.' .env; then \
 		echo "  TMDB         no key set: the built-in stand-in (trend tmdb-fake) serves 924 movies"; fi
 	@echo
-	HTTP_ADDR=$(HTTP_ADDR) ./$(BIN) all --no-migrate
+	./$(BIN) all --no-migrate
 
 vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
@@ -95,7 +110,7 @@ bench-replay: services
 test: services vet compose-check vulncheck
 	$(GO) test -race -count=1 -timeout 15m ./...
 	@$(MAKE) --no-print-directory fuzz
-	@$(if $(HAVE_NPM),$(MAKE) --no-print-directory test-dashboard,echo "note: npm not found, dashboard tests SKIPPED (install Node.js 20+ and npm)")
+	@$(if $(HAVE_NPM),$(MAKE) --no-print-directory test-dashboard,echo "note: $(NO_DASHBOARD), dashboard tests SKIPPED (install Node.js $(NODE_MIN)+ and npm)")
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory test-faults; \
 	else echo "note: not root, fault-injection suite SKIPPED (it stops and starts private servers: sudo make test-faults)"; fi
 

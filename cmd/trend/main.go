@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -42,9 +43,17 @@ func main() {
 	app.TuneGC()
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "trend:", err)
+		if errors.As(err, new(usageError)) {
+			os.Exit(2) // as flag's own errors: the command line is wrong
+		}
 		os.Exit(1)
 	}
 }
+
+// usageError is a mistake on the command line, found before anything ran.
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 func run(args []string) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
@@ -87,12 +96,15 @@ func run(args []string) error {
 		}
 	default:
 		fmt.Fprint(os.Stderr, usage)
-		return fmt.Errorf("unknown role %q", role)
+		return usagef("unknown role %q", role)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
+		return usageError{err}
+	}
+	if err := checkArgs(role, do.Command, fs.Args()); err != nil {
 		return err
 	}
 	if handlers != "" {
@@ -106,6 +118,13 @@ func run(args []string) error {
 	log := app.NewLogger(level)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal asks for a graceful stop; after it the signals get
+	// Go's default handling again, so a second Ctrl-C ends a shutdown that
+	// hangs at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	switch role {
 	case "tmdb-fake":
 		return app.RunTMDBFake(ctx, addr, catalog, apiKey, log)
@@ -119,4 +138,27 @@ func run(args []string) error {
 		return app.RunLoad(ctx, lo, log)
 	}
 	return app.Run(ctx, role, cfg, opts, log)
+}
+
+// checkArgs refuses the words left after the flags: no role takes any, and
+// ignoring them changed what ran (`trend dlq purge ID` without --id purged
+// every dead letter, `trend replay check` rebuilt for real).
+func checkArgs(role, dlqCommand string, rest []string) error {
+	if role == "dlq" {
+		switch {
+		case dlqCommand == "" && len(rest) > 0:
+			return usagef("dlq: the subcommand comes first: trend dlq %s [--id ID,...] [--json]", rest[0])
+		case dlqCommand == "":
+			return usagef("dlq needs a subcommand: %s", strings.Join(app.DLQCommands, ", "))
+		case !slices.Contains(app.DLQCommands, dlqCommand):
+			return usagef("unknown dlq subcommand %q (known: %s)", dlqCommand, strings.Join(app.DLQCommands, ", "))
+		case len(rest) > 0:
+			return usagef("dlq %s: unexpected argument %q: select dead letters with --id ID (repeatable, or comma-separated); nothing was done", dlqCommand, rest[0])
+		}
+		return nil
+	}
+	if len(rest) > 0 {
+		return usagef("%s: unexpected argument %q (flags come as --name value; see trend %s -h); nothing was done", role, rest[0], role)
+	}
+	return nil
 }

@@ -13,9 +13,11 @@ import (
 // peak RSS of 79 MB instead of 51 MB (the budget is 200 MB).
 const defaultGCPercent = 300
 
-// TuneGC sets the collector's target unless GOGC says otherwise.
+// TuneGC sets the collector's target unless GOGC says otherwise. An empty
+// GOGC counts as unset, as the runtime reads it (docker-compose.yml passes
+// GOGC: ${GOGC:-}, empty unless .env sets it).
 func TuneGC() {
-	if _, set := os.LookupEnv("GOGC"); !set {
+	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -131,14 +130,14 @@ func (b *base) runAPI(ctx context.Context) error {
 		},
 		Pipeline:              pipeline.NewCollector(b.pool, b.cfg.AMQPURL, Topology),
 		Dashboard:             web.Handler(),
-		RabbitMQManagementURL: managementURL(b.cfg.AMQPURL),
+		RabbitMQManagementURL: b.cfg.RabbitMQManagementURL,
 		Logger:                b.log,
 	})
 	b.watchPipeline()
 	if !web.Built() {
 		b.log.Warn("the dashboard is not built into this binary: run `make dashboard`, then rebuild; the API works without it")
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(b.log.Handler(), slog.LevelWarn)}
+	srv := newAPIServer(handler, b.log)
 	b.log.Info("API listening", "addr", ln.Addr().String(), "fast_lane", b.cfg.FastLane)
 	if !b.cfg.FastLane {
 		return serveHTTP(ctx, srv, ln, b.log)
@@ -150,13 +149,20 @@ func (b *base) runAPI(ctx context.Context) error {
 	return serveHTTP(ctx, lane, ln, b.log)
 }
 
-// managementURL guesses RabbitMQ's management UI from the broker's host.
-func managementURL(amqpURL string) string {
-	u, err := url.Parse(amqpURL)
-	if err != nil || u.Hostname() == "" {
-		return "http://localhost:15672"
+// apiIdleTimeout is how long the API keeps an idle keep-alive connection:
+// without one (and with no ReadTimeout, its fallback) net/http and the
+// fast lane would hold idle connections for ever.
+const apiIdleTimeout = 120 * time.Second
+
+// newAPIServer is the API's http.Server; the fast lane reads its timeouts
+// too. No WriteTimeout (nor ReadTimeout): it would cut the live stream.
+func newAPIServer(handler http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       apiIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return "http://" + net.JoinHostPort(u.Hostname(), "15672")
 }
 
 func (b *base) trendParams() trend.Params {

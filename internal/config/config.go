@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -82,6 +84,11 @@ type Config struct {
 	// asked for again).
 	TMDBRefreshAge time.Duration `env:"TMDB_REFRESH_AGE" envDefault:"24h"`
 
+	// RabbitMQManagementURL is the management UI the dashboard links to.
+	// Empty: http://<AMQP_URL's host>:15672, which a browser cannot reach
+	// where that host is a name of a private network (compose's rabbitmq).
+	RabbitMQManagementURL string `env:"RABBITMQ_MANAGEMENT_URL"`
+
 	// Variables of the Python system, used only where the new ones are unset.
 	Legacy struct {
 		PostgresUser     string `env:"POSTGRES_USER"`
@@ -156,6 +163,18 @@ func (c *Config) applyLegacy() {
 	if c.TMDBBaseURL == "" {
 		c.TMDBBaseURL = DefaultTMDBBaseURL
 	}
+	if c.RabbitMQManagementURL == "" {
+		c.RabbitMQManagementURL = managementURL(c.AMQPURL)
+	}
+}
+
+// managementURL guesses RabbitMQ's management UI from the broker's host.
+func managementURL(amqpURL string) string {
+	u, err := url.Parse(amqpURL)
+	if err != nil || u.Hostname() == "" {
+		return "http://localhost:15672"
+	}
+	return "http://" + net.JoinHostPort(u.Hostname(), "15672")
 }
 
 // Validate reports every problem at once, each on its own line.
@@ -173,11 +192,21 @@ func (c Config) Validate() error {
 	if c.TrendHalfLife < time.Minute || c.TrendWeekHalfLife < time.Minute {
 		errs = append(errs, fmt.Errorf("TREND_HALF_LIFE and TREND_WEEK_HALF_LIFE must be at least 1m"))
 	}
-	if c.TrendMinVotes < 0 {
+	// strconv.ParseFloat accepts NaN and Inf, which every comparison below
+	// would let through (NaN < 0 is false): refuse them first.
+	if !finite(c.TrendMinVotes) {
+		errs = append(errs, fmt.Errorf("TREND_MIN_VOTES must be a finite number"))
+	} else if c.TrendMinVotes < 0 {
 		errs = append(errs, fmt.Errorf("TREND_MIN_VOTES must not be negative"))
 	}
-	if c.RateLimit < 0 || c.RateBurst < 0 {
+	if !finite(c.RateLimit) {
+		errs = append(errs, fmt.Errorf("RATE_LIMIT must be a finite number"))
+	}
+	if (finite(c.RateLimit) && c.RateLimit < 0) || c.RateBurst < 0 {
 		errs = append(errs, fmt.Errorf("RATE_LIMIT and RATE_BURST must not be negative"))
+	}
+	if u, err := url.Parse(c.RabbitMQManagementURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("RABBITMQ_MANAGEMENT_URL must be an http(s) URL"))
 	}
 	if c.WorkerConsumers < 1 || c.WorkerConsumers > 1000 {
 		errs = append(errs, fmt.Errorf("WORKER_CONSUMERS must be from 1 to 1000"))
@@ -204,6 +233,8 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // SlogLevel parses LOG_LEVEL.
 func (c Config) SlogLevel() (slog.Level, error) {

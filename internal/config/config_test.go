@@ -80,3 +80,61 @@ func TestRedacted(t *testing.T) {
 		t.Errorf("got %q, want the password hidden", got)
 	}
 }
+
+// A float setting that is not a finite number is refused: NaN passes every
+// comparison (TREND_MIN_VOTES=NaN gave NaN scores that JSON cannot encode,
+// RATE_LIMIT=NaN or Inf switched the limit off), so it is checked apart.
+func TestNonFiniteFloatsAreRefused(t *testing.T) {
+	for _, name := range []string{"TREND_MIN_VOTES", "RATE_LIMIT"} {
+		for _, v := range []string{"NaN", "nan", "Inf", "+Inf", "-Inf", "infinity"} {
+			_, err := FromEnv([]string{name + "=" + v})
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%s: got error %v, want one naming %s", name, v, err, name)
+			}
+		}
+	}
+	// One line per problem, as for the other settings.
+	_, err := FromEnv([]string{"TREND_MIN_VOTES=NaN", "RATE_LIMIT=Inf"})
+	if err == nil {
+		t.Fatal("TREND_MIN_VOTES=NaN RATE_LIMIT=Inf: got no error, want two")
+	}
+	if lines := strings.Split(err.Error(), "\n"); len(lines) != 2 {
+		t.Errorf("TREND_MIN_VOTES=NaN RATE_LIMIT=Inf: got %q, want one line per problem (2)", lines)
+	}
+	if c, err := FromEnv([]string{"TREND_MIN_VOTES=12.5", "RATE_LIMIT=0.5"}); err != nil || c.TrendMinVotes != 12.5 || c.RateLimit != 0.5 {
+		t.Errorf("finite values: got %v %v, error %v, want them accepted", c.TrendMinVotes, c.RateLimit, err)
+	}
+}
+
+// The dashboard links to RabbitMQ's management UI. By default the link is
+// guessed from the broker's host; RABBITMQ_MANAGEMENT_URL sets it where the
+// broker's host is no address a browser can reach (compose's "rabbitmq").
+func TestRabbitMQManagementURL(t *testing.T) {
+	cases := []struct {
+		env  []string
+		want string
+	}{
+		{nil, "http://localhost:15672"},
+		{[]string{"AMQP_URL=amqp://u:p@broker.internal:5672/"}, "http://broker.internal:15672"},
+		{[]string{"AMQP_URL=amqp://u:p@[::1]:5672/"}, "http://[::1]:15672"},
+		{[]string{"MQ_HOST=rabbitmq"}, "http://rabbitmq:15672"},
+		{[]string{"MQ_HOST=rabbitmq", "RABBITMQ_MANAGEMENT_URL=http://localhost:15672"}, "http://localhost:15672"},
+		{[]string{"RABBITMQ_MANAGEMENT_URL=https://mq.example.com/ui/"}, "https://mq.example.com/ui/"},
+		{[]string{"RABBITMQ_MANAGEMENT_URL="}, "http://localhost:15672"},
+	}
+	for _, tc := range cases {
+		c, err := FromEnv(tc.env)
+		if err != nil {
+			t.Errorf("%q: %v", tc.env, err)
+			continue
+		}
+		if c.RabbitMQManagementURL != tc.want {
+			t.Errorf("%q: got RabbitMQManagementURL %q, want %q", tc.env, c.RabbitMQManagementURL, tc.want)
+		}
+	}
+	for _, bad := range []string{"localhost:15672", "ftp://x", "http://", "javascript:alert(1)"} {
+		if _, err := FromEnv([]string{"RABBITMQ_MANAGEMENT_URL=" + bad}); err == nil || !strings.Contains(err.Error(), "RABBITMQ_MANAGEMENT_URL") {
+			t.Errorf("RABBITMQ_MANAGEMENT_URL=%s: got error %v, want one naming it", bad, err)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,7 @@ type composeFile struct {
 type service struct {
 	Image           string               `yaml:"image"`
 	Build           *build               `yaml:"build"`
+	PullPolicy      string               `yaml:"pull_policy"`
 	Command         stringList           `yaml:"command"`
 	ContainerName   string               `yaml:"container_name"`
 	Hostname        string               `yaml:"hostname"`
@@ -396,8 +398,23 @@ func TestComposeServices(t *testing.T) {
 			if s.Image == "" || s.Image != trendImage {
 				t.Errorf("%s image: got %q, want the api's %q (one image, one role per service)", name, s.Image, trendImage)
 			}
-			if s.Build == nil || s.Build.Context != "." || s.Build.Dockerfile != "Dockerfile" {
-				t.Errorf("%s build: got %+v, want context . and Dockerfile", name, s.Build)
+			if name == "migrate" {
+				if s.Build == nil || s.Build.Context != "." || s.Build.Dockerfile != "Dockerfile" {
+					t.Errorf("%s build: got %+v, want context . and Dockerfile", name, s.Build)
+				}
+				continue
+			}
+			// One service builds the tag: several building it at once make
+			// Compose's parallel (bake) builds export the same tag twice,
+			// which can fail the first `up --build` with "already exists".
+			// The others wait for migrate (start order), so it is built
+			// whenever they start, and must never be pulled: it is on no
+			// registry.
+			if s.Build != nil {
+				t.Errorf("%s build: got %+v, want none (migrate builds %s)", name, s.Build, trendImage)
+			}
+			if s.PullPolicy != "never" {
+				t.Errorf("%s pull_policy: got %q, want never (the image is built by migrate, not pulled)", name, s.PullPolicy)
 			}
 		}
 		if b := cf.Services["dashboard"].Build; b == nil || b.Context != "." || b.Dockerfile != "frontend/Dockerfile" {
@@ -649,6 +666,125 @@ func TestComposeEnvironment(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// composeLocalOnly are the variables of internal/config that the trend
+// containers do not take from .env (they are for local runs), with the
+// value docker-compose.yml sets instead ("" for none).
+var composeLocalOnly = map[string]string{
+	"DATABASE_URL": "", "AMQP_URL": "", "FASTAPI_PORT": "",
+	"HTTP_ADDR": ":8000", "DB_HOST": "postgres", "MQ_HOST": "rabbitmq",
+}
+
+// runtimeVariables are read by Go's runtime, not internal/config; the
+// README documents them, so the containers take them from .env too.
+var runtimeVariables = []string{"GOGC", "GOMEMLIMIT"}
+
+// TestComposePassesEverySetting: every setting internal/config reads (its
+// struct tags, so a new one cannot be forgotten) reaches each trend
+// container from .env, except the local-only ones; and with no .env, each
+// is empty, which internal/config reads as its default.
+func TestComposePassesEverySetting(t *testing.T) {
+	names := append(programVariables(), runtimeVariables...)
+	env := map[string]string{}
+	for _, name := range names {
+		env[name] = "from-dotenv-" + strings.ToLower(name)
+	}
+	cf, _ := loadCompose(t, env)
+	for svc := range trendCommands {
+		got := cf.Services[svc].Environment
+		for _, name := range names {
+			v, set := got[name]
+			if fixed, local := composeLocalOnly[name]; local {
+				if (fixed == "" && set) || v != fixed {
+					t.Errorf("%s %s: got %q (set %v), want %q (local runs only: compose sets the containers' own)", svc, name, v, set, fixed)
+				}
+				continue
+			}
+			if v != env[name] {
+				t.Errorf("%s %s: got %q, want .env's %q passed through (%s: ${%s:-})", svc, name, v, env[name], name, name)
+			}
+		}
+	}
+
+	cf, _ = loadCompose(t, nil)
+	defaults, err := config.FromEnv(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for svc := range trendCommands {
+		e := cf.Services[svc].Environment
+		environ := make([]string, 0, len(e))
+		for k, v := range e {
+			environ = append(environ, k+"="+v)
+		}
+		c, err := config.FromEnv(environ)
+		if err != nil {
+			t.Fatalf("%s: the program refuses its environment: %v", svc, err)
+		}
+		// Every setting but the connections equals the program's default.
+		got, want := reflect.ValueOf(c), reflect.ValueOf(defaults)
+		for i := range got.NumField() {
+			f := got.Type().Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+			if name == "" || composeLocalOnly[name] != "" || name == "DATABASE_URL" || name == "AMQP_URL" {
+				continue
+			}
+			if !reflect.DeepEqual(got.Field(i).Interface(), want.Field(i).Interface()) {
+				t.Errorf("%s %s with no .env: got %v, want the default %v", svc, name, got.Field(i).Interface(), want.Field(i).Interface())
+			}
+		}
+		for _, name := range runtimeVariables {
+			if e[name] != "" {
+				t.Errorf("%s %s with no .env: got %q, want empty (the runtime's and trend's default)", svc, name, e[name])
+			}
+		}
+	}
+}
+
+// TestEnvExampleDefaults: each "Default X" in .env.example's comments is
+// the default internal/config has (its envDefault tags).
+func TestEnvExampleDefaults(t *testing.T) {
+	defaults := map[string]string{}
+	for f := range reflect.TypeFor[config.Config]().Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+			if d, ok := f.Tag.Lookup("envDefault"); ok {
+				defaults[name] = d
+			}
+		}
+	}
+	said := regexp.MustCompile(`\bDefault:? (\S+)`)
+	normal := func(v string) string {
+		v = strings.TrimRight(v, ".;,:")
+		if d, err := time.ParseDuration(v); err == nil && v != "0" {
+			return d.String()
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return strconv.FormatFloat(f, 'g', -1, 64)
+		}
+		return strings.ToLower(v)
+	}
+	listed := map[string]bool{}
+	for _, v := range readEnvExample(t) {
+		listed[v.Name] = true
+		want, ok := defaults[v.Name]
+		if !ok {
+			continue
+		}
+		m := said.FindStringSubmatch(v.Comment)
+		if m == nil {
+			t.Errorf(".env.example line %d: %s's comment %q names no default, want \"Default %s\"", v.Line, v.Name, v.Comment, want)
+			continue
+		}
+		if normal(m[1]) != normal(want) {
+			t.Errorf(".env.example line %d: %s says \"Default %s\", want %s (internal/config's envDefault)", v.Line, v.Name, m[1], want)
+		}
+	}
+	for name := range defaults {
+		if !listed[name] {
+			t.Errorf(".env.example: got no %s", name)
+		}
 	}
 }
 

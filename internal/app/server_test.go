@@ -1,0 +1,87 @@
+package app
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/movietrend/trend/internal/fastlane"
+)
+
+// TestAPIServerClosesIdleConnections: a keep-alive connection left idle is
+// closed after the API server's IdleTimeout, by net/http and by the fast
+// lane alike (it takes its idle timeout from the same http.Server), instead
+// of being held for ever. No WriteTimeout: it would cut the live stream.
+func TestAPIServerClosesIdleConnections(t *testing.T) {
+	srv := newAPIServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"view_id":"x"}`)
+	}), slog.New(slog.DiscardHandler))
+	if srv.IdleTimeout <= 0 {
+		t.Errorf("API server IdleTimeout: got %v, want a positive one (ReadTimeout, the fallback, is %v)", srv.IdleTimeout, srv.ReadTimeout)
+	}
+	if srv.WriteTimeout != 0 {
+		t.Errorf("API server WriteTimeout: got %v, want none (it would end every SSE stream)", srv.WriteTimeout)
+	}
+	if srv.ReadHeaderTimeout <= 0 {
+		t.Errorf("API server ReadHeaderTimeout: got %v, want one", srv.ReadHeaderTimeout)
+	}
+	if t.Failed() {
+		return
+	}
+
+	// The same server, its idle timeout shortened so the test is quick.
+	idle := 300 * time.Millisecond
+	srv.IdleTimeout = idle
+	lane := fastlane.New(srv, fastlane.Route{Method: http.MethodPost, Path: "/api/movies/view"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = lane.Serve(ln) }()
+	t.Cleanup(func() { _ = lane.Close() })
+
+	for name, req := range map[string]string{
+		"fast lane": "POST /api/movies/view HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"tmdb_id\":550}",
+		"net/http":  "GET /api/movies HTTP/1.1\r\nHost: x\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, req); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted || resp.Close {
+				t.Fatalf("got %d (close %v), want 202 on a kept-alive connection", resp.StatusCode, resp.Close)
+			}
+			// Idle now: the server must hang up soon after the timeout.
+			start := time.Now()
+			_ = c.SetReadDeadline(start.Add(idle + 5*time.Second))
+			_, err = br.ReadByte()
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				t.Errorf("idle connection still open after %v, want it closed after IdleTimeout (%v)", time.Since(start).Round(time.Millisecond), idle)
+			case err == nil:
+				t.Errorf("idle connection: got a byte, want the connection closed")
+			case time.Since(start) < idle/2:
+				t.Errorf("idle connection closed after %v, want about IdleTimeout (%v)", time.Since(start), idle)
+			}
+		})
+	}
+}
