@@ -18,8 +18,9 @@ import (
 // Refresher asks TMDB again, through RefreshMovie commands, for movies
 // whose facts are older than MaxAge, and for movies still pending
 // PendingAfter after their registration (TMDB was down or refused our key
-// when they were registered): a few movies per tick, oldest first, so that
-// refreshes are spread over time and stay far below TMDB's rate limit.
+// when they were registered), then at growing intervals: a few movies per
+// tick, oldest first, so that refreshes are spread over time and stay far
+// below TMDB's rate limit.
 type Refresher struct {
 	pool *pgxpool.Pool
 	wlog watermill.LoggerAdapter
@@ -32,9 +33,15 @@ type RefresherConfig struct {
 	// MaxAge: facts older than this are fetched again; 0 turns that off.
 	MaxAge time.Duration
 	// PendingAfter: a movie still pending this long after its registration
-	// (or after the last time it was asked for) is asked for again
-	// (default 30s).
-	PendingAfter time.Duration
+	// is asked for again (default 30s). After that, it is asked for again
+	// once it has waited as long as it had been pending at the last ask
+	// (30 s, 1, 2, 4 minutes… after its registration), at most
+	// PendingMaxWait apart (default 1h). A fixed pace would queue a
+	// request per movie every 30 s through a long TMDB outage, each a TMDB
+	// call once it is back, and a movie whose answer cannot be used would
+	// add a dead letter every 30 s for ever.
+	PendingAfter   time.Duration
+	PendingMaxWait time.Duration
 	// Every and PerTick bound the pace: at most PerTick refreshes every
 	// Every (default 20 every 10s: 2 a second, TMDB allows about 50).
 	Every   time.Duration
@@ -49,6 +56,9 @@ func NewRefresher(pool *pgxpool.Pool, log *slog.Logger, cfg RefresherConfig) (*R
 	}
 	if cfg.PendingAfter <= 0 {
 		cfg.PendingAfter = 30 * time.Second
+	}
+	if cfg.PendingMaxWait <= 0 {
+		cfg.PendingMaxWait = time.Hour
 	}
 	if cfg.Every <= 0 {
 		cfg.Every = 10 * time.Second
@@ -94,10 +104,13 @@ func (r *Refresher) Tick(ctx context.Context) (int, error) {
 			SELECT tmdb_id FROM movies
 			WHERE (status = 'active' AND $4 AND facts_fetched_at < $1
 			       AND (refresh_requested_at IS NULL OR refresh_requested_at < $1))
-			   OR (status = 'pending' AND registered_at < $3
-			       AND (refresh_requested_at IS NULL OR refresh_requested_at < $3))
+			   OR (status = 'pending' AND registered_at <= $3
+			       AND (refresh_requested_at IS NULL OR refresh_requested_at
+			            + least($7 * interval '1 microsecond', greatest($6 * interval '1 microsecond',
+			                    refresh_requested_at - registered_at)) <= $5))
 			ORDER BY coalesce(facts_fetched_at, registered_at) LIMIT $2 FOR UPDATE SKIP LOCKED`,
-			cutoff, r.cfg.PerTick, pendingCutoff, r.cfg.MaxAge > 0)
+			cutoff, r.cfg.PerTick, pendingCutoff, r.cfg.MaxAge > 0, now,
+			r.cfg.PendingAfter.Microseconds(), r.cfg.PendingMaxWait.Microseconds())
 		if err != nil {
 			return err
 		}

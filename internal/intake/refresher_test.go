@@ -3,6 +3,7 @@ package intake_test
 import (
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -70,5 +71,51 @@ func TestRefresherAsksForStaleFactsOnly(t *testing.T) {
 	clock = now.Add(25 * time.Hour)
 	if n, _ := r.Tick(ctx); n != 1 { // movie 3 (asked 25h ago, facts never came), then 1 next tick
 		t.Errorf("after MaxAge without an answer: got %d refreshes, want 1", n)
+	}
+}
+
+// TestRefresherAsksAgainForAPendingMovieAtGrowingIntervals: a movie left
+// pending is asked for 30 s after its registration, then each time it has
+// waited as long as it had been pending (1, 2, 4 minutes… after its
+// registration), at most PendingMaxWait apart: not every 30 s, which
+// queued a request per movie every 30 s through a TMDB outage and a dead
+// letter every 30 s for a movie whose answer cannot be used.
+func TestRefresherAsksAgainForAPendingMovieAtGrowingIntervals(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	ctx := t.Context()
+	registered := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	if _, err := registry.Register(ctx, pool, 7, registered); err != nil {
+		t.Fatal(err)
+	}
+	var clock time.Time
+	r, err := intake.NewRefresher(pool, slog.New(slog.DiscardHandler), intake.RefresherConfig{
+		MaxAge: 24 * time.Hour, PendingMaxWait: 10 * time.Minute, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ticks every 5 s for an hour; the asks that came out of them.
+	var asked []time.Duration
+	for at := time.Duration(0); at <= time.Hour; at += 5 * time.Second {
+		clock = registered.Add(at)
+		n, err := r.Tick(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			asked = append(asked, at)
+		}
+	}
+	var want []time.Duration
+	for at := 30 * time.Second; at <= time.Hour; {
+		want = append(want, at)
+		at += min(max(at, 30*time.Second), 10*time.Minute)
+	}
+	// 30s 1m 2m 4m 8m 16m, then every 10 minutes.
+	if !slices.Equal(asked, want) {
+		t.Errorf("asked again after %v, want %v", asked, want)
+	}
+	if got := len(testenv.Outbox(t, pool)); got != len(want) {
+		t.Errorf("%d RefreshMovie commands in the outbox, want %d", got, len(want))
 	}
 }
