@@ -3,8 +3,9 @@ import { describeError } from '../api/client.js';
 
 /**
  * Calls `load(signal)` now and then `intervalMs` after each answer, while
- * `enabled`; pauses while the page is hidden. Keeps the last good data when
- * a call fails, so a blip shows as "stale", not as an empty panel.
+ * `enabled`; pauses while the page is hidden, and calls as soon as it is
+ * shown if a call fell due meanwhile. Keeps the last good data when a call
+ * fails, so a blip shows as "stale", not as an empty panel.
  */
 export function usePolling(load, intervalMs, { enabled = true } = {}) {
   const [state, setState] = useState({ data: null, error: null, errorObject: null, updatedAt: null });
@@ -18,11 +19,13 @@ export function usePolling(load, intervalMs, { enabled = true } = {}) {
     let timer = null;
     let abort = null;
     let stopped = false;
+    let due = false; // a call was skipped while hidden
 
     async function poll() {
       if (stopped) return;
+      timer = null;
       if (document.visibilityState === 'hidden') {
-        timer = setTimeout(poll, intervalMs);
+        due = true; // no timer ticking in a background tab; shown, we call at once
         return;
       }
       abort = new AbortController();
@@ -38,9 +41,17 @@ export function usePolling(load, intervalMs, { enabled = true } = {}) {
       if (!stopped) timer = setTimeout(poll, intervalMs);
     }
 
+    const onVisibilityChange = () => {
+      if (!due || document.visibilityState === 'hidden') return;
+      due = false;
+      poll();
+    };
+
     poll();
+    document.addEventListener('visibilitychange', onVisibilityChange);
     return () => {
       stopped = true;
+      document.removeEventListener('visibilitychange', onVisibilityChange);
       clearTimeout(timer);
       abort?.abort();
     };

@@ -8,7 +8,8 @@ const MIN_GAP_MS = 1500;
  * The time-decayed scores from GET /api/trending, if this server has it.
  * They change with time as well as with views, so they are polled (every
  * 5 s), and asked for again soon after the movies change (`changed`, at
- * most every 1.5 s), so a burst of views shows in both scores.
+ * most every 1.5 s), so a burst of views shows in both scores. Nothing is
+ * asked while the page is hidden; shown again, it asks at once.
  * Returns {available: null (unknown yet) | boolean, window, scores}.
  */
 export function useTrendScores(window, changed) {
@@ -22,6 +23,7 @@ export function useTrendScores(window, changed) {
     let lastAt = 0;
     let inFlight = false;
     let stopped = false;
+    let due = false; // a call was skipped while hidden
 
     const schedule = (delay) => {
       if (stopped || Date.now() + delay >= dueAt) return;
@@ -32,6 +34,10 @@ export function useTrendScores(window, changed) {
 
     async function poll() {
       dueAt = Infinity;
+      if (document.visibilityState === 'hidden') {
+        due = true;
+        return;
+      }
       inFlight = true;
       lastAt = Date.now();
       try {
@@ -54,9 +60,18 @@ export function useTrendScores(window, changed) {
     nudgeRef.current = () => {
       if (!inFlight) schedule(Math.max(0, lastAt + MIN_GAP_MS - Date.now()));
     };
+    const onVisibilityChange = () => {
+      if (!due || stopped || document.visibilityState === 'hidden') return;
+      due = false;
+      clearTimeout(timer); // a nudge while hidden may have scheduled one
+      poll();
+    };
+
     poll();
+    document.addEventListener('visibilitychange', onVisibilityChange);
     return () => {
       stopped = true;
+      document.removeEventListener('visibilitychange', onVisibilityChange);
       clearTimeout(timer);
       abort.abort();
       nudgeRef.current = () => {};

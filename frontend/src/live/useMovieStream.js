@@ -7,16 +7,21 @@ import { describeError } from '../api/client.js';
  * connecting   – first connection, nothing shown yet
  * live         – stream open and the ranking loaded
  * loading      – stream open, (re)loading the ranking
- * reconnecting – lost; EventSource or our back-off is trying again
+ * reconnecting – lost, or back from a pause; EventSource or our back-off is trying again
+ * paused       – the tab stayed hidden, so the stream is closed until it is shown
  */
 export const CONNECTION_LABELS = {
   connecting: 'Connecting…',
   loading: 'Loading ranking…',
   live: 'Live',
   reconnecting: 'Reconnecting…',
+  paused: 'Paused while hidden',
 };
 
 const MAX_BACKOFF_MS = 15_000;
+
+/** How long a tab may stay hidden before it gives up its stream. */
+export const HIDDEN_GRACE_MS = 30_000;
 
 /**
  * Keeps `store` in step with the server: on every `ready` event (the first
@@ -28,9 +33,17 @@ const MAX_BACKOFF_MS = 15_000;
  * good when the server answers with an error status (e.g. 503 while
  * PostgreSQL is down); then we start a new one ourselves, with back-off.
  *
+ * A tab hidden for `hiddenGraceMs` closes its stream: over HTTP/1.1 the
+ * browser allows 6 connections per host, and streams held by background
+ * tabs would starve every other request. Shown again, it reconnects as
+ * after a lost connection, reloading the ranking.
+ *
  * @returns {{state: string, error: string|null}}
  */
-export function useMovieStream(store, { onRemoved, url = '/api/stream', EventSourceImpl = globalThis.EventSource } = {}) {
+export function useMovieStream(
+  store,
+  { onRemoved, url = '/api/stream', EventSourceImpl = globalThis.EventSource, hiddenGraceMs = HIDDEN_GRACE_MS } = {},
+) {
   const [status, setStatus] = useState({ state: 'connecting', error: null });
   const onRemovedRef = useRef(onRemoved);
   onRemovedRef.current = onRemoved;
@@ -43,6 +56,8 @@ export function useMovieStream(store, { onRemoved, url = '/api/stream', EventSou
     let pending = null; // changes received while the list loads
     let loadAbort = null;
     let streamUp = false; // between a `ready` and the next error
+    let pauseTimer = null; // runs while the tab is hidden
+    let paused = false;
 
     const set = (state, error = null) =>
       setStatus((s) => (s.state === state && s.error === error ? s : { state, error }));
@@ -105,14 +120,45 @@ export function useMovieStream(store, { onRemoved, url = '/api/stream', EventSou
       };
     }
 
+    function pause() {
+      pauseTimer = null;
+      paused = true;
+      streamUp = false;
+      clearTimeout(retryTimer); // no back-off retries in the background either
+      retryTimer = null;
+      loadAbort?.abort();
+      source?.close();
+      source = null;
+      set('paused');
+    }
+
+    function onVisibilityChange() {
+      if (document.visibilityState === 'hidden') {
+        // A quick look at another tab keeps the stream.
+        if (!paused && pauseTimer === null) pauseTimer = setTimeout(pause, hiddenGraceMs);
+        return;
+      }
+      clearTimeout(pauseTimer);
+      pauseTimer = null;
+      if (!paused) return;
+      paused = false;
+      failures = 0; // the user is back: retry soon if the server is down
+      set('reconnecting'); // the next `ready` reloads the ranking
+      connect();
+    }
+
     connect();
+    onVisibilityChange(); // a tab opened in the background starts its grace now
+    document.addEventListener('visibilitychange', onVisibilityChange);
     return () => {
       stopped = true;
+      document.removeEventListener('visibilitychange', onVisibilityChange);
+      clearTimeout(pauseTimer);
       clearTimeout(retryTimer);
       loadAbort?.abort();
       source?.close();
     };
-  }, [store, url, EventSourceImpl]);
+  }, [store, url, EventSourceImpl, hiddenGraceMs]);
 
   return status;
 }

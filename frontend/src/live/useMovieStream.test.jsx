@@ -2,7 +2,7 @@ import { act, renderHook, waitFor } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { useMovieStream } from './useMovieStream.js';
 import { createMovieStore } from './movieStore.js';
-import { FakeEventSource, fakeApi, movie, problem } from '../test/fakes.js';
+import { FakeEventSource, fakeApi, movie, problem, setVisibility } from '../test/fakes.js';
 
 const syncStore = () => createMovieStore({ schedule: (fn) => fn() });
 
@@ -127,6 +127,82 @@ describe('useMovieStream', () => {
     expect(result.current.error).toBe('Could not load the ranking: the service cannot store or read data right now; retry shortly');
     await act(async () => vi.advanceTimersByTime(1000));
     expect(FakeEventSource.instances).toHaveLength(2);
+  });
+
+  it('closes the stream of a tab hidden for the grace period, and reloads when shown again', async () => {
+    vi.useFakeTimers();
+    let list = [movie(1)];
+    fakeApi({ 'GET /api/movies': () => list });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource, hiddenGraceMs: 1000 }));
+    const first = FakeEventSource.latest();
+    await act(async () => first.emit('ready', {}));
+    expect(result.current.state).toBe('live');
+
+    act(() => setVisibility('hidden'));
+    await act(async () => vi.advanceTimersByTime(999));
+    expect(first.closed).toBe(false);
+    await act(async () => vi.advanceTimersByTime(1));
+    expect(first.closed).toBe(true);
+    expect(result.current).toEqual({ state: 'paused', error: null });
+
+    // Missed while paused: the reload brings it.
+    list = [movie(1), movie(2)];
+    act(() => setVisibility('visible'));
+    expect(FakeEventSource.instances).toHaveLength(2);
+    expect(result.current).toEqual({ state: 'reconnecting', error: null });
+    await act(async () => FakeEventSource.latest().emit('ready', {}));
+    expect(result.current.state).toBe('live');
+    expect(fetch.calls.filter((c) => c.path === '/api/movies')).toHaveLength(2);
+    expect([...store.getSnapshot().byId.keys()].sort()).toEqual([1, 2]);
+  });
+
+  it('keeps the stream of a tab hidden for less than the grace period', async () => {
+    vi.useFakeTimers();
+    fakeApi({ 'GET /api/movies': () => [movie(1)] });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource, hiddenGraceMs: 1000 }));
+    await act(async () => FakeEventSource.latest().emit('ready', {}));
+    act(() => setVisibility('hidden'));
+    await act(async () => vi.advanceTimersByTime(900));
+    act(() => setVisibility('visible'));
+    // A second short absence starts the grace period afresh.
+    act(() => setVisibility('hidden'));
+    await act(async () => vi.advanceTimersByTime(900));
+    act(() => setVisibility('visible'));
+    await act(async () => vi.advanceTimersByTime(10_000));
+    expect(FakeEventSource.instances).toHaveLength(1);
+    expect(FakeEventSource.latest().closed).toBe(false);
+    expect(result.current.state).toBe('live');
+  });
+
+  it('pauses a tab opened in the background, and stops retrying while paused', async () => {
+    vi.useFakeTimers();
+    setVisibility('hidden');
+    fakeApi({ 'GET /api/movies': () => [movie(1)] });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource, hiddenGraceMs: 500 }));
+    act(() => FakeEventSource.latest().refuse());
+    expect(result.current.state).toBe('reconnecting');
+    await act(async () => vi.advanceTimersByTime(500));
+    expect(result.current).toEqual({ state: 'paused', error: null });
+    await act(async () => vi.advanceTimersByTime(60_000));
+    expect(FakeEventSource.instances).toHaveLength(1);
+    // Shown: no back-off left to wait for.
+    act(() => setVisibility('visible'));
+    expect(FakeEventSource.instances).toHaveLength(2);
+  });
+
+  it('stops watching the page when unmounted', async () => {
+    vi.useFakeTimers();
+    fakeApi({});
+    const store = syncStore();
+    const { unmount } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource, hiddenGraceMs: 500 }));
+    act(() => setVisibility('hidden'));
+    unmount();
+    await act(async () => vi.advanceTimersByTime(1000));
+    act(() => setVisibility('visible'));
+    expect(FakeEventSource.instances).toHaveLength(1);
   });
 
   it('closes the stream when unmounted', () => {

@@ -94,3 +94,12 @@ export function fakeApi(routes) {
 }
 
 export { json };
+
+/**
+ * Makes the page hidden or visible, as a browser does when the tab is
+ * switched, and tells listeners. setup.jsx restores the default afterwards.
+ */
+export function setVisibility(state) {
+  Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
+  document.dispatchEvent(new Event('visibilitychange'));
+}

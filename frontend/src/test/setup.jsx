@@ -32,6 +32,7 @@ vi.mock('../components/TimeChart.jsx', () => ({
 
 afterEach(() => {
   cleanup();
+  delete document.visibilityState; // back to jsdom's own, "visible"
   sessionStorage.clear();
   window.history.replaceState(null, '', '/');
 });
