@@ -208,13 +208,22 @@ func (r *run) dispatch(ctx context.Context, due chan<- dueRequest) {
 
 func (r *run) openLoopWorker(ctx context.Context, op Op, due <-chan dueRequest) {
 	for d := range due {
+		if ctx.Err() != nil {
+			continue // interrupted: what is left in the queue was never sent
+		}
 		r.do(ctx, op, d.seq, d.at)
 	}
 }
 
-// do runs one request and records its outcome, timed from start.
+// do runs one request and records its outcome, timed from start. A
+// request cut short by the run's own end (Ctrl-C) has no outcome: counted
+// as an error with its latency, it would blame the server for the
+// interruption.
 func (r *run) do(ctx context.Context, op Op, seq int64, start time.Time) {
 	status, err := op(ctx, seq)
+	if err != nil && ctx.Err() != nil {
+		return
+	}
 	r.hist.Record(time.Since(start))
 	r.done.Add(1)
 	if err == nil && status == r.cfg.Expect {
