@@ -656,7 +656,10 @@ serving a generated catalog of $(num "$READ_MOVIES") movies (so no movie is remo
 
 - **Views accepted**: \`trend load --scenario views --connections $CONNECTIONS --duration ${VIEWS_SECONDS}s --movies $VIEW_MOVIES\`,
   round robin over $(num "$VIEW_MOVIES") movies registered (and enriched by TMDB) beforehand; each connection sends
-  its next request when the previous one is answered. Rate = 202s ÷ time. Errors: $(errors_of "$V").
+  its next request when the previous one is answered (closed loop, as the target is set: 64 connections). Rate = 202s ÷ time.
+  Its p99 is the time a request took with 64 clients each waiting for its answer: a stall of the server holds back
+  at most 64 requests, so this p99 says less about stalls than an open-loop one (the freshness and ingest phases,
+  at fixed rates, time every request from when it was due). Errors: $(errors_of "$V").
 - **Views applied end to end**: the same run with \`--wait-applied ${DRAIN_TIMEOUT}s\`: after the load, the sum of
   \`internal_views_count\` over every movie (read through \`GET /api/movies\`, every 250 ms) is awaited until it
   grew by exactly the number of 202s, then read once more a second later (a double count would show).
