@@ -28,7 +28,7 @@ RUN_PORT = $(or $(FASTAPI_PORT),$(call dotenv,FASTAPI_PORT))
 RUN_ADDR = $(or $(HTTP_ADDR),$(call dotenv,HTTP_ADDR),$(if $(RUN_PORT),:$(RUN_PORT)),:8000)
 RUN_URL = http://$(if $(filter :%,$(RUN_ADDR)),localhost)$(RUN_ADDR)
 
-.PHONY: all services build migrate run test test-short vet lint clean help dashboard test-dashboard compose-check bench-replay fuzz audit vulncheck bench test-faults
+.PHONY: all services build migrate run test test-short vet lint clean help dashboard test-dashboard compose-check bench-replay fuzz audit vulncheck bench test-faults test-tools
 
 all: build
 
@@ -36,6 +36,7 @@ help:
 	@echo "make run      start PostgreSQL and RabbitMQ, build, migrate, run every role (trend all)"
 	@echo "make test     start PostgreSQL and RabbitMQ, then run every test with the race detector"
 	@echo "make services start (installing if needed) PostgreSQL and RabbitMQ"
+	@echo "make test-tools        install (root, apt-get) the programs tests run for real: Debian's nginx, not started"
 	@echo "make build    build $(BIN) (with the dashboard when npm and Node.js $(NODE_MIN)+ are installed)"
 	@echo "make dashboard         build the web dashboard (frontend/) into internal/web/dist"
 	@echo "make test-dashboard    the dashboard's component tests (Vitest) and end-to-end tests (Chromium)"
@@ -50,6 +51,14 @@ help:
 
 services:
 	@bash scripts/services.sh
+
+# Programs that tests run for real, installed when missing (as root with
+# apt-get): Debian's nginx for internal/deploy's TestNginxProxiesTheStream,
+# which starts an nginx of its own. Not in scripts/services.sh: that one
+# starts what `make run` needs too, and nginx is neither needed there nor
+# to be started. Without root or apt-get it only says what is missing.
+test-tools:
+	@bash scripts/test-tools.sh
 
 build: $(if $(HAVE_NPM),dashboard)
 	@$(if $(HAVE_NPM),:,echo "note: $(NO_DASHBOARD): building without the dashboard (install Node.js $(NODE_MIN)+ and npm, then make build)")
@@ -107,7 +116,7 @@ bench: services build
 bench-replay: services
 	$(GO) test -run '^$$' -bench BenchmarkReplay -benchtime 2x -timeout 30m ./internal/replay/
 
-test: services vet compose-check vulncheck
+test: services test-tools vet compose-check vulncheck
 	$(GO) test -race -count=1 -timeout 15m ./...
 	@$(MAKE) --no-print-directory fuzz
 	@$(if $(HAVE_NPM),$(MAKE) --no-print-directory test-dashboard,echo "note: $(NO_DASHBOARD), dashboard tests SKIPPED (install Node.js $(NODE_MIN)+ and npm)")
@@ -127,9 +136,10 @@ vulncheck:
 
 # The private servers are stopped afterwards, whatever the outcome, so that
 # a test run leaves running only what `make services` started.
+# FAULTS_REQUIRED=1: a test that cannot start them fails instead of skipping.
 test-faults:
 	bash scripts/faults-env.sh start
-	status=0; $(GO) test -tags faults -race -count=1 -run Fault -v -timeout 20m ./cmd/trend/ || status=$$?; \
+	status=0; FAULTS_REQUIRED=1 $(GO) test -tags faults -race -count=1 -run Fault -v -timeout 20m ./cmd/trend/ || status=$$?; \
 	if [ "$$(id -u)" = 0 ]; then bash scripts/faults-env.sh stop >/dev/null || status=1; fi; exit $$status
 
 test-short:

@@ -19,30 +19,10 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 SCRIPT=services.sh
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-is_root() { [ "$(id -u)" -eq 0 ]; }
-can_apt() { is_root && have apt-get; }
 
-APT_UPDATED=0
+# Output of the commands whose output is shown only when they fail.
 APT_LOG=$(mktemp -t services-apt.XXXXXX)
 trap 'rm -f "$APT_LOG"' EXIT
-
-# apt_install PKG... : install Debian packages (apt-get update at most once per run).
-apt_install() {
-	local opts=(-y -q -o DPkg::Lock::Timeout=120)
-	if [ "$APT_UPDATED" -eq 0 ]; then
-		log "apt-get update"
-		if ! apt-get update -q -o DPkg::Lock::Timeout=120 >"$APT_LOG" 2>&1; then
-			tail -n 20 "$APT_LOG" >&2
-			die "'apt-get update' failed (output above)." "Check network access to the Debian mirror / /etc/apt/sources.list, then re-run $0."
-		fi
-		APT_UPDATED=1
-	fi
-	log "apt-get install $* (this can take a minute)"
-	if ! DEBIAN_FRONTEND=noninteractive apt-get install "${opts[@]}" "$@" >"$APT_LOG" 2>&1; then
-		tail -n 30 "$APT_LOG" >&2
-		die "'apt-get install $*' failed (output above)." "Fix the apt problem, or install the package(s) yourself: apt-get install $*"
-	fi
-}
 
 # cannot_install WHAT PKGS : we need PKGS but cannot install them here.
 cannot_install() {

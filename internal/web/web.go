@@ -30,30 +30,51 @@ const placeholder = `<!doctype html>
 
 // Built tells whether the dashboard was built into this binary.
 func Built() bool {
-	_, err := fs.Stat(dist, "dist/index.html")
-	return err == nil
+	return hasIndex(embedded())
 }
 
 // Handler serves the dashboard's files, and index.html for any other path
 // (the dashboard routes on the client). The build writes a gzipped copy
 // next to each text file (name.gz); clients that accept gzip get that one.
 func Handler() http.Handler {
-	sub, _ := fs.Sub(dist, "dist")
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !Built() {
+	return newHandler(embedded())
+}
+
+// embedded is the build embedded at compile time, rooted at dist/.
+func embedded() fs.FS {
+	sub, err := fs.Sub(dist, "dist")
+	if err != nil {
+		panic(err) // "dist" is a valid path: fs.Sub cannot fail
+	}
+	return sub
+}
+
+func hasIndex(files fs.FS) bool {
+	st, err := fs.Stat(files, "index.html")
+	return err == nil && !st.IsDir()
+}
+
+// newHandler serves files as Handler serves the embedded build: files
+// holds what Vite writes into dist/ (index.html, assets/, the .gz copies).
+// Without an index.html it serves the placeholder page. The tests give it
+// an fstest.MapFS, so that the serving is checked without a build.
+func newHandler(files fs.FS) http.Handler {
+	if !hasIndex(files) {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			_, _ = w.Write([]byte(placeholder))
-			return
-		}
+		})
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
-		if st, err := fs.Stat(sub, p); p == "" || err != nil || st.IsDir() || p == ".gitkeep" {
+		if st, err := fs.Stat(files, p); p == "" || err != nil || st.IsDir() || p == ".gitkeep" {
 			// Unknown paths get the app; its assets are content-hashed.
 			w.Header().Set("Cache-Control", "no-cache")
 			p = "index.html"
 		} else if strings.HasPrefix(p, "assets/") {
 			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		}
-		serveFile(w, r, sub, p)
+		serveFile(w, r, files, p)
 	})
 }
 
