@@ -67,7 +67,15 @@ func newHandler(files fs.FS) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
-		if st, err := fs.Stat(files, p); p == "" || err != nil || st.IsDir() || p == ".gitkeep" {
+		st, err := fs.Stat(files, p)
+		if err != nil && strings.HasPrefix(p, "assets/") {
+			// An asset of an older build (a tab opened before a deploy):
+			// index.html in its place would be run as a script. NGINX's
+			// frontend/nginx.conf answers 404 too.
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		if p == "" || err != nil || st.IsDir() || p == ".gitkeep" {
 			// Unknown paths get the app; its assets are content-hashed.
 			w.Header().Set("Cache-Control", "no-cache")
 			p = "index.html"

@@ -122,6 +122,13 @@ func TestClientRoutesGetTheApp(t *testing.T) {
 			t.Errorf("GET %s: Vary = %q, want Accept-Encoding", p, v)
 		}
 	}
+	// A missing asset (of an older build) is a 404, as NGINX answers it,
+	// not index.html run as a script.
+	for _, p := range []string{"/assets/index-0ld0ld.js", "/assets/gone/x.css"} {
+		if resp := get(t, h, p); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: got %d %.60q, want 404", p, resp.StatusCode, resp.body(t))
+		}
+	}
 	if resp := get(t, h, "/index.html"); resp.StatusCode != http.StatusOK || resp.body(t) != testIndex {
 		t.Errorf("GET /index.html: got %d, want 200 and index.html", resp.StatusCode)
 	}
