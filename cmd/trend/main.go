@@ -63,7 +63,7 @@ func run(args []string) error {
 	role, args := args[0], args[1:]
 	fs := flag.NewFlagSet("trend "+role, flag.ContinueOnError)
 	var opts app.Options
-	var handlers, addr, catalog, apiKey string
+	var handlers, addr, catalog, apiKey, readToken string
 	var ro app.ReplayOptions
 	var so app.StatusOptions
 	var do app.DLQOptions
@@ -88,7 +88,8 @@ func run(args []string) error {
 	case "tmdb-fake":
 		fs.StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
 		fs.StringVar(&catalog, "catalog", "", "catalog CSV (tmdb_id,title,release_date,vote_average,vote_count,popularity,genres); default: the bundled one")
-		fs.StringVar(&apiKey, "api-key", "", "require this key (api_key parameter or Bearer token); default: accept any")
+		fs.StringVar(&apiKey, "api-key", "", "require this v3 API key, as the api_key parameter (the service's TMDB_API_KEY); default: any request, unless --read-token is set")
+		fs.StringVar(&readToken, "read-token", "", "require this v4 read access token, as \"Authorization: Bearer\" (the service's TMDB_READ_TOKEN); with both set, either will do")
 	case "migrate", "api", "relay", "worker", "all":
 		fs.BoolVar(&opts.NoMigrate, "no-migrate", false, "do not apply database migrations on start")
 		if role == "worker" || role == "all" {
@@ -127,7 +128,7 @@ func run(args []string) error {
 	}()
 	switch role {
 	case "tmdb-fake":
-		return app.RunTMDBFake(ctx, addr, catalog, apiKey, log)
+		return app.RunTMDBFake(ctx, addr, catalog, apiKey, readToken, log)
 	case "replay":
 		return app.RunReplay(ctx, cfg, opts, ro, log)
 	case "status":

@@ -311,8 +311,11 @@ func StartTMDBFake(ctx context.Context, addr string, log *slog.Logger) (string, 
 }
 
 // RunTMDBFake is the tmdb-fake role: the stand-in on addr, with the
-// bundled catalog or the CSV file at catalogPath, requiring apiKey when set.
-func RunTMDBFake(ctx context.Context, addr, catalogPath, apiKey string, log *slog.Logger) error {
+// bundled catalog or the CSV file at catalogPath. When apiKey or
+// readToken is set, a request must carry apiKey as the api_key parameter
+// or readToken as a Bearer token (as TMDB's v3 key and v4 read access
+// token); with neither, any request is served.
+func RunTMDBFake(ctx context.Context, addr, catalogPath, apiKey, readToken string, log *slog.Logger) error {
 	catalog, err := tmdbfake.DefaultCatalog()
 	if catalogPath != "" {
 		var f *os.File
@@ -329,7 +332,7 @@ func RunTMDBFake(ctx context.Context, addr, catalogPath, apiKey string, log *slo
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	log.Info("TMDB stand-in serving", "base_url", "http://"+ln.Addr().String()+"/3", "movies", catalog.Len(), "key_required", apiKey != "")
-	srv := &http.Server{Handler: tmdbfake.NewHandler(catalog, tmdbfake.Options{APIKey: apiKey, Logger: log}), ReadHeaderTimeout: 5 * time.Second}
+	log.Info("TMDB stand-in serving", "base_url", "http://"+ln.Addr().String()+"/3", "movies", catalog.Len(), "key_required", apiKey != "" || readToken != "")
+	srv := &http.Server{Handler: tmdbfake.NewHandler(catalog, tmdbfake.Options{APIKey: apiKey, ReadToken: readToken, Logger: log}), ReadHeaderTimeout: 5 * time.Second}
 	return serveHTTP(ctx, srv, ln, log)
 }

@@ -124,10 +124,18 @@ func New(ctx context.Context, d Deps) http.Handler {
 	go s.stream.run(ctx)
 
 	r := chi.NewRouter()
-	// GetHead answers HEAD with the GET route (health checks, curl -I).
-	r.Use(middleware.RequestID, s.logRequests, s.recoverer, middleware.GetHead, s.cors, s.limitWrites)
+	r.Use(middleware.RequestID, s.logRequests, s.recoverer)
 	if d.Metrics != nil {
+		// Outside cors and limitWrites, which answer before routing
+		// (preflights, 429s), so that their answers are measured too; inside
+		// the recoverer, so that a panic is measured (as a 500) on its way
+		// to it. The fast lane serves through this same chain: its requests
+		// are measured here, once.
 		r.Use(d.Metrics.HTTP)
+	}
+	// GetHead answers HEAD with the GET route (health checks, curl -I).
+	r.Use(middleware.GetHead, s.cors, s.limitWrites)
+	if d.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", d.Metrics.Handler())
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

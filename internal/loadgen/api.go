@@ -157,24 +157,82 @@ func (a *API) Movie(ctx context.Context, id int64) (Movie, error) {
 // listPage is the most movies GET /api/movies answers at once.
 const listPage = 1000
 
-// Movies lists every movie the API lists (removed ones are not), a page
-// of 1,000 at a time.
+// maxListPasses bounds the passes Movies makes over a listing that moves
+// under each of them; a pass over 1,500 movies takes a few milliseconds.
+const maxListPasses = 50
+
+// Movies lists every movie the API lists (removed ones are not), each
+// once, a page of 1,000 at a time.
+//
+// The listing is ranked by final_trend_score, which moves while views are
+// applied: between the reads of two pages a movie can cross the page
+// boundary, and be read on neither page (its views missed) while another
+// is read on both (its views counted twice). So each pass over the pages
+// is checked, and made again when it does not hold (up to maxListPasses):
+// it holds when every page said the same X-Total-Count N and the N
+// movies read are N distinct ones. While the set of listed movies stays
+// the same the pages cover the offsets 0 to N-1, N movies in all, so a
+// movie missed means another read twice: no duplicate means every movie
+// was read exactly once. A movie listed or gone mid-pass changes
+// X-Total-Count between pages, which is caught too.
+//
+// One pass that holds is enough; two passes agreeing on the sum are not
+// asked for: while views are applied the sum grows between any two
+// passes, so they would agree only once the drain ended, and the drain's
+// measure would wait for that. Each movie's count is read once, at some
+// moment of the pass; counts only grow, so the sum lies between the
+// totals at the pass's start and at its end, as a single read's would.
+// Nor are the load's own movies read one by one (GET /api/movies/{id}):
+// that is a request per movie per poll, thousands a second of the API's
+// time while it drains the load being measured.
 func (a *API) Movies(ctx context.Context) ([]Movie, error) {
+	for range maxListPasses {
+		if all, whole, err := a.moviesPass(ctx); err != nil || whole {
+			return all, err
+		}
+	}
+	return nil, fmt.Errorf("GET /api/movies: in each of %d passes over its pages a movie crossed a page boundary (the ranking moved between two page reads), so none listed every movie exactly once", maxListPasses)
+}
+
+// moviesPass reads every page once, and tells whether it read every
+// listed movie exactly once.
+func (a *API) moviesPass(ctx context.Context) ([]Movie, bool, error) {
 	var all []Movie
+	total := ""
+	whole := true
 	for offset := 0; ; offset += listPage {
 		var page []Movie
-		status, _, err := a.getJSON(ctx, fmt.Sprintf("/api/movies?limit=%d&offset=%d", listPage, offset), &page)
+		status, h, err := a.getJSON(ctx, fmt.Sprintf("/api/movies?limit=%d&offset=%d", listPage, offset), &page)
 		if err == nil && status != http.StatusOK {
 			err = fmt.Errorf("GET /api/movies: status %d", status)
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
+		}
+		if t := h.Get("X-Total-Count"); offset == 0 {
+			total = t
+		} else if t != total {
+			whole = false
 		}
 		all = append(all, page...)
 		if len(page) < listPage {
-			return all, nil
+			break
 		}
 	}
+	// (An API that does not say its total is judged by duplicates alone.)
+	if !whole || total != "" && strconv.Itoa(len(all)) != total {
+		return all, false, nil
+	}
+	if len(all) > listPage {
+		seen := make(map[int64]struct{}, len(all))
+		for _, m := range all {
+			if _, dup := seen[m.TMDBID]; dup {
+				return all, false, nil
+			}
+			seen[m.TMDBID] = struct{}{}
+		}
+	}
+	return all, true, nil
 }
 
 // Listed is the number of movies the API lists (its X-Total-Count).

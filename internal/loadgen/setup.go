@@ -82,7 +82,9 @@ func (a *API) registerAll(ctx context.Context, ids []int64, connections int) (Se
 
 // waitListed polls until every id is listed (and active, if asked). It
 // reads the cheap total first and pages through the movies only when
-// there can be enough of them.
+// there can be enough of them. Movies reads each listed movie exactly
+// once even while the ranking moves (see Movies): a movie crossing a page
+// boundary between two page reads is not taken for one not listed.
 func (a *API) waitListed(ctx context.Context, ids []int64, o SetupOptions) error {
 	for {
 		n, err := a.Listed(ctx)

@@ -87,21 +87,64 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // HTTP measures requests by chi route pattern (not raw path: ids would
-// explode the label set).
+// explode the label set). Register it outside the middleware that may
+// answer before routing (rate limit, CORS preflight) or that turns a panic
+// into a 500, so that those answers are measured too. A panic going
+// through it is measured as a 500 and goes on unwinding (to the
+// recoverer).
 func (m *Metrics) HTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rw, r)
-		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil {
-			// RoutePattern builds its string anew on every call.
-			if p := rc.RoutePattern(); p != "" {
-				route = p
+		panicked := true
+		// Deferred, so that a panic is measured: recover() is not called,
+		// the panic unwinds on as it was.
+		defer func() {
+			status := rw.status
+			if panicked {
+				status = http.StatusInternalServerError
 			}
-		}
-		m.httpDuration.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(rw.status)).Observe(time.Since(start).Seconds())
+			m.httpDuration.WithLabelValues(routeLabel(r), methodLabel(r.Method), strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		}()
+		next.ServeHTTP(rw, r)
+		panicked = false
 	})
+}
+
+// routeLabel is the route pattern r was routed to. A request answered
+// before routing (a 429 of the rate limit, a CORS preflight) has none:
+// it is labelled with the pattern the router would route it to (a
+// preflight: with the method it asks for), so the label stays one of the
+// router's patterns; "unmatched" when there is none.
+func routeLabel(r *http.Request) string {
+	rc := chi.RouteContext(r.Context())
+	if rc == nil {
+		return "unmatched"
+	}
+	// RoutePattern builds its string anew on every call.
+	if p := rc.RoutePattern(); p != "" {
+		return p
+	}
+	if rc.Routes == nil {
+		return "unmatched"
+	}
+	method := r.Method
+	if method == http.MethodOptions {
+		if m := r.Header.Get("Access-Control-Request-Method"); m != "" {
+			method = m
+		}
+	}
+	path := r.URL.RawPath
+	if path == "" {
+		path = r.URL.Path
+	}
+	if path == "" {
+		path = "/"
+	}
+	if p := rc.Routes.Find(chi.NewRouteContext(), method, path); p != "" {
+		return p
+	}
+	return "unmatched"
 }
 
 // methodLabel is a request's method as a label value: HTTP's own methods,
@@ -184,7 +227,10 @@ func (d deadLetters) Publish(topic string, msgs ...*message.Message) error {
 		return err
 	}
 	for _, msg := range msgs {
-		d.m.messages.WithLabelValues(msg.Metadata.Get(middleware.PoisonedHandlerKey), "dead_lettered").Inc()
+		// The name the poison middleware recorded is the router's, with
+		// the subscription's "#k": counted under the handler's own name,
+		// as Outcome counts the other outcomes.
+		d.m.messages.WithLabelValues(baseHandlerName(msg.Metadata.Get(middleware.PoisonedHandlerKey)), "dead_lettered").Inc()
 	}
 	return nil
 }
@@ -286,7 +332,13 @@ func (c *pipelineCollector) Collect(ch chan<- prometheus.Metric) {
 // queue through several subscriptions is registered with the router once
 // per subscription, as "name#k"; they all count as "name".
 func HandlerName(msg *message.Message) string {
-	name, _, _ := strings.Cut(message.HandlerNameFromCtx(msg.Context()), "#")
+	return baseHandlerName(message.HandlerNameFromCtx(msg.Context()))
+}
+
+// baseHandlerName is a router handler name without its subscription
+// suffix: "RecordViews#17" is "RecordViews".
+func baseHandlerName(name string) string {
+	name, _, _ = strings.Cut(name, "#")
 	return name
 }
 

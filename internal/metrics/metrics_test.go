@@ -5,6 +5,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 )
 
 // Any token is a method to net/http, and clients choose it: methods of
@@ -34,5 +38,97 @@ func TestHTTPMethodsOfClientsOwnShareOneSeries(t *testing.T) {
 	}
 	if want := map[string]uint64{"other": 4, http.MethodGet: 1, http.MethodPost: 2}; !maps.Equal(got, want) {
 		t.Errorf("requests by method label: %v, want %v", got, want)
+	}
+}
+
+// counterValue is the value of the counter name with labels, 0 if none.
+func counterValue(t *testing.T, m *Metrics, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, mt := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, l := range mt.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if got[k] != v {
+					continue next
+				}
+			}
+			return mt.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+type discardPublisher struct{}
+
+func (discardPublisher) Publish(string, ...*message.Message) error { return nil }
+func (discardPublisher) Close() error                              { return nil }
+
+// A handler consuming through several subscriptions is "name#k" to the
+// router, and so in the poison middleware's metadata: dead letters count
+// under the handler's own name, as its other outcomes do.
+func TestDeadLettersCountUnderTheHandlersName(t *testing.T) {
+	m := New()
+	p := m.DeadLetterPublisher(discardPublisher{})
+	for _, name := range []string{"RecordViews", "RecordViews#2", "RecordViews#17"} {
+		msg := message.NewMessage(watermill.NewUUID(), nil)
+		msg.Metadata.Set(middleware.PoisonedHandlerKey, name)
+		if err := p.Publish("dead_letters", msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := counterValue(t, m, "trend_messages_total", map[string]string{"handler": "RecordViews", "outcome": "dead_lettered"}); got != 3 {
+		t.Errorf("dead_lettered of RecordViews: %v, want 3", got)
+	}
+	for _, name := range []string{"RecordViews#2", "RecordViews#17"} {
+		if got := counterValue(t, m, "trend_messages_total", map[string]string{"handler": name}); got != 0 {
+			t.Errorf("a series for handler %q: %v, want none", name, got)
+		}
+	}
+}
+
+// A panic going through HTTP is measured as a 500, and goes on (to the
+// recoverer further out) unchanged.
+func TestHTTPMeasuresAPanicAs500(t *testing.T) {
+	m := New()
+	h := m.HTTP(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
+	func() {
+		defer func() {
+			if v := recover(); v != "boom" {
+				t.Errorf("recovered %v, want the handler's panic", v)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
+		t.Error("the panic did not go on")
+	}()
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, mf := range mfs {
+		if mf.GetName() != "trend_http_request_duration_seconds" {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			for _, l := range mt.GetLabel() {
+				if l.GetName() == "status" && l.GetValue() == "500" {
+					n += mt.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("requests measured as 500: %d, want 1", n)
 	}
 }

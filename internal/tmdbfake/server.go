@@ -13,10 +13,15 @@ import (
 
 // Options configures the handler returned by NewHandler.
 type Options struct {
-	// APIKey, when non-empty, must come with every movie request, as the
-	// api_key query parameter or as "Authorization: Bearer APIKey";
-	// otherwise the answer is TMDB's 401 (status_code 7).
-	APIKey string
+	// APIKey is a v3 API key, accepted as the api_key query parameter.
+	// ReadToken is a v4 read access token, accepted as "Authorization:
+	// Bearer ReadToken". As at TMDB, neither is accepted in the other's
+	// place: a v3 key sent as a Bearer token is refused. When either is
+	// set, every movie request must carry one of them; otherwise the
+	// answer is TMDB's 401 (status_code 7). Neither set: any request (with
+	// any credentials or none) is served.
+	APIKey    string
+	ReadToken string
 	// Logger receives request logs. Optional. The key is never logged.
 	Logger *slog.Logger
 }
@@ -42,9 +47,10 @@ type movieBody struct {
 const contentType = "application/json;charset=utf-8"
 
 type handler struct {
-	catalog *Catalog
-	apiKey  string
-	logger  *slog.Logger
+	catalog   *Catalog
+	apiKey    string
+	readToken string
+	logger    *slog.Logger
 }
 
 // NewHandler returns an http.Handler that answers like TMDB v3 from c:
@@ -59,7 +65,7 @@ func NewHandler(c *Catalog, opts Options) http.Handler {
 	if c == nil {
 		panic("tmdbfake: NewHandler with a nil catalog")
 	}
-	h := &handler{catalog: c, apiKey: opts.APIKey, logger: opts.Logger}
+	h := &handler{catalog: c, apiKey: opts.APIKey, readToken: opts.ReadToken, logger: opts.Logger}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
 	}
@@ -75,7 +81,7 @@ func (h *handler) movie(w http.ResponseWriter, r *http.Request) {
 	// even for a movie that does not exist.
 	if !h.authorized(r) {
 		// r.URL.Path, not r.URL: the query holds whatever key was sent.
-		h.logger.LogAttrs(r.Context(), slog.LevelWarn, "tmdbfake: rejected request with a missing or invalid api key",
+		h.logger.LogAttrs(r.Context(), slog.LevelWarn, "tmdbfake: rejected request with a missing or invalid api key or read token",
 			slog.String("path", r.URL.Path))
 		writeJSON(w, http.StatusUnauthorized, statusBody{
 			StatusCode:    7,
@@ -105,18 +111,18 @@ func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ok"))
 }
 
-// authorized reports whether r carries the configured key, comparing in
-// constant time so the fake does not teach timing attacks by example.
+// authorized reports whether r carries the configured key (as api_key) or
+// read token (as a Bearer token), comparing in constant time so the fake
+// does not teach timing attacks by example.
 func (h *handler) authorized(r *http.Request) bool {
-	if h.apiKey == "" {
+	if h.apiKey == "" && h.readToken == "" {
 		return true
 	}
-	want := []byte(h.apiKey)
-	if subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("api_key")), want) == 1 {
+	if h.apiKey != "" && subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("api_key")), []byte(h.apiKey)) == 1 {
 		return true
 	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(token), want) == 1
+	return ok && h.readToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(h.readToken)) == 1
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -21,6 +21,7 @@ const (
 	notFoundJSON     = `{"success":false,"status_code":34,"status_message":"The resource you requested could not be found."}`
 	unauthorizedJSON = `{"success":false,"status_code":7,"status_message":"Invalid API key: You must be granted a valid key."}`
 	testKey          = "fake-k3y-0123456789"
+	testToken        = "fake-v4-read-t0ken-abcdef"
 )
 
 func newServer(t *testing.T, opts Options) *httptest.Server {
@@ -142,7 +143,9 @@ func TestHandlerEnforcesKey(t *testing.T) {
 		{"no key", "/3/movie/27205", "", 401, unauthorizedJSON},
 		{"wrong api_key", "/3/movie/27205?api_key=" + wrongKey, "", 401, unauthorizedJSON},
 		{"right api_key", "/3/movie/27205?api_key=" + testKey, "", 200, ""},
-		{"right bearer", "/3/movie/27205", "Bearer " + testKey, 200, ""},
+		// TMDB takes a v4 read token as Bearer, never a v3 key, and here
+		// no read token is set.
+		{"api key as bearer", "/3/movie/27205", "Bearer " + testKey, 401, unauthorizedJSON},
 		{"wrong bearer", "/3/movie/27205", "Bearer " + wrongKey, 401, unauthorizedJSON},
 		{"key without Bearer", "/3/movie/27205", testKey, 401, unauthorizedJSON},
 		{"key checked before lookup", "/3/movie/1", "", 401, unauthorizedJSON},
@@ -174,9 +177,48 @@ func TestHandlerEnforcesKey(t *testing.T) {
 	}
 }
 
+func TestHandlerEnforcesReadToken(t *testing.T) {
+	t.Parallel()
+	both := newServer(t, Options{APIKey: testKey, ReadToken: testToken})
+	tokenOnly := newServer(t, Options{ReadToken: testToken})
+	tests := []struct {
+		name       string
+		url        string
+		auth       string
+		wantStatus int
+	}{
+		{"right token as bearer", both.URL + "/3/movie/27205", "Bearer " + testToken, 200},
+		{"right api_key", both.URL + "/3/movie/27205?api_key=" + testKey, "", 200},
+		{"api key as bearer", both.URL + "/3/movie/27205", "Bearer " + testKey, 401},
+		{"token as api_key", both.URL + "/3/movie/27205?api_key=" + testToken, "", 401},
+		{"token without Bearer", both.URL + "/3/movie/27205", testToken, 401},
+		{"no credentials", both.URL + "/3/movie/27205", "", 401},
+		{"token only: right token", tokenOnly.URL + "/movie/27205", "Bearer " + testToken, 200},
+		{"token only: any api_key", tokenOnly.URL + "/movie/27205?api_key=" + testKey, "", 401},
+		{"token only: empty api_key", tokenOnly.URL + "/movie/27205?api_key=", "", 401},
+		{"token only: empty bearer", tokenOnly.URL + "/movie/27205", "Bearer ", 401},
+		{"token only: nothing", tokenOnly.URL + "/movie/27205", "", 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h http.Header
+			if tt.auth != "" {
+				h = http.Header{"Authorization": {tt.auth}}
+			}
+			a := do(t, http.MethodGet, tt.url, h)
+			if a.status != tt.wantStatus {
+				t.Errorf("got status %d, want %d", a.status, tt.wantStatus)
+			}
+			if tt.wantStatus == 401 && string(a.body) != unauthorizedJSON {
+				t.Errorf("got body %s, want %s", a.body, unauthorizedJSON)
+			}
+		})
+	}
+}
+
 func TestRoundTripWithClient(t *testing.T) {
 	t.Parallel()
-	srv := newServer(t, Options{APIKey: testKey})
+	srv := newServer(t, Options{APIKey: testKey, ReadToken: testToken})
 	catalog := mustDefaultCatalog(t)
 
 	newClient := func(t *testing.T, cfg tmdb.Config) *tmdb.Client {
@@ -206,7 +248,7 @@ func TestRoundTripWithClient(t *testing.T) {
 	})
 	t.Run("token, base url without /3", func(t *testing.T) {
 		t.Parallel()
-		c := newClient(t, tmdb.Config{BaseURL: srv.URL, ReadToken: testKey})
+		c := newClient(t, tmdb.Config{BaseURL: srv.URL, ReadToken: testToken})
 		got, err := c.Movie(t.Context(), 27205)
 		if err != nil {
 			t.Fatalf("Movie(27205): %v", err)
@@ -224,6 +266,13 @@ func TestRoundTripWithClient(t *testing.T) {
 		}
 		if tmdb.Retryable(err) {
 			t.Errorf("Retryable(%v): got true, want false", err)
+		}
+	})
+	t.Run("v3 key sent as the read token", func(t *testing.T) {
+		t.Parallel()
+		c := newClient(t, tmdb.Config{BaseURL: srv.URL + "/3", ReadToken: testKey})
+		if _, err := c.Movie(t.Context(), 27205); !errors.Is(err, tmdb.ErrUnauthorized) {
+			t.Fatalf("Movie(27205): got %v, want tmdb.ErrUnauthorized", err)
 		}
 	})
 	t.Run("wrong key", func(t *testing.T) {
