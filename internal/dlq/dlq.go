@@ -402,11 +402,20 @@ func letterOf(d amqp.Delivery) Letter {
 		ID:             id,
 		Reason:         header(d, middleware.ReasonForPoisonedKey),
 		Topic:          header(d, middleware.PoisonedTopicKey),
-		Handler:        header(d, middleware.PoisonedHandlerKey),
+		Handler:        handlerName(header(d, middleware.PoisonedHandlerKey)),
 		PayloadPreview: preview(decoded(d)),
 		PayloadBytes:   len(d.Body),
 		DeadLetteredAt: deadLetteredAt(d),
 	}
+}
+
+// handlerName is the handler without the subscription suffix the worker
+// gives the router's copies of a handler that consumes its queue through
+// several subscriptions ("RecordViews#17" is RecordViews): users know the
+// handler, and the metrics count it so.
+func handlerName(name string) string {
+	name, _, _ = strings.Cut(name, "#")
+	return name
 }
 
 // decoded is the payload as JSON, decompressed when it was sent

@@ -112,6 +112,21 @@ func remaining(t *testing.T, c *dlq.Client) []string {
 	return ids(l.Letters)
 }
 
+// TestLettersNameTheirHandler: a letter failed by one of a handler's
+// subscriptions ("RecordViews#17" to the router) names the handler.
+func TestLettersNameTheirHandler(t *testing.T) {
+	t.Parallel()
+	url := broker(t)
+	deadLetter(t, url, letter{id: "s17", topic: "commands.RecordViews", handler: "RecordViews#17", reason: "bad", body: `{}`, timestamp: time.Now()})
+	got, err := dlq.New(url).List(t.Context(), dlq.All(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Letters) != 1 || got.Letters[0].Handler != "RecordViews" {
+		t.Errorf("list: got %+v, want one letter of handler RecordViews", got.Letters)
+	}
+}
+
 func TestListShowsEveryLetterAndLeavesThemInOrder(t *testing.T) {
 	t.Parallel()
 	url := broker(t)
