@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,12 +26,21 @@ func TestWorkerStoppedBySIGTERMDeadLettersNothing(t *testing.T) {
 		s.waitActive(id)
 	}
 	var logs bytes.Buffer
+	handled := func() int {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return strings.Count(logs.String(), `"message handled"`)
+	}
 	stop := s.streamViews(16, ids...)
 	for round := range 4 {
+		before := handled()
 		worker, done := s.startWorker(&logs)
-		// Let it take messages from the queues under load, then stop it
+		// Let it take messages from the queues under load (it must have
+		// handled some, or its SIGTERM would test nothing), then stop it
 		// the way an orchestrator does.
-		time.Sleep(1500 * time.Millisecond)
+		waitFor(t, 30*time.Second, fmt.Sprintf("round %d: the second worker to handle messages", round), func() bool {
+			return handled() > before
+		})
 		if err := worker.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}

@@ -70,8 +70,8 @@ func TestOnceHasOneEffectPerMessage(t *testing.T) {
 	if done, err := store.Handled(t.Context(), "test", msg); err != nil || !done {
 		t.Errorf("Handled: got %v, %v; want true, nil", done, err)
 	}
-	if done, _ := store.Handled(t.Context(), "other", msg); done {
-		t.Error("Handled for another handler: got true, want false")
+	if done, err := store.Handled(t.Context(), "other", msg); err != nil || done {
+		t.Errorf("Handled for another handler: got %v, %v; want false, nil", done, err)
 	}
 }
 
@@ -156,8 +156,8 @@ func TestFailedHandlerLeavesNoTrace(t *testing.T) {
 	if err == nil {
 		t.Fatal("got nil error, want the handler's error")
 	}
-	if done, _ := store.Handled(t.Context(), "test", msg); done {
-		t.Error("a failed message is recorded as handled; its retry would be skipped")
+	if done, err := store.Handled(t.Context(), "test", msg); err != nil || done {
+		t.Errorf("Handled after a failed handler: got %v, %v; want false, nil (a failed message recorded as handled would have its retry skipped)", done, err)
 	}
 	if got := count(t, store); got != 0 {
 		t.Errorf("log holds %d events after a failed handler, want 0", got)
@@ -241,8 +241,8 @@ func TestOnceAllHandlesEachMessageOnceAndPublishesOneBatch(t *testing.T) {
 		t.Fatal("got nil error, want fn's")
 	}
 	for _, id := range []uuid.UUID{c, d} {
-		if done, _ := store.Handled(t.Context(), "test", id); done {
-			t.Errorf("message %s of a failed batch recorded as handled", id)
+		if done, err := store.Handled(t.Context(), "test", id); err != nil || done {
+			t.Errorf("Handled for message %s of a failed batch: got %v, %v; want false, nil", id, done, err)
 		}
 	}
 }

@@ -68,11 +68,30 @@ func TestConcurrentItemsShareFlushesAndEachGetsItsResult(t *testing.T) {
 }
 
 func TestLoneItemIsFlushedAtOnce(t *testing.T) {
-	b := New(Config{}, func(items []string) []error { return nil })
+	var (
+		mu      sync.Mutex
+		flushes [][]string
+	)
+	b := New(Config{}, func(items []string) []error {
+		mu.Lock()
+		defer mu.Unlock()
+		flushes = append(flushes, slices.Clone(items))
+		return nil
+	})
 	defer b.Close()
-	for range 3 {
-		if err := b.Do(context.Background(), "x"); err != nil {
+	var want [][]string
+	for _, item := range []string{"a", "b", "c"} {
+		if err := b.Do(context.Background(), item); err != nil {
 			t.Fatal(err)
+		}
+		// Do returned: its item was flushed, alone, without waiting for
+		// company.
+		want = append(want, []string{item})
+		mu.Lock()
+		got := slices.Clone(flushes)
+		mu.Unlock()
+		if !slices.EqualFunc(got, want, slices.Equal) {
+			t.Fatalf("after Do(%q): flushes %v, want %v", item, got, want)
 		}
 	}
 }
@@ -195,33 +214,72 @@ func TestReturningFlushesOnceThePreviousFlushsCountWaits(t *testing.T) {
 }
 
 func TestCloseFlushesWhatWasSubmittedAndRefusesMore(t *testing.T) {
-	var count atomic.Int64
+	var (
+		mu      sync.Mutex
+		flushed []int
+	)
 	started := make(chan struct{})
 	release := make(chan struct{})
 	b := New(Config{}, func(items []int) []error {
-		if count.Add(int64(len(items))) == 1 {
+		mu.Lock()
+		flushed = append(flushed, items...)
+		first := len(flushed) == 1
+		mu.Unlock()
+		if first {
 			close(started)
 			<-release
 		}
 		return nil
 	})
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = b.Do(context.Background(), 1) })
+	results := make([]error, 11)
+	wg.Go(func() { results[0] = b.Do(context.Background(), 1) })
 	<-started
-	for range 10 {
-		wg.Go(func() {
-			if err := b.Do(context.Background(), 2); err != nil && !errors.Is(err, ErrClosed) {
-				t.Error(err)
-			}
-		})
+	for i := range 10 {
+		wg.Go(func() { results[1+i] = b.Do(context.Background(), 2) })
 	}
-	time.Sleep(20 * time.Millisecond) // let some of them queue
-	queued := int64(len(b.in))
-	go func() { time.Sleep(20 * time.Millisecond); close(release) }()
-	b.Close()
+	// The first flush holds the only committer: the ten wait in the queue.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(b.in) < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d items queued after 10 s, want 10", len(b.in))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Close while the first flush still runs: it must wait for it, then
+	// flush the queued items.
+	closed := make(chan struct{})
+	go func() { b.Close(); close(closed) }()
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		b.mu.RLock()
+		shutting := b.shutting
+		b.mu.RUnlock()
+		if shutting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Close did not start shutting down in 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := b.Do(context.Background(), 3); !errors.Is(err, ErrClosed) {
+		t.Errorf("Do during Close: %v, want ErrClosed", err)
+	}
+	close(release)
+	<-closed
 	wg.Wait()
-	if got := count.Load(); got < 1+queued {
-		t.Errorf("flushed %d items; %d were queued before Close", got, 1+queued)
+	for i, err := range results {
+		if err != nil {
+			t.Errorf("Do of item %d, submitted before Close: %v, want nil (flushed)", i, err)
+		}
+	}
+	mu.Lock()
+	got := slices.Clone(flushed)
+	mu.Unlock()
+	want := []int{1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2}
+	if !slices.Equal(got, want) {
+		t.Errorf("flushed %v, want %v (the first item, then the ten queued before Close, not the one after)", got, want)
 	}
 	if err := b.Do(context.Background(), 3); !errors.Is(err, ErrClosed) {
 		t.Errorf("Do after Close: %v, want ErrClosed", err)

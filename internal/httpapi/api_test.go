@@ -1145,7 +1145,10 @@ func TestNo500(t *testing.T) {
 		"/api/movies/trigger_external_update/", "/api/movies/trigger_external_update/-0",
 		"/api/movies/%ff", "/api/movies/1%00", "/api/movies/0x10", "/api/movies/-9223372036854775808",
 		"/api/movies?limit=%00", "/api/movies?limit=1&limit=x", "/api/movies?offset=9223372036854775808", "/api/movies?;",
-		"/healthz?x", "/readyz", "/%", "/api/movies/%",
+		// A bare "%" cannot be sent: net/http's server answers 400 to a
+		// request line it cannot parse, before any handler. What can reach
+		// the handler is a "%" in the decoded path, sent as %25.
+		"/healthz?x", "/readyz", "/%25", "/api/movies/%25", "/api/movies/%25/refresh",
 	}
 	contentTypes := []string{"application/json", "", "text/plain", "application/problem+json", "application/json; charset=latin1", "multipart/form-data; boundary=x", ";;;"}
 	methods := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodHead, http.MethodOptions}
@@ -1165,11 +1168,11 @@ func TestNo500(t *testing.T) {
 	failures := 0
 	check := func(method, path, ct string, body []byte) {
 		t.Helper()
-		// Not httptest.NewRequest, which panics on what it cannot parse:
-		// such a request would not reach the handler anyway.
+		// Every listed input must really be sent: one that does not parse
+		// is a mistake in the list, not an input to skip.
 		req, err := http.NewRequestWithContext(t.Context(), method, "http://example.com"+path, bytes.NewReader(body))
 		if err != nil {
-			return
+			t.Fatalf("%s %.80s: cannot build the request: %v", method, path, err)
 		}
 		if ct != "" {
 			req.Header.Set("Content-Type", ct)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -90,6 +91,68 @@ func checkFuzzAnswer(t *testing.T, body []byte, rec *httptest.ResponseRecorder) 
 	return "", false
 }
 
+// validBody is an independent reading of what the command endpoints must
+// accept: at most 1 MiB of JSON holding one object with only the allowed
+// fields, whose tmdb_id is an integer in 1..2147483647 and whose view_id,
+// if allowed and there, is null or a non-nil UUID string. A body with a
+// viewed_at other than null is not judged (its validity depends on the
+// clock): ok is false for it, as for every body this reading refuses.
+func validBody(body []byte, allowed ...string) (tmdbID int64, ok bool) {
+	if len(body) > 1<<20 || !json.Valid(body) {
+		return 0, false
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var obj map[string]any
+	if err := d.Decode(&obj); err != nil || obj == nil {
+		return 0, false
+	}
+	for k := range obj {
+		if !slices.Contains(allowed, k) {
+			return 0, false
+		}
+	}
+	n, isNumber := obj["tmdb_id"].(json.Number)
+	if !isNumber {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(n.String(), 10, 64)
+	if err != nil || id < 1 || id > httpapi.MaxTMDBID {
+		return 0, false
+	}
+	if v, there := obj["view_id"]; there && v != nil {
+		s, isString := v.(string)
+		if !isString {
+			return 0, false
+		}
+		if u, err := uuid.Parse(s); err != nil || u == uuid.Nil {
+			return 0, false
+		}
+	}
+	if v, there := obj["viewed_at"]; there && v != nil {
+		return 0, false
+	}
+	return id, true
+}
+
+// checkValidAccepted asserts the other direction of checkFuzzAnswer: a
+// valid body gets 202, or refused, the status the fake scripts for ids
+// ending in 1.
+func checkValidAccepted(t *testing.T, body []byte, rec *httptest.ResponseRecorder, onOne int, allowed ...string) {
+	t.Helper()
+	id, ok := validBody(body, allowed...)
+	if !ok {
+		return
+	}
+	want := http.StatusAccepted
+	if id%10 == 1 {
+		want = onOne
+	}
+	if rec.Code != want {
+		t.Fatalf("body %q (valid, tmdb_id %d): got %d %s, want %d", body, id, rec.Code, rec.Body, want)
+	}
+}
+
 func FuzzRegisterBody(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
@@ -97,6 +160,7 @@ func FuzzRegisterBody(f *testing.F) {
 	h := fuzzHandler(f, intake.ErrAlreadyRegistered)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rec := serve(h, http.MethodPost, "/api/movies/register", "application/json", body)
+		checkValidAccepted(t, body, rec, http.StatusConflict, "tmdb_id")
 		id, ok := checkFuzzAnswer(t, body, rec)
 		if !ok {
 			return
@@ -121,6 +185,7 @@ func FuzzViewBody(f *testing.F) {
 		if rec.Code == http.StatusConflict {
 			t.Fatalf("body %q: got 409, want no conflict from /view", body)
 		}
+		checkValidAccepted(t, body, rec, http.StatusNotFound, "tmdb_id", "view_id", "viewed_at")
 		if _, ok := checkFuzzAnswer(t, body, rec); !ok {
 			return
 		}

@@ -60,17 +60,17 @@ func TestRefresherAsksForStaleFactsOnly(t *testing.T) {
 	if _, err := registry.Register(ctx, pool, 5, now.Add(-10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := r.Tick(ctx); n != 0 {
-		t.Errorf("with only fresh and just-registered movies left: got %d refreshes, want 0", n)
+	if n, err := r.Tick(ctx); err != nil || n != 0 {
+		t.Errorf("with only fresh and just-registered movies left: got %d refreshes, %v; want 0, nil", n, err)
 	}
 	// Asked once per MaxAge: not again the next day unless still stale then.
 	clock = now.Add(24 * time.Hour)
-	if n, _ := r.Tick(ctx); n != 1 { // movie 2 is stale by now
-		t.Errorf("a day later: got %d refreshes, want 1 (movie 2)", n)
+	if n, err := r.Tick(ctx); err != nil || n != 1 { // movie 2 is stale by now
+		t.Errorf("a day later: got %d refreshes, %v; want 1 (movie 2), nil", n, err)
 	}
 	clock = now.Add(25 * time.Hour)
-	if n, _ := r.Tick(ctx); n != 1 { // movie 3 (asked 25h ago, facts never came), then 1 next tick
-		t.Errorf("after MaxAge without an answer: got %d refreshes, want 1", n)
+	if n, err := r.Tick(ctx); err != nil || n != 1 { // movie 3 (asked 25h ago, facts never came), then 1 next tick
+		t.Errorf("after MaxAge without an answer: got %d refreshes, %v; want 1, nil", n, err)
 	}
 }
 

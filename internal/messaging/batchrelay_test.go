@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,9 +120,16 @@ func TestRelayMakesItsOffsetRowOnceItCan(t *testing.T) {
 	if _, err := pool.Exec(ctx, `ALTER TABLE watermill_offsets_outbox RENAME TO offsets_away`); err != nil {
 		t.Fatal(err)
 	}
-	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
+	failed := &retryWatcher{want: "prepare the offset row", seen: make(chan struct{})}
+	relay := messaging.NewBatchRelay(pool, url, slog.New(failed))
 	firstBatch := runRelay(t, relay)
-	time.Sleep(500 * time.Millisecond) // the relay's first session fails
+	// The relay's first session fails for want of the offset table, and it
+	// says it will retry.
+	select {
+	case <-failed.seen:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relay did not report a failed session (no offset table) in 30 s")
+	}
 	if _, err := pool.Exec(ctx, `ALTER TABLE offsets_away RENAME TO watermill_offsets_outbox`); err != nil {
 		t.Fatal(err)
 	}
@@ -168,4 +177,30 @@ func runRelay(t *testing.T, relay *messaging.BatchRelay) (firstBatch func() int)
 			return 0
 		}
 	}
+}
+
+// retryWatcher is a slog handler that closes seen at the relay's first
+// "will retry" warning whose error contains want.
+type retryWatcher struct {
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (*retryWatcher) Enabled(context.Context, slog.Level) bool { return true }
+func (w *retryWatcher) WithAttrs([]slog.Attr) slog.Handler     { return w }
+func (w *retryWatcher) WithGroup(string) slog.Handler          { return w }
+
+func (w *retryWatcher) Handle(_ context.Context, r slog.Record) error {
+	if r.Level != slog.LevelWarn || r.Message != "relay: will retry" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "error" && strings.Contains(a.Value.String(), w.want) {
+			w.once.Do(func() { close(w.seen) })
+			return false
+		}
+		return true
+	})
+	return nil
 }

@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -39,6 +40,15 @@ func FuzzUnmarshalMessages(f *testing.F) {
 			if err := json.Unmarshal(again, back); err != nil {
 				t.Fatalf("%T does not round-trip: %v", target, err)
 			}
+			// Marshalled once, the value is in its canonical form: reading
+			// it back and marshalling again must give the very same bytes.
+			twice, err := json.Marshal(back)
+			if err != nil {
+				t.Fatalf("%T read back but does not marshal: %v", back, err)
+			}
+			if !bytes.Equal(twice, again) {
+				t.Fatalf("%T changed in a round trip:\n%s\nbecame\n%s", target, again, twice)
+			}
 			if b, ok := target.(*events.Batch); ok {
 				for _, env := range b.Events {
 					_, _ = env.Decode() // may fail, must not panic
@@ -56,6 +66,7 @@ func FuzzUnbundle(f *testing.F) {
 	f.Add([]byte(`{"messages":[]}`), "0")
 	f.Add([]byte(`{"messages":[{"uuid":"a"}]}`), "x")
 	f.Add([]byte(`{"messages":`), "1")
+	f.Add([]byte(`{"messages":[{"uuid":"a"}]}`), "") // no count: not a bundle
 	f.Fuzz(func(t *testing.T, payload []byte, count string) {
 		msg := message.NewMessage("bundle", payload)
 		msg.Metadata.Set(BundleKey, count)
@@ -67,6 +78,10 @@ func FuzzUnbundle(f *testing.F) {
 			return
 		}
 		if count == "" {
+			// Without a count header the message is not a bundle.
+			if inner != nil {
+				t.Fatalf("a message without %s unbundled into %d messages, want nil", BundleKey, len(inner))
+			}
 			return
 		}
 		again, err := Bundle(inner)

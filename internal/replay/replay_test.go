@@ -392,14 +392,22 @@ func TestTheLockIsFreeOnceTheEndIsVisible(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d, started right after the previous one's end was read: %v", round, err)
 		}
+		deadline := time.Now().Add(30 * time.Second)
 		for {
 			st, err := r.Latest(ctx, "trend")
 			if err != nil {
 				t.Fatal(err)
 			}
 			if st.ID == id && st.State != "running" {
+				if st.State != "done" {
+					t.Fatalf("round %d: replay ended %+v, want done", round, st)
+				}
 				break
 			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: replay %d not over after 30 s: %+v", round, id, st)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 		// The next round starts at once, as the admin API's client did.
 	}

@@ -291,20 +291,25 @@ func TestMovieRequest(t *testing.T) {
 
 func TestMovieHonoursRetryAfterOverBackoff(t *testing.T) {
 	t.Parallel()
-	// A real one-second wait: the backoff alone would wait 5ms at most.
-	s, srv := serve(t, reply{status: 429, retryAfter: "1", body: rateLimitJSON}, okInception)
-	c := mustNew(t, fastConfig(srv.URL+"/3"))
+	// A one-second wait on synctest's fake clock: the backoff alone would
+	// wait 5ms at most, so an exact 1s gap shows Retry-After won.
+	synctest.Test(t, func(t *testing.T) {
+		s := &scripted{script: []reply{{status: 429, retryAfter: "1", body: rateLimitJSON}, okInception}}
+		cfg := fastConfig("https://api.themoviedb.org/3")
+		cfg.HTTPClient = &http.Client{Transport: handlerTransport{s}}
+		c := mustNew(t, cfg)
 
-	if _, err := c.Movie(t.Context(), inceptionID); err != nil {
-		t.Fatalf("Movie: %v", err)
-	}
-	reqs := s.requests()
-	if len(reqs) != 2 {
-		t.Fatalf("requests: got %d, want 2", len(reqs))
-	}
-	if gap := reqs[1].at.Sub(reqs[0].at); gap < time.Second || gap > 5*time.Second {
-		t.Errorf("gap between attempts: got %s, want about 1s", gap)
-	}
+		if _, err := c.Movie(t.Context(), inceptionID); err != nil {
+			t.Fatalf("Movie: %v", err)
+		}
+		reqs := s.requests()
+		if len(reqs) != 2 {
+			t.Fatalf("requests: got %d, want 2", len(reqs))
+		}
+		if gap := reqs[1].at.Sub(reqs[0].at); gap != time.Second {
+			t.Errorf("gap between attempts: got %s, want exactly 1s (Retry-After)", gap)
+		}
+	})
 }
 
 // handlerTransport serves requests with a handler in the calling goroutine,
@@ -432,6 +437,9 @@ func TestMovieStopsWhenContextDone(t *testing.T) {
 		setup    func(t *testing.T) ([]reply, context.Context, func(n int))
 		wantErr  error
 		wantCode int // HTTPStatus of the last answer, which the error must still carry
+		// wantAt is when, on the fake clock, Movie must return: when the
+		// context is done, long before the 20s backoff would end.
+		wantAt time.Duration
 	}{
 		{
 			name: "cancelled during a request",
@@ -450,6 +458,7 @@ func TestMovieStopsWhenContextDone(t *testing.T) {
 			},
 			wantErr:  context.Canceled,
 			wantCode: 503,
+			wantAt:   50 * time.Millisecond,
 		},
 		{
 			name: "Retry-After beyond the deadline",
@@ -464,32 +473,37 @@ func TestMovieStopsWhenContextDone(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			script, ctx, hook := tt.setup(t)
-			s, srv := serve(t, script...)
-			s.onRequest = hook
-			cfg := fastConfig(srv.URL)
-			cfg.MinBackoff, cfg.MaxBackoff = 20*time.Second, 20*time.Second
-			c := mustNew(t, cfg)
+			// On synctest's fake clock: the contexts, the cancel timer and
+			// the client's backoff all live in the bubble, so when Movie
+			// returns is exact, not a guess about the machine's speed.
+			synctest.Test(t, func(t *testing.T) {
+				script, ctx, hook := tt.setup(t)
+				s := &scripted{script: script, onRequest: hook}
+				cfg := fastConfig("https://api.themoviedb.org/3")
+				cfg.MinBackoff, cfg.MaxBackoff = 20*time.Second, 20*time.Second
+				cfg.HTTPClient = &http.Client{Transport: handlerTransport{s}}
+				c := mustNew(t, cfg)
 
-			start := time.Now()
-			_, err := c.Movie(ctx, inceptionID)
-			if elapsed := time.Since(start); elapsed > 2*time.Second {
-				t.Errorf("Movie returned after %s, want at once", elapsed)
-			}
-			if err == nil {
-				t.Fatal("Movie: got no error, want one")
-			}
-			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
-				t.Errorf("errors.Is(%v, %v): got false, want true", err, tt.wantErr)
-			}
-			if tt.wantCode != 0 {
-				if ae, ok := errors.AsType[*APIError](err); !ok || ae.HTTPStatus != tt.wantCode {
-					t.Errorf("error %v: got no *APIError with status %d, want one", err, tt.wantCode)
+				start := time.Now()
+				_, err := c.Movie(ctx, inceptionID)
+				if at := time.Since(start); at != tt.wantAt {
+					t.Errorf("Movie returned %s after the start, want %s", at, tt.wantAt)
 				}
-			}
-			if n := len(s.requests()); n != 1 {
-				t.Errorf("requests: got %d, want 1", n)
-			}
+				if err == nil {
+					t.Fatal("Movie: got no error, want one")
+				}
+				if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+					t.Errorf("errors.Is(%v, %v): got false, want true", err, tt.wantErr)
+				}
+				if tt.wantCode != 0 {
+					if ae, ok := errors.AsType[*APIError](err); !ok || ae.HTTPStatus != tt.wantCode {
+						t.Errorf("error %v: got no *APIError with status %d, want one", err, tt.wantCode)
+					}
+				}
+				if n := len(s.requests()); n != 1 {
+					t.Errorf("requests: got %d, want 1", n)
+				}
+			})
 		})
 	}
 }
@@ -516,14 +530,15 @@ func TestMovieNeverRevealsCredentials(t *testing.T) {
 		baseURL       func(t *testing.T) string
 		token         string
 		wantRetryable bool
+		wantTransport bool // a *transportError (no usable answer)
 		wantTimeout   bool
 	}{
 		{name: "connection refused", baseURL: func(*testing.T) string { return closedURL },
-			wantRetryable: true},
+			wantRetryable: true, wantTransport: true},
 		{name: "timeout", baseURL: func(t *testing.T) string {
 			_, srv := serve(t, reply{hang: true})
 			return srv.URL + "/3"
-		}, wantRetryable: true, wantTimeout: true},
+		}, wantRetryable: true, wantTransport: true, wantTimeout: true},
 		{name: "server echoes the key", baseURL: func(t *testing.T) string {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(http.StatusUnauthorized)
@@ -577,7 +592,10 @@ func TestMovieNeverRevealsCredentials(t *testing.T) {
 			if got := Retryable(err); got != tt.wantRetryable {
 				t.Errorf("Retryable(%v): got %v, want %v", err, got, tt.wantRetryable)
 			}
-			if te, ok := errors.AsType[*transportError](err); ok && te.Timeout() != tt.wantTimeout {
+			te, ok := errors.AsType[*transportError](err)
+			if ok != tt.wantTransport {
+				t.Errorf("error %v (%T): got *transportError %v, want %v", err, err, ok, tt.wantTransport)
+			} else if ok && te.Timeout() != tt.wantTimeout {
 				t.Errorf("Timeout(): got %v, want %v", te.Timeout(), tt.wantTimeout)
 			}
 			if _, ok := errors.AsType[*url.Error](err); ok {
