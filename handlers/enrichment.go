@@ -87,9 +87,10 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 	case err != nil:
 		return messaging.PermanentError(fmt.Errorf("fetch movie %d from TMDB: %w", env.TMDBID, err))
 	}
+	removed := errors.Is(err, tmdb.ErrNotFound)
 	now := e.now().UTC()
-	return e.uow.Once(ctx, EnrichmentName, env.EventID, env.CorrelationID, func(ctx context.Context, tx *eventlog.Tx) error {
-		if errors.Is(err, tmdb.ErrNotFound) {
+	err = e.uow.Once(ctx, EnrichmentName, env.EventID, env.CorrelationID, func(ctx context.Context, tx *eventlog.Tx) error {
+		if removed {
 			if err := registry.SetStatus(ctx, tx, env.TMDBID, registry.StatusRemoved, now); err != nil {
 				return err
 			}
@@ -110,4 +111,11 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 		})
 		return err
 	})
+	if err == nil && !removed {
+		// What an operator watches the worker's log for (the Python
+		// system's workers printed it too): the facts a score is made of.
+		e.log.InfoContext(ctx, "TMDB facts fetched", "tmdb_id", env.TMDBID, "title", movie.Title,
+			"vote_average", movie.VoteAverage, "vote_count", movie.VoteCount)
+	}
+	return err
 }

@@ -1,9 +1,11 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -196,7 +198,8 @@ func TestEnrichment(t *testing.T) {
 			f := newFixture(t)
 			f.registerRow(27205)
 			src := &source{movie: tmdb.Movie{Title: "Inception", VoteAverage: 8.1, VoteCount: 13752, Genres: []tmdb.Genre{{ID: 28, Name: "Action"}}}, err: c.err}
-			h, err := handlers.NewEnrichment(f.store, src, func() time.Time { return now }, quiet)
+			var logs bytes.Buffer
+			h, err := handlers.NewEnrichment(f.store, src, func() time.Time { return now }, slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -233,6 +236,12 @@ func TestEnrichment(t *testing.T) {
 				if d.Title != "Inception" || d.VoteAverage != 8.1 || len(d.Genres) != 1 || d.Genres[0] != "Action" || !d.FetchedAt.Equal(now) {
 					t.Errorf("details: got %+v", d)
 				}
+			}
+			// The facts fetched are logged (what an operator watches the
+			// worker's log for), only when they were.
+			fetched := strings.Contains(logs.String(), `msg="TMDB facts fetched"`)
+			if want := c.wantEvent == events.TypeMovieDetailsFetched; fetched != want || want && !strings.Contains(logs.String(), "title=Inception vote_average=8.1") {
+				t.Errorf("log lines: got\n%s\nwant a \"TMDB facts fetched\" line with the title and vote: %v", logs.String(), want)
 			}
 			reg, err := registry.Get(t.Context(), f.pool, 27205)
 			if err != nil {

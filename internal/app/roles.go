@@ -189,6 +189,28 @@ func (b *base) wants(group string) bool {
 	return len(b.opts.Handlers) == 0 || slices.Contains(b.opts.Handlers, group)
 }
 
+// appliedLogEvery is the pace of the worker's "views applied" log line.
+const appliedLogEvery = 30 * time.Second
+
+// logApplied logs, every d while views come, how many the trend projection
+// applied: the line an operator reads the worker's log for (the Python
+// system's workers printed every view), one every d instead of thousands
+// a second.
+func (b *base) logApplied(ctx context.Context, take func() int64, d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n := take(); n > 0 {
+			b.log.Info("views applied to the trend projection", "views", n, "seconds", d.Seconds())
+		}
+	}
+}
+
 func (b *base) runWorker(ctx context.Context) error {
 	store, err := eventlog.NewStore(b.pool, b.wlog)
 	if err != nil {
@@ -229,6 +251,7 @@ func (b *base) runWorker(ctx context.Context) error {
 		batch := newGroupCommit(h.HandleBatches, h.HandleBatch, b.cfg.WorkerConsumers, b.cfg.ProjectionInterval)
 		defer batch.Close()
 		wc.Batched = append(wc.Batched, messaging.BatchedEventGroup(trend.HandlerName, b.cfg.WorkerConsumers, batch.Do))
+		go b.logApplied(ctx, h.TakeApplied, appliedLogEvery)
 	}
 	if b.wants(handlers.EnrichmentName) {
 		client, err := b.tmdbClient(ctx)

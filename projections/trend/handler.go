@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/eventlog"
@@ -21,6 +22,8 @@ type UnitOfWork interface {
 type Handler struct {
 	uow  UnitOfWork
 	proj Projection
+	// views counts the views applied since the last TakeApplied.
+	views atomic.Int64
 }
 
 // NewHandler returns the live projection's handler.
@@ -54,14 +57,29 @@ func (h *Handler) HandleBatches(ctx context.Context, bs []*events.Batch) error {
 	// has seen every change before it (the live stream's cursor and the
 	// list cache rely on it). One group commit per process keeps a single
 	// writer fast; README, "Scaling out".
-	return h.uow.OnceAll(ctx, HandlerName, msgs, func(ctx context.Context, tx *eventlog.Tx, fresh []int) error {
+	var views int64 // of this transaction's last attempt
+	err := h.uow.OnceAll(ctx, HandlerName, msgs, func(ctx context.Context, tx *eventlog.Tx, fresh []int) error {
 		var evs []events.Envelope
+		views = 0
 		for _, i := range fresh {
 			evs = append(evs, bs[i].Events...)
+			for _, e := range bs[i].Events {
+				if e.Type == events.TypeViewRecorded {
+					views++
+				}
+			}
 		}
 		// In log order, as one batch would hold them: the batches arrive
 		// in the order the subscriptions took them.
 		slices.SortStableFunc(evs, func(a, b events.Envelope) int { return cmp.Compare(a.Position, b.Position) })
 		return h.proj.Apply(ctx, tx, evs)
 	}, eventlog.Exclusive(writerLock))
+	if err == nil {
+		h.views.Add(views)
+	}
+	return err
 }
+
+// TakeApplied returns how many views the handler applied since it was
+// last asked (for the worker's periodic log line), counting each once.
+func (h *Handler) TakeApplied() int64 { return h.views.Swap(0) }
