@@ -681,6 +681,25 @@ var composeLocalOnly = map[string]string{
 // README documents them, so the containers take them from .env too.
 var runtimeVariables = []string{"GOGC", "GOMEMLIMIT"}
 
+// TestComposeAPIPortFollowsFASTAPIPORT: as in the Python system's compose
+// file, FASTAPI_PORT in .env moves the API's published port; inside, the
+// API keeps listening on 8000.
+func TestComposeAPIPortFollowsFASTAPIPORT(t *testing.T) {
+	for env, want := range map[string]string{"": "8000:8000", "8080": "8080:8000"} {
+		cf, _ := loadCompose(t, map[string]string{"FASTAPI_PORT": env})
+		var got []string
+		for _, p := range cf.Services["api"].Ports {
+			got = append(got, p.String())
+		}
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("FASTAPI_PORT=%q: api ports %v, want [%s]", env, got, want)
+		}
+		if a := cf.Services["api"].Environment["HTTP_ADDR"]; a != ":8000" {
+			t.Errorf("FASTAPI_PORT=%q: api HTTP_ADDR %q, want :8000", env, a)
+		}
+	}
+}
+
 // TestComposePassesEverySetting: every setting internal/config reads (its
 // struct tags, so a new one cannot be forgotten) reaches each trend
 // container from .env, except the local-only ones; and with no .env, each

@@ -998,6 +998,8 @@ func TestHealth(t *testing.T) {
 		wantBody map[string]string // members that must be there, by prefix
 	}{
 		{name: "healthz", path: "/healthz", checks: []httpapi.Check{{"postgres", fail}}, want: 200, wantBody: map[string]string{"status": "ok"}},
+		// The Python system's liveness path, for its probes.
+		{name: "health", path: "/health", checks: []httpapi.Check{{"postgres", fail}}, want: 200, wantBody: map[string]string{"status": "ok"}},
 		{name: "ready without checks", path: "/readyz", want: 200, wantBody: map[string]string{}},
 		{name: "ready", path: "/readyz", checks: []httpapi.Check{{"postgres", ok}, {"rabbitmq", ok}}, want: 200,
 			wantBody: map[string]string{"postgres": "ok", "rabbitmq": "ok"}},

@@ -600,6 +600,7 @@ func apiCases() []apiCase {
 		{name: "replay status store down", method: "GET", target: replayP, path: replayP, auth: docBearer, want: 503, req: reqValid, setup: storeDown},
 
 		{name: "healthz", method: "GET", target: "/healthz", path: "/healthz", want: 200, req: reqValid},
+		{name: "health", method: "GET", target: "/health", path: "/health", want: 200, req: reqValid},
 		{name: "readyz", method: "GET", target: "/readyz", path: "/readyz", want: 200, req: reqValid},
 		{name: "readyz broker down", method: "GET", target: "/readyz", path: "/readyz", want: 503, req: reqValid,
 			setup: func(f *docFakes) {

@@ -154,6 +154,8 @@ func New(ctx context.Context, d Deps) http.Handler {
 	})
 	s.docsRoutes(r)
 	r.Get("/healthz", s.healthz)
+	// The Python system's path, kept for its probes.
+	r.Get("/health", s.healthz)
 	r.Get("/readyz", s.readyz)
 	// The API's routes sit in the top router, not in an /api sub-router:
 	// each request is then one tree lookup, where a mounted sub-router

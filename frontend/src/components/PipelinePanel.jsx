@@ -149,6 +149,11 @@ export function PipelinePanel() {
             <a href={managementURL(stats.rabbitmq_management_url)} target="_blank" rel="noreferrer">
               RabbitMQ management UI<span className="visually-hidden"> (opens in a new tab)</span>
             </a>
+            {' · '}
+            {/* The API's interactive docs (Swagger UI), same origin: NGINX proxies /docs too. */}
+            <a href="/docs" target="_blank" rel="noreferrer">
+              API docs<span className="visually-hidden"> (opens in a new tab)</span>
+            </a>
           </p>
         </>
       )}

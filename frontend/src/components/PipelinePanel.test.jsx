@@ -55,6 +55,12 @@ describe('PipelinePanel', () => {
     expect(managementURL('https://rabbit.example.org/ui', 'ops.example.org')).toBe('https://rabbit.example.org/ui');
   });
 
+  it("links to the API's interactive docs", async () => {
+    fakeApi({ 'GET /api/pipeline': () => stats() });
+    render(<PipelinePanel />);
+    expect(await screen.findByRole('link', { name: /API docs/ })).toHaveAttribute('href', '/docs');
+  });
+
   it('says when RabbitMQ does not answer', async () => {
     fakeApi({ 'GET /api/pipeline': () => stats({ queues: [], dead_letters: -1, broker_error: 'RabbitMQ is unreachable' }) });
     render(<PipelinePanel />);
