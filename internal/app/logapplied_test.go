@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -9,32 +8,16 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/movietrend/trend/internal/testenv"
 )
-
-// syncBuffer is a log destination safe for the logging goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLogAppliedLogsEachIntervalWithViews: one line per interval in which
 // views were applied, with their number; nothing for a quiet interval;
 // nothing after the context ends.
 func TestLogAppliedLogsEachIntervalWithViews(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out syncBuffer
+		var out testenv.Buffer
 		b := &base{log: slog.New(slog.NewTextHandler(&out, nil))}
 		counts := []int64{120, 0, 7}
 		var mu sync.Mutex

@@ -289,29 +289,6 @@ func TestMovieRequest(t *testing.T) {
 	}
 }
 
-func TestMovieHonoursRetryAfterOverBackoff(t *testing.T) {
-	t.Parallel()
-	// A one-second wait on synctest's fake clock: the backoff alone would
-	// wait 5ms at most, so an exact 1s gap shows Retry-After won.
-	synctest.Test(t, func(t *testing.T) {
-		s := &scripted{script: []reply{{status: 429, retryAfter: "1", body: rateLimitJSON}, okInception}}
-		cfg := fastConfig("https://api.themoviedb.org/3")
-		cfg.HTTPClient = &http.Client{Transport: handlerTransport{s}}
-		c := mustNew(t, cfg)
-
-		if _, err := c.Movie(t.Context(), inceptionID); err != nil {
-			t.Fatalf("Movie: %v", err)
-		}
-		reqs := s.requests()
-		if len(reqs) != 2 {
-			t.Fatalf("requests: got %d, want 2", len(reqs))
-		}
-		if gap := reqs[1].at.Sub(reqs[0].at); gap != time.Second {
-			t.Errorf("gap between attempts: got %s, want exactly 1s (Retry-After)", gap)
-		}
-	})
-}
-
 // handlerTransport serves requests with a handler in the calling goroutine,
 // without a network, so synctest's fake clock can run the retry waits.
 type handlerTransport struct{ h http.Handler }
@@ -333,6 +310,10 @@ func TestMovieRetryAfterValues(t *testing.T) {
 		maxBackoff time.Duration
 		wantWait   time.Duration
 	}{
+		// The backoff alone would wait 5ms at most: an exact 1s shows
+		// Retry-After won.
+		{name: "seconds over the backoff", retryAfter: func(time.Time) string { return "1" },
+			maxBackoff: 5 * time.Millisecond, wantWait: time.Second},
 		{name: "seconds above MaxBackoff", retryAfter: func(time.Time) string { return "45" },
 			maxBackoff: time.Second, wantWait: 45 * time.Second},
 		{name: "seconds capped at 60s", retryAfter: func(time.Time) string { return "600" },
