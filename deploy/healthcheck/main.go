@@ -7,9 +7,9 @@
 //	healthcheck -process NAME        exit 0 if a process whose program is NAME
 //	                                 runs in this container, 1 otherwise
 //
-// The API is probed over HTTP (/healthz). The relay and the worker serve no
-// HTTP, so for them the probe checks that the trend process is alive (not
-// gone, not a zombie, not stopped).
+// The API is probed over HTTP (/healthz), and so are the relay and the
+// worker, on their HEALTH_ADDR (the liveness of their loops). -process
+// remains for a container that serves no HTTP at all.
 package main
 
 import (

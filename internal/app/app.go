@@ -22,6 +22,7 @@ import (
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/handlers"
 	"github.com/movietrend/trend/internal/config"
+	"github.com/movietrend/trend/internal/liveness"
 	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/metrics"
 	"github.com/movietrend/trend/internal/postgres"
@@ -92,6 +93,8 @@ type base struct {
 	wlog    watermill.LoggerAdapter
 	pool    *pgxpool.Pool
 	metrics *metrics.Metrics
+	// health is the relay's and worker's liveness (HEALTH_ADDR); nil when off.
+	health *liveness.Monitor
 }
 
 func newBase(ctx context.Context, cfg config.Config, opts Options, log *slog.Logger) (*base, error) {

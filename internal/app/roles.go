@@ -23,6 +23,7 @@ import (
 	"github.com/movietrend/trend/internal/groupcommit"
 	"github.com/movietrend/trend/internal/httpapi"
 	"github.com/movietrend/trend/internal/intake"
+	"github.com/movietrend/trend/internal/liveness"
 	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/pipeline"
 	"github.com/movietrend/trend/internal/registry"
@@ -76,6 +77,10 @@ func run(ctx context.Context, role string, cfg config.Config, opts Options, log 
 	g, ctx := errgroup.WithContext(ctx)
 	if cfg.PprofAddr != "" {
 		g.Go(func() error { return b.servePprof(ctx) })
+	}
+	if cfg.HealthAddr != "" && healthRole(role) {
+		b.health = liveness.New(healthStaleAfter, time.Now)
+		g.Go(func() error { return b.serveHealth(ctx) })
 	}
 	if role == "api" || role == "all" {
 		g.Go(func() error { return b.runAPI(ctx) })
@@ -182,6 +187,7 @@ func (b *base) runRelay(ctx context.Context) error {
 	r.Retention = b.cfg.OutboxRetention
 	r.OnForwarded = b.metrics.Relayed
 	r.BundleTopics = []string{messaging.CommandTopic(recordViews)}
+	r.OnRound = b.heartbeat("relay")
 	return r.Run(ctx)
 }
 
@@ -271,8 +277,12 @@ func (b *base) runWorker(ctx context.Context) error {
 	b.log.Info("worker handling messages", "handlers", b.opts.Handlers)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return router.Run(ctx) })
+	if beat := b.heartbeat("worker"); beat != nil {
+		go beatWhileRouting(ctx, router, beat, workerBeatEvery)
+	}
 	if b.wants(handlers.EnrichmentName) {
-		r, err := intake.NewRefresher(b.pool, b.log, intake.RefresherConfig{MaxAge: b.cfg.TMDBRefreshAge})
+		r, err := intake.NewRefresher(b.pool, b.log, intake.RefresherConfig{MaxAge: b.cfg.TMDBRefreshAge,
+			OnRound: b.heartbeat("refresher")})
 		if err != nil {
 			return err
 		}

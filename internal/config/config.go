@@ -79,6 +79,12 @@ type Config struct {
 	// (net/http/pprof) there, apart from the API.
 	PprofAddr string `env:"PPROF_ADDR"`
 
+	// HealthAddr, when set (e.g. 127.0.0.1:8081), serves GET /healthz there
+	// in the relay, worker and all roles: 200 while their loops go round,
+	// 503 naming the stale one (internal/liveness). The API has its own
+	// /healthz on HTTP_ADDR.
+	HealthAddr string `env:"HEALTH_ADDR"`
+
 	// TMDBRefreshAge is how old TMDB facts may get before the refresher
 	// fetches them again; 0 turns that off (pending movies are still
 	// asked for again).
@@ -224,6 +230,11 @@ func (c Config) Validate() error {
 	}
 	if c.TMDBRefreshAge < 0 {
 		errs = append(errs, fmt.Errorf("TMDB_REFRESH_AGE must not be negative"))
+	}
+	if c.HealthAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {
+			errs = append(errs, fmt.Errorf("HEALTH_ADDR must be host:port like 127.0.0.1:8081, not %q", c.HealthAddr))
+		}
 	}
 	if c.OutboxRetention < 0 {
 		errs = append(errs, fmt.Errorf("OUTBOX_RETENTION must not be negative"))

@@ -508,8 +508,23 @@ func TestComposeServices(t *testing.T) {
 			t.Errorf("api healthcheck: got %+v, want [CMD %s URL]", api, probePath)
 		}
 		for _, name := range []string{"relay", "worker"} {
-			if hc := cf.Services[name].Healthcheck; hc != nil && !slices.Equal(hc.Test, []string{"CMD", probePath, "-process", "trend"}) {
-				t.Errorf("%s healthcheck: got %q, want the process check [CMD %s -process trend]", name, hc.Test, probePath)
+			// Their liveness on HEALTH_ADDR, not the process check (a hung
+			// loop kept its process, and so its "healthy").
+			s := cf.Services[name]
+			addr := s.Environment["HEALTH_ADDR"]
+			host, port, err := net.SplitHostPort(addr)
+			if err != nil || host != "127.0.0.1" {
+				t.Errorf("%s HEALTH_ADDR: got %q, want 127.0.0.1:PORT (loopback: the probe runs in the container)", name, addr)
+				continue
+			}
+			want := []string{"CMD", probePath, "http://127.0.0.1:" + port + "/healthz"}
+			if hc := s.Healthcheck; hc == nil || !slices.Equal(hc.Test, want) {
+				t.Errorf("%s healthcheck: got %+v, want the liveness check %q", name, hc, want)
+			}
+			for _, p := range s.Ports {
+				if p.Target == port {
+					t.Errorf("%s publishes %s, its HEALTH_ADDR port: want it unpublished", name, p)
+				}
 			}
 		}
 		pg := cf.Services["postgres"].Healthcheck
@@ -675,6 +690,8 @@ func TestComposeEnvironment(t *testing.T) {
 var composeLocalOnly = map[string]string{
 	"DATABASE_URL": "", "AMQP_URL": "", "FASTAPI_PORT": "",
 	"HTTP_ADDR": ":8000", "DB_HOST": "postgres", "MQ_HOST": "rabbitmq",
+	// The port the relay's and worker's health checks probe.
+	"HEALTH_ADDR": "127.0.0.1:8081",
 }
 
 // runtimeVariables are read by Go's runtime, not internal/config; the

@@ -47,6 +47,9 @@ type RefresherConfig struct {
 	Every   time.Duration
 	PerTick int
 	Now     func() time.Time
+	// OnRound, if set, is called after every tick, successful or not (a
+	// liveness heartbeat of the worker process).
+	OnRound func()
 }
 
 // NewRefresher returns a Refresher; MaxAge must be positive.
@@ -86,6 +89,9 @@ func (r *Refresher) Run(ctx context.Context) error {
 			r.log.Warn("stale-facts refresh", "error", err)
 		} else if n > 0 {
 			r.log.Info("asked TMDB for fresh facts of stale movies", "movies", n)
+		}
+		if r.cfg.OnRound != nil {
+			r.cfg.OnRound()
 		}
 	}
 }

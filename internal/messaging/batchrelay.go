@@ -54,6 +54,10 @@ type BatchRelay struct {
 	// bundles (see BundleKey) of up to bundleMessages messages and about
 	// bundleBytes of payload: their consumers must be BatchedHandlers.
 	BundleTopics []string
+	// OnRound, if set, is called after every round of the forwarding loop,
+	// whether it forwarded, found nothing or failed (a liveness heartbeat:
+	// a relay retrying a lost broker is alive; a stuck one stops calling).
+	OnRound func()
 }
 
 // NewBatchRelay returns a relay with a batch of 500, a poll of 50ms, and
@@ -69,6 +73,7 @@ func (r *BatchRelay) Run(ctx context.Context) error {
 	const firstDelay = 250 * time.Millisecond
 	delay := firstDelay
 	for ctx.Err() == nil {
+		r.round()
 		began := time.Now()
 		err := r.session(ctx)
 		if ctx.Err() != nil {
@@ -115,6 +120,7 @@ func (r *BatchRelay) session(ctx context.Context) error {
 	var pruned time.Time
 	for {
 		n, err := r.forward(ctx, ch)
+		r.round()
 		if err != nil {
 			return err
 		}
@@ -136,6 +142,12 @@ func (r *BatchRelay) session(ctx context.Context) error {
 			case <-time.After(r.Poll):
 			}
 		}
+	}
+}
+
+func (r *BatchRelay) round() {
+	if r.OnRound != nil {
+		r.OnRound()
 	}
 }
 

@@ -1,0 +1,67 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// healthStaleAfter is how long a loop of the relay or the worker may go
+// without a round before HEALTH_ADDR's /healthz says 503. Generous: a
+// round is a batch of up to 500 messages and its confirms, or a prune of
+// up to 100,000 rows, or a refresher tick, each seconds at worst; a loop
+// silent for two minutes is stuck, not busy.
+const healthStaleAfter = 2 * time.Minute
+
+// workerBeatEvery is the pace of the worker's own heartbeat (well under
+// healthStaleAfter, so that one late tick is no alarm).
+const workerBeatEvery = 10 * time.Second
+
+// healthRole tells whether role serves HEALTH_ADDR: the API alone has /healthz on HTTP_ADDR;
+// all serves it too, since the API's /healthz says nothing of the relay's
+// and worker's loops in the same process.
+func healthRole(role string) bool { return role == "relay" || role == "worker" || role == "all" }
+
+// serveHealth serves the liveness of the role's loops on HEALTH_ADDR
+// until ctx ends.
+func (b *base) serveHealth(ctx context.Context) error {
+	ln, err := net.Listen("tcp", b.cfg.HealthAddr)
+	if err != nil {
+		return fmt.Errorf("listen on HEALTH_ADDR %s: %w", b.cfg.HealthAddr, err)
+	}
+	b.log.Info("liveness check listening", "addr", ln.Addr().String(), "path", "/healthz", "stale_after", healthStaleAfter.String())
+	srv := &http.Server{Handler: b.health, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	return serveHTTP(ctx, srv, ln, b.log)
+}
+
+// heartbeat registers a heartbeat named name and returns its Beat, or nil
+// when HEALTH_ADDR is off.
+func (b *base) heartbeat(name string) func() {
+	if b.health == nil {
+		return nil
+	}
+	return b.health.Heartbeat(name).Beat
+}
+
+// beatWhileRouting beats every workerBeatEvery while the router runs: the
+// worker's process still schedules and its router has not stopped. Before
+// the router runs (subscribing) or once it closed, it stays silent, and
+// the heartbeat turns stale after healthStaleAfter.
+func beatWhileRouting(ctx context.Context, router *message.Router, beat func(), every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if router.IsRunning() && !router.IsClosed() {
+			beat()
+		}
+	}
+}
