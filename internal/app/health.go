@@ -51,17 +51,10 @@ func (b *base) heartbeat(name string) func() {
 // worker's process still schedules and its router has not stopped. Before
 // the router runs (subscribing) or once it closed, it stays silent, and
 // the heartbeat turns stale after healthStaleAfter.
-func beatWhileRouting(ctx context.Context, router *message.Router, beat func(), every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+func beatWhileRouting(ctx context.Context, router *message.Router, beat func(), d time.Duration) {
+	every(ctx, d, func() {
 		if router.IsRunning() && !router.IsClosed() {
 			beat()
 		}
-	}
+	})
 }

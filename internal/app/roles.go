@@ -203,6 +203,15 @@ const appliedLogEvery = 30 * time.Second
 // system's workers printed every view), one every d instead of thousands
 // a second.
 func (b *base) logApplied(ctx context.Context, take func() int64, d time.Duration) {
+	every(ctx, d, func() {
+		if n := take(); n > 0 {
+			b.log.Info("views applied to the trend projection", "views", n, "seconds", d.Seconds())
+		}
+	})
+}
+
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
@@ -210,9 +219,7 @@ func (b *base) logApplied(ctx context.Context, take func() int64, d time.Duratio
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		if n := take(); n > 0 {
-			b.log.Info("views applied to the trend projection", "views", n, "seconds", d.Seconds())
+			fn()
 		}
 	}
 }
