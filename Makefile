@@ -15,15 +15,16 @@ NODE    ?= node
 # to build it (the embedded dist/ then holds only .gitkeep).
 NODE_MIN := 20.19
 NODE_VERSION := $(shell $(NODE) --version 2>/dev/null)
-NODE_OK := $(shell echo '$(NODE_VERSION)' | awk -F. '{ sub(/^v/, "", $$1); if ($$1 > 20 || ($$1 == 20 && $$2 >= 19)) print "yes" }')
+# +0 makes the fields numbers (as strings, "9" > "20").
+NODE_OK := $(shell echo '$(NODE_VERSION)' | awk -F. '{ sub(/^v/, "", $$1); maj = $$1 + 0; min = $$2 + 0; if (maj > 20 || (maj == 20 && min >= 19)) print "yes" }')
 HAVE_NPM := $(if $(NODE_OK),$(shell command -v $(NPM) 2>/dev/null))
-NO_DASHBOARD := $(if $(shell command -v $(NPM) 2>/dev/null),Node.js $(or $(NODE_VERSION),not found) is older than $(NODE_MIN),npm not found)
+NO_DASHBOARD := $(if $(shell command -v $(NPM) 2>/dev/null),$(if $(NODE_VERSION),Node.js $(NODE_VERSION) is older than $(NODE_MIN),Node.js not found),npm not found)
 
 # Where `make run` says the API is: trend's own choice (README,
 # Configuration): HTTP_ADDR, else :FASTAPI_PORT, each from the environment
 # (or make's command line) before .env, else :8000. make sets nothing for
 # trend, so .env's values reach it.
-dotenv = $(shell sed -nE 's/^(export[[:space:]]+)?$(1)=//p' .env 2>/dev/null | tail -n 1 | sed -E 's/[[:space:]]+\#.*//; s/^["'"'"']//; s/["'"'"']$$//')
+dotenv = $(shell sed -nE 's/^[[:space:]]*(export[[:space:]]+)?$(1)[[:space:]]*=[[:space:]]*//p' .env 2>/dev/null | tail -n 1 | sed -E 's/[[:space:]]+\#.*//; s/[[:space:]]+$$//; s/^["'"'"']//; s/["'"'"']$$//')
 RUN_PORT = $(or $(FASTAPI_PORT),$(call dotenv,FASTAPI_PORT))
 RUN_ADDR = $(or $(HTTP_ADDR),$(call dotenv,HTTP_ADDR),$(if $(RUN_PORT),:$(RUN_PORT)),:8000)
 RUN_URL = http://$(if $(filter :%,$(RUN_ADDR)),localhost)$(RUN_ADDR)

@@ -54,7 +54,8 @@ export default defineConfig({
   },
   server: {
     // `npm run dev` against a running API (make run, or e2e/run-system.mjs).
-    proxy: { '/api': { target: process.env.API_URL ?? 'http://localhost:8000', changeOrigin: true } },
+    // /docs too: the dashboard links to the API's Swagger UI.
+    proxy: Object.fromEntries(['/api', '/docs'].map((p) => [p, { target: process.env.API_URL ?? 'http://localhost:8000', changeOrigin: true }])),
   },
   test: {
     environment: 'jsdom',

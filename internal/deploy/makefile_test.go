@@ -41,6 +41,8 @@ func TestMakeRunHonoursDotEnv(t *testing.T) {
 		{".env HTTP_ADDR", "HTTP_ADDR=:9123 # the API\n", nil, nil, "http://localhost:9123/api/movies"},
 		{".env FASTAPI_PORT", "export FASTAPI_PORT=\"7777\"\n", nil, nil, "http://localhost:7777/api/movies"},
 		{".env empty HTTP_ADDR", "HTTP_ADDR=\nFASTAPI_PORT=7778\n", nil, nil, "http://localhost:7778/api/movies"},
+		// godotenv takes spaces around "=" and trims the value.
+		{".env with spaces", "  HTTP_ADDR = :7000   \nFASTAPI_PORT=\"9001\"\n", nil, nil, "http://localhost:7000/api/movies"},
 		{"environment beats .env", "HTTP_ADDR=:9123\n", []string{"HTTP_ADDR=127.0.0.1:9200"}, nil, "http://127.0.0.1:9200/api/movies"},
 		{"make's command line beats .env", "HTTP_ADDR=:9123\n", nil, []string{"HTTP_ADDR=:9300"}, "http://localhost:9300/api/movies"},
 	} {
@@ -94,6 +96,9 @@ func TestMakeBuildNeedsNode2019(t *testing.T) {
 		{"v20.18.3", "npm", false, "Node.js v20.18.3 is older than 20.19"},
 		{"v20.19.0", "npm", true, ""},
 		{"v22.1.0", "npm", true, ""},
+		{"v100.0.0", "npm", true, ""},
+		// Compared as numbers: as strings, "9" is above "20".
+		{"v9.11.2", "npm", false, "Node.js v9.11.2 is older than 20.19"},
 		{"v22.1.0", "no-such-npm", false, "npm not found"},
 	} {
 		t.Run(tc.node+" "+tc.npm, func(t *testing.T) {
