@@ -122,10 +122,7 @@ func run(args []string) error {
 	// The first signal asks for a graceful stop; after it the signals get
 	// Go's default handling again, so a second Ctrl-C ends a shutdown that
 	// hangs at once.
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
+	context.AfterFunc(ctx, stop)
 	switch role {
 	case "tmdb-fake":
 		return app.RunTMDBFake(ctx, addr, catalog, apiKey, readToken, log)

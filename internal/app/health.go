@@ -2,9 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -27,15 +24,9 @@ const workerBeatEvery = 10 * time.Second
 func healthRole(role string) bool { return role == "relay" || role == "worker" || role == "all" }
 
 // serveHealth serves the liveness of the role's loops on HEALTH_ADDR
-// until ctx ends.
+// (GET /healthz) until ctx ends.
 func (b *base) serveHealth(ctx context.Context) error {
-	ln, err := net.Listen("tcp", b.cfg.HealthAddr)
-	if err != nil {
-		return fmt.Errorf("listen on HEALTH_ADDR %s: %w", b.cfg.HealthAddr, err)
-	}
-	b.log.Info("liveness check listening", "addr", ln.Addr().String(), "path", "/healthz", "stale_after", healthStaleAfter.String())
-	srv := &http.Server{Handler: b.health, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute}
-	return serveHTTP(ctx, srv, ln, b.log)
+	return b.serveSide(ctx, "HEALTH_ADDR", b.cfg.HealthAddr, "liveness check", b.health)
 }
 
 // heartbeat registers a heartbeat named name and returns its Beat, or nil

@@ -18,10 +18,16 @@ func (b *base) servePprof(ctx context.Context) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", b.cfg.PprofAddr)
+	return b.serveSide(ctx, "PPROF_ADDR", b.cfg.PprofAddr, "profiler", mux)
+}
+
+// serveSide serves handler on addr (the setting named setting), apart from
+// the API, until ctx ends: the profiler's and the liveness check's server.
+func (b *base) serveSide(ctx context.Context, setting, addr, what string, handler http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on PPROF_ADDR %s: %w", b.cfg.PprofAddr, err)
+		return fmt.Errorf("listen on %s %s: %w", setting, addr, err)
 	}
-	b.log.Info("profiler listening", "addr", ln.Addr().String())
-	return serveHTTP(ctx, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln, b.log)
+	b.log.Info(what+" listening", "addr", ln.Addr().String())
+	return serveHTTP(ctx, &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln, b.log)
 }

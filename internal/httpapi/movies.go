@@ -23,6 +23,18 @@ func notTracked(id int64) Problem {
 		Detail: "movie " + strconv.FormatInt(id, 10) + " is not registered, or was removed because TMDB does not know it"}
 }
 
+// pending returns the registration of a movie the projection does not
+// have yet (registered a moment ago): the read side is eventually
+// consistent, the write side is not. intake.ErrNotTracked if the movie is
+// not registered, or was removed.
+func (s *server) pending(ctx context.Context, id int64) (registry.Registration, error) {
+	reg, err := s.Registrations.Get(ctx, id)
+	if errors.Is(err, registry.ErrNotFound) || err == nil && reg.Status == registry.StatusRemoved {
+		return registry.Registration{}, intake.ErrNotTracked
+	}
+	return reg, err
+}
+
 // pendingMovie is how a registered movie looks before the projection has
 // it: the read side is eventually consistent, the write side is not. Its
 // change is 0, older than any row the projection will have for it.
@@ -174,15 +186,14 @@ func (s *server) getMovie(w http.ResponseWriter, r *http.Request) {
 	}
 	m, err := s.Queries.Get(r.Context(), id)
 	if errors.Is(err, trend.ErrNotFound) {
-		reg, rerr := s.Registrations.Get(r.Context(), id)
-		switch {
-		case rerr == nil && reg.Status != registry.StatusRemoved:
+		var reg registry.Registration
+		if reg, err = s.pending(r.Context(), id); err == nil {
 			writeJSON(w, http.StatusOK, pendingMovie(reg))
-		case rerr == nil || errors.Is(rerr, registry.ErrNotFound):
-			writeProblem(w, notTracked(id))
-		default:
-			s.unavailable(w, r, rerr)
+			return
 		}
+	}
+	if errors.Is(err, intake.ErrNotTracked) {
+		writeProblem(w, notTracked(id))
 		return
 	}
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/movietrend/trend/internal/registry"
+	"github.com/movietrend/trend/internal/intake"
 	"github.com/movietrend/trend/projections/trend"
 )
 
@@ -82,16 +82,13 @@ func (s *server) explainMovie(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, trend.ErrNotFound) {
 		// Registered a moment ago, the movie is pending (as GET
 		// /api/movies/{id} shows it): explained with no views and no facts.
-		reg, rerr := s.Registrations.Get(r.Context(), id)
-		switch {
-		case rerr == nil && reg.Status != registry.StatusRemoved:
+		if _, err = s.pending(r.Context(), id); err == nil {
 			b, err = s.Trends.Pending(r.Context(), id, res, now)
-		case rerr == nil || errors.Is(rerr, registry.ErrNotFound):
-			writeProblem(w, notTracked(id))
-			return
-		default:
-			err = rerr
 		}
+	}
+	if errors.Is(err, intake.ErrNotTracked) {
+		writeProblem(w, notTracked(id))
+		return
 	}
 	if err != nil {
 		s.unavailable(w, r, err)
