@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { describeError } from '../api/client.js';
+import { callWhenShown } from './pageVisibility.js';
 
 /**
  * Calls `load(signal)` now and then `intervalMs` after each answer, while
@@ -19,15 +20,13 @@ export function usePolling(load, intervalMs, { enabled = true } = {}) {
     let timer = null;
     let abort = null;
     let stopped = false;
-    let due = false; // a call was skipped while hidden
+    // No timer ticking in a background tab; shown, we call at once.
+    const shown = callWhenShown(() => poll());
 
     async function poll() {
       if (stopped) return;
       timer = null;
-      if (document.visibilityState === 'hidden') {
-        due = true; // no timer ticking in a background tab; shown, we call at once
-        return;
-      }
+      if (!shown.ready()) return;
       abort = new AbortController();
       try {
         const data = await loadRef.current(abort.signal);
@@ -41,17 +40,10 @@ export function usePolling(load, intervalMs, { enabled = true } = {}) {
       if (!stopped) timer = setTimeout(poll, intervalMs);
     }
 
-    const onVisibilityChange = () => {
-      if (!due || document.visibilityState === 'hidden') return;
-      due = false;
-      poll();
-    };
-
     poll();
-    document.addEventListener('visibilitychange', onVisibilityChange);
     return () => {
       stopped = true;
-      document.removeEventListener('visibilitychange', onVisibilityChange);
+      shown.stop();
       clearTimeout(timer);
       abort?.abort();
     };

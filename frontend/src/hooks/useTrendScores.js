@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { getTrending } from '../api/endpoints.js';
+import { callWhenShown } from './pageVisibility.js';
 
 const POLL_MS = 5000;
 const MIN_GAP_MS = 1500;
@@ -23,7 +24,11 @@ export function useTrendScores(window, changed) {
     let lastAt = 0;
     let inFlight = false;
     let stopped = false;
-    let due = false; // a call was skipped while hidden
+    const shown = callWhenShown(() => {
+      if (stopped) return;
+      clearTimeout(timer); // a nudge while hidden may have scheduled one
+      poll();
+    });
 
     const schedule = (delay) => {
       if (stopped || Date.now() + delay >= dueAt) return;
@@ -34,10 +39,7 @@ export function useTrendScores(window, changed) {
 
     async function poll() {
       dueAt = Infinity;
-      if (document.visibilityState === 'hidden') {
-        due = true;
-        return;
-      }
+      if (!shown.ready()) return;
       inFlight = true;
       lastAt = Date.now();
       try {
@@ -60,18 +62,10 @@ export function useTrendScores(window, changed) {
     nudgeRef.current = () => {
       if (!inFlight) schedule(Math.max(0, lastAt + MIN_GAP_MS - Date.now()));
     };
-    const onVisibilityChange = () => {
-      if (!due || stopped || document.visibilityState === 'hidden') return;
-      due = false;
-      clearTimeout(timer); // a nudge while hidden may have scheduled one
-      poll();
-    };
-
     poll();
-    document.addEventListener('visibilitychange', onVisibilityChange);
     return () => {
       stopped = true;
-      document.removeEventListener('visibilitychange', onVisibilityChange);
+      shown.stop();
       clearTimeout(timer);
       abort.abort();
       nudgeRef.current = () => {};

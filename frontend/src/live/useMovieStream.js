@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { listMovies } from '../api/endpoints.js';
 import { describeError } from '../api/client.js';
+import { pageHidden } from '../hooks/pageVisibility.js';
 
 /**
  * Connection states, as shown to the user:
@@ -133,7 +134,7 @@ export function useMovieStream(
     }
 
     function onVisibilityChange() {
-      if (document.visibilityState === 'hidden') {
+      if (pageHidden()) {
         // A quick look at another tab keeps the stream.
         if (!paused && pauseTimer === null) pauseTimer = setTimeout(pause, hiddenGraceMs);
         return;
