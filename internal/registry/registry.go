@@ -66,15 +66,28 @@ func Get(ctx context.Context, q Querier, id int64) (Registration, error) {
 	return r, nil
 }
 
+// trackedAmong selects the ids of the bigint[] parameter $N that are
+// registered and not removed. It looks each id up in the primary key on
+// purpose: `tmdb_id = ANY($N)` let PostgreSQL cache a generic plan that
+// scans the whole table and compares every row with every id of the
+// (unhashed, since it is a parameter) array, which it picks while the
+// table has no statistics yet, as right after movies are registered:
+// 0.25 ms instead of 0.07 for 40 ids among 1,000 movies, growing with the
+// table, and the intake's commits spent most of their time there.
+func trackedAmong(param string) string {
+	return `SELECT x.id FROM unnest(` + param + `::bigint[]) AS x(id)
+		WHERE (SELECT m.status <> 'removed' FROM movies m WHERE m.tmdb_id = x.id)`
+}
+
 // AllTracked is an SQL condition (for messaging.SendCommandIf) that holds
 // when every id of the bigint[] parameter $4, whose ids must be distinct,
 // is registered and not removed: Tracked's question, asked inside the
 // statement that writes.
-const AllTracked = `(SELECT count(*) FROM movies WHERE tmdb_id = ANY($4::bigint[]) AND status <> 'removed') = cardinality($4::bigint[])`
+var AllTracked = `(SELECT count(*) FROM (` + trackedAmong("$4") + `) AS t) = cardinality($4::bigint[])`
 
 // Tracked returns the subset of ids that are registered and not removed.
 func Tracked(ctx context.Context, q Querier, ids []int64) (map[int64]bool, error) {
-	rows, err := q.Query(ctx, `SELECT tmdb_id FROM movies WHERE tmdb_id = ANY($1) AND status <> 'removed'`, ids)
+	rows, err := q.Query(ctx, trackedAmong("$1"), ids)
 	if err != nil {
 		return nil, fmt.Errorf("read registrations: %w", err)
 	}
