@@ -54,17 +54,24 @@ type BatchRelay struct {
 	// bundles (see BundleKey) of up to bundleMessages messages and about
 	// bundleBytes of payload: their consumers must be BatchedHandlers.
 	BundleTopics []string
+	// RoundTimeout bounds one batch: reading it, publishing it, waiting
+	// for RabbitMQ's confirms and moving the offset. A confirm that never
+	// comes (or a publish that blocks on a connection RabbitMQ stopped
+	// reading) then ends the session, which reconnects and sends the batch
+	// again, instead of holding up the outbox for good.
+	RoundTimeout time.Duration
 	// OnRound, if set, is called after every round of the forwarding loop,
 	// whether it forwarded, found nothing or failed (a liveness heartbeat:
 	// a relay retrying a lost broker is alive; a stuck one stops calling).
 	OnRound func()
 }
 
-// NewBatchRelay returns a relay with a batch of 500, a poll of 50ms, and
-// forwarded rows kept for an hour, pruned every minute.
+// NewBatchRelay returns a relay with a batch of 500, a poll of 50ms, a
+// round timeout of a minute, and forwarded rows kept for an hour, pruned
+// every minute.
 func NewBatchRelay(pool *pgxpool.Pool, amqpURL string, log *slog.Logger) *BatchRelay {
 	return &BatchRelay{pool: pool, amqpURL: amqpURL, log: log, Batch: 500, Poll: 50 * time.Millisecond,
-		Retention: time.Hour, PruneEvery: time.Minute}
+		RoundTimeout: time.Minute, Retention: time.Hour, PruneEvery: time.Minute}
 }
 
 // Run forwards until ctx ends; it reconnects to RabbitMQ and retries
@@ -163,6 +170,11 @@ var publishMarshaler = wamqp.DefaultMarshaler{}
 
 // forward sends one batch and returns how many messages it forwarded.
 func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel) (int, error) {
+	if r.RoundTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.RoundTimeout)
+		defer cancel()
+	}
 	n := 0
 	// Repeatable read, as watermill-sql's subscriber: one snapshot for the
 	// offset and the rows.

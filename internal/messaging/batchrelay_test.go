@@ -151,6 +151,63 @@ func TestRelayMakesItsOffsetRowOnceItCan(t *testing.T) {
 	}
 }
 
+// A round that cannot finish (here its offset row stays locked by another
+// transaction; in the field, a confirm RabbitMQ never sends) ends after
+// RoundTimeout, and the relay starts over and forwards once it can,
+// instead of holding the outbox back for good.
+func TestRelayRoundsAreBounded(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	url := testenv.BrokerURL(t)
+	ctx := t.Context()
+	if err := (messaging.Topology{Commands: []string{"RegisterMovie"}}).Declare(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		out, err := messaging.NewOutbox(tx, nil)
+		if err != nil {
+			return err
+		}
+		return out.SendCommand(ctx, uuid.NewString(), "corr", &commands.RegisterMovie{TMDBID: 550})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The offset row exists (as after the relay's first session), and a
+	// transaction holds it.
+	if _, err := pool.Exec(ctx, `INSERT INTO watermill_offsets_outbox (consumer_group, offset_acked, last_processed_transaction_id)
+		VALUES ($1, 0, '0') ON CONFLICT DO NOTHING`, messaging.RelayConsumerGroup); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(context.Background())
+	if _, err := holder.Exec(ctx, `SELECT 1 FROM watermill_offsets_outbox FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+
+	timedOut := &retryWatcher{want: "deadline exceeded", seen: make(chan struct{})}
+	relay := messaging.NewBatchRelay(pool, url, slog.New(timedOut))
+	relay.RoundTimeout = 300 * time.Millisecond
+	firstBatch := runRelay(t, relay)
+	select {
+	case <-timedOut.seen:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relay's round waited on the locked offset row for 30 s: want it ended after RoundTimeout and retried")
+	}
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := firstBatch(); n != 1 {
+		t.Errorf("forwarded %d rows, want 1", n)
+	}
+	if got := testenv.Drain(t, url, messaging.CommandTopic("RegisterMovie")); len(got) != 1 {
+		t.Errorf("RegisterMovie queue: %d messages, want 1", len(got))
+	}
+}
+
 // runRelay runs relay until the batch it forwards first, and returns a
 // function that waits for that batch, stops the relay and returns the
 // batch's rows (failing the test if none came within 30 s).
