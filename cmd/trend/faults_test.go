@@ -901,6 +901,7 @@ func (r *result) check(t *testing.T, wantDeadLetters int) {
 	t.Helper()
 	if r.lost != 0 {
 		t.Errorf("%s: %d accepted views lost", r.name, r.lost)
+		r.s.diagnoseLoss(t)
 	}
 	if r.twice != 0 {
 		t.Errorf("%s: %d views counted twice", r.name, r.twice)
@@ -1208,4 +1209,56 @@ func sum(m map[int64]int64) int64 {
 		n += v
 	}
 	return n
+}
+
+// diagnoseLoss says where views that never reached the log or the
+// projection may be: still in a queue (ready, or delivered and never
+// acknowledged: a stuck consumer), still in the outbox behind the relay,
+// or handled (a RecordViews command's id recorded) without their events.
+func (s *split) diagnoseLoss(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	vhost := s.amqpURL[strings.LastIndex(s.amqpURL, "/")+1:]
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, faultsRabbitAPI+"/queues/"+vhost, nil)
+	if err == nil {
+		var resp *http.Response
+		if resp, err = http.DefaultClient.Do(req); err == nil {
+			var queues []struct {
+				Name      string `json:"name"`
+				Ready     int    `json:"messages_ready"`
+				Unacked   int    `json:"messages_unacknowledged"`
+				Consumers int    `json:"consumers"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&queues)
+			resp.Body.Close()
+			for _, q := range queues {
+				t.Logf("  diagnosis: queue %-28s ready=%d unacked=%d consumers=%d", q.Name, q.Ready, q.Unacked, q.Consumers)
+			}
+		}
+	}
+	if err != nil {
+		t.Logf("  diagnosis: queues of vhost %s: %v", vhost, err)
+	}
+	conn, err := pgx.Connect(ctx, s.dbURL)
+	if err != nil {
+		t.Logf("  diagnosis: %v", err)
+		return
+	}
+	defer conn.Close(context.Background())
+	for _, q := range []struct{ what, sql string }{
+		{"RecordViews commands in the outbox", `SELECT count(*) FROM watermill_outbox WHERE payload->>'destination_topic' = 'commands.RecordViews'`},
+		{"RecordViews commands handled", `SELECT count(*) FROM handled_messages WHERE handler = 'RecordViews'`},
+		{"outbox rows behind the relay", `SELECT count(*) FROM watermill_outbox m, watermill_offsets_outbox o
+			WHERE (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked)`},
+		{"event batches in the outbox", `SELECT count(*) FROM watermill_outbox WHERE payload->>'destination_topic' LIKE 'events%'`},
+		{"messages the projection handled", `SELECT count(*) FROM handled_messages WHERE handler = 'trend-projection'`},
+	} {
+		var n int64
+		if err := conn.QueryRow(ctx, q.sql).Scan(&n); err != nil {
+			t.Logf("  diagnosis: %s: %v", q.what, err)
+			continue
+		}
+		t.Logf("  diagnosis: %s: %d", q.what, n)
+	}
 }
