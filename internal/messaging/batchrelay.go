@@ -60,6 +60,12 @@ type BatchRelay struct {
 	// reading) then ends the session, which reconnects and sends the batch
 	// again, instead of holding up the outbox for good.
 	RoundTimeout time.Duration
+	// HeldBackWarn is how long the relay may find nothing to forward while
+	// rows wait behind its offset before it warns (about once per
+	// HeldBackWarn) and names the oldest open transaction: it reads only
+	// rows older than every running transaction, so one left open holds
+	// the whole outbox back, silently otherwise. 0 never checks.
+	HeldBackWarn time.Duration
 	// OnRound, if set, is called after every round of the forwarding loop,
 	// whether it forwarded, found nothing or failed (a liveness heartbeat:
 	// a relay retrying a lost broker is alive; a stuck one stops calling).
@@ -71,7 +77,7 @@ type BatchRelay struct {
 // every minute.
 func NewBatchRelay(pool *pgxpool.Pool, amqpURL string, log *slog.Logger) *BatchRelay {
 	return &BatchRelay{pool: pool, amqpURL: amqpURL, log: log, Batch: 500, Poll: 50 * time.Millisecond,
-		RoundTimeout: time.Minute, Retention: time.Hour, PruneEvery: time.Minute}
+		RoundTimeout: time.Minute, HeldBackWarn: 30 * time.Second, Retention: time.Hour, PruneEvery: time.Minute}
 }
 
 // Run forwards until ctx ends; it reconnects to RabbitMQ and retries
@@ -124,12 +130,21 @@ func (r *BatchRelay) session(ctx context.Context) error {
 		return err
 	}
 	r.log.Info("relay forwarding the outbox to RabbitMQ", "batch", r.Batch)
-	var pruned time.Time
+	var pruned, idleSince, checked time.Time
 	for {
 		n, err := r.forward(ctx, ch)
 		r.round()
 		if err != nil {
 			return err
+		}
+		switch {
+		case n > 0:
+			idleSince = time.Time{}
+		case idleSince.IsZero():
+			idleSince = time.Now()
+		case r.HeldBackWarn > 0 && time.Since(idleSince) >= r.HeldBackWarn && time.Since(checked) >= r.HeldBackWarn:
+			checked = time.Now()
+			r.warnIfHeldBack(ctx)
 		}
 		if n > 0 && r.OnForwarded != nil {
 			r.OnForwarded(n)
@@ -319,6 +334,41 @@ const (
 	pruneChunk  = 10000
 	pruneChunks = 10
 )
+
+// warnIfHeldBack warns when rows wait behind the relay's offset that it
+// does not see, and names the oldest transaction still open.
+func (r *BatchRelay) warnIfHeldBack(ctx context.Context) {
+	var waiting int64
+	var pid *int32
+	var age *float64
+	var state, query *string
+	err := r.pool.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM (SELECT 1 FROM watermill_outbox m, watermill_offsets_outbox o
+		          WHERE o.consumer_group = $1
+		            AND (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked)
+		          LIMIT 1000) AS w),
+		       a.pid, extract(epoch FROM now() - a.xact_start)::float8, a.state, left(a.query, 200)
+		FROM (SELECT 1) AS one
+		LEFT JOIN LATERAL (SELECT pid, xact_start, state, query FROM pg_stat_activity
+		                   WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+		                   ORDER BY xact_start LIMIT 1) AS a ON true`, RelayConsumerGroup).
+		Scan(&waiting, &pid, &age, &state, &query)
+	if err != nil || waiting == 0 {
+		return
+	}
+	args := []any{"rows", waiting, "idle_for", r.HeldBackWarn.String()}
+	if pid != nil {
+		args = append(args, "oldest_transaction_pid", *pid, "open_for_seconds", *age, "state", deref(state), "query", deref(query))
+	}
+	r.log.Warn("relay: outbox rows wait behind a transaction still open (the relay forwards only rows older than every running transaction)", args...)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
 
 // Prune deletes the outbox rows the relay has forwarded (at or before its
 // offset) that are older than Retention, up to 100,000, and returns how

@@ -1,10 +1,12 @@
 package messaging_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -208,6 +210,57 @@ func TestRelayRoundsAreBounded(t *testing.T) {
 	}
 }
 
+// Rows that a transaction still open holds back (the relay reads only
+// rows older than every running one) make the relay say so, naming that
+// transaction, and are forwarded once it ends.
+func TestRelaySaysWhatHoldsTheOutboxBack(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	url := testenv.BrokerURL(t)
+	ctx := t.Context()
+	if err := (messaging.Topology{Commands: []string{"RegisterMovie"}}).Declare(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	// A transaction with an id, left open, older than the row below.
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(context.Background())
+	var holderPID int32
+	var xid string
+	if err := holder.QueryRow(ctx, `SELECT pg_backend_pid(), pg_current_xact_id()::text`).Scan(&holderPID, &xid); err != nil {
+		t.Fatal(err)
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		out, err := messaging.NewOutbox(tx, nil)
+		if err != nil {
+			return err
+		}
+		return out.SendCommand(ctx, uuid.NewString(), "corr", &commands.RegisterMovie{TMDBID: 550})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	heldBack := &retryWatcher{message: "relay: outbox rows wait behind a transaction still open",
+		key: "oldest_transaction_pid", want: strconv.Itoa(int(holderPID)), seen: make(chan struct{})}
+	relay := messaging.NewBatchRelay(pool, url, slog.New(heldBack))
+	relay.HeldBackWarn = 200 * time.Millisecond
+	firstBatch := runRelay(t, relay)
+	select {
+	case <-heldBack.seen:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the relay forwarded nothing for 30 s while an open transaction (pid %d) held its row back, and did not name it", holderPID)
+	}
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := firstBatch(); n != 1 {
+		t.Errorf("forwarded %d rows, want 1", n)
+	}
+}
+
 // runRelay runs relay until the batch it forwards first, and returns a
 // function that waits for that batch, stops the relay and returns the
 // batch's rows (failing the test if none came within 30 s).
@@ -238,10 +291,13 @@ func runRelay(t *testing.T, relay *messaging.BatchRelay) (firstBatch func() int)
 
 // retryWatcher is a slog handler that closes seen at the relay's first
 // "will retry" warning whose error contains want.
+// retryWatcher closes seen at the first warning of the relay whose message
+// begins with message (default "relay: will retry") and, if want is set,
+// whose attribute key (default "error") says want.
 type retryWatcher struct {
-	want string
-	seen chan struct{}
-	once sync.Once
+	message, key, want string
+	seen               chan struct{}
+	once               sync.Once
 }
 
 func (*retryWatcher) Enabled(context.Context, slog.Level) bool { return true }
@@ -249,11 +305,16 @@ func (w *retryWatcher) WithAttrs([]slog.Attr) slog.Handler     { return w }
 func (w *retryWatcher) WithGroup(string) slog.Handler          { return w }
 
 func (w *retryWatcher) Handle(_ context.Context, r slog.Record) error {
-	if r.Level != slog.LevelWarn || r.Message != "relay: will retry" {
+	message := cmp.Or(w.message, "relay: will retry")
+	if r.Level != slog.LevelWarn || !strings.HasPrefix(r.Message, message) {
+		return nil
+	}
+	if w.want == "" {
+		w.once.Do(func() { close(w.seen) })
 		return nil
 	}
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "error" && strings.Contains(a.Value.String(), w.want) {
+		if a.Key == cmp.Or(w.key, "error") && strings.Contains(a.Value.String(), w.want) {
 			w.once.Do(func() { close(w.seen) })
 			return false
 		}
