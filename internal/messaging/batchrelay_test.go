@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/movietrend/trend/commands"
 	"github.com/movietrend/trend/internal/messaging"
@@ -112,12 +114,8 @@ func TestRelayBundlesTheRowsOfBundledTopics(t *testing.T) {
 // database was not there) makes it once it can, and forwards.
 func TestRelayMakesItsOffsetRowOnceItCan(t *testing.T) {
 	t.Parallel()
-	pool := testenv.Pool(t)
-	url := testenv.BrokerURL(t)
+	pool, url := registerMovieRelayEnv(t)
 	ctx := t.Context()
-	if err := (messaging.Topology{Commands: []string{"RegisterMovie"}}).Declare(ctx, url); err != nil {
-		t.Fatal(err)
-	}
 	// The table out of the relay's reach, as if the database were down.
 	if _, err := pool.Exec(ctx, `ALTER TABLE watermill_offsets_outbox RENAME TO offsets_away`); err != nil {
 		t.Fatal(err)
@@ -127,30 +125,12 @@ func TestRelayMakesItsOffsetRowOnceItCan(t *testing.T) {
 	firstBatch := runRelay(t, relay)
 	// The relay's first session fails for want of the offset table, and it
 	// says it will retry.
-	select {
-	case <-failed.seen:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the relay did not report a failed session (no offset table) in 30 s")
-	}
+	failed.await(t, "the relay did not report a failed session (no offset table) in 30 s")
 	if _, err := pool.Exec(ctx, `ALTER TABLE offsets_away RENAME TO watermill_offsets_outbox`); err != nil {
 		t.Fatal(err)
 	}
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		out, err := messaging.NewOutbox(tx, nil)
-		if err != nil {
-			return err
-		}
-		return out.SendCommand(ctx, uuid.NewString(), "corr", &commands.RegisterMovie{TMDBID: 550})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := firstBatch(); n != 1 {
-		t.Errorf("forwarded %d rows, want 1", n)
-	}
-	if got := testenv.Drain(t, url, messaging.CommandTopic("RegisterMovie")); len(got) != 1 {
-		t.Errorf("RegisterMovie queue: %d messages, want 1", len(got))
-	}
+	sendRegisterMovie(t, pool)
+	wantOneRegisterMovie(t, url, firstBatch)
 }
 
 // A round that cannot finish (here its offset row stays locked by another
@@ -159,22 +139,9 @@ func TestRelayMakesItsOffsetRowOnceItCan(t *testing.T) {
 // instead of holding the outbox back for good.
 func TestRelayRoundsAreBounded(t *testing.T) {
 	t.Parallel()
-	pool := testenv.Pool(t)
-	url := testenv.BrokerURL(t)
+	pool, url := registerMovieRelayEnv(t)
 	ctx := t.Context()
-	if err := (messaging.Topology{Commands: []string{"RegisterMovie"}}).Declare(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		out, err := messaging.NewOutbox(tx, nil)
-		if err != nil {
-			return err
-		}
-		return out.SendCommand(ctx, uuid.NewString(), "corr", &commands.RegisterMovie{TMDBID: 550})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sendRegisterMovie(t, pool)
 	// The offset row exists (as after the relay's first session), and a
 	// transaction holds it.
 	if _, err := pool.Exec(ctx, `INSERT INTO watermill_offsets_outbox (consumer_group, offset_acked, last_processed_transaction_id)
@@ -194,20 +161,11 @@ func TestRelayRoundsAreBounded(t *testing.T) {
 	relay := messaging.NewBatchRelay(pool, url, slog.New(timedOut))
 	relay.RoundTimeout = 300 * time.Millisecond
 	firstBatch := runRelay(t, relay)
-	select {
-	case <-timedOut.seen:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the relay's round waited on the locked offset row for 30 s: want it ended after RoundTimeout and retried")
-	}
+	timedOut.await(t, "the relay's round waited on the locked offset row for 30 s: want it ended after RoundTimeout and retried")
 	if err := holder.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := firstBatch(); n != 1 {
-		t.Errorf("forwarded %d rows, want 1", n)
-	}
-	if got := testenv.Drain(t, url, messaging.CommandTopic("RegisterMovie")); len(got) != 1 {
-		t.Errorf("RegisterMovie queue: %d messages, want 1", len(got))
-	}
+	wantOneRegisterMovie(t, url, firstBatch)
 }
 
 // Rows that a transaction still open holds back (the relay reads only
@@ -215,12 +173,8 @@ func TestRelayRoundsAreBounded(t *testing.T) {
 // transaction, and are forwarded once it ends.
 func TestRelaySaysWhatHoldsTheOutboxBack(t *testing.T) {
 	t.Parallel()
-	pool := testenv.Pool(t)
-	url := testenv.BrokerURL(t)
+	pool, url := registerMovieRelayEnv(t)
 	ctx := t.Context()
-	if err := (messaging.Topology{Commands: []string{"RegisterMovie"}}).Declare(ctx, url); err != nil {
-		t.Fatal(err)
-	}
 	// A transaction with an id, left open, older than the row below.
 	holder, err := pool.Begin(ctx)
 	if err != nil {
@@ -232,7 +186,37 @@ func TestRelaySaysWhatHoldsTheOutboxBack(t *testing.T) {
 	if err := holder.QueryRow(ctx, `SELECT pg_backend_pid(), pg_current_xact_id()::text`).Scan(&holderPID, &xid); err != nil {
 		t.Fatal(err)
 	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	sendRegisterMovie(t, pool)
+
+	heldBack := &retryWatcher{message: "relay: outbox rows wait behind a transaction still open",
+		key: "oldest_transaction_pid", want: strconv.Itoa(int(holderPID)), seen: make(chan struct{})}
+	relay := messaging.NewBatchRelay(pool, url, slog.New(heldBack))
+	relay.HeldBackWarn = 200 * time.Millisecond
+	firstBatch := runRelay(t, relay)
+	heldBack.await(t, fmt.Sprintf("the relay forwarded nothing for 30 s while an open transaction (pid %d) held its row back, and did not name it", holderPID))
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantOneRegisterMovie(t, url, firstBatch)
+}
+
+// registerMovieRelayEnv is a database and a virtual host with the
+// RegisterMovie command's exchange and queue.
+func registerMovieRelayEnv(t *testing.T) (*pgxpool.Pool, string) {
+	t.Helper()
+	pool := testenv.Pool(t)
+	url := testenv.BrokerURL(t)
+	if err := (messaging.Topology{Commands: []string{"RegisterMovie"}}).Declare(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	return pool, url
+}
+
+// sendRegisterMovie writes one RegisterMovie to the outbox.
+func sendRegisterMovie(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	ctx := t.Context()
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		out, err := messaging.NewOutbox(tx, nil)
 		if err != nil {
 			return err
@@ -242,22 +226,17 @@ func TestRelaySaysWhatHoldsTheOutboxBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
 
-	heldBack := &retryWatcher{message: "relay: outbox rows wait behind a transaction still open",
-		key: "oldest_transaction_pid", want: strconv.Itoa(int(holderPID)), seen: make(chan struct{})}
-	relay := messaging.NewBatchRelay(pool, url, slog.New(heldBack))
-	relay.HeldBackWarn = 200 * time.Millisecond
-	firstBatch := runRelay(t, relay)
-	select {
-	case <-heldBack.seen:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the relay forwarded nothing for 30 s while an open transaction (pid %d) held its row back, and did not name it", holderPID)
-	}
-	if err := holder.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+// wantOneRegisterMovie fails t unless the relay's first batch forwarded
+// one row and the RegisterMovie queue holds one message.
+func wantOneRegisterMovie(t *testing.T, url string, firstBatch func() int) {
+	t.Helper()
 	if n := firstBatch(); n != 1 {
 		t.Errorf("forwarded %d rows, want 1", n)
+	}
+	if got := testenv.Drain(t, url, messaging.CommandTopic("RegisterMovie")); len(got) != 1 {
+		t.Errorf("RegisterMovie queue: %d messages, want 1", len(got))
 	}
 }
 
@@ -298,6 +277,16 @@ type retryWatcher struct {
 	message, key, want string
 	seen               chan struct{}
 	once               sync.Once
+}
+
+// await fails t with failure unless the warning comes within 30 s.
+func (w *retryWatcher) await(t *testing.T, failure string) {
+	t.Helper()
+	select {
+	case <-w.seen:
+	case <-time.After(30 * time.Second):
+		t.Fatal(failure)
+	}
 }
 
 func (*retryWatcher) Enabled(context.Context, slog.Level) bool { return true }
