@@ -38,13 +38,15 @@ func (b *base) heartbeat(name string) func() {
 	return b.health.Heartbeat(name).Beat
 }
 
-// beatWhileRouting beats every workerBeatEvery while the router runs: the
-// worker's process still schedules and its router has not stopped. Before
-// the router runs (subscribing) or once it closed, it stays silent, and
-// the heartbeat turns stale after healthStaleAfter.
-func beatWhileRouting(ctx context.Context, router *message.Router, beat func(), d time.Duration) {
+// beatWhileRouting beats every workerBeatEvery while the router runs and
+// no attempt at a message has run longer than maxAttempt: the worker's
+// process still schedules, its router has not stopped, and its handlers
+// return. Before the router runs (subscribing), once it closed, or while a
+// handler hangs, it stays silent, and the heartbeat turns stale after
+// healthStaleAfter.
+func beatWhileRouting(ctx context.Context, router *message.Router, inFlight *attempts, beat func(), d time.Duration) {
 	every(ctx, d, func() {
-		if router.IsRunning() && !router.IsClosed() {
+		if router.IsRunning() && !router.IsClosed() && inFlight.oldest() <= maxAttempt {
 			beat()
 		}
 	})

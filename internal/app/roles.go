@@ -277,6 +277,8 @@ func (b *base) runWorker(ctx context.Context) error {
 		}
 		wc.EventGroups[handlers.EnrichmentName] = []cqrs.GroupEventHandler{cqrs.NewGroupEventHandler(h.HandleBatch)}
 	}
+	inFlight := newAttempts(time.Now)
+	wc.Attempt = inFlight.middleware
 	router, err := messaging.NewWorker(wc)
 	if err != nil {
 		return err
@@ -285,7 +287,7 @@ func (b *base) runWorker(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return router.Run(ctx) })
 	if beat := b.heartbeat("worker"); beat != nil {
-		go beatWhileRouting(ctx, router, beat, workerBeatEvery)
+		go beatWhileRouting(ctx, router, inFlight, beat, workerBeatEvery)
 	}
 	if b.wants(handlers.EnrichmentName) {
 		r, err := intake.NewRefresher(b.pool, b.log, intake.RefresherConfig{MaxAge: b.cfg.TMDBRefreshAge,

@@ -42,6 +42,9 @@ type WorkerConfig struct {
 	Log *slog.Logger
 	// Metrics, if set, counts messages per handler and outcome.
 	Metrics *metrics.Metrics
+	// Attempt, if set, wraps every attempt at a message (inside the
+	// retries).
+	Attempt message.HandlerMiddleware
 }
 
 // logMessages logs each attempt with the message's correlation id, which
@@ -161,6 +164,9 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 		router.AddMiddleware(cfg.Metrics.Outcome)
 	}
 	router.AddMiddleware(failures)
+	if cfg.Attempt != nil {
+		router.AddMiddleware(cfg.Attempt)
+	}
 	if cfg.Metrics != nil {
 		router.AddMiddleware(cfg.Metrics.Attempt)
 	}
