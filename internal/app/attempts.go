@@ -8,11 +8,15 @@ import (
 )
 
 // maxAttempt is the longest one attempt at a message may take before the
-// worker's liveness check calls the worker stuck. Well above the slowest
-// legitimate attempt: a shared commit is bounded at 30 s (newGroupCommit),
-// and a TMDB fetch at five requests of 10 s with waits of up to 60 s
-// between them (internal/tmdb), about 6 minutes.
-const maxAttempt = 10 * time.Minute
+// worker's liveness check calls the worker stuck: a bound on hangs, far
+// above slow work. A TMDB fetch is bounded at five requests of 10 s with
+// waits of up to 60 s between them (internal/tmdb), under 5 minutes. Each
+// shared commit is bounded at 30 s (newGroupCommit), but an attempt at a
+// bundle of up to 100 messages may wait for many of them in turn behind
+// the other subscriptions' (and, when a shared commit fails, for the
+// one-by-one retries of up to WORKER_CONSUMERS messages): minutes only
+// when PostgreSQL is very slow, where a restart would not help anyway.
+const maxAttempt = 30 * time.Minute
 
 // attempts tracks the handler attempts a worker has in progress, so that
 // its liveness check sees a handler that never returns: the router keeps

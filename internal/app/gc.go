@@ -17,9 +17,10 @@ const defaultGCPercent = 300
 // GOMEMLIMIT is not set. Below it the target above rules; near it the
 // collector runs as often as it must to stay under it. Without it, four
 // times a live heap that grew for a moment was the target: 20 s of ingest
-// batches in `make bench` took `trend all` to 190 MB of RSS (live heap
-// about 30 MB) on a slow host. With the binary, stacks and what the
-// runtime has not yet returned, RSS stays near 20 MB above this.
+// batches in `make bench` took `trend all` to 190 MB of RSS in one run and
+// 216 MB in another (live heap about 30 MB) on a slow host; with the limit
+// the same runs peaked at 148 to 152 MB. The binary, stacks and what the
+// runtime has not yet returned add to the memory Go manages.
 const defaultMemoryLimit = 150 << 20
 
 // TuneGC sets the collector's target and soft memory limit unless GOGC

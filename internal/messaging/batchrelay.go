@@ -54,11 +54,14 @@ type BatchRelay struct {
 	// bundles (see BundleKey) of up to bundleMessages messages and about
 	// bundleBytes of payload: their consumers must be BatchedHandlers.
 	BundleTopics []string
-	// RoundTimeout bounds one batch: reading it, publishing it, waiting
-	// for RabbitMQ's confirms and moving the offset. A confirm that never
-	// comes (or a publish that blocks on a connection RabbitMQ stopped
-	// reading) then ends the session, which reconnects and sends the batch
-	// again, instead of holding up the outbox for good.
+	// RoundTimeout bounds the database's and the confirms' part of one
+	// batch: reading it, waiting for RabbitMQ's confirms and moving the
+	// offset. A confirm that never comes then ends the session, which
+	// reconnects and sends the batch again, instead of holding up the
+	// outbox for good. A publish RabbitMQ holds back (flow control, a
+	// resource alarm: it stops reading the connection) is not cut short:
+	// amqp091-go does not interrupt a write in progress, and the relay
+	// goes on once RabbitMQ reads again.
 	RoundTimeout time.Duration
 	// HeldBackWarn is how long the relay may find nothing to forward while
 	// rows wait behind its offset before it warns (about once per
@@ -336,29 +339,38 @@ const (
 )
 
 // warnIfHeldBack warns when rows wait behind the relay's offset that it
-// does not see, and names the oldest transaction still open.
+// does not see, and names the transaction that holds them back: of those
+// still running with an id, anywhere in the cluster, the one whose id is
+// oldest. Its columns may be NULL (pg_stat_activity hides another role's
+// details from a role without pg_read_all_stats), and it logs them as they
+// come.
 func (r *BatchRelay) warnIfHeldBack(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	var waiting int64
 	var pid *int32
 	var age *float64
-	var state, query *string
+	var db, state, query *string
 	err := r.pool.QueryRow(ctx, `
 		SELECT (SELECT count(*) FROM (SELECT 1 FROM watermill_outbox m, watermill_offsets_outbox o
 		          WHERE o.consumer_group = $1
 		            AND (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked)
 		          LIMIT 1000) AS w),
-		       a.pid, extract(epoch FROM now() - a.xact_start)::float8, a.state, left(a.query, 200)
+		       a.pid, a.datname::text, extract(epoch FROM now() - a.xact_start)::float8, a.state, left(a.query, 200)
 		FROM (SELECT 1) AS one
-		LEFT JOIN LATERAL (SELECT pid, xact_start, state, query FROM pg_stat_activity
+		LEFT JOIN LATERAL (SELECT pid, datname, xact_start, state, query FROM pg_stat_activity
 		                   WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
-		                   ORDER BY xact_start LIMIT 1) AS a ON true`, RelayConsumerGroup).
-		Scan(&waiting, &pid, &age, &state, &query)
+		                   ORDER BY age(backend_xid) DESC LIMIT 1) AS a ON true`, RelayConsumerGroup).
+		Scan(&waiting, &pid, &db, &age, &state, &query)
 	if err != nil || waiting == 0 {
 		return
 	}
 	args := []any{"rows", waiting, "idle_for", r.HeldBackWarn.String()}
 	if pid != nil {
-		args = append(args, "oldest_transaction_pid", *pid, "open_for_seconds", *age, "state", deref(state), "query", deref(query))
+		args = append(args, "oldest_transaction_pid", *pid, "database", deref(db), "state", deref(state), "query", deref(query))
+		if age != nil {
+			args = append(args, "open_for_seconds", *age)
+		}
 	}
 	r.log.Warn("relay: outbox rows wait behind a transaction still open (the relay forwards only rows older than every running transaction)", args...)
 }

@@ -268,15 +268,22 @@ func runRelay(t *testing.T, relay *messaging.BatchRelay) (firstBatch func() int)
 	}
 }
 
-// retryWatcher is a slog handler that closes seen at the relay's first
-// "will retry" warning whose error contains want.
-// retryWatcher closes seen at the first warning of the relay whose message
+// retryWatcher is a slog handler that closes seen at the first warning of the relay whose message
 // begins with message (default "relay: will retry") and, if want is set,
 // whose attribute key (default "error") says want.
 type retryWatcher struct {
 	message, key, want string
 	seen               chan struct{}
 	once               sync.Once
+}
+
+// matches tells whether an attribute's value says what w wants: the
+// whole value for an id, a part of it for an error.
+func (w *retryWatcher) matches(v string) bool {
+	if w.key != "" {
+		return v == w.want
+	}
+	return strings.Contains(v, w.want)
 }
 
 // await fails t with failure unless the warning comes within 30 s.
@@ -303,7 +310,7 @@ func (w *retryWatcher) Handle(_ context.Context, r slog.Record) error {
 		return nil
 	}
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == cmp.Or(w.key, "error") && strings.Contains(a.Value.String(), w.want) {
+		if a.Key == cmp.Or(w.key, "error") && w.matches(a.Value.String()) {
 			w.once.Do(func() { close(w.seen) })
 			return false
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -80,14 +81,16 @@ func trackedAmong(param string) string {
 }
 
 // AllTracked is an SQL condition (for messaging.SendCommandIf) that holds
-// when every id of the bigint[] parameter $4, whose ids must be distinct,
-// is registered and not removed: Tracked's question, asked inside the
-// statement that writes.
+// when every id of the bigint[] parameter $4 is registered and not
+// removed: Tracked's question, asked inside the statement that writes.
 var AllTracked = `(SELECT count(*) FROM (` + trackedAmong("$4") + `) AS t) = cardinality($4::bigint[])`
 
 // Tracked returns the subset of ids that are registered and not removed.
+// ids may repeat (a worker passes one per view); each is looked up once.
 func Tracked(ctx context.Context, q Querier, ids []int64) (map[int64]bool, error) {
-	rows, err := q.Query(ctx, trackedAmong("$1"), ids)
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	rows, err := q.Query(ctx, trackedAmong("$1"), slices.Compact(ids))
 	if err != nil {
 		return nil, fmt.Errorf("read registrations: %w", err)
 	}
