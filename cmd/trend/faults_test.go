@@ -1246,16 +1246,18 @@ func (s *split) diagnoseLoss(t *testing.T) {
 		return
 	}
 	defer conn.Close(context.Background())
-	for _, q := range []struct{ what, sql string }{
-		{"RecordViews commands in the outbox", `SELECT count(*) FROM watermill_outbox WHERE payload->>'destination_topic' = 'commands.RecordViews'`},
-		{"RecordViews commands handled", `SELECT count(*) FROM handled_messages WHERE handler = 'RecordViews'`},
-		{"outbox rows behind the relay", `SELECT count(*) FROM watermill_outbox m, watermill_offsets_outbox o
-			WHERE (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked)`},
-		{"event batches in the outbox", `SELECT count(*) FROM watermill_outbox WHERE payload->>'destination_topic' LIKE 'events%'`},
-		{"messages the projection handled", `SELECT count(*) FROM handled_messages WHERE handler = 'trend-projection'`},
+	for _, q := range []struct {
+		what, sql string
+		args      []any
+	}{
+		{"RecordViews commands in the outbox", `SELECT count(*) FROM watermill_outbox WHERE payload->>'destination_topic' = 'commands.RecordViews'`, nil},
+		{"RecordViews commands handled", `SELECT count(*) FROM handled_messages WHERE handler = 'RecordViews'`, nil},
+		{"outbox rows behind the relay", `SELECT count(*) FROM (` + messaging.Backlog + `) AS b`, []any{messaging.RelayConsumerGroup}},
+		{"event batches in the outbox", `SELECT count(*) FROM watermill_outbox WHERE payload->>'destination_topic' LIKE 'events%'`, nil},
+		{"messages the projection handled", `SELECT count(*) FROM handled_messages WHERE handler = 'trend-projection'`, nil},
 	} {
 		var n int64
-		if err := conn.QueryRow(ctx, q.sql).Scan(&n); err != nil {
+		if err := conn.QueryRow(ctx, q.sql, q.args...).Scan(&n); err != nil {
 			t.Logf("  diagnosis: %s: %v", q.what, err)
 			continue
 		}

@@ -24,26 +24,24 @@ const maxAttempt = 30 * time.Minute
 type attempts struct {
 	now     func() time.Time
 	mu      sync.Mutex
-	next    uint64
-	started map[uint64]time.Time
+	started map[*message.Message]time.Time
 }
 
 func newAttempts(now func() time.Time) *attempts {
-	return &attempts{now: now, started: map[uint64]time.Time{}}
+	return &attempts{now: now, started: map[*message.Message]time.Time{}}
 }
 
 // middleware records each attempt while it runs (inside the retries, so
-// one attempt, not a message's whole series, is timed).
+// one attempt, not a message's whole series, is timed; a message's
+// attempts follow one another, so it keys its own).
 func (a *attempts) middleware(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		a.mu.Lock()
-		id := a.next
-		a.next++
-		a.started[id] = a.now()
+		a.started[msg] = a.now()
 		a.mu.Unlock()
 		defer func() {
 			a.mu.Lock()
-			delete(a.started, id)
+			delete(a.started, msg)
 			a.mu.Unlock()
 		}()
 		return h(msg)

@@ -338,6 +338,14 @@ const (
 	pruneChunks = 10
 )
 
+// Backlog is a query of the outbox rows the relay has not forwarded (all
+// of them before its first session made its offset row), with their
+// created_at; its parameter $1 is RelayConsumerGroup.
+const Backlog = `SELECT m.created_at FROM watermill_outbox m
+	LEFT JOIN watermill_offsets_outbox o ON o.consumer_group = $1
+	WHERE o.consumer_group IS NULL
+	   OR (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked)`
+
 // warnIfHeldBack warns when rows wait behind the relay's offset that it
 // does not see, and names the transaction that holds them back: of those
 // still running with an id, anywhere in the cluster, the one whose id is
@@ -350,13 +358,11 @@ func (r *BatchRelay) warnIfHeldBack(ctx context.Context) {
 	var waiting int64
 	var pid *int32
 	var age *float64
-	var db, state, query *string
+	var db, state, query string
 	err := r.pool.QueryRow(ctx, `
-		SELECT (SELECT count(*) FROM (SELECT 1 FROM watermill_outbox m, watermill_offsets_outbox o
-		          WHERE o.consumer_group = $1
-		            AND (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked)
-		          LIMIT 1000) AS w),
-		       a.pid, a.datname::text, extract(epoch FROM now() - a.xact_start)::float8, a.state, left(a.query, 200)
+		SELECT (SELECT count(*) FROM (`+Backlog+` LIMIT 1000) AS w),
+		       a.pid, coalesce(a.datname::text, ''), extract(epoch FROM now() - a.xact_start)::float8,
+		       coalesce(a.state, ''), coalesce(left(a.query, 200), '')
 		FROM (SELECT 1) AS one
 		LEFT JOIN LATERAL (SELECT pid, datname, xact_start, state, query FROM pg_stat_activity
 		                   WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
@@ -367,19 +373,12 @@ func (r *BatchRelay) warnIfHeldBack(ctx context.Context) {
 	}
 	args := []any{"rows", waiting, "idle_for", r.HeldBackWarn.String()}
 	if pid != nil {
-		args = append(args, "oldest_transaction_pid", *pid, "database", deref(db), "state", deref(state), "query", deref(query))
+		args = append(args, "oldest_transaction_pid", *pid, "database", db, "state", state, "query", query)
 		if age != nil {
 			args = append(args, "open_for_seconds", *age)
 		}
 	}
 	r.log.Warn("relay: outbox rows wait behind a transaction still open (the relay forwards only rows older than every running transaction)", args...)
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // Prune deletes the outbox rows the relay has forwarded (at or before its

@@ -68,11 +68,7 @@ func (c *Collector) Stats(ctx context.Context) (Stats, error) {
 	s := Stats{At: time.Now().UTC(), DeadLetters: -1, Queues: []Queue{}}
 	var newestApplied *time.Time
 	err := c.pool.QueryRow(ctx, `
-		WITH backlog AS (
-			SELECT m.created_at FROM watermill_outbox m
-			LEFT JOIN watermill_offsets_outbox o ON o.consumer_group = $1
-			WHERE o.consumer_group IS NULL
-			   OR (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked))
+		WITH backlog AS (`+messaging.Backlog+`)
 		SELECT
 			(SELECT coalesce(max(position), 0) FROM events),
 			(SELECT coalesce(max(last_position), 0) FROM trend_movies),
