@@ -187,16 +187,22 @@ type envelope struct {
 var publishMarshaler = wamqp.DefaultMarshaler{}
 
 // forward sends one batch and returns how many messages it forwarded.
-func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel) (int, error) {
+func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel) (n int, err error) {
 	if r.RoundTimeout > 0 {
+		parent := ctx
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.RoundTimeout)
 		defer cancel()
+		defer func() {
+			// Say why the round ended: pgx reports only a timeout.
+			if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				err = fmt.Errorf("the round took over %s (RoundTimeout): %w", r.RoundTimeout, err)
+			}
+		}()
 	}
-	n := 0
 	// Repeatable read, as watermill-sql's subscriber: one snapshot for the
 	// offset and the rows.
-	err := pgx.BeginTxFunc(ctx, r.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+	err = pgx.BeginTxFunc(ctx, r.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		var offset int64
 		var txid string
 		if err := tx.QueryRow(ctx, `SELECT offset_acked, last_processed_transaction_id::text FROM watermill_offsets_outbox
