@@ -38,16 +38,24 @@ func (b *base) heartbeat(name string) func() {
 	return b.health.Heartbeat(name).Beat
 }
 
-// beatWhileRouting beats every workerBeatEvery while the router runs and
-// no attempt at a message has run longer than maxAttempt: the worker's
-// process still schedules, its router has not stopped, and its handlers
-// return. Before the router runs (subscribing), once it closed, or while a
-// handler hangs, it stays silent, and the heartbeat turns stale after
-// healthStaleAfter.
-func beatWhileRouting(ctx context.Context, router *message.Router, inFlight *attempts, beat func(), d time.Duration) {
+// beatWhileRouting beats every workerBeatEvery while the worker works
+// (workerLive): the worker's process still schedules, its router has not
+// stopped, its handlers return, and its queues reach it. Otherwise it
+// stays silent, and the heartbeat turns stale after healthStaleAfter.
+func beatWhileRouting(ctx context.Context, router *message.Router, inFlight *attempts, stalled func() []string, beat func(), d time.Duration) {
 	every(ctx, d, func() {
-		if router.IsRunning() && !router.IsClosed() && inFlight.oldest() <= maxAttempt {
+		if workerLive(router.IsRunning() && !router.IsClosed(), inFlight.oldest(), stalled()) {
 			beat()
 		}
 	})
+}
+
+// workerLive tells whether a worker works: its router runs (not before it
+// subscribed, not once it closed), no attempt at a message has run longer
+// than maxAttempt (a hung handler), and no queue is stalled (messages wait
+// in it, none reaches the worker: a subscription that stopped receiving).
+// A stall counts only while no attempt has run for stallAfter: a long one
+// may be what holds the deliveries back, and maxAttempt judges it.
+func workerLive(routing bool, oldest time.Duration, stalled []string) bool {
+	return routing && oldest <= maxAttempt && (len(stalled) == 0 || oldest >= stallAfter)
 }

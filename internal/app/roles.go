@@ -279,6 +279,8 @@ func (b *base) runWorker(ctx context.Context) error {
 	}
 	inFlight := newAttempts(time.Now)
 	wc.Attempt = inFlight.middleware
+	deliveries := messaging.NewDeliveries(time.Now)
+	wc.Deliveries = deliveries
 	router, err := messaging.NewWorker(wc)
 	if err != nil {
 		return err
@@ -286,8 +288,9 @@ func (b *base) runWorker(ctx context.Context) error {
 	b.log.Info("worker handling messages", "handlers", b.opts.Handlers)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return router.Run(ctx) })
+	stalled := b.watchStalls(ctx, deliveries)
 	if beat := b.heartbeat("worker"); beat != nil {
-		go beatWhileRouting(ctx, router, inFlight, beat, workerBeatEvery)
+		go beatWhileRouting(ctx, router, inFlight, stalled, beat, workerBeatEvery)
 	}
 	if b.wants(handlers.EnrichmentName) {
 		r, err := intake.NewRefresher(b.pool, b.log, intake.RefresherConfig{MaxAge: b.cfg.TMDBRefreshAge,

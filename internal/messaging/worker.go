@@ -45,6 +45,18 @@ type WorkerConfig struct {
 	// Attempt, if set, wraps every attempt at a message (inside the
 	// retries).
 	Attempt message.HandlerMiddleware
+	// Deliveries, if set, records when each queue last handed the worker
+	// a message (for Stalls).
+	Deliveries *Deliveries
+}
+
+// subscriber consumes queue, its deliveries recorded if cfg asks.
+func (cfg WorkerConfig) subscriber(queue string) (message.Subscriber, error) {
+	sub, err := newSubscriber(cfg.AMQPURL, queue, cfg.Logger)
+	if err != nil || cfg.Deliveries == nil {
+		return sub, err
+	}
+	return cfg.Deliveries.Watch(sub, queue), nil
 }
 
 // logMessages logs each attempt with the message's correlation id, which
@@ -178,7 +190,7 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 				return CommandTopic(p.CommandName), nil
 			},
 			SubscriberConstructor: func(p cqrs.CommandProcessorSubscriberConstructorParams) (message.Subscriber, error) {
-				return newSubscriber(cfg.AMQPURL, CommandTopic(p.CommandName), cfg.Logger)
+				return cfg.subscriber(CommandTopic(p.CommandName))
 			},
 			Marshaler: marshaler,
 			Logger:    cfg.Logger,
@@ -196,7 +208,7 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 				return EventsTopic, nil
 			},
 			SubscriberConstructor: func(p cqrs.EventGroupProcessorSubscriberConstructorParams) (message.Subscriber, error) {
-				return newSubscriber(cfg.AMQPURL, EventQueue(p.EventGroupName), cfg.Logger)
+				return cfg.subscriber(EventQueue(p.EventGroupName))
 			},
 			// Every group's queue gets every event type; a group acks those
 			// it has no handler for.
@@ -214,7 +226,7 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 		}
 	}
 	for _, h := range cfg.Batched {
-		sub, err := newSubscriber(cfg.AMQPURL, h.Queue, cfg.Logger)
+		sub, err := cfg.subscriber(h.Queue)
 		if err != nil {
 			return nil, err
 		}
