@@ -53,9 +53,8 @@ func beatWhileRouting(ctx context.Context, router *message.Router, inFlight *att
 // workerLive tells whether a worker works: its router runs (not before it
 // subscribed, not once it closed), no attempt at a message has run longer
 // than maxAttempt (a hung handler), and no queue is stalled (messages wait
-// in it, none reaches the worker: a subscription that stopped receiving).
-// A stall counts only while no attempt has run for stallAfter: a long one
-// may be what holds the deliveries back, and maxAttempt judges it.
+// in it while none reaches the worker, and it holds none of them: a
+// subscription that stopped receiving).
 func workerLive(routing bool, oldest time.Duration, stalled []string) bool {
-	return routing && oldest <= maxAttempt && (len(stalled) == 0 || oldest >= stallAfter)
+	return routing && oldest <= maxAttempt && len(stalled) == 0
 }

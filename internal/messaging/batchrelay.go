@@ -195,7 +195,7 @@ func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel) (n int, err 
 		defer cancel()
 		defer func() {
 			// Say why the round ended: pgx reports only a timeout.
-			if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			if parent.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("the round took over %s (RoundTimeout): %w", r.RoundTimeout, err)
 			}
 		}()

@@ -12,16 +12,22 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// Deliveries records when each queue a worker consumes last handed one of
-// its subscriptions a message. A subscription can stop receiving while its
-// handlers sit idle (a consumer RabbitMQ no longer serves, one not made
-// again after a reconnect): no handler hangs and the router runs, so only
-// this record, beside the queue's count of waiting messages, shows it (see
-// Stalls).
+// Deliveries records, for each queue a worker consumes, when its
+// subscriptions last moved (handed the worker a message, or saw one
+// settled) and how many messages they hold. A subscription can stop
+// receiving while its handlers sit idle (a consumer RabbitMQ no longer
+// serves, one not made again after a reconnect): no handler hangs and the
+// router runs, so only this record, beside the queue's count of waiting
+// messages, shows it (see Stalls).
 type Deliveries struct {
-	now  func() time.Time
-	mu   sync.Mutex
-	last map[string]*atomic.Int64 // queue → unix nanoseconds
+	now    func() time.Time
+	mu     sync.Mutex
+	queues map[string]*queueState
+}
+
+type queueState struct {
+	moved atomic.Int64 // unix nanoseconds
+	held  atomic.Int64 // messages handed out, not yet acked or nacked
 }
 
 // NewDeliveries returns an empty record on the clock now.
@@ -29,22 +35,22 @@ func NewDeliveries(now func() time.Time) *Deliveries {
 	if now == nil {
 		now = time.Now
 	}
-	return &Deliveries{now: now, last: map[string]*atomic.Int64{}}
+	return &Deliveries{now: now, queues: map[string]*queueState{}}
 }
 
 // Watch returns sub with every message it hands out recorded against
-// queue. The queue counts as served when it is watched, so that a
+// queue. The queue counts as moving when it is watched, so that a
 // subscription gets time to start.
 func (d *Deliveries) Watch(sub message.Subscriber, queue string) message.Subscriber {
 	d.mu.Lock()
-	stamp := d.last[queue]
-	if stamp == nil {
-		stamp = new(atomic.Int64)
-		d.last[queue] = stamp
+	st := d.queues[queue]
+	if st == nil {
+		st = new(queueState)
+		d.queues[queue] = st
 	}
 	d.mu.Unlock()
-	stamp.Store(d.now().UnixNano())
-	return watchedSubscriber{Subscriber: sub, stamp: stamp, now: d.now}
+	st.moved.Store(d.now().UnixNano())
+	return watchedSubscriber{Subscriber: sub, state: st, now: d.now}
 }
 
 // Queues lists the queues watched, in name order.
@@ -52,32 +58,35 @@ func (d *Deliveries) Queues() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var qs []string
-	for q := range d.last {
+	for q := range d.queues {
 		qs = append(qs, q)
 	}
 	slices.Sort(qs)
 	return qs
 }
 
-// Last is when queue last handed out a message (zero if not watched).
-func (d *Deliveries) Last(queue string) time.Time {
+// Moved is when queue's subscriptions last handed out a message or saw
+// one settled (zero if not watched); held is how many they hold now.
+func (d *Deliveries) Moved(queue string) (at time.Time, held int64) {
 	d.mu.Lock()
-	stamp := d.last[queue]
+	st := d.queues[queue]
 	d.mu.Unlock()
-	if stamp == nil {
-		return time.Time{}
+	if st == nil {
+		return time.Time{}, 0
 	}
-	return time.Unix(0, stamp.Load())
+	return time.Unix(0, st.moved.Load()), st.held.Load()
 }
 
 type watchedSubscriber struct {
 	message.Subscriber
-	stamp *atomic.Int64
+	state *queueState
 	now   func() time.Time
 }
 
-// Subscribe stamps each message as the router takes it: one hop through
-// a goroutine per message, and a message is a bundle of many views.
+// Subscribe records each message as the router takes it and as it is
+// settled: one hop through a goroutine per message, and a message is a
+// bundle of many views. It takes the next message once the last one is
+// acked or nacked, as watermill-amqp's subscriptions do anyway.
 func (s watchedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	in, err := s.Subscriber.Subscribe(ctx, topic)
 	if err != nil {
@@ -87,28 +96,42 @@ func (s watchedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan 
 	go func() {
 		defer close(out)
 		for msg := range in {
-			s.stamp.Store(s.now().UnixNano())
+			s.state.held.Add(1)
+			s.state.moved.Store(s.now().UnixNano())
 			select {
 			case out <- msg:
 			case <-ctx.Done():
-				// The router stopped: the subscriber nacks what it still
-				// holds once it is closed.
+				// The router stopped before it took the message: give it
+				// back (the subscription waits for its ack or nack).
+				msg.Nack()
+				s.state.held.Add(-1)
 				return
 			}
+			select {
+			case <-msg.Acked():
+			case <-msg.Nacked():
+			case <-ctx.Done():
+			}
+			s.state.held.Add(-1)
+			s.state.moved.Store(s.now().UnixNano())
 		}
 	}()
 	return out, nil
 }
 
 // Stalls finds the queues a worker consumes that hold messages ready for
-// delivery while none has reached the worker for a while: a subscription
-// that stopped receiving. It asks RabbitMQ (a passive declare of each
+// delivery while none has reached the worker for a while, and the worker
+// holds none of theirs: a subscription that stopped receiving. It asks RabbitMQ (a passive declare of each
 // queue, on a connection of its own) for the count of ready messages.
 type Stalls struct {
 	url        string
 	deliveries *Deliveries
 	after      time.Duration
 	now        func() time.Time
+	// Timeout bounds one check: amqp091-go's calls take no context, and
+	// a broker that stops answering would hold the check for good. The
+	// connection is closed then, and made again next time.
+	Timeout time.Duration
 
 	conn       *amqp.Connection
 	ch         *amqp.Channel
@@ -119,13 +142,21 @@ type Stalls struct {
 // has had messages ready at every check for after, and handed none out
 // in that time.
 func NewStalls(amqpURL string, deliveries *Deliveries, after time.Duration) *Stalls {
-	return &Stalls{url: amqpURL, deliveries: deliveries, after: after, now: deliveries.now, readySince: map[string]time.Time{}}
+	return &Stalls{url: amqpURL, deliveries: deliveries, after: after, now: deliveries.now, Timeout: 5 * time.Second,
+		readySince: map[string]time.Time{}}
 }
 
 // Check returns the stalled queues. A queue's ready messages must be seen
 // at each check for the whole of after: one check that finds the queue
 // empty, or fails, starts it over. Not safe for concurrent use.
 func (s *Stalls) Check() ([]string, error) {
+	if err := s.connect(); err != nil {
+		clear(s.readySince)
+		return nil, err
+	}
+	conn := s.conn
+	bound := time.AfterFunc(s.Timeout, func() { conn.Close() })
+	defer bound.Stop()
 	var stalled []string
 	for _, q := range s.deliveries.Queues() {
 		ready, err := s.ready(q)
@@ -145,30 +176,40 @@ func (s *Stalls) Check() ([]string, error) {
 			s.readySince[q] = now
 			continue
 		}
-		if now.Sub(since) >= s.after && now.Sub(s.deliveries.Last(q)) >= s.after {
+		// A queue whose subscriptions hold a message is busy, however
+		// long: the worker's hung-attempt check judges that.
+		moved, held := s.deliveries.Moved(q)
+		if held == 0 && now.Sub(since) >= s.after && now.Sub(moved) >= s.after {
 			stalled = append(stalled, q)
 		}
 	}
 	return stalled, nil
 }
 
+// connect opens the connection and channel if they are not open.
+func (s *Stalls) connect() error {
+	if s.ch != nil && !s.ch.IsClosed() {
+		return nil
+	}
+	if s.conn == nil || s.conn.IsClosed() {
+		conn, err := amqp.DialConfig(s.url, amqp.Config{Dial: amqp.DefaultDial(s.Timeout),
+			Properties: amqp.Table{"connection_name": "trend worker stall check"}})
+		if err != nil {
+			return fmt.Errorf("connect to RabbitMQ: %w", err)
+		}
+		s.conn = conn
+	}
+	ch, err := s.conn.Channel()
+	if err != nil {
+		s.conn.Close()
+		return fmt.Errorf("open a channel: %w", err)
+	}
+	s.ch = ch
+	return nil
+}
+
 // ready is how many messages queue holds ready for delivery.
 func (s *Stalls) ready(queue string) (int, error) {
-	if s.ch == nil || s.ch.IsClosed() {
-		if s.conn == nil || s.conn.IsClosed() {
-			conn, err := amqp.DialConfig(s.url, amqp.Config{Properties: amqp.Table{"connection_name": "trend worker stall check"}})
-			if err != nil {
-				return 0, fmt.Errorf("connect to RabbitMQ: %w", err)
-			}
-			s.conn = conn
-		}
-		ch, err := s.conn.Channel()
-		if err != nil {
-			s.conn.Close()
-			return 0, fmt.Errorf("open a channel: %w", err)
-		}
-		s.ch = ch
-	}
 	// Passive: RabbitMQ only says whether the queue exists, and its counts
 	// (a missing queue closes the channel, opened again next time).
 	q, err := s.ch.QueueDeclarePassive(queue, true, false, false, false, nil)

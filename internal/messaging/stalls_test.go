@@ -68,14 +68,21 @@ func TestStallsFindAQueueNoSubscriptionServes(t *testing.T) {
 	advance(time.Second)
 	check(busy) // a minute waiting, nothing delivered
 
-	// A delivery (the router takes a message) ends the stall.
+	// A delivery (the router takes a message) ends the stall, and while
+	// the worker holds the message (a handler at work) the queue is busy,
+	// not stalled, however long that takes.
 	out, err := sub.Subscribe(t.Context(), busy)
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { feed <- message.NewMessage(watermill.NewUUID(), nil) }()
-	<-out
+	held := <-out
 	check()
+	advance(time.Hour)
+	check()
+	held.Ack()
+	waitSettled(t, d, busy)
+	check() // settled just now
 	advance(time.Minute)
 	check(busy)
 
@@ -88,6 +95,22 @@ func TestStallsFindAQueueNoSubscriptionServes(t *testing.T) {
 	check()
 	advance(time.Minute)
 	check(busy)
+	close(feed)
+}
+
+// waitSettled waits until queue's subscriptions hold no message.
+func waitSettled(t *testing.T, d *messaging.Deliveries, queue string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, held := d.Moved(queue); held == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: a message acked 30 s ago still counts as held", queue)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // A check that cannot count a queue's messages says so, finds nothing
@@ -167,15 +190,20 @@ func TestWorkerRecordsEachQueuesDeliveries(t *testing.T) {
 		<-done
 	}()
 	<-router.Running()
-	queue := messaging.CommandTopic("RecordViews")
-	before := d.Last(queue)
-	// Not a RecordViews (the handler refuses it): a delivery all the same.
-	testenv.Publish(t, url, queue, amqp.Publishing{Body: []byte("{}")})
-	deadline := time.Now().Add(30 * time.Second)
-	for !d.Last(queue).After(before) {
-		if time.Now().After(deadline) {
-			t.Fatalf("a message published to %s: no delivery recorded in 30 s", queue)
+	// Not messages their handlers take (they refuse them): deliveries all
+	// the same. Each goes straight to its queue (the default exchange).
+	ch := testenv.Channel(t, url)
+	for _, queue := range want {
+		before, _ := d.Moved(queue)
+		if err := ch.PublishWithContext(t.Context(), "", queue, true, false, amqp.Publishing{Body: []byte("{}")}); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		deadline := time.Now().Add(30 * time.Second)
+		for moved, held := d.Moved(queue); !moved.After(before) || held != 0; moved, held = d.Moved(queue) {
+			if time.Now().After(deadline) {
+				t.Fatalf("a message published to %s: in 30 s, no delivery recorded and settled (moved %v, held %d)", queue, moved, held)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
