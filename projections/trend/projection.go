@@ -253,32 +253,15 @@ func later(a, b time.Time) time.Time {
 func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Event) error {
 	switch e := ev.(type) {
 	case *events.MovieRegistered:
-		// A movie registered again after TMDB removed it starts afresh. Its
-		// row is locked before its buckets are touched: every writer takes
-		// the movies, then the buckets, and so does a replay's switch (the
-		// other order deadlocked with it).
-		var removed bool
-		err := db.QueryRow(ctx, `SELECT status = 'removed' FROM `+p.table+` WHERE tmdb_id = $1 FOR UPDATE`, e.TMDBID).Scan(&removed)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if removed {
-			if _, err := db.Exec(ctx, `DELETE FROM `+p.buckets+` WHERE tmdb_id = $1`, e.TMDBID); err != nil {
-				return err
-			}
-			if p.bulk != nil {
-				p.bulk.forget(e.TMDBID)
-			}
-		}
-		_, err = db.Exec(ctx, `
+		// A movie registered again after TMDB removed it keeps what its
+		// row counted since the removal: the views of the new registration,
+		// which can reach the log before this event does (they travel on
+		// another queue).
+		_, err := db.Exec(ctx, `
 			INSERT INTO `+p.table+` AS t (tmdb_id, status, registered_at, last_updated_at, last_position)
 			VALUES ($1, 'pending', $2, $2, $3)
 			ON CONFLICT (tmdb_id) DO UPDATE SET
 				status = CASE WHEN t.status = 'removed' THEN 'pending' ELSE t.status END,
-				internal_views_count = CASE WHEN t.status = 'removed' THEN 0 ELSE t.internal_views_count END,
-				final_trend_score = CASE WHEN t.status = 'removed' THEN 0 ELSE t.final_trend_score END,
-				attention_day = CASE WHEN t.status = 'removed' THEN '-Infinity' ELSE t.attention_day END,
-				attention_week = CASE WHEN t.status = 'removed' THEN '-Infinity' ELSE t.attention_week END,
 				registered_at = excluded.registered_at,
 				last_updated_at = greatest(t.last_updated_at, excluded.last_updated_at),
 				last_position = greatest(t.last_position, excluded.last_position),
@@ -315,13 +298,30 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 			e.TMDBID, Score(e.VoteAverage, views))
 		return err
 	case *events.MovieRemoved:
+		// A removed movie is no longer shown, and what it counted goes with
+		// it: a registration after the removal starts from the views
+		// logged after it. Its row is locked (the upsert) before its
+		// buckets are touched: every writer takes the movies, then the
+		// buckets, and so does a replay's switch (the other order
+		// deadlocked with it).
 		_, err := db.Exec(ctx, `
 			INSERT INTO `+p.table+` AS t (tmdb_id, status, last_updated_at, last_position) VALUES ($1, 'removed', $2, $3)
 			ON CONFLICT (tmdb_id) DO UPDATE SET status = 'removed',
+				internal_views_count = 0, final_trend_score = 0,
+				attention_day = '-Infinity', attention_week = '-Infinity',
 				last_updated_at = greatest(t.last_updated_at, $2), last_position = greatest(t.last_position, $3),
 				change_seq = nextval('trend_change_seq')`,
 			e.TMDBID, e.RemovedAt, pos)
-		return err
+		if err != nil {
+			return err
+		}
+		if _, err := db.Exec(ctx, `DELETE FROM `+p.buckets+` WHERE tmdb_id = $1`, e.TMDBID); err != nil {
+			return err
+		}
+		if p.bulk != nil {
+			p.bulk.forget(e.TMDBID)
+		}
+		return nil
 	case *events.MovieRefreshRequested:
 		return nil // the facts it leads to arrive as MovieDetailsFetched
 	default:
@@ -349,7 +349,10 @@ func (p Projection) addViews(ctx context.Context, db DB, aggs map[int64]*viewAgg
 		ns[i], ats[i], poss[i], days[i], weeks[i] = a.n, a.at, a.pos, a.day, a.week
 	}
 	// Views of a movie not yet in the projection (its registration is still
-	// on its way) create a pending row; views of a removed movie are dropped.
+	// on its way) create a pending row. Views of a removed movie count on
+	// its hidden row, from zero: they are a new registration's, logged
+	// before its MovieRegistered (or, rarely, views in flight while TMDB
+	// removed the movie), and a registration keeps them.
 	rows, err := db.Query(ctx, `
 		INSERT INTO `+p.table+` AS t (tmdb_id, status, internal_views_count, last_updated_at, last_position, attention_day, attention_week)
 		SELECT d.id, 'pending', d.n, d.at, d.pos, d.day, d.week
@@ -362,7 +365,6 @@ func (p Projection) addViews(ctx context.Context, db DB, aggs map[int64]*viewAgg
 			last_updated_at = greatest(t.last_updated_at, excluded.last_updated_at),
 			last_position = greatest(t.last_position, excluded.last_position),
 			change_seq = nextval('trend_change_seq')
-		WHERE t.status <> 'removed'
 		RETURNING t.tmdb_id, t.internal_views_count, coalesce(t.external_score, 0), t.final_trend_score`,
 		ids, ns, ats, poss, days, weeks)
 	if err != nil {
@@ -405,8 +407,8 @@ func (p Projection) addViews(ctx context.Context, db DB, aggs map[int64]*viewAgg
 	return p.addBuckets(ctx, db, counted, aggs)
 }
 
-// addBuckets counts the views of the movies in ids (those not removed)
-// into minute and hour buckets, then prunes the buckets that aged out.
+// addBuckets counts the views of the movies in ids into minute and hour
+// buckets, then prunes the buckets that aged out.
 func (p Projection) addBuckets(ctx context.Context, db DB, ids []int64, aggs map[int64]*viewAgg) error {
 	hourFloor := floorDiv(p.minuteFloor*60-int64((hourRetention-minuteRetention).Seconds()), 3600)
 	for _, res := range []struct {

@@ -107,11 +107,30 @@ func TestProjectionFollowsAMovie(t *testing.T) {
 	if _, err := reader.Get(ctx, 27205); err != trend.ErrNotFound {
 		t.Errorf("removed movie: got %v, want ErrNotFound", err)
 	}
+	// A registration after the removal starts afresh, from the views
+	// logged after the removal: the new registration's views travel on
+	// another queue than it, and can reach the log first.
 	apply(views(27205, 5, t0.Add(3*time.Hour))...)
+	if _, err := reader.Get(ctx, 27205); err != trend.ErrNotFound {
+		t.Errorf("views of a removed movie: got %v, want it still ErrNotFound", err)
+	}
 	apply(events.MovieRegistered{TMDBID: 27205, RegisteredAt: t0.Add(4 * time.Hour)})
 	m, _ = reader.Get(ctx, 27205)
-	if m.Status != "pending" || m.InternalViewsCount != 0 {
-		t.Errorf("registered again after removal: got %s with %d views, want pending with 0", m.Status, m.InternalViewsCount)
+	if m.Status != "pending" || m.InternalViewsCount != 5 {
+		t.Errorf("registered again after removal: got %s with %d views, want pending with the 5 views logged since", m.Status, m.InternalViewsCount)
+	}
+	apply(views(27205, 2, t0.Add(5*time.Hour))...)
+	m, _ = reader.Get(ctx, 27205)
+	if m.InternalViewsCount != 7 {
+		t.Errorf("registered again, then 2 views: got %d views, want 7", m.InternalViewsCount)
+	}
+	// Removed again, and registered again before any view: nothing of
+	// the earlier registrations is left.
+	apply(events.MovieRemoved{TMDBID: 27205, Reason: "test", RemovedAt: t0.Add(6 * time.Hour)})
+	apply(events.MovieRegistered{TMDBID: 27205, RegisteredAt: t0.Add(7 * time.Hour)})
+	m, _ = reader.Get(ctx, 27205)
+	if m.Status != "pending" || m.InternalViewsCount != 0 || m.FinalTrendScore != 0 {
+		t.Errorf("removed and registered again: got %s with %d views, score %v; want pending with 0, score 0", m.Status, m.InternalViewsCount, m.FinalTrendScore)
 	}
 }
 
@@ -322,16 +341,15 @@ func TestBatchesOfOneTransactionApplyInLogOrder(t *testing.T) {
 	}
 }
 
-// A registration of a removed movie takes the projection's tables in the
-// order a replay's switch takes them (the movies, then the buckets), so
-// the two wait for each other instead of deadlocking.
-func TestRegistrationTakesTheTablesInTheSwitchsOrder(t *testing.T) {
+// A removal takes the projection's tables in the order a replay's switch
+// takes them (the movies, then the buckets), so the two wait for each
+// other instead of deadlocking.
+func TestRemovalTakesTheTablesInTheSwitchsOrder(t *testing.T) {
 	t.Parallel()
 	pool, store, h, reader := setup(t)
 	ctx := t.Context()
 	must(t, h.HandleBatch(ctx, appendBatch(t, store, append([]events.Event{events.MovieRegistered{TMDBID: 5, RegisteredAt: t0}}, views(5, 3, t0)...)...)))
-	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRemoved{TMDBID: 5, RemovedAt: t0.Add(time.Minute)})))
-	again := appendBatch(t, store, events.MovieRegistered{TMDBID: 5, RegisteredAt: t0.Add(2 * time.Minute)})
+	removed := appendBatch(t, store, events.MovieRemoved{TMDBID: 5, RemovedAt: t0.Add(time.Minute)})
 
 	sw, err := pool.Begin(ctx)
 	must(t, err)
@@ -341,22 +359,26 @@ func TestRegistrationTakesTheTablesInTheSwitchsOrder(t *testing.T) {
 	_, err = sw.Exec(ctx, `LOCK TABLE trend_movies IN EXCLUSIVE MODE`) // the switch's first lock
 	must(t, err)
 	done := make(chan error, 1)
-	go func() { done <- h.HandleBatch(ctx, again) }()
+	go func() { done <- h.HandleBatch(ctx, removed) }()
 	for waiting := false; !waiting; {
 		must(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'trend_movies'::regclass)`).Scan(&waiting))
 		time.Sleep(10 * time.Millisecond)
 	}
-	// The switch's second lock. A registration that had deleted the
-	// movie's buckets before waiting for its row held them: a deadlock.
+	// The switch's second lock. A removal that had deleted the movie's
+	// buckets before waiting for its row held them: a deadlock.
 	if _, err := sw.Exec(ctx, `LOCK TABLE trend_movies_buckets IN EXCLUSIVE MODE`); err != nil {
 		t.Fatalf("the switch's lock of the buckets: %v", err)
 	}
 	must(t, sw.Commit(ctx))
 	if err := <-done; err != nil {
-		t.Fatalf("the registration: %v", err)
+		t.Fatalf("the removal: %v", err)
 	}
-	m, err := reader.Get(ctx, 5)
-	if err != nil || m.Status != "pending" || m.InternalViewsCount != 0 {
-		t.Errorf("registered again: %+v, %v; want pending with 0 views", m, err)
+	if _, err := reader.Get(ctx, 5); err != trend.ErrNotFound {
+		t.Errorf("removed: got %v, want ErrNotFound", err)
+	}
+	var buckets int
+	must(t, pool.QueryRow(ctx, `SELECT count(*) FROM trend_movies_buckets WHERE tmdb_id = 5`).Scan(&buckets))
+	if buckets != 0 {
+		t.Errorf("removed: %d buckets of its views left, want none", buckets)
 	}
 }
