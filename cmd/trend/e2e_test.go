@@ -172,6 +172,33 @@ func TestMovieTMDBDoesNotKnowIsRemoved(t *testing.T) {
 	}
 }
 
+// A movie TMDB removed and then registered again counts the views sent
+// right after the new registration. They travel on another queue than
+// the registration and can reach the log first; this run does not force
+// that order (TestProjectionFollowsAMovie does, on the projection).
+func TestMovieRegisteredAgainCountsItsNewViews(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	s.tmdb.fail(603, http.StatusNotFound) // the first time only
+	s.register(603)
+	waitFor(t, 30*time.Second, "the movie TMDB did not know to be removed", func() bool {
+		r := s.do(http.MethodGet, "/api/movies", "", "")
+		_, status := s.movie(603)
+		return status == http.StatusNotFound && r.header.Get("X-Total-Count") == "0"
+	})
+	s.register(603)
+	const views = 40
+	for range views {
+		if r := s.postJSON("/api/movies/view", `{"tmdb_id":603}`); r.status != http.StatusAccepted {
+			t.Fatalf("view right after registering again: got %d %s, want 202", r.status, r.body)
+		}
+	}
+	s.waitViews(603, views)
+	if m := s.waitActive(603); m.InternalViewsCount != views {
+		t.Errorf("registered again, then active: %d views, want %d", m.InternalViewsCount, views)
+	}
+}
+
 func TestTMDBFailuresAreRetried(t *testing.T) {
 	t.Parallel()
 	s := startSystem(t, sysOptions{})

@@ -71,6 +71,9 @@ func newFakeTMDB(t *testing.T) *fakeTMDB {
 		switch status {
 		case 0:
 			real.ServeHTTP(w, r)
+		case http.StatusNotFound: // TMDB does not know the movie
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, `{"success":false,"status_code":34,"status_message":"The resource you requested could not be found."}`)
 		case http.StatusTooManyRequests:
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(status)
