@@ -215,6 +215,55 @@ func TestHeldBackBatchKeepsItsPlaceBeforeLaterEventsOfItsMovie(t *testing.T) {
 	}
 }
 
+// Views logged before a removal and delivered after it (in flight while
+// TMDB removed the movie) count neither live nor in a rebuild, which reads
+// them before the removal; the views after a new registration count in
+// both.
+func TestRemovalDeliveredBeforeEarlierViewsRebuildsEqual(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	handle := func(b *events.Batch) {
+		t.Helper()
+		if err := w.live.HandleBatch(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add := func(evs ...events.Event) *events.Batch {
+		t.Helper()
+		b, err := w.append(ctx, evs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	viewsOf := func(n int, at time.Time) []events.Event {
+		var vs []events.Event
+		for range n {
+			vs = append(vs, events.ViewRecorded{ViewID: uuid.New(), TMDBID: 1, ViewedAt: at})
+		}
+		return vs
+	}
+	handle(add(events.MovieRegistered{TMDBID: 1, RegisteredAt: t0}))
+	handle(add(events.MovieDetailsFetched{TMDBID: 1, Title: "M", VoteAverage: 7, VoteCount: 10, FetchedAt: t0}))
+	inFlight := add(viewsOf(4, t0)...)
+	handle(add(events.MovieRemoved{TMDBID: 1, RemovedAt: t0.Add(time.Minute)}))
+	handle(inFlight)
+	newViews := add(viewsOf(3, t0.Add(3*time.Minute))...) // logged before the registration
+	handle(newViews)
+	handle(add(events.MovieRegistered{TMDBID: 1, RegisteredAt: t0.Add(2 * time.Minute)}))
+	if d := w.check(ctx); len(d) != 0 {
+		t.Errorf("the rebuild differs from the live copy: %v", d)
+	}
+	var views int64
+	if err := w.pool.QueryRow(ctx, `SELECT internal_views_count FROM trend_movies WHERE tmdb_id = 1`).Scan(&views); err != nil {
+		t.Fatal(err)
+	}
+	if views != 3 {
+		t.Errorf("registered again: %d views, want the 3 logged after the removal", views)
+	}
+}
+
 func TestRebuildEqualsLive(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)

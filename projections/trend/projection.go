@@ -48,26 +48,39 @@ type Projection struct {
 	bulk *bucketBuffer
 }
 
-// bucketBuffer is view buckets gathered in memory during a replay.
+// bucketBuffer is view buckets gathered in memory during a replay, by
+// movie, then minute or hour (Unix): a removal forgets one movie's.
 type bucketBuffer struct {
-	minutes map[bucketKey]int64
-	hours   map[bucketKey]int64
+	minutes map[int64]map[int64]int64
+	hours   map[int64]map[int64]int64
 	// flushed: the table has buckets of this buffer already. Until then it
 	// is empty (a replay's new table) and the first flush copies straight
 	// into it.
 	flushed bool
 }
 
-type bucketKey struct{ movie, at int64 } // at: Unix minute or hour
+func newBucketBuffer() *bucketBuffer {
+	return &bucketBuffer{minutes: map[int64]map[int64]int64{}, hours: map[int64]map[int64]int64{}}
+}
+
+func (b *bucketBuffer) add(m map[int64]map[int64]int64, movie, at, n int64) {
+	byAt := m[movie]
+	if byAt == nil {
+		byAt = map[int64]int64{}
+		m[movie] = byAt
+	}
+	byAt[at] += n
+}
 
 func (b *bucketBuffer) forget(movie int64) {
-	for _, m := range []map[bucketKey]int64{b.minutes, b.hours} {
-		for k := range m {
-			if k.movie == movie {
-				delete(m, k)
-			}
-		}
-	}
+	delete(b.minutes, movie)
+	delete(b.hours, movie)
+}
+
+func (b *bucketBuffer) empty() bool { return len(b.minutes)+len(b.hours) == 0 }
+
+func (b *bucketBuffer) reset() {
+	b.minutes, b.hours = map[int64]map[int64]int64{}, map[int64]map[int64]int64{}
 }
 
 // WithBulkBuckets returns p that gathers view buckets in memory until
@@ -75,7 +88,7 @@ func (b *bucketBuffer) forget(movie int64) {
 // COPY does that many times faster than upserts chunk by chunk. Its prune
 // is deferred too.
 func (p Projection) WithBulkBuckets() Projection {
-	p.bulk = &bucketBuffer{minutes: map[bucketKey]int64{}, hours: map[bucketKey]int64{}}
+	p.bulk = newBucketBuffer()
 	p.deferPrune = true
 	return p
 }
@@ -90,17 +103,19 @@ func (p Projection) FlushBuckets(ctx context.Context, db interface {
 	DB
 	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
 }) error {
-	if p.bulk == nil || len(p.bulk.minutes)+len(p.bulk.hours) == 0 {
+	if p.bulk == nil || p.bulk.empty() {
 		return nil
 	}
-	src := make([][]any, 0, len(p.bulk.minutes)+len(p.bulk.hours))
+	var src [][]any
 	for _, r := range []struct {
 		name string
 		unit int64
-		m    map[bucketKey]int64
+		m    map[int64]map[int64]int64
 	}{{"minute", 60, p.bulk.minutes}, {"hour", 3600, p.bulk.hours}} {
-		for k, n := range r.m {
-			src = append(src, []any{k.movie, r.name, time.Unix(k.at*r.unit, 0).UTC(), n})
+		for movie, byAt := range r.m {
+			for at, n := range byAt {
+				src = append(src, []any{movie, r.name, time.Unix(at*r.unit, 0).UTC(), n})
+			}
 		}
 	}
 	if !p.bulk.flushed {
@@ -113,7 +128,7 @@ func (p Projection) FlushBuckets(ctx context.Context, db interface {
 			return fmt.Errorf("write view buckets: %w", err)
 		}
 		p.bulk.flushed = true
-		p.bulk.minutes, p.bulk.hours = map[bucketKey]int64{}, map[bucketKey]int64{}
+		p.bulk.reset()
 		return nil
 	}
 	if _, err := db.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS trend_bucket_staging
@@ -133,7 +148,7 @@ func (p Projection) FlushBuckets(ctx context.Context, db interface {
 	if _, err := db.Exec(ctx, `TRUNCATE trend_bucket_staging`); err != nil {
 		return err
 	}
-	p.bulk.minutes, p.bulk.hours = map[bucketKey]int64{}, map[bucketKey]int64{}
+	p.bulk.reset()
 	return nil
 }
 
@@ -298,18 +313,23 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 			e.TMDBID, Score(e.VoteAverage, views))
 		return err
 	case *events.MovieRemoved:
-		// A removed movie is no longer shown, and what it counted goes with
-		// it: a registration after the removal starts from the views
-		// logged after it. Its row is locked (the upsert) before its
-		// buckets are touched: every writer takes the movies, then the
-		// buckets, and so does a replay's switch (the other order
-		// deadlocked with it).
+		// A removed movie is no longer shown, and what it counted and its
+		// facts go with it: a registration after the removal starts from
+		// the views logged after it (removed_position keeps out the views
+		// logged before it, whenever they arrive), and from new facts. Its
+		// row is locked (the upsert) before its buckets are touched: every
+		// writer takes the movies, then the buckets, and so does a
+		// replay's switch (the other order deadlocked with it).
 		_, err := db.Exec(ctx, `
-			INSERT INTO `+p.table+` AS t (tmdb_id, status, last_updated_at, last_position) VALUES ($1, 'removed', $2, $3)
+			INSERT INTO `+p.table+` AS t (tmdb_id, status, last_updated_at, last_position, removed_position)
+			VALUES ($1, 'removed', $2, $3, $3)
 			ON CONFLICT (tmdb_id) DO UPDATE SET status = 'removed',
 				internal_views_count = 0, final_trend_score = 0,
 				attention_day = '-Infinity', attention_week = '-Infinity',
+				title = NULL, external_score = NULL, vote_count = NULL, popularity = NULL,
+				release_date = NULL, poster_path = NULL, genres = '[]', facts_fetched_at = NULL,
 				last_updated_at = greatest(t.last_updated_at, $2), last_position = greatest(t.last_position, $3),
+				removed_position = greatest(t.removed_position, $3),
 				change_seq = nextval('trend_change_seq')`,
 			e.TMDBID, e.RemovedAt, pos)
 		if err != nil {
@@ -349,10 +369,14 @@ func (p Projection) addViews(ctx context.Context, db DB, aggs map[int64]*viewAgg
 		ns[i], ats[i], poss[i], days[i], weeks[i] = a.n, a.at, a.pos, a.day, a.week
 	}
 	// Views of a movie not yet in the projection (its registration is still
-	// on its way) create a pending row. Views of a removed movie count on
-	// its hidden row, from zero: they are a new registration's, logged
-	// before its MovieRegistered (or, rarely, views in flight while TMDB
-	// removed the movie), and a registration keeps them.
+	// on its way) create a pending row. Views of a removed movie logged
+	// after its removal count on its hidden row, from zero: they are a new
+	// registration's, logged before its MovieRegistered, which keeps them.
+	// Views logged before the removal are left out, whenever they arrive.
+	// The test is per movie and batch (its newest view): a batch's views
+	// of one movie lie on one side of a removal, unless the batch was
+	// being written while TMDB removed the movie (a replay's --check shows
+	// that case, and a replay settles it).
 	rows, err := db.Query(ctx, `
 		INSERT INTO `+p.table+` AS t (tmdb_id, status, internal_views_count, last_updated_at, last_position, attention_day, attention_week)
 		SELECT d.id, 'pending', d.n, d.at, d.pos, d.day, d.week
@@ -365,6 +389,7 @@ func (p Projection) addViews(ctx context.Context, db DB, aggs map[int64]*viewAgg
 			last_updated_at = greatest(t.last_updated_at, excluded.last_updated_at),
 			last_position = greatest(t.last_position, excluded.last_position),
 			change_seq = nextval('trend_change_seq')
+		WHERE excluded.last_position > t.removed_position
 		RETURNING t.tmdb_id, t.internal_views_count, coalesce(t.external_score, 0), t.final_trend_score`,
 		ids, ns, ats, poss, days, weeks)
 	if err != nil {
@@ -431,7 +456,7 @@ func (p Projection) addBuckets(ctx context.Context, db DB, ids []int64, aggs map
 					if res.unit == 60 {
 						m = p.bulk.minutes
 					}
-					m[bucketKey{id, at}] += n
+					p.bulk.add(m, id, at, n)
 					continue
 				}
 				bIDs, bAt, bN = append(bIDs, id), append(bAt, at*res.unit), append(bN, n)

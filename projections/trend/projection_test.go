@@ -116,8 +116,9 @@ func TestProjectionFollowsAMovie(t *testing.T) {
 	}
 	apply(events.MovieRegistered{TMDBID: 27205, RegisteredAt: t0.Add(4 * time.Hour)})
 	m, _ = reader.Get(ctx, 27205)
-	if m.Status != "pending" || m.InternalViewsCount != 5 {
-		t.Errorf("registered again after removal: got %s with %d views, want pending with the 5 views logged since", m.Status, m.InternalViewsCount)
+	if m.Status != "pending" || m.InternalViewsCount != 5 || m.Title != nil || m.ExternalScore != nil {
+		t.Errorf("registered again after removal: got %s with %d views, title %v, vote %v; want pending with the 5 views logged since and no facts yet",
+			m.Status, m.InternalViewsCount, m.Title, m.ExternalScore)
 	}
 	apply(views(27205, 2, t0.Add(5*time.Hour))...)
 	m, _ = reader.Get(ctx, 27205)
@@ -360,8 +361,12 @@ func TestRemovalTakesTheTablesInTheSwitchsOrder(t *testing.T) {
 	must(t, err)
 	done := make(chan error, 1)
 	go func() { done <- h.HandleBatch(ctx, removed) }()
+	deadline := time.Now().Add(30 * time.Second)
 	for waiting := false; !waiting; {
 		must(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'trend_movies'::regclass)`).Scan(&waiting))
+		if !waiting && time.Now().After(deadline) {
+			t.Fatal("the removal did not wait for the movies table the switch holds (30 s)")
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	// The switch's second lock. A removal that had deleted the movie's
@@ -380,5 +385,29 @@ func TestRemovalTakesTheTablesInTheSwitchsOrder(t *testing.T) {
 	must(t, pool.QueryRow(ctx, `SELECT count(*) FROM trend_movies_buckets WHERE tmdb_id = 5`).Scan(&buckets))
 	if buckets != 0 {
 		t.Errorf("removed: %d buckets of its views left, want none", buckets)
+	}
+}
+
+// Views logged before a removal never count after it, in whatever order
+// they arrive (a view in flight while TMDB removed the movie, a batch
+// redelivered): a registration after the removal starts from the views
+// logged after the removal only.
+func TestViewsLoggedBeforeARemovalNeverCountAfterIt(t *testing.T) {
+	t.Parallel()
+	_, store, h, reader := setup(t)
+	ctx := t.Context()
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: 11, RegisteredAt: t0})))
+	before := appendBatch(t, store, views(11, 3, t0)...)
+	removed := appendBatch(t, store, events.MovieRemoved{TMDBID: 11, RemovedAt: t0.Add(time.Minute)})
+	must(t, h.HandleBatch(ctx, removed))
+	must(t, h.HandleBatch(ctx, before)) // logged before the removal, delivered after it
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: 11, RegisteredAt: t0.Add(2 * time.Minute)})))
+	m, err := reader.Get(ctx, 11)
+	if err != nil || m.InternalViewsCount != 0 {
+		t.Fatalf("registered again after the removal: %+v, %v; want 0 views (3 logged before the removal)", m, err)
+	}
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, views(11, 2, t0.Add(3*time.Minute))...)))
+	if m, err = reader.Get(ctx, 11); err != nil || m.InternalViewsCount != 2 {
+		t.Errorf("then 2 views: %+v, %v; want 2", m, err)
 	}
 }
