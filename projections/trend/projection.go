@@ -227,12 +227,19 @@ func floorDiv(a, b int64) int64 {
 // Everything it writes comes from the events, never from the wall clock,
 // so a replay reproduces it exactly.
 func (p Projection) Apply(ctx context.Context, db DB, evs []events.Envelope) error {
+	removedAt, err := p.removals(ctx, db, evs)
+	if err != nil {
+		return err
+	}
 	pending := map[int64]*viewAgg{}
 	for _, env := range evs {
 		// A ViewRecorded (version 1) is all in its envelope: the movie, and
 		// occurred_at, which is viewed_at. Folding it without decoding its
 		// JSON is what makes a replay of millions of views fast.
 		if env.Type == events.TypeViewRecorded && env.Version == 1 {
+			if env.Position < removedAt[env.TMDBID] {
+				continue // logged before the movie's removal
+			}
 			a := pending[env.TMDBID]
 			if a == nil {
 				a = newViewAgg()
@@ -254,8 +261,59 @@ func (p Projection) Apply(ctx context.Context, db DB, evs []events.Envelope) err
 		if err := p.applyOne(ctx, db, env.Position, ev); err != nil {
 			return fmt.Errorf("apply %s of movie %d: %w", env.Type, env.TMDBID, err)
 		}
+		if env.Type == events.TypeMovieRemoved {
+			removedAt[env.TMDBID] = max(removedAt[env.TMDBID], env.Position)
+		}
 	}
 	return p.addViews(ctx, db, pending)
+}
+
+// removals returns the log position of the latest removal of each movie
+// that evs has views of and that was ever removed. Views logged before a
+// movie's removal belong to the registration TMDB removed, and never
+// count after it, whatever order they arrive in: live, a view in flight
+// while TMDB removed the movie, or a batch redelivered, comes after the
+// removal; a replay reads the log by transaction, and a transaction's
+// views can be logged before a removal that an earlier transaction
+// wrote. Each id is looked up in the primary key (see registry's
+// trackedAmong for why not = ANY).
+func (p Projection) removals(ctx context.Context, db DB, evs []events.Envelope) (map[int64]int64, error) {
+	var ids []int64
+	seen := map[int64]bool{}
+	for _, env := range evs {
+		if env.Type == events.TypeViewRecorded && !seen[env.TMDBID] {
+			seen[env.TMDBID] = true
+			ids = append(ids, env.TMDBID)
+		}
+	}
+	removedAt := map[int64]int64{}
+	if len(ids) == 0 {
+		return removedAt, nil
+	}
+	// The lock the writes below take anyway, taken before the read: a
+	// transaction that held the table for reading while it waited to
+	// write deadlocked with a replay's switch (which locks the table
+	// against writes, then renames it).
+	if _, err := db.Exec(ctx, `LOCK TABLE `+p.table+` IN ROW EXCLUSIVE MODE`); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", p.table, err)
+	}
+	rows, err := db.Query(ctx, `
+		SELECT x.id, coalesce((SELECT t.removed_position FROM `+p.table+` t WHERE t.tmdb_id = x.id), 0)
+		FROM unnest($1::bigint[]) AS x(id)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read removals: %w", err)
+	}
+	var id, at int64
+	_, err = pgx.ForEachRow(rows, []any{&id, &at}, func() error {
+		if at > 0 {
+			removedAt[id] = at
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read removals: %w", err)
+	}
+	return removedAt, nil
 }
 
 func later(a, b time.Time) time.Time {
@@ -271,13 +329,14 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 		// A movie registered again after TMDB removed it keeps what its
 		// row counted since the removal: the views of the new registration,
 		// which can reach the log before this event does (they travel on
-		// another queue).
+		// another queue). A registration logged before the removal, come
+		// late, leaves the movie removed.
 		_, err := db.Exec(ctx, `
 			INSERT INTO `+p.table+` AS t (tmdb_id, status, registered_at, last_updated_at, last_position)
 			VALUES ($1, 'pending', $2, $2, $3)
 			ON CONFLICT (tmdb_id) DO UPDATE SET
-				status = CASE WHEN t.status = 'removed' THEN 'pending' ELSE t.status END,
-				registered_at = excluded.registered_at,
+				status = CASE WHEN t.status = 'removed' AND $3 > t.removed_position THEN 'pending' ELSE t.status END,
+				registered_at = CASE WHEN $3 > t.removed_position THEN excluded.registered_at ELSE t.registered_at END,
 				last_updated_at = greatest(t.last_updated_at, excluded.last_updated_at),
 				last_position = greatest(t.last_position, excluded.last_position),
 				change_seq = nextval('trend_change_seq')`,
@@ -299,7 +358,7 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 				last_updated_at = greatest(t.last_updated_at, $9),
 				last_position = greatest(t.last_position, $10), facts_position = $10,
 				change_seq = nextval('trend_change_seq')
-			WHERE t.status <> 'removed' AND t.facts_position < $10
+			WHERE t.status <> 'removed' AND t.facts_position < $10 AND $10 > t.removed_position
 			RETURNING internal_views_count`,
 			e.TMDBID, e.Title, e.VoteAverage, e.VoteCount, e.Popularity, nullIfEmpty(e.ReleaseDate),
 			e.PosterPath, genres, e.FetchedAt, pos).Scan(&views)
@@ -372,11 +431,9 @@ func (p Projection) addViews(ctx context.Context, db DB, aggs map[int64]*viewAgg
 	// on its way) create a pending row. Views of a removed movie logged
 	// after its removal count on its hidden row, from zero: they are a new
 	// registration's, logged before its MovieRegistered, which keeps them.
-	// Views logged before the removal are left out, whenever they arrive.
-	// The test is per movie and batch (its newest view): a batch's views
-	// of one movie lie on one side of a removal, unless the batch was
-	// being written while TMDB removed the movie (a replay's --check shows
-	// that case, and a replay settles it).
+	// Apply left out the views logged before the removal; the condition
+	// on removed_position only guards against a removal another
+	// transaction committed since.
 	rows, err := db.Query(ctx, `
 		INSERT INTO `+p.table+` AS t (tmdb_id, status, internal_views_count, last_updated_at, last_position, attention_day, attention_week)
 		SELECT d.id, 'pending', d.n, d.at, d.pos, d.day, d.week

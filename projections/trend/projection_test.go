@@ -394,7 +394,7 @@ func TestRemovalTakesTheTablesInTheSwitchsOrder(t *testing.T) {
 // logged after the removal only.
 func TestViewsLoggedBeforeARemovalNeverCountAfterIt(t *testing.T) {
 	t.Parallel()
-	_, store, h, reader := setup(t)
+	pool, store, h, reader := setup(t)
 	ctx := t.Context()
 	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: 11, RegisteredAt: t0})))
 	before := appendBatch(t, store, views(11, 3, t0)...)
@@ -406,8 +406,60 @@ func TestViewsLoggedBeforeARemovalNeverCountAfterIt(t *testing.T) {
 	if err != nil || m.InternalViewsCount != 0 {
 		t.Fatalf("registered again after the removal: %+v, %v; want 0 views (3 logged before the removal)", m, err)
 	}
+	var buckets int
+	must(t, pool.QueryRow(ctx, `SELECT count(*) FROM trend_movies_buckets WHERE tmdb_id = 11`).Scan(&buckets))
+	if buckets != 0 {
+		t.Errorf("registered again after the removal: %d buckets of views from before it, want none", buckets)
+	}
 	must(t, h.HandleBatch(ctx, appendBatch(t, store, views(11, 2, t0.Add(3*time.Minute))...)))
 	if m, err = reader.Get(ctx, 11); err != nil || m.InternalViewsCount != 2 {
 		t.Errorf("then 2 views: %+v, %v; want 2", m, err)
+	}
+}
+
+// Views are left out one by one, not by batch: a replay reads the log by
+// transaction, so one of its chunks can hold a movie's views from before
+// a removal (a transaction that wrote them before the removal's, though
+// it began after) beside views from after it.
+func TestABatchStraddlingARemovalCountsOnlyTheViewsAfterIt(t *testing.T) {
+	t.Parallel()
+	_, store, h, reader := setup(t)
+	ctx := t.Context()
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: 12, RegisteredAt: t0})))
+	before := appendBatch(t, store, views(12, 3, t0)...)
+	removed := appendBatch(t, store, events.MovieRemoved{TMDBID: 12, RemovedAt: t0.Add(time.Minute)})
+	again := appendBatch(t, store, events.MovieRegistered{TMDBID: 12, RegisteredAt: t0.Add(2 * time.Minute)})
+	after := appendBatch(t, store, views(12, 2, t0.Add(3*time.Minute))...)
+	must(t, h.HandleBatch(ctx, removed))
+	must(t, h.HandleBatch(ctx, again))
+	straddling := &events.Batch{BatchID: uuid.New(), Events: append(append([]events.Envelope{}, before.Events...), after.Events...)}
+	must(t, h.HandleBatch(ctx, straddling))
+	m, err := reader.Get(ctx, 12)
+	if err != nil || m.InternalViewsCount != 2 {
+		t.Errorf("registered again, then a batch of 3 views from before the removal and 2 after: %+v, %v; want 2 views", m, err)
+	}
+}
+
+// A registration or facts logged before a removal and delivered after it
+// leave the movie removed, without those facts.
+func TestEventsLoggedBeforeARemovalDoNotUndoIt(t *testing.T) {
+	t.Parallel()
+	_, store, h, reader := setup(t)
+	ctx := t.Context()
+	registered := appendBatch(t, store, events.MovieRegistered{TMDBID: 13, RegisteredAt: t0})
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRemoved{TMDBID: 13, RemovedAt: t0.Add(time.Minute)})))
+	must(t, h.HandleBatch(ctx, registered))
+	if m, err := reader.Get(ctx, 13); err != trend.ErrNotFound {
+		t.Errorf("a registration logged before the removal, delivered after it: %+v, %v; want the movie still removed", m, err)
+	}
+
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: 14, RegisteredAt: t0})))
+	facts := appendBatch(t, store, details(14, 8.0, t0.Add(time.Minute)))
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRemoved{TMDBID: 14, RemovedAt: t0.Add(2 * time.Minute)})))
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: 14, RegisteredAt: t0.Add(3 * time.Minute)})))
+	must(t, h.HandleBatch(ctx, facts))
+	m, err := reader.Get(ctx, 14)
+	if err != nil || m.Status != "pending" || m.Title != nil || m.ExternalScore != nil {
+		t.Errorf("facts logged before the removal, delivered after a new registration: %+v, %v; want pending without facts", m, err)
 	}
 }

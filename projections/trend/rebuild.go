@@ -103,18 +103,18 @@ func (Rebuildable) Diff(ctx context.Context, tx pgx.Tx, a, b string, limit int) 
 			     ELSE format('%s has %s, %s has %s', $2,
 			         row(x.title, x.status, x.internal_views_count, x.external_score, x.vote_count, x.popularity, x.release_date,
 			             x.poster_path, x.genres, x.final_trend_score, x.registered_at, x.last_updated_at, x.last_position,
-			             x.facts_fetched_at, x.facts_position, x.attention_day, x.attention_week),
+			             x.facts_fetched_at, x.facts_position, x.removed_position, x.attention_day, x.attention_week),
 			         $1,
 			         row(y.title, y.status, y.internal_views_count, y.external_score, y.vote_count, y.popularity, y.release_date,
 			             y.poster_path, y.genres, y.final_trend_score, y.registered_at, y.last_updated_at, y.last_position,
-			             y.facts_fetched_at, y.facts_position, y.attention_day, y.attention_week)) END)
+			             y.facts_fetched_at, y.facts_position, y.removed_position, y.attention_day, y.attention_week)) END)
 		FROM x FULL JOIN y ON x.tmdb_id = y.tmdb_id
 		WHERE x.tmdb_id IS NULL OR y.tmdb_id IS NULL
 		   OR row(x.title, x.status, x.internal_views_count, x.external_score, x.vote_count, x.popularity, x.release_date,
-		          x.poster_path, x.genres, x.final_trend_score, x.registered_at, x.last_updated_at, x.last_position, x.facts_fetched_at, x.facts_position)
+		          x.poster_path, x.genres, x.final_trend_score, x.registered_at, x.last_updated_at, x.last_position, x.facts_fetched_at, x.facts_position, x.removed_position)
 		      IS DISTINCT FROM
 		      row(y.title, y.status, y.internal_views_count, y.external_score, y.vote_count, y.popularity, y.release_date,
-		          y.poster_path, y.genres, y.final_trend_score, y.registered_at, y.last_updated_at, y.last_position, y.facts_fetched_at, y.facts_position)
+		          y.poster_path, y.genres, y.final_trend_score, y.registered_at, y.last_updated_at, y.last_position, y.facts_fetched_at, y.facts_position, y.removed_position)
 		   OR NOT trend_close(x.attention_day, y.attention_day) OR NOT trend_close(x.attention_week, y.attention_week)
 		UNION ALL
 		SELECT format('movie %s: %s bucket %s: %s views in %s, %s in %s', coalesce(p.tmdb_id, q.tmdb_id),
