@@ -463,3 +463,78 @@ func TestEventsLoggedBeforeARemovalDoNotUndoIt(t *testing.T) {
 		t.Errorf("facts logged before the removal, delivered after a new registration: %+v, %v; want pending without facts", m, err)
 	}
 }
+
+// Views take the projection's tables in the order a replay's switch takes
+// them too: a transaction that read the movies (for their removals)
+// before it waited to write them would hold the table against the
+// switch's rename while waiting for the switch: a deadlock.
+func TestViewsTakeTheTablesInTheSwitchsOrder(t *testing.T) {
+	t.Parallel()
+	pool, store, h, reader := setup(t)
+	ctx := t.Context()
+	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: 16, RegisteredAt: t0})))
+	more := appendBatch(t, store, views(16, 4, t0)...)
+
+	sw, err := pool.Begin(ctx)
+	must(t, err)
+	defer func() { _ = sw.Rollback(ctx) }()
+	_, err = sw.Exec(ctx, `SET LOCAL lock_timeout = '10s'`)
+	must(t, err)
+	_, err = sw.Exec(ctx, `LOCK TABLE trend_movies IN EXCLUSIVE MODE`) // the switch's first lock
+	must(t, err)
+	done := make(chan error, 1)
+	go func() { done <- h.HandleBatch(ctx, more) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for waiting := false; !waiting; {
+		must(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'trend_movies'::regclass)`).Scan(&waiting))
+		if !waiting && time.Now().After(deadline) {
+			t.Fatal("the views did not wait for the movies table the switch holds (30 s)")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The rename's lock, which waits for every reader of the table.
+	if _, err := sw.Exec(ctx, `LOCK TABLE trend_movies IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatalf("the switch's rename lock: %v", err)
+	}
+	must(t, sw.Rollback(ctx))
+	if err := <-done; err != nil {
+		t.Fatalf("the views: %v", err)
+	}
+	if m, err := reader.Get(ctx, 16); err != nil || m.InternalViewsCount != 4 {
+		t.Errorf("after the switch: %+v, %v; want 4 views", m, err)
+	}
+}
+
+// Apply, given events in a replay's order (by transaction), leaves out a
+// view logged before a removal it applied earlier in the same call: a
+// transaction that began before the removal's can log views on both
+// sides of it.
+func TestApplyLeavesOutViewsLoggedBeforeARemovalItApplied(t *testing.T) {
+	t.Parallel()
+	pool, _, _, reader := setup(t)
+	ctx := t.Context()
+	seal := func(ev events.Event, pos int64) events.Envelope {
+		t.Helper()
+		env, err := events.Seal(ev, "")
+		must(t, err)
+		env.Position = pos
+		return env
+	}
+	view := func(pos int64) events.Envelope {
+		return seal(events.ViewRecorded{ViewID: uuid.New(), TMDBID: 17, ViewedAt: t0.Add(time.Duration(pos) * time.Second)}, pos)
+	}
+	evs := []events.Envelope{
+		seal(events.MovieRegistered{TMDBID: 17, RegisteredAt: t0}, 10),
+		seal(events.MovieRemoved{TMDBID: 17, RemovedAt: t0.Add(time.Minute)}, 100), // its transaction first
+		view(90), view(120), // a later transaction's, on both sides of the removal
+		seal(events.MovieRegistered{TMDBID: 17, RegisteredAt: t0.Add(2 * time.Minute)}, 130),
+	}
+	tx, err := pool.Begin(ctx)
+	must(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	must(t, trend.New(trend.LiveTable, trend.DefaultParams).Apply(ctx, tx, evs))
+	must(t, tx.Commit(ctx))
+	if m, err := reader.Get(ctx, 17); err != nil || m.InternalViewsCount != 1 {
+		t.Errorf("registered again after the removal: %+v, %v; want the 1 view logged after it", m, err)
+	}
+}

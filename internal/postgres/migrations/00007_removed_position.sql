@@ -6,9 +6,11 @@
 -- must not count for a registration that follows, live or in a replay,
 -- which reads the log in another order than the live copy receives it.
 ALTER TABLE trend_movies ADD COLUMN removed_position bigint NOT NULL DEFAULT 0;
--- Before this column, nothing moved a removed row's last_position after
--- its removal (its views and facts were dropped): it is the removal's.
-UPDATE trend_movies SET removed_position = last_position WHERE status = 'removed';
+-- From the log, for every movie ever removed (also those registered
+-- again since). One scan of the log, once.
+UPDATE trend_movies t SET removed_position = r.position
+FROM (SELECT tmdb_id, max(position) AS position FROM events WHERE type = 'MovieRemoved' GROUP BY tmdb_id) AS r
+WHERE t.tmdb_id = r.tmdb_id;
 
 -- +goose Down
 ALTER TABLE trend_movies DROP COLUMN removed_position;

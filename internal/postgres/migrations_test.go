@@ -1,0 +1,70 @@
+package postgres_test
+
+import (
+	"io/fs"
+	"testing"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/movietrend/trend/internal/postgres"
+	"github.com/movietrend/trend/internal/testenv"
+)
+
+// Migration 00007 gives every movie ever removed the log position of its
+// latest removal, whether it is still removed or was registered again.
+func TestMigration7FillsRemovalPositionsFromTheLog(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := testenv.Pool(t)
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	fsys, err := fs.Sub(postgres.Migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.DownTo(ctx, 6); err != nil {
+		t.Fatal(err)
+	}
+	// Movie 1 removed; movie 2 removed twice, then registered again;
+	// movie 3 never removed.
+	var removed1, removed2 int64
+	for _, e := range []struct {
+		typ  string
+		id   int64
+		into *int64
+	}{{"MovieRegistered", 1, nil}, {"MovieRemoved", 1, &removed1}, {"MovieRemoved", 2, nil}, {"MovieRegistered", 3, nil},
+		{"MovieRemoved", 2, &removed2}, {"MovieRegistered", 2, nil}} {
+		var pos int64
+		if err := pool.QueryRow(ctx, `INSERT INTO events (event_id, type, version, tmdb_id, occurred_at, data)
+			VALUES (gen_random_uuid(), $1, 1, $2, now(), '{}') RETURNING position`, e.typ, e.id).Scan(&pos); err != nil {
+			t.Fatal(err)
+		}
+		if e.into != nil {
+			*e.into = pos
+		}
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO trend_movies (tmdb_id, status, last_updated_at)
+		VALUES (1, 'removed', now()), (2, 'pending', now()), (3, 'active', now())`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.UpTo(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[int64]int64{1: removed1, 2: removed2, 3: 0} {
+		var got int64
+		if err := pool.QueryRow(ctx, `SELECT removed_position FROM trend_movies WHERE tmdb_id = $1`, id).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("movie %d: removed_position %d, want %d", id, got, want)
+		}
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
