@@ -53,8 +53,8 @@ func beatWhileRouting(ctx context.Context, router *message.Router, inFlight *att
 // workerLive tells whether a worker works: its router runs (not before it
 // subscribed, not once it closed), no attempt at a message has run longer
 // than maxAttempt (a hung handler), and no queue is stalled (messages wait
-// in it while none reaches the worker, and it holds none of them: a
-// subscription that stopped receiving).
+// in it while a subscription of the worker receives none and holds none:
+// it stopped receiving).
 func workerLive(routing bool, oldest time.Duration, stalled []string) bool {
 	return routing && oldest <= maxAttempt && len(stalled) == 0
 }

@@ -8,9 +8,9 @@ import (
 	"github.com/movietrend/trend/internal/messaging"
 )
 
-// stallAfter is how long a queue may hold messages ready while none
-// reaches the worker, and the worker holds none of its messages, before
-// the worker calls it stalled: far above the pauses of a working
+// stallAfter is how long a queue may hold messages ready while one of the
+// worker's subscriptions to it receives none, and holds none, before the
+// worker calls it stalled: far above the pauses of a working
 // subscription, which takes a message as soon as its last one is settled.
 const stallAfter = 2 * time.Minute
 
@@ -50,9 +50,9 @@ func (b *base) watchStalls(ctx context.Context, deliveries *messaging.Deliveries
 				b.log.Debug("worker: stall check failed", "error", err)
 			}
 			for _, q := range stalled {
-				moved, _ := deliveries.Moved(q)
-				b.log.Error("worker: queue holds messages but none reached the worker", "queue", q,
-					"last_moved", moved.UTC().Format(time.RFC3339), "stalled_after", stallAfter.String())
+				idle, _ := deliveries.Idle(q)
+				b.log.Error("worker: queue holds messages but a subscription of the worker receives none", "queue", q,
+					"idle_since", idle.UTC().Format(time.RFC3339), "stalled_after", stallAfter.String())
 			}
 			last.Store(&checked{at: time.Now(), stalled: stalled})
 		})

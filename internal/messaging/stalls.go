@@ -12,13 +12,14 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// Deliveries records, for each queue a worker consumes, when its
-// subscriptions last moved (handed the worker a message, or saw one
-// settled) and how many messages they hold. A subscription can stop
-// receiving while its handlers sit idle (a consumer RabbitMQ no longer
-// serves, one not made again after a reconnect): no handler hangs and the
-// router runs, so only this record, beside the queue's count of waiting
-// messages, shows it (see Stalls).
+// Deliveries records, for each subscription a worker has to a queue, when
+// it last moved (handed the worker a message, or saw one settled) and how
+// many messages it holds. A subscription can stop receiving while its
+// handlers sit idle (a consumer RabbitMQ no longer serves, one not made
+// again after a reconnect): no handler hangs and the router runs, so only
+// this record, beside the queue's count of waiting messages, shows it (see
+// Stalls). It is kept per subscription: the others on the same queue may
+// go on serving it.
 type Deliveries struct {
 	now    func() time.Time
 	mu     sync.Mutex
@@ -26,6 +27,11 @@ type Deliveries struct {
 }
 
 type queueState struct {
+	watched time.Time // before its first subscription
+	subs    map[*subscription]bool
+}
+
+type subscription struct {
 	moved atomic.Int64 // unix nanoseconds
 	held  atomic.Int64 // messages handed out, not yet acked or nacked
 }
@@ -39,18 +45,15 @@ func NewDeliveries(now func() time.Time) *Deliveries {
 }
 
 // Watch returns sub with every message it hands out recorded against
-// queue. The queue counts as moving when it is watched, so that a
-// subscription gets time to start.
+// queue, per subscription. The queue and each subscription count as
+// moving when they start, so that they get time to receive.
 func (d *Deliveries) Watch(sub message.Subscriber, queue string) message.Subscriber {
 	d.mu.Lock()
-	st := d.queues[queue]
-	if st == nil {
-		st = new(queueState)
-		d.queues[queue] = st
+	if d.queues[queue] == nil {
+		d.queues[queue] = &queueState{watched: d.now(), subs: map[*subscription]bool{}}
 	}
 	d.mu.Unlock()
-	st.moved.Store(d.now().UnixNano())
-	return watchedSubscriber{Subscriber: sub, state: st, now: d.now}
+	return watchedSubscriber{Subscriber: sub, d: d, queue: queue}
 }
 
 // Queues lists the queues watched, in name order.
@@ -65,46 +68,99 @@ func (d *Deliveries) Queues() []string {
 	return qs
 }
 
-// Moved is when queue's subscriptions last handed out a message or saw
-// one settled (zero if not watched); held is how many they hold now.
+// Moved is when one of queue's subscriptions last handed out a message or
+// saw one settled (zero if not watched); held is how many they hold now.
 func (d *Deliveries) Moved(queue string) (at time.Time, held int64) {
 	d.mu.Lock()
-	st := d.queues[queue]
-	d.mu.Unlock()
-	if st == nil {
+	defer d.mu.Unlock()
+	q := d.queues[queue]
+	if q == nil {
 		return time.Time{}, 0
 	}
-	return time.Unix(0, st.moved.Load()), st.held.Load()
+	at = q.watched
+	for s := range q.subs {
+		at = later(at, time.Unix(0, s.moved.Load()))
+		held += s.held.Load()
+	}
+	return at, held
+}
+
+// Idle is since when the longest idle of queue's subscriptions that hold
+// no message has not moved (the queue's watch, before any subscription);
+// ok is false when each of them holds a message.
+func (d *Deliveries) Idle(queue string) (since time.Time, ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	q := d.queues[queue]
+	if q == nil {
+		return time.Time{}, false
+	}
+	if len(q.subs) == 0 {
+		return q.watched, true
+	}
+	for s := range q.subs {
+		if s.held.Load() > 0 {
+			continue
+		}
+		if at := time.Unix(0, s.moved.Load()); !ok || at.Before(since) {
+			since, ok = at, true
+		}
+	}
+	return since, ok
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// start records a new subscription to queue; end forgets it.
+func (d *Deliveries) start(queue string) (s *subscription, end func()) {
+	s = new(subscription)
+	s.moved.Store(d.now().UnixNano())
+	d.mu.Lock()
+	d.queues[queue].subs[s] = true
+	d.mu.Unlock()
+	return s, func() {
+		d.mu.Lock()
+		delete(d.queues[queue].subs, s)
+		d.mu.Unlock()
+	}
 }
 
 type watchedSubscriber struct {
 	message.Subscriber
-	state *queueState
-	now   func() time.Time
+	d     *Deliveries
+	queue string
 }
 
 // Subscribe records each message as the router takes it and as it is
 // settled: one hop through a goroutine per message, and a message is a
 // bundle of many views. It takes the next message once the last one is
 // acked or nacked, as watermill-amqp's subscriptions do anyway.
-func (s watchedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	in, err := s.Subscriber.Subscribe(ctx, topic)
+func (w watchedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	in, err := w.Subscriber.Subscribe(ctx, topic)
 	if err != nil {
 		return nil, err
 	}
+	s, end := w.d.start(w.queue)
+	now := w.d.now
 	out := make(chan *message.Message)
 	go func() {
 		defer close(out)
+		defer end()
 		for msg := range in {
-			s.state.held.Add(1)
-			s.state.moved.Store(s.now().UnixNano())
+			s.held.Add(1)
+			s.moved.Store(now().UnixNano())
 			select {
 			case out <- msg:
 			case <-ctx.Done():
 				// The router stopped before it took the message: give it
 				// back (the subscription waits for its ack or nack).
 				msg.Nack()
-				s.state.held.Add(-1)
+				s.held.Add(-1)
 				return
 			}
 			select {
@@ -112,16 +168,17 @@ func (s watchedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan 
 			case <-msg.Nacked():
 			case <-ctx.Done():
 			}
-			s.state.held.Add(-1)
-			s.state.moved.Store(s.now().UnixNano())
+			s.held.Add(-1)
+			s.moved.Store(now().UnixNano())
 		}
 	}()
 	return out, nil
 }
 
 // Stalls finds the queues a worker consumes that hold messages ready for
-// delivery while none has reached the worker for a while, and the worker
-// holds none of theirs: a subscription that stopped receiving. It asks RabbitMQ (a passive declare of each
+// delivery while one of the worker's subscriptions to them has received
+// none for a while, and holds none: a subscription that stopped
+// receiving. It asks RabbitMQ (a passive declare of each
 // queue, on a connection of its own) for the count of ready messages.
 type Stalls struct {
 	url        string
@@ -176,10 +233,12 @@ func (s *Stalls) Check() ([]string, error) {
 			s.readySince[q] = now
 			continue
 		}
-		// A queue whose subscriptions hold a message is busy, however
-		// long: the worker's hung-attempt check judges that.
-		moved, held := s.deliveries.Moved(q)
-		if held == 0 && now.Sub(since) >= s.after && now.Sub(moved) >= s.after {
+		// A subscription that holds a message is busy, however long: the
+		// worker's hung-attempt check judges that. One that holds none
+		// while messages wait has stopped receiving: RabbitMQ hands each
+		// consumer with room some of them.
+		idle, ok := s.deliveries.Idle(q)
+		if ok && now.Sub(since) >= s.after && now.Sub(idle) >= s.after {
 			stalled = append(stalled, q)
 		}
 	}

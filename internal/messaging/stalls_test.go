@@ -207,3 +207,56 @@ func TestWorkerRecordsEachQueuesDeliveries(t *testing.T) {
 		}
 	}
 }
+
+// feedSubscriber gives each subscription a channel of its own, which the
+// test feeds.
+type feedSubscriber struct{ feeds chan chan *message.Message }
+
+func (s feedSubscriber) Subscribe(context.Context, string) (<-chan *message.Message, error) {
+	ch := make(chan *message.Message)
+	s.feeds <- ch
+	return ch, nil
+}
+func (feedSubscriber) Close() error { return nil }
+
+// One silent subscription among several on a queue is a stall, though
+// the others keep serving the queue.
+func TestStallsSeeOneSilentSubscriptionAmongSeveral(t *testing.T) {
+	t.Parallel()
+	url := testenv.BrokerURL(t)
+	if err := (messaging.Topology{Commands: []string{"RecordViews"}}).Declare(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	queue := messaging.CommandTopic("RecordViews")
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	d := messaging.NewDeliveries(clock)
+	fs := feedSubscriber{feeds: make(chan chan *message.Message, 2)}
+	sub := d.Watch(fs, queue)
+	served, err := sub.Subscribe(t.Context(), queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Subscribe(t.Context(), queue); err != nil { // the silent one
+		t.Fatal(err)
+	}
+	feed := <-fs.feeds
+	defer close(feed)
+	defer close(<-fs.feeds)
+	testenv.Publish(t, url, queue, amqp.Publishing{Body: []byte("waiting")})
+	s := messaging.NewStalls(url, d, time.Minute)
+	defer s.Close()
+	if got, err := s.Check(); err != nil || got != nil {
+		t.Fatalf("first check: stalled %v, error %v; want none", got, err)
+	}
+	advance(time.Minute)
+	// The served subscription takes a message and settles it.
+	go func() { feed <- message.NewMessage(watermill.NewUUID(), nil) }()
+	(<-served).Ack()
+	waitSettled(t, d, queue)
+	if got, err := s.Check(); err != nil || !slices.Equal(got, []string{queue}) {
+		t.Errorf("a minute on, one subscription served and one silent: stalled %v, error %v; want %s", got, err, queue)
+	}
+}
