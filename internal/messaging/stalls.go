@@ -168,8 +168,10 @@ func (w watchedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan 
 			case <-msg.Nacked():
 			case <-ctx.Done():
 			}
-			s.held.Add(-1)
+			// Moved before no longer held: a check between the two would
+			// see an idle subscription of long ago.
 			s.moved.Store(now().UnixNano())
+			s.held.Add(-1)
 		}
 	}()
 	return out, nil
@@ -196,8 +198,8 @@ type Stalls struct {
 }
 
 // NewStalls watches the queues of deliveries: a queue is stalled once it
-// has had messages ready at every check for after, and handed none out
-// in that time.
+// has had messages ready at every check for after, while one of its
+// subscriptions has neither moved in that time nor holds a message.
 func NewStalls(amqpURL string, deliveries *Deliveries, after time.Duration) *Stalls {
 	return &Stalls{url: amqpURL, deliveries: deliveries, after: after, now: deliveries.now, Timeout: 5 * time.Second,
 		readySince: map[string]time.Time{}}

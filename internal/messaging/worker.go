@@ -45,8 +45,8 @@ type WorkerConfig struct {
 	// Attempt, if set, wraps every attempt at a message (inside the
 	// retries).
 	Attempt message.HandlerMiddleware
-	// Deliveries, if set, records when each queue last handed the worker
-	// a message (for Stalls).
+	// Deliveries, if set, records when each subscription last handed the
+	// worker a message or saw one settled, and what it holds (for Stalls).
 	Deliveries *Deliveries
 }
 
