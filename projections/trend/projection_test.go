@@ -342,6 +342,32 @@ func TestBatchesOfOneTransactionApplyInLogOrder(t *testing.T) {
 	}
 }
 
+// whileTheSwitchHoldsTheMovies begins a transaction that takes a replay
+// switch's first lock (the movies table, EXCLUSIVE), runs handle, and
+// returns once handle waits for that table; done gets handle's result.
+func whileTheSwitchHoldsTheMovies(t *testing.T, pool *pgxpool.Pool, handle func() error) (sw pgx.Tx, done <-chan error) {
+	t.Helper()
+	ctx := t.Context()
+	sw, err := pool.Begin(ctx)
+	must(t, err)
+	t.Cleanup(func() { _ = sw.Rollback(context.Background()) })
+	_, err = sw.Exec(ctx, `SET LOCAL lock_timeout = '10s'`)
+	must(t, err)
+	_, err = sw.Exec(ctx, `LOCK TABLE trend_movies IN EXCLUSIVE MODE`)
+	must(t, err)
+	result := make(chan error, 1)
+	go func() { result <- handle() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for waiting := false; !waiting; {
+		must(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'trend_movies'::regclass)`).Scan(&waiting))
+		if !waiting && time.Now().After(deadline) {
+			t.Fatal("the handler did not wait for the movies table the switch holds (30 s)")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return sw, result
+}
+
 // A removal takes the projection's tables in the order a replay's switch
 // takes them (the movies, then the buckets), so the two wait for each
 // other instead of deadlocking.
@@ -352,23 +378,7 @@ func TestRemovalTakesTheTablesInTheSwitchsOrder(t *testing.T) {
 	must(t, h.HandleBatch(ctx, appendBatch(t, store, append([]events.Event{events.MovieRegistered{TMDBID: 5, RegisteredAt: t0}}, views(5, 3, t0)...)...)))
 	removed := appendBatch(t, store, events.MovieRemoved{TMDBID: 5, RemovedAt: t0.Add(time.Minute)})
 
-	sw, err := pool.Begin(ctx)
-	must(t, err)
-	defer func() { _ = sw.Rollback(ctx) }()
-	_, err = sw.Exec(ctx, `SET LOCAL lock_timeout = '10s'`)
-	must(t, err)
-	_, err = sw.Exec(ctx, `LOCK TABLE trend_movies IN EXCLUSIVE MODE`) // the switch's first lock
-	must(t, err)
-	done := make(chan error, 1)
-	go func() { done <- h.HandleBatch(ctx, removed) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for waiting := false; !waiting; {
-		must(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'trend_movies'::regclass)`).Scan(&waiting))
-		if !waiting && time.Now().After(deadline) {
-			t.Fatal("the removal did not wait for the movies table the switch holds (30 s)")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	sw, done := whileTheSwitchHoldsTheMovies(t, pool, func() error { return h.HandleBatch(ctx, removed) })
 	// The switch's second lock. A removal that had deleted the movie's
 	// buckets before waiting for its row held them: a deadlock.
 	if _, err := sw.Exec(ctx, `LOCK TABLE trend_movies_buckets IN EXCLUSIVE MODE`); err != nil {
@@ -475,23 +485,7 @@ func TestViewsTakeTheTablesInTheSwitchsOrder(t *testing.T) {
 	must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: 16, RegisteredAt: t0})))
 	more := appendBatch(t, store, views(16, 4, t0)...)
 
-	sw, err := pool.Begin(ctx)
-	must(t, err)
-	defer func() { _ = sw.Rollback(ctx) }()
-	_, err = sw.Exec(ctx, `SET LOCAL lock_timeout = '10s'`)
-	must(t, err)
-	_, err = sw.Exec(ctx, `LOCK TABLE trend_movies IN EXCLUSIVE MODE`) // the switch's first lock
-	must(t, err)
-	done := make(chan error, 1)
-	go func() { done <- h.HandleBatch(ctx, more) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for waiting := false; !waiting; {
-		must(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'trend_movies'::regclass)`).Scan(&waiting))
-		if !waiting && time.Now().After(deadline) {
-			t.Fatal("the views did not wait for the movies table the switch holds (30 s)")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	sw, done := whileTheSwitchHoldsTheMovies(t, pool, func() error { return h.HandleBatch(ctx, more) })
 	// The rename's lock, which waits for every reader of the table.
 	if _, err := sw.Exec(ctx, `LOCK TABLE trend_movies IN ACCESS EXCLUSIVE MODE`); err != nil {
 		t.Fatalf("the switch's rename lock: %v", err)
