@@ -244,11 +244,22 @@ func (ru *run) execute(ctx context.Context) (Result, error) {
 		}
 	}
 	res := Result{}
-	err := pgx.BeginFunc(ctx, ru.r.pool, func(tx pgx.Tx) error {
-		// Writers wait, readers do not, while the last events are applied.
-		for _, t := range live {
-			if _, err := tx.Exec(ctx, `LOCK TABLE `+pgx.Identifier{t}.Sanitize()+` IN EXCLUSIVE MODE`); err != nil {
-				return err
+	// A switch makes writers wait (readers do not) while the last events
+	// are applied and the tables renamed. A check needs no lock: it
+	// applies the last events and compares in one snapshot, where the live
+	// copy and the batches it handled are as consistent as under the lock
+	// (each of the live copy's transactions commits both), so the live
+	// projection goes on while it compares.
+	txOptions := pgx.TxOptions{}
+	if ru.opts.Check {
+		txOptions.IsoLevel = pgx.RepeatableRead
+	}
+	err := pgx.BeginTxFunc(ctx, ru.r.pool, txOptions, func(tx pgx.Tx) error {
+		if !ru.opts.Check {
+			for _, t := range live {
+				if _, err := tx.Exec(ctx, `LOCK TABLE `+pgx.Identifier{t}.Sanitize()+` IN EXCLUSIVE MODE`); err != nil {
+					return err
+				}
 			}
 		}
 		if _, err := ru.round(ctx, tx, false); err != nil {
@@ -281,6 +292,9 @@ func (ru *run) execute(ctx context.Context) (Result, error) {
 		}
 		return nil
 	})
+	if err != nil && ru.opts.Check {
+		return Result{}, fmt.Errorf("compare: %w", err)
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("switch: %w", err)
 	}
@@ -300,8 +314,9 @@ func (ru *run) dropShadow(ctx context.Context) error {
 // round applies the events after the cursor and the held-back events whose
 // batches were handled since, and returns how many events it read. With
 // horizon, it reads only transactions older than every running one (so
-// the cursor never skips an event); the final round, under the lock, reads
-// every visible event: a batch not visible yet cannot have been handled.
+// the cursor never skips an event); the final round, under the lock (a
+// check's: in one snapshot), reads every visible event: a batch not
+// visible yet cannot have been handled.
 func (ru *run) round(ctx context.Context, db DB, horizon bool) (int, error) {
 	read := 0
 	rctx, cancel := context.WithCancel(ctx)
