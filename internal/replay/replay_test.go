@@ -292,6 +292,46 @@ func TestCheckDoesNotWaitForLiveWriters(t *testing.T) {
 	}
 }
 
+// A check stays exact while the live projection goes on: views arrive and
+// are handled, before, during and after its snapshot, and it finds no
+// difference.
+func TestCheckWhileViewsArrive(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	w.steps(t, 300)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := w.step(ctx, false, false); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for range 3 {
+		res, err := replay.New(w.pool, quiet).Run(ctx, w.prepared(ctx), replay.Options{Check: true, ChunkSize: 50})
+		if err != nil {
+			t.Error(err)
+			break
+		}
+		if len(res.Differences) != 0 {
+			t.Errorf("a check while views arrive found differences:\n%v", res.Differences)
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
 func TestRebuildEqualsLive(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
