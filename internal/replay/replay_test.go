@@ -292,21 +292,16 @@ func TestCheckDoesNotWaitForLiveWriters(t *testing.T) {
 	}
 }
 
-// A check stays exact while the live projection goes on: views arrive and
-// are handled, before, during and after its snapshot, and it finds no
-// difference.
-func TestCheckWhileViewsArrive(t *testing.T) {
-	t.Parallel()
-	w := newWorld(t)
-	ctx := t.Context()
-	w.steps(t, 300)
-	stop := make(chan struct{})
+// viewsArrive keeps three writers logging and handling views until stop
+// is called.
+func (w *world) viewsArrive(ctx context.Context, t *testing.T) (stop func()) {
+	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Go(func() {
 			for {
 				select {
-				case <-stop:
+				case <-done:
 					return
 				default:
 				}
@@ -317,6 +312,21 @@ func TestCheckWhileViewsArrive(t *testing.T) {
 			}
 		})
 	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// A check stays exact while the live projection goes on: views arrive and
+// are handled, before, during and after its snapshot, and it finds no
+// difference.
+func TestCheckWhileViewsArrive(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	w.steps(t, 300)
+	stop := w.viewsArrive(ctx, t)
 	for range 3 {
 		res, err := replay.New(w.pool, quiet).Run(ctx, w.prepared(ctx), replay.Options{Check: true, ChunkSize: 50})
 		if err != nil {
@@ -328,8 +338,7 @@ func TestCheckWhileViewsArrive(t *testing.T) {
 			break
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 }
 
 func TestRebuildEqualsLive(t *testing.T) {
@@ -397,31 +406,14 @@ func TestRebuildWhileViewsArrive(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
 	w.steps(t, 300)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 3 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := w.step(ctx, false, false); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
+	stop := w.viewsArrive(ctx, t)
 	// One replay writes its buckets as it goes, one gathers them in memory.
 	for _, p := range []replay.Projection{proj, w.prepared(ctx)} {
 		if _, err := replay.New(w.pool, quiet).Run(ctx, p, replay.Options{ChunkSize: 50}); err != nil {
 			t.Error(err)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	if d := w.check(ctx); len(d) != 0 {
 		t.Errorf("after rebuilds under load, the live copy differs from a rebuild:\n%v", d)
 	}
