@@ -291,7 +291,7 @@ func (c *Client) begin(ctx context.Context) (*session, error) {
 		s.end()
 		return nil, fmt.Errorf("open channel: %w", err)
 	}
-	q, err := s.ch.QueueDeclarePassive(c.queue, true, false, false, false, nil)
+	q, err := messaging.InspectQueue(s.ch, c.queue)
 	switch {
 	case err == nil:
 		s.exists, s.depth = true, q.Messages

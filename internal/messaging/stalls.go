@@ -77,12 +77,12 @@ func (d *Deliveries) Moved(queue string) (at time.Time, held int64) {
 	if q == nil {
 		return time.Time{}, 0
 	}
-	at = q.watched
+	latest := q.watched.UnixNano()
 	for s := range q.subs {
-		at = later(at, time.Unix(0, s.moved.Load()))
+		latest = max(latest, s.moved.Load())
 		held += s.held.Load()
 	}
-	return at, held
+	return time.Unix(0, latest), held
 }
 
 // Idle is since when the longest idle of queue's subscriptions that hold
@@ -107,13 +107,6 @@ func (d *Deliveries) Idle(queue string) (since time.Time, ok bool) {
 		}
 	}
 	return since, ok
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // start records a new subscription to queue; end forgets it.
@@ -273,7 +266,7 @@ func (s *Stalls) connect() error {
 func (s *Stalls) ready(queue string) (int, error) {
 	// Passive: RabbitMQ only says whether the queue exists, and its counts
 	// (a missing queue closes the channel, opened again next time).
-	q, err := s.ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	q, err := InspectQueue(s.ch, queue)
 	if err != nil {
 		return 0, fmt.Errorf("count the messages of %s: %w", queue, err)
 	}

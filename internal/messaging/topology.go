@@ -100,7 +100,7 @@ func (t Topology) Declare(ctx context.Context, amqpURL string) error {
 		if err := ch.ExchangeDeclare(b.Exchange, "fanout", true, false, false, false, nil); err != nil {
 			return fmt.Errorf("declare exchange %s: %w", b.Exchange, err)
 		}
-		if _, err := ch.QueueDeclare(b.Queue, true, false, false, false, nil); err != nil {
+		if _, err := ch.QueueDeclare(b.Queue, queueDurable, queueAutoDelete, queueExclusive, false, nil); err != nil {
 			return fmt.Errorf("declare queue %s: %w", b.Queue, err)
 		}
 		if err := ch.QueueBind(b.Queue, "", b.Exchange, false, nil); err != nil {
@@ -108,4 +108,18 @@ func (t Topology) Declare(ctx context.Context, amqpURL string) error {
 		}
 	}
 	return nil
+}
+
+// The flags of every queue Declare makes: durable, kept when unused, shared.
+const (
+	queueDurable    = true
+	queueAutoDelete = false
+	queueExclusive  = false
+)
+
+// InspectQueue returns queue's counts (messages ready for delivery,
+// consumers) from a passive declare, which only checks that the queue
+// exists. A missing queue is an error that closes ch.
+func InspectQueue(ch *amqp.Channel, queue string) (amqp.Queue, error) {
+	return ch.QueueDeclarePassive(queue, queueDurable, queueAutoDelete, queueExclusive, false, nil)
 }

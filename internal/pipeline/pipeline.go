@@ -114,7 +114,7 @@ func (c *Collector) queues(s *Stats) {
 			s.BrokerError = err.Error()
 			return
 		}
-		q, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
+		q, err := messaging.InspectQueue(ch, name)
 		if err != nil {
 			continue
 		}
