@@ -431,9 +431,8 @@ func (p Projection) addViews(ctx context.Context, db DB, aggs map[int64]*viewAgg
 	// on its way) create a pending row. Views of a removed movie logged
 	// after its removal count on its hidden row, from zero: they are a new
 	// registration's, logged before its MovieRegistered, which keeps them.
-	// Apply left out the views logged before the removal; the condition
-	// on removed_position only guards against a removal another
-	// transaction committed since.
+	// Apply left out the views logged before the removal (one writer at a
+	// time: no removal can commit between its read and this upsert).
 	rows, err := db.Query(ctx, `
 		INSERT INTO `+p.table+` AS t (tmdb_id, status, internal_views_count, last_updated_at, last_position, attention_day, attention_week)
 		SELECT d.id, 'pending', d.n, d.at, d.pos, d.day, d.week
@@ -446,7 +445,6 @@ func (p Projection) addViews(ctx context.Context, db DB, aggs map[int64]*viewAgg
 			last_updated_at = greatest(t.last_updated_at, excluded.last_updated_at),
 			last_position = greatest(t.last_position, excluded.last_position),
 			change_seq = nextval('trend_change_seq')
-		WHERE excluded.last_position > t.removed_position
 		RETURNING t.tmdb_id, t.internal_views_count, coalesce(t.external_score, 0), t.final_trend_score`,
 		ids, ns, ats, poss, days, weeks)
 	if err != nil {
