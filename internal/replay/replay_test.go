@@ -111,6 +111,33 @@ func (w *world) step(ctx context.Context, hold, lifecycle bool) error {
 
 // append appends evs to the log as one batch, as a worker's transaction
 // does, and returns the batch the bus would carry; nobody has handled it.
+// mustAppend is append, failing t on an error.
+func (w *world) mustAppend(t *testing.T, evs ...events.Event) *events.Batch {
+	t.Helper()
+	b, err := w.append(t.Context(), evs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// mustHandle has the live projection handle b, failing t on an error.
+func (w *world) mustHandle(t *testing.T, b *events.Batch) {
+	t.Helper()
+	if err := w.live.HandleBatch(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// viewsOf is n views of movie at at.
+func viewsOf(movie int64, n int, at time.Time) []events.Event {
+	vs := make([]events.Event, n)
+	for i := range vs {
+		vs[i] = events.ViewRecorded{ViewID: uuid.New(), TMDBID: movie, ViewedAt: at}
+	}
+	return vs
+}
+
 func (w *world) append(ctx context.Context, evs ...events.Event) (*events.Batch, error) {
 	var b *events.Batch
 	err := w.store.Once(ctx, "writer", uuid.New(), "", func(ctx context.Context, tx *eventlog.Tx) error {
@@ -168,27 +195,9 @@ func TestHeldBackBatchKeepsItsPlaceBeforeLaterEventsOfItsMovie(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ctx := t.Context()
-	handle := func(evs ...events.Event) *events.Batch {
-		t.Helper()
-		b, err := w.append(ctx, evs...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.live.HandleBatch(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	handle(events.MovieRegistered{TMDBID: 1, RegisteredAt: t0})
-	handle(events.MovieDetailsFetched{TMDBID: 1, Title: "M", VoteAverage: 7, VoteCount: 10, FetchedAt: t0})
-	var vs []events.Event
-	for range 5 {
-		vs = append(vs, events.ViewRecorded{ViewID: uuid.New(), TMDBID: 1, ViewedAt: t0})
-	}
-	held, err := w.append(ctx, vs...) // on the bus, not handled yet
-	if err != nil {
-		t.Fatal(err)
-	}
+	w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0}))
+	w.mustHandle(t, w.mustAppend(t, events.MovieDetailsFetched{TMDBID: 1, Title: "M", VoteAverage: 7, VoteCount: 10, FetchedAt: t0}))
+	held := w.mustAppend(t, viewsOf(1, 5, t0)...) // on the bus, not handled yet
 	once := false
 	opts := replay.AfterRound(replay.Options{Check: true}, func() {
 		if once {
@@ -200,8 +209,8 @@ func TestHeldBackBatchKeepsItsPlaceBeforeLaterEventsOfItsMovie(t *testing.T) {
 		if err := w.live.HandleBatch(ctx, held); err != nil {
 			t.Error(err)
 		}
-		handle(events.MovieRemoved{TMDBID: 1, RemovedAt: t0.Add(time.Minute)})
-		handle(events.MovieRegistered{TMDBID: 1, RegisteredAt: t0.Add(2 * time.Minute)})
+		w.mustHandle(t, w.mustAppend(t, events.MovieRemoved{TMDBID: 1, RemovedAt: t0.Add(time.Minute)}))
+		w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0.Add(2 * time.Minute)}))
 	})
 	res, err := replay.New(w.pool, quiet).Run(ctx, w.prepared(ctx), opts)
 	if err != nil {
@@ -223,35 +232,14 @@ func TestRemovalDeliveredBeforeEarlierViewsRebuildsEqual(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ctx := t.Context()
-	handle := func(b *events.Batch) {
-		t.Helper()
-		if err := w.live.HandleBatch(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	add := func(evs ...events.Event) *events.Batch {
-		t.Helper()
-		b, err := w.append(ctx, evs...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	viewsOf := func(n int, at time.Time) []events.Event {
-		var vs []events.Event
-		for range n {
-			vs = append(vs, events.ViewRecorded{ViewID: uuid.New(), TMDBID: 1, ViewedAt: at})
-		}
-		return vs
-	}
-	handle(add(events.MovieRegistered{TMDBID: 1, RegisteredAt: t0}))
-	handle(add(events.MovieDetailsFetched{TMDBID: 1, Title: "M", VoteAverage: 7, VoteCount: 10, FetchedAt: t0}))
-	inFlight := add(viewsOf(4, t0)...)
-	handle(add(events.MovieRemoved{TMDBID: 1, RemovedAt: t0.Add(time.Minute)}))
-	handle(inFlight)
-	newViews := add(viewsOf(3, t0.Add(3*time.Minute))...) // logged before the registration
-	handle(newViews)
-	handle(add(events.MovieRegistered{TMDBID: 1, RegisteredAt: t0.Add(2 * time.Minute)}))
+	w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0}))
+	w.mustHandle(t, w.mustAppend(t, events.MovieDetailsFetched{TMDBID: 1, Title: "M", VoteAverage: 7, VoteCount: 10, FetchedAt: t0}))
+	inFlight := w.mustAppend(t, viewsOf(1, 4, t0)...)
+	w.mustHandle(t, w.mustAppend(t, events.MovieRemoved{TMDBID: 1, RemovedAt: t0.Add(time.Minute)}))
+	w.mustHandle(t, inFlight)
+	// Logged before the registration.
+	w.mustHandle(t, w.mustAppend(t, viewsOf(1, 3, t0.Add(3*time.Minute))...))
+	w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0.Add(2 * time.Minute)}))
 	if d := w.check(ctx); len(d) != 0 {
 		t.Errorf("the rebuild differs from the live copy: %v", d)
 	}

@@ -368,6 +368,14 @@ func whileTheSwitchHoldsTheMovies(t *testing.T, pool *pgxpool.Pool, handle func(
 	return sw, result
 }
 
+// bucketsOf counts the live copy's view buckets of movie.
+func bucketsOf(t *testing.T, pool *pgxpool.Pool, movie int64) int {
+	t.Helper()
+	var n int
+	must(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM trend_movies_buckets WHERE tmdb_id = $1`, movie).Scan(&n))
+	return n
+}
+
 // A removal takes the projection's tables in the order a replay's switch
 // takes them (the movies, then the buckets), so the two wait for each
 // other instead of deadlocking.
@@ -391,9 +399,7 @@ func TestRemovalTakesTheTablesInTheSwitchsOrder(t *testing.T) {
 	if _, err := reader.Get(ctx, 5); err != trend.ErrNotFound {
 		t.Errorf("removed: got %v, want ErrNotFound", err)
 	}
-	var buckets int
-	must(t, pool.QueryRow(ctx, `SELECT count(*) FROM trend_movies_buckets WHERE tmdb_id = 5`).Scan(&buckets))
-	if buckets != 0 {
+	if buckets := bucketsOf(t, pool, 5); buckets != 0 {
 		t.Errorf("removed: %d buckets of its views left, want none", buckets)
 	}
 }
@@ -416,9 +422,7 @@ func TestViewsLoggedBeforeARemovalNeverCountAfterIt(t *testing.T) {
 	if err != nil || m.InternalViewsCount != 0 {
 		t.Fatalf("registered again after the removal: %+v, %v; want 0 views (3 logged before the removal)", m, err)
 	}
-	var buckets int
-	must(t, pool.QueryRow(ctx, `SELECT count(*) FROM trend_movies_buckets WHERE tmdb_id = 11`).Scan(&buckets))
-	if buckets != 0 {
+	if buckets := bucketsOf(t, pool, 11); buckets != 0 {
 		t.Errorf("registered again after the removal: %d buckets of views from before it, want none", buckets)
 	}
 	must(t, h.HandleBatch(ctx, appendBatch(t, store, views(11, 2, t0.Add(3*time.Minute))...)))
