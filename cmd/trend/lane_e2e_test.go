@@ -102,4 +102,45 @@ func TestViewsAnswerTheSameThroughTheFastLaneAndNetHTTP(t *testing.T) {
 		}
 	}
 	s.waitViews(278, 4)
+
+	// List reads, now that nothing changes the ranking: the lane answers
+	// them too, as net/http does.
+	c2, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	_ = c2.SetDeadline(time.Now().Add(60 * time.Second))
+	c, br = c2, bufio.NewReader(c2)
+	lists := func() []string {
+		var out []string
+		for _, raw := range []string{
+			"GET /api/movies?limit=5 HTTP/1.1\r\nHost: " + host + "\r\n\r\n",
+			"GET /api/movies?limit=5&offset=0 HTTP/1.1\r\nHost: " + host + "\r\nAccept-Encoding: gzip\r\n\r\n",
+			"GET /api/movies HTTP/1.1\r\nHost: " + host + "\r\n\r\n",
+			"GET /api/movies?limit=abc HTTP/1.1\r\nHost: " + host + "\r\n\r\n", // 422
+		} {
+			out = append(out, exchange(raw))
+		}
+		return out
+	}
+	before = s.scrape(t, served)
+	laneLists := lists()
+	if n := s.scrape(t, served) - before; n != 4 {
+		t.Errorf("the fast lane answered %v list reads, want all 4", n)
+	}
+	if got := exchange("GET /api/movies/278 HTTP/1.1\r\nHost: " + host + "\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Fatalf("GET of a movie on the same connection: %s", got)
+	}
+	netHTTPLists := lists()
+	for i := range laneLists {
+		if laneLists[i] != netHTTPLists[i] {
+			t.Errorf("list read %d: the fast lane answered\n%s\nnet/http answered\n%s", i+1, laneLists[i], netHTTPLists[i])
+		}
+	}
+	for i, want := range []string{"200", "200", "200", "422"} {
+		if !strings.HasPrefix(laneLists[i], "HTTP/1.1 "+want) {
+			t.Errorf("list read %d: got %.40q, want %s", i+1, laneLists[i], want)
+		}
+	}
 }

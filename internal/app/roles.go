@@ -147,9 +147,11 @@ func (b *base) runAPI(ctx context.Context) error {
 	if !b.cfg.FastLane {
 		return serveHTTP(ctx, srv, ln, b.log)
 	}
-	// Single views, one a request, are the API's load; other requests,
-	// and connections that carry them, go to srv as before.
-	lane := fastlane.New(srv, fastlane.Route{Method: http.MethodPost, Path: "/api/movies/view"})
+	// Single views, one a request, are the API's load, and list reads
+	// its most frequent read; other requests, and connections that carry
+	// them, go to srv as before.
+	lane := fastlane.New(srv, fastlane.Route{Method: http.MethodPost, Path: "/api/movies/view"},
+		fastlane.Route{Method: http.MethodGet, Path: "/api/movies", Query: true})
 	b.metrics.WatchFastLane(lane.Stats)
 	return serveHTTP(ctx, lane, ln, b.log)
 }

@@ -11,21 +11,22 @@
 // that difference is an eighth of a core.
 //
 // The lane reads a request itself only when it is simple: exactly
-// "<method> <path> HTTP/1.1" of a configured route, a header block and
-// body that fit its buffer, one Host, one Content-Length, no
-// Transfer-Encoding, Expect or Upgrade. It then runs the server's own
+// "<method> <path> HTTP/1.1" of a configured route (with a query of plain
+// characters, if the route allows one), a header block and body that fit
+// its buffer, one Host, one Content-Length (or none, for a GET: no body),
+// no Transfer-Encoding, Expect or Upgrade. It then runs the server's own
 // handler (the same router, middleware and code as net/http would) with a
 // buffered response, and writes the response in one write. Anything else
-// (another route, a browser's GET, a chunked body, a bad request) hands
+// (another route, an unusual query, a chunked body, a bad request) hands
 // the connection, with every byte read so far, to the http.Server, which
 // serves it from then on as if it had accepted it. Nothing is answered
 // differently, only cheaper.
 //
 // What a lane request does not get: its context is not cancelled when the
-// client disconnects mid-request (the view handler waits a few
-// milliseconds for a group commit, and is idempotent), and the response
-// cannot be streamed (http.Flusher is not implemented); routes that
-// stream must not be configured. And its body must arrive within
+// client disconnects mid-request (a view waits a few milliseconds for a
+// group commit, a list read for a head lookup; both are idempotent), and
+// the response cannot be streamed (http.Flusher is not implemented):
+// routes that stream must not be configured. And its body must arrive within
 // ReadHeaderTimeout of the request's first byte, with its header: without
 // a ReadTimeout, net/http would wait for a body with no deadline.
 package fastlane
@@ -55,10 +56,14 @@ import (
 // body. A view request is about 150 bytes; larger ones go to net/http.
 const bufferSize = 4096
 
-// Route is a method and exact path (no query) the lane serves.
+// Route is a method and exact path the lane serves.
 type Route struct {
 	Method string
 	Path   string
+	// Query lets the path carry a query of plain characters (letters,
+	// digits and -._~=&%+,); any other query goes to net/http. Without
+	// it, a request with a query does.
+	Query bool
 }
 
 // Server is an http.Server with a fast lane in front of it.
@@ -88,8 +93,9 @@ func (s *Server) Stats() (served, handedOff uint64) {
 
 // laneRoute is a Route as the lane matches and serves it, made once.
 type laneRoute struct {
-	line         []byte // "POST /api/movies/view HTTP/1.1\r\n"
+	start        []byte // "POST /api/movies/view"
 	method, path string
+	query        bool
 }
 
 // New puts a lane for routes in front of srv. srv.Handler serves both
@@ -97,7 +103,7 @@ type laneRoute struct {
 func New(srv *http.Server, routes ...Route) *Server {
 	s := &Server{srv: srv, conns: map[*conn]struct{}{}}
 	for _, r := range routes {
-		s.routes = append(s.routes, laneRoute{line: []byte(r.Method + " " + r.Path + " HTTP/1.1\r\n"), method: r.Method, path: r.Path})
+		s.routes = append(s.routes, laneRoute{start: []byte(r.Method + " " + r.Path), method: r.Method, path: r.Path, query: r.Query})
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
@@ -391,12 +397,13 @@ func verdictOn(err error) verdict {
 // request (Close set if the client asked to close) and the bytes it
 // spans.
 func (c *conn) read() (*http.Request, int, verdict) {
-	head, rt, v := c.headBlock()
+	head, m, v := c.headBlock()
 	if v != serveIt {
 		return nil, 0, v
 	}
+	rt := m.route
 	// The header lines, as net/http itself reads them.
-	c.head.Reset(head[len(rt.line):])
+	c.head.Reset(head[m.lineLen:])
 	if c.tp == nil {
 		c.tp = textproto.NewReader(bufio.NewReaderSize(&c.head, 512))
 	} else {
@@ -416,12 +423,15 @@ func (c *conn) read() (*http.Request, int, verdict) {
 	if !ok || !validHost(host) {
 		return nil, 0, handOver
 	}
-	cl, ok := single(h, "Content-Length")
-	if !ok {
-		return nil, 0, handOver
-	}
-	length, err := strconv.ParseUint(cl, 10, 32)
-	if err != nil || cl[0] == '+' || len(head)+int(length) > bufferSize {
+	// A GET may come without a length, and so without a body, as
+	// net/http reads it; other requests must say their length.
+	var length uint64
+	if cl, ok := single(h, "Content-Length"); ok {
+		length, err = strconv.ParseUint(cl, 10, 32)
+		if err != nil || cl[0] == '+' || len(head)+int(length) > bufferSize {
+			return nil, 0, handOver
+		}
+	} else if _, any := h["Content-Length"]; any || rt.method != http.MethodGet {
 		return nil, 0, handOver
 	}
 	for _, k := range []string{"Transfer-Encoding", "Expect", "Upgrade", "Trailer"} {
@@ -446,70 +456,122 @@ func (c *conn) read() (*http.Request, int, verdict) {
 		return nil, 0, verdictOn(err)
 	}
 	all, _ := c.br.Peek(n)
-	body := slices.Clone(all[len(head):])
+	var body io.ReadCloser = http.NoBody // as net/http gives a request of length 0
+	if length > 0 {
+		body = io.NopCloser(bytes.NewReader(slices.Clone(all[len(head):])))
+	}
+	uri := rt.path
+	if m.query != "" {
+		uri += "?" + m.query
+	}
 	req := &http.Request{
 		Method:        rt.method,
-		URL:           &url.URL{Path: rt.path},
+		URL:           &url.URL{Path: rt.path, RawQuery: m.query},
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        h,
-		Body:          io.NopCloser(bytes.NewReader(body)),
+		Body:          body,
 		ContentLength: int64(length),
 		Host:          host,
 		RemoteAddr:    c.remote,
-		RequestURI:    rt.path,
+		RequestURI:    uri,
 		Close:         !keepAlive,
 	}
 	return req.WithContext(c.s.ctx), n, serveIt
 }
 
 // headBlock returns the request line and header lines up to and with the
-// blank line, and the route of that line, reading more if they are not all
-// buffered yet. A request
-// that is not of a lane route goes to net/http as soon as its first bytes
-// tell so, and so does a header that does not fit the buffer. So does
-// one with a line ended by a bare LF: net/http ends lines (and the header)
-// there too, where the lane looks for CRLF only, and the two must agree
-// on where the header ends and the body begins.
-func (c *conn) headBlock() ([]byte, *laneRoute, verdict) {
+// blank line, and the route that line matched, reading more if they are
+// not all buffered yet. A request that is not of a lane route goes to
+// net/http as soon as its first bytes tell so, and so does a header that
+// does not fit the buffer. So does one with a line ended by a bare LF:
+// net/http ends lines (and the header) there too, where the lane looks
+// for CRLF only, and the two must agree on where the header ends and the
+// body begins.
+func (c *conn) headBlock() ([]byte, match, verdict) {
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
-		rt, maybe := c.s.route(buf)
+		m, maybe := c.s.route(buf)
 		if !maybe {
-			return nil, nil, handOver
+			return nil, match{}, handOver
 		}
 		end := bytes.Index(buf, []byte("\r\n\r\n"))
 		if end >= 0 {
 			buf = buf[:end+4]
 		}
 		if bareLF(buf) {
-			return nil, nil, handOver
+			return nil, match{}, handOver
 		}
-		if end >= 0 && rt != nil {
-			return buf, rt, serveIt
+		if end >= 0 && m.route != nil {
+			return buf, m, serveIt
 		}
 		if end >= 0 || len(buf) == bufferSize {
-			return nil, nil, handOver
+			return nil, match{}, handOver
 		}
 		if err := c.fill(len(buf) + 1); err != nil {
-			return nil, nil, verdictOn(err)
+			return nil, match{}, verdictOn(err)
 		}
 	}
 }
 
-// route returns the lane route whose request line buf begins with, if
-// any, and whether buf may still be one: it begins one, or is the start
-// of one.
-func (s *Server) route(buf []byte) (rt *laneRoute, maybe bool) {
+// match is a request line that matched a lane route.
+type match struct {
+	route   *laneRoute
+	query   string // without its "?"; "" for none
+	lineLen int    // with its CRLF
+}
+
+// httpVersion ends every request line the lane serves.
+var httpVersion = []byte(" HTTP/1.1\r\n")
+
+// route matches the request line buf begins with against the lane's
+// routes. Until the line is whole it tells only whether it may still be
+// one of them (maybe); a whole line either matches or goes to net/http.
+func (s *Server) route(buf []byte) (m match, maybe bool) {
+	eol := bytes.Index(buf, []byte("\r\n"))
 	for i := range s.routes {
-		line := s.routes[i].line
-		if bytes.HasPrefix(buf, line) {
-			return &s.routes[i], true
+		rt := &s.routes[i]
+		if eol < 0 {
+			if bytes.HasPrefix(rt.start, buf) || bytes.HasPrefix(buf, rt.start) && mayFollow(rt, buf[len(rt.start):]) {
+				maybe = true
+			}
+			continue
 		}
-		maybe = maybe || bytes.HasPrefix(line, buf)
+		line := buf[:eol+2]
+		rest, ok := bytes.CutPrefix(line, rt.start)
+		if !ok || !bytes.HasSuffix(rest, httpVersion) {
+			continue
+		}
+		target := rest[:len(rest)-len(httpVersion)]
+		if len(target) == 0 {
+			return match{route: rt, lineLen: len(line)}, true
+		}
+		if rt.query && len(target) > 1 && target[0] == '?' && plainQuery(target[1:]) {
+			return match{route: rt, query: string(target[1:]), lineLen: len(line)}, true
+		}
 	}
-	return nil, maybe
+	return match{}, maybe
+}
+
+// mayFollow tells whether after, the bytes that follow a route's method
+// and path so far, may still become the rest of its request line.
+func mayFollow(rt *laneRoute, after []byte) bool {
+	if len(after) == 0 || bytes.HasPrefix(httpVersion, after) {
+		return true
+	}
+	return rt.query && after[0] == '?'
+}
+
+// plainQuery tells whether q holds only characters that every parser
+// reads alike: no spaces, no controls, no fragment, nothing to escape.
+func plainQuery(q []byte) bool {
+	for _, b := range q {
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte("-._~=&%+,", b) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // bareLF tells whether b has an LF that does not follow a CR.

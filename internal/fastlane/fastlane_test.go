@@ -19,7 +19,11 @@ import (
 	"github.com/movietrend/trend/internal/testenv"
 )
 
-var route = Route{Method: http.MethodPost, Path: "/hot"}
+var (
+	route = Route{Method: http.MethodPost, Path: "/hot"}
+	// A GET route whose requests may carry a query, as the ranking's.
+	listRoute = Route{Method: http.MethodGet, Path: "/list", Query: true}
+)
 
 // echo answers what it was asked, and which path served it: net/http
 // puts its server in the request's context, the lane does not.
@@ -52,7 +56,7 @@ func start(t *testing.T, h http.Handler, timeout time.Duration, errorLog ...*log
 	if len(errorLog) > 0 {
 		srv.ErrorLog = errorLog[0]
 	}
-	s = New(srv, route)
+	s = New(srv, route, listRoute)
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
 	pln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -152,6 +156,24 @@ func TestLaneAnswersAsNetHTTPDoes(t *testing.T) {
 		{"signed length", "POST /hot HTTP/1.1\r\nHost: h\r\nContent-Length: +2\r\n\r\n{}", false},
 		{"unusual host", "POST /hot HTTP/1.1\r\nHost: a@b\r\nContent-Length: 2\r\n\r\n{}", false},
 		{"upgrade", post(`{}`, "Connection: Upgrade", "Upgrade: websocket"), false},
+		{"a POST without a length", "POST /hot HTTP/1.1\r\nHost: h\r\n\r\n", false},
+		// The GET route: a plain query, no length needed.
+		{"GET with a query", "GET /list?limit=50&offset=0 HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n\r\n", true},
+		{"GET without a query", "GET /list HTTP/1.1\r\nHost: h\r\n\r\n", true},
+		{"GET with escapes, pluses and commas", "GET /list?q=%41%zz+b,c~d.e_f-g HTTP/1.1\r\nHost: h\r\n\r\n", true},
+		{"GET with length 0", "GET /list?a=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", true},
+		{"GET with a body", "GET /list HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}", true},
+		{"GET with two lengths", "GET /list HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n", false},
+		{"an empty query", "GET /list? HTTP/1.1\r\nHost: h\r\n\r\n", false},
+		{"a semicolon in the query", "GET /list?a=1;b=2 HTTP/1.1\r\nHost: h\r\n\r\n", false},
+		{"a quote in the query", "GET /list?a=\"x\" HTTP/1.1\r\nHost: h\r\n\r\n", false},
+		{"a fragment", "GET /list?a=1#f HTTP/1.1\r\nHost: h\r\n\r\n", false},
+		{"a second question mark", "GET /list?a=1?b HTTP/1.1\r\nHost: h\r\n\r\n", false},
+		{"a longer path", "GET /list/1 HTTP/1.1\r\nHost: h\r\n\r\n", false},
+		{"a path that only begins the same", "GET /listing HTTP/1.1\r\nHost: h\r\n\r\n", false},
+		{"another method on the GET route", "DELETE /list HTTP/1.1\r\nHost: h\r\n\r\n", false},
+		{"POST to the GET route", "POST /list HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}", false},
+		{"a GET with chunks", "GET /list HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,6 +242,18 @@ func TestOneConnectionCarriesManyRequests(t *testing.T) {
 	r := read(t, br, 1)[0]
 	if b, _ := io.ReadAll(r.Body); r.Header.Get("X-Path") != "lane" || !strings.Contains(string(b), `len=13`) {
 		t.Errorf("a request in pieces: %s, %q", r.Header.Get("X-Path"), b)
+	}
+	// A GET with a query, in pieces cut inside its request line.
+	get := "GET /list?limit=5 HTTP/1.1\r\nHost: h\r\n\r\n"
+	for _, piece := range []string{get[:4], get[4:12], get[12:20], get[20:]} {
+		if _, err := io.WriteString(c, piece); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r = read(t, br, 1)[0]
+	if b, _ := io.ReadAll(r.Body); r.Header.Get("X-Path") != "lane" || !strings.Contains(string(b), `GET /list?limit=5 `) {
+		t.Errorf("a GET in pieces: %s, %q", r.Header.Get("X-Path"), b)
 	}
 }
 
