@@ -102,9 +102,10 @@ func TestViewsAnswerTheSameThroughTheFastLaneAndNetHTTP(t *testing.T) {
 		}
 	}
 	s.waitViews(278, 4)
+	s.waitActive(278)
 
-	// List reads, now that nothing changes the ranking: the lane answers
-	// them too, as net/http does.
+	// List reads, now that nothing changes the ranking (its views counted,
+	// its facts in): the lane answers them too, as net/http does.
 	c2, err := net.Dial("tcp", host)
 	if err != nil {
 		t.Fatal(err)

@@ -296,6 +296,7 @@ func (c *conn) serve() {
 	if d := c.s.headerTimeout(); d > 0 {
 		c.readBy(time.Now().Add(d))
 	}
+	lastMethod := ""
 	for first := true; ; first = false {
 		if !first {
 			if idle := c.s.idleTimeout(); idle > 0 {
@@ -304,6 +305,14 @@ func (c *conn) serve() {
 		}
 		if _, err := c.br.Peek(1); err != nil {
 			return
+		}
+		if lastMethod == http.MethodPost {
+			// As net/http does, for old clients that end a POST's body
+			// with a CRLF it did not count (RFC 9112, section 2.2): up
+			// to four CR or LF bytes before the next request are skipped.
+			// Every request is longer than four bytes.
+			peek, _ := c.br.Peek(4)
+			_, _ = c.br.Discard(leadingCRorLF(peek))
 		}
 		if !first {
 			c.readBy(time.Time{}) // the idle wait's, if any
@@ -323,6 +332,7 @@ func (c *conn) serve() {
 			return
 		}
 		_, _ = c.br.Discard(n)
+		lastMethod = req.Method
 		c.s.served.Add(1)
 		out, keepAlive := c.respond(req)
 		if d := c.s.srv.WriteTimeout; d > 0 {
@@ -422,6 +432,15 @@ func (c *conn) read() (*http.Request, int, verdict) {
 	host, ok := single(h, "Host")
 	if !ok || !validHost(host) {
 		return nil, 0, handOver
+	}
+	// What net/http does to a request's header before its handler sees
+	// it: the Host is the request's, not a header; Pragma: no-cache
+	// implies Cache-Control: no-cache (RFC 9111, section 5.4).
+	delete(h, "Host")
+	if p := h["Pragma"]; len(p) > 0 && p[0] == "no-cache" {
+		if _, ok := h["Cache-Control"]; !ok {
+			h["Cache-Control"] = []string{"no-cache"}
+		}
 	}
 	// A GET may come without a length, and so without a body, as
 	// net/http reads it; other requests must say their length.
@@ -572,6 +591,15 @@ func plainQuery(q []byte) bool {
 		}
 	}
 	return true
+}
+
+// leadingCRorLF counts the CR and LF bytes b begins with.
+func leadingCRorLF(b []byte) int {
+	n := 0
+	for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
+		n++
+	}
+	return n
 }
 
 // bareLF tells whether b has an LF that does not follow a CR.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -40,9 +41,18 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Path", path)
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(http.StatusAccepted)
-	fmt.Fprintf(w, "%s %s host=%s len=%d ct=%q id=%q close=%v body=%q",
+	fmt.Fprintf(w, "%s %s host=%s len=%d ct=%q id=%q close=%v body=%q header=%s",
 		r.Method, r.URL.RequestURI(), r.Host, r.ContentLength, r.Header.Get("Content-Type"),
-		r.Header.Get("X-Request-Id"), r.Close, body)
+		r.Header.Get("X-Request-Id"), r.Close, body, headerLine(r.Header))
+}
+
+// headerLine is a request's header as its handler sees it, sorted.
+func headerLine(h http.Header) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		fmt.Fprintf(&b, "%s=%q;", k, h[k])
+	}
+	return b.String()
 }
 
 // start serves h with a lane for route, and plain net/http beside it.
@@ -157,6 +167,8 @@ func TestLaneAnswersAsNetHTTPDoes(t *testing.T) {
 		{"unusual host", "POST /hot HTTP/1.1\r\nHost: a@b\r\nContent-Length: 2\r\n\r\n{}", false},
 		{"upgrade", post(`{}`, "Connection: Upgrade", "Upgrade: websocket"), false},
 		{"a POST without a length", "POST /hot HTTP/1.1\r\nHost: h\r\n\r\n", false},
+		{"Pragma: no-cache", post(`{}`, "Pragma: no-cache"), true},
+		{"Pragma and Cache-Control", post(`{}`, "Pragma: no-cache", "Cache-Control: max-age=5"), true},
 		// The GET route: a plain query, no length needed.
 		{"GET with a query", "GET /list?limit=50&offset=0 HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n\r\n", true},
 		{"GET without a query", "GET /list HTTP/1.1\r\nHost: h\r\n\r\n", true},
@@ -215,7 +227,7 @@ func TestBadRequestsGetNetHTTPsAnswer(t *testing.T) {
 // Requests sent back to back (pipelined, or split across packets) are
 // each answered, in order; a connection handed to net/http stays there.
 func TestOneConnectionCarriesManyRequests(t *testing.T) {
-	lane, _, _ := start(t, http.HandlerFunc(echo), 5*time.Second)
+	lane, plain, _ := start(t, http.HandlerFunc(echo), 5*time.Second)
 	raw := post(`{"a":1}`) + post(`{"b":2}`) + "GET /cold HTTP/1.1\r\nHost: h\r\n\r\n" + post(`{"c":3}`)
 	rs := exchange(t, lane, raw, 4)
 	var paths []string
@@ -243,6 +255,21 @@ func TestOneConnectionCarriesManyRequests(t *testing.T) {
 	if b, _ := io.ReadAll(r.Body); r.Header.Get("X-Path") != "lane" || !strings.Contains(string(b), `len=13`) {
 		t.Errorf("a request in pieces: %s, %q", r.Header.Get("X-Path"), b)
 	}
+	// net/http skips up to four CR or LF bytes after a POST (for old
+	// clients that end its body with a CRLF they did not count); so does
+	// the lane, before the next request, its own or net/http's.
+	for _, next := range []string{"GET /list?a=1 HTTP/1.1\r\nHost: h\r\n\r\n", "GET /cold HTTP/1.1\r\nHost: h\r\n\r\n"} {
+		raw := post(`{}`) + "\r\n" + next
+		got, want := exchange(t, lane, raw, 2), exchange(t, plain, raw, 2)
+		for i := range got {
+			got[i].Header.Del("X-Path")
+			want[i].Header.Del("X-Path")
+			if g, w := dump(t, got[i]), dump(t, want[i]); g != w {
+				t.Errorf("a CRLF after a POST, then %.20q: response %d from the lane's port\n%s\nnet/http's\n%s", next, i+1, g, w)
+			}
+		}
+	}
+
 	// A GET with a query, in pieces cut inside its request line.
 	get := "GET /list?limit=5 HTTP/1.1\r\nHost: h\r\n\r\n"
 	for _, piece := range []string{get[:4], get[4:12], get[12:20], get[20:]} {
@@ -526,5 +553,34 @@ func TestBareLFsAreNetHTTPs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A request line that, while it is still arriving, already leaves every
+// route goes to net/http at once: the lane does not wait for its end.
+func TestARequestLineOffTheRoutesIsHandedOverEarly(t *testing.T) {
+	lane, _, s := start(t, http.HandlerFunc(echo), 5*time.Second)
+	for _, start := range []string{"GET /list/", "GET /listing", "POST /hot?", "POST /hot/x"} {
+		_, before := s.Stats()
+		c := dial(t, lane)
+		if _, err := io.WriteString(c, start); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			if _, after := s.Stats(); after > before {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%q: still in the lane after 2 s, its line unfinished", start)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if _, err := io.WriteString(c, "1 HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if r := read(t, bufio.NewReader(c), 1)[0]; r.Header.Get("X-Path") != "net/http" {
+			t.Errorf("%q: answered by %q, want net/http", start, r.Header.Get("X-Path"))
+		}
 	}
 }
