@@ -68,23 +68,6 @@ func (d *Deliveries) Queues() []string {
 	return qs
 }
 
-// Moved is when one of queue's subscriptions last handed out a message or
-// saw one settled (zero if not watched); held is how many they hold now.
-func (d *Deliveries) Moved(queue string) (at time.Time, held int64) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	q := d.queues[queue]
-	if q == nil {
-		return time.Time{}, 0
-	}
-	latest := q.watched.UnixNano()
-	for s := range q.subs {
-		latest = max(latest, s.moved.Load())
-		held += s.held.Load()
-	}
-	return time.Unix(0, latest), held
-}
-
 // Idle is since when the longest idle of queue's subscriptions that hold
 // no message has not moved (the queue's watch, before any subscription);
 // ok is false when each of them holds a message.
@@ -161,7 +144,7 @@ func (w watchedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan 
 			case <-msg.Nacked():
 			case <-ctx.Done():
 			}
-			// Moved before no longer held: a check between the two would
+			// The moved stamp before no longer held: a check between the two would
 			// see an idle subscription of long ago.
 			s.moved.Store(now().UnixNano())
 			s.held.Add(-1)
