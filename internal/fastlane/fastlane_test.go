@@ -137,6 +137,17 @@ func dump(t *testing.T, r *http.Response) string {
 	return string(b)
 }
 
+// sameAnswer fails the test unless got, from the lane's port, is the
+// answer want, from net/http, but for X-Path (who served it).
+func sameAnswer(t *testing.T, what string, got, want *http.Response) {
+	t.Helper()
+	got.Header.Del("X-Path")
+	want.Header.Del("X-Path")
+	if g, w := dump(t, got), dump(t, want); g != w {
+		t.Errorf("%s: the lane's port answered\n%s\nnet/http answers\n%s", what, g, w)
+	}
+}
+
 func post(body string, headers ...string) string {
 	return "POST /hot HTTP/1.1\r\nHost: example.test:8000\r\nContent-Type: application/json\r\n" +
 		strings.Join(append(headers, ""), "\r\n") +
@@ -194,11 +205,7 @@ func TestLaneAnswersAsNetHTTPDoes(t *testing.T) {
 			if served := got.Header.Get("X-Path") == "lane"; served != tc.lane {
 				t.Errorf("served by the lane: %v, want %v (X-Path %q, status %d)", served, tc.lane, got.Header.Get("X-Path"), got.StatusCode)
 			}
-			got.Header.Del("X-Path")
-			want.Header.Del("X-Path")
-			if g, w := dump(t, got), dump(t, want); g != w {
-				t.Errorf("the lane's port answered\n%s\nnet/http answers\n%s", g, w)
-			}
+			sameAnswer(t, "the answer", got, want)
 		})
 	}
 }
@@ -262,11 +269,7 @@ func TestOneConnectionCarriesManyRequests(t *testing.T) {
 		raw := post(`{}`) + "\r\n" + next
 		got, want := exchange(t, lane, raw, 2), exchange(t, plain, raw, 2)
 		for i := range got {
-			got[i].Header.Del("X-Path")
-			want[i].Header.Del("X-Path")
-			if g, w := dump(t, got[i]), dump(t, want[i]); g != w {
-				t.Errorf("a CRLF after a POST, then %.20q: response %d from the lane's port\n%s\nnet/http's\n%s", next, i+1, g, w)
-			}
+			sameAnswer(t, fmt.Sprintf("a CRLF after a POST, then %.20q: answer %d", next, i+1), got[i], want[i])
 		}
 	}
 
@@ -546,11 +549,7 @@ func TestBareLFsAreNetHTTPs(t *testing.T) {
 				if p := got[i].Header.Get("X-Path"); p == "lane" {
 					t.Errorf("answer %d: served by the lane, want net/http", i+1)
 				}
-				got[i].Header.Del("X-Path")
-				want[i].Header.Del("X-Path")
-				if g, w := dump(t, got[i]), dump(t, want[i]); g != w {
-					t.Errorf("answer %d: the lane's port answered\n%s\nnet/http answers\n%s", i+1, g, w)
-				}
+				sameAnswer(t, fmt.Sprintf("answer %d", i+1), got[i], want[i])
 			}
 		})
 	}
