@@ -644,7 +644,8 @@ RabbitMQ $MQ_VERSION, \`trend\` built with $(go version "$TREND" | awk '{ print 
 $LOAD_END at the end: the machine is shared with other engineers' test runs, which take CPU from
 these figures (see "Where the CPU went"). **Host gauge** (the seconds \`head -c 200000000 /dev/zero | sha256sum\`
 took, one core): $GAUGE_BEFORE just before the views load, $GAUGE_AFTER just after it; 0.57 in the
-fastest spells seen, 0.8 to 1.0 in medium ones, over 1.1 in slow ones.
+fastest spells seen, 0.8 to 1.0 in medium ones, over 1.1 in slow ones. It times one core for about a
+second and can miss a slow spell; the load generator's CPU a request ("Where the CPU went") spans the load.
 
 | figure | target | measured | met |
 |---|---|---|---|
