@@ -34,17 +34,19 @@ type MovieSource interface {
 // that a replay never has to call TMDB.
 type Enrichment struct {
 	uow    UnitOfWork
+	db     registry.Querier
 	source MovieSource
 	now    func() time.Time
 	log    *slog.Logger
 }
 
-// NewEnrichment refuses nil dependencies.
-func NewEnrichment(uow UnitOfWork, source MovieSource, now func() time.Time, log *slog.Logger) (*Enrichment, error) {
-	if uow == nil || source == nil || now == nil || log == nil {
+// NewEnrichment refuses nil dependencies. db is where a fetch that failed
+// for a while is marked to be asked for again (registry.WantRefresh).
+func NewEnrichment(uow UnitOfWork, db registry.Querier, source MovieSource, now func() time.Time, log *slog.Logger) (*Enrichment, error) {
+	if uow == nil || db == nil || source == nil || now == nil || log == nil {
 		return nil, errors.New("handlers: nil dependency")
 	}
-	return &Enrichment{uow: uow, source: source, now: now, log: log}, nil
+	return &Enrichment{uow: uow, db: db, source: source, now: now, log: log}, nil
 }
 
 // HandleBatch reacts to the registrations and refresh requests in b.
@@ -75,15 +77,16 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 	case errors.Is(err, tmdb.ErrNotFound):
 		e.log.InfoContext(ctx, "TMDB does not know the movie: removing it", "tmdb_id", env.TMDBID)
 	// TMDB down or refusing our key: the movie stays as it is (pending, or
-	// active with its old facts) and the worker's refresher asks again
-	// later, so the registration is kept without holding the queue through
-	// retries or ending in the dead letters.
+	// active with its old facts, marked as wanting a refresh) and the
+	// worker's refresher asks again later, so neither the registration nor
+	// the refresh asked for is lost, and the queue is not held through
+	// retries nor the message sent to the dead letters.
 	case errors.Is(err, tmdb.ErrUnauthorized):
 		e.log.ErrorContext(ctx, "TMDB refused our credentials (HTTP 401): check TMDB_API_KEY or TMDB_READ_TOKEN; the movie is asked for again later", "tmdb_id", env.TMDBID)
-		return nil
+		return registry.WantRefresh(ctx, e.db, env.TMDBID, e.now().UTC())
 	case err != nil && tmdb.Retryable(err):
 		e.log.WarnContext(ctx, "TMDB is unavailable; the movie is asked for again later", "tmdb_id", env.TMDBID, "error", err)
-		return nil
+		return registry.WantRefresh(ctx, e.db, env.TMDBID, e.now().UTC())
 	case err != nil:
 		return messaging.PermanentError(fmt.Errorf("fetch movie %d from TMDB: %w", env.TMDBID, err))
 	}

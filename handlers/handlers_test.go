@@ -174,9 +174,12 @@ func TestEnrichment(t *testing.T) {
 		name       string
 		err        error
 		stopping   bool // the worker stops while TMDB is asked
+		refresh    bool // the movie is active, a refresh is asked for
+		wanted     bool // an earlier refresh of it failed
 		wantErr    bool
 		wantEvent  string
 		wantStatus string
+		wantWanted bool // the movie is marked for the refresher to ask again
 	}{
 		{name: "facts", wantEvent: events.TypeMovieDetailsFetched, wantStatus: registry.StatusActive},
 		{name: "TMDB does not know it", err: tmdb.ErrNotFound, wantEvent: events.TypeMovieRemoved, wantStatus: registry.StatusRemoved},
@@ -191,15 +194,35 @@ func TestEnrichment(t *testing.T) {
 		{name: "an answer that cannot be used", err: &tmdb.APIError{HTTPStatus: 422, Code: 26}, wantErr: true, wantStatus: registry.StatusPending},
 		// The message must go back to its queue: an error, nothing logged.
 		{name: "the worker stops", stopping: true, wantErr: true, wantStatus: registry.StatusPending},
+		// A refresh of an active movie that fails is not lost: the movie is
+		// marked, and the refresher asks again (TestRefresherAsksAgainAtGrowingIntervals)
+		// until an answer comes.
+		{name: "a refresh while TMDB is down", refresh: true, err: &tmdb.APIError{HTTPStatus: 503}, wantStatus: registry.StatusActive, wantWanted: true},
+		{name: "a refresh with a bad key", refresh: true, err: &tmdb.APIError{HTTPStatus: 401, Code: 7}, wantStatus: registry.StatusActive, wantWanted: true},
+		{name: "a refresh, again while TMDB is down", refresh: true, wanted: true, err: &tmdb.APIError{HTTPStatus: 503}, wantStatus: registry.StatusActive, wantWanted: true},
+		{name: "a refresh that succeeds after failing", refresh: true, wanted: true, wantEvent: events.TypeMovieDetailsFetched, wantStatus: registry.StatusActive},
+		{name: "a refresh that finds the movie gone after failing", refresh: true, wanted: true, err: tmdb.ErrNotFound, wantEvent: events.TypeMovieRemoved, wantStatus: registry.StatusRemoved},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			f.registerRow(27205)
+			// An earlier failure, a day before this one: the mark keeps it.
+			firstFailure := now.Add(-24 * time.Hour)
+			if c.refresh {
+				if err := registry.SetStatus(t.Context(), f.pool, 27205, registry.StatusActive, now.Add(-48*time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.wanted {
+				if err := registry.WantRefresh(t.Context(), f.pool, 27205, firstFailure); err != nil {
+					t.Fatal(err)
+				}
+			}
 			src := &source{movie: tmdb.Movie{Title: "Inception", VoteAverage: 8.1, VoteCount: 13752, Genres: []tmdb.Genre{{ID: 28, Name: "Action"}}}, err: c.err}
 			var logs bytes.Buffer
-			h, err := handlers.NewEnrichment(f.store, src, func() time.Time { return now }, slog.New(slog.NewTextHandler(&logs, nil)))
+			h, err := handlers.NewEnrichment(f.store, f.pool, src, func() time.Time { return now }, slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,7 +232,11 @@ func TestEnrichment(t *testing.T) {
 				ctx, cancel = context.WithCancel(ctx)
 				src.stop = cancel
 			}
-			b := batchOf(t, events.ViewRecorded{ViewID: uuid.New(), TMDBID: 27205, ViewedAt: now}, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now})
+			var asked events.Event = events.MovieRegistered{TMDBID: 27205, RegisteredAt: now}
+			if c.refresh {
+				asked = events.MovieRefreshRequested{TMDBID: 27205, RequestedAt: now}
+			}
+			b := batchOf(t, events.ViewRecorded{ViewID: uuid.New(), TMDBID: 27205, ViewedAt: now}, asked)
 			err = h.HandleBatch(ctx, b)
 			if (err != nil) != c.wantErr {
 				t.Fatalf("got error %v, want error: %v", err, c.wantErr)
@@ -249,6 +276,17 @@ func TestEnrichment(t *testing.T) {
 			}
 			if reg.Status != c.wantStatus {
 				t.Errorf("registration status: got %s, want %s", reg.Status, c.wantStatus)
+			}
+			var since *time.Time
+			if err := f.pool.QueryRow(t.Context(), `SELECT refresh_wanted_since FROM movies WHERE tmdb_id = 27205`).Scan(&since); err != nil {
+				t.Fatal(err)
+			}
+			wantSince := now
+			if c.wanted {
+				wantSince = firstFailure
+			}
+			if c.wantWanted && (since == nil || !since.Equal(wantSince)) || !c.wantWanted && since != nil {
+				t.Errorf("refresh wanted since %v; want %v: %v", since, wantSince, c.wantWanted)
 			}
 		})
 	}

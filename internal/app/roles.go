@@ -273,7 +273,7 @@ func (b *base) runWorker(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		h, err := handlers.NewEnrichment(store, client, time.Now, b.log)
+		h, err := handlers.NewEnrichment(store, b.pool, client, time.Now, b.log)
 		if err != nil {
 			return err
 		}

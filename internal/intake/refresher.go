@@ -18,7 +18,8 @@ import (
 // Refresher asks TMDB again, through RefreshMovie commands, for movies
 // whose facts are older than MaxAge, and for movies still pending
 // PendingAfter after their registration (TMDB was down or refused our key
-// when they were registered), then at growing intervals: a few movies per
+// when they were registered) or whose refresh failed PendingAfter ago,
+// then at growing intervals: a few movies per
 // tick, oldest first, so that refreshes are spread over time and stay far
 // below TMDB's rate limit.
 type Refresher struct {
@@ -33,8 +34,9 @@ type RefresherConfig struct {
 	// MaxAge: facts older than this are fetched again; 0 turns that off.
 	MaxAge time.Duration
 	// PendingAfter: a movie still pending this long after its registration
+	// (or still without the facts of a refresh that failed this long ago)
 	// is asked for again (default 30s). After that, it is asked for again
-	// once it has waited as long as it had been pending at the last ask
+	// once it has waited as long as it had been waiting at the last ask
 	// (30 s, 1, 2, 4 minutes… after its registration), at most
 	// PendingMaxWait apart (default 1h). A fixed pace would queue a
 	// request per movie every 30 s through a long TMDB outage, each a TMDB
@@ -106,15 +108,21 @@ func (r *Refresher) Tick(ctx context.Context) (int, error) {
 	pendingCutoff := now.Add(-r.cfg.PendingAfter)
 	n := 0
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		// since: when the facts were first wanted and did not come, for a
+		// movie left pending (its registration) or an active one whose
+		// refresh failed (registry.WantRefresh); both are asked for again at
+		// the same growing intervals.
 		rows, err := tx.Query(ctx, `
-			SELECT tmdb_id FROM movies
+			SELECT tmdb_id FROM movies,
+			     LATERAL (SELECT CASE WHEN status = 'pending' THEN registered_at
+			                          WHEN status = 'active' THEN refresh_wanted_since END AS since) AS w
 			WHERE (status = 'active' AND $4 AND facts_fetched_at < $1
 			       AND (refresh_requested_at IS NULL OR refresh_requested_at < $1))
-			   OR (status = 'pending' AND registered_at <= $3
+			   OR (w.since <= $3
 			       AND (refresh_requested_at IS NULL OR refresh_requested_at
 			            + least($7 * interval '1 microsecond', greatest($6 * interval '1 microsecond',
-			                    refresh_requested_at - registered_at)) <= $5))
-			ORDER BY coalesce(facts_fetched_at, registered_at) LIMIT $2 FOR UPDATE SKIP LOCKED`,
+			                    refresh_requested_at - w.since)) <= $5))
+			ORDER BY coalesce(facts_fetched_at, registered_at) LIMIT $2 FOR UPDATE OF movies SKIP LOCKED`,
 			cutoff, r.cfg.PerTick, pendingCutoff, r.cfg.MaxAge > 0, now,
 			r.cfg.PendingAfter.Microseconds(), r.cfg.PendingMaxWait.Microseconds())
 		if err != nil {

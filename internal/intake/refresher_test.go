@@ -1,11 +1,14 @@
 package intake_test
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/movietrend/trend/commands"
 	"github.com/movietrend/trend/internal/intake"
@@ -74,48 +77,86 @@ func TestRefresherAsksForStaleFactsOnly(t *testing.T) {
 	}
 }
 
-// TestRefresherAsksAgainForAPendingMovieAtGrowingIntervals: a movie left
-// pending is asked for 30 s after its registration, then each time it has
-// waited as long as it had been pending (1, 2, 4 minutes… after its
-// registration), at most PendingMaxWait apart: not every 30 s, which
+// TestRefresherAsksAgainAtGrowingIntervals: a movie left pending is asked
+// for 30 s after its registration, and an active movie whose refresh
+// failed (TMDB down, or refusing our key) 30 s after that failure; then
+// each time it has waited as long as it had been waiting (1, 2, 4
+// minutes… after), at most PendingMaxWait apart: not every 30 s, which
 // queued a request per movie every 30 s through a TMDB outage and a dead
-// letter every 30 s for a movie whose answer cannot be used.
-func TestRefresherAsksAgainForAPendingMovieAtGrowingIntervals(t *testing.T) {
+// letter every 30 s for a movie whose answer cannot be used. An answer
+// ends the asking.
+func TestRefresherAsksAgainAtGrowingIntervals(t *testing.T) {
 	t.Parallel()
-	pool := testenv.Pool(t)
-	ctx := t.Context()
-	registered := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	if _, err := registry.Register(ctx, pool, 7, registered); err != nil {
-		t.Fatal(err)
+	since := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		// waiting makes movie 7 wait for its facts from since.
+		waiting func(ctx context.Context, pool *pgxpool.Pool) error
+	}{
+		{name: "pending since its registration", waiting: func(ctx context.Context, pool *pgxpool.Pool) error {
+			_, err := registry.Register(ctx, pool, 7, since)
+			return err
+		}},
+		{name: "active, its refresh failed", waiting: func(ctx context.Context, pool *pgxpool.Pool) error {
+			if _, err := registry.Register(ctx, pool, 7, since.Add(-48*time.Hour)); err != nil {
+				return err
+			}
+			if err := registry.SetStatus(ctx, pool, 7, registry.StatusActive, since.Add(-time.Hour)); err != nil {
+				return err
+			}
+			// The refresh that failed was asked for by the refresher.
+			if _, err := pool.Exec(ctx, `UPDATE movies SET refresh_requested_at = $1 WHERE tmdb_id = 7`, since.Add(-time.Second)); err != nil {
+				return err
+			}
+			return registry.WantRefresh(ctx, pool, 7, since)
+		}},
 	}
-	var clock time.Time
-	r, err := intake.NewRefresher(pool, slog.New(slog.DiscardHandler), intake.RefresherConfig{
-		MaxAge: 24 * time.Hour, PendingMaxWait: 10 * time.Minute, Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Ticks every 5 s for an hour; the asks that came out of them.
-	var asked []time.Duration
-	for at := time.Duration(0); at <= time.Hour; at += 5 * time.Second {
-		clock = registered.Add(at)
-		n, err := r.Tick(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			asked = append(asked, at)
-		}
-	}
-	var want []time.Duration
-	for at := 30 * time.Second; at <= time.Hour; {
-		want = append(want, at)
-		at += min(max(at, 30*time.Second), 10*time.Minute)
-	}
-	// 30s 1m 2m 4m 8m 16m, then every 10 minutes.
-	if !slices.Equal(asked, want) {
-		t.Errorf("asked again after %v, want %v", asked, want)
-	}
-	if got := len(testenv.Outbox(t, pool)); got != len(want) {
-		t.Errorf("%d RefreshMovie commands in the outbox, want %d", got, len(want))
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			pool := testenv.Pool(t)
+			ctx := t.Context()
+			if err := c.waiting(ctx, pool); err != nil {
+				t.Fatal(err)
+			}
+			var clock time.Time
+			r, err := intake.NewRefresher(pool, slog.New(slog.DiscardHandler), intake.RefresherConfig{
+				MaxAge: 24 * time.Hour, PendingMaxWait: 10 * time.Minute, Now: func() time.Time { return clock }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Ticks every 5 s for an hour; the asks that came out of them.
+			var asked []time.Duration
+			for at := time.Duration(0); at <= time.Hour; at += 5 * time.Second {
+				clock = since.Add(at)
+				n, err := r.Tick(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n > 0 {
+					asked = append(asked, at)
+				}
+			}
+			var want []time.Duration
+			for at := 30 * time.Second; at <= time.Hour; {
+				want = append(want, at)
+				at += min(max(at, 30*time.Second), 10*time.Minute)
+			}
+			// 30s 1m 2m 4m 8m 16m, then every 10 minutes.
+			if !slices.Equal(asked, want) {
+				t.Errorf("asked again after %v, want %v", asked, want)
+			}
+			if got := len(testenv.Outbox(t, pool)); got != len(want) {
+				t.Errorf("%d RefreshMovie commands in the outbox, want %d", got, len(want))
+			}
+			// The facts came: no more asks until they are MaxAge old.
+			if err := registry.SetStatus(ctx, pool, 7, registry.StatusActive, clock); err != nil {
+				t.Fatal(err)
+			}
+			clock = clock.Add(2 * time.Hour)
+			if n, err := r.Tick(ctx); err != nil || n != 0 {
+				t.Errorf("after the facts came: got %d refreshes, %v; want 0, nil", n, err)
+			}
+		})
 	}
 }

@@ -107,13 +107,30 @@ func Tracked(ctx context.Context, q Querier, ids []int64) (map[int64]bool, error
 
 // SetStatus records what TMDB said about a tracked movie at time at (for
 // "active", that its facts were fetched then). A removed movie stays
-// removed until it is registered again.
+// removed until it is registered again. Either answer settles a refresh
+// that was wanted (WantRefresh).
 func SetStatus(ctx context.Context, q Querier, id int64, status string, at time.Time) error {
 	_, err := q.Exec(ctx, `UPDATE movies SET status = $2, updated_at = $3,
-			facts_fetched_at = CASE WHEN $2 = 'active' THEN $3 ELSE facts_fetched_at END
+			facts_fetched_at = CASE WHEN $2 = 'active' THEN $3 ELSE facts_fetched_at END,
+			refresh_wanted_since = NULL
 		WHERE tmdb_id = $1 AND status <> 'removed'`, id, status, at)
 	if err != nil {
 		return fmt.Errorf("set status of movie %d: %w", id, err)
+	}
+	return nil
+}
+
+// WantRefresh records that fetching an active movie's facts failed at
+// time at (TMDB down, throttling us, or refusing our key), so that the
+// refresher asks again until SetStatus records an answer. The first
+// failure is kept: the refresher's intervals grow from it. A pending
+// movie needs no mark: the refresher asks again for every movie left
+// pending.
+func WantRefresh(ctx context.Context, q Querier, id int64, at time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE movies SET refresh_wanted_since = coalesce(refresh_wanted_since, $2)
+		WHERE tmdb_id = $1 AND status = 'active'`, id, at)
+	if err != nil {
+		return fmt.Errorf("mark a refresh of movie %d as wanted: %w", id, err)
 	}
 	return nil
 }
