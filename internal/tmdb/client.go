@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -30,9 +31,12 @@ const (
 	defaultMinBackoff  = 500 * time.Millisecond
 	defaultMaxBackoff  = 30 * time.Second
 
-	// retryAfterCeiling is how long a server-requested wait (Retry-After) is
-	// honoured even when it exceeds MaxBackoff: TMDB knows its own load better
-	// than our backoff does, but a worker must not stall for minutes.
+	// retryAfterCeiling is how long a call waits out a server-requested
+	// pause (Retry-After) even when it exceeds MaxBackoff: TMDB knows its
+	// own load better than our backoff does, but a worker must not stall
+	// for minutes. A longer pause fails the call at once (a retryable
+	// error: the caller asks again later), and the client sends nothing
+	// before it ends.
 	retryAfterCeiling = 60 * time.Second
 
 	// maxBodyBytes bounds what we read from one response; movie details are a
@@ -66,8 +70,10 @@ type Config struct {
 	// MaxAttempts is how many times one call may ask TMDB. Default 5.
 	MaxAttempts int
 	// MinBackoff and MaxBackoff bound the exponential backoff between
-	// attempts. Defaults 500ms and 30s. A Retry-After header is honoured even
-	// above MaxBackoff, up to 60s (or MaxBackoff, if larger).
+	// attempts. Defaults 500ms and 30s. A Retry-After header holds back
+	// every request of the client until it ends; a call waits for it even
+	// above MaxBackoff, up to 60s (or MaxBackoff, if larger), and fails
+	// at once, retryably, when it is longer.
 	MinBackoff, MaxBackoff time.Duration
 	// HTTPClient sends the requests. Optional; its own Timeout, if any,
 	// applies on top of Timeout.
@@ -89,6 +95,9 @@ type Client struct {
 	http        *http.Client
 	limiter     *rate.Limiter
 	logger      *slog.Logger
+	// notBefore is when TMDB's latest Retry-After ends, in Unix
+	// nanoseconds (0: none): no request goes out before it, from any call.
+	notBefore atomic.Int64
 }
 
 // Movie is the part of TMDB's movie details that the service uses.
@@ -192,6 +201,9 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 	bo.Reset()
 
 	for attempt := 1; ; attempt++ {
+		if err := c.holdOff(ctx, c.pauseLeft()); err != nil {
+			return Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, err)
+		}
 		if err := c.limiter.Wait(ctx); err != nil {
 			if ctx.Err() == nil {
 				// The limiter refuses early when its wait would outlast the
@@ -202,6 +214,9 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 		}
 
 		m, retryAfter, err := c.attempt(ctx, id, path)
+		if retryAfter > 0 {
+			c.pause(retryAfter)
+		}
 		switch {
 		case err == nil:
 			return m, nil
@@ -219,7 +234,14 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 			return Movie{}, fmt.Errorf("tmdb: movie %d: giving up after %d attempts: %w", id, attempt, err)
 		}
 
-		delay := c.retryDelay(bo, retryAfter)
+		// Jitter can push the randomized interval past MaxInterval.
+		delay := min(bo.NextBackOff(), c.maxBackoff)
+		if left := c.pauseLeft(); left > delay {
+			if left > c.longestPause() {
+				return Movie{}, fmt.Errorf("tmdb: movie %d: %w (last attempt: %w)", id, &pausedError{left: left}, err)
+			}
+			delay = left
+		}
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
 			return Movie{}, fmt.Errorf("tmdb: movie %d: next attempt would start after the deadline: %w", id, err)
 		}
@@ -239,15 +261,46 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 	}
 }
 
-// retryDelay is the wait before the next attempt: exponential backoff with
-// jitter, raised to the server's Retry-After when that is longer.
-func (c *Client) retryDelay(bo *backoff.ExponentialBackOff, retryAfter time.Duration) time.Duration {
-	// Jitter can push the randomized interval past MaxInterval.
-	d := min(bo.NextBackOff(), c.maxBackoff)
-	if retryAfter > 0 {
-		d = max(d, min(retryAfter, max(c.maxBackoff, retryAfterCeiling)))
+// pause holds back every request of the client for d (a Retry-After),
+// unless an earlier answer asked for a longer pause.
+func (c *Client) pause(d time.Duration) {
+	until := time.Now().Add(d).UnixNano()
+	for {
+		cur := c.notBefore.Load()
+		if cur >= until || c.notBefore.CompareAndSwap(cur, until) {
+			return
+		}
 	}
-	return d
+}
+
+// pauseLeft is how long TMDB's latest Retry-After still runs.
+func (c *Client) pauseLeft() time.Duration {
+	if nb := c.notBefore.Load(); nb != 0 {
+		return time.Until(time.Unix(0, nb))
+	}
+	return 0
+}
+
+// longestPause is the longest a call waits out a Retry-After.
+func (c *Client) longestPause() time.Duration { return max(c.maxBackoff, retryAfterCeiling) }
+
+// holdOff waits out what is left of a Retry-After, or fails at once when
+// that is longer than a call waits or than ctx allows.
+func (c *Client) holdOff(ctx context.Context, left time.Duration) error {
+	if left <= 0 {
+		return nil
+	}
+	if deadline, ok := ctx.Deadline(); left > c.longestPause() || ok && time.Until(deadline) < left {
+		return &pausedError{left: left}
+	}
+	timer := time.NewTimer(left)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-timer.C:
+		return nil
+	}
 }
 
 // attempt sends one request. It also returns the Retry-After duration of a

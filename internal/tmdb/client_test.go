@@ -316,10 +316,8 @@ func TestMovieRetryAfterValues(t *testing.T) {
 			maxBackoff: 5 * time.Millisecond, wantWait: time.Second},
 		{name: "seconds above MaxBackoff", retryAfter: func(time.Time) string { return "45" },
 			maxBackoff: time.Second, wantWait: 45 * time.Second},
-		{name: "seconds capped at 60s", retryAfter: func(time.Time) string { return "600" },
-			maxBackoff: time.Second, wantWait: 60 * time.Second},
-		{name: "seconds capped by a larger MaxBackoff", retryAfter: func(time.Time) string { return "600" },
-			maxBackoff: 2 * time.Minute, wantWait: 2 * time.Minute},
+		{name: "seconds up to a larger MaxBackoff", retryAfter: func(time.Time) string { return "100" },
+			maxBackoff: 2 * time.Minute, wantWait: 100 * time.Second},
 		{name: "HTTP date", retryAfter: func(now time.Time) string { return now.Add(30 * time.Second).UTC().Format(http.TimeFormat) },
 			maxBackoff: time.Second, wantWait: 30 * time.Second},
 	}
@@ -349,6 +347,55 @@ func TestMovieRetryAfterValues(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestRetryAfterHoldsBackEveryCall: TMDB's Retry-After holds back every
+// request of the client, from any call, until it ends. A call does not
+// wait out a pause longer than a worker should stall (60 s, or MaxBackoff
+// if larger): it fails at once, retryably, and the caller asks again
+// later (the enrichment, through the refresher).
+func TestRetryAfterHoldsBackEveryCall(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := &scripted{script: []reply{{status: 429, retryAfter: "600", body: rateLimitJSON}, okInception}}
+		cfg := fastConfig("https://api.themoviedb.org/3")
+		cfg.MaxBackoff = 2 * time.Minute
+		cfg.HTTPClient = &http.Client{Transport: handlerTransport{s}}
+		c := mustNew(t, cfg)
+
+		start := time.Now()
+		_, err := c.Movie(t.Context(), inceptionID)
+		var ae *APIError
+		if !Retryable(err) || !errors.As(err, &ae) || ae.HTTPStatus != 429 {
+			t.Fatalf("a 429 asking for 10 minutes: got %v, want a retryable error holding the 429", err)
+		}
+		if took := time.Since(start); took != 0 {
+			t.Errorf("the call took %s, want to give up at once", took)
+		}
+
+		// Another call during the pause sends nothing.
+		time.Sleep(5 * time.Minute)
+		_, err = c.Movie(t.Context(), inceptionID)
+		if !Retryable(err) || !strings.Contains(err.Error(), "Retry-After") {
+			t.Errorf("a call 5 minutes into the pause: got %v, want a retryable error naming Retry-After", err)
+		}
+		if n := len(s.requests()); n != 1 {
+			t.Fatalf("%d requests during the pause, want 1 (the one answered 429)", n)
+		}
+
+		// With 30 s of it left, a call waits them out, then asks.
+		time.Sleep(4*time.Minute + 30*time.Second)
+		start = time.Now()
+		if _, err := c.Movie(t.Context(), inceptionID); err != nil {
+			t.Fatalf("a call near the end of the pause: %v", err)
+		}
+		if took := time.Since(start); took != 30*time.Second {
+			t.Errorf("the call took %s, want 30s: the rest of the pause", took)
+		}
+		if reqs := s.requests(); len(reqs) != 2 || reqs[1].at.Sub(reqs[0].at) != 10*time.Minute {
+			t.Errorf("requests: got %d, want 2, 10 minutes apart", len(reqs))
+		}
+	})
 }
 
 func TestMovieBackoffGrowsAndStaysBounded(t *testing.T) {

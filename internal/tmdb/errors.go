@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 )
 
 // ErrNotFound reports that TMDB does not know the requested movie: HTTP 404
@@ -65,6 +66,15 @@ func (e *transportError) Unwrap() error { return e.err }
 // Timeout reports whether the attempt ran out of time, matching net.Error.
 func (e *transportError) Timeout() bool { return e.timeout }
 
+// pausedError is a call given up without asking TMDB: its latest
+// Retry-After runs longer than a call waits (or than the caller's
+// deadline allows). Asking again once it has passed may succeed.
+type pausedError struct{ left time.Duration }
+
+func (e *pausedError) Error() string {
+	return fmt.Sprintf("TMDB asked not to be called for another %s (Retry-After)", e.left.Round(time.Second))
+}
+
 // decodeError is a 200 answer whose body is not the movie we asked for.
 // Repeating the request would most likely return the same body.
 type decodeError struct {
@@ -80,8 +90,9 @@ func (e *decodeError) Unwrap() error { return e.err }
 
 // Retryable reports whether err is transient, so that asking TMDB again later
 // may succeed: 408, 429 and 5xx answers, a 404 without TMDB's not-found
-// body, timeouts, network errors and cancellations. It is false for TMDB's
-// 404, 401 and other 4xx answers, for a 200 body that cannot be decoded,
+// body, timeouts, network errors, cancellations and a call given up for a
+// long Retry-After. It is false for TMDB's 404, 401 and other 4xx
+// answers, for a 200 body that cannot be decoded,
 // and for nil.
 func Retryable(err error) bool {
 	if err == nil {
@@ -95,6 +106,9 @@ func Retryable(err error) bool {
 		return retryableStatus(ae.HTTPStatus) || ae.HTTPStatus == http.StatusNotFound && !ae.tmdbNotFound()
 	}
 	if _, ok := errors.AsType[*transportError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[*pausedError](err); ok {
 		return true
 	}
 	// A cancelled or timed-out call settled nothing about the movie.
