@@ -90,6 +90,11 @@ type Config struct {
 	// asked for again).
 	TMDBRefreshAge time.Duration `env:"TMDB_REFRESH_AGE" envDefault:"24h"`
 
+	// TMDBRateLimit is the most TMDB requests a second one worker sends
+	// (TMDB allows about 50 from one key). Each worker process has its
+	// own: with N workers, give each a share.
+	TMDBRateLimit float64 `env:"TMDB_RATE_LIMIT" envDefault:"40"`
+
 	// RabbitMQManagementURL is the management UI the dashboard links to.
 	// Empty: http://<AMQP_URL's host>:15672, which a browser cannot reach
 	// where that host is a name of a private network (compose's rabbitmq).
@@ -230,6 +235,9 @@ func (c Config) Validate() error {
 	}
 	if c.TMDBRefreshAge < 0 {
 		errs = append(errs, fmt.Errorf("TMDB_REFRESH_AGE must not be negative"))
+	}
+	if !finite(c.TMDBRateLimit) || c.TMDBRateLimit <= 0 {
+		errs = append(errs, fmt.Errorf("TMDB_RATE_LIMIT must be a number above 0 (requests a second)"))
 	}
 	if c.HealthAddr != "" {
 		if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {

@@ -28,6 +28,16 @@ func TestDefaults(t *testing.T) {
 	if c, err := FromEnv([]string{"API_FAST_LANE=false"}); err != nil || c.FastLane {
 		t.Errorf("API_FAST_LANE=false: FastLane %v, error %v", c.FastLane, err)
 	}
+	// Empty, as docker compose passes a variable .env leaves unset.
+	if c, err := FromEnv([]string{"TMDB_RATE_LIMIT="}); err != nil || c.TMDBRateLimit != 40 {
+		t.Errorf("TMDB_RATE_LIMIT empty: got %v, error %v, want the default 40", c.TMDBRateLimit, err)
+	}
+	if c, err := FromEnv([]string{"TMDB_RATE_LIMIT=12.5"}); err != nil || c.TMDBRateLimit != 12.5 {
+		t.Errorf("TMDB_RATE_LIMIT=12.5: got %v, error %v", c.TMDBRateLimit, err)
+	}
+	if _, err := FromEnv([]string{"TMDB_RATE_LIMIT=0"}); err == nil || !strings.Contains(err.Error(), "TMDB_RATE_LIMIT") {
+		t.Errorf("TMDB_RATE_LIMIT=0: got error %v, want one naming it (no request would ever go out)", err)
+	}
 }
 
 func TestLegacyVariables(t *testing.T) {
@@ -85,7 +95,7 @@ func TestRedacted(t *testing.T) {
 // comparison (TREND_MIN_VOTES=NaN gave NaN scores that JSON cannot encode,
 // RATE_LIMIT=NaN or Inf switched the limit off), so it is checked apart.
 func TestNonFiniteFloatsAreRefused(t *testing.T) {
-	for _, name := range []string{"TREND_MIN_VOTES", "RATE_LIMIT"} {
+	for _, name := range []string{"TREND_MIN_VOTES", "RATE_LIMIT", "TMDB_RATE_LIMIT"} {
 		for _, v := range []string{"NaN", "nan", "Inf", "+Inf", "-Inf", "infinity"} {
 			_, err := FromEnv([]string{name + "=" + v})
 			if err == nil || !strings.Contains(err.Error(), name) {
