@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"slices"
 	"strconv"
 	"strings"
@@ -1360,6 +1361,73 @@ func openStream(t *testing.T, ctx context.Context, srv *httptest.Server) *http.R
 	}
 	t.Cleanup(func() { resp.Body.Close() })
 	return resp
+}
+
+// TestAQuietStreamStaysOpen: a stream that has nothing to send keeps its
+// connection with comments, each write given its own time. The write
+// deadline was once set when the wait for the next write began, so the
+// first keep-alive of every quiet stream came after it and ended the
+// stream (the dashboard reconnected and reloaded every 17 s).
+func TestAQuietStreamStaysOpen(t *testing.T) {
+	t.Parallel()
+	f := newFakes()
+	d := f.deps()
+	d.StreamKeepAlive, d.StreamWriteTimeout = 300*time.Millisecond, 100*time.Millisecond
+	srv := httptest.NewServer(httpapi.New(t.Context(), d))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	r := openReadyStream(t, ctx, srv)
+	for i := range 3 {
+		line, err := r.ReadString('\n')
+		if err != nil || line != ": keep-alive\n" {
+			t.Fatalf("keep-alive %d: got %q (%v), want a comment and the stream open", i+1, line, err)
+		}
+		if blank, err := r.ReadString('\n'); err != nil || blank != "\n" {
+			t.Fatalf("after keep-alive %d: got %q (%v), want the blank line ending it", i+1, blank, err)
+		}
+	}
+}
+
+// TestHeadOfTheStream: HEAD /api/stream answers a GET's status and
+// headers, and frees its connection for the next request. It once ran a
+// stream whose body net/http dropped: the handler never saw its client
+// leave, and the client's next request on that connection hung.
+func TestHeadOfTheStream(t *testing.T) {
+	t.Parallel()
+	f := newFakes()
+	draining := make(chan struct{})
+	d := f.deps()
+	d.Draining = draining
+	srv := httptest.NewServer(httpapi.New(t.Context(), d))
+	t.Cleanup(srv.Close)
+	// First: a stream left running would hold Close for ever.
+	t.Cleanup(func() { close(draining) })
+	client := srv.Client()
+	client.Timeout = 5 * time.Second
+	resp, err := client.Head(srv.URL + "/api/stream")
+	if err != nil {
+		t.Fatalf("HEAD /api/stream: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Errorf("HEAD /api/stream: got %d %q, want 200 text/event-stream", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	// The same keep-alive connection serves the next request.
+	var reused bool
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, srv.URL+"/healthz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatalf("GET /healthz after HEAD /api/stream: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !reused {
+		t.Errorf("GET /healthz after HEAD /api/stream: got %d on a reused connection %v, want 200 on the HEAD's", resp.StatusCode, reused)
+	}
 }
 
 // A shutdown does not wait for live streams: they end when the server

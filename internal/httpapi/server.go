@@ -91,6 +91,11 @@ type Deps struct {
 	// StreamInterval is how often the live stream looks for changes (the
 	// coalescing window); default 250ms.
 	StreamInterval time.Duration
+	// StreamKeepAlive is how long a stream stays quiet before it sends a
+	// comment that keeps it open through proxies (default 15s), and
+	// StreamWriteTimeout how long one write to its client may take
+	// (default 10s).
+	StreamKeepAlive, StreamWriteTimeout time.Duration
 	// Draining is closed when the server begins to shut down: live
 	// streams end then (their clients reconnect to another instance, or
 	// to this one when it is back), so that the shutdown need not wait
@@ -116,6 +121,12 @@ func New(ctx context.Context, d Deps) http.Handler {
 	}
 	if d.StreamInterval == 0 {
 		d.StreamInterval = 250 * time.Millisecond
+	}
+	if d.StreamKeepAlive == 0 {
+		d.StreamKeepAlive = 15 * time.Second
+	}
+	if d.StreamWriteTimeout == 0 {
+		d.StreamWriteTimeout = 10 * time.Second
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()

@@ -112,9 +112,6 @@ func (h *hub) broadcast(from int64, changed []trend.Movie) {
 	}
 }
 
-// streamWriteTimeout bounds one write to a stream's client.
-const streamWriteTimeout = 10 * time.Second
-
 // streamChanges serves Server-Sent Events: "movies" events carry the rows
 // that changed (removed ones with status "removed"), at most one per
 // interval; comments keep idle connections alive through proxies.
@@ -129,37 +126,45 @@ func (s *server) streamChanges(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no") // NGINX: do not buffer
-	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprint(w, "retry: 2000\nevent: ready\ndata: {}\n\n")
-	if err := rc.Flush(); err != nil {
+	if r.Method == http.MethodHead {
+		// The status and headers a GET would get, and no stream: net/http
+		// drops a HEAD's body, so a stream never saw its client leave and
+		// held the connection (and a subscription) until the server
+		// stopped.
+		w.WriteHeader(http.StatusOK)
 		return
 	}
-	keepAlive := time.NewTicker(15 * time.Second)
+	// A client that stops reading must not hold its handler for ever: each
+	// write gets StreamWriteTimeout from when it starts, not from when the
+	// wait for it began (which cut every quiet stream at its first
+	// keep-alive). Ignored where the writer has no deadlines.
+	send := func(format string, args ...any) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.StreamWriteTimeout))
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	w.WriteHeader(http.StatusOK)
+	if !send("retry: 2000\nevent: ready\ndata: {}\n\n") {
+		return
+	}
+	keepAlive := time.NewTicker(s.StreamKeepAlive)
 	defer keepAlive.Stop()
 	for {
-		// A client that stops reading must not hold its handler for ever:
-		// each write gets streamWriteTimeout (ignored where the writer has
-		// no deadlines, as in tests).
-		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		select {
 		case <-r.Context().Done():
 			return
 		case <-s.Draining:
 			return
 		case data, ok := <-ch:
-			if !ok {
-				return
-			}
-			if _, err := fmt.Fprintf(w, "event: movies\ndata: %s\n\n", data); err != nil {
+			if !ok || !send("event: movies\ndata: %s\n\n", data) {
 				return
 			}
 		case <-keepAlive.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+			if !send(": keep-alive\n\n") {
 				return
 			}
-		}
-		if err := rc.Flush(); err != nil {
-			return
 		}
 	}
 }
