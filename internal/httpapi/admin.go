@@ -58,6 +58,12 @@ func (s *server) replayProjection(r *http.Request) (string, *Problem) {
 	if p != nil {
 		return "", p
 	}
+	return s.knownProjection(name)
+}
+
+// knownProjection checks a projection's name; "" names the trend
+// projection.
+func (s *server) knownProjection(name string) (string, *Problem) {
 	if name == "" {
 		name = "trend"
 	}
@@ -71,11 +77,13 @@ func (s *server) replayProjection(r *http.Request) (string, *Problem) {
 }
 
 func (s *server) startReplay(w http.ResponseWriter, r *http.Request) {
-	if _, p := s.replayProjection(r); p != nil && s.Replays == nil {
+	// The query may name the projection (as GET's does); the body's wins.
+	name, p := s.replayProjection(r)
+	if p != nil {
 		writeProblem(w, *p)
 		return
 	}
-	req := replayRequest{Projection: "trend"}
+	req := replayRequest{Projection: name}
 	if !noBody(r) {
 		obj, p := readObject(w, r, "projection", "check", "keep")
 		if p != nil {
@@ -98,10 +106,7 @@ func (s *server) startReplay(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	q := r.URL.Query()
-	q.Set("projection", req.Projection)
-	r.URL.RawQuery = q.Encode()
-	name, p := s.replayProjection(r)
+	name, p = s.knownProjection(req.Projection)
 	if p != nil {
 		writeProblem(w, *p)
 		return

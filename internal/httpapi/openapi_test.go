@@ -581,6 +581,11 @@ func apiCases() []apiCase {
 		{name: "replay too large", method: "POST", target: replayP, path: replayP, auth: docBearer, body: `{"projection":"` + strings.Repeat("a", 1<<20) + `"}`, want: 413},
 		{name: "replay text", method: "POST", target: replayP, path: replayP, auth: docBearer, contentType: "text/plain", body: `check`, want: 415, req: reqInvalid},
 		{name: "replay unknown projection", method: "POST", target: replayP, path: replayP, auth: docBearer, body: `{"projection":"nope"}`, want: 422},
+		// The query names the projection when the body does not; it was
+		// once dropped, and an unknown one started a rebuild of trend.
+		{name: "replay unknown projection in the query", method: "POST", target: replayP + "?projection=nope", path: replayP, auth: docBearer, want: 422},
+		{name: "replay projection in the query", method: "POST", target: replayP + "?projection=trend", path: replayP, auth: docBearer, want: 202, req: reqValid},
+		{name: "replay unknown projection in the query, a body too", method: "POST", target: replayP + "?projection=nope", path: replayP, auth: docBearer, body: `{"check":true}`, want: 422},
 		{name: "replay wrong type", method: "POST", target: replayP, path: replayP, auth: docBearer, body: `{"check":"yes"}`, want: 422, req: reqInvalid},
 		{name: "replay unknown field", method: "POST", target: replayP, path: replayP, auth: docBearer, body: `{"force":true}`, want: 422, req: reqInvalid},
 		{name: "replay store down", method: "POST", target: replayP, path: replayP, auth: docBearer, want: 503, req: reqValid, setup: storeDown},
