@@ -63,6 +63,7 @@ type service struct {
 	DependsOn       map[string]dependsOn `yaml:"depends_on"`
 	Restart         string               `yaml:"restart"`
 	StopGracePeriod string               `yaml:"stop_grace_period"`
+	StopSignal      string               `yaml:"stop_signal"`
 	Volumes         []string             `yaml:"volumes"`
 	ReadOnly        bool                 `yaml:"read_only"`
 	User            string               `yaml:"user"`
@@ -582,6 +583,11 @@ func TestComposeServices(t *testing.T) {
 			if err != nil || d < 15*time.Second || d > time.Minute {
 				t.Errorf("%s stop_grace_period: got %q, want 15s..1m (the roles stop within about 15 s on SIGTERM)", name, cf.Services[name].StopGracePeriod)
 			}
+		}
+		// nginx's image stops on SIGQUIT, which waits for open requests,
+		// and a dashboard tab's live stream never ends.
+		if got := cf.Services["dashboard"].StopSignal; got != "SIGTERM" {
+			t.Errorf("dashboard stop_signal: got %q, want SIGTERM (SIGQUIT waits for the live streams, which never end)", got)
 		}
 	})
 
