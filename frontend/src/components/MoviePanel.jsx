@@ -4,6 +4,7 @@ import { describeError } from '../api/client.js';
 import { formatDate, formatInt, formatNumber, formatScore, formatTime, movieName } from '../format.js';
 import { classicBreakdown } from '../score.js';
 import { useMovieTrend } from '../hooks/useMovieTrend.js';
+import { usePolling } from '../hooks/usePolling.js';
 import { useNotify } from './Notices.jsx';
 import { ScoreBreakdown } from './ScoreBreakdown.jsx';
 import { ViewsChart } from './ViewsChart.jsx';
@@ -11,21 +12,40 @@ import { ViewsChart } from './ViewsChart.jsx';
 const POSTER_BASE = 'https://image.tmdb.org/t/p/w185';
 const RECENT_MS = 6 * 3600 * 1000;
 
+/** How often a movie that is not on the board is read again. */
+export const OUTSIDE_BOARD_POLL_MS = 5000;
+
 /**
  * A movie that is not on the board (a link to one beyond the first 1,000,
- * or one that is gone): ask the server once.
+ * or one that is gone): the live stream does not carry it, so it is read
+ * from the server, and again every few seconds, so that its views, a
+ * refresh's facts or the end of "pending" show.
  */
 function useMovieOutsideBoard(id, onBoard) {
-  const [state, setState] = useState({ id: null, movie: null, error: null });
+  const enabled = !onBoard && id != null;
+  const polled = usePolling(
+    (signal) =>
+      getMovie(id, { signal }).then(
+        (movie) => ({ id, movie }),
+        (err) => {
+          err.movieId = id;
+          throw err;
+        },
+      ),
+    OUTSIDE_BOARD_POLL_MS,
+    { enabled },
+  );
+  const { refresh } = polled;
+  // Another movie opened: read it now, not at the next tick.
+  const shownId = useRef(id);
   useEffect(() => {
-    if (onBoard || id == null) return undefined;
-    const abort = new AbortController();
-    getMovie(id, { signal: abort.signal })
-      .then((movie) => setState({ id, movie, error: null }))
-      .catch((err) => !abort.signal.aborted && setState({ id, movie: null, error: describeError(err) }));
-    return () => abort.abort();
-  }, [id, onBoard]);
-  return state.id === id ? state : { movie: null, error: null };
+    if (shownId.current === id) return;
+    shownId.current = id;
+    if (enabled) refresh();
+  }, [id, enabled, refresh]);
+  if (!enabled) return { movie: null, error: null };
+  const movie = polled.data?.id === id ? polled.data.movie : null;
+  return { movie, error: !movie && polled.errorObject?.movieId === id ? polled.error : null };
 }
 
 function MovieFacts({ movie }) {
@@ -166,7 +186,9 @@ export function MoviePanel({ id, row, boardLoaded, onClose }) {
             {movie.poster_path && <img className="poster" src={POSTER_BASE + movie.poster_path} alt={`Poster of ${title}`} width="92" />}
             <MovieFacts movie={movie} />
           </div>
-          <MovieCommands movie={movie} />
+          {/* One per movie: an error or a request in flight under one movie
+              must not show under the next one opened. */}
+          <MovieCommands key={`commands-${movie.tmdb_id}`} movie={movie} />
           <ScoreBreakdown
             classic={currentClassic(trend?.classic, movie)}
             trending={trend?.trending}

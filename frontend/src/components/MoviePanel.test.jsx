@@ -1,7 +1,7 @@
-import { render, screen, waitFor, within } from '@testing-library/react';
+import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
-import { MoviePanel } from './MoviePanel.jsx';
+import { MoviePanel, OUTSIDE_BOARD_POLL_MS } from './MoviePanel.jsx';
 import { NoticeList, NoticesProvider } from './Notices.jsx';
 import { fakeApi, movie, problem } from '../test/fakes.js';
 
@@ -186,10 +186,45 @@ describe('MoviePanel', () => {
     );
   });
 
+  it('leaves a failed command’s error with its movie when another is opened', async () => {
+    fakeApi({ 'POST /api/movies/27205/refresh': () => problem(404, 'movie 27205 is not registered') });
+    const user = userEvent.setup();
+    const memento = movie(77, { title: 'Memento', external_score: 8.4, vote_count: 9000 });
+    const panel = (id, m) => (
+      <NoticesProvider>
+        <MoviePanel id={id} row={{ movie: m, rank: 1 }} boardLoaded onClose={() => {}} />
+      </NoticesProvider>
+    );
+    const { rerender } = render(panel(27205, inception));
+    await user.click(screen.getByRole('button', { name: 'Refresh TMDB facts' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('movie 27205 is not registered');
+    rerender(panel(77, memento));
+    expect(await screen.findByRole('heading', { name: /Memento/ })).toBeInTheDocument();
+    expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Refresh TMDB facts' })).toBeEnabled();
+  });
+
   it('loads a linked movie that is not on the board, and says when it is unknown', async () => {
     fakeApi({ 'GET /api/movies/13': () => problem(404, 'movie 13 is not registered') });
     renderPanel({ id: 13, row: undefined });
     expect(await screen.findByRole('alert')).toHaveTextContent('movie 13 is not registered');
+  });
+
+  it('reads a movie that is not on the board again, as the stream does not carry it', async () => {
+    vi.useFakeTimers();
+    try {
+      let views = 0;
+      const api = fakeApi({ 'GET /api/movies/13': () => movie(13, { title: 'Far down', internal_views_count: ++views }) });
+      renderPanel({ id: 13, row: undefined });
+      const viewsHere = () => screen.getByText('Views here').nextElementSibling.textContent;
+      await act(async () => {});
+      expect(viewsHere()).toBe('1');
+      await act(async () => vi.advanceTimersByTime(OUTSIDE_BOARD_POLL_MS));
+      expect(viewsHere()).toBe('2');
+      expect(api.calls.filter((c) => c.path === '/api/movies/13')).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('closes on Escape', async () => {
