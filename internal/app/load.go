@@ -219,6 +219,7 @@ func (o *LoadOptions) runScenario(ctx context.Context, api *loadgen.API, ids []i
 }
 
 func (o *LoadOptions) print(s loadgen.Summary) error {
+	s.StampProcessCPU()
 	if o.JSON {
 		enc := json.NewEncoder(o.Out)
 		enc.SetIndent("", "  ")

@@ -22,6 +22,9 @@ type fakeAPI struct {
 	maxKnown    int64
 	doubleEvery int64 // count every n-th view twice (a bug the benchmark must catch)
 	failEvery   int64 // answer every n-th view with 503
+	// failCounted answers the first view of this movie with 503 after
+	// recording it: an answer lost after the commit.
+	failCounted int64
 
 	mu        sync.Mutex
 	movies    map[int64]*fakeMovie
@@ -101,8 +104,10 @@ func (f *fakeAPI) view(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	m := f.movies[id]
+	lost := false
 	if m != nil {
 		m.accepted++
+		lost = id == f.failCounted && m.accepted == 1
 	}
 	f.mu.Unlock()
 	if m == nil {
@@ -118,6 +123,10 @@ func (f *fakeAPI) view(w http.ResponseWriter, r *http.Request) {
 		m.counted += add
 		f.mu.Unlock()
 	})
+	if lost {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write([]byte(`{"view_id":"00000000-0000-0000-0000-000000000000"}`))
 }

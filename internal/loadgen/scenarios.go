@@ -294,9 +294,11 @@ func (p *prober) run(ctx context.Context, id int64) {
 		}
 		status, err := p.api.View(ctx, id)
 		if err != nil || status != http.StatusAccepted {
+			// The view may have been recorded all the same (an answer lost
+			// after the commit); the next probe view would then be seen
+			// early, as soon as this one is counted. This probe stops.
 			p.errors.Add(1)
-			p.sleep(ctx)
-			continue
+			return
 		}
 		accepted := time.Now()
 		seen, ok := p.await(ctx, id, count+1)

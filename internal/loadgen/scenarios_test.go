@@ -140,6 +140,31 @@ func TestFreshnessTimesProbeViewsExactly(t *testing.T) {
 	}
 }
 
+// TestAProbeStopsAtAFailedView: a probe view answered with an error may
+// have been recorded all the same; the probe's next view would then be
+// seen as soon as the first is counted, and timed short. The probe stops
+// there instead, and the failure is reported.
+func TestAProbeStopsAtAFailedView(t *testing.T) {
+	const delay = 150 * time.Millisecond
+	f := newFakeAPI(t, func(f *fakeAPI) { f.applyDelay, f.failCounted = delay, 7 })
+	a := NewAPI(f.URL, 2)
+	if _, err := a.Setup(context.Background(), []int64{7}, SetupOptions{Connections: 1, PollInterval: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	p := &prober{api: a, o: FreshnessOptions{PollInterval: 10 * time.Millisecond, Grace: time.Second}, hist: NewHistogram(), stop: make(chan struct{})}
+	done := make(chan struct{})
+	go func() { defer close(done); p.run(context.Background(), 7) }()
+	time.Sleep(4 * delay)
+	p.stopAt(time.Now())
+	<-done
+	if got := p.errors.Load(); got != 1 {
+		t.Errorf("probe errors: got %d, want 1", got)
+	}
+	if l := p.hist.Summary(); l.Count != 0 {
+		t.Errorf("%d probe views timed (p50 %.1fms) after the failed one, want none: the failed view was counted and would make the next look fast", l.Count, l.P50)
+	}
+}
+
 func TestFreshnessNeedsARate(t *testing.T) {
 	a := NewAPI("http://127.0.0.1:1", 1)
 	if _, err := a.Freshness(context.Background(), Config{Connections: 1, Duration: time.Second}, ids(1, 40), FreshnessOptions{}); err == nil {

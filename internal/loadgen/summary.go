@@ -62,6 +62,10 @@ type Summary struct {
 	// LoadCPUSeconds is the CPU time (user and system) the load generator
 	// itself used: it shares the machine with the system under test.
 	LoadCPUSeconds float64 `json:"load_cpu_seconds"`
+	// ProcessCPUSeconds is all the CPU the load generator's process used
+	// until the summary was made: setup and the wait for the projection
+	// included (what a CPU table needs once the process is gone).
+	ProcessCPUSeconds float64 `json:"process_cpu_seconds"`
 
 	Setup     *SetupResult `json:"setup,omitempty"`
 	Applied   *Applied     `json:"applied,omitempty"`
@@ -113,3 +117,7 @@ func formatErrors(errs map[string]int64) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// StampProcessCPU sets ProcessCPUSeconds to the CPU this process has used
+// so far.
+func (s *Summary) StampProcessCPU() { s.ProcessCPUSeconds = processCPU().Seconds() }
