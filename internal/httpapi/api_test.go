@@ -1389,18 +1389,24 @@ func TestAQuietStreamStaysOpen(t *testing.T) {
 	}
 }
 
+// serveDrainable serves the API on fakes, with the channel that tells it
+// the server begins to drain (closing it ends the live streams).
+func serveDrainable(t *testing.T) (*httptest.Server, chan struct{}) {
+	draining := make(chan struct{})
+	d := newFakes().deps()
+	d.Draining = draining
+	srv := httptest.NewServer(httpapi.New(t.Context(), d))
+	t.Cleanup(srv.Close)
+	return srv, draining
+}
+
 // TestHeadOfTheStream: HEAD /api/stream answers a GET's status and
 // headers, and frees its connection for the next request. It once ran a
 // stream whose body net/http dropped: the handler never saw its client
 // leave, and the client's next request on that connection hung.
 func TestHeadOfTheStream(t *testing.T) {
 	t.Parallel()
-	f := newFakes()
-	draining := make(chan struct{})
-	d := f.deps()
-	d.Draining = draining
-	srv := httptest.NewServer(httpapi.New(t.Context(), d))
-	t.Cleanup(srv.Close)
+	srv, draining := serveDrainable(t)
 	// First: a stream left running would hold Close for ever.
 	t.Cleanup(func() { close(draining) })
 	client := srv.Client()
@@ -1434,13 +1440,7 @@ func TestHeadOfTheStream(t *testing.T) {
 // begins to drain, and their clients reconnect.
 func TestStreamsEndWhenTheServerDrains(t *testing.T) {
 	t.Parallel()
-	f := newFakes()
-	draining := make(chan struct{})
-	d := f.deps()
-	d.Draining = draining
-	srv := httptest.NewUnstartedServer(httpapi.New(t.Context(), d))
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv, draining := serveDrainable(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	r := openReadyStream(t, ctx, srv)
