@@ -3,6 +3,7 @@ package messaging
 import (
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -27,6 +28,9 @@ func TestPermanent(t *testing.T) {
 		{"unknown event type", fmt.Errorf("apply: %w", decodeErr), true},
 		{"unknown schema version", versionErr, true},
 		{"database down", errors.New("connection refused"), false},
+		// What pgx returns when the server's connection drops mid-statement
+		// (a killed backend, a proxy restarting): a retry fixes it.
+		{"connection dropped mid-statement", fmt.Errorf("append events: %w", io.ErrUnexpectedEOF), false},
 	}
 	for _, c := range cases {
 		if c.err == nil {

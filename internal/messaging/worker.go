@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -97,13 +96,16 @@ func (e permanentError) Unwrap() error { return e.error }
 // Permanent tells whether no retry can fix err: a payload that is not
 // JSON of the message's type, an event this build cannot decode, or an
 // error that says so. Such a message goes to the dead letters at once
-// instead of holding its queue through the retries.
+// instead of holding its queue through the retries. io.ErrUnexpectedEOF
+// is not among them: it is also what pgx returns when PostgreSQL's
+// connection drops mid-statement, which a retry on a new connection
+// fixes (a truncated payload fails as a *json.SyntaxError).
 func Permanent(err error) bool {
 	var p permanent
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	return errors.As(err, &p) && p.Permanent() || errors.As(err, &syntax) || errors.As(err, &typ) ||
-		errors.Is(err, events.ErrUndecodable) || errors.Is(err, io.ErrUnexpectedEOF)
+		errors.Is(err, events.ErrUndecodable)
 }
 
 // failureHandling is what becomes of a message its handler failed:

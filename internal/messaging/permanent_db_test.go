@@ -1,0 +1,71 @@
+package messaging_test
+
+import (
+	"io"
+	"net"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/testenv"
+)
+
+// TestADroppedDatabaseConnectionIsRetried: the error pgx returns when
+// PostgreSQL's connection drops in the middle of a statement (a killed
+// backend, a proxy restarting) is not permanent. It wraps
+// io.ErrUnexpectedEOF, which once counted as a truncated payload and sent
+// the message to the dead letters on its first attempt.
+func TestADroppedDatabaseConnectionIsRetried(t *testing.T) {
+	u, err := url.Parse(testenv.DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A proxy in front of PostgreSQL that cuts its connections on demand.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	cut := make(chan struct{})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				c.Close()
+				return
+			}
+			go func() { _, _ = io.Copy(up, c) }()
+			go func() { _, _ = io.Copy(c, up) }()
+			go func() { <-cut; c.Close(); up.Close() }()
+		}
+	}()
+	u.Host = ln.Addr().String()
+	pool, err := pgxpool.New(t.Context(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	// Connected first, so that the cut falls in the statement.
+	if err := pool.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(300*time.Millisecond, func() { close(cut) })
+	err = pgx.BeginFunc(t.Context(), pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(t.Context(), "SELECT pg_sleep($1::float8)", 5)
+		return err
+	})
+	if err == nil {
+		t.Fatal("a statement whose connection was cut: got no error")
+	}
+	if messaging.Permanent(err) {
+		t.Errorf("Permanent(%v) = true: a dropped connection would send the message to the dead letters", err)
+	}
+}
