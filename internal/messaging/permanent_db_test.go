@@ -31,13 +31,14 @@ func TestADroppedDatabaseConnectionIsRetried(t *testing.T) {
 	}
 	t.Cleanup(func() { ln.Close() })
 	cut := make(chan struct{})
+	upstream := u.Host
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			up, err := net.Dial("tcp", u.Host)
+			up, err := net.Dial("tcp", upstream)
 			if err != nil {
 				c.Close()
 				return
