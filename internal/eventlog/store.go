@@ -5,6 +5,7 @@
 package eventlog
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -141,6 +142,11 @@ func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn 
 	for i, m := range msgs {
 		ids[i] = m.ID
 	}
+	// Recorded in one order whatever the order of msgs: two transactions
+	// handling the same messages (one redelivered while the other runs)
+	// then wait for each other instead of each holding a row the other
+	// wants, which PostgreSQL ends as a deadlock after a second.
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	var o options
 	for _, opt := range opts {
 		opt(&o)

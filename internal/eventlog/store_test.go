@@ -351,3 +351,42 @@ func TestLargeTransactionsPublishSeveralBatches(t *testing.T) {
 		t.Errorf("published (position, batch) %v, want the log's %v", published, logged)
 	}
 }
+
+// TestConcurrentOnceAllsInOtherOrdersDoNotDeadlock: two workers handling
+// the same messages at once (a bundle redelivered while the first worker's
+// transaction is still open), each given them in another order, record
+// them as handled in one order: each waits for the other instead of each
+// holding a row the other wants (PostgreSQL would end one with a
+// deadlock, after a second's stall).
+func TestConcurrentOnceAllsInOtherOrdersDoNotDeadlock(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	store, err := eventlog.NewStore(pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 20 {
+		msgs := make([]eventlog.Message, 200)
+		for i := range msgs {
+			msgs[i] = eventlog.Message{ID: uuid.New()}
+		}
+		reversed := slices.Clone(msgs)
+		slices.Reverse(reversed)
+		errs := make(chan error, 2)
+		start := make(chan struct{})
+		for _, order := range [][]eventlog.Message{msgs, reversed} {
+			go func() {
+				<-start
+				errs <- store.OnceAll(t.Context(), "test", order, func(ctx context.Context, tx *eventlog.Tx, fresh []int) error {
+					return nil
+				})
+			}()
+		}
+		close(start)
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}
