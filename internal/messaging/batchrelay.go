@@ -73,6 +73,11 @@ type BatchRelay struct {
 	// whether it forwarded, found nothing or failed (a liveness heartbeat:
 	// a relay retrying a lost broker is alive; a stuck one stops calling).
 	OnRound func()
+	// Declare, if set, declares the exchanges and queues at the start of
+	// every session: a broker that lost its definitions (reset, a queue
+	// deleted by hand) gets them back when the relay reconnects, which it
+	// does when RabbitMQ returns a message no queue took.
+	Declare func(ctx context.Context) error
 }
 
 // NewBatchRelay returns a relay with a batch of 500, a poll of 50ms, a
@@ -132,10 +137,20 @@ func (r *BatchRelay) session(ctx context.Context) error {
 	if err := ch.Confirm(false); err != nil {
 		return err
 	}
+	if r.Declare != nil {
+		if err := r.Declare(ctx); err != nil {
+			return fmt.Errorf("declare the exchanges and queues: %w", err)
+		}
+	}
+	// Messages are published mandatory: one that no queue takes comes back
+	// here (before its confirm, which RabbitMQ sends all the same), and the
+	// offset must not move past it. The buffer holds a whole round, as
+	// amqp091-go blocks its reader on a full one.
+	returned := ch.NotifyReturn(make(chan amqp.Return, max(r.Batch, 1)))
 	r.log.Info("relay forwarding the outbox to RabbitMQ", "batch", r.Batch)
 	var pruned, idleSince, checked time.Time
 	for {
-		n, err := r.forward(ctx, ch)
+		n, err := r.forward(ctx, ch, returned)
 		r.round()
 		if err != nil {
 			return err
@@ -187,7 +202,7 @@ type envelope struct {
 var publishMarshaler = wamqp.DefaultMarshaler{}
 
 // forward sends one batch and returns how many messages it forwarded.
-func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel) (n int, err error) {
+func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel, returned <-chan amqp.Return) (n int, err error) {
 	if r.RoundTimeout > 0 {
 		parent := ctx
 		var cancel context.CancelFunc
@@ -253,7 +268,7 @@ func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel) (n int, err 
 			if err != nil {
 				return err
 			}
-			c, err := ch.PublishWithDeferredConfirmWithContext(ctx, o.topic, "", false, false, pub)
+			c, err := ch.PublishWithDeferredConfirmWithContext(ctx, o.topic, "", true, false, pub)
 			if err != nil {
 				return fmt.Errorf("publish to %s: %w", o.topic, err)
 			}
@@ -270,6 +285,12 @@ func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel) (n int, err 
 			if !ok {
 				return errors.New("RabbitMQ refused a message (nack): the batch will be sent again")
 			}
+		}
+		// Every return came before its message's confirm, so all are here.
+		select {
+		case ret := <-returned:
+			return fmt.Errorf("RabbitMQ returned a message to %s: %s (no queue is bound to it); the batch will be sent again once the queues are declared", ret.Exchange, ret.ReplyText)
+		default:
 		}
 		if _, err := tx.Exec(ctx, `UPDATE watermill_offsets_outbox SET offset_acked = $2, last_processed_transaction_id = $3::text::xid8
 			WHERE consumer_group = $1`, RelayConsumerGroup, lastOffset, lastTx); err != nil {

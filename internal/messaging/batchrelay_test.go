@@ -134,6 +134,34 @@ func TestRelayMakesItsOffsetRowOnceItCan(t *testing.T) {
 	wantOneRegisterMovie(t, url, firstBatch)
 }
 
+// TestRelayKeepsAMessageNoQueueTook: a message RabbitMQ routes to no
+// queue (one deleted by hand, a broker that lost its definitions) comes
+// back to the relay instead of being confirmed and dropped: the offset
+// stays before it, and once a session declares the queues again, it
+// arrives.
+func TestRelayKeepsAMessageNoQueueTook(t *testing.T) {
+	t.Parallel()
+	pool, url := registerMovieRelayEnv(t)
+	queue := messaging.CommandTopic("RegisterMovie")
+	if _, err := testenv.Channel(t, url).QueueDelete(queue, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	sendRegisterMovie(t, pool)
+	returned := &retryWatcher{want: "RabbitMQ returned a message to " + queue, seen: make(chan struct{})}
+	relay := messaging.NewBatchRelay(pool, url, slog.New(returned))
+	var mayDeclare atomic.Bool
+	relay.Declare = func(ctx context.Context) error {
+		if !mayDeclare.Load() {
+			return nil
+		}
+		return messaging.Topology{Commands: []string{"RegisterMovie"}}.Declare(ctx, url)
+	}
+	firstBatch := runRelay(t, relay)
+	returned.await(t, "the relay did not report the message RabbitMQ returned in 30 s")
+	mayDeclare.Store(true)
+	wantOneRegisterMovie(t, url, firstBatch)
+}
+
 // A round that cannot finish (here its offset row stays locked by another
 // transaction; in the field, a confirm RabbitMQ never sends) ends after
 // RoundTimeout, and the relay starts over and forwards once it can,
