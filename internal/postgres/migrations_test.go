@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"io/fs"
+	"math"
 	"testing"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -66,5 +67,34 @@ func TestMigration7FillsRemovalPositionsFromTheLog(t *testing.T) {
 	}
 	if _, err := provider.Up(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// trend_logaddexp(a, b) is ln(exp(a) + exp(b)). A gap over about 745
+// made exp underflow, which PostgreSQL raises as an error (a movie's
+// first view after about three years failed its batch, and replays).
+func TestLogAddExp(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	for _, c := range []struct {
+		a, b string
+		want float64
+	}{
+		{"0", "-800", 0},
+		{"-800", "0", 0},
+		{"1000", "0", 1000},
+		{"0", "0", math.Ln2},
+		{"'-Infinity'", "5", 5},
+		{"5", "'-Infinity'", 5},
+		{"2", "1", 2 + math.Log1p(math.Exp(-1))},
+	} {
+		var got float64
+		if err := pool.QueryRow(t.Context(), `SELECT trend_logaddexp(`+c.a+`, `+c.b+`)`).Scan(&got); err != nil {
+			t.Errorf("trend_logaddexp(%s, %s): %v", c.a, c.b, err)
+			continue
+		}
+		if math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("trend_logaddexp(%s, %s) = %v, want %v", c.a, c.b, got, c.want)
+		}
 	}
 }
