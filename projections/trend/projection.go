@@ -329,13 +329,17 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 		// A movie registered again after TMDB removed it keeps what its
 		// row counted since the removal: the views of the new registration,
 		// which can reach the log before this event does (they travel on
-		// another queue). A registration logged before the removal, come
+		// another queue), and the facts fetched for it, which can be
+		// applied before this event (its batch retried meanwhile): then it
+		// is active at once. A registration logged before the removal, come
 		// late, leaves the movie removed.
 		_, err := db.Exec(ctx, `
 			INSERT INTO `+p.table+` AS t (tmdb_id, status, registered_at, last_updated_at, last_position)
 			VALUES ($1, 'pending', $2, $2, $3)
 			ON CONFLICT (tmdb_id) DO UPDATE SET
-				status = CASE WHEN t.status = 'removed' AND $3 > t.removed_position THEN 'pending' ELSE t.status END,
+				status = CASE WHEN t.status = 'removed' AND $3 > t.removed_position
+				              THEN CASE WHEN t.facts_position > t.removed_position THEN 'active' ELSE 'pending' END
+				              ELSE t.status END,
 				registered_at = CASE WHEN $3 > t.removed_position THEN excluded.registered_at ELSE t.registered_at END,
 				last_updated_at = greatest(t.last_updated_at, excluded.last_updated_at),
 				last_position = greatest(t.last_position, excluded.last_position),
@@ -347,18 +351,21 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 		if err != nil {
 			return err
 		}
+		// Facts logged after a removal belong to a registration that
+		// followed it, even if that registration is applied later: they are
+		// kept, and the movie stays removed until it is.
 		var views int64
 		err = db.QueryRow(ctx, `
 			INSERT INTO `+p.table+` AS t (tmdb_id, status, title, external_score, vote_count, popularity,
 				release_date, poster_path, genres, facts_fetched_at, last_updated_at, last_position, facts_position)
 			VALUES ($1, 'active', $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10)
 			ON CONFLICT (tmdb_id) DO UPDATE SET
-				status = 'active', title = $2, external_score = $3, vote_count = $4, popularity = $5,
+				status = CASE WHEN t.status = 'removed' THEN 'removed' ELSE 'active' END, title = $2, external_score = $3, vote_count = $4, popularity = $5,
 				release_date = $6, poster_path = $7, genres = $8, facts_fetched_at = $9,
 				last_updated_at = greatest(t.last_updated_at, $9),
 				last_position = greatest(t.last_position, $10), facts_position = $10,
 				change_seq = nextval('trend_change_seq')
-			WHERE t.status <> 'removed' AND t.facts_position < $10 AND $10 > t.removed_position
+			WHERE t.facts_position < $10 AND $10 > t.removed_position
 			RETURNING internal_views_count`,
 			e.TMDBID, e.Title, e.VoteAverage, e.VoteCount, e.Popularity, nullIfEmpty(e.ReleaseDate),
 			e.PosterPath, genres, e.FetchedAt, pos).Scan(&views)

@@ -478,6 +478,43 @@ func TestEventsLoggedBeforeARemovalDoNotUndoIt(t *testing.T) {
 	}
 }
 
+// TestFactsOfARegistrationAfterARemovalCountWhateverTheOrder: a movie
+// removed, then registered again, gets the facts fetched for the new
+// registration whether they are applied before or after it (its batch
+// retried meanwhile). They were once dropped when they came first, and the
+// movie stayed pending without facts until its next refresh.
+func TestFactsOfARegistrationAfterARemovalCountWhateverTheOrder(t *testing.T) {
+	t.Parallel()
+	_, store, h, reader := setup(t)
+	ctx := t.Context()
+	for _, c := range []struct {
+		id         int64
+		factsFirst bool
+	}{{21, true}, {22, false}} {
+		must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: c.id, RegisteredAt: t0})))
+		must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRemoved{TMDBID: c.id, RemovedAt: t0.Add(time.Minute)})))
+		again := appendBatch(t, store, events.MovieRegistered{TMDBID: c.id, RegisteredAt: t0.Add(2 * time.Minute)})
+		facts := appendBatch(t, store, details(c.id, 8.0, t0.Add(3*time.Minute)))
+		order := []*events.Batch{again, facts}
+		if c.factsFirst {
+			order = []*events.Batch{facts, again}
+		}
+		for i, b := range order {
+			must(t, h.HandleBatch(ctx, b))
+			if m, err := reader.Get(ctx, c.id); i == 0 && c.factsFirst && err != trend.ErrNotFound {
+				t.Errorf("facts first: before the registration, got %+v, %v; want the movie still removed", m, err)
+			}
+		}
+		m, err := reader.Get(ctx, c.id)
+		if err != nil || m.Status != "active" || m.Title == nil || *m.Title != "Movie" || m.ExternalScore == nil || *m.ExternalScore != 8.0 {
+			t.Errorf("facts first %v: got %+v, %v; want active with the new registration's facts", c.factsFirst, m, err)
+		}
+		if err == nil && !m.RegisteredAt.Equal(t0.Add(2*time.Minute)) {
+			t.Errorf("facts first %v: registered at %v, want the new registration's %v", c.factsFirst, m.RegisteredAt, t0.Add(2*time.Minute))
+		}
+	}
+}
+
 // Views take the projection's tables in the order a replay's switch takes
 // them too: a transaction that read the movies (for their removals)
 // before it waited to write them would hold the table against the
