@@ -244,6 +244,25 @@ func TestRedeliveredCommandIsCountedOnce(t *testing.T) {
 	s.waitViews(155, 2)
 }
 
+// A command whose headers hold a number (sent from RabbitMQ's management
+// UI, or by a quorum queue: x-delivery-count) is handled like any other.
+// watermill-amqp's own marshaler refused it before any handler, and the
+// message went back to its queue for ever.
+func TestACommandWithANumberInItsHeadersIsHandled(t *testing.T) {
+	t.Parallel()
+	s := startSystem(t, sysOptions{})
+	s.register(155)
+	s.waitActive(155)
+	cmdID := uuid.NewString()
+	testenv.Publish(t, s.amqpURL, messaging.CommandTopic("RecordViews"), amqp.Publishing{
+		Headers:      amqp.Table{"name": "RecordViews", "_watermill_message_uuid": cmdID, "x-delivery-count": int64(1)},
+		DeliveryMode: amqp.Persistent,
+		Body: []byte(fmt.Sprintf(`{"command_id":%q,"views":[{"view_id":%q,"tmdb_id":155,"viewed_at":"2026-11-26T10:00:00Z"}]}`,
+			cmdID, uuid.NewString())),
+	})
+	s.waitViews(155, 1)
+}
+
 // The relay bundles RecordViews commands, and after a crash it may bundle
 // them otherwise: each command is still counted once. A bundle holding a
 // command no retry can fix goes to the dead letters, and its good

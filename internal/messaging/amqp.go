@@ -1,10 +1,13 @@
 package messaging
 
 import (
+	"fmt"
+	"maps"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -35,5 +38,32 @@ func newDeadLetterPublisher(url string, logger watermill.LoggerAdapter) (*wamqp.
 
 // newSubscriber consumes one named queue.
 func newSubscriber(url, queue string, logger watermill.LoggerAdapter) (*wamqp.Subscriber, error) {
-	return wamqp.NewSubscriber(amqpConfig(url, func(string) string { return queue }), logger)
+	cfg := amqpConfig(url, func(string) string { return queue })
+	cfg.Marshaler = headerTolerantMarshaler{}
+	return wamqp.NewSubscriber(cfg, logger)
+}
+
+// headerTolerantMarshaler is watermill-amqp's marshaler, but it reads a
+// header that is not a string (a number set in the management UI's
+// "Publish message", a quorum queue's x-delivery-count) as its text. The
+// default one fails such a message before any handler sees it, and
+// watermill-amqp then requeues it, for ever: it never reaches the retries
+// nor the dead letters.
+type headerTolerantMarshaler struct{ wamqp.DefaultMarshaler }
+
+func (m headerTolerantMarshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
+	var headers amqp.Table // a copy, made at the first header to change
+	for k, v := range d.Headers {
+		if _, ok := v.(string); ok {
+			continue
+		}
+		if headers == nil {
+			headers = maps.Clone(d.Headers)
+		}
+		headers[k] = fmt.Sprint(v)
+	}
+	if headers != nil {
+		d.Headers = headers
+	}
+	return m.DefaultMarshaler.Unmarshal(d)
 }

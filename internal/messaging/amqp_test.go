@@ -1,0 +1,29 @@
+package messaging
+
+import (
+	"testing"
+
+	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// TestAHeaderThatIsNotAStringIsRead: a message with a number in its
+// headers (sent from the management UI, or a quorum queue's delivery
+// count) reaches the handlers, with the number as text, instead of being
+// refused before them and requeued for ever.
+func TestAHeaderThatIsNotAStringIsRead(t *testing.T) {
+	headers := amqp.Table{wamqp.DefaultMessageUUIDHeaderKey: "id-1", "name": "RecordViews", "x-delivery-count": int64(3), "urgent": true}
+	msg, err := headerTolerantMarshaler{}.Unmarshal(amqp.Delivery{Headers: headers, Body: []byte(`{}`)})
+	if err != nil {
+		t.Fatalf("Unmarshal: %v", err)
+	}
+	if msg.UUID != "id-1" || msg.Metadata.Get("name") != "RecordViews" || msg.Metadata.Get("x-delivery-count") != "3" || msg.Metadata.Get("urgent") != "true" {
+		t.Errorf("got uuid %q, metadata %v; want id-1 and every header as text", msg.UUID, msg.Metadata)
+	}
+	if _, ok := headers["x-delivery-count"].(int64); !ok {
+		t.Error("the delivery's own headers were changed")
+	}
+	if _, err := (wamqp.DefaultMarshaler{}).Unmarshal(amqp.Delivery{Headers: headers}); err == nil {
+		t.Error("watermill-amqp's own marshaler reads such a header now: this wrapper may be unneeded")
+	}
+}
