@@ -220,14 +220,17 @@ func TestTMDBFailuresAreRetried(t *testing.T) {
 	}
 }
 
-// publishRaw publishes a message straight to RabbitMQ, as the relay would.
-func publishRaw(t *testing.T, amqpURL, exchange, name, messageID string, payload []byte) {
+// publishRaw publishes a message straight to RabbitMQ, as the relay would,
+// with extra headers if given.
+func publishRaw(t *testing.T, amqpURL, exchange, name, messageID string, payload []byte, extra ...amqp.Table) {
 	t.Helper()
-	testenv.Publish(t, amqpURL, exchange, amqp.Publishing{
-		Headers:      amqp.Table{"name": name, "_watermill_message_uuid": messageID},
-		DeliveryMode: amqp.Persistent,
-		Body:         payload,
-	})
+	headers := amqp.Table{"name": name, "_watermill_message_uuid": messageID}
+	for _, e := range extra {
+		for k, v := range e {
+			headers[k] = v
+		}
+	}
+	testenv.Publish(t, amqpURL, exchange, amqp.Publishing{Headers: headers, DeliveryMode: amqp.Persistent, Body: payload})
 }
 
 func TestRedeliveredCommandIsCountedOnce(t *testing.T) {
@@ -254,12 +257,8 @@ func TestACommandWithANumberInItsHeadersIsHandled(t *testing.T) {
 	s.register(155)
 	s.waitActive(155)
 	cmdID := uuid.NewString()
-	testenv.Publish(t, s.amqpURL, messaging.CommandTopic("RecordViews"), amqp.Publishing{
-		Headers:      amqp.Table{"name": "RecordViews", "_watermill_message_uuid": cmdID, "x-delivery-count": int64(1)},
-		DeliveryMode: amqp.Persistent,
-		Body: []byte(fmt.Sprintf(`{"command_id":%q,"views":[{"view_id":%q,"tmdb_id":155,"viewed_at":"2026-11-26T10:00:00Z"}]}`,
-			cmdID, uuid.NewString())),
-	})
+	payload := fmt.Sprintf(`{"command_id":%q,"views":[{"view_id":%q,"tmdb_id":155,"viewed_at":"2026-11-26T10:00:00Z"}]}`, cmdID, uuid.NewString())
+	publishRaw(t, s.amqpURL, messaging.CommandTopic("RecordViews"), "RecordViews", cmdID, []byte(payload), amqp.Table{"x-delivery-count": int64(1)})
 	s.waitViews(155, 1)
 }
 
