@@ -81,11 +81,12 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 	// worker's refresher asks again later, so neither the registration nor
 	// the refresh asked for is lost, and the queue is not held through
 	// retries nor the message sent to the dead letters.
-	case errors.Is(err, tmdb.ErrUnauthorized):
-		e.log.ErrorContext(ctx, "TMDB refused our credentials (HTTP 401): check TMDB_API_KEY or TMDB_READ_TOKEN; the movie is asked for again later", "tmdb_id", env.TMDBID)
-		return registry.WantRefresh(ctx, e.db, env.TMDBID, e.now().UTC())
-	case err != nil && tmdb.Retryable(err):
-		e.log.WarnContext(ctx, "TMDB is unavailable; the movie is asked for again later", "tmdb_id", env.TMDBID, "error", err)
+	case errors.Is(err, tmdb.ErrUnauthorized), err != nil && tmdb.Retryable(err):
+		if errors.Is(err, tmdb.ErrUnauthorized) {
+			e.log.ErrorContext(ctx, "TMDB refused our credentials (HTTP 401): check TMDB_API_KEY or TMDB_READ_TOKEN; the movie is asked for again later", "tmdb_id", env.TMDBID)
+		} else {
+			e.log.WarnContext(ctx, "TMDB is unavailable; the movie is asked for again later", "tmdb_id", env.TMDBID, "error", err)
+		}
 		return registry.WantRefresh(ctx, e.db, env.TMDBID, e.now().UTC())
 	case err != nil:
 		return messaging.PermanentError(fmt.Errorf("fetch movie %d from TMDB: %w", env.TMDBID, err))

@@ -201,7 +201,7 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 	bo.Reset()
 
 	for attempt := 1; ; attempt++ {
-		if err := c.holdOff(ctx, c.pauseLeft()); err != nil {
+		if err := c.holdOff(ctx); err != nil {
 			return Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, err)
 		}
 		if err := c.limiter.Wait(ctx); err != nil {
@@ -286,7 +286,8 @@ func (c *Client) longestPause() time.Duration { return max(c.maxBackoff, retryAf
 
 // holdOff waits out what is left of a Retry-After, or fails at once when
 // that is longer than a call waits or than ctx allows.
-func (c *Client) holdOff(ctx context.Context, left time.Duration) error {
+func (c *Client) holdOff(ctx context.Context) error {
+	left := c.pauseLeft()
 	if left <= 0 {
 		return nil
 	}
