@@ -11,6 +11,7 @@ import (
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	amqp "github.com/rabbitmq/amqp091-go"
 	// Every row is decoded: segmentio's decoder reads the envelope's
@@ -152,11 +153,16 @@ func (r *BatchRelay) session(ctx context.Context) error {
 	for {
 		n, err := r.forward(ctx, ch, returned)
 		r.round()
-		if err != nil {
+		// Another relay moved the offset while this one waited for the
+		// row's lock: it is that relay's turn. Not a failure: this one
+		// asks again at once, which waits on the lock again, so it takes
+		// over as soon as the other stops.
+		standby := lostTurn(err)
+		if err != nil && !standby {
 			return err
 		}
 		switch {
-		case n > 0:
+		case n > 0 || standby:
 			idleSince = time.Time{}
 		case idleSince.IsZero():
 			idleSince = time.Now()
@@ -175,7 +181,7 @@ func (r *BatchRelay) session(ctx context.Context) error {
 				r.log.Debug("relay: pruned the outbox", "rows", deleted)
 			}
 		}
-		if n == 0 {
+		if n == 0 && !standby {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -183,6 +189,15 @@ func (r *BatchRelay) session(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// lostTurn tells whether err is the serialization failure of a round
+// that waited for the offset row's lock while another relay held it and
+// moved the offset: in repeatable read, PostgreSQL ends such a
+// transaction instead of letting it read the row it no longer sees.
+func lostTurn(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "40001"
 }
 
 func (r *BatchRelay) round() {

@@ -375,3 +375,47 @@ func (w *retryWatcher) Handle(_ context.Context, r slog.Record) error {
 	})
 	return nil
 }
+
+// TestAStandbyRelayWaitsItsTurn: two relays on one outbox (two `trend
+// relay` processes, for availability) forward every row once between
+// them, and neither takes the other's turn for a failure: one that waited
+// for the offset row's lock while the other moved the offset asks again,
+// instead of ending its session and reconnecting with a warning.
+func TestAStandbyRelayWaitsItsTurn(t *testing.T) {
+	t.Parallel()
+	pool, url := registerMovieRelayEnv(t)
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	retried := &retryWatcher{seen: make(chan struct{})}
+	var forwarded atomic.Int64
+	var wg sync.WaitGroup
+	for range 2 {
+		relay := messaging.NewBatchRelay(pool, url, slog.New(retried))
+		relay.Poll = 5 * time.Millisecond
+		relay.OnForwarded = func(n int) { forwarded.Add(int64(n)) }
+		wg.Go(func() {
+			if err := relay.Run(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	const rows = 300
+	for range rows {
+		sendRegisterMovie(t, pool)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for forwarded.Load() < rows && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	wg.Wait()
+	if n := forwarded.Load(); n != rows {
+		t.Errorf("the two relays forwarded %d rows, want %d", n, rows)
+	}
+	if got := testenv.Drain(t, url, messaging.CommandTopic("RegisterMovie")); len(got) != rows {
+		t.Errorf("RegisterMovie queue: %d messages, want %d", len(got), rows)
+	}
+	if n := retried.count.Load(); n != 0 {
+		t.Errorf("the relays ended %d sessions with a warning while taking turns, want 0", n)
+	}
+}
