@@ -2,10 +2,13 @@ package dlq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/movietrend/trend/internal/messaging"
 )
 
 // stripped are the headers a requeued copy does not carry: the poison
@@ -31,27 +34,19 @@ func (e skipError) Error() string { return e.reason }
 // republisher publishes copies on a confirm channel of its own: a failed
 // publish closes that channel, never the one the letters are held on.
 type republisher struct {
-	conn    *amqp.Connection
-	ch      *amqp.Channel
-	returns chan amqp.Return
+	conn *amqp.Connection
+	pub  *messaging.MandatoryChannel
 	// exchanges caches, per exchange, why letters cannot go there ("" if
 	// they can).
 	exchanges map[string]string
 }
 
 func newRepublisher(conn *amqp.Connection) (*republisher, error) {
-	ch, err := conn.Channel()
+	pub, err := messaging.NewMandatoryChannel(conn)
 	if err != nil {
-		return nil, fmt.Errorf("open publishing channel: %w", err)
+		return nil, err
 	}
-	if err := ch.Confirm(false); err != nil {
-		return nil, fmt.Errorf("enable publisher confirms: %w", err)
-	}
-	// One publish in flight at a time, so one slot is enough: the broker
-	// sends basic.return before the basic.ack of the same message, and the
-	// client puts it in this buffer before it resolves the confirmation.
-	returns := ch.NotifyReturn(make(chan amqp.Return, 1))
-	return &republisher{conn: conn, ch: ch, returns: returns, exchanges: map[string]string{}}, nil
+	return &republisher{conn: conn, pub: pub, exchanges: map[string]string{}}, nil
 }
 
 // republish publishes a copy of d to exchange and returns once the broker
@@ -67,25 +62,11 @@ func (p *republisher) republish(ctx context.Context, exchange string, d amqp.Del
 	}
 	// Mandatory: a fanout exchange with no queue would confirm the copy and
 	// drop it; this way the broker returns it.
-	conf, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, "", true, false, republishing(d))
-	if err != nil {
-		return fmt.Errorf("republish to %s: %w", exchange, err)
+	err = p.pub.Publish(ctx, exchange, republishing(d))
+	if errors.Is(err, messaging.ErrUnrouted) {
+		return skipError{err.Error()}
 	}
-	acked, err := conf.WaitContext(ctx)
-	if err != nil {
-		return fmt.Errorf("wait for RabbitMQ to confirm the copy on %s: %w", exchange, err)
-	}
-	if !acked {
-		return fmt.Errorf("RabbitMQ refused the copy on %s (nack or closed channel)", exchange)
-	}
-	select {
-	case r, ok := <-p.returns:
-		if ok {
-			return skipError{fmt.Sprintf("exchange %s routed it to no queue (%d %s)", exchange, r.ReplyCode, r.ReplyText)}
-		}
-	default:
-	}
-	return nil
+	return err
 }
 
 // check says why letters cannot be sent to exchange, or "" if they can.

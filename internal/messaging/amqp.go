@@ -24,18 +24,6 @@ func amqpConfig(url string, queue func(topic string) string) wamqp.Config {
 	return cfg
 }
 
-// newDeadLetterPublisher publishes dead letters, returning only after the
-// broker confirmed each, stamped with the time they were dead-lettered
-// (shown by `trend dlq list`).
-func newDeadLetterPublisher(url string, logger watermill.LoggerAdapter) (*wamqp.Publisher, error) {
-	cfg := amqpConfig(url, func(topic string) string { return topic })
-	cfg.Marshaler = wamqp.DefaultMarshaler{PostprocessPublishing: func(p amqp.Publishing) amqp.Publishing {
-		p.Timestamp = time.Now().UTC()
-		return p
-	}}
-	return wamqp.NewPublisher(cfg, logger)
-}
-
 // newSubscriber consumes one named queue.
 func newSubscriber(url, queue string, logger watermill.LoggerAdapter) (*wamqp.Subscriber, error) {
 	cfg := amqpConfig(url, func(string) string { return queue })

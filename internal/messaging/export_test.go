@@ -1,6 +1,10 @@
 package messaging
 
-import "time"
+import (
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+)
 
 // Moved is when one of queue's subscriptions last handed out a message or
 // saw one settled (zero if not watched); held is how many they hold now.
@@ -20,3 +24,6 @@ func (d *Deliveries) Moved(queue string) (at time.Time, held int64) {
 	}
 	return time.Unix(0, latest), held
 }
+
+// NewDeadLetterPublisher is the worker's publisher of dead letters.
+func NewDeadLetterPublisher(url string) message.Publisher { return newDeadLetterPublisher(url) }

@@ -93,7 +93,12 @@ func (t Topology) Declare(ctx context.Context, amqpURL string) error {
 		return fmt.Errorf("open channel: %w", err)
 	}
 	defer ch.Close()
-	for _, b := range t.Bindings() {
+	return declare(ctx, ch, t.Bindings())
+}
+
+// declare creates each binding's exchange and queue and binds them.
+func declare(ctx context.Context, ch *amqp.Channel, bindings []Binding) error {
+	for _, b := range bindings {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

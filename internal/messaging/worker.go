@@ -162,11 +162,7 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dlqPub message.Publisher
-	dlqPub, err = newDeadLetterPublisher(cfg.AMQPURL, cfg.Logger)
-	if err != nil {
-		return nil, fmt.Errorf("dead-letter publisher: %w", err)
-	}
+	var dlqPub message.Publisher = newDeadLetterPublisher(cfg.AMQPURL)
 	if cfg.Metrics != nil {
 		dlqPub = cfg.Metrics.DeadLetterPublisher(dlqPub)
 	}
