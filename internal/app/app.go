@@ -149,7 +149,17 @@ func amqpCheck(url string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		conn, err := amqp.DialConfig(url, amqp.Config{Dial: func(network, addr string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
+			conn, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			// The check's deadline bounds the AMQP handshake too (amqp091-go
+			// clears it once the handshake is done): a broker that accepts
+			// the connection and never answers would hold /readyz for ever.
+			if deadline, ok := ctx.Deadline(); ok {
+				err = conn.SetDeadline(deadline)
+			}
+			return conn, err
 		}})
 		if err != nil {
 			return errors.New("RabbitMQ is unreachable")
