@@ -114,7 +114,7 @@ func serveDocsAsset(w http.ResponseWriter, r *http.Request) {
 	if a.gzipped {
 		// The page asks for ?v=<content hash>: a new version is a new URL.
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-		h.Set("Vary", "Accept-Encoding")
+		h.Add("Vary", "Accept-Encoding") // after the CORS middleware's Origin
 	}
 	if !a.gzipped || negotiate.AcceptsGzip(r) {
 		if a.gzipped {

@@ -98,10 +98,15 @@ func (s *server) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		allowed := origin != "" && slices.Contains(s.CORSOrigins, origin)
+		if len(s.CORSOrigins) > 0 {
+			// The answer depends on the Origin, whether allowed, refused or
+			// absent: a shared cache must not give one origin's answer to
+			// another.
+			w.Header().Add("Vary", "Origin")
+		}
 		if allowed {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Add("Vary", "Origin")
 			h.Set("Access-Control-Expose-Headers", "Location, X-Total-Count, Retry-After, X-Request-Id")
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {

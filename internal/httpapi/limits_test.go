@@ -78,6 +78,24 @@ func TestCORSAllowsOnlyListedOrigins(t *testing.T) {
 	if w.Header().Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("a simple request from another origin got Access-Control-Allow-Origin %q", w.Header().Get("Access-Control-Allow-Origin"))
 	}
+	// Every answer says it depends on the Origin (refused, allowed or
+	// none), beside what else it varies on: a cache must keep them apart.
+	for _, c := range []struct{ path, origin string }{
+		{"/api/movies", "https://evil.example.com"}, {"/api/movies", "https://board.example.com"},
+		{"/api/movies", ""}, {"/docs/", "https://board.example.com"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, c.path, nil)
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		r.Header.Set("Accept-Encoding", "gzip")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		vary := strings.Join(w.Header().Values("Vary"), ", ")
+		if !strings.Contains(vary, "Origin") || (c.path == "/api/movies" && !strings.Contains(vary, "Accept-Encoding")) {
+			t.Errorf("GET %s from origin %q: Vary %q, want Origin (and Accept-Encoding for the list)", c.path, c.origin, vary)
+		}
+	}
 	// Default: no origin is allowed cross-site.
 	h = httpapi.New(t.Context(), newFakes().deps())
 	r = httptest.NewRequest(http.MethodGet, "/api/movies", nil)

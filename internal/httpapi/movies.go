@@ -167,7 +167,7 @@ func (s *server) listMovies(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Total-Count", strconv.FormatInt(pg.total, 10))
 	h.Set("Content-Type", "application/json")
-	h.Set("Vary", "Accept-Encoding")
+	h.Add("Vary", "Accept-Encoding") // after the CORS middleware's Origin
 	body := pg.body
 	if negotiate.AcceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
