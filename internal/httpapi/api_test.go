@@ -564,6 +564,18 @@ func TestRecordView(t *testing.T) {
 	}
 }
 
+// A command's path with escapes that mean the same characters reaches
+// the command, not the movie route beside it (which answered 405 with
+// an Allow header naming the method it refused).
+func TestPercentEncodedCommandPath(t *testing.T) {
+	t.Parallel()
+	f := newFakes()
+	h := newHandler(t, t.Context(), f)
+	if rec := postJSON(h, "/api/movies/%76iew", `{"tmdb_id":27205}`); rec.Code != http.StatusAccepted || len(f.cmd.views) != 1 {
+		t.Errorf("POST /api/movies/%%76iew: got %d %s, %d views recorded; want 202 and one", rec.Code, rec.Body, len(f.cmd.views))
+	}
+}
+
 func TestRecordViewGeneratesDistinctIDs(t *testing.T) {
 	t.Parallel()
 	h := newHandler(t, t.Context(), newFakes())
@@ -924,6 +936,9 @@ func TestGetMovie(t *testing.T) {
 		wantStatus string
 	}{
 		{name: "from projection", path: "/api/movies/27205", inProj: true, want: 200, wantStatus: registry.StatusActive},
+		// The same URI percent-encoded (RFC 3986 6.2.2.2).
+		{name: "percent-encoded id", path: "/api/movies/%32%37%32%30%35", inProj: true, want: 200, wantStatus: registry.StatusActive},
+		{name: "percent-encoded path", path: "/api/movie%73/27205", inProj: true, want: 200, wantStatus: registry.StatusActive},
 		{name: "pending registration", path: "/api/movies/27205",
 			reg: &registry.Registration{TMDBID: 27205, Status: registry.StatusPending, RegisteredAt: pendingAt, UpdatedAt: pendingAt}, want: 200, wantStatus: "pending"},
 		{name: "active registration not projected yet", path: "/api/movies/27205",

@@ -145,7 +145,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 		r.Use(d.Metrics.HTTP)
 	}
 	// GetHead answers HEAD with the GET route (health checks, curl -I).
-	r.Use(middleware.GetHead, s.cors, s.limitWrites)
+	r.Use(decodedPath, middleware.GetHead, s.cors, s.limitWrites)
 	if d.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", d.Metrics.Handler())
 	}
@@ -326,4 +326,22 @@ func (s *server) pipeline(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, pipelineView{Stats: st, RabbitMQManagementURL: s.RabbitMQManagementURL})
+}
+
+// decodedPath routes a request on its decoded path. chi routes on the raw
+// path when it has escapes Go would not have written (/api/movies/%76iew),
+// so such a request missed its route, and a percent-encoded id did not
+// parse: RFC 3986 makes them the same URI as their decoded forms. An
+// escaped slash is not a slash (it is data within a segment): such a path
+// is routed as it came, and matches no route with the slash.
+func decodedPath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawPath != "" && !strings.Contains(strings.ToLower(r.URL.RawPath), "%2f") {
+			r = r.WithContext(r.Context()) // a copy, with its own URL
+			u := *r.URL
+			u.RawPath = ""
+			r.URL = &u
+		}
+		next.ServeHTTP(w, r)
+	})
 }
