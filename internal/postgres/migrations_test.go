@@ -98,3 +98,30 @@ func TestLogAddExp(t *testing.T) {
 		}
 	}
 }
+
+// trend_close is how a replay's check compares two attentions: equal to
+// 1e-9 relative, both "no views" (ln 0) equal, and "no views" never close
+// to some.
+func TestClose(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"5", "5", true},
+		{"5", "5.000000001", true},
+		{"5", "5.1", false},
+		{"'-Infinity'", "'-Infinity'", true},
+		{"'-Infinity'", "5", false},
+		{"5", "'-Infinity'", false},
+		{"'-Infinity'", "-1e300", false},
+	} {
+		var got bool
+		if err := pool.QueryRow(t.Context(), `SELECT trend_close(`+c.a+`, `+c.b+`)`).Scan(&got); err != nil {
+			t.Errorf("trend_close(%s, %s): %v", c.a, c.b, err)
+		} else if got != c.want {
+			t.Errorf("trend_close(%s, %s) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
