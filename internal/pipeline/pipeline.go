@@ -5,14 +5,17 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/projections/trend"
 )
 
 // Queue is one RabbitMQ queue.
@@ -34,12 +37,13 @@ type Stats struct {
 	// RelayLagSeconds is the age of the oldest of them.
 	OutboxBacklog   int64   `json:"outbox_backlog"`
 	RelayLagSeconds float64 `json:"relay_lag_seconds"`
-	// ProjectionPosition is the newest log position the trend projection
-	// reflects; ProjectionLagEvents is how far behind the log it is.
+	// ProjectionPosition is the log position up to which the trend
+	// projection has applied every event; ProjectionLagEvents is how far
+	// behind the log it is.
 	ProjectionPosition  int64 `json:"projection_position"`
 	ProjectionLagEvents int64 `json:"projection_lag_events"`
-	// ProjectionLagSeconds is now minus the time of the newest event the
-	// projection applied (0 when it is caught up).
+	// ProjectionLagSeconds is now minus the time the oldest event the
+	// projection has not applied was logged (0 when it is caught up).
 	ProjectionLagSeconds float64 `json:"projection_lag_seconds"`
 	Queues               []Queue `json:"queues"`
 	// DeadLetters is the depth of the dead-letter queue (-1 if unknown).
@@ -66,7 +70,6 @@ func NewCollector(pool *pgxpool.Pool, amqpURL string, topology messaging.Topolog
 // Stats takes a snapshot.
 func (c *Collector) Stats(ctx context.Context) (Stats, error) {
 	s := Stats{At: time.Now().UTC(), DeadLetters: -1, Queues: []Queue{}}
-	var newestApplied *time.Time
 	err := c.pool.QueryRow(ctx, `
 		WITH backlog AS (`+messaging.Backlog+`)
 		SELECT
@@ -79,14 +82,8 @@ func (c *Collector) Stats(ctx context.Context) (Stats, error) {
 		return s, fmt.Errorf("read pipeline state: %w", err)
 	}
 	s.RelayLagSeconds = max(0, s.RelayLagSeconds)
-	s.ProjectionLagEvents = max(0, s.LogHead-s.ProjectionPosition)
-	if s.ProjectionLagEvents > 0 {
-		// The oldest event the projection has not applied yet tells how
-		// long it has waited.
-		err := c.pool.QueryRow(ctx, `SELECT min(recorded_at) FROM events WHERE position > $1`, s.ProjectionPosition).Scan(&newestApplied)
-		if err == nil && newestApplied != nil {
-			s.ProjectionLagSeconds = max(0, s.At.Sub(*newestApplied).Seconds())
-		}
+	if s.LogHead > s.ProjectionPosition {
+		c.projectionLag(ctx, &s)
 	}
 	c.queues(&s)
 
@@ -97,6 +94,34 @@ func (c *Collector) Stats(ctx context.Context) (Stats, error) {
 	c.last = s
 	c.mu.Unlock()
 	return s, nil
+}
+
+// projectionLag finds the first event above the projection's highest row
+// position whose batch the projection has not handled (handled_messages):
+// the projection has applied every event before it, and lags from it. The
+// highest position alone is no measure: events that change no row (a
+// refresh request, a view of a removed movie, facts older than those
+// shown) never raise it, and the newest event being one of them showed a
+// lag that grew for ever on a quiet system.
+func (c *Collector) projectionLag(ctx context.Context, s *Stats) {
+	var first int64
+	var at time.Time
+	err := c.pool.QueryRow(ctx, `SELECT e.position, e.recorded_at FROM events e
+		WHERE e.position > $1 AND NOT EXISTS (
+			SELECT 1 FROM handled_messages h WHERE h.handler = $2 AND h.message_id = e.batch_id)
+		ORDER BY e.position LIMIT 1`, s.ProjectionPosition, trend.HandlerName).Scan(&first, &at)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		s.ProjectionPosition = s.LogHead
+	case err == nil:
+		s.ProjectionPosition = first - 1
+		s.ProjectionLagEvents = s.LogHead - s.ProjectionPosition
+		s.ProjectionLagSeconds = max(0, s.At.Sub(at).Seconds())
+	default:
+		// Unknown: reported as behind by every event above its rows, with
+		// no age.
+		s.ProjectionLagEvents = s.LogHead - s.ProjectionPosition
+	}
 }
 
 func (c *Collector) queues(s *Stats) {

@@ -1,0 +1,64 @@
+package pipeline_test
+
+import (
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/pipeline"
+	"github.com/movietrend/trend/internal/testenv"
+	"github.com/movietrend/trend/projections/trend"
+)
+
+// The projection's lag counts the events whose batches it has not
+// handled, from the first of them: an event that changes no row (here a
+// refresh request) is not a lag once its batch is handled, however long
+// the system stays quiet after it.
+func TestProjectionLagCountsUnhandledBatches(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	ctx := t.Context()
+	registered, refresh := uuid.New(), uuid.New()
+	var regPos, refreshPos int64
+	for _, e := range []struct {
+		typ   string
+		batch uuid.UUID
+		pos   *int64
+	}{{"MovieRegistered", registered, &regPos}, {"MovieRefreshRequested", refresh, &refreshPos}} {
+		if err := pool.QueryRow(ctx, `INSERT INTO events (event_id, type, version, tmdb_id, occurred_at, recorded_at, data, batch_id)
+			VALUES ($1, $2, 1, 550, now(), now() - interval '1 minute', '{}', $3) RETURNING position`,
+			uuid.New(), e.typ, e.batch).Scan(e.pos); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The registration is applied (its row and its batch); the refresh
+	// request changes no row.
+	if _, err := pool.Exec(ctx, `INSERT INTO trend_movies (tmdb_id, status, last_updated_at, last_position) VALUES (550, 'pending', now(), $1)`, regPos); err != nil {
+		t.Fatal(err)
+	}
+	handled := func(batch uuid.UUID) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, `INSERT INTO handled_messages (handler, message_id) VALUES ($1, $2)`, trend.HandlerName, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handled(registered)
+	c := pipeline.NewCollector(pool, "amqp://guest:guest@127.0.0.1:1/", messaging.Topology{})
+	s, err := c.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ProjectionPosition != regPos || s.ProjectionLagEvents != 1 || s.ProjectionLagSeconds < 50 {
+		t.Errorf("refresh request not handled yet: position %d, lag %d events, %.0f s; want %d, 1, about 60 s",
+			s.ProjectionPosition, s.ProjectionLagEvents, s.ProjectionLagSeconds, regPos)
+	}
+	handled(refresh)
+	if s, err = c.Stats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.ProjectionPosition != refreshPos || s.ProjectionLagEvents != 0 || s.ProjectionLagSeconds != 0 {
+		t.Errorf("every batch handled: position %d, lag %d events, %.0f s; want %d, 0, 0",
+			s.ProjectionPosition, s.ProjectionLagEvents, s.ProjectionLagSeconds, refreshPos)
+	}
+}
