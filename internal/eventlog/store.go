@@ -358,18 +358,23 @@ type envelopeOf struct {
 // Read returns up to limit events after position from, in log order. It
 // is how replays and checks read the log.
 func (s *Store) Read(ctx context.Context, from int64, limit int) ([]events.Envelope, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT position, event_id, type, version, tmdb_id, occurred_at, correlation_id, data
-		FROM events WHERE position > $1 ORDER BY position LIMIT $2`, from, limit)
+	rows, err := s.pool.Query(ctx, `SELECT `+EnvelopeColumns+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`, from, limit)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (events.Envelope, error) {
-		var e events.Envelope
-		var data []byte
-		err := r.Scan(&e.Position, &e.EventID, &e.Type, &e.Version, &e.TMDBID, &e.OccurredAt, &e.CorrelationID, &data)
-		e.Data = data
-		e.OccurredAt = e.OccurredAt.UTC()
-		return e, err
-	})
+	return pgx.CollectRows(rows, ScanEnvelope)
+}
+
+// EnvelopeColumns are the columns of events that ScanEnvelope reads, in
+// its order.
+const EnvelopeColumns = `position, event_id, type, version, tmdb_id, occurred_at, correlation_id, data`
+
+// ScanEnvelope reads a row of EnvelopeColumns.
+func ScanEnvelope(r pgx.CollectableRow) (events.Envelope, error) {
+	var e events.Envelope
+	var data []byte
+	err := r.Scan(&e.Position, &e.EventID, &e.Type, &e.Version, &e.TMDBID, &e.OccurredAt, &e.CorrelationID, &data)
+	e.Data = data
+	e.OccurredAt = e.OccurredAt.UTC()
+	return e, err
 }

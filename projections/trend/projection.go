@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/movietrend/trend/events"
+	"github.com/movietrend/trend/internal/eventlog"
 )
 
 // LiveTable is the table the API reads.
@@ -258,14 +259,73 @@ func (p Projection) Apply(ctx context.Context, db DB, evs []events.Envelope) err
 			}
 			delete(pending, env.TMDBID)
 		}
+		late := false
+		if env.Type == events.TypeMovieRemoved && p.table == liveTable {
+			if late, err = p.appliedAfter(ctx, db, env.TMDBID, env.Position); err != nil {
+				return err
+			}
+		}
 		if err := p.applyOne(ctx, db, env.Position, ev); err != nil {
 			return fmt.Errorf("apply %s of movie %d: %w", env.Type, env.TMDBID, err)
 		}
 		if env.Type == events.TypeMovieRemoved {
 			removedAt[env.TMDBID] = max(removedAt[env.TMDBID], env.Position)
 		}
+		if late {
+			if err := p.reapply(ctx, db, env.TMDBID, env.Position, evs); err != nil {
+				return fmt.Errorf("apply again what movie %d logged after its removal: %w", env.TMDBID, err)
+			}
+		}
 	}
 	return p.addViews(ctx, db, pending)
+}
+
+// liveTable is LiveTable as Projection keeps it.
+var liveTable = pgx.Identifier{LiveTable}.Sanitize()
+
+// appliedAfter tells whether movie's row holds an event logged after pos.
+// Live, batches are applied in the order they are delivered (several
+// subscriptions, a group retried message by message), so a removal can
+// come after a registration that followed it, its views and its facts.
+func (p Projection) appliedAfter(ctx context.Context, db DB, movie, pos int64) (bool, error) {
+	var after bool
+	err := db.QueryRow(ctx, `SELECT coalesce((SELECT last_position FROM `+p.table+` WHERE tmdb_id = $1), 0) > $2`, movie, pos).Scan(&after)
+	if err != nil {
+		return false, fmt.Errorf("read movie %d: %w", movie, err)
+	}
+	return after, nil
+}
+
+// reapply applies again, in log order, what movie logged after its
+// removal at pos and the live table had applied before the removal wiped
+// it (the events of batches the projection handled), but for those of
+// evs, which Apply applies after the removal anyway: the row ends as if
+// the removal had come first, as a replay has it. Rare (a removal and a
+// new registration within the projection's lag), and it reads the log
+// after pos, which has no index by movie.
+func (p Projection) reapply(ctx context.Context, db DB, movie, pos int64, evs []events.Envelope) error {
+	current := []int64{} // not nil: pgx sends nil as NULL, and "<> ALL (NULL)" is never true
+	for _, e := range evs {
+		if e.TMDBID == movie && e.Position > pos {
+			current = append(current, e.Position)
+		}
+	}
+	// The row now holds nothing logged after the removal.
+	if _, err := db.Exec(ctx, `UPDATE `+p.table+` SET last_position = $2 WHERE tmdb_id = $1`, movie, pos); err != nil {
+		return err
+	}
+	rows, err := db.Query(ctx, `SELECT `+eventlog.EnvelopeColumns+` FROM events e
+		WHERE e.position > $2 AND e.tmdb_id = $1 AND e.position <> ALL($3::bigint[])
+		  AND EXISTS (SELECT 1 FROM handled_messages h WHERE h.handler = $4 AND h.message_id = e.batch_id)
+		ORDER BY e.position`, movie, pos, current, HandlerName)
+	if err != nil {
+		return err
+	}
+	later, err := pgx.CollectRows(rows, eventlog.ScanEnvelope)
+	if err != nil || len(later) == 0 {
+		return err
+	}
+	return p.Apply(ctx, db, later)
 }
 
 // removals returns the log position of the latest removal of each movie
@@ -393,7 +453,7 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 				internal_views_count = 0, final_trend_score = 0,
 				attention_day = '-Infinity', attention_week = '-Infinity',
 				title = NULL, external_score = NULL, vote_count = NULL, popularity = NULL,
-				release_date = NULL, poster_path = NULL, genres = '[]', facts_fetched_at = NULL,
+				release_date = NULL, poster_path = NULL, genres = '[]', facts_fetched_at = NULL, facts_position = 0,
 				last_updated_at = greatest(t.last_updated_at, $2), last_position = greatest(t.last_position, $3),
 				removed_position = greatest(t.removed_position, $3),
 				change_seq = nextval('trend_change_seq')`,
