@@ -305,6 +305,7 @@ func replayEqualsLive(t *testing.T, shuffled bool) {
 	if lb, rb := bucketsOf("trend_movies_buckets"), bucketsOf("trend_replay_buckets"); len(lb) == 0 || !reflect.DeepEqual(lb, rb) {
 		t.Errorf("view buckets differ (or are empty): live %d rows, replayed %d rows", len(lb), len(rb))
 	}
+	wantListedCounted(t, pool, trend.LiveTable)
 	live, replayed := readTable(t, pool, trend.LiveTable), readTable(t, pool, "trend_replay")
 	if len(live) == 0 {
 		t.Fatal("the live projection is empty; the workload did nothing")
@@ -624,5 +625,20 @@ func TestARemovalAppliedLateKeepsWhatCameAfterIt(t *testing.T) {
 		m.RegisteredAt == nil || !m.RegisteredAt.Equal(t0.Add(2*time.Minute)) {
 		t.Errorf("registered again, 2 views and new facts applied before the removal logged before them: got %+v, %v; "+
 			"want active, 2 views, vote 8.0, registered at %v", m, err, t0.Add(2*time.Minute))
+	}
+}
+
+// wantListedCounted fails t unless the count the triggers keep for table
+// (migration 00011) is the number of movies it lists.
+func wantListedCounted(t *testing.T, pool *pgxpool.Pool, table string) {
+	t.Helper()
+	var kept, counted int64
+	err := pool.QueryRow(t.Context(), `SELECT (SELECT listed FROM trend_listed WHERE relid = $1::regclass),
+		(SELECT count(*) FROM `+pgx.Identifier{table}.Sanitize()+` WHERE status <> 'removed')`, pgx.Identifier{table}.Sanitize()).Scan(&kept, &counted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept != counted || counted == 0 {
+		t.Errorf("%s: the kept count of listed movies is %d, the table lists %d (want equal, not 0)", table, kept, counted)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,43 +40,20 @@ var ErrNotFound = errors.New("movie not found")
 type Reader struct {
 	pool  *pgxpool.Pool
 	table string
-	total *totalCache
 }
-
-// totalCache keeps the number of ranked movies for a moment: counting reads
-// every row, and at thousands of trending requests a second the count
-// would cost far more than the page itself (docs/benchmarks.md). The list
-// counts afresh: the API caches its pages, count included.
-type totalCache struct {
-	mu sync.Mutex
-	n  int64
-	at time.Time // when n was counted
-}
-
-// totalMaxAge is how stale the trending X-Total-Count may be.
-const totalMaxAge = time.Second
 
 // NewReader reads the live table.
 func NewReader(pool *pgxpool.Pool) Reader {
-	return Reader{pool: pool, table: pgx.Identifier{LiveTable}.Sanitize(), total: &totalCache{}}
+	return Reader{pool: pool, table: pgx.Identifier{LiveTable}.Sanitize()}
 }
 
-// count returns the number of ranked movies, counted at most maxAge ago
-// (0: now; the figure is kept for the next count).
-func (r Reader) count(ctx context.Context, maxAge time.Duration) (int64, error) {
-	if r.total != nil {
-		r.total.mu.Lock()
-		defer r.total.mu.Unlock()
-		if time.Since(r.total.at) < maxAge {
-			return r.total.n, nil
-		}
-	}
+// count returns the number of ranked movies, which triggers keep in
+// trend_listed (migration 00011): counting the rows read every one of
+// them, and was most of the cost of a page.
+func (r Reader) count(ctx context.Context) (int64, error) {
 	var n int64
-	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM `+r.table+` WHERE status <> 'removed'`).Scan(&n); err != nil {
+	if err := r.pool.QueryRow(ctx, `SELECT listed FROM trend_listed WHERE relid = $1::regclass`, r.table).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count movies: %w", err)
-	}
-	if r.total != nil {
-		r.total.n, r.total.at = n, time.Now()
 	}
 	return n, nil
 }
@@ -105,10 +81,7 @@ func scanMovieWith(r pgx.CollectableRow, extra ...any) (Movie, error) {
 }
 
 // List returns a page of the ranking (highest score first, then tmdb_id)
-// and the number of ranked movies, counted now: the API keeps the page
-// for as long as the projection does not change (internal/httpapi), so a
-// total up to a second old could outlive its second. Removed movies are
-// not listed.
+// and the number of ranked movies. Removed movies are not listed.
 func (r Reader) List(ctx context.Context, limit, offset int) ([]Movie, int64, error) {
 	rows, err := r.pool.Query(ctx, `SELECT `+columns+` FROM `+r.table+`
 		WHERE status <> 'removed' ORDER BY final_trend_score DESC, tmdb_id LIMIT $1 OFFSET $2`, limit, offset)
@@ -119,7 +92,7 @@ func (r Reader) List(ctx context.Context, limit, offset int) ([]Movie, int64, er
 	if err != nil {
 		return nil, 0, fmt.Errorf("list movies: %w", err)
 	}
-	total, err := r.count(ctx, 0)
+	total, err := r.count(ctx)
 	if err != nil {
 		return nil, 0, err
 	}

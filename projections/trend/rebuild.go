@@ -84,7 +84,12 @@ func (r Rebuildable) Finish(ctx context.Context, tx pgx.Tx, base string) error {
 	if err := p.Prune(ctx, tx); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `UPDATE `+pgx.Identifier{base}.Sanitize()+` SET change_seq = nextval('trend_change_seq')`)
+	if _, err := tx.Exec(ctx, `UPDATE `+pgx.Identifier{base}.Sanitize()+` SET change_seq = nextval('trend_change_seq')`); err != nil {
+		return err
+	}
+	// The count of listed movies, and the triggers that keep it from here
+	// on: the copy takes them into the switch.
+	_, err := tx.Exec(ctx, `SELECT trend_track_listed($1::regclass)`, pgx.Identifier{base}.Sanitize())
 	return err
 }
 

@@ -147,7 +147,7 @@ func (r *Ranker) Trending(ctx context.Context, w Window, limit, offset int, now 
 			break
 		}
 	}
-	total, err := r.reader.count(ctx, totalMaxAge)
+	total, err := r.reader.count(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
