@@ -144,6 +144,18 @@ func (b *base) declareTopology(ctx context.Context) error {
 	}
 }
 
+// pgCheck tells whether PostgreSQL answers. Anyone may call /readyz: the
+// answer says what failed, not pgx's error, which names the database, its
+// user and its address.
+func pgCheck(pool *pgxpool.Pool) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if pool.Ping(ctx) != nil {
+			return errors.New("PostgreSQL is unreachable")
+		}
+		return nil
+	}
+}
+
 // amqpCheck tells whether RabbitMQ accepts a connection.
 func amqpCheck(url string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {

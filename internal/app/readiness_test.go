@@ -3,8 +3,11 @@ package app
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // A broker that accepts the connection and never answers (frozen, or
@@ -36,5 +39,30 @@ func TestTheRabbitMQCheckEndsWithItsDeadline(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the check still waits 10 s after its 300 ms deadline")
+	}
+}
+
+// The PostgreSQL check's failure, which /readyz shows to anyone, names
+// neither the database nor its user nor its address.
+func TestThePostgresCheckHidesTheConnectionDetails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	pool, err := pgxpool.New(t.Context(), "postgres://secretuser:pw@"+addr+"/secretdb?connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	err = pgCheck(pool)(t.Context())
+	if err == nil {
+		t.Fatal("the check passed with nothing listening")
+	}
+	for _, secret := range []string{"secretuser", "secretdb", addr} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the check's error %q names %q", err, secret)
+		}
 	}
 }

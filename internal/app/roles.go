@@ -130,7 +130,7 @@ func (b *base) runAPI(ctx context.Context) error {
 		RateBurst:     b.cfg.RateBurst,
 		CORSOrigins:   b.cfg.CORSAllowedOrigins,
 		Checks: []httpapi.Check{
-			{Name: "postgres", Run: b.pool.Ping},
+			{Name: "postgres", Run: pgCheck(b.pool)},
 			{Name: "rabbitmq", Run: amqpCheck(b.cfg.AMQPURL)},
 		},
 		Pipeline:              pipeline.NewCollector(b.pool, b.cfg.AMQPURL, Topology),
