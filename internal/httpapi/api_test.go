@@ -1074,6 +1074,10 @@ func TestRouting(t *testing.T) {
 		{http.MethodPost, "/api/stream", 405, ""},
 		{http.MethodGet, "/api/movies/register", 405, bugGetOnCmd},
 		{http.MethodGet, "/api/movies/view", 405, bugGetOnCmd},
+		// A method chi does not know goes to its 405 handler on any path.
+		{"FOO", "/api/nope", 404, ""},
+		{"FOO", "/", 404, ""},
+		{"FOO", "/api/movies", 405, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -1113,6 +1117,7 @@ func TestMethodNotAllowedAllow(t *testing.T) {
 		{http.MethodGet, "/api/movies/register", "POST"},
 		{http.MethodHead, "/api/movies/view", "POST"},
 		{http.MethodPatch, "/api/views", "POST"},
+		{"FOO", "/api/movies", "GET, HEAD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -1137,6 +1142,33 @@ func TestMethodNotAllowedAllow(t *testing.T) {
 				t.Errorf("detail: got %q, want it to end with the allowed methods %q", p.Detail, tt.want)
 			}
 		})
+	}
+}
+
+// The dashboard serves GET and HEAD of every path outside /api: another
+// method there is a 405 naming them, and /api stays the API's.
+func TestMethodsOnTheDashboardsPaths(t *testing.T) {
+	t.Parallel()
+	d := newFakes().deps()
+	d.Dashboard = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("dashboard")) })
+	h := httpapi.New(t.Context(), d)
+	for _, c := range []struct {
+		method, path string
+		want         int
+		allow        string
+	}{
+		{http.MethodGet, "/", 200, ""},
+		{http.MethodGet, "/movies/550", 200, ""},
+		{http.MethodPost, "/", 405, "GET, HEAD"},
+		{http.MethodDelete, "/movies/550", 405, "GET, HEAD"},
+		{"FOO", "/", 405, "GET, HEAD"},
+		{"FOO", "/api/nope", 404, ""},
+		{http.MethodPost, "/api/nope", 404, ""},
+	} {
+		rec := serve(h, c.method, c.path, "", nil)
+		if rec.Code != c.want || rec.Header().Get("Allow") != c.allow {
+			t.Errorf("%s %s: got %d, Allow %q; want %d, Allow %q", c.method, c.path, rec.Code, rec.Header().Get("Allow"), c.want, c.allow)
+		}
 	}
 }
 

@@ -149,19 +149,35 @@ func New(ctx context.Context, d Deps) http.Handler {
 	if d.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", d.Metrics.Handler())
 	}
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		if d.Dashboard != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
-			r.URL.Path != "/api" && !strings.HasPrefix(r.URL.Path, "/api/") {
-			d.Dashboard.ServeHTTP(w, r)
-			return
-		}
+	// The dashboard answers GET and HEAD of every path outside /api.
+	dashboardPath := func(path string) bool {
+		return d.Dashboard != nil && path != "/api" && !strings.HasPrefix(path, "/api/")
+	}
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such endpoint: " + r.URL.Path})
+	}
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case !dashboardPath(r.URL.Path):
+			notFound(w, r)
+		case r.Method == http.MethodGet || r.Method == http.MethodHead:
+			d.Dashboard.ServeHTTP(w, r)
+		default:
+			methodNotAllowed(http.MethodGet, http.MethodHead)(w, r)
+		}
 	})
+	// chi sends here every method it does not know (FOO), whatever the
+	// path: a path no route serves is a 404, or the dashboard's.
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
 		allowed := allowedMethods(r, req.URL.Path)
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeProblem(w, Problem{Type: typeMethod, Status: http.StatusMethodNotAllowed,
-			Detail: req.Method + " is not allowed on " + req.URL.Path + "; allowed: " + strings.Join(allowed, ", ")})
+		switch {
+		case len(allowed) > 0:
+			methodNotAllowed(allowed...)(w, req)
+		case dashboardPath(req.URL.Path):
+			methodNotAllowed(http.MethodGet, http.MethodHead)(w, req)
+		default:
+			notFound(w, req)
+		}
 	})
 	s.docsRoutes(r)
 	r.Get("/healthz", s.healthz)
