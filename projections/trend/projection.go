@@ -430,7 +430,13 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 			e.TMDBID, e.Title, e.VoteAverage, e.VoteCount, e.Popularity, nullIfEmpty(e.ReleaseDate),
 			e.PosterPath, genres, e.FetchedAt, pos).Scan(&views)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // removed meanwhile, or newer facts are shown already
+			// Removed meanwhile, or newer facts are shown already. Facts
+			// logged after the removal but applied after newer ones still
+			// count in last_updated_at, as when they come in log order (a
+			// replay): the later fetch may carry the earlier position.
+			_, err = db.Exec(ctx, `UPDATE `+p.table+` SET last_updated_at = $2, change_seq = nextval('trend_change_seq')
+				WHERE tmdb_id = $1 AND $3 > removed_position AND last_updated_at < $2`, e.TMDBID, e.FetchedAt, pos)
+			return err
 		}
 		if err != nil {
 			return err

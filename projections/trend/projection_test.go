@@ -642,3 +642,34 @@ func wantListedCounted(t *testing.T, pool *pgxpool.Pool, table string) {
 		t.Errorf("%s: the kept count of listed movies is %d, the table lists %d (want equal, not 0)", table, kept, counted)
 	}
 }
+
+// Two fetches of a movie's facts, the later fetch logged first (their
+// transactions committed in the other order): applied in either order,
+// the row shows the newer facts by log position and the latest fetch
+// time, as a replay has it.
+func TestFactsInEitherOrderLeaveTheSameRow(t *testing.T) {
+	t.Parallel()
+	pool, store, h, reader := setup(t)
+	ctx := t.Context()
+	for _, c := range []struct {
+		id      int64
+		inOrder bool
+	}{{41, true}, {42, false}} {
+		must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: c.id, RegisteredAt: t0})))
+		fetchedLater := appendBatch(t, store, details(c.id, 6.0, t0.Add(2*time.Second)))
+		fetchedEarlier := appendBatch(t, store, details(c.id, 7.0, t0.Add(time.Second)))
+		order := []*events.Batch{fetchedLater, fetchedEarlier}
+		if !c.inOrder {
+			order = []*events.Batch{fetchedEarlier, fetchedLater}
+		}
+		for _, b := range order {
+			must(t, h.HandleBatch(ctx, b))
+		}
+		m, err := reader.Get(ctx, c.id)
+		if err != nil || m.ExternalScore == nil || *m.ExternalScore != 7.0 || !m.LastUpdatedAt.Equal(t0.Add(2*time.Second)) {
+			t.Errorf("in log order %v: got %+v, %v; want the facts logged last (vote 7.0), last updated at the later fetch %v",
+				c.inOrder, m, err, t0.Add(2*time.Second))
+		}
+	}
+	wantListedCounted(t, pool, trend.LiveTable)
+}
