@@ -291,3 +291,37 @@ func TestEnrichment(t *testing.T) {
 		})
 	}
 }
+
+// A registration whose movie was removed before its command was handled
+// (a refresh asked for while it was pending, handled first, TMDB's 404)
+// is recorded as handled but not logged: logged after the removal, it
+// would bring the movie back in the projection while the write model
+// says removed.
+func TestARegistrationRemovedBeforeItIsHandledIsNotLogged(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	h, err := handlers.NewRegisterMovieHandler(f.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.registerRow(1)
+	f.registerRow(2)
+	if err := registry.SetStatus(ctx, f.pool, 2, registry.StatusRemoved, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{1, 2} {
+		if err := h.Handle(ctx, &commands.RegisterMovie{CommandID: uuid.New(), TMDBID: id, RequestedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logged []int64
+	for _, e := range f.log() {
+		if e.Type == events.TypeMovieRegistered {
+			logged = append(logged, e.TMDBID)
+		}
+	}
+	if len(logged) != 1 || logged[0] != 1 {
+		t.Errorf("registrations logged for movies %v, want [1] (2 was removed before its command was handled)", logged)
+	}
+}

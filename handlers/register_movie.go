@@ -9,6 +9,7 @@ import (
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/eventlog"
 	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/registry"
 )
 
 // RegisterMovieHandler records a registration the API accepted.
@@ -22,13 +23,24 @@ func NewRegisterMovieHandler(uow UnitOfWork) (*RegisterMovieHandler, error) {
 	return &RegisterMovieHandler{uow: uow}, nil
 }
 
-// Handle appends MovieRegistered.
+// Handle appends MovieRegistered, unless the movie was removed since the
+// API accepted the registration: a refresh asked for while it was still
+// pending can be handled first, and TMDB's 404 then removes it (in the
+// write model and the log). Logged after that removal, the registration
+// would bring the movie back in the projection alone.
 func (h *RegisterMovieHandler) Handle(ctx context.Context, cmd *commands.RegisterMovie) error {
 	if cmd.TMDBID <= 0 {
 		return messaging.PermanentError(fmt.Errorf("RegisterMovie %s: invalid tmdb_id %d", cmd.CommandID, cmd.TMDBID))
 	}
 	return h.uow.Once(ctx, "RegisterMovie", cmd.CommandID, cmd.CorrelationID, func(ctx context.Context, tx *eventlog.Tx) error {
-		_, err := tx.Append(ctx, events.MovieRegistered{TMDBID: cmd.TMDBID, RegisteredAt: cmd.RequestedAt.UTC()})
+		status, err := registry.LockStatus(ctx, tx, cmd.TMDBID)
+		switch {
+		case err == nil && status == registry.StatusRemoved:
+			return nil // recorded as handled, nothing logged
+		case err != nil && !errors.Is(err, registry.ErrNotFound):
+			return err
+		}
+		_, err = tx.Append(ctx, events.MovieRegistered{TMDBID: cmd.TMDBID, RegisteredAt: cmd.RequestedAt.UTC()})
 		return err
 	})
 }

@@ -105,6 +105,23 @@ func Tracked(ctx context.Context, q Querier, ids []int64) (map[int64]bool, error
 	return m, nil
 }
 
+// LockStatus returns a movie's status and holds its row against changes
+// (FOR SHARE) until q's transaction ends: a removal that committed first
+// is seen, and one that commits later logs its event after what q's
+// transaction logs (SetStatus comes before the removal's event).
+// ErrNotFound if it was never registered.
+func LockStatus(ctx context.Context, q Querier, id int64) (string, error) {
+	var status string
+	err := q.QueryRow(ctx, `SELECT status FROM movies WHERE tmdb_id = $1 FOR SHARE`, id).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("read registration %d: %w", id, err)
+	}
+	return status, nil
+}
+
 // SetStatus records what TMDB said about a tracked movie at time at (for
 // "active", that its facts were fetched then). A removed movie stays
 // removed until it is registered again. Either answer settles a refresh
