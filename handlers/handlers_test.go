@@ -325,3 +325,89 @@ func TestARegistrationRemovedBeforeItIsHandledIsNotLogged(t *testing.T) {
 		t.Errorf("registrations logged for movies %v, want [1] (2 was removed before its command was handled)", logged)
 	}
 }
+
+// A view handled while its movie's removal is committing is not logged
+// after the removal: the removal holds the log against appends (as the
+// enrichment does after marking the movie removed), the views wait for
+// it, then read the movie as removed and drop the view. (Before, they read
+// the movie as tracked first, then waited only to append, and the view
+// was logged after the removal.)
+func TestAViewDuringARemovalIsNotLoggedAfterIt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	f.registerRow(1)
+	h, err := handlers.NewRecordViewsHandler(f.store, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removal, err := f.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer removal.Rollback(context.Background())
+	if err := registry.SetStatus(ctx, removal, 1, registry.StatusRemoved, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := removal.Exec(ctx, `LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- h.Handle(ctx, &commands.RecordViews{CommandID: uuid.New(), Views: []commands.View{{ViewID: uuid.New(), TMDBID: 1, ViewedAt: now}}})
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the views were handled while the removal held the log: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := removal.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range f.log() {
+		if e.Type == events.TypeViewRecorded {
+			t.Errorf("a view of movie %d was logged after its removal", e.TMDBID)
+		}
+	}
+}
+
+// The removal's side of the same rule: it waits for a views transaction
+// that may have read the movie as tracked (one holding the log's lock
+// for appending) before it logs the removal.
+func TestARemovalWaitsForTheViewsInFlight(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	f.registerRow(27205)
+	h, err := handlers.NewEnrichment(f.store, f.pool, &source{err: tmdb.ErrNotFound}, func() time.Time { return now }, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	views, err := f.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer views.Rollback(context.Background())
+	if _, err := views.Exec(ctx, `LOCK TABLE events IN ROW EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.HandleBatch(ctx, batchOf(t, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now})) }()
+	select {
+	case err := <-done:
+		t.Fatalf("the removal was logged while a views transaction was in flight: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := views.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if evs := f.log(); len(evs) != 1 || evs[0].Type != events.TypeMovieRemoved {
+		t.Errorf("log: got %d events, want the removal", len(evs))
+	}
+}
