@@ -395,7 +395,9 @@ func TestARemovalWaitsForTheViewsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- h.HandleBatch(ctx, batchOf(t, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now})) }()
+	go func() {
+		done <- h.HandleBatch(ctx, batchOf(t, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now}))
+	}()
 	select {
 	case err := <-done:
 		t.Fatalf("the removal was logged while a views transaction was in flight: %v", err)
