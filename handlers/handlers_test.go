@@ -394,10 +394,9 @@ func TestARemovalWaitsForTheViewsInFlight(t *testing.T) {
 	if _, err := views.Exec(ctx, `LOCK TABLE events IN ROW EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
+	b := batchOf(t, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now})
 	done := make(chan error, 1)
-	go func() {
-		done <- h.HandleBatch(ctx, batchOf(t, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now}))
-	}()
+	go func() { done <- h.HandleBatch(ctx, b) }()
 	select {
 	case err := <-done:
 		t.Fatalf("the removal was logged while a views transaction was in flight: %v", err)
