@@ -39,6 +39,13 @@ const (
 	// before it ends.
 	retryAfterCeiling = 60 * time.Second
 
+	// pauseCeiling bounds how long one answer's Retry-After holds back
+	// every call of the client: a proxy's 503 asking for a day, a far
+	// HTTP date or a skewed clock would otherwise stop the worker's TMDB
+	// calls (and keep every pending movie pending) for hours. TMDB's own
+	// are seconds.
+	pauseCeiling = 15 * time.Minute
+
 	// maxBodyBytes bounds what we read from one response; movie details are a
 	// few kilobytes, so anything near this is not a movie.
 	maxBodyBytes = 1 << 20
@@ -264,7 +271,7 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 // pause holds back every request of the client for d (a Retry-After),
 // unless an earlier answer asked for a longer pause.
 func (c *Client) pause(d time.Duration) {
-	until := time.Now().Add(d).UnixNano()
+	until := time.Now().Add(min(d, pauseCeiling)).UnixNano()
 	for {
 		cur := c.notBefore.Load()
 		if cur >= until || c.notBefore.CompareAndSwap(cur, until) {

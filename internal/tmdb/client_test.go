@@ -354,6 +354,28 @@ func TestMovieRetryAfterValues(t *testing.T) {
 // wait out a pause longer than a worker should stall (60 s, or MaxBackoff
 // if larger): it fails at once, retryably, and the caller asks again
 // later (the enrichment, through the refresher).
+// A Retry-After of a day (a proxy's, a far date) holds the client back
+// for pauseCeiling, not the day.
+func TestALongRetryAfterHoldsBackForTheCeilingOnly(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := &scripted{script: []reply{{status: 503, retryAfter: "86400", body: `{"success":false,"status_code":9,"status_message":"Service offline."}`}, okInception}}
+		cfg := fastConfig("https://api.themoviedb.org/3")
+		cfg.HTTPClient = &http.Client{Transport: handlerTransport{s}}
+		c := mustNew(t, cfg)
+		if _, err := c.Movie(t.Context(), inceptionID); !Retryable(err) {
+			t.Fatalf("a 503 asking for a day: got %v, want a retryable error", err)
+		}
+		time.Sleep(pauseCeiling)
+		if _, err := c.Movie(t.Context(), inceptionID); err != nil {
+			t.Fatalf("a call %s later: %v, want the movie", pauseCeiling, err)
+		}
+		if n := len(s.requests()); n != 2 {
+			t.Errorf("%d requests, want 2", n)
+		}
+	})
+}
+
 func TestRetryAfterHoldsBackEveryCall(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
