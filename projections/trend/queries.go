@@ -49,10 +49,13 @@ func NewReader(pool *pgxpool.Pool) Reader {
 
 // count returns the number of ranked movies, which triggers keep in
 // trend_listed (migration 00011): counting the rows read every one of
-// them, and was most of the cost of a page.
+// them, and was most of the cost of a page. A table without its kept
+// count (restored from a dump, which gives it a new oid; switched in by
+// an older version's replay) is counted.
 func (r Reader) count(ctx context.Context) (int64, error) {
 	var n int64
-	if err := r.pool.QueryRow(ctx, `SELECT listed FROM trend_listed WHERE relid = $1::regclass`, r.table).Scan(&n); err != nil {
+	if err := r.pool.QueryRow(ctx, `SELECT coalesce((SELECT listed FROM trend_listed WHERE relid = $1::regclass),
+		(SELECT count(*) FROM `+r.table+` WHERE status <> 'removed'))`, r.table).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count movies: %w", err)
 	}
 	return n, nil

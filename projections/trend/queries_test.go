@@ -42,3 +42,20 @@ func TestPendingExplainsAsTheProjectionWill(t *testing.T) {
 		}
 	}
 }
+
+// A live table without its kept count (restored from a dump under a new
+// oid, or switched in by an older replay) is counted, not refused.
+func TestATableWithoutItsKeptCountIsCounted(t *testing.T) {
+	t.Parallel()
+	pool, store, h, reader := setup(t)
+	ctx := t.Context()
+	for _, id := range []int64{1, 2, 3} {
+		must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: id, RegisteredAt: t0})))
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM trend_listed`); err != nil {
+		t.Fatal(err)
+	}
+	if _, total, err := reader.List(ctx, 10, 0); err != nil || total != 3 {
+		t.Errorf("without a kept count: total %d, %v; want 3 counted", total, err)
+	}
+}
