@@ -259,7 +259,7 @@ func (p Projection) Apply(ctx context.Context, db DB, evs []events.Envelope) err
 			}
 			delete(pending, env.TMDBID)
 		}
-		late := false
+		var late int64 // the row's newest event, if logged after this removal
 		if env.Type == events.TypeMovieRemoved && p.table == liveTable {
 			if late, err = p.appliedAfter(ctx, db, env.TMDBID, env.Position); err != nil {
 				return err
@@ -271,8 +271,8 @@ func (p Projection) Apply(ctx context.Context, db DB, evs []events.Envelope) err
 		if env.Type == events.TypeMovieRemoved {
 			removedAt[env.TMDBID] = max(removedAt[env.TMDBID], env.Position)
 		}
-		if late {
-			if err := p.reapply(ctx, db, env.TMDBID, env.Position, evs); err != nil {
+		if late > 0 {
+			if err := p.reapply(ctx, db, env.TMDBID, env.Position, late, evs); err != nil {
 				return fmt.Errorf("apply again what movie %d logged after its removal: %w", env.TMDBID, err)
 			}
 		}
@@ -283,17 +283,20 @@ func (p Projection) Apply(ctx context.Context, db DB, evs []events.Envelope) err
 // liveTable is LiveTable as Projection keeps it.
 var liveTable = pgx.Identifier{LiveTable}.Sanitize()
 
-// appliedAfter tells whether movie's row holds an event logged after pos.
-// Live, batches are applied in the order they are delivered (several
-// subscriptions, a group retried message by message), so a removal can
-// come after a registration that followed it, its views and its facts.
-func (p Projection) appliedAfter(ctx context.Context, db DB, movie, pos int64) (bool, error) {
-	var after bool
-	err := db.QueryRow(ctx, `SELECT coalesce((SELECT last_position FROM `+p.table+` WHERE tmdb_id = $1), 0) > $2`, movie, pos).Scan(&after)
+// appliedAfter returns the position of the newest event movie's row holds
+// if it was logged after pos, else 0. Live, batches are applied in the
+// order they are delivered (several subscriptions, a group retried message
+// by message), so a removal can come after a registration that followed
+// it, its views and its facts.
+func (p Projection) appliedAfter(ctx context.Context, db DB, movie, pos int64) (last int64, err error) {
+	err = db.QueryRow(ctx, `SELECT coalesce((SELECT last_position FROM `+p.table+` WHERE tmdb_id = $1), 0)`, movie).Scan(&last)
 	if err != nil {
-		return false, fmt.Errorf("read movie %d: %w", movie, err)
+		return 0, fmt.Errorf("read movie %d: %w", movie, err)
 	}
-	return after, nil
+	if last <= pos {
+		return 0, nil
+	}
+	return last, nil
 }
 
 // reapply applies again, in log order, what movie logged after its
@@ -302,8 +305,8 @@ func (p Projection) appliedAfter(ctx context.Context, db DB, movie, pos int64) (
 // evs, which Apply applies after the removal anyway: the row ends as if
 // the removal had come first, as a replay has it. Rare (a removal and a
 // new registration within the projection's lag), and it reads the log
-// after pos, which has no index by movie.
-func (p Projection) reapply(ctx context.Context, db DB, movie, pos int64, evs []events.Envelope) error {
+// from pos to last (the row's newest event), which has no index by movie.
+func (p Projection) reapply(ctx context.Context, db DB, movie, pos, last int64, evs []events.Envelope) error {
 	current := []int64{} // not nil: pgx sends nil as NULL, and "<> ALL (NULL)" is never true
 	for _, e := range evs {
 		if e.TMDBID == movie && e.Position > pos {
@@ -315,9 +318,9 @@ func (p Projection) reapply(ctx context.Context, db DB, movie, pos int64, evs []
 		return err
 	}
 	rows, err := db.Query(ctx, `SELECT `+eventlog.EnvelopeColumns+` FROM events e
-		WHERE e.position > $2 AND e.tmdb_id = $1 AND e.position <> ALL($3::bigint[])
+		WHERE e.position > $2 AND e.position <= $5 AND e.tmdb_id = $1 AND e.position <> ALL($3::bigint[])
 		  AND EXISTS (SELECT 1 FROM handled_messages h WHERE h.handler = $4 AND h.message_id = e.batch_id)
-		ORDER BY e.position`, movie, pos, current, HandlerName)
+		ORDER BY e.position`, movie, pos, current, HandlerName, last)
 	if err != nil {
 		return err
 	}
