@@ -17,7 +17,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
-	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/handlers"
@@ -159,20 +158,9 @@ func pgCheck(pool *pgxpool.Pool) func(ctx context.Context) error {
 // amqpCheck tells whether RabbitMQ accepts a connection.
 func amqpCheck(url string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
-		conn, err := amqp.DialConfig(url, amqp.Config{Dial: func(network, addr string) (net.Conn, error) {
-			var d net.Dialer
-			conn, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			// The check's deadline bounds the AMQP handshake too (amqp091-go
-			// clears it once the handshake is done): a broker that accepts
-			// the connection and never answers would hold /readyz for ever.
-			if deadline, ok := ctx.Deadline(); ok {
-				err = conn.SetDeadline(deadline)
-			}
-			return conn, err
-		}})
+		// The check's deadline bounds the AMQP handshake too: a broker that
+		// accepts the connection and never answers held /readyz for ever.
+		conn, err := messaging.Dial(ctx, url, "trend readiness check", messaging.DialTimeout)
 		if err != nil {
 			return errors.New("RabbitMQ is unreachable")
 		}

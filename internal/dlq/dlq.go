@@ -40,7 +40,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -306,18 +305,7 @@ func (c *Client) begin(ctx context.Context) (*session, error) {
 }
 
 func (c *Client) dial(ctx context.Context) (*amqp.Connection, error) {
-	conn, err := amqp.DialConfig(c.url, amqp.Config{
-		Properties: amqp.Table{"connection_name": "trend dlq"},
-		Dial: func(network, addr string) (net.Conn, error) {
-			d := net.Dialer{Timeout: c.dialTimeout}
-			conn, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			// Bounds the AMQP handshake too; cleared once it completes.
-			return conn, conn.SetDeadline(time.Now().Add(c.dialTimeout))
-		},
-	})
+	conn, err := messaging.Dial(ctx, c.url, "trend dlq", c.dialTimeout)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("connect to RabbitMQ: %w", ctx.Err())

@@ -126,7 +126,7 @@ func (r *BatchRelay) session(ctx context.Context) error {
 		VALUES ($1, 0, '0') ON CONFLICT DO NOTHING`, RelayConsumerGroup); err != nil {
 		return fmt.Errorf("prepare the offset row: %w", err)
 	}
-	conn, err := amqp.DialConfig(r.amqpURL, amqp.Config{Properties: amqp.Table{"connection_name": "trend relay"}})
+	conn, err := Dial(ctx, r.amqpURL, "trend relay", DialTimeout)
 	if err != nil {
 		return fmt.Errorf("connect to RabbitMQ: %w", err)
 	}

@@ -92,7 +92,7 @@ func (p *deadLetterPublisher) connect(ctx context.Context, topic string) error {
 		return nil
 	}
 	p.disconnect()
-	conn, err := amqp.DialConfig(p.url, amqp.Config{Properties: amqp.Table{"connection_name": "trend dead letters"}})
+	conn, err := Dial(ctx, p.url, "trend dead letters", DialTimeout)
 	if err != nil {
 		return fmt.Errorf("connect to RabbitMQ: %w", err)
 	}

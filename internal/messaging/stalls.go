@@ -229,8 +229,7 @@ func (s *Stalls) connect() error {
 		return nil
 	}
 	if s.conn == nil || s.conn.IsClosed() {
-		conn, err := amqp.DialConfig(s.url, amqp.Config{Dial: amqp.DefaultDial(s.Timeout),
-			Properties: amqp.Table{"connection_name": "trend worker stall check"}})
+		conn, err := Dial(context.Background(), s.url, "trend worker stall check", s.Timeout)
 		if err != nil {
 			return fmt.Errorf("connect to RabbitMQ: %w", err)
 		}

@@ -83,7 +83,7 @@ func (t Topology) Queues() []string {
 // consumers that may not have started. The arguments match what
 // watermill-amqp declares, so both can declare the same names.
 func (t Topology) Declare(ctx context.Context, amqpURL string) error {
-	conn, err := amqp.DialConfig(amqpURL, amqp.Config{Properties: amqp.Table{"connection_name": "trend topology"}})
+	conn, err := Dial(ctx, amqpURL, "trend topology", DialTimeout)
 	if err != nil {
 		return fmt.Errorf("connect to RabbitMQ: %w", err)
 	}

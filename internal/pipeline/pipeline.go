@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/projections/trend"
@@ -37,8 +36,8 @@ type Stats struct {
 	// RelayLagSeconds is the age of the oldest of them.
 	OutboxBacklog   int64   `json:"outbox_backlog"`
 	RelayLagSeconds float64 `json:"relay_lag_seconds"`
-	// ProjectionPosition is the log position up to which the trend
-	// projection has applied every event; ProjectionLagEvents is how far
+	// ProjectionPosition is the log position the trend projection has
+	// applied up to (see projectionLag); ProjectionLagEvents is how far
 	// behind the log it is.
 	ProjectionPosition  int64 `json:"projection_position"`
 	ProjectionLagEvents int64 `json:"projection_lag_events"`
@@ -98,7 +97,8 @@ func (c *Collector) Stats(ctx context.Context) (Stats, error) {
 
 // projectionLag finds the first event above the projection's highest row
 // position whose batch the projection has not handled (handled_messages):
-// the projection has applied every event before it, and lags from it. The
+// the projection lags from it. (A batch below that position not handled
+// yet, one retried while later ones were applied, is not seen.) The
 // highest position alone is no measure: events that change no row (a
 // refresh request, a view of a removed movie, facts older than those
 // shown) never raise it, and the newest event being one of them showed a
@@ -114,8 +114,10 @@ func (c *Collector) projectionLag(ctx context.Context, s *Stats) {
 	case errors.Is(err, pgx.ErrNoRows):
 		s.ProjectionPosition = s.LogHead
 	case err == nil:
-		s.ProjectionPosition = first - 1
-		s.ProjectionLagEvents = s.LogHead - s.ProjectionPosition
+		// The head was read in another snapshot, and positions have gaps
+		// (a rollback, a repeated view): the head may be behind first.
+		s.ProjectionPosition = min(first-1, s.LogHead)
+		s.ProjectionLagEvents = max(1, s.LogHead-s.ProjectionPosition)
 		s.ProjectionLagSeconds = max(0, s.At.Sub(at).Seconds())
 	default:
 		// Unknown: reported as behind by every event above its rows, with
@@ -125,7 +127,7 @@ func (c *Collector) projectionLag(ctx context.Context, s *Stats) {
 }
 
 func (c *Collector) queues(s *Stats) {
-	conn, err := amqp.DialConfig(c.amqpURL, amqp.Config{Dial: amqp.DefaultDial(2 * time.Second)})
+	conn, err := messaging.Dial(context.Background(), c.amqpURL, "trend pipeline view", 2*time.Second)
 	if err != nil {
 		s.BrokerError = "RabbitMQ is unreachable"
 		return
