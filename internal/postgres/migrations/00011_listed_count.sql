@@ -80,12 +80,10 @@ $$;
 SELECT trend_track_listed('trend_movies');
 
 -- +goose Down
-DROP TRIGGER trend_listed_inserted ON trend_movies;
-DROP TRIGGER trend_listed_status ON trend_movies;
-DROP TRIGGER trend_listed_deleted ON trend_movies;
-DROP TRIGGER trend_listed_truncated ON trend_movies;
+-- CASCADE: with the triggers of every table that has them (a copy a
+-- replay kept with --keep, too).
 DROP FUNCTION trend_track_listed(regclass);
-DROP FUNCTION trend_listed_truncated();
-DROP FUNCTION trend_listed_changed();
-DROP FUNCTION trend_listed_inserted();
+DROP FUNCTION trend_listed_truncated() CASCADE;
+DROP FUNCTION trend_listed_changed() CASCADE;
+DROP FUNCTION trend_listed_inserted() CASCADE;
 DROP TABLE trend_listed;
