@@ -46,6 +46,12 @@ const (
 	// are seconds.
 	pauseCeiling = 15 * time.Minute
 
+	// defaultControlID is Fight Club, in TMDB since its first days (and in
+	// the stand-in's catalog). notFoundTrusted is how long its answer
+	// vouches for the 404s that follow.
+	defaultControlID = 550
+	notFoundTrusted  = 10 * time.Minute
+
 	// maxBodyBytes bounds what we read from one response; movie details are a
 	// few kilobytes, so anything near this is not a movie.
 	maxBodyBytes = 1 << 20
@@ -87,6 +93,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives retry and credential warnings. Optional.
 	Logger *slog.Logger
+	// ControlID is a movie TMDB is known to have, asked for before a 404
+	// is believed (see confirmNotFound). Default 550 (Fight Club).
+	ControlID int64
 }
 
 // Client fetches movies from TMDB. It is safe for concurrent use; the rate
@@ -105,6 +114,9 @@ type Client struct {
 	// notBefore is when TMDB's latest Retry-After ends, in Unix
 	// nanoseconds (0: none): no request goes out before it, from any call.
 	notBefore atomic.Int64
+	controlID int64
+	// confirmed is when the control movie was last found (Unix ns).
+	confirmed atomic.Int64
 }
 
 // Movie is the part of TMDB's movie details that the service uses.
@@ -161,6 +173,7 @@ func New(cfg Config) (*Client, error) {
 		maxBackoff:  orDefault(cfg.MaxBackoff, defaultMaxBackoff),
 		http:        cfg.HTTPClient,
 		logger:      cfg.Logger,
+		controlID:   orDefault(cfg.ControlID, defaultControlID),
 	}
 	if c.minBackoff > c.maxBackoff {
 		errs = append(errs, fmt.Errorf("min backoff %s exceeds max backoff %s", c.minBackoff, c.maxBackoff))
@@ -181,7 +194,7 @@ func New(cfg Config) (*Client, error) {
 }
 
 // orDefault returns v, or def when v is the zero value.
-func orDefault[T int | float64 | time.Duration](v, def T) T {
+func orDefault[T int | int64 | float64 | time.Duration](v, def T) T {
 	if v == 0 {
 		return def
 	}
@@ -235,6 +248,11 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 			c.logger.LogAttrs(ctx, slog.LevelError, "tmdb rejected the api key or read token",
 				slog.String("path", path), slog.String("error", err.Error()))
 			return Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, err)
+		case errors.Is(err, ErrNotFound) && id != c.controlID:
+			if cerr := c.confirmNotFound(ctx); cerr != nil {
+				return Movie{}, fmt.Errorf("tmdb: movie %d: %w (its 404: %v)", id, cerr, err)
+			}
+			return Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, err)
 		case !Retryable(err):
 			return Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, err)
 		case attempt >= c.maxAttempts:
@@ -265,6 +283,33 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 			return Movie{}, fmt.Errorf("tmdb: movie %d: %w (last attempt: %w)", id, context.Cause(ctx), err)
 		case <-timer.C:
 		}
+	}
+}
+
+// confirmNotFound asks TMDB for a movie it is known to have (ControlID),
+// at most once every notFoundTrusted, before a 404 is taken to mean that
+// a movie does not exist. TMDB answers a path it does not serve with the
+// same 404 and status_code 34, so a TMDB_BASE_URL with a wrong path
+// (".../3/movie", ".../4") would otherwise remove every movie asked for,
+// and its views with it. If the control movie is not found either, the
+// 404 settles nothing: a retryable error, logged loudly.
+func (c *Client) confirmNotFound(ctx context.Context) error {
+	if last := c.confirmed.Load(); last != 0 && time.Since(time.Unix(0, last)) < notFoundTrusted {
+		return nil
+	}
+	_, err := c.Movie(ctx, c.controlID)
+	switch {
+	case err == nil:
+		c.confirmed.Store(time.Now().UnixNano())
+		return nil
+	case errors.Is(err, ErrNotFound):
+		if c.logger != nil {
+			c.logger.LogAttrs(ctx, slog.LevelError, "TMDB answers 404 for the control movie too: TMDB_BASE_URL is probably wrong, and no movie is removed until it answers",
+				slog.Int64("control_id", c.controlID), slog.String("base_path", c.base.Path))
+		}
+		return &unconfirmedError{reason: fmt.Sprintf("TMDB does not know control movie %d either (check TMDB_BASE_URL)", c.controlID)}
+	default:
+		return &unconfirmedError{reason: fmt.Sprintf("asking for control movie %d: %v", c.controlID, err)}
 	}
 }
 

@@ -134,6 +134,9 @@ func fastConfig(baseURL string) Config {
 		MaxAttempts: 4,
 		MinBackoff:  time.Millisecond,
 		MaxBackoff:  5 * time.Millisecond,
+		// The movie the tests ask for: a 404 needs no confirmation here
+		// (TestANotFoundIsConfirmedByTheControlMovie tests it).
+		ControlID: inceptionID,
 	}
 }
 
@@ -221,6 +224,51 @@ func TestMovieStatusHandling(t *testing.T) {
 			}
 			if r := Retryable(err); r != tt.wantRetryable {
 				t.Errorf("Retryable(%v): got %v, want %v", err, r, tt.wantRetryable)
+			}
+		})
+	}
+}
+
+// A 404 is believed once TMDB has the control movie: a TMDB_BASE_URL with
+// a wrong path gets TMDB's own 404 for every movie, and must remove none.
+func TestANotFoundIsConfirmedByTheControlMovie(t *testing.T) {
+	t.Parallel()
+	const unknown = 999999999
+	fightClub := reply{status: http.StatusOK, body: `{"id":550,"title":"Fight Club","vote_average":8.4,"vote_count":30000,"popularity":60.1,"release_date":"1999-10-15","poster_path":"/a.jpg","genres":[{"id":18,"name":"Drama"}]}`}
+	for _, c := range []struct {
+		name         string
+		script       []reply
+		wantNotFound bool
+		wantRequests int
+	}{
+		{"the control movie is there", []reply{notFound, fightClub, notFound}, true, 2},
+		{"the control movie is not found either", []reply{notFound}, false, 2},
+		{"the control movie cannot be asked for", []reply{notFound, internal}, false, 5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s, srv := serve(t, c.script...)
+			cfg := fastConfig(srv.URL + "/3")
+			cfg.ControlID = 550
+			client := mustNew(t, cfg)
+			_, err := client.Movie(t.Context(), unknown)
+			if got := errors.Is(err, ErrNotFound); got != c.wantNotFound {
+				t.Errorf("errors.Is(%v, ErrNotFound) = %v, want %v", err, got, c.wantNotFound)
+			}
+			if !c.wantNotFound && !Retryable(err) {
+				t.Errorf("an unconfirmed 404: %v is not retryable", err)
+			}
+			if n := len(s.requests()); n != c.wantRequests {
+				t.Errorf("requests: got %d, want %d", n, c.wantRequests)
+			}
+			if c.wantNotFound {
+				// The control's answer vouches for the 404s that follow.
+				if _, err := client.Movie(t.Context(), unknown); !errors.Is(err, ErrNotFound) {
+					t.Errorf("a second 404: got %v, want ErrNotFound", err)
+				}
+				if n := len(s.requests()); n != c.wantRequests+1 {
+					t.Errorf("requests after a second 404: got %d, want %d (no second control)", n, c.wantRequests+1)
+				}
 			}
 		})
 	}

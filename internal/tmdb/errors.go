@@ -111,6 +111,9 @@ func Retryable(err error) bool {
 	if _, ok := errors.AsType[*pausedError](err); ok {
 		return true
 	}
+	if _, ok := errors.AsType[*unconfirmedError](err); ok {
+		return true
+	}
 	// A cancelled or timed-out call settled nothing about the movie.
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return true
@@ -132,3 +135,10 @@ func retryableStatus(status int) bool {
 		status == http.StatusTooManyRequests ||
 		status >= 500
 }
+
+// unconfirmedError is a 404 that could not be trusted: the control movie
+// was not found, or could not be asked for (confirmNotFound). Retryable,
+// so that the movie is asked for again, and nothing is removed.
+type unconfirmedError struct{ reason string }
+
+func (e *unconfirmedError) Error() string { return "a 404 not confirmed: " + e.reason }
