@@ -352,21 +352,9 @@ func TestAViewDuringARemovalIsNotLoggedAfterIt(t *testing.T) {
 	if _, err := removal.Exec(ctx, `LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		done <- h.Handle(ctx, &commands.RecordViews{CommandID: uuid.New(), Views: []commands.View{{ViewID: uuid.New(), TMDBID: 1, ViewedAt: now}}})
-	}()
-	select {
-	case err := <-done:
-		t.Fatalf("the views were handled while the removal held the log: %v", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	if err := removal.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	cmd := &commands.RecordViews{CommandID: uuid.New(), Views: []commands.View{{ViewID: uuid.New(), TMDBID: 1, ViewedAt: now}}}
+	waitsFor(t, "the views were handled while the removal held the log",
+		func() error { return h.Handle(ctx, cmd) }, func() error { return removal.Commit(ctx) })
 	for _, e := range f.log() {
 		if e.Type == events.TypeViewRecorded {
 			t.Errorf("a view of movie %d was logged after its removal", e.TMDBID)
@@ -395,20 +383,29 @@ func TestARemovalWaitsForTheViewsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := batchOf(t, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now})
+	waitsFor(t, "the removal was logged while a views transaction was in flight",
+		func() error { return h.HandleBatch(ctx, b) }, func() error { return views.Commit(ctx) })
+	if evs := f.log(); len(evs) != 1 || evs[0].Type != events.TypeMovieRemoved {
+		t.Errorf("log: got %d events, want the removal", len(evs))
+	}
+}
+
+// waitsFor runs handle, fails t with early if it ends within 300 ms
+// (it should wait for what release ends), then calls release and fails t
+// unless handle then ends without an error.
+func waitsFor(t *testing.T, early string, handle, release func() error) {
+	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- h.HandleBatch(ctx, b) }()
+	go func() { done <- handle() }()
 	select {
 	case err := <-done:
-		t.Fatalf("the removal was logged while a views transaction was in flight: %v", err)
+		t.Fatalf("%s (error %v)", early, err)
 	case <-time.After(300 * time.Millisecond):
 	}
-	if err := views.Commit(ctx); err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-	if evs := f.log(); len(evs) != 1 || evs[0].Type != events.TypeMovieRemoved {
-		t.Errorf("log: got %d events, want the removal", len(evs))
 	}
 }

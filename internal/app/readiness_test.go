@@ -8,30 +8,19 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/movietrend/trend/internal/testenv"
 )
 
 // A broker that accepts the connection and never answers (frozen, or
 // something else on its port) fails the readiness check within the
 // check's deadline instead of holding it for ever.
 func TestTheRabbitMQCheckEndsWithItsDeadline(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer conn.Close() // held open, silent
-		}
-	}()
+	addr := testenv.SilentServer(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- amqpCheck("amqp://guest:guest@" + ln.Addr().String() + "/")(ctx) }()
+	go func() { done <- amqpCheck("amqp://guest:guest@" + addr + "/")(ctx) }()
 	select {
 	case err := <-done:
 		if err == nil {

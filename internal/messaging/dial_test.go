@@ -2,34 +2,21 @@ package messaging_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/testenv"
 )
 
 // Dial gives up within its timeout on a broker that accepts the
 // connection and never speaks, even with a context that has no deadline.
 func TestDialEndsWithinItsTimeout(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer conn.Close() // held open, silent
-		}
-	}()
+	addr := testenv.SilentServer(t)
 	done := make(chan error, 1)
 	go func() {
-		conn, err := messaging.Dial(context.Background(), "amqp://guest:guest@"+ln.Addr().String()+"/", "test", 300*time.Millisecond)
+		conn, err := messaging.Dial(context.Background(), "amqp://guest:guest@"+addr+"/", "test", 300*time.Millisecond)
 		if err == nil {
 			conn.Close()
 		}

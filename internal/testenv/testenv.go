@@ -11,10 +11,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -308,4 +310,37 @@ func Publish(t testing.TB, amqpURL, exchange string, msgs ...amqp.Publishing) {
 			t.Fatalf("publish to %s: got ack %v, error %v; want a confirm", exchange, ok, err)
 		}
 	}
+}
+
+// SilentServer returns the address of a TCP server that accepts
+// connections and never says a word (a frozen broker, something else on
+// its port), for tests of what a client does then. Closed with t.
+func SilentServer(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, conn)
+			mu.Unlock()
+		}
+	}()
+	return ln.Addr().String()
 }
