@@ -136,8 +136,8 @@ func (o *LoadOptions) validate() error {
 			errs = append(errs, fmt.Errorf("--batch must be from 1 to %d", loadgen.MaxIngestBatch))
 		}
 	case "setup":
-		if o.Movies == 0 {
-			errs = append(errs, errors.New("setup needs --movies"))
+		if o.Movies <= 0 {
+			errs = append(errs, errors.New("setup needs --movies, a positive number"))
 		}
 		return errors.Join(errs...)
 	case "freshness":

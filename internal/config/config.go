@@ -4,6 +4,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -117,7 +118,9 @@ type Config struct {
 // and then the environment.
 func Load() (Config, error) {
 	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return Config{}, fmt.Errorf("read .env: %w", err)
+		// Not the parser's message: it quotes the rest of the file, and
+		// with it the passwords and keys that follow the mistake.
+		return Config{}, errors.New("read .env: a line is not NAME=value (names are letters, digits, _ and .; a quoted value must end with its quote)")
 	}
 	return FromEnv(os.Environ())
 }
@@ -142,13 +145,11 @@ func (c *Config) applyLegacy() {
 	l := c.Legacy
 	if c.DatabaseURL == "" {
 		u := url.URL{Scheme: "postgres", Host: "localhost:5432", Path: "/trend", RawQuery: "sslmode=disable"}
-		user, pass := "trend", "trend"
-		if l.PostgresUser != "" {
-			user, pass = l.PostgresUser, l.PostgresPassword
-		}
-		u.User = url.UserPassword(user, pass)
+		// Each with the default the compose file gives it, so that either
+		// alone works as it does there.
+		u.User = url.UserPassword(cmp.Or(l.PostgresUser, "trend"), cmp.Or(l.PostgresPassword, "trend"))
 		if l.DBHost != "" {
-			u.Host = l.DBHost + ":5432"
+			u.Host = withPort(l.DBHost, "5432")
 		}
 		if l.PostgresDB != "" {
 			u.Path = "/" + l.PostgresDB
@@ -157,11 +158,9 @@ func (c *Config) applyLegacy() {
 	}
 	if c.AMQPURL == "" {
 		u := url.URL{Scheme: "amqp", Host: "localhost:5672", Path: "/", User: url.UserPassword("guest", "guest")}
-		if l.RabbitUser != "" {
-			u.User = url.UserPassword(l.RabbitUser, l.RabbitPass)
-		}
+		u.User = url.UserPassword(cmp.Or(l.RabbitUser, "guest"), cmp.Or(l.RabbitPass, "guest"))
 		if l.MQHost != "" {
-			u.Host = l.MQHost + ":5672"
+			u.Host = withPort(l.MQHost, "5672")
 		}
 		c.AMQPURL = u.String()
 	}
@@ -177,6 +176,15 @@ func (c *Config) applyLegacy() {
 	if c.RabbitMQManagementURL == "" {
 		c.RabbitMQManagementURL = managementURL(c.AMQPURL)
 	}
+}
+
+// withPort is host with port, unless it names a port of its own; an IPv6
+// address gets its brackets.
+func withPort(host, port string) string {
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), port)
 }
 
 // managementURL guesses RabbitMQ's management UI from the broker's host.

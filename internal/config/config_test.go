@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -60,6 +61,48 @@ func TestLegacyVariables(t *testing.T) {
 	}
 	if !c.HasTMDBCredentials() {
 		t.Error("HasTMDBCredentials: got false, want true")
+	}
+}
+
+// Each legacy variable works alone, with the default the compose file
+// gives the others, and a host may name its port.
+func TestLegacyVariablesAlone(t *testing.T) {
+	for _, c := range []struct {
+		env        []string
+		db, broker string
+	}{
+		{[]string{"POSTGRES_PASSWORD=s3cret"}, "postgres://trend:s3cret@localhost:5432/trend?sslmode=disable", "amqp://guest:guest@localhost:5672/"},
+		{[]string{"POSTGRES_USER=app"}, "postgres://app:trend@localhost:5432/trend?sslmode=disable", "amqp://guest:guest@localhost:5672/"},
+		{[]string{"RABBITMQ_DEFAULT_PASS=r4bbit"}, "postgres://trend:trend@localhost:5432/trend?sslmode=disable", "amqp://guest:r4bbit@localhost:5672/"},
+		{[]string{"DB_HOST=db:5433", "MQ_HOST=mq:5673"}, "postgres://trend:trend@db:5433/trend?sslmode=disable", "amqp://guest:guest@mq:5673/"},
+		{[]string{"DB_HOST=::1", "MQ_HOST=[::1]"}, "postgres://trend:trend@[::1]:5432/trend?sslmode=disable", "amqp://guest:guest@[::1]:5672/"},
+	} {
+		cfg, err := FromEnv(c.env)
+		if err != nil {
+			t.Errorf("%v: %v", c.env, err)
+			continue
+		}
+		if cfg.DatabaseURL != c.db || cfg.AMQPURL != c.broker {
+			t.Errorf("%v: got %q and %q, want %q and %q", c.env, cfg.DatabaseURL, cfg.AMQPURL, c.db, c.broker)
+		}
+	}
+}
+
+// A .env the parser refuses is reported without its content: the
+// parser's own message quotes the rest of the file, secrets included.
+func TestABadDotEnvIsReportedWithoutItsSecrets(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile(".env", []byte("DB-HOST=postgres_db\nPOSTGRES_PASSWORD=strong_password\nTMDB_API_KEY=\"abc123SECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load()
+	if err == nil {
+		t.Fatal("a malformed .env was accepted")
+	}
+	for _, secret := range []string{"strong_password", "abc123SECRET"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the error %q quotes %q", err, secret)
+		}
 	}
 }
 
