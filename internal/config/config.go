@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,6 +179,18 @@ func (c *Config) applyLegacy() {
 	}
 }
 
+// validListenAddr tells whether addr is host:port with a port number (a
+// service name like "http" would be looked up, and listen elsewhere than
+// meant).
+func validListenAddr(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && (n > 0 || port == "0")
+}
+
 // withPort is host with port, unless it names a port of its own; an IPv6
 // address gets its brackets.
 func withPort(host, port string) string {
@@ -247,9 +260,13 @@ func (c Config) Validate() error {
 	if !finite(c.TMDBRateLimit) || c.TMDBRateLimit <= 0 {
 		errs = append(errs, fmt.Errorf("TMDB_RATE_LIMIT must be a number above 0 (requests a second)"))
 	}
-	if c.HealthAddr != "" {
-		if _, _, err := net.SplitHostPort(c.HealthAddr); err != nil {
-			errs = append(errs, fmt.Errorf("HEALTH_ADDR must be host:port like 127.0.0.1:8081, not %q", c.HealthAddr))
+	for _, a := range []struct{ name, value, example string }{
+		{"HTTP_ADDR (or FASTAPI_PORT)", c.HTTPAddr, ":8000"},
+		{"HEALTH_ADDR", c.HealthAddr, "127.0.0.1:8081"},
+		{"PPROF_ADDR", c.PprofAddr, "127.0.0.1:6060"},
+	} {
+		if a.value != "" && !validListenAddr(a.value) {
+			errs = append(errs, fmt.Errorf("%s must be host:port with a port number, like %s, not %q", a.name, a.example, a.value))
 		}
 	}
 	if c.OutboxRetention < 0 {

@@ -106,6 +106,21 @@ func TestABadDotEnvIsReportedWithoutItsSecrets(t *testing.T) {
 	}
 }
 
+// A listen address is checked at start: a port that is not a number
+// failed only when the server started listening (after the migrations),
+// and a service name ("http") would have been looked up.
+func TestListenAddressesAreChecked(t *testing.T) {
+	for env, ok := range map[string]bool{
+		"FASTAPI_PORT=abc": false, "FASTAPI_PORT=http": false, "HTTP_ADDR=localhost:99999": false,
+		"HEALTH_ADDR=localhost:abc": false, "PPROF_ADDR=6060": false,
+		"FASTAPI_PORT=8080": true, "HTTP_ADDR=127.0.0.1:0": true, "HEALTH_ADDR=[::1]:8081": true,
+	} {
+		if _, err := FromEnv([]string{env}); (err == nil) != ok {
+			t.Errorf("%s: got %v, want accepted %v", env, err, ok)
+		}
+	}
+}
+
 func TestNewVariablesWinOverLegacy(t *testing.T) {
 	c, err := FromEnv([]string{"DATABASE_URL=postgres://a:b@h/d", "POSTGRES_USER=x", "HTTP_ADDR=:9000", "FASTAPI_PORT=1"})
 	if err != nil {
