@@ -2,6 +2,8 @@
 # Install the programs that tests run for real, when they are missing and
 # this machine can install them (root with apt-get). `make test` runs it
 # first (`make test-tools`). Now:
+#   - a C compiler (Debian's gcc and libc6-dev): `go test -race` needs cgo,
+#     which Go turns off where there is no gcc, and then refuses -race.
 #   - nginx, for internal/deploy's TestNginxProxiesTheStream, which runs
 #     frontend/nginx.conf in an nginx of its own (its own prefix, config,
 #     pid file and port, in the foreground, stopped by the test). No nginx
@@ -74,4 +76,19 @@ ensure_nginx() {
 	echo "nginx: installed Debian's $NGINX_PKG ($(nginx -v 2>&1 | sed 's/^nginx version: //')), no service started"
 }
 
+ensure_cc() {
+	if have gcc; then
+		echo "gcc: installed (for go test -race)"
+		return 0
+	fi
+	if ! can_apt; then
+		log "there is no gcc, and it cannot be installed here (needs root and apt-get): go test -race needs it (cgo); install it with: sudo apt-get install gcc libc6-dev"
+		return 0
+	fi
+	apt_install gcc libc6-dev
+	have gcc || die "'apt-get install gcc libc6-dev' finished but there is no gcc on PATH."
+	echo "gcc: installed Debian's gcc and libc6-dev (for go test -race)"
+}
+
+ensure_cc
 ensure_nginx
