@@ -38,6 +38,13 @@ func TestExtraArgumentsAreRefused(t *testing.T) {
 		{"dlq", "delete"},
 		{"tmdb-fake", "--addr", "127.0.0.1:0", "extra"},
 		{"load", "extra"},
+		// Flag values that cannot be right, refused before the database
+		// is touched (replay used to migrate it first).
+		{"replay", "--projection", "nope"},
+		{"migrate", "--no-migrate"},
+		{"worker", "--handlers", "bogus"},
+		{"load", "--scenario", "nope"},
+		{"load", "--scenario", "setup", "--movies", "-1"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			t.Parallel()

@@ -16,6 +16,9 @@ import (
 )
 
 // projections lists every projection a replay can rebuild, by name.
+// ProjectionNames are the names `trend replay --projection` accepts.
+func ProjectionNames() []string { return []string{trend.Rebuildable{}.Name()} }
+
 func (b *base) projections() map[string]replay.Projection {
 	t := trend.Rebuildable{Params: b.trendParams()}
 	return map[string]replay.Projection{t.Name(): t}
