@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/movietrend/trend/handlers"
@@ -330,7 +331,11 @@ func newGroupCommit[T any](all func(context.Context, []T) error, each func(conte
 // the bundled catalog (and says so), so that a local run works offline.
 func (b *base) tmdbClient(ctx context.Context) (*tmdb.Client, error) {
 	base := b.cfg.TMDBBaseURL
-	if !b.cfg.HasTMDBCredentials() && base == config.DefaultTMDBBaseURL {
+	standIn := !b.cfg.HasTMDBCredentials() && base == config.DefaultTMDBBaseURL
+	if err := recordTMDBSource(ctx, b.pool, standIn); err != nil {
+		return nil, err
+	}
+	if standIn {
 		url, err := StartTMDBFake(ctx, "127.0.0.1:0", b.log)
 		if err != nil {
 			return nil, err
@@ -340,6 +345,33 @@ func (b *base) tmdbClient(ctx context.Context) (*tmdb.Client, error) {
 	}
 	return tmdb.New(tmdb.Config{BaseURL: base, APIKey: b.cfg.TMDBAPIKey, ReadToken: b.cfg.TMDBReadToken, RateLimit: b.cfg.TMDBRateLimit, Logger: b.log,
 		HTTPClient: &http.Client{Transport: b.metrics.TMDBTransport(nil)}})
+}
+
+// errStandInAfterTMDB refuses the built-in stand-in on a database TMDB
+// fed (see recordTMDBSource).
+var errStandInAfterTMDB = errors.New("no TMDB_API_KEY or TMDB_READ_TOKEN is set, but this database holds facts from TMDB itself: " +
+	"the built-in stand-in would answer 404 for every movie outside its 924 and remove them. " +
+	"Set TMDB_API_KEY or TMDB_READ_TOKEN (is .env there?), or, to use a stand-in anyway, point TMDB_BASE_URL at a `trend tmdb-fake`")
+
+// recordTMDBSource records where this database's TMDB facts come from, and
+// refuses the built-in stand-in (standIn) where TMDB itself was used: a
+// worker that lost its key would otherwise fall back to it silently. The
+// stand-in then TMDB (a key added) is fine. An explicit TMDB_BASE_URL,
+// a stand-in or not, counts as TMDB: the operator chose it.
+func recordTMDBSource(ctx context.Context, pool *pgxpool.Pool, standIn bool) error {
+	var recorded *bool
+	err := pool.QueryRow(ctx, `WITH prev AS (SELECT stand_in FROM tmdb_source),
+		ins AS (INSERT INTO tmdb_source (stand_in) VALUES ($1)
+		        ON CONFLICT (one) DO UPDATE SET stand_in = false, updated_at = now()
+		        WHERE NOT $1 AND tmdb_source.stand_in)
+		SELECT (SELECT stand_in FROM prev)`, standIn).Scan(&recorded)
+	if err != nil {
+		return fmt.Errorf("record the TMDB source: %w", err)
+	}
+	if standIn && recorded != nil && !*recorded {
+		return errStandInAfterTMDB
+	}
+	return nil
 }
 
 // StartTMDBFake serves the TMDB stand-in with the bundled catalog on addr
