@@ -99,13 +99,12 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 				return err
 			}
 			// Waits for the views transactions that may have read the movie
-			// as tracked (RecordViews locks the log first), and holds back
-			// new ones until the removal commits, so their views are logged
-			// before it or not at all. Self-exclusive, so that two removals
-			// cannot each hold it against the other's append. After
-			// SetStatus: a registration holding the movie's row (FOR SHARE)
-			// must be able to append before this waits on it.
-			if _, err := tx.Exec(ctx, `LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			// as tracked (they hold RemovalLock shared), and holds back new
+			// ones until the removal commits, so their views are logged
+			// before it or not at all. After SetStatus: a registration
+			// holding the movie's row (FOR SHARE) must be able to append
+			// before this waits on it.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, RemovalLock); err != nil {
 				return err
 			}
 			_, err := tx.Append(ctx, events.MovieRemoved{TMDBID: env.TMDBID, Reason: "TMDB does not know this movie (404)", RemovedAt: now})

@@ -20,3 +20,12 @@ type UnitOfWork interface {
 	OnceAll(ctx context.Context, handler string, msgs []eventlog.Message, fn func(ctx context.Context, tx *eventlog.Tx, fresh []int) error, opts ...eventlog.Option) error
 	Handled(ctx context.Context, handler string, messageID uuid.UUID) (bool, error)
 }
+
+// RemovalLock is the advisory lock (transaction-scoped) that orders views
+// and removals: RecordViews holds it shared from before it reads which
+// movies are tracked until it commits its views, and a removal takes it
+// exclusively after marking its movie removed. An advisory lock, not a
+// lock on the events table: a table lock strong enough to wait for the
+// appends would also wait for every VACUUM and ANALYZE of the log, and
+// hold every append behind them.
+const RemovalLock int64 = 0x7472656e642d726d // "trend-rm"

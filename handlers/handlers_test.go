@@ -327,11 +327,10 @@ func TestARegistrationRemovedBeforeItIsHandledIsNotLogged(t *testing.T) {
 }
 
 // A view handled while its movie's removal is committing is not logged
-// after the removal: the removal holds the log against appends (as the
-// enrichment does after marking the movie removed), the views wait for
-// it, then read the movie as removed and drop the view. (Before, they read
-// the movie as tracked first, then waited only to append, and the view
-// was logged after the removal.)
+// after the removal: the removal holds RemovalLock (as the enrichment
+// does after marking the movie removed), the views wait for it, then read
+// the movie as removed and drop the view. (Before, they read the movie as
+// tracked first, and the view was logged after the removal.)
 func TestAViewDuringARemovalIsNotLoggedAfterIt(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -349,7 +348,7 @@ func TestAViewDuringARemovalIsNotLoggedAfterIt(t *testing.T) {
 	if err := registry.SetStatus(ctx, removal, 1, registry.StatusRemoved, now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := removal.Exec(ctx, `LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+	if _, err := removal.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, handlers.RemovalLock); err != nil {
 		t.Fatal(err)
 	}
 	cmd := &commands.RecordViews{CommandID: uuid.New(), Views: []commands.View{{ViewID: uuid.New(), TMDBID: 1, ViewedAt: now}}}
@@ -363,8 +362,8 @@ func TestAViewDuringARemovalIsNotLoggedAfterIt(t *testing.T) {
 }
 
 // The removal's side of the same rule: it waits for a views transaction
-// that may have read the movie as tracked (one holding the log's lock
-// for appending) before it logs the removal.
+// that may have read the movie as tracked (one holding RemovalLock
+// shared) before it logs the removal.
 func TestARemovalWaitsForTheViewsInFlight(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -379,7 +378,7 @@ func TestARemovalWaitsForTheViewsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer views.Rollback(context.Background())
-	if _, err := views.Exec(ctx, `LOCK TABLE events IN ROW EXCLUSIVE MODE`); err != nil {
+	if _, err := views.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, handlers.RemovalLock); err != nil {
 		t.Fatal(err)
 	}
 	b := batchOf(t, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now})
@@ -407,5 +406,36 @@ func waitsFor(t *testing.T, early string, handle, release func() error) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A removal does not wait for a VACUUM or ANALYZE of the log (they hold
+// it in SHARE UPDATE EXCLUSIVE mode for their whole run): a lock on the
+// events table strong enough to wait for the appends would have, and held
+// every append behind it meanwhile.
+func TestARemovalDoesNotWaitForAVacuumOfTheLog(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	f.registerRow(27205)
+	h, err := handlers.NewEnrichment(f.store, f.pool, &source{err: tmdb.ErrNotFound}, func() time.Time { return now }, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vacuum, err := f.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vacuum.Rollback(context.Background())
+	if _, err := vacuum.Exec(ctx, `LOCK TABLE events IN SHARE UPDATE EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := h.HandleBatch(wait, batchOf(t, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now})); err != nil {
+		t.Fatalf("the removal, while the log is being vacuumed: %v", err)
+	}
+	if evs := f.log(); len(evs) != 1 || evs[0].Type != events.TypeMovieRemoved {
+		t.Errorf("log: got %d events, want the removal", len(evs))
 	}
 }

@@ -61,13 +61,13 @@ func (h *RecordViewsHandler) HandleAll(ctx context.Context, cmds []*commands.Rec
 				ids = append(ids, v.TMDBID)
 			}
 		}
-		// The log's lock for appending, taken before the movies are read
-		// and held to the end: a removal takes a lock against appends
-		// after marking its movie removed (see Enrichment), so it waits
-		// for this transaction, or this one waits for it and then reads
-		// the movie as removed. No view read its movie as tracked and is
-		// logged after the movie's removal.
-		if _, err := tx.Exec(ctx, `LOCK TABLE events IN ROW EXCLUSIVE MODE`); err != nil {
+		// RemovalLock, shared, taken before the movies are read and held
+		// to the end: a removal takes it exclusively after marking its
+		// movie removed (see Enrichment), so it waits for this
+		// transaction, or this one waits for it and then reads the movie
+		// as removed. No view read its movie as tracked and is logged
+		// after the movie's removal.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, RemovalLock); err != nil {
 			return err
 		}
 		tracked, err := registry.Tracked(ctx, tx, ids)
