@@ -309,7 +309,8 @@ func (c *Client) confirmNotFound(ctx context.Context) error {
 		}
 		return &unconfirmedError{reason: fmt.Sprintf("TMDB does not know control movie %d either (check TMDB_BASE_URL)", c.controlID)}
 	default:
-		return &unconfirmedError{reason: fmt.Sprintf("asking for control movie %d: %v", c.controlID, err)}
+		// Wrapped: a 401 on the control is the credentials' problem.
+		return &unconfirmedError{reason: fmt.Sprintf("asking for control movie %d", c.controlID), err: err}
 	}
 }
 

@@ -244,6 +244,7 @@ func TestANotFoundIsConfirmedByTheControlMovie(t *testing.T) {
 		{"the control movie is there", []reply{notFound, fightClub, notFound}, true, 2},
 		{"the control movie is not found either", []reply{notFound}, false, 2},
 		{"the control movie cannot be asked for", []reply{notFound, internal}, false, 5},
+		{"the control movie's answer cannot be used", []reply{notFound, {status: 400, body: `{"success":false,"status_code":22,"status_message":"Invalid page."}`}}, false, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -98,6 +98,11 @@ func Retryable(err error) bool {
 	if err == nil {
 		return false
 	}
+	// An unconfirmed 404 settles nothing, whatever kept the control
+	// movie from answering: the movie is asked for again later.
+	if _, ok := errors.AsType[*unconfirmedError](err); ok {
+		return true
+	}
 	// Checked first: a decode error may wrap a network-looking cause.
 	if _, ok := errors.AsType[*decodeError](err); ok {
 		return false
@@ -109,9 +114,6 @@ func Retryable(err error) bool {
 		return true
 	}
 	if _, ok := errors.AsType[*pausedError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[*unconfirmedError](err); ok {
 		return true
 	}
 	// A cancelled or timed-out call settled nothing about the movie.
@@ -139,6 +141,16 @@ func retryableStatus(status int) bool {
 // unconfirmedError is a 404 that could not be trusted: the control movie
 // was not found, or could not be asked for (confirmNotFound). Retryable,
 // so that the movie is asked for again, and nothing is removed.
-type unconfirmedError struct{ reason string }
+type unconfirmedError struct {
+	reason string
+	err    error // why the control could not be asked for, if it could not
+}
 
-func (e *unconfirmedError) Error() string { return "a 404 not confirmed: " + e.reason }
+func (e *unconfirmedError) Error() string {
+	if e.err != nil {
+		return "a 404 not confirmed: " + e.reason + ": " + e.err.Error()
+	}
+	return "a 404 not confirmed: " + e.reason
+}
+
+func (e *unconfirmedError) Unwrap() error { return e.err }
