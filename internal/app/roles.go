@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
@@ -359,16 +360,30 @@ var errStandInAfterTMDB = errors.New("no TMDB_API_KEY or TMDB_READ_TOKEN is set,
 // stand-in then TMDB (a key added) is fine. An explicit TMDB_BASE_URL,
 // a stand-in or not, counts as TMDB: the operator chose it.
 func recordTMDBSource(ctx context.Context, pool *pgxpool.Pool, standIn bool) error {
-	var recorded *bool
-	err := pool.QueryRow(ctx, `WITH prev AS (SELECT stand_in FROM tmdb_source),
-		ins AS (INSERT INTO tmdb_source (stand_in) VALUES ($1)
-		        ON CONFLICT (one) DO UPDATE SET stand_in = false, updated_at = now()
-		        WHERE NOT $1 AND tmdb_source.stand_in)
-		SELECT (SELECT stand_in FROM prev)`, standIn).Scan(&recorded)
+	refused := false
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// Two statements: the second sees a row another worker inserted
+		// while this one's insert waited for it, and locks it.
+		tag, err := tx.Exec(ctx, `INSERT INTO tmdb_source (stand_in) VALUES ($1) ON CONFLICT (one) DO NOTHING`, standIn)
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
+		}
+		var recorded bool
+		if err := tx.QueryRow(ctx, `SELECT stand_in FROM tmdb_source FOR UPDATE`).Scan(&recorded); err != nil {
+			return err
+		}
+		switch {
+		case standIn && !recorded:
+			refused = true
+		case !standIn && recorded:
+			_, err = tx.Exec(ctx, `UPDATE tmdb_source SET stand_in = false, updated_at = now()`)
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("record the TMDB source: %w", err)
 	}
-	if standIn && recorded != nil && !*recorded {
+	if refused {
 		return errStandInAfterTMDB
 	}
 	return nil
