@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"net"
@@ -119,6 +120,9 @@ type Config struct {
 // and then the environment.
 func Load() (Config, error) {
 	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if _, ok := errors.AsType[*fs.PathError](err); ok {
+			return Config{}, fmt.Errorf("read .env: %w", err) // cannot open or read it
+		}
 		// Not the parser's message: it quotes the rest of the file, and
 		// with it the passwords and keys that follow the mistake.
 		return Config{}, errors.New("read .env: a line is not NAME=value (names are letters, digits, _ and .; a quoted value must end with its quote)")
