@@ -73,7 +73,14 @@ export async function request(path, { method = 'GET', body, token, signal } = {}
   const data = await readJSON(res);
   if (!res.ok) {
     const problem = data && typeof data === 'object' && !Array.isArray(data) ? data : null;
-    throw new ApiError(messageFor(res.status, problem), { status: res.status, problem });
+    let message = messageFor(res.status, problem);
+    // The API's detail points at the Retry-After header, which the user
+    // cannot see: say the wait itself.
+    const wait = Number(res.headers.get('Retry-After'));
+    if (res.status === 429 && Number.isInteger(wait) && wait > 0) {
+      message = `Too many requests; try again in ${wait} s.`;
+    }
+    throw new ApiError(message, { status: res.status, problem });
   }
   return { data, headers: res.headers, status: res.status };
 }

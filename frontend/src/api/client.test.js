@@ -49,6 +49,16 @@ describe('request', () => {
     expect((await request('/x').catch((e) => e)).message).toMatch(/unavailable/);
   });
 
+  it('says how long to wait after a 429, not the header to read', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(
+      JSON.stringify({ status: 429, detail: 'too many requests from this client; retry after the time in Retry-After' }),
+      { status: 429, headers: { 'Content-Type': 'application/problem+json', 'Retry-After': '3' } },
+    )));
+    const err = await request('/api/movies/view', { method: 'POST', body: { tmdb_id: 1 } }).catch((e) => e);
+    expect(err.status).toBe(429);
+    expect(err.message).toBe('Too many requests; try again in 3 s.');
+  });
+
   it('says when the server cannot be reached', async () => {
     vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))));
     const err = await request('/api/movies').catch((e) => e);

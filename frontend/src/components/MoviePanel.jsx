@@ -44,7 +44,10 @@ function useMovieOutsideBoard(id, onBoard) {
     if (enabled) refresh();
   }, [id, enabled, refresh]);
   if (!enabled) return { movie: null, error: null };
-  const movie = polled.data?.id === id ? polled.data.movie : null;
+  // A 404 says the movie is gone (TMDB removed it): its last copy is not
+  // kept, as it is for a blip.
+  const gone = polled.errorObject?.movieId === id && polled.errorObject?.status === 404;
+  const movie = !gone && polled.data?.id === id ? polled.data.movie : null;
   return { movie, error: !movie && polled.errorObject?.movieId === id ? polled.error : null };
 }
 

@@ -227,6 +227,25 @@ describe('MoviePanel', () => {
     }
   });
 
+  it('says a movie not on the board is gone once it answers 404, instead of its last copy', async () => {
+    vi.useFakeTimers();
+    try {
+      let removed = false;
+      fakeApi({
+        'GET /api/movies/13': () => (removed ? problem(404, 'movie 13 is not registered or was removed') : movie(13, { title: 'Far down', status: 'pending' })),
+      });
+      renderPanel({ id: 13, row: undefined });
+      await act(async () => {});
+      expect(screen.getByRole('heading', { name: /Far down/ })).toBeInTheDocument();
+      removed = true;
+      await act(async () => vi.advanceTimersByTime(OUTSIDE_BOARD_POLL_MS));
+      expect(screen.getByRole('alert')).toHaveTextContent('movie 13 is not registered or was removed');
+      expect(screen.queryByText(/Fetching details from TMDB/)).not.toBeInTheDocument();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('closes on Escape', async () => {
     fakeApi({});
     const onClose = vi.fn();
