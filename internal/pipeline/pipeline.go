@@ -87,13 +87,25 @@ func (c *Collector) Stats(ctx context.Context) (Stats, error) {
 	c.queues(&s)
 
 	c.mu.Lock()
-	if prev := c.last; !prev.At.IsZero() && s.At.After(prev.At) {
+	defer c.mu.Unlock()
+	// Every viewer's requests share the last snapshot: the rate is taken
+	// over at least rateWindow (two dashboards polling 20 ms apart gave
+	// the events of 20 ms over 0.02 s, 0 or a spike), and a snapshot older
+	// than the last one does not replace it.
+	switch prev := c.last; {
+	case prev.At.IsZero():
+		c.last = s
+	case s.At.Sub(prev.At) >= rateWindow:
 		s.EventsPerSecond = float64(s.LogHead-prev.LogHead) / s.At.Sub(prev.At).Seconds()
+		c.last = s
+	default:
+		s.EventsPerSecond = prev.EventsPerSecond
 	}
-	c.last = s
-	c.mu.Unlock()
 	return s, nil
 }
+
+// rateWindow is the shortest span the event rate is measured over.
+const rateWindow = time.Second
 
 // projectionLag finds the first event above the projection's highest row
 // position whose batch the projection has not handled (handled_messages):

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -60,5 +61,39 @@ func TestProjectionLagCountsUnhandledBatches(t *testing.T) {
 	if s.ProjectionPosition != refreshPos || s.ProjectionLagEvents != 0 || s.ProjectionLagSeconds != 0 {
 		t.Errorf("every batch handled: position %d, lag %d events, %.0f s; want %d, 0, 0",
 			s.ProjectionPosition, s.ProjectionLagEvents, s.ProjectionLagSeconds, refreshPos)
+	}
+}
+
+// The event rate is measured over at least a second: snapshots taken in
+// quick succession (two dashboards polling) give the last rate, not the
+// events of a few milliseconds divided by them.
+func TestTheEventRateSpansASecond(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	ctx := t.Context()
+	c := pipeline.NewCollector(pool, "amqp://guest:guest@127.0.0.1:1/", messaging.Topology{})
+	appendEvent := func() {
+		t.Helper()
+		if _, err := pool.Exec(ctx, `INSERT INTO events (event_id, type, version, tmdb_id, occurred_at, data) VALUES ($1, 'MovieRegistered', 1, 550, now(), '{}')`, uuid.New()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Stats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	appendEvent()
+	s, err := c.Stats(ctx) // milliseconds later
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.EventsPerSecond != 0 {
+		t.Errorf("a snapshot right after another: %.0f events a second, want the last rate (0)", s.EventsPerSecond)
+	}
+	time.Sleep(time.Second)
+	if s, err = c.Stats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.EventsPerSecond <= 0 || s.EventsPerSecond > 1.01 {
+		t.Errorf("a second later, one event: %.2f events a second, want about 1", s.EventsPerSecond)
 	}
 }
