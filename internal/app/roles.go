@@ -135,7 +135,7 @@ func (b *base) runAPI(ctx context.Context) error {
 			{Name: "postgres", Run: pgCheck(b.pool)},
 			{Name: "rabbitmq", Run: amqpCheck(b.cfg.AMQPURL)},
 		},
-		Pipeline:              pipeline.NewCollector(b.pool, b.cfg.AMQPURL, Topology),
+		Pipeline:              b.pipelineView(),
 		Dashboard:             web.Handler(),
 		RabbitMQManagementURL: b.cfg.RabbitMQManagementURL,
 		Logger:                b.log,
@@ -346,6 +346,14 @@ func (b *base) tmdbClient(ctx context.Context) (*tmdb.Client, error) {
 	}
 	return tmdb.New(tmdb.Config{BaseURL: base, APIKey: b.cfg.TMDBAPIKey, ReadToken: b.cfg.TMDBReadToken, RateLimit: b.cfg.TMDBRateLimit, Logger: b.log,
 		HTTPClient: &http.Client{Transport: b.metrics.TMDBTransport(nil)}})
+}
+
+// pipelineView is the API's collector for GET /api/pipeline: one snapshot
+// serves every dashboard's polls for a second.
+func (b *base) pipelineView() *pipeline.Collector {
+	c := pipeline.NewCollector(b.pool, b.cfg.AMQPURL, Topology)
+	c.MaxAge = time.Second
+	return c
 }
 
 // errStandInAfterTMDB refuses the built-in stand-in on a database TMDB

@@ -56,6 +56,10 @@ type Collector struct {
 	pool     *pgxpool.Pool
 	amqpURL  string
 	topology messaging.Topology
+	// MaxAge, if set, lets Stats answer with the last snapshot while it
+	// is younger: every dashboard polls GET /api/pipeline every 2 s, and
+	// each snapshot dials RabbitMQ and scans the outbox's backlog.
+	MaxAge time.Duration
 
 	mu   sync.Mutex
 	last Stats
@@ -66,8 +70,17 @@ func NewCollector(pool *pgxpool.Pool, amqpURL string, topology messaging.Topolog
 	return &Collector{pool: pool, amqpURL: amqpURL, topology: topology}
 }
 
-// Stats takes a snapshot.
+// Stats takes a snapshot, or returns the last one while it is younger
+// than MaxAge.
 func (c *Collector) Stats(ctx context.Context) (Stats, error) {
+	if c.MaxAge > 0 {
+		c.mu.Lock()
+		last := c.last
+		c.mu.Unlock()
+		if !last.At.IsZero() && time.Since(last.At) < c.MaxAge {
+			return last, nil
+		}
+	}
 	s := Stats{At: time.Now().UTC(), DeadLetters: -1, Queues: []Queue{}}
 	err := c.pool.QueryRow(ctx, `
 		WITH backlog AS (`+messaging.Backlog+`)

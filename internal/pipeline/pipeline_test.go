@@ -97,3 +97,27 @@ func TestTheEventRateSpansASecond(t *testing.T) {
 		t.Errorf("a second later, one event: %.2f events a second, want about 1", s.EventsPerSecond)
 	}
 }
+
+// With MaxAge, polls in quick succession (several dashboards) share one
+// snapshot, and the next comes once it is that old.
+func TestSnapshotsAreSharedForMaxAge(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	ctx := t.Context()
+	c := pipeline.NewCollector(pool, "amqp://guest:guest@127.0.0.1:1/", messaging.Topology{})
+	c.MaxAge = 500 * time.Millisecond
+	first, err := c.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO events (event_id, type, version, tmdb_id, occurred_at, data) VALUES ($1, 'MovieRegistered', 1, 550, now(), '{}')`, uuid.New()); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.Stats(ctx); err != nil || !s.At.Equal(first.At) || s.LogHead != first.LogHead {
+		t.Errorf("a poll right after: got the snapshot of %v (head %d), %v; want the first one's (%v, head %d)", s.At, s.LogHead, err, first.At, first.LogHead)
+	}
+	time.Sleep(c.MaxAge)
+	if s, err := c.Stats(ctx); err != nil || s.LogHead != first.LogHead+1 {
+		t.Errorf("after MaxAge: head %d, %v; want %d", s.LogHead, err, first.LogHead+1)
+	}
+}
