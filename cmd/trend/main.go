@@ -111,8 +111,8 @@ func run(args []string) error {
 	if handlers != "" {
 		opts.Handlers = strings.Split(handlers, ",")
 	}
-	if err := checkFlagValues(role, opts, ro, lo); err != nil {
-		return err
+	if err := app.CheckFlags(role, opts, ro, lo); err != nil {
+		return usageError{err}
 	}
 	cfg, err := config.Load()
 	if err != nil {
@@ -144,28 +144,6 @@ func run(args []string) error {
 // checkArgs refuses the words left after the flags: no role takes any, and
 // ignoring them changed what ran (`trend dlq purge ID` without --id purged
 // every dead letter, `trend replay check` rebuilt for real).
-// checkFlagValues refuses flag values that cannot be right, before the
-// configuration is read or anything connects (a replay of an unknown
-// projection used to migrate the database first).
-func checkFlagValues(role string, opts app.Options, ro app.ReplayOptions, lo *app.LoadOptions) error {
-	for _, h := range opts.Handlers {
-		if !slices.Contains(app.HandlerGroups, h) {
-			return usagef("%s: unknown handler group %q (known: %s)", role, h, strings.Join(app.HandlerGroups, ", "))
-		}
-	}
-	switch {
-	case role == "migrate" && opts.NoMigrate:
-		return usagef("migrate with --no-migrate does nothing")
-	case role == "replay" && !slices.Contains(app.ProjectionNames(), ro.Projection):
-		return usagef("replay: unknown projection %q (known: %s)", ro.Projection, strings.Join(app.ProjectionNames(), ", "))
-	case lo != nil:
-		if err := lo.Validate(); err != nil {
-			return usageError{err}
-		}
-	}
-	return nil
-}
-
 func checkArgs(role, dlqCommand string, rest []string) error {
 	if role == "dlq" {
 		switch {

@@ -127,9 +127,6 @@ func RunLoad(ctx context.Context, o *LoadOptions, log *slog.Logger) error {
 	return nil
 }
 
-// Validate checks the flags before anything runs.
-func (o *LoadOptions) Validate() error { return o.validate() }
-
 func (o *LoadOptions) validate() error {
 	var errs []error
 	switch o.Scenario {

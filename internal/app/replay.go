@@ -15,10 +15,10 @@ import (
 	"github.com/movietrend/trend/projections/trend"
 )
 
-// projections lists every projection a replay can rebuild, by name.
 // ProjectionNames are the names `trend replay --projection` accepts.
 func ProjectionNames() []string { return []string{trend.Rebuildable{}.Name()} }
 
+// projections lists every projection a replay can rebuild, by name.
 func (b *base) projections() map[string]replay.Projection {
 	t := trend.Rebuildable{Params: b.trendParams()}
 	return map[string]replay.Projection{t.Name(): t}
@@ -80,6 +80,9 @@ type ReplayOptions struct {
 // RunReplay is the replay role: rebuild (or check) one projection, with a
 // progress bar on a terminal and progress lines otherwise.
 func RunReplay(ctx context.Context, cfg config.Config, opts Options, ro ReplayOptions, log *slog.Logger) error {
+	if err := CheckFlags("replay", opts, ro, nil); err != nil {
+		return err
+	}
 	b, err := newBase(ctx, cfg, opts, log)
 	if err != nil {
 		return err

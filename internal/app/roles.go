@@ -55,14 +55,33 @@ func Run(ctx context.Context, role string, cfg config.Config, opts Options, log 
 	return err
 }
 
-func run(ctx context.Context, role string, cfg config.Config, opts Options, log *slog.Logger) error {
+// CheckFlags refuses options that no run of role can use, before the
+// configuration is read or anything connects (a replay of an unknown
+// projection used to migrate the database first). ro is for the replay
+// role, lo for load (nil otherwise).
+func CheckFlags(role string, opts Options, ro ReplayOptions, lo *LoadOptions) error {
 	for _, h := range opts.Handlers {
 		if !slices.Contains(HandlerGroups, h) {
-			return fmt.Errorf("unknown handler %q (known: %s)", h, strings.Join(HandlerGroups, ", "))
+			return fmt.Errorf("%s: unknown handler group %q (known: %s)", role, h, strings.Join(HandlerGroups, ", "))
 		}
 	}
+	switch {
+	case role == "migrate" && opts.NoMigrate:
+		return errors.New("migrate with --no-migrate does nothing")
+	case role == "replay" && !slices.Contains(ProjectionNames(), ro.Projection):
+		return fmt.Errorf("replay: unknown projection %q (known: %s)", ro.Projection, strings.Join(ProjectionNames(), ", "))
+	case lo != nil:
+		return lo.validate()
+	}
+	return nil
+}
+
+func run(ctx context.Context, role string, cfg config.Config, opts Options, log *slog.Logger) error {
 	if !slices.Contains(Roles, role) {
 		return fmt.Errorf("unknown role %q", role)
+	}
+	if err := CheckFlags(role, opts, ReplayOptions{}, nil); err != nil {
+		return err
 	}
 	b, err := newBase(ctx, cfg, opts, log)
 	if err != nil {
@@ -70,9 +89,6 @@ func run(ctx context.Context, role string, cfg config.Config, opts Options, log 
 	}
 	defer b.close()
 	if role == "migrate" {
-		if opts.NoMigrate {
-			return errors.New("migrate with --no-migrate does nothing")
-		}
 		log.Info("database is up to date")
 		return nil
 	}
