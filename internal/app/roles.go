@@ -208,7 +208,7 @@ func (b *base) runRelay(ctx context.Context) error {
 	r.OnForwarded = b.metrics.Relayed
 	r.BundleTopics = []string{messaging.CommandTopic(recordViews)}
 	r.OnRound = b.heartbeat("relay")
-	r.Declare = func(ctx context.Context) error { return Topology.Declare(ctx, b.cfg.AMQPURL) }
+	r.Declare = Topology.DeclareOn
 	return r.Run(ctx)
 }
 

@@ -74,11 +74,12 @@ type BatchRelay struct {
 	// whether it forwarded, found nothing or failed (a liveness heartbeat:
 	// a relay retrying a lost broker is alive; a stuck one stops calling).
 	OnRound func()
-	// Declare, if set, declares the exchanges and queues at the start of
-	// every session: a broker that lost its definitions (reset, a queue
-	// deleted by hand) gets them back when the relay reconnects, which it
-	// does when RabbitMQ returns a message no queue took.
-	Declare func(ctx context.Context) error
+	// Declare, if set, declares the exchanges and queues on the session's
+	// channel at the start of every session: a broker that lost its
+	// definitions (reset, a queue deleted by hand) gets them back when the
+	// relay reconnects, which it does when RabbitMQ returns a message no
+	// queue took.
+	Declare func(ctx context.Context, ch *amqp.Channel) error
 }
 
 // NewBatchRelay returns a relay with a batch of 500, a poll of 50ms, a
@@ -139,7 +140,7 @@ func (r *BatchRelay) session(ctx context.Context) error {
 		return err
 	}
 	if r.Declare != nil {
-		if err := r.Declare(ctx); err != nil {
+		if err := r.Declare(ctx, ch); err != nil {
 			return fmt.Errorf("declare the exchanges and queues: %w", err)
 		}
 	}

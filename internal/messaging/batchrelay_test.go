@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/movietrend/trend/commands"
 	"github.com/movietrend/trend/internal/messaging"
@@ -150,11 +151,11 @@ func TestRelayKeepsAMessageNoQueueTook(t *testing.T) {
 	returned := &retryWatcher{want: "RabbitMQ returned a message to " + queue, seen: make(chan struct{})}
 	relay := messaging.NewBatchRelay(pool, url, slog.New(returned))
 	var mayDeclare atomic.Bool
-	relay.Declare = func(ctx context.Context) error {
+	relay.Declare = func(ctx context.Context, ch *amqp.Channel) error {
 		if !mayDeclare.Load() {
 			return nil
 		}
-		return messaging.Topology{Commands: []string{"RegisterMovie"}}.Declare(ctx, url)
+		return messaging.Topology{Commands: []string{"RegisterMovie"}}.DeclareOn(ctx, ch)
 	}
 	firstBatch := runRelay(t, relay)
 	returned.await(t, "the relay did not report the message RabbitMQ returned in 30 s")

@@ -93,6 +93,13 @@ func (t Topology) Declare(ctx context.Context, amqpURL string) error {
 		return fmt.Errorf("open channel: %w", err)
 	}
 	defer ch.Close()
+	return t.DeclareOn(ctx, ch)
+}
+
+// DeclareOn is Declare on a channel the caller holds (the relay's own).
+// An error closes ch, as RabbitMQ closes a channel whose declaration it
+// refuses.
+func (t Topology) DeclareOn(ctx context.Context, ch *amqp.Channel) error {
 	return declare(ctx, ch, t.Bindings())
 }
 
