@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/movietrend/trend/commands"
@@ -340,19 +341,10 @@ func TestAViewDuringARemovalIsNotLoggedAfterIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	removal, err := f.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer removal.Rollback(context.Background())
-	if err := registry.SetStatus(ctx, removal, 1, registry.StatusRemoved, now); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := removal.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, handlers.RemovalLock); err != nil {
-		t.Fatal(err)
-	}
+	removal := f.holding(`UPDATE movies SET status = 'removed' WHERE tmdb_id = 1`,
+		fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, handlers.RemovalLock))
 	cmd := &commands.RecordViews{CommandID: uuid.New(), Views: []commands.View{{ViewID: uuid.New(), TMDBID: 1, ViewedAt: now}}}
-	waitsFor(t, "the views were handled while the removal held the log",
+	waitsFor(t, "the views were handled while the removal held RemovalLock",
 		func() error { return h.Handle(ctx, cmd) }, func() error { return removal.Commit(ctx) })
 	for _, e := range f.log() {
 		if e.Type == events.TypeViewRecorded {
@@ -368,25 +360,11 @@ func TestARemovalWaitsForTheViewsInFlight(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
-	f.registerRow(27205)
-	h, err := handlers.NewEnrichment(f.store, f.pool, &source{err: tmdb.ErrNotFound}, func() time.Time { return now }, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	views, err := f.pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer views.Rollback(context.Background())
-	if _, err := views.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, handlers.RemovalLock); err != nil {
-		t.Fatal(err)
-	}
-	b := batchOf(t, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now})
+	h, b := f.aRemoval()
+	views := f.holding(fmt.Sprintf(`SELECT pg_advisory_xact_lock_shared(%d)`, handlers.RemovalLock))
 	waitsFor(t, "the removal was logged while a views transaction was in flight",
 		func() error { return h.HandleBatch(ctx, b) }, func() error { return views.Commit(ctx) })
-	if evs := f.log(); len(evs) != 1 || evs[0].Type != events.TypeMovieRemoved {
-		t.Errorf("log: got %d events, want the removal", len(evs))
-	}
+	f.wantOnlyTheRemoval()
 }
 
 // waitsFor runs handle, fails t with early if it ends within 300 ms
@@ -416,26 +394,51 @@ func waitsFor(t *testing.T, early string, handle, release func() error) {
 func TestARemovalDoesNotWaitForAVacuumOfTheLog(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	ctx := t.Context()
+	h, b := f.aRemoval()
+	f.holding(`LOCK TABLE events IN SHARE UPDATE EXCLUSIVE MODE`)
+	wait, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := h.HandleBatch(wait, b); err != nil {
+		t.Fatalf("the removal, while the log is being vacuumed: %v", err)
+	}
+	f.wantOnlyTheRemoval()
+}
+
+// aRemoval returns an enrichment that TMDB answers 404, and the batch
+// that registers movie 27205 (registered in the write model): handled,
+// it removes the movie.
+func (f fixture) aRemoval() (*handlers.Enrichment, *events.Batch) {
+	f.t.Helper()
 	f.registerRow(27205)
 	h, err := handlers.NewEnrichment(f.store, f.pool, &source{err: tmdb.ErrNotFound}, func() time.Time { return now }, quiet)
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	vacuum, err := f.pool.Begin(ctx)
+	return h, batchOf(f.t, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now})
+}
+
+// holding begins a transaction that runs stmts and holds what they took
+// until the test commits it or ends.
+func (f fixture) holding(stmts ...string) pgx.Tx {
+	f.t.Helper()
+	tx, err := f.pool.Begin(f.t.Context())
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	defer vacuum.Rollback(context.Background())
-	if _, err := vacuum.Exec(ctx, `LOCK TABLE events IN SHARE UPDATE EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
+	f.t.Cleanup(func() { tx.Rollback(context.Background()) })
+	for _, sql := range stmts {
+		if _, err := tx.Exec(f.t.Context(), sql); err != nil {
+			f.t.Fatal(err)
+		}
 	}
-	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := h.HandleBatch(wait, batchOf(t, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now})); err != nil {
-		t.Fatalf("the removal, while the log is being vacuumed: %v", err)
-	}
+	return tx
+}
+
+// wantOnlyTheRemoval fails the test unless the log holds the removal
+// alone.
+func (f fixture) wantOnlyTheRemoval() {
+	f.t.Helper()
 	if evs := f.log(); len(evs) != 1 || evs[0].Type != events.TypeMovieRemoved {
-		t.Errorf("log: got %d events, want the removal", len(evs))
+		f.t.Errorf("log: got %d events, want the removal", len(evs))
 	}
 }
