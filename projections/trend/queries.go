@@ -44,7 +44,7 @@ type Reader struct {
 
 // NewReader reads the live table.
 func NewReader(pool *pgxpool.Pool) Reader {
-	return Reader{pool: pool, table: pgx.Identifier{LiveTable}.Sanitize()}
+	return Reader{pool: pool, table: liveTable}
 }
 
 // count returns the number of ranked movies, which triggers keep in
