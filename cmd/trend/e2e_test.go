@@ -3,6 +3,7 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -226,9 +227,7 @@ func publishRaw(t *testing.T, amqpURL, exchange, name, messageID string, payload
 	t.Helper()
 	headers := amqp.Table{"name": name, "_watermill_message_uuid": messageID}
 	for _, e := range extra {
-		for k, v := range e {
-			headers[k] = v
-		}
+		maps.Copy(headers, e)
 	}
 	testenv.Publish(t, amqpURL, exchange, amqp.Publishing{Headers: headers, DeliveryMode: amqp.Persistent, Body: payload})
 }

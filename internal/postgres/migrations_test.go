@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
@@ -88,8 +89,8 @@ func TestLogAddExp(t *testing.T) {
 		{"5", "'-Infinity'", 5},
 		{"2", "1", 2 + math.Log1p(math.Exp(-1))},
 	} {
-		var got float64
-		if err := pool.QueryRow(t.Context(), `SELECT trend_logaddexp(`+c.a+`, `+c.b+`)`).Scan(&got); err != nil {
+		got, err := callSQL[float64](t, pool, "trend_logaddexp", c.a, c.b)
+		if err != nil {
 			t.Errorf("trend_logaddexp(%s, %s): %v", c.a, c.b, err)
 			continue
 		}
@@ -117,11 +118,17 @@ func TestClose(t *testing.T) {
 		{"5", "'-Infinity'", false},
 		{"'-Infinity'", "-1e300", false},
 	} {
-		var got bool
-		if err := pool.QueryRow(t.Context(), `SELECT trend_close(`+c.a+`, `+c.b+`)`).Scan(&got); err != nil {
+		if got, err := callSQL[bool](t, pool, "trend_close", c.a, c.b); err != nil {
 			t.Errorf("trend_close(%s, %s): %v", c.a, c.b, err)
 		} else if got != c.want {
 			t.Errorf("trend_close(%s, %s) = %v, want %v", c.a, c.b, got, c.want)
 		}
 	}
+}
+
+// callSQL returns fn(a, b) as PostgreSQL computes it (a and b are SQL).
+func callSQL[T any](t *testing.T, pool *pgxpool.Pool, fn, a, b string) (T, error) {
+	var got T
+	err := pool.QueryRow(t.Context(), `SELECT `+fn+`(`+a+`, `+b+`)`).Scan(&got)
+	return got, err
 }
