@@ -68,6 +68,3 @@ func (c *MandatoryChannel) Publish(ctx context.Context, exchange string, pub amq
 	}
 	return nil
 }
-
-// Close closes the channel.
-func (c *MandatoryChannel) Close() error { return c.ch.Close() }
