@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/pipeline"
@@ -45,7 +46,7 @@ func TestProjectionLagCountsUnhandledBatches(t *testing.T) {
 		}
 	}
 	handled(registered)
-	c := pipeline.NewCollector(pool, "amqp://guest:guest@127.0.0.1:1/", messaging.Topology{})
+	c := collector(pool)
 	s, err := c.Stats(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -71,17 +72,11 @@ func TestTheEventRateSpansASecond(t *testing.T) {
 	t.Parallel()
 	pool := testenv.Pool(t)
 	ctx := t.Context()
-	c := pipeline.NewCollector(pool, "amqp://guest:guest@127.0.0.1:1/", messaging.Topology{})
-	appendEvent := func() {
-		t.Helper()
-		if _, err := pool.Exec(ctx, `INSERT INTO events (event_id, type, version, tmdb_id, occurred_at, data) VALUES ($1, 'MovieRegistered', 1, 550, now(), '{}')`, uuid.New()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c := collector(pool)
 	if _, err := c.Stats(ctx); err != nil {
 		t.Fatal(err)
 	}
-	appendEvent()
+	appendEvent(t, pool)
 	s, err := c.Stats(ctx) // milliseconds later
 	if err != nil {
 		t.Fatal(err)
@@ -104,20 +99,32 @@ func TestSnapshotsAreSharedForMaxAge(t *testing.T) {
 	t.Parallel()
 	pool := testenv.Pool(t)
 	ctx := t.Context()
-	c := pipeline.NewCollector(pool, "amqp://guest:guest@127.0.0.1:1/", messaging.Topology{})
+	c := collector(pool)
 	c.MaxAge = 500 * time.Millisecond
 	first, err := c.Stats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, `INSERT INTO events (event_id, type, version, tmdb_id, occurred_at, data) VALUES ($1, 'MovieRegistered', 1, 550, now(), '{}')`, uuid.New()); err != nil {
-		t.Fatal(err)
-	}
+	appendEvent(t, pool)
 	if s, err := c.Stats(ctx); err != nil || !s.At.Equal(first.At) || s.LogHead != first.LogHead {
 		t.Errorf("a poll right after: got the snapshot of %v (head %d), %v; want the first one's (%v, head %d)", s.At, s.LogHead, err, first.At, first.LogHead)
 	}
 	time.Sleep(c.MaxAge)
 	if s, err := c.Stats(ctx); err != nil || s.LogHead != first.LogHead+1 {
 		t.Errorf("after MaxAge: head %d, %v; want %d", s.LogHead, err, first.LogHead+1)
+	}
+}
+
+// collector reads pool, and a broker that is not there (the queues are
+// not what these tests look at).
+func collector(pool *pgxpool.Pool) *pipeline.Collector {
+	return pipeline.NewCollector(pool, "amqp://guest:guest@127.0.0.1:1/", messaging.Topology{})
+}
+
+// appendEvent logs one registration of movie 550.
+func appendEvent(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	if _, err := pool.Exec(t.Context(), `INSERT INTO events (event_id, type, version, tmdb_id, occurred_at, data) VALUES ($1, 'MovieRegistered', 1, 550, now(), '{}')`, uuid.New()); err != nil {
+		t.Fatal(err)
 	}
 }
