@@ -344,3 +344,18 @@ func SilentServer(t testing.TB) string {
 	}()
 	return ln.Addr().String()
 }
+
+// EndsWithin runs fn and returns its error, or fails t with what, if fn
+// has not returned within d (a call that should have given up).
+func EndsWithin(t testing.TB, d time.Duration, what string, fn func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatalf("%s still waits after %s", what, d)
+		return nil
+	}
+}
