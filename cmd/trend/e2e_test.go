@@ -3,7 +3,6 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -227,7 +226,9 @@ func publishRaw(t *testing.T, amqpURL, exchange, name, messageID string, payload
 	t.Helper()
 	headers := amqp.Table{"name": name, "_watermill_message_uuid": messageID}
 	for _, e := range extra {
-		maps.Copy(headers, e)
+		for k, v := range e {
+			headers[k] = v
+		}
 	}
 	testenv.Publish(t, amqpURL, exchange, amqp.Publishing{Headers: headers, DeliveryMode: amqp.Persistent, Body: payload})
 }
