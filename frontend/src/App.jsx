@@ -86,6 +86,7 @@ function Dashboard({ EventSourceImpl }) {
             onOpen={select}
             onView={addView}
             trendWindow={trend.available ? trendWindow : null}
+            trendError={rankBy !== 'classic' && !trendReady ? trend.error : null}
             rankBy={rankBy}
             onRankByChange={setRankBy}
           />

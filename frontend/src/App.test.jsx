@@ -236,6 +236,22 @@ describe('dashboard', () => {
     expect(within(boardRows()[0]).getByText('7.7')).toBeInTheDocument();
   });
 
+  it('says so when the chosen window’s scores cannot be loaded, rather than quietly ordering by the classic score', async () => {
+    fakeApi(routes({
+      'GET /api/trending': ({ query }) =>
+        query.get('window') === 'day' ? [{ ...movie(157336), trend_score: 9.1 }] : problem(503, 'the trend projection is being rebuilt'),
+    }));
+    const user = userEvent.setup();
+    render(<App EventSourceImpl={FakeEventSource} />);
+    await startLive();
+    await user.click(await screen.findByRole('radio', { name: 'Trend · week' }));
+    expect(await screen.findByText(/could not be loaded \(the trend projection is being rebuilt\); showing the classic order/)).toBeInTheDocument();
+    expect(rowTitles()[0]).toBe('Inception');
+    await user.click(screen.getByRole('radio', { name: 'Trend · day' }));
+    await waitFor(() => expect(rowTitles()[0]).toBe('Interstellar'));
+    expect(screen.queryByText(/could not be loaded/)).not.toBeInTheDocument();
+  });
+
   it('renders only the visible rows of 1,000 movies', async () => {
     const many = Array.from({ length: 1000 }, (_, i) => movie(i + 1, { title: `Film ${i + 1}`, final_trend_score: (1000 - i) / 100 }));
     fakeApi(routes({ 'GET /api/movies': () => new Response(JSON.stringify(many), { headers: { 'X-Total-Count': '1000' } }) }));

@@ -6,13 +6,15 @@
 export class ApiError extends Error {
   /**
    * @param {string} message human-readable, safe to show as is
-   * @param {{status?: number, problem?: object, cause?: unknown}} [info]
+   * @param {{status?: number, problem?: object, retryAfter?: number, cause?: unknown}} [info]
    */
-  constructor(message, { status = 0, problem = null, cause } = {}) {
+  constructor(message, { status = 0, problem = null, retryAfter = 0, cause } = {}) {
     super(message, { cause });
     this.name = 'ApiError';
     this.status = status;
     this.problem = problem;
+    /** Seconds the server asked us to wait (Retry-After), 0 if it did not. */
+    this.retryAfter = retryAfter;
   }
 
   /**
@@ -76,11 +78,12 @@ export async function request(path, { method = 'GET', body, token, signal } = {}
     let message = messageFor(res.status, problem);
     // The API's detail points at the Retry-After header, which the user
     // cannot see: say the wait itself.
-    const wait = Number(res.headers.get('Retry-After'));
-    if (res.status === 429 && Number.isInteger(wait) && wait > 0) {
+    let wait = Number(res.headers.get('Retry-After'));
+    if (!Number.isInteger(wait) || wait < 0) wait = 0;
+    if (res.status === 429 && wait > 0) {
       message = `Too many requests; try again in ${wait} s.`;
     }
-    throw new ApiError(message, { status: res.status, problem });
+    throw new ApiError(message, { status: res.status, problem, retryAfter: wait });
   }
   return { data, headers: res.headers, status: res.status };
 }

@@ -57,6 +57,7 @@ describe('request', () => {
     const err = await request('/api/movies/view', { method: 'POST', body: { tmdb_id: 1 } }).catch((e) => e);
     expect(err.status).toBe(429);
     expect(err.message).toBe('Too many requests; try again in 3 s.');
+    expect(err.retryAfter).toBe(3);
   });
 
   it('says when the server cannot be reached', async () => {

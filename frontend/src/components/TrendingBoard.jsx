@@ -10,7 +10,7 @@ const ROW_HEIGHT = 48;
  * The ranking. Only the rows in view (plus a few) are in the document, so
  * 1,000 movies cost what 20 do; spacer rows keep the scroll height right.
  */
-export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow, rankBy, onRankByChange }) {
+export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow, trendError, rankBy, onRankByChange }) {
   const { rows, count, serverTotal, loaded } = ranking;
   const scrollRef = useRef(null);
   const showTrend = trendWindow != null;
@@ -88,6 +88,11 @@ export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow
           )}
         </p>
         {showTrend && <RankingSwitch value={rankBy} onChange={onRankByChange} />}
+        {trendError && (
+          <p className="warning" role="status">
+            The time-decayed scores could not be loaded ({trendError}); showing the classic order until they are.
+          </p>
+        )}
       </div>
       <div className="board__scroll" ref={scrollRef}>
         <table className="board__table" aria-rowcount={rows.length + 1}>

@@ -1,6 +1,7 @@
 import { act, renderHook } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { usePolling } from './usePolling.js';
+import { MAX_BACKOFF_MS, nextDelay, usePolling } from './usePolling.js';
+import { ApiError } from '../api/client.js';
 import { setVisibility } from '../test/fakes.js';
 
 describe('usePolling', () => {
@@ -37,5 +38,53 @@ describe('usePolling', () => {
     expect(load).toHaveBeenCalledTimes(1);
     await act(async () => vi.advanceTimersByTime(1));
     expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it('waits longer after each failure, and the interval again after a success', async () => {
+    vi.useFakeTimers();
+    let fail = true;
+    const load = vi.fn(async () => {
+      if (fail) throw new ApiError('down', { status: 503 });
+      return 'data';
+    });
+    const { result } = renderHook(() => usePolling(load, 1000));
+    await act(async () => {});
+    expect(load).toHaveBeenCalledTimes(1);
+    expect(result.current.error).toBe('down');
+    // Failed once: the next call after 2 s, then 4 s.
+    await act(async () => vi.advanceTimersByTime(1999));
+    expect(load).toHaveBeenCalledTimes(1);
+    await act(async () => vi.advanceTimersByTime(1));
+    expect(load).toHaveBeenCalledTimes(2);
+    await act(async () => vi.advanceTimersByTime(3999));
+    expect(load).toHaveBeenCalledTimes(2);
+    fail = false;
+    await act(async () => vi.advanceTimersByTime(1));
+    expect(load).toHaveBeenCalledTimes(3);
+    expect(result.current.data).toBe('data');
+    expect(result.current.error).toBe(null);
+    await act(async () => vi.advanceTimersByTime(1000));
+    expect(load).toHaveBeenCalledTimes(4);
+  });
+
+  it("waits at least the server's Retry-After", async () => {
+    vi.useFakeTimers();
+    const load = vi.fn(async () => {
+      throw new ApiError('slow down', { status: 429, retryAfter: 30 });
+    });
+    renderHook(() => usePolling(load, 1000));
+    await act(async () => {});
+    await act(async () => vi.advanceTimersByTime(29_999));
+    expect(load).toHaveBeenCalledTimes(1);
+    await act(async () => vi.advanceTimersByTime(1));
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it('backs off to a ceiling', () => {
+    expect(nextDelay(2000, 0)).toBe(2000);
+    expect(nextDelay(2000, 1)).toBe(4000);
+    expect(nextDelay(2000, 20)).toBe(MAX_BACKOFF_MS);
+    expect(nextDelay(120_000, 3)).toBe(120_000); // an interval above the ceiling stays
+    expect(nextDelay(2000, 1, 90)).toBe(90_000);
   });
 });

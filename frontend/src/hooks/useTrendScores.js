@@ -1,6 +1,8 @@
 import { useEffect, useRef, useState } from 'react';
 import { getTrending } from '../api/endpoints.js';
+import { describeError } from '../api/client.js';
 import { callWhenShown } from './pageVisibility.js';
+import { nextDelay } from './usePolling.js';
 
 const POLL_MS = 5000;
 const MIN_GAP_MS = 1500;
@@ -10,11 +12,13 @@ const MIN_GAP_MS = 1500;
  * They change with time as well as with views, so they are polled (every
  * 5 s), and asked for again soon after the movies change (`changed`, at
  * most every 1.5 s), so a burst of views shows in both scores. Nothing is
- * asked while the page is hidden; shown again, it asks at once.
- * Returns {available: null (unknown yet) | boolean, window, scores}.
+ * asked while the page is hidden; shown again, it asks at once. After a
+ * failure it waits longer each time (as usePolling does) and keeps the last
+ * scores, with the failure in `error`.
+ * Returns {available: null (unknown yet) | boolean, window, scores, error}.
  */
 export function useTrendScores(window, changed) {
-  const [state, setState] = useState({ available: null, window: null, scores: null });
+  const [state, setState] = useState({ available: null, window: null, scores: null, error: null });
   const nudgeRef = useRef(() => {});
 
   useEffect(() => {
@@ -24,6 +28,7 @@ export function useTrendScores(window, changed) {
     let lastAt = 0;
     let inFlight = false;
     let stopped = false;
+    let failures = 0;
     const shown = callWhenShown(() => {
       if (stopped) return;
       clearTimeout(timer); // a nudge while hidden may have scheduled one
@@ -42,25 +47,31 @@ export function useTrendScores(window, changed) {
       if (!shown.ready()) return;
       inFlight = true;
       lastAt = Date.now();
+      let retryAfter = 0;
       try {
         const rows = await getTrending(window, { signal: abort.signal });
-        setState({ available: true, window, scores: new Map((rows ?? []).map((m) => [m.tmdb_id, m.trend_score])) });
+        failures = 0;
+        setState({ available: true, window, scores: new Map((rows ?? []).map((m) => [m.tmdb_id, m.trend_score])), error: null });
       } catch (err) {
         if (abort.signal.aborted) return;
         if (err.isMissingEndpoint) {
           stopped = true; // an older server: stop asking
-          setState({ available: false, window: null, scores: null });
+          setState({ available: false, window: null, scores: null, error: null });
           return;
         }
-        // Keep the last scores through a blip.
+        // Keep the last scores through a blip, and say what failed.
+        failures++;
+        retryAfter = err.retryAfter ?? 0;
+        setState((s) => ({ ...s, error: describeError(err) }));
       } finally {
         inFlight = false;
       }
-      schedule(POLL_MS);
+      schedule(nextDelay(POLL_MS, failures, retryAfter));
     }
 
     nudgeRef.current = () => {
-      if (!inFlight) schedule(Math.max(0, lastAt + MIN_GAP_MS - Date.now()));
+      // While failing, the backoff's timer decides when to ask again.
+      if (!inFlight && failures === 0) schedule(Math.max(0, lastAt + MIN_GAP_MS - Date.now()));
     };
     poll();
     return () => {
