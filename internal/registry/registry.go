@@ -54,8 +54,12 @@ func Register(ctx context.Context, q Querier, id int64, at time.Time) (bool, err
 
 // Get returns one registration.
 func Get(ctx context.Context, q Querier, id int64) (Registration, error) {
+	return read(ctx, q, id, "")
+}
+
+func read(ctx context.Context, q Querier, id int64, lock string) (Registration, error) {
 	r := Registration{TMDBID: id}
-	err := q.QueryRow(ctx, `SELECT status, registered_at, updated_at FROM movies WHERE tmdb_id = $1`, id).
+	err := q.QueryRow(ctx, `SELECT status, registered_at, updated_at FROM movies WHERE tmdb_id = $1`+lock, id).
 		Scan(&r.Status, &r.RegisteredAt, &r.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, ErrNotFound
@@ -111,15 +115,8 @@ func Tracked(ctx context.Context, q Querier, ids []int64) (map[int64]bool, error
 // transaction logs (SetStatus comes before the removal's event).
 // ErrNotFound if it was never registered.
 func LockStatus(ctx context.Context, q Querier, id int64) (string, error) {
-	var status string
-	err := q.QueryRow(ctx, `SELECT status FROM movies WHERE tmdb_id = $1 FOR SHARE`, id).Scan(&status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", ErrNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("read registration %d: %w", id, err)
-	}
-	return status, nil
+	r, err := read(ctx, q, id, " FOR SHARE")
+	return r.Status, err
 }
 
 // SetStatus records what TMDB said about a tracked movie at time at (for
