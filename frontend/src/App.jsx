@@ -92,7 +92,7 @@ function Dashboard({ EventSourceImpl }) {
           />
         </div>
         <div className="layout__side">
-          {selectedId != null && <MoviePanel id={selectedId} row={selectedRow} boardLoaded={ranking.loaded} onClose={close} />}
+          {selectedId != null && <MoviePanel id={selectedId} row={selectedRow} onClose={close} />}
           <PipelinePanel />
           <AdminPanel />
         </div>

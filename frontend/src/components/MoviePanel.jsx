@@ -145,9 +145,11 @@ function currentClassic(fromServer, movie) {
 }
 
 /** Everything about one movie: facts, score explained, views over time. */
-export function MoviePanel({ id, row, boardLoaded, onClose }) {
+export function MoviePanel({ id, row, onClose }) {
   const headingRef = useRef(null);
-  const outside = useMovieOutsideBoard(id, Boolean(row) || !boardLoaded);
+  // Read on its own until it is on the board: also while the board loads,
+  // which it may never do (a deep link while the list answers 503).
+  const outside = useMovieOutsideBoard(id, Boolean(row));
   const movie = row?.movie ?? outside.movie;
   // A movie registered lately is charted per minute (the server keeps 48
   // hours of those); otherwise per hour over 7 days.
@@ -203,6 +205,7 @@ export function MoviePanel({ id, row, boardLoaded, onClose }) {
             key={id}
             history={trend?.history}
             historyMissing={missing}
+            historyError={trendError}
             resolution={trend?.history_resolution ?? resolution}
             views={movie.internal_views_count}
             name={title}

@@ -2,6 +2,7 @@ import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { MoviePanel, OUTSIDE_BOARD_POLL_MS } from './MoviePanel.jsx';
+import { REFRESH_MS } from '../hooks/useMovieTrend.js';
 import { NoticeList, NoticesProvider } from './Notices.jsx';
 import { fakeApi, movie, problem } from '../test/fakes.js';
 
@@ -18,7 +19,7 @@ function renderPanel(props) {
   return render(
     <NoticesProvider>
       <NoticeList />
-      <MoviePanel id={27205} row={{ movie: inception, rank: 1 }} boardLoaded onClose={() => {}} {...props} />
+      <MoviePanel id={27205} row={{ movie: inception, rank: 1 }} onClose={() => {}} {...props} />
     </NoticesProvider>,
   );
 }
@@ -97,7 +98,7 @@ describe('MoviePanel', () => {
     });
     const ui = (views) => (
       <NoticesProvider>
-        <MoviePanel id={27205} row={{ movie: { ...inception, last_updated_at: new Date(views * 1000).toISOString() }, rank: 1 }} boardLoaded onClose={() => {}} />
+        <MoviePanel id={27205} row={{ movie: { ...inception, last_updated_at: new Date(views * 1000).toISOString() }, rank: 1 }} onClose={() => {}} />
       </NoticesProvider>
     );
     const { rerender } = render(ui(0));
@@ -129,7 +130,7 @@ describe('MoviePanel', () => {
     rerender(
       <NoticesProvider>
         <NoticeList />
-        <MoviePanel id={680} row={{ movie: pulp, rank: 2 }} boardLoaded onClose={() => {}} />
+        <MoviePanel id={680} row={{ movie: pulp, rank: 2 }} onClose={() => {}} />
       </NoticesProvider>,
     );
     expect(await screen.findByText(/The server could not explain this score: the service cannot store/)).toBeInTheDocument();
@@ -147,7 +148,7 @@ describe('MoviePanel', () => {
     // Same last_updated_at: the projection does not raise it on every change.
     const ui = (change) => (
       <NoticesProvider>
-        <MoviePanel id={27205} row={{ movie: { ...inception, change }, rank: 1 }} boardLoaded onClose={() => {}} />
+        <MoviePanel id={27205} row={{ movie: { ...inception, change }, rank: 1 }} onClose={() => {}} />
       </NoticesProvider>
     );
     const { rerender } = render(ui(1));
@@ -155,6 +156,40 @@ describe('MoviePanel', () => {
     rerender(ui(2));
     // At most every 2 s.
     await waitFor(() => expect(requests()).toBe(2), { timeout: 3000 });
+  });
+
+  it('asks for a failed explanation again without waiting for a change, and again later for a quiet movie', async () => {
+    vi.useFakeTimers();
+    try {
+      let down = true;
+      const api = fakeApi({
+        'GET /api/movies/27205/trend': () =>
+          down ? problem(503, 'the service cannot store or read data right now; retry shortly') : { classic: null, trending: {}, history: [] },
+      });
+      const requests = () => api.calls.filter((c) => c.path === '/api/movies/27205/trend').length;
+      renderPanel();
+      await act(async () => {});
+      expect(requests()).toBe(1);
+      expect(screen.getByText(/view history could not be loaded/)).toBeInTheDocument();
+      down = false;
+      // The movie does not change; the failure is asked again after 4 s.
+      await act(async () => vi.advanceTimersByTime(4000));
+      expect(requests()).toBe(2);
+      expect(screen.queryByText(/could not/)).not.toBeInTheDocument();
+      // Still no change: asked again after REFRESH_MS, the decayed score having fallen.
+      await act(async () => vi.advanceTimersByTime(REFRESH_MS - 1));
+      expect(requests()).toBe(2);
+      await act(async () => vi.advanceTimersByTime(1));
+      expect(requests()).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('reads a linked movie itself while the board has not loaded', async () => {
+    fakeApi({ 'GET /api/movies/27205': () => inception });
+    renderPanel({ row: null });
+    expect(await screen.findByRole('heading', { name: 'Inception' })).toBeInTheDocument();
   });
 
   it('charts a movie registered lately per minute', async () => {
@@ -192,7 +227,7 @@ describe('MoviePanel', () => {
     const memento = movie(77, { title: 'Memento', external_score: 8.4, vote_count: 9000 });
     const panel = (id, m) => (
       <NoticesProvider>
-        <MoviePanel id={id} row={{ movie: m, rank: 1 }} boardLoaded onClose={() => {}} />
+        <MoviePanel id={id} row={{ movie: m, rank: 1 }} onClose={() => {}} />
       </NoticesProvider>
     );
     const { rerender } = render(panel(27205, inception));

@@ -75,10 +75,11 @@ function SessionChart({ views, name }) {
 }
 
 /** The server's history when it has one; otherwise what this page saw. */
-export function ViewsChart({ history, historyMissing, resolution, views, name }) {
+export function ViewsChart({ history, historyMissing, historyError, resolution, views, name }) {
   let chart;
   if (Array.isArray(history)) chart = <HistoryChart history={history} resolution={resolution} name={name} />;
   else if (historyMissing) chart = <SessionChart views={views} name={name} />;
+  else if (historyError) chart = <p className="hint">The view history could not be loaded; asking again shortly.</p>;
   else chart = <p className="hint">Loading the view history…</p>;
   return (
     <section className="views-chart" aria-labelledby="views-chart-heading">
