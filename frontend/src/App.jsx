@@ -69,7 +69,16 @@ function Dashboard({ EventSourceImpl }) {
 
   return (
     <>
-      <a className="skip-link" href="#board-heading">
+      {/* Focuses the board without touching the URL's fragment, which
+          holds the open movie. */}
+      <a
+        className="skip-link"
+        href="#board-heading"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('board-heading')?.focus();
+        }}
+      >
         Skip to the ranking
       </a>
       <header className="top">

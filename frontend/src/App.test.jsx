@@ -126,6 +126,36 @@ describe('dashboard', () => {
     expect(screen.queryByRole('region', { name: 'Inception' })).not.toBeInTheDocument();
   });
 
+  it('keeps the movie open when the skip link moves focus to the board', async () => {
+    fakeApi(routes());
+    const user = userEvent.setup();
+    render(<App EventSourceImpl={FakeEventSource} />);
+    await startLive();
+    await user.click(screen.getByRole('button', { name: rowButton('Inception', 1) }));
+    await user.click(screen.getByRole('link', { name: 'Skip to the ranking' }));
+    expect(screen.getByRole('heading', { name: 'Trending now' })).toHaveFocus();
+    expect(window.location.hash).toBe('#movie/27205');
+    expect(screen.getByRole('region', { name: 'Inception' })).toBeInTheDocument();
+  });
+
+  it('leaves one history entry for the open movie, which closing takes back', async () => {
+    fakeApi(routes());
+    const user = userEvent.setup();
+    render(<App EventSourceImpl={FakeEventSource} />);
+    await startLive();
+    const before = history.length;
+    await user.click(screen.getByRole('button', { name: rowButton('Inception', 1) }));
+    await user.click(screen.getByRole('button', { name: rowButton('Interstellar', 2) }));
+    expect(history.length).toBe(before + 1);
+    expect(window.location.hash).toBe('#movie/157336');
+    await user.click(screen.getByRole('button', { name: 'Close Interstellar' }));
+    await waitFor(() => expect(window.location.hash).toBe(''));
+    expect(screen.queryByRole('region', { name: 'Interstellar' })).not.toBeInTheDocument();
+    // Back at the entry before the movie: opening another replaces what was ahead.
+    await user.click(screen.getByRole('button', { name: rowButton('Inception', 1) }));
+    expect(history.length).toBe(before + 1);
+  });
+
   it('gives focus back to the movie’s row when the movie closes', async () => {
     fakeApi(routes());
     const user = userEvent.setup();
