@@ -101,17 +101,26 @@ func (h BatchedHandler) handle(msg *message.Message) error {
 // are recorded as handled, so their retry has no effect.
 func bundleError(errs []error) error {
 	failed, permanent := 0, 0
+	var unavailable []error
 	for _, err := range errs {
-		if err != nil {
-			failed++
-			if Permanent(err) {
-				permanent++
-			}
+		switch {
+		case err == nil:
+			continue
+		case Permanent(err):
+			permanent++
+		case Unavailable(err):
+			unavailable = append(unavailable, err)
 		}
+		failed++
 	}
 	switch {
 	case failed == 0:
 		return nil
+	case len(unavailable) > 0:
+		// Only these wrapped: the bundle is retried and then goes back to
+		// its queue (a permanent error wrapped too would end the retries).
+		return fmt.Errorf("%d of %d bundled messages failed, %d for want of the database: %w (all errors: %s)",
+			failed, len(errs), len(unavailable), errors.Join(unavailable...), errors.Join(errs...))
 	case permanent == failed:
 		return fmt.Errorf("%d of %d bundled messages failed: %w", failed, len(errs), errors.Join(errs...))
 	default:

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // recorder is a publisher that keeps what it is given, whatever the
@@ -36,28 +38,50 @@ func TestFailureHandlingDeadLettersOnlyWhatRetriesCannotCure(t *testing.T) {
 		handle     func(try int, msg *message.Message, cancel context.CancelFunc) error
 		deadLetter bool
 		tries      int // how many tries the message gets
+		// healthy checks the database before a dead letter (nil: no check).
+		healthy func(context.Context) error
 	}{
 		{"permanent", func(int, *message.Message, context.CancelFunc) error {
 			return PermanentError(errors.New("undecodable"))
-		}, true, 1},
+		}, true, 1, nil},
 		{"failing on every try", func(int, *message.Message, context.CancelFunc) error {
 			return errors.New("still failing")
-		}, true, 2},
+		}, true, 2, nil},
 		{"stopped during the last try, the error saying nothing of it", func(try int, _ *message.Message, cancel context.CancelFunc) error {
 			if try == 2 {
 				cancel()
 			}
 			return fmt.Errorf("1 of 3 bundled messages failed: %s", context.Canceled)
-		}, false, 2},
+		}, false, 2, nil},
 		{"stopped during the first try, the error saying so", func(_ int, msg *message.Message, cancel context.CancelFunc) error {
 			cancel()
 			return msg.Context().Err()
-		}, false, 1},
+		}, false, 1, nil},
+		// An outage longer than the retries must not dead-letter the
+		// messages it holds up.
+		{"the database unreachable", func(int, *message.Message, context.CancelFunc) error {
+			return fmt.Errorf("append events: %w", &pgconn.ConnectError{})
+		}, false, 2, nil},
+		{"the database shutting down", func(int, *message.Message, context.CancelFunc) error {
+			return fmt.Errorf("append events: %w", &pgconn.PgError{Code: "57P01"})
+		}, false, 2, nil},
+		{"a bundle held up by the database, one of its messages undecodable", func(int, *message.Message, context.CancelFunc) error {
+			return bundleError([]error{nil, PermanentError(errors.New("undecodable")), &pgconn.PgError{Code: "53300"}})
+		}, false, 2, nil},
+		{"an error saying nothing, the database down", func(int, *message.Message, context.CancelFunc) error {
+			return fmt.Errorf("append events: %w", io.ErrUnexpectedEOF)
+		}, false, 2, func(context.Context) error { return errors.New("connection refused") }},
+		{"an error saying nothing, the database up", func(int, *message.Message, context.CancelFunc) error {
+			return fmt.Errorf("append events: %w", io.ErrUnexpectedEOF)
+		}, true, 2, func(context.Context) error { return nil }},
+		{"a constraint the message breaks", func(int, *message.Message, context.CancelFunc) error {
+			return fmt.Errorf("append events: %w", &pgconn.PgError{Code: "23514"})
+		}, true, 2, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dlq := &recorder{}
-			failures, err := failureHandling(dlq, 1, watermill.NopLogger{})
+			failures, err := failureHandling(dlq, 1, tc.healthy, watermill.NopLogger{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -70,3 +70,44 @@ func TestADroppedDatabaseConnectionIsRetried(t *testing.T) {
 		t.Errorf("Permanent(%v) = true: a dropped connection would send the message to the dead letters", err)
 	}
 }
+
+// TestAnUnreachableDatabaseIsUnavailable: the errors pgx returns when
+// PostgreSQL cannot be reached, or is shutting down, say so, and a message
+// failing with them goes back to its queue however long that lasts.
+func TestAnUnreachableDatabaseIsUnavailable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	pool, err := pgxpool.New(t.Context(), "postgres://trend:trend@"+addr+"/trend?connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	_, err = pool.Exec(t.Context(), "SELECT 1")
+	if err == nil {
+		t.Fatal("no error from a database that is not there")
+	}
+	if !messaging.Unavailable(err) {
+		t.Errorf("Unavailable(%v) = false", err)
+	}
+
+	// A backend ended by an administrator (as in a shutdown): 57P01.
+	live, err := pgxpool.New(t.Context(), testenv.DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(live.Close)
+	err = pgx.BeginFunc(t.Context(), live, func(tx pgx.Tx) error {
+		_, err := tx.Exec(t.Context(), "SELECT pg_terminate_backend(pg_backend_pid())")
+		return err
+	})
+	if err == nil {
+		t.Fatal("a terminated backend: got no error")
+	}
+	if !messaging.Unavailable(err) {
+		t.Errorf("Unavailable(%v) = false for a terminated backend", err)
+	}
+}

@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,7 +36,11 @@ type WorkerConfig struct {
 	// MaxRetries bounds the retries of a failing message before it goes to
 	// the dead letters.
 	MaxRetries int
-	Logger     watermill.LoggerAdapter
+	// Healthy, if set, checks the database (a ping) before a message whose
+	// retries are spent goes to the dead letters: while it fails, the
+	// message goes back to its queue instead (see Unavailable).
+	Healthy func(context.Context) error
+	Logger  watermill.LoggerAdapter
 	// Log receives one line per message (debug when handled, warn when it
 	// failed), with its correlation id.
 	Log *slog.Logger
@@ -111,14 +116,13 @@ func Permanent(err error) bool {
 // failureHandling is what becomes of a message its handler failed:
 // retries (maxRetries, backing off from 200 ms to 5 s) unless the error is
 // permanent, then the dead letters, and an acknowledgement so that it
-// never blocks its queue. But a message whose handling the worker's
-// shutdown cut short (SIGTERM, a rolling update: its context cancelled)
-// is not poisoned, whatever its handler returned then: the error nacks it
-// back to its queue, for the next worker.
-func failureHandling(dlqPub message.Publisher, maxRetries int, logger watermill.LoggerAdapter) (message.HandlerMiddleware, error) {
-	poison, err := middleware.PoisonQueueWithFilter(dlqPub, DeadLetterTopic, func(err error) bool {
-		return !errors.Is(err, errStopping)
-	})
+// never blocks its queue. But a message is not poisoned, whatever its
+// handler returned, when the worker's shutdown cut its handling short
+// (SIGTERM, a rolling update: its context cancelled), or when the
+// database is what failed (undeliverable): the error nacks it back to its
+// queue, for the next worker or the next try.
+func failureHandling(dlqPub message.Publisher, maxRetries int, healthy func(context.Context) error, logger watermill.LoggerAdapter) (message.HandlerMiddleware, error) {
+	poison, err := middleware.PoisonQueueWithFilter(dlqPub, DeadLetterTopic, undeliverable(healthy))
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +170,7 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 	if cfg.Metrics != nil {
 		dlqPub = cfg.Metrics.DeadLetterPublisher(dlqPub)
 	}
-	failures, err := failureHandling(dlqPub, cfg.MaxRetries, cfg.Logger)
+	failures, err := failureHandling(dlqPub, cfg.MaxRetries, cfg.Healthy, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
