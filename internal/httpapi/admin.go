@@ -84,8 +84,8 @@ func (s *server) startReplay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := replayRequest{Projection: name}
-	if !noBody(r) {
-		obj, p := readObject(w, r, "projection", "check", "keep")
+	if !s.noBody(w, r) {
+		obj, p := s.readObject(w, r, "projection", "check", "keep")
 		if p != nil {
 			writeProblem(w, *p)
 			return

@@ -40,6 +40,7 @@ type fakeCommands struct {
 	viewErr     error
 	errFor      func(op string, id int64) error // when set, overrides the fixed errors; op is register, refresh or view
 	registered  []int64
+	corrs       []string // the correlation id of each registration
 	refreshed   []int64
 	views       []commands.View
 	record      bool // keep every call (off for fuzzing)
@@ -48,11 +49,12 @@ type fakeCommands struct {
 // registeredAt is deliberately not in UTC: the API must answer in UTC.
 var registeredAt = time.Date(2024, 5, 6, 9, 30, 0, 0, time.FixedZone("CEST", 2*3600))
 
-func (c *fakeCommands) RegisterMovie(_ context.Context, id int64, _ string) (registry.Registration, error) {
+func (c *fakeCommands) RegisterMovie(_ context.Context, id int64, corr string) (registry.Registration, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.record {
 		c.registered = append(c.registered, id)
+		c.corrs = append(c.corrs, corr)
 	}
 	if err := c.err("register", id, c.registerErr); err != nil {
 		return registry.Registration{}, err

@@ -107,10 +107,10 @@ func (s *server) deadLetterSelection(w http.ResponseWriter, r *http.Request) (dl
 	if !s.deadLettersAvailable(w) {
 		return dlq.Selection{}, false
 	}
-	if noBody(r) {
+	if s.noBody(w, r) {
 		return dlq.All(), true
 	}
-	obj, p := readObject(w, r, "ids")
+	obj, p := s.readObject(w, r, "ids")
 	if p != nil {
 		writeProblem(w, *p)
 		return dlq.Selection{}, false

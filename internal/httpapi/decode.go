@@ -25,12 +25,23 @@ const maxBody = 1 << 20
 // MaxTMDBID is the largest id TMDB can have (a 32-bit signed integer).
 const MaxTMDBID = 2147483647
 
+// bodyDeadline bounds the reading of the request's body: the server has
+// no ReadTimeout (it would cut the live stream), and ReadHeaderTimeout
+// ends with the header, so a client that sends a header and never its
+// whole body would hold its connection and goroutine for ever. Answers
+// that cannot set one (the fast lane's, whose bodies are read with the
+// header) are left as they are.
+func (s *server) bodyDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.BodyReadTimeout))
+}
+
 // readObject reads a JSON object body with only the allowed fields.
-func readObject(w http.ResponseWriter, r *http.Request, allowed ...string) (map[string]json.RawMessage, *Problem) {
+func (s *server) readObject(w http.ResponseWriter, r *http.Request, allowed ...string) (map[string]json.RawMessage, *Problem) {
 	if !isJSON(r.Header.Get("Content-Type")) {
 		return nil, &Problem{Type: typeMediaType, Status: http.StatusUnsupportedMediaType,
 			Detail: "the body must be JSON, sent with Content-Type: application/json"}
 	}
+	s.bodyDeadline(w)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -65,13 +76,14 @@ func readObject(w http.ResponseWriter, r *http.Request, allowed ...string) (map[
 // whose body is optional. A body sent in chunks has no length until it is
 // read (ContentLength -1) and may be empty: its first byte is read to
 // tell, and put back.
-func noBody(r *http.Request) bool {
+func (s *server) noBody(w http.ResponseWriter, r *http.Request) bool {
 	switch {
 	case r.ContentLength > 0:
 		return false
 	case r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody:
 		return true
 	}
+	s.bodyDeadline(w)
 	var first [1]byte
 	n, err := io.ReadFull(r.Body, first[:])
 	if n == 0 && errors.Is(err, io.EOF) {

@@ -1,10 +1,15 @@
 package httpapi_test
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/movietrend/trend/internal/httpapi"
 )
@@ -104,5 +109,75 @@ func TestCORSAllowsOnlyListedOrigins(t *testing.T) {
 	h.ServeHTTP(w, r)
 	if w.Header().Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("default: got Access-Control-Allow-Origin %q, want none", w.Header().Get("Access-Control-Allow-Origin"))
+	}
+}
+
+// TestTheClientsRequestIDIsKeptOnlyWhenItIsShortAndPlain: the request id
+// becomes the correlation id stored with every command and event of the
+// request, for ever; a megabyte-long header must not.
+func TestTheClientsRequestIDIsKeptOnlyWhenItIsShortAndPlain(t *testing.T) {
+	f := newFakes()
+	h := newHandler(t, t.Context(), f)
+	long := strings.Repeat("a", 129)
+	for i, c := range []struct {
+		sent string
+		kept bool
+	}{
+		{"3f0c2a1e-9b7d-4c1a-8f00-2b5c6d7e8f90", true},
+		{"6c0b1d2e3f40516273849a5b6c7d8e9f", true}, // NGINX's $request_id
+		{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true},
+		{strings.Repeat("a", 128), true},
+		{long, false},
+		{"an id with spaces", false},
+		{`"quoted"`, false},
+		{"", false},
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/api/movies/register", strings.NewReader(fmt.Sprintf(`{"tmdb_id": %d}`, i+1)))
+		req.Header.Set("Content-Type", "application/json")
+		if c.sent != "" {
+			req.Header.Set("X-Request-Id", c.sent)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("%q: status %d (%s)", c.sent, rec.Code, rec.Body)
+		}
+		got := f.cmd.corrs[len(f.cmd.corrs)-1]
+		switch {
+		case c.kept && got != c.sent:
+			t.Errorf("%q: correlation id %q, want the client's", c.sent, got)
+		case !c.kept && (got == c.sent || got == "" || len(got) > 128):
+			t.Errorf("%q (%d bytes): correlation id %q (%d bytes), want one of the server's own", c.sent, len(c.sent), got, len(got))
+		}
+	}
+}
+
+// TestABodyThatNeverEndsIsCutOff: a client that sends its header and only
+// part of its body gets an answer once BodyReadTimeout passes; it held
+// its connection and a goroutine for ever.
+func TestABodyThatNeverEndsIsCutOff(t *testing.T) {
+	f := newFakes()
+	d := f.deps()
+	d.BodyReadTimeout = 200 * time.Millisecond
+	srv := httptest.NewServer(httpapi.New(t.Context(), d))
+	t.Cleanup(srv.Close)
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "POST /api/movies/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a body that stopped coming: %v", err)
+	}
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("status %d, want 400", res.StatusCode)
+	}
+	if len(f.cmd.registered) != 0 {
+		t.Errorf("registered %v from a body that never came", f.cmd.registered)
 	}
 }

@@ -44,7 +44,7 @@ func pendingMovie(reg registry.Registration) trend.Movie {
 }
 
 func (s *server) registerMovie(w http.ResponseWriter, r *http.Request) {
-	obj, p := readObject(w, r, "tmdb_id")
+	obj, p := s.readObject(w, r, "tmdb_id")
 	if p != nil {
 		writeProblem(w, *p)
 		return
@@ -69,7 +69,7 @@ func (s *server) registerMovie(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) recordView(w http.ResponseWriter, r *http.Request) {
-	obj, p := readObject(w, r, "tmdb_id", "view_id", "viewed_at")
+	obj, p := s.readObject(w, r, "tmdb_id", "view_id", "viewed_at")
 	if p != nil {
 		writeProblem(w, *p)
 		return

@@ -96,6 +96,9 @@ type Deps struct {
 	// StreamWriteTimeout how long one write to its client may take
 	// (default 10s).
 	StreamKeepAlive, StreamWriteTimeout time.Duration
+	// BodyReadTimeout bounds the reading of a request's body, from when
+	// its handler starts reading it (default 10 s).
+	BodyReadTimeout time.Duration
 	// Draining is closed when the server begins to shut down: live
 	// streams end then (their clients reconnect to another instance, or
 	// to this one when it is back), so that the shutdown need not wait
@@ -128,6 +131,9 @@ func New(ctx context.Context, d Deps) http.Handler {
 	if d.StreamWriteTimeout == 0 {
 		d.StreamWriteTimeout = 10 * time.Second
 	}
+	if d.BodyReadTimeout == 0 {
+		d.BodyReadTimeout = 10 * time.Second
+	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
@@ -135,7 +141,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 	go s.stream.run(ctx)
 
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, s.recoverer)
+	r.Use(requestID, s.logRequests, s.recoverer)
 	if d.Metrics != nil {
 		// Outside cors and limitWrites, which answer before routing
 		// (preflights, 429s), so that their answers are measured too; inside
@@ -300,6 +306,39 @@ func (s *server) unavailable(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 func correlationID(r *http.Request) string { return middleware.GetReqID(r.Context()) }
+
+// maxRequestIDLength bounds a client's X-Request-Id: it is stored with
+// every command and event the request causes (the log's correlation_id,
+// kept for ever), and a header can be a megabyte long.
+const maxRequestIDLength = 128
+
+// requestID is chi's RequestID, which takes the client's X-Request-Id as
+// it is, but for ids that are too long or hold other than letters, digits
+// and ._:/+=@- (a UUID, NGINX's $request_id and most tracing ids pass):
+// those are replaced by one of its own.
+func requestID(next http.Handler) http.Handler {
+	chiID := middleware.RequestID(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := r.Header.Get(middleware.RequestIDHeader); id != "" && !validRequestID(id) {
+			r.Header.Del(middleware.RequestIDHeader)
+		}
+		chiID.ServeHTTP(w, r)
+	})
+}
+
+func validRequestID(id string) bool {
+	if len(id) > maxRequestIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte("._:/+=@-", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -32,7 +32,7 @@ func (s *server) recordViews(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "batches are not available in this role"})
 		return
 	}
-	obj, p := readObject(w, r, "views")
+	obj, p := s.readObject(w, r, "views")
 	if p != nil {
 		writeProblem(w, *p)
 		return
