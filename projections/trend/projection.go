@@ -261,6 +261,9 @@ func (p Projection) Apply(ctx context.Context, db DB, evs []events.Envelope) err
 		}
 		var late int64 // the row's newest event, if logged after this removal
 		if env.Type == events.TypeMovieRemoved && p.table == liveTable {
+			if err := p.lockForWriting(ctx, db); err != nil {
+				return err
+			}
 			if late, err = p.appliedAfter(ctx, db, env.TMDBID, env.Position); err != nil {
 				return err
 			}
@@ -278,6 +281,18 @@ func (p Projection) Apply(ctx context.Context, db DB, evs []events.Envelope) err
 		}
 	}
 	return p.addViews(ctx, db, pending)
+}
+
+// lockForWriting takes the lock the writes take anyway, for a
+// transaction about to read the table before it writes: one that held the
+// table for reading while it waited to write deadlocked with a replay's
+// switch (which locks the table against writes, then renames it), and the
+// replay lost its rebuild. Taken again in one transaction, it costs no wait.
+func (p Projection) lockForWriting(ctx context.Context, db DB) error {
+	if _, err := db.Exec(ctx, `LOCK TABLE `+p.table+` IN ROW EXCLUSIVE MODE`); err != nil {
+		return fmt.Errorf("lock %s: %w", p.table, err)
+	}
+	return nil
 }
 
 // liveTable is LiveTable as Projection keeps it.
@@ -353,12 +368,8 @@ func (p Projection) removals(ctx context.Context, db DB, evs []events.Envelope) 
 	if len(ids) == 0 {
 		return removedAt, nil
 	}
-	// The lock the writes below take anyway, taken before the read: a
-	// transaction that held the table for reading while it waited to
-	// write deadlocked with a replay's switch (which locks the table
-	// against writes, then renames it).
-	if _, err := db.Exec(ctx, `LOCK TABLE `+p.table+` IN ROW EXCLUSIVE MODE`); err != nil {
-		return nil, fmt.Errorf("lock %s: %w", p.table, err)
+	if err := p.lockForWriting(ctx, db); err != nil {
+		return nil, err
 	}
 	rows, err := db.Query(ctx, `
 		SELECT x.id, coalesce((SELECT t.removed_position FROM `+p.table+` t WHERE t.tmdb_id = x.id), 0)
