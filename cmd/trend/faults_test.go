@@ -1006,13 +1006,16 @@ func TestFaultRabbitMQDown20s(t *testing.T) {
 	s.startedOnce()
 }
 
-// 4. PostgreSQL stopped for 10 seconds: the API answers 503 with
+// 4. PostgreSQL stopped for 25 seconds: the API answers 503 with
 // Retry-After while it is down (never a 500, never a hang past the
-// client's 15s timeout), and every role recovers by itself.
-func TestFaultPostgresDown10s(t *testing.T) {
+// client's 15s timeout), and every role recovers by itself. Longer than
+// a message's retries (about 17 s): the messages the worker holds then go
+// back to their queue, not to the dead letters (10 s had not shown that
+// they did).
+func TestFaultPostgresDown25s(t *testing.T) {
 	useFaultServers(t)
 	s := startSplit(t, nil)
-	r := outage(t, s, "postgres-down-10s", func() { faultAction(t, "pg-stop") }, 10*time.Second, func(*load) { faultAction(t, "pg-start") })
+	r := outage(t, s, "postgres-down-25s", func() { faultAction(t, "pg-stop") }, 25*time.Second, func(*load) { faultAction(t, "pg-start") })
 	r.check(t, 0)
 	st := r.stats["fault"]
 	if st == nil || st.status[http.StatusServiceUnavailable] == 0 {
