@@ -29,6 +29,7 @@ import (
 type pageCache struct {
 	mu    sync.Mutex
 	pages map[pageKey]page
+	bytes int // of every cached page's bodies
 	fill  singleflight.Group
 	heads *groupcommit.Batcher[*int64]
 }
@@ -95,9 +96,15 @@ func gzipped(b []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// maxCachedPages bounds the memory: a client paging through the whole
-// ranking must not grow the cache without end.
-const maxCachedPages = 256
+// maxCachedPages and maxCachedBytes bound the memory: a client paging
+// through the whole ranking must not grow the cache without end, nor one
+// asking for pages of 1,000 movies at 256 offsets hold about 100 MB.
+const (
+	maxCachedPages = 256
+	maxCachedBytes = 16 << 20
+)
+
+func (p page) size() int { return len(p.body) + len(p.gz) }
 
 // get returns the page for key as of head, building it with list when the
 // cached one is older. Concurrent requests for the same missing page
@@ -130,14 +137,20 @@ func (c *pageCache) get(ctx context.Context, key pageKey, head int64, list func(
 		p := page{head: head, total: total, body: body, gz: gz}
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if c.pages == nil || len(c.pages) >= maxCachedPages {
-			c.pages = make(map[pageKey]page)
-		}
 		// The head was read before the list, so the page is at least as new
 		// as head; a newer page already cached is kept.
-		if old, ok := c.pages[key]; !ok || old.head <= head {
-			c.pages[key] = p
+		old, ok := c.pages[key]
+		if ok && old.head > head {
+			return p, nil
 		}
+		if ok {
+			c.bytes -= old.size()
+			delete(c.pages, key)
+		}
+		if c.pages == nil || len(c.pages) >= maxCachedPages || c.bytes+p.size() > maxCachedBytes {
+			c.pages, c.bytes = make(map[pageKey]page), 0
+		}
+		c.pages[key], c.bytes = p, c.bytes+p.size()
 		return p, nil
 	})
 	if err != nil {
