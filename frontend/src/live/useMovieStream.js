@@ -20,6 +20,9 @@ export const CONNECTION_LABELS = {
 };
 
 const MAX_BACKOFF_MS = 15_000;
+// How many of the browser's own reconnects may fail before ours, which
+// back off, take over.
+const BROWSER_RETRIES = 3;
 
 /** How long a tab may stay hidden before it gives up its stream. */
 export const HIDDEN_GRACE_MS = 30_000;
@@ -57,6 +60,7 @@ export function useMovieStream(
     let pending = null; // changes received while the list loads
     let loadAbort = null;
     let streamUp = false; // between a `ready` and the next error
+    let errorsSinceReady = 0; // the browser's own retries that failed
     let pauseTimer = null; // runs while the tab is hidden
     let paused = false;
 
@@ -100,6 +104,7 @@ export function useMovieStream(
       source = new EventSourceImpl(url);
       source.addEventListener('ready', () => {
         streamUp = true;
+        errorsSinceReady = 0;
         reload();
       });
       source.addEventListener('movies', (e) => {
@@ -117,7 +122,12 @@ export function useMovieStream(
         if (stopped) return;
         streamUp = false;
         if (source.readyState === 2 /* CLOSED */) scheduleReconnect('The server refused the live stream.');
-        else set('reconnecting', 'Lost the connection to the server.');
+        // The browser retries by itself, at the server's `retry` pace (2 s)
+        // for ever; after a few failures in a row, back off instead.
+        else if (++errorsSinceReady >= BROWSER_RETRIES) {
+          errorsSinceReady = 0;
+          scheduleReconnect('Cannot reach the server.');
+        } else set('reconnecting', 'Lost the connection to the server.');
       };
     }
 

@@ -116,6 +116,32 @@ describe('useMovieStream', () => {
     expect(first.closed).toBe(true);
   });
 
+  it('backs off when the browser’s own reconnects keep failing', async () => {
+    vi.useFakeTimers();
+    fakeApi({ 'GET /api/movies': () => [movie(1)] });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    const first = FakeEventSource.latest();
+    act(() => first.drop());
+    act(() => first.drop());
+    expect(first.closed).toBe(false); // the browser's retries, for now
+    expect(result.current.state).toBe('reconnecting');
+    act(() => first.drop());
+    expect(first.closed).toBe(true);
+    expect(result.current).toMatchObject({ state: 'reconnecting', error: 'Cannot reach the server.' });
+    await act(async () => vi.advanceTimersByTime(1000));
+    expect(FakeEventSource.instances).toHaveLength(2);
+    // Failing again: the next waits twice as long.
+    const second = FakeEventSource.latest();
+    act(() => second.drop());
+    act(() => second.drop());
+    act(() => second.drop());
+    await act(async () => vi.advanceTimersByTime(1999));
+    expect(FakeEventSource.instances).toHaveLength(2);
+    await act(async () => vi.advanceTimersByTime(1));
+    expect(FakeEventSource.instances).toHaveLength(3);
+  });
+
   it('retries when the ranking cannot be loaded, saying why', async () => {
     vi.useFakeTimers();
     fakeApi({ 'GET /api/movies': () => problem(503, 'the service cannot store or read data right now; retry shortly') });
