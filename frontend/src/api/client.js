@@ -45,13 +45,16 @@ function messageFor(status, problem) {
   return fallbackMessages[status] ?? `The server answered with an error (HTTP ${status}).`;
 }
 
+// What readJSON returns for a body that is not JSON.
+const notJSON = Symbol('not JSON');
+
 async function readJSON(res) {
   const text = await res.text();
   if (!text) return null;
   try {
     return JSON.parse(text);
   } catch {
-    return null;
+    return notJSON;
   }
 }
 
@@ -73,6 +76,10 @@ export async function request(path, { method = 'GET', body, token, signal } = {}
     throw new ApiError('Cannot reach the server. Check that it is running and your network is up.', { cause: err });
   }
   const data = await readJSON(res);
+  if (res.ok && data === notJSON) {
+    // A proxy's HTML page, say: not an empty list.
+    throw new ApiError(`The server answered with something other than JSON (HTTP ${res.status}); is a proxy in the way?`, { status: res.status });
+  }
   if (!res.ok) {
     const problem = data && typeof data === 'object' && !Array.isArray(data) ? data : null;
     let message = messageFor(res.status, problem);

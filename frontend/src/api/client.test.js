@@ -60,6 +60,14 @@ describe('request', () => {
     expect(err.retryAfter).toBe(3);
   });
 
+  it('fails an answer that is not JSON rather than reading it as nothing', async () => {
+    respond(200, '<html>Welcome to our portal</html>', 'text/html');
+    const err = await request('/api/movies').catch((e) => e);
+    expect(err.message).toMatch(/other than JSON \(HTTP 200\)/);
+    respond(202, '', 'text/plain');
+    expect((await request('/api/movies/view', { method: 'POST', body: { tmdb_id: 1 } })).data).toBe(null);
+  });
+
   it('says when the server cannot be reached', async () => {
     vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))));
     const err = await request('/api/movies').catch((e) => e);
