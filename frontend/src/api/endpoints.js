@@ -3,13 +3,19 @@ import { request } from './client.js';
 
 const json = (p) => p.then((r) => r.data);
 
-export async function listMovies({ limit = 1000, offset = 0, signal } = {}) {
-  const { data, headers } = await request(`/api/movies?limit=${limit}&offset=${offset}`, { signal });
-  const movies = data ?? [];
+/** A page of a list, and how many there are in all (X-Total-Count). */
+async function page(path, options) {
+  const { data, headers } = await request(path, options);
+  const items = data ?? [];
   // Number(null) is 0: without the header, the page itself is all we know.
   const header = headers.get('X-Total-Count');
   const total = header === null || header.trim() === '' ? NaN : Number(header);
-  return { movies, total: Number.isFinite(total) ? total : movies.length };
+  return { items, total: Number.isFinite(total) ? total : items.length };
+}
+
+export async function listMovies({ limit = 1000, offset = 0, signal } = {}) {
+  const { items, total } = await page(`/api/movies?limit=${limit}&offset=${offset}`, { signal });
+  return { movies: items, total };
 }
 
 export const getMovie = (id, { signal } = {}) => json(request(`/api/movies/${id}`, { signal }));
@@ -30,7 +36,11 @@ export const admin = {
   /** check: also compare the rebuilt projection with the live one (reports `differences`). */
   startReplay: (token, { check = false } = {}) =>
     json(request('/api/admin/replay', { method: 'POST', token, body: check ? { check: true } : undefined })),
-  deadLetters: (token, { signal } = {}) => json(request('/api/admin/dead-letters', { token, signal })),
+  /** The oldest dead letters (the server's default page), and how many there are. */
+  deadLetters: async (token, { signal } = {}) => {
+    const { items, total } = await page('/api/admin/dead-letters', { token, signal });
+    return { letters: items, total };
+  },
   requeue: (token, ids) =>
     json(request('/api/admin/dead-letters/requeue', { method: 'POST', token, body: ids ? { ids } : undefined })),
 };

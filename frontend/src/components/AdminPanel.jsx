@@ -108,7 +108,8 @@ function ReplayControl({ token }) {
         <div className="replay">
           <p role="status">
             State: <strong>{replay.state}</strong>
-            {replay.state === 'running' && replay.eta_seconds != null && <> · about {formatDuration(replay.eta_seconds)} left</>}
+            {/* 0 until the replay knows its rate */}
+            {replay.state === 'running' && replay.eta_seconds > 0 && <> · about {formatDuration(replay.eta_seconds)} left</>}
             {replay.state !== 'running' && replay.finished_at && <> · finished {formatTime(replay.finished_at)}</>}
           </p>
           <progress max={head || 1} value={head ? position : replay.state === 'done' ? 1 : 0} aria-label="Replay progress" aria-valuetext={`${percent}%, ${formatInt(position)} of ${formatInt(head)} events`} />
@@ -148,7 +149,8 @@ function ReplayControl({ token }) {
 
 function DeadLetters({ token }) {
   const notify = useNotify();
-  const { data: letters, errorObject, refresh } = usePolling((signal) => admin.deadLetters(token, { signal }), 10_000);
+  const { data, errorObject, refresh } = usePolling((signal) => admin.deadLetters(token, { signal }), 10_000);
+  const letters = data?.letters;
   const [selected, setSelected] = useState(() => new Set());
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState(null);
@@ -205,6 +207,11 @@ function DeadLetters({ token }) {
         </p>
       )}
       {letters && list.length === 0 && <p>None: every message was handled.</p>}
+      {data?.total > list.length && (
+        <p className="hint">
+          The oldest {formatInt(list.length)} of {formatInt(data.total)} are shown; “Requeue all” sends every one.
+        </p>
+      )}
       {list.length > 0 && (
         <div className="table-scroll">
           <table className="dead-letters">
@@ -247,7 +254,7 @@ function DeadLetters({ token }) {
           Requeue selected ({selected.size})
         </button>
         <button type="button" disabled={busy || list.length === 0} onClick={() => requeue(undefined)}>
-          Requeue all
+          Requeue all{data?.total > 0 ? ` (${formatInt(data.total)})` : ''}
         </button>
         <button type="button" className="button-quiet" onClick={refresh}>
           Reload list

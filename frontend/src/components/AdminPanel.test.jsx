@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { AdminPanel } from './AdminPanel.jsx';
 import { NoticeList, NoticesProvider } from './Notices.jsx';
-import { fakeApi, problem } from '../test/fakes.js';
+import { fakeApi, json, problem } from '../test/fakes.js';
 
 function renderAdmin() {
   return render(
@@ -97,7 +97,7 @@ describe('AdminPanel', () => {
     expect(api.calls.find((c) => c.path === '/api/admin/dead-letters/requeue').body).toEqual({ ids: ['a1'] });
     await waitFor(() => expect(screen.queryByText('decode: unexpected end of JSON')).not.toBeInTheDocument());
 
-    await user.click(screen.getByRole('button', { name: 'Requeue all' }));
+    await user.click(screen.getByRole('button', { name: /^Requeue all/ }));
     // The second notice, under the first: the one left was requeued.
     await waitFor(() => expect(screen.getAllByText('Requeued 1 dead letter.')).toHaveLength(2));
     expect(api.calls.filter((c) => c.path === '/api/admin/dead-letters/requeue').at(-1).body).toBeUndefined();
@@ -133,6 +133,20 @@ describe('AdminPanel', () => {
     }
   });
 
+  it('says when only the oldest dead letters are listed', async () => {
+    fakeApi({
+      'GET /api/admin/replay': () => ({ state: 'running', position: 10, head: 100, eta_seconds: 0 }),
+      'GET /api/admin/dead-letters': () => json(200, letters, { 'X-Total-Count': '5000' }),
+    });
+    const user = userEvent.setup();
+    renderAdmin();
+    await unlock(user);
+    expect(await screen.findByText(`The oldest ${letters.length} of 5,000 are shown; “Requeue all” sends every one.`)).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Requeue all (5,000)' })).toBeInTheDocument();
+    // A replay that does not know its rate yet gives no time left.
+    expect(screen.getByRole('status')).not.toHaveTextContent(/left/);
+  });
+
   it('says which dead letters could not be requeued', async () => {
     fakeApi({
       'GET /api/admin/replay': () => ({ state: 'idle', position: 0, head: 0 }),
@@ -142,7 +156,7 @@ describe('AdminPanel', () => {
     const user = userEvent.setup();
     renderAdmin();
     await unlock(user);
-    await user.click(await screen.findByRole('button', { name: 'Requeue all' }));
+    await user.click(await screen.findByRole('button', { name: /^Requeue all/ }));
     expect(await screen.findByText('Requeued 1 dead letter.')).toBeInTheDocument();
     expect(screen.getByText('Not requeued (1): b2: no queue for topic events')).toBeInTheDocument();
     expect(screen.getByText('1 selected dead letters were no longer in the queue.')).toBeInTheDocument();
