@@ -33,16 +33,23 @@ function Stat({ label, value, detail, warn }) {
   );
 }
 
+// A gap longer than this (a hidden tab, failing polls) starts the chart
+// anew, rather than draw a line across it.
+const RATE_GAP_S = 10;
+
+/** The rate history with the snapshot taken at t (seconds) added. */
+export function addRatePoint(h, t, value) {
+  const last = h.times.at(-1);
+  if (last === t) return h;
+  if (last !== undefined && t - last > RATE_GAP_S) h = { times: [], values: [] };
+  return { times: [...h.times, t].slice(-RATE_HISTORY), values: [...h.values, value].slice(-RATE_HISTORY) };
+}
+
 function useRateHistory(stats) {
   const [history, setHistory] = useState({ times: [], values: [] });
   useEffect(() => {
     if (!stats) return;
-    const t = Date.parse(stats.at) / 1000;
-    setHistory((h) =>
-      h.times.at(-1) === t
-        ? h
-        : { times: [...h.times, t].slice(-RATE_HISTORY), values: [...h.values, stats.events_per_second].slice(-RATE_HISTORY) },
-    );
+    setHistory((h) => addRatePoint(h, Date.parse(stats.at) / 1000, stats.events_per_second));
   }, [stats]);
   return history;
 }
@@ -141,7 +148,7 @@ export function PipelinePanel() {
               times={rate.times}
               values={rate.values}
               label="Events per second"
-              summary={`Events per second over the last ${rate.times.length * (POLL_MS / 1000)} seconds, now ${formatNumber(stats.events_per_second)}.`}
+              summary={`Events per second over the last ${formatDuration(rate.times.at(-1) - rate.times[0])}, now ${formatNumber(stats.events_per_second)}.`}
             />
           )}
           {stats.queues?.length > 0 && <QueueTable queues={stats.queues} />}

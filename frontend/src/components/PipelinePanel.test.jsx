@@ -1,6 +1,6 @@
 import { render, screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { managementURL, PipelinePanel } from './PipelinePanel.jsx';
+import { addRatePoint, managementURL, PipelinePanel } from './PipelinePanel.jsx';
 import { fakeApi, problem } from '../test/fakes.js';
 
 const stats = (fields = {}) => ({
@@ -74,5 +74,14 @@ describe('PipelinePanel', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent(
       'Pipeline statistics are unavailable: the service cannot store or read data right now; retry shortly',
     );
+  });
+
+  it('starts the rate chart anew after a gap', () => {
+    let h = { times: [], values: [] };
+    for (const t of [100, 102, 104]) h = addRatePoint(h, t, t);
+    expect(addRatePoint(h, 104, 1)).toBe(h); // the same snapshot
+    expect(h.times).toEqual([100, 102, 104]);
+    h = addRatePoint(h, 3704, 7); // an hour later
+    expect(h).toEqual({ times: [3704], values: [7] });
   });
 });
