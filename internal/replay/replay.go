@@ -116,7 +116,11 @@ type run struct {
 	id      int64
 	cursorX string // transaction id (xid8 as text)
 	cursorP int64
-	pending map[uuid.UUID][]events.Envelope // events of batches not handled yet
+	// pending holds the batches read but not handled yet by the live
+	// projection, as the span of positions their events read so far lie
+	// in: the events themselves are read again once handled, so that a
+	// projection far behind costs no memory per event.
+	pending map[uuid.UUID]span
 	done    int64
 	total   int64
 	start   time.Time
@@ -157,7 +161,7 @@ func (r *Replayer) Run(ctx context.Context, p Projection, opts Options) (Result,
 		WHERE projection = $1 AND state = 'running'`, p.Name()); err != nil {
 		return Result{}, err
 	}
-	ru := &run{r: r, p: p, opts: opts, shadow: p.Live() + suffix, pending: map[uuid.UUID][]events.Envelope{}, cursorX: "0", start: time.Now()}
+	ru := &run{r: r, p: p, opts: opts, shadow: p.Live() + suffix, pending: map[uuid.UUID]span{}, cursorX: "0", start: time.Now()}
 	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&ru.total); err != nil {
 		return Result{}, err
 	}
@@ -344,7 +348,7 @@ func (ru *run) round(ctx context.Context, db DB, horizon bool) (int, error) {
 			if handled[i] {
 				apply = append(apply, e.Envelope)
 			} else {
-				ru.pending[e.batch] = append(ru.pending[e.batch], e.Envelope)
+				ru.pending[e.batch] = ru.pending[e.batch].with(e.Position)
 			}
 		}
 		if err := ru.apply(ctx, db, apply); err != nil {
@@ -410,32 +414,31 @@ type logEvent struct {
 	batch uuid.UUID
 }
 
-func (ru *run) read(ctx context.Context, db DB, horizon bool) ([]logEvent, []bool, error) {
-	limit := `AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())`
-	if !horizon {
-		limit = ""
+// span is the positions from lo to hi; the zero span holds none.
+type span struct{ lo, hi int64 }
+
+func (s span) with(pos int64) span {
+	if s == (span{}) {
+		return span{pos, pos}
 	}
-	// A plain index scan, decoded as little as it can be: a ViewRecorded is
-	// all in its columns (its id, correlation and JSON are not needed), and
-	// the cursor's transaction id is read for the last event only. The
-	// handled batches are looked up apart, once per batch, not per event.
-	rows, err := db.Query(ctx, `
-		SELECT e.position, e.type, e.version, e.tmdb_id, e.occurred_at,
+	return span{min(s.lo, pos), max(s.hi, pos)}
+}
+
+// logColumns are what scanLog reads of an event e: decoded as little as
+// they can be, a ViewRecorded being all in its columns (its id,
+// correlation and JSON are not needed).
+const logColumns = `e.position, e.type, e.version, e.tmdb_id, e.occurred_at,
 		       CASE WHEN e.type = 'ViewRecorded' AND e.version = 1 THEN NULL ELSE e.event_id END,
 		       CASE WHEN e.type = 'ViewRecorded' AND e.version = 1 THEN NULL ELSE e.correlation_id END,
 		       CASE WHEN e.type = 'ViewRecorded' AND e.version = 1 THEN NULL ELSE e.data END,
-		       e.batch_id
-		FROM events e
-		WHERE (e.transaction_id, e.position) > ($1::text::xid8, $2) `+limit+`
-		ORDER BY e.transaction_id, e.position LIMIT $3`,
-		ru.cursorX, ru.cursorP, ru.opts.ChunkSize)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read the log: %w", err)
-	}
+		       e.batch_id`
+
+// scanLog reads rows of logColumns, and closes them.
+func scanLog(rows pgx.Rows) ([]logEvent, error) {
+	defer rows.Close()
 	var (
-		out     []logEvent
-		batches = map[uuid.UUID]bool{}
-		typ     pgtype.DriverBytes // borrowed: no copy per event
+		out []logEvent
+		typ pgtype.DriverBytes // borrowed: no copy per event
 	)
 	for rows.Next() {
 		var (
@@ -445,20 +448,45 @@ func (ru *run) read(ctx context.Context, db DB, horizon bool) ([]logEvent, []boo
 			data             []byte
 		)
 		if err := rows.Scan(&e.Position, &typ, &e.Version, &e.TMDBID, &e.OccurredAt, &eventID, &corr, &data, &batchID); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("read the log: %w", err)
+			return nil, err
 		}
 		e.Type = internType(typ)
 		e.EventID, e.CorrelationID, e.Data, e.OccurredAt = eventID.Bytes, corr.String, data, e.OccurredAt.UTC()
 		if batchID.Valid {
 			e.batch = batchID.Bytes
-			batches[e.batch] = false
 		}
 		out = append(out, e)
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	return out, rows.Err()
+}
+
+func (ru *run) read(ctx context.Context, db DB, horizon bool) ([]logEvent, []bool, error) {
+	limit := `AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())`
+	if !horizon {
+		limit = ""
+	}
+	// A plain index scan; the cursor's transaction id is read for the last
+	// event only. The handled batches are looked up apart, once per batch,
+	// not per event.
+	rows, err := db.Query(ctx, `
+		SELECT `+logColumns+`
+		FROM events e
+		WHERE (e.transaction_id, e.position) > ($1::text::xid8, $2) `+limit+`
+		ORDER BY e.transaction_id, e.position LIMIT $3`,
+		ru.cursorX, ru.cursorP, ru.opts.ChunkSize)
+	if err != nil {
 		return nil, nil, fmt.Errorf("read the log: %w", err)
+	}
+	out, err := scanLog(rows)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the log: %w", err)
+	}
+	batches := map[uuid.UUID]bool{}
+	for _, e := range out {
+		if e.batch != uuid.Nil {
+			batches[e.batch] = false
+		}
 	}
 	if len(out) == 0 {
 		return nil, nil, nil
@@ -519,12 +547,33 @@ func (ru *run) applyPending(ctx context.Context, db DB) error {
 	if err != nil {
 		return err
 	}
-	var apply []events.Envelope
+	if len(now) == 0 {
+		return nil
+	}
+	// Their events read again: those of each batch within its span (other
+	// transactions' events may lie between them; the batch id tells them
+	// apart), in one statement.
+	var los, his []int64
 	for _, id := range now {
-		apply = append(apply, ru.pending[id]...)
+		los, his = append(los, ru.pending[id].lo), append(his, ru.pending[id].hi)
 		delete(ru.pending, id)
 	}
-	slices.SortFunc(apply, func(a, b events.Envelope) int { return int(a.Position - b.Position) })
+	rows, err := db.Query(ctx, `
+		SELECT `+logColumns+`
+		FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS b(id, lo, hi)
+		CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.position BETWEEN b.lo AND b.hi AND e.batch_id = b.id) e
+		ORDER BY e.position`, postgres.UUIDs(now), los, his)
+	if err != nil {
+		return fmt.Errorf("read the held-back batches: %w", err)
+	}
+	read, err := scanLog(rows)
+	if err != nil {
+		return fmt.Errorf("read the held-back batches: %w", err)
+	}
+	apply := make([]events.Envelope, len(read))
+	for i, e := range read {
+		apply[i] = e.Envelope
+	}
 	return ru.apply(ctx, db, apply)
 }
 
