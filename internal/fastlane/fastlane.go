@@ -142,7 +142,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		lc := &conn{s: s, c: c, br: bufio.NewReaderSize(c, bufferSize)}
+		lc := &conn{s: s, c: c, br: bufio.NewReaderSize(c, bufferSize), opened: time.Now()}
 		if !s.track(lc) {
 			_ = c.Close()
 			return http.ErrServerClosed
@@ -217,9 +217,15 @@ func (s *Server) stop() {
 		_ = ln.Close()
 	}
 	for c := range s.conns {
-		c.closeIfIdle()
+		c.closeIfIdle(newConnGrace)
 	}
 }
+
+// newConnGrace is how long a connection that has sent no request yet is
+// left open by a shutdown, as net/http leaves one (it treats a new
+// connection older than 5 s as idle): a client that connected just before
+// is served, with Connection: close, instead of reset.
+var newConnGrace = 5 * time.Second
 
 // closeHandoff ends the http.Server's accepting, if Serve ever started it.
 func (s *Server) closeHandoff() {
@@ -239,6 +245,8 @@ type conn struct {
 	mu     sync.Mutex
 	busy   bool // reading or serving a request
 	closed bool
+	used   bool      // a request has begun on it
+	opened time.Time // when it was accepted
 
 	remote string
 	// deadline tells that a read deadline is set. A request that arrived
@@ -259,13 +267,21 @@ type conn struct {
 // connection's life.
 const maxKeptBuffer = 64 << 10
 
-func (c *conn) closeIfIdle() {
+// closeIfIdle closes the connection unless a request is in progress, or
+// none has begun yet and it was opened less than grace ago: that one is
+// looked at again once grace has passed.
+func (c *conn) closeIfIdle(grace time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.busy && !c.closed {
-		c.closed = true
-		_ = c.c.Close()
+	if c.busy || c.closed {
+		return
 	}
+	if wait := grace - time.Since(c.opened); !c.used && wait > 0 {
+		time.AfterFunc(wait, func() { c.closeIfIdle(0) })
+		return
+	}
+	c.closed = true
+	_ = c.c.Close()
 }
 
 // setBusy marks the connection busy; false means it was closed while idle.
@@ -273,6 +289,7 @@ func (c *conn) setBusy(busy bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.busy = busy
+	c.used = c.used || busy
 	return !c.closed
 }
 

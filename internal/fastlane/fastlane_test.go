@@ -440,6 +440,36 @@ func TestShutdownFinishesRequestsInProgress(t *testing.T) {
 	}
 }
 
+// A connection opened just before a shutdown, its request not sent yet,
+// is served (with Connection: close) as net/http serves it, not reset;
+// one that stays silent is closed once the grace has passed.
+func TestShutdownServesAConnectionOpenedJustBefore(t *testing.T) {
+	defer func(g time.Duration) { newConnGrace = g }(newConnGrace)
+	newConnGrace = 500 * time.Millisecond
+	lane, _, s := start(t, http.HandlerFunc(echo), 5*time.Second)
+	fresh, silent := dial(t, lane), dial(t, lane)
+	time.Sleep(50 * time.Millisecond) // accepted by the lane
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	time.Sleep(50 * time.Millisecond)
+	_, _ = io.WriteString(fresh, post(`{}`))
+	r := read(t, bufio.NewReader(fresh), 1)[0]
+	if r.StatusCode != http.StatusAccepted || !r.Close {
+		t.Errorf("a request sent during the shutdown got %d (close %v); want 202 with Connection: close", r.StatusCode, r.Close)
+	}
+	if !closedWithin(t, silent, 3*time.Second) {
+		t.Error("a silent new connection stayed open past the grace")
+	}
+	select {
+	case err := <-shut:
+		if err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("Shutdown did not return")
+	}
+}
+
 // A panic that gets past the handler's middleware closes that connection
 // only; the server goes on.
 func TestAPanicClosesOnlyItsConnection(t *testing.T) {
