@@ -255,7 +255,7 @@ func (b *base) runWorker(ctx context.Context) error {
 		EventGroups: map[string][]cqrs.GroupEventHandler{},
 		EventTypes:  groupEventTypes, // the same lists decide the views exchange's bindings
 		Logger:      b.wlog, Log: b.log, Metrics: b.metrics,
-		Healthy:     b.pool.Ping,
+		Healthy: b.pool.Ping,
 	}
 	if b.wants("commands") {
 		reg, err := handlers.NewRegisterMovieHandler(store)
