@@ -115,7 +115,9 @@ type Client struct {
 	// nanoseconds (0: none): no request goes out before it, from any call.
 	notBefore atomic.Int64
 	controlID int64
-	// confirmed is when the control movie was last found (Unix ns).
+	// confirmed is when TMDB last answered a movie with its facts (Unix
+	// ns): proof that the base path serves movies, so that a 404 means
+	// what it says.
 	confirmed atomic.Int64
 }
 
@@ -239,6 +241,7 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 		}
 		switch {
 		case err == nil:
+			c.confirmed.Store(time.Now().UnixNano())
 			return m, nil
 		case ctx.Err() != nil:
 			// Wrap both: the caller's reason is what errors.Is should find,
@@ -248,6 +251,10 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 			c.logger.LogAttrs(ctx, slog.LevelError, "tmdb rejected the api key or read token",
 				slog.String("path", path), slog.String("error", err.Error()))
 			return Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, err)
+		case errors.Is(err, ErrNotFound) && id == c.controlID && !c.recentlyConfirmed():
+			// The control cannot vouch for its own 404: with no other movie
+			// found lately, it is what a wrong base path answers too.
+			return Movie{}, fmt.Errorf("tmdb: movie %d: %w (its 404: %v)", id, &unconfirmedError{reason: "the control movie itself, with no other movie found lately", err: errControlNotFound}, err)
 		case errors.Is(err, ErrNotFound) && id != c.controlID:
 			if cerr := c.confirmNotFound(ctx); cerr != nil {
 				return Movie{}, fmt.Errorf("tmdb: movie %d: %w (its 404: %v)", id, cerr, err)
@@ -294,15 +301,14 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 // and its views with it. If the control movie is not found either, the
 // 404 settles nothing: a retryable error, logged loudly.
 func (c *Client) confirmNotFound(ctx context.Context) error {
-	if last := c.confirmed.Load(); last != 0 && time.Since(time.Unix(0, last)) < notFoundTrusted {
+	if c.recentlyConfirmed() {
 		return nil
 	}
 	_, err := c.Movie(ctx, c.controlID)
 	switch {
 	case err == nil:
-		c.confirmed.Store(time.Now().UnixNano())
 		return nil
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, errControlNotFound), errors.Is(err, ErrNotFound):
 		if c.logger != nil {
 			c.logger.LogAttrs(ctx, slog.LevelError, "TMDB answers 404 for the control movie too: TMDB_BASE_URL is probably wrong, and no movie is removed until it answers",
 				slog.Int64("control_id", c.controlID), slog.String("base_path", c.base.Path))
@@ -313,6 +319,16 @@ func (c *Client) confirmNotFound(ctx context.Context) error {
 		return &unconfirmedError{reason: fmt.Sprintf("asking for control movie %d", c.controlID), err: err}
 	}
 }
+
+// recentlyConfirmed tells whether TMDB answered a movie with its facts
+// within notFoundTrusted: its 404s are then believed.
+func (c *Client) recentlyConfirmed() bool {
+	last := c.confirmed.Load()
+	return last != 0 && time.Since(time.Unix(0, last)) < notFoundTrusted
+}
+
+// errControlNotFound is the control movie's own 404, not believed.
+var errControlNotFound = errors.New("TMDB answered 404 for the control movie")
 
 // pause holds back every request of the client for d (a Retry-After),
 // unless an earlier answer asked for a longer pause.

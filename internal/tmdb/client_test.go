@@ -134,13 +134,23 @@ func fastConfig(baseURL string) Config {
 		MaxAttempts: 4,
 		MinBackoff:  time.Millisecond,
 		MaxBackoff:  5 * time.Millisecond,
-		// The movie the tests ask for: a 404 needs no confirmation here
-		// (TestANotFoundIsConfirmedByTheControlMovie tests it).
-		ControlID: inceptionID,
+		// Not a movie the tests ask for: with mustNew's client, a 404 needs
+		// no confirmation (TestANotFoundIsConfirmedByTheControlMovie tests it).
+		ControlID: 550,
 	}
 }
 
+// mustNew returns a client that believes TMDB's 404s, as one that found a
+// movie a moment ago does.
 func mustNew(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	c := mustNewUnconfirmed(t, cfg)
+	c.confirmed.Store(time.Now().UnixNano())
+	return c
+}
+
+// mustNewUnconfirmed returns a client that has found no movie yet.
+func mustNewUnconfirmed(t *testing.T, cfg Config) *Client {
 	t.Helper()
 	c, err := New(cfg)
 	if err != nil {
@@ -249,9 +259,7 @@ func TestANotFoundIsConfirmedByTheControlMovie(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			s, srv := serve(t, c.script...)
-			cfg := fastConfig(srv.URL + "/3")
-			cfg.ControlID = 550
-			client := mustNew(t, cfg)
+			client := mustNewUnconfirmed(t, fastConfig(srv.URL+"/3"))
 			_, err := client.Movie(t.Context(), unknown)
 			if got := errors.Is(err, ErrNotFound); got != c.wantNotFound {
 				t.Errorf("errors.Is(%v, ErrNotFound) = %v, want %v", err, got, c.wantNotFound)
@@ -839,5 +847,29 @@ func TestAPIErrorIs(t *testing.T) {
 		if got := errors.Is(err, ErrUnauthorized); got != tt.unauthorized {
 			t.Errorf("status %d: errors.Is ErrUnauthorized: got %v, want %v", tt.status, got, tt.unauthorized)
 		}
+	}
+}
+
+// The control movie's own 404 cannot confirm itself: with no other movie
+// found lately, a wrong base path answers it too, and the control movie
+// (and its views) must not be removed for it. Once TMDB has answered
+// another movie, its 404 is believed.
+func TestTheControlMoviesOwnNotFoundNeedsAnotherMovieFound(t *testing.T) {
+	t.Parallel()
+	inception := reply{status: http.StatusOK, body: `{"id":27205,"title":"Inception","vote_average":8.4,"vote_count":30000,"popularity":60.1,"release_date":"2010-07-15","poster_path":"/a.jpg","genres":[{"id":18,"name":"Drama"}]}`}
+	s, srv := serve(t, notFound, inception, notFound)
+	client := mustNewUnconfirmed(t, fastConfig(srv.URL+"/3"))
+	_, err := client.Movie(t.Context(), 550)
+	if errors.Is(err, ErrNotFound) || !Retryable(err) {
+		t.Fatalf("the control movie's 404, nothing found yet: got %v (not found %v, retryable %v); want a retryable error, not ErrNotFound", err, errors.Is(err, ErrNotFound), Retryable(err))
+	}
+	if _, err := client.Movie(t.Context(), inceptionID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Movie(t.Context(), 550); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the control movie's 404 after another movie was found: got %v, want ErrNotFound", err)
+	}
+	if n := len(s.requests()); n != 3 {
+		t.Errorf("requests: got %d, want 3", n)
 	}
 }
