@@ -38,7 +38,17 @@ type Enrichment struct {
 	source MovieSource
 	now    func() time.Time
 	log    *slog.Logger
+	// FetchTimeout bounds one movie's TMDB call, its retries and its 404's
+	// confirmation included (default DefaultFetchTimeout): the enrichment
+	// takes one message at a time, and a TMDB asking for a minute's wait
+	// on every retry held the queue for several minutes a message. A call
+	// cut short is asked for again by the refresher.
+	FetchTimeout time.Duration
 }
+
+// DefaultFetchTimeout is Enrichment.FetchTimeout's default: five attempts
+// of 10 s and their backoff fit in it.
+const DefaultFetchTimeout = 90 * time.Second
 
 // NewEnrichment refuses nil dependencies. db is where a fetch that failed
 // for a while is marked to be asked for again (registry.WantRefresh).
@@ -68,7 +78,13 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 	if done, err := e.uow.Handled(ctx, EnrichmentName, env.EventID); err != nil || done {
 		return err
 	}
-	movie, err := e.source.Movie(ctx, env.TMDBID)
+	timeout := e.FetchTimeout
+	if timeout <= 0 {
+		timeout = DefaultFetchTimeout
+	}
+	fetchCtx, cancel := context.WithTimeout(ctx, timeout)
+	movie, err := e.source.Movie(fetchCtx, env.TMDBID)
+	cancel()
 	switch {
 	case err != nil && ctx.Err() != nil:
 		// The worker is stopping: TMDB's answer is unknown, so the message

@@ -36,12 +36,19 @@ type source struct {
 	// stop, if set, is called during the request: the worker's shutdown
 	// cancelling the message's context while TMDB is being asked.
 	stop context.CancelFunc
+	// hang makes the request last until its context ends (TMDB holding
+	// the call through retries and Retry-After waits).
+	hang bool
 }
 
 func (s *source) Movie(ctx context.Context, id int64) (tmdb.Movie, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	if s.hang {
+		<-ctx.Done()
+		return tmdb.Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, ctx.Err())
+	}
 	if s.stop != nil {
 		s.stop()
 		return tmdb.Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, ctx.Err())
@@ -175,6 +182,7 @@ func TestEnrichment(t *testing.T) {
 		name       string
 		err        error
 		stopping   bool // the worker stops while TMDB is asked
+		hang       bool // TMDB holds the call past FetchTimeout
 		refresh    bool // the movie is active, a refresh is asked for
 		wanted     bool // an earlier refresh of it failed
 		wantErr    bool
@@ -188,6 +196,9 @@ func TestEnrichment(t *testing.T) {
 		// pending, and the refresher asks again later.
 		{name: "bad key", err: &tmdb.APIError{HTTPStatus: 401, Code: 7}, wantStatus: registry.StatusPending},
 		{name: "TMDB down", err: &tmdb.APIError{HTTPStatus: 503}, wantStatus: registry.StatusPending},
+		// A call held past FetchTimeout ends, and the movie is asked for again.
+		{name: "TMDB holding the call", hang: true, wantStatus: registry.StatusPending},
+		{name: "TMDB holding a refresh", refresh: true, hang: true, wantStatus: registry.StatusActive, wantWanted: true},
 		// Not TMDB's own 404 (a wrong TMDB_BASE_URL): no removal.
 		{name: "a 404 of something else", err: &tmdb.APIError{HTTPStatus: 404}, wantStatus: registry.StatusPending},
 		// An answer that will not change if asked again: a permanent error
@@ -221,12 +232,13 @@ func TestEnrichment(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			src := &source{movie: tmdb.Movie{Title: "Inception", VoteAverage: 8.1, VoteCount: 13752, Genres: []tmdb.Genre{{ID: 28, Name: "Action"}}}, err: c.err}
+			src := &source{movie: tmdb.Movie{Title: "Inception", VoteAverage: 8.1, VoteCount: 13752, Genres: []tmdb.Genre{{ID: 28, Name: "Action"}}}, err: c.err, hang: c.hang}
 			var logs bytes.Buffer
 			h, err := handlers.NewEnrichment(f.store, f.pool, src, func() time.Time { return now }, slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
+			h.FetchTimeout = 100 * time.Millisecond
 			ctx := t.Context()
 			if c.stopping {
 				var cancel context.CancelFunc
