@@ -236,9 +236,25 @@ func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel, returned <-c
 	err = pgx.BeginTxFunc(ctx, r.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		var offset int64
 		var txid string
-		if err := tx.QueryRow(ctx, `SELECT offset_acked, last_processed_transaction_id::text FROM watermill_offsets_outbox
-			WHERE consumer_group = $1 FOR UPDATE`, RelayConsumerGroup).Scan(&offset, &txid); err != nil {
+		var ahead bool
+		if err := tx.QueryRow(ctx, `SELECT offset_acked, last_processed_transaction_id::text,
+				last_processed_transaction_id >= pg_snapshot_xmax(pg_current_snapshot())
+			FROM watermill_offsets_outbox WHERE consumer_group = $1 FOR UPDATE`, RelayConsumerGroup).Scan(&offset, &txid, &ahead); err != nil {
 			return fmt.Errorf("lock the relay offset: %w", err)
+		}
+		if ahead {
+			// A transaction id this cluster has not given out yet: the
+			// offset came from another cluster (a dump restored, a logical
+			// replica promoted), whose ids ran higher. Every new row would
+			// sort behind it, never be forwarded, and be pruned. Forwarding
+			// starts over instead; consumers skip what they handled.
+			r.log.Error("relay: the outbox offset is ahead of this database's transaction ids (restored from another cluster?): forwarding from the start of the outbox",
+				"offset_transaction_id", txid)
+			if _, err := tx.Exec(ctx, `UPDATE watermill_offsets_outbox SET offset_acked = 0, last_processed_transaction_id = '0'
+				WHERE consumer_group = $1`, RelayConsumerGroup); err != nil {
+				return fmt.Errorf("reset the relay offset: %w", err)
+			}
+			offset, txid = 0, "0"
 		}
 		// Only transactions older than every running one: a row that
 		// commits late can never appear behind the offset.

@@ -135,6 +135,25 @@ func TestRelayMakesItsOffsetRowOnceItCan(t *testing.T) {
 	wantOneRegisterMovie(t, url, firstBatch)
 }
 
+// TestRelayStartsOverFromAnOffsetAheadOfTheDatabase: after a database is
+// restored from a dump into another cluster, the offset holds a
+// transaction id the new cluster has not given out yet; rows written
+// after the restore must still be forwarded, not skipped and pruned.
+func TestRelayStartsOverFromAnOffsetAheadOfTheDatabase(t *testing.T) {
+	t.Parallel()
+	pool, url := registerMovieRelayEnv(t)
+	ctx := t.Context()
+	if _, err := pool.Exec(ctx, `INSERT INTO watermill_offsets_outbox (consumer_group, offset_acked, last_processed_transaction_id)
+		VALUES ($1, 7, (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000)::text::xid8)
+		ON CONFLICT (consumer_group) DO UPDATE SET offset_acked = excluded.offset_acked,
+			last_processed_transaction_id = excluded.last_processed_transaction_id`, messaging.RelayConsumerGroup); err != nil {
+		t.Fatal(err)
+	}
+	sendRegisterMovie(t, pool)
+	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
+	wantOneRegisterMovie(t, url, runRelay(t, relay))
+}
+
 // TestRelayKeepsAMessageNoQueueTook: a message RabbitMQ routes to no
 // queue (one deleted by hand, a broker that lost its definitions) comes
 // back to the relay instead of being confirmed and dropped: the offset
