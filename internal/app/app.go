@@ -7,7 +7,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -80,7 +79,8 @@ type Options struct {
 	// Handlers selects the worker's handlers: "commands", the event group
 	// names; empty means all.
 	Handlers []string
-	// StartupTimeout bounds the wait for PostgreSQL and RabbitMQ.
+	// StartupTimeout bounds the wait for PostgreSQL at start (RabbitMQ is
+	// waited for as long as it takes: declareTopology).
 	StartupTimeout time.Duration
 }
 
@@ -117,31 +117,37 @@ func newBase(ctx context.Context, cfg config.Config, opts Options, log *slog.Log
 
 func (b *base) close() { b.pool.Close() }
 
-// declareTopology waits for RabbitMQ (bounded) and declares every
-// exchange and queue.
+// declareTopology waits for RabbitMQ and declares every exchange and
+// queue. It waits as long as it takes (until ctx ends), saying so every
+// minute: giving up would end the process, and in `trend all` the API with
+// it, which is to keep accepting while RabbitMQ is down.
 func (b *base) declareTopology(ctx context.Context) error {
-	cctx, cancel := context.WithTimeout(ctx, b.opts.StartupTimeout)
-	defer cancel()
 	delay := 250 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := Topology.Declare(cctx, b.cfg.AMQPURL)
+	var warned time.Time
+	for start := time.Now(); ; {
+		err := Topology.Declare(ctx, b.cfg.AMQPURL)
 		if err == nil {
+			if !warned.IsZero() {
+				b.log.Info("RabbitMQ is reachable", "waited", time.Since(start).Round(time.Second).String())
+			}
 			return nil
 		}
-		if attempt == 1 {
-			b.log.Warn("RabbitMQ is not reachable yet, retrying", "url", config.Redacted(b.cfg.AMQPURL), "error", err)
+		if time.Since(warned) >= topologyWarnEvery {
+			warned = time.Now()
+			b.log.Warn("RabbitMQ is not reachable yet, retrying", "url", config.Redacted(b.cfg.AMQPURL),
+				"waited", time.Since(start).Round(time.Second).String(), "error", err)
 		}
 		select {
-		case <-cctx.Done():
-			if ctx.Err() != nil {
-				return ctx.Err() // asked to stop while waiting
-			}
-			return fmt.Errorf("RabbitMQ at %s is unreachable: %w", config.Redacted(b.cfg.AMQPURL), err)
+		case <-ctx.Done():
+			return ctx.Err() // asked to stop while waiting
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 5*time.Second)
 	}
 }
+
+// topologyWarnEvery is how often declareTopology says it is still waiting.
+var topologyWarnEvery = time.Minute
 
 // pgCheck tells whether PostgreSQL answers. Anyone may call /readyz: the
 // answer says what failed, not pgx's error, which names the database, its

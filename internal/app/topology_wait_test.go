@@ -1,0 +1,74 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/movietrend/trend/internal/config"
+)
+
+// lockedBuffer is a bytes.Buffer safe for a logger and a test to share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// TestTheTopologyWaitsForRabbitMQPastTheStartupTimeout: RabbitMQ down at
+// start must not end the process (in `trend all`, the API with it) once
+// the startup timeout passes; the wait goes on, saying so, until asked to
+// stop.
+func TestTheTopologyWaitsForRabbitMQPastTheStartupTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there
+	defer func(d time.Duration) { topologyWarnEvery = d }(topologyWarnEvery)
+	topologyWarnEvery = 300 * time.Millisecond
+	var logs lockedBuffer
+	b := &base{
+		cfg:  config.Config{AMQPURL: "amqp://guest:guest@" + addr + "/"},
+		opts: Options{StartupTimeout: 100 * time.Millisecond},
+		log:  slog.New(slog.NewTextHandler(&logs, nil)),
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- b.declareTopology(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("gave up after %v: %v", b.opts.StartupTimeout, err)
+	case <-time.After(time.Second):
+	}
+	if n := strings.Count(logs.String(), "RabbitMQ is not reachable yet"); n < 2 {
+		t.Errorf("said it waits %d times in a second, want it said again every %v:\n%s", n, topologyWarnEvery, logs.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("stopped with %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not stop when asked")
+	}
+}
