@@ -143,10 +143,14 @@ vulncheck:
 # The private servers are stopped afterwards, whatever the outcome, so that
 # a test run leaves running only what `make services` started.
 # FAULTS_REQUIRED=1: a test that cannot start them fails instead of skipping.
+# One shell, so that the private servers are stopped however it ends: a
+# start that fails halfway, a failed test, an interrupt.
 test-faults:
-	bash scripts/faults-env.sh start
-	status=0; FAULTS_REQUIRED=1 $(GO) test -tags faults -race -count=1 -run Fault -v -timeout 20m ./cmd/trend/ || status=$$?; \
-	if [ "$$(id -u)" = 0 ]; then bash scripts/faults-env.sh stop >/dev/null || status=1; fi; exit $$status
+	status=0; stop_servers() { if [ "$$(id -u)" = 0 ]; then bash scripts/faults-env.sh stop >/dev/null || status=1; fi; }; \
+	trap 'stop_servers; exit 130' INT TERM; \
+	bash scripts/faults-env.sh start || status=$$?; \
+	if [ $$status = 0 ]; then FAULTS_REQUIRED=1 $(GO) test -tags faults -race -count=1 -run Fault -v -timeout 20m ./cmd/trend/ || status=$$?; fi; \
+	stop_servers; exit $$status
 
 test-short:
 	$(GO) test -count=1 -short ./...
