@@ -319,6 +319,10 @@ func TestNginxProxiesTheStream(t *testing.T) {
 			case <-time.After(10 * time.Second):
 			}
 			fmt.Fprint(w, "event: movies\ndata: []\n\n")
+		case "/readyz":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"status":"unavailable"}`)
 		case "/api/movies":
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, "["+strings.Repeat(`{"tmdb_id":27205,"title":"Inception"},`, 100)+`{"tmdb_id":1}]`)
@@ -479,13 +483,28 @@ http {
 				t.Errorf("GET %s: got %d %.80q, want 200 and index.html", path, resp.StatusCode, b)
 			}
 		}
-		resp, err := client.Get(base + "/assets/missing.js")
+		for _, path := range []string{"/assets/missing.js", "/metrics", "/api"} {
+			resp, err := client.Get(base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("GET %s: got %d, want 404 (not index.html)", path, resp.StatusCode)
+			}
+		}
+	})
+
+	// A probe at the dashboard's port gets the API's own readiness.
+	t.Run("health", func(t *testing.T) {
+		resp, err := client.Get(base + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound {
-			t.Errorf("GET /assets/missing.js: got %d, want 404 (not index.html)", resp.StatusCode)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "unavailable") {
+			t.Errorf("GET /readyz: got %d %.80q, want the API's 503", resp.StatusCode, b)
 		}
 	})
 }
