@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -67,6 +68,40 @@ func TestExtraArgumentsAreRefused(t *testing.T) {
 				t.Errorf("trend %s: stderr %q, want a short message saying what is wrong", strings.Join(args, " "), msg)
 			}
 		})
+	}
+}
+
+// TestTheStandInRunsBesideABadConfiguration: `trend tmdb-fake` uses no
+// setting of the service's, so a configuration that cannot be read (here
+// a DATABASE_URL that is not one) must not stop it; every service role
+// still refuses it.
+func TestTheStandInRunsBesideABadConfiguration(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "tmdb-fake", "--addr", addr)
+	cmd.Env = append(os.Environ(), "DATABASE_URL=not a url at all")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = syncWriter(&logs), syncWriter(&logs)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	waitFor(t, 10*time.Second, "the stand-in to answer", func() bool {
+		resp, err := http.Get("http://" + addr + "/3/movie/550?api_key=k")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	check := exec.CommandContext(ctx, binary, "migrate")
+	check.Env = cmd.Env
+	out, err := check.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "configuration") {
+		t.Errorf("trend migrate with that configuration: %v, %q; want it refused", err, tail(string(out), 5))
 	}
 }
 

@@ -114,12 +114,18 @@ func run(args []string) error {
 	if err := app.CheckFlags(role, opts, ro, lo); err != nil {
 		return usageError{err}
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+	cfg, cfgErr := config.Load()
+	// The stand-in and the load generator use no setting of the service's
+	// but its log level: a bad .env beside them must not stop them.
+	standalone := role == "tmdb-fake" || role == "load"
+	if cfgErr != nil && !standalone {
+		return fmt.Errorf("configuration: %w", cfgErr)
 	}
 	level, _ := cfg.SlogLevel()
 	log := app.NewLogger(level)
+	if cfgErr != nil {
+		log.Warn("the service's configuration has an error, which "+role+" does not need", "error", cfgErr)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The first signal asks for a graceful stop; after it the signals get
