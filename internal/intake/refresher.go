@@ -108,6 +108,9 @@ func (r *Refresher) Tick(ctx context.Context) (int, error) {
 	pendingCutoff := now.Add(-r.cfg.PendingAfter)
 	n := 0
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		// Pending movies first: they show no facts at all, and with more
+		// stale active movies than a tick takes, sorted by age alone they
+		// would never come up (their registration is recent).
 		// since: when the facts were first wanted and did not come, for a
 		// movie left pending (its registration) or an active one whose
 		// refresh failed (registry.WantRefresh); both are asked for again at
@@ -122,7 +125,7 @@ func (r *Refresher) Tick(ctx context.Context) (int, error) {
 			       AND (refresh_requested_at IS NULL OR refresh_requested_at
 			            + least($7 * interval '1 microsecond', greatest($6 * interval '1 microsecond',
 			                    refresh_requested_at - w.since)) <= $5))
-			ORDER BY coalesce(facts_fetched_at, registered_at) LIMIT $2 FOR UPDATE OF movies SKIP LOCKED`,
+			ORDER BY status = 'pending' DESC, coalesce(facts_fetched_at, registered_at) LIMIT $2 FOR UPDATE OF movies SKIP LOCKED`,
 			cutoff, r.cfg.PerTick, pendingCutoff, r.cfg.MaxAge > 0, now,
 			r.cfg.PendingAfter.Microseconds(), r.cfg.PendingMaxWait.Microseconds())
 		if err != nil {

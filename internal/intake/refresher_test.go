@@ -77,6 +77,38 @@ func TestRefresherAsksForStaleFactsOnly(t *testing.T) {
 	}
 }
 
+// TestRefresherAsksForPendingMoviesFirst: a movie whose first fetch
+// failed comes before stale active movies, however many of those there
+// are: sorted by age alone it came after every one of them.
+func TestRefresherAsksForPendingMoviesFirst(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	ctx := t.Context()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for id := int64(1); id <= 3; id++ {
+		if _, err := registry.Register(ctx, pool, id, now.Add(-60*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := registry.SetStatus(ctx, pool, id, registry.StatusActive, now.Add(-50*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := registry.Register(ctx, pool, 9, now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := intake.NewRefresher(pool, slog.New(slog.DiscardHandler), intake.RefresherConfig{MaxAge: 24 * time.Hour, PerTick: 1, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Tick(ctx); err != nil || n != 1 {
+		t.Fatalf("tick: %d, %v", n, err)
+	}
+	var cmd commands.RefreshMovie
+	if out := testenv.Outbox(t, pool); len(out) != 1 || json.Unmarshal(out[0].Payload, &cmd) != nil || cmd.TMDBID != 9 {
+		t.Errorf("the first tick asked for %+v, want the pending movie 9", cmd)
+	}
+}
+
 // TestRefresherAsksAgainAtGrowingIntervals: a movie left pending is asked
 // for 30 s after its registration, and an active movie whose refresh
 // failed (TMDB down, or refusing our key) 30 s after that failure; then
