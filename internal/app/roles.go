@@ -453,6 +453,10 @@ func RunTMDBFake(ctx context.Context, addr, catalogPath, apiKey, readToken strin
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	log.Info("TMDB stand-in serving", "base_url", "http://"+ln.Addr().String()+"/3", "movies", catalog.Len(), "key_required", apiKey != "" || readToken != "")
+	if _, ok := catalog.Movie(tmdb.DefaultControlID); !ok {
+		log.Warn("the catalog lacks the control movie the service asks for before it believes a 404: no movie will ever be removed as unknown",
+			"control_id", tmdb.DefaultControlID)
+	}
 	srv := &http.Server{Handler: tmdbfake.NewHandler(catalog, tmdbfake.Options{APIKey: apiKey, ReadToken: readToken, Logger: log}), ReadHeaderTimeout: 5 * time.Second}
 	return serveHTTP(ctx, srv, ln, log)
 }

@@ -46,10 +46,10 @@ const (
 	// are seconds.
 	pauseCeiling = 15 * time.Minute
 
-	// defaultControlID is Fight Club, in TMDB since its first days (and in
-	// the stand-in's catalog). notFoundTrusted is how long its answer
-	// vouches for the 404s that follow.
-	defaultControlID = 550
+	// DefaultControlID is Fight Club, in TMDB since its first days (and in
+	// the stand-in's catalog). notFoundTrusted is how long a movie TMDB
+	// answered (the control or any other) vouches for the 404s that follow.
+	DefaultControlID = 550
 	notFoundTrusted  = 10 * time.Minute
 
 	// maxBodyBytes bounds what we read from one response; movie details are a
@@ -175,7 +175,7 @@ func New(cfg Config) (*Client, error) {
 		maxBackoff:  orDefault(cfg.MaxBackoff, defaultMaxBackoff),
 		http:        cfg.HTTPClient,
 		logger:      cfg.Logger,
-		controlID:   orDefault(cfg.ControlID, defaultControlID),
+		controlID:   orDefault(cfg.ControlID, DefaultControlID),
 	}
 	if c.minBackoff > c.maxBackoff {
 		errs = append(errs, fmt.Errorf("min backoff %s exceeds max backoff %s", c.minBackoff, c.maxBackoff))
