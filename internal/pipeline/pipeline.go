@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/projections/trend"
@@ -61,8 +62,9 @@ type Collector struct {
 	// each snapshot dials RabbitMQ and scans the outbox's backlog.
 	MaxAge time.Duration
 
-	mu   sync.Mutex
-	last Stats
+	mu     sync.Mutex
+	last   Stats
+	flight singleflight.Group
 }
 
 // NewCollector returns a Collector for the given database and broker.
@@ -81,6 +83,26 @@ func (c *Collector) Stats(ctx context.Context) (Stats, error) {
 			return last, nil
 		}
 	}
+	// Callers at the same time share one snapshot (each dials RabbitMQ and
+	// scans the outbox's backlog); it runs on its own deadline, so that the
+	// first caller leaving does not fail the others.
+	ch := c.flight.DoChan("snapshot", func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), snapshotTimeout)
+		defer cancel()
+		return c.snapshot(ctx)
+	})
+	select {
+	case r := <-ch:
+		return r.Val.(Stats), r.Err
+	case <-ctx.Done():
+		return Stats{}, ctx.Err()
+	}
+}
+
+// snapshotTimeout bounds one snapshot.
+const snapshotTimeout = 10 * time.Second
+
+func (c *Collector) snapshot(ctx context.Context) (Stats, error) {
 	s := Stats{At: time.Now().UTC(), DeadLetters: -1, Queues: []Queue{}}
 	err := c.pool.QueryRow(ctx, `
 		WITH backlog AS (`+messaging.Backlog+`)
@@ -97,7 +119,7 @@ func (c *Collector) Stats(ctx context.Context) (Stats, error) {
 	if s.LogHead > s.ProjectionPosition {
 		c.projectionLag(ctx, &s)
 	}
-	c.queues(&s)
+	c.queues(ctx, &s)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -151,23 +173,47 @@ func (c *Collector) projectionLag(ctx context.Context, s *Stats) {
 	}
 }
 
-func (c *Collector) queues(s *Stats) {
-	conn, err := messaging.Dial(context.Background(), c.amqpURL, "trend pipeline view", 2*time.Second)
+// queuesTimeout bounds the queues' part of a snapshot: the dial bounded
+// only the handshake, and a broker that stalled after it held the
+// snapshot, and every poll and scrape behind it, until its heartbeat gave
+// up.
+var queuesTimeout = 3 * time.Second
+
+func (c *Collector) queues(ctx context.Context, s *Stats) {
+	ctx, cancel := context.WithTimeout(ctx, queuesTimeout)
+	defer cancel()
+	conn, err := messaging.Dial(ctx, c.amqpURL, "trend pipeline view", 2*time.Second)
 	if err != nil {
 		s.BrokerError = "RabbitMQ is unreachable"
 		return
 	}
+	// A connection closed with a deadline in the past ends the calls
+	// waiting on it at once, answered or not.
+	stop := context.AfterFunc(ctx, func() { _ = conn.CloseDeadline(time.Now()) })
+	defer stop()
 	defer conn.Close()
+	late := func() bool {
+		if ctx.Err() != nil {
+			s.BrokerError = "RabbitMQ did not answer in time"
+			return true
+		}
+		return false
+	}
 	for _, name := range c.topology.Queues() {
 		// A passive declare fails and closes the channel if the queue does
 		// not exist yet, so each queue gets its own channel.
 		ch, err := conn.Channel()
 		if err != nil {
-			s.BrokerError = err.Error()
+			if !late() {
+				s.BrokerError = err.Error()
+			}
 			return
 		}
 		q, err := messaging.InspectQueue(ch, name)
 		if err != nil {
+			if late() {
+				return
+			}
 			continue
 		}
 		_ = ch.Close()

@@ -1,0 +1,123 @@
+package pipeline
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/testenv"
+)
+
+// stallingBroker forwards TCP to the broker at upstream until the client
+// opens its first channel, and then nothing more, either way, closing
+// nothing: a broker that answered the handshake and then stalled
+// (overloaded, or the network gone mid-call).
+func stallingBroker(t *testing.T, upstream string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var held []net.Conn
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", upstream)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			held = append(held, c, up)
+			mu.Unlock()
+			var stalled atomic.Bool
+			go func() { // broker to client, until the stall
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := up.Read(buf)
+					if err != nil || stalled.Load() {
+						return
+					}
+					if _, err := c.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+			}()
+			go func() { // client to broker, frame by frame
+				r := bufio.NewReader(c)
+				header := make([]byte, 8) // "AMQP" 0 0 9 1
+				if _, err := io.ReadFull(r, header); err != nil {
+					return
+				}
+				if _, err := up.Write(header); err != nil {
+					return
+				}
+				for {
+					// type, channel, size, payload, frame end (0xCE)
+					head := make([]byte, 7)
+					if _, err := io.ReadFull(r, head); err != nil {
+						return
+					}
+					frame := make([]byte, 7+int(binary.BigEndian.Uint32(head[3:]))+1)
+					copy(frame, head)
+					if _, err := io.ReadFull(r, frame[7:]); err != nil {
+						return
+					}
+					if binary.BigEndian.Uint16(head[1:3]) != 0 {
+						stalled.Store(true) // a channel's first frame: stall
+						return
+					}
+					if _, err := up.Write(frame); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestAStalledBrokerDoesNotHoldTheSnapshot: a broker that answers the
+// handshake and then nothing ends the queues' part of a snapshot after
+// queuesTimeout, with the broker's error said, instead of holding it (and
+// every poll behind it) until the connection's heartbeat gives up.
+func TestAStalledBrokerDoesNotHoldTheSnapshot(t *testing.T) {
+	u, err := url.Parse(testenv.BrokerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = stallingBroker(t, u.Host)
+	defer func(d time.Duration) { queuesTimeout = d }(queuesTimeout)
+	queuesTimeout = 500 * time.Millisecond
+	c := NewCollector(testenv.Pool(t), u.String(), messaging.Topology{Commands: []string{"RegisterMovie", "RecordViews"}})
+	var s Stats
+	if err := testenv.EndsWithin(t, 5*time.Second, "a snapshot against a stalled broker", func() error {
+		var err error
+		s, err = c.snapshot(t.Context())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if s.BrokerError == "" {
+		t.Errorf("a snapshot against a stalled broker says nothing of it: %+v", s)
+	}
+}
