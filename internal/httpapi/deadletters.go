@@ -116,8 +116,14 @@ func (s *server) deadLetterSelection(w http.ResponseWriter, r *http.Request) (dl
 		return dlq.Selection{}, false
 	}
 	raw, ok := obj["ids"]
-	if !ok || string(raw) == "null" {
+	if !ok {
 		return dlq.All(), true
+	}
+	// Refused like an empty list: a Go client's nil slice encodes as null,
+	// and one that selected nothing would otherwise act on every letter.
+	if string(raw) == "null" {
+		writeProblem(w, validation("ids", "ids must not be null; leave it out to select every dead letter"))
+		return dlq.Selection{}, false
 	}
 	var ids []string
 	if err := json.Unmarshal(raw, &ids); err != nil {

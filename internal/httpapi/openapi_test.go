@@ -1096,7 +1096,7 @@ func deadLetterCases() []apiCase {
 		p := op.path
 		cases = append(cases,
 			apiCase{name: op.name + " all", method: "POST", target: p, path: p, auth: docBearer, want: 200, req: reqValid},
-			apiCase{name: op.name + " all by null", method: "POST", target: p, path: p, auth: docBearer, body: `{"ids":null}`, want: 200, req: reqValid},
+			apiCase{name: op.name + " null ids", method: "POST", target: p, path: p, auth: docBearer, body: `{"ids":null}`, want: 422, req: reqInvalid},
 			apiCase{name: op.name + " all by {}", method: "POST", target: p, path: p, auth: docBearer, body: `{}`, want: 200, req: reqValid},
 			apiCase{name: op.name + " some", method: "POST", target: p, path: p, auth: docBearer, body: `{"ids":["a","missing"]}`, want: 200, req: reqValid},
 			apiCase{name: op.name + " malformed", method: "POST", target: p, path: p, auth: docBearer, body: `{"ids":[`, want: 400, req: reqInvalid},
