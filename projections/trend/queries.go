@@ -39,12 +39,31 @@ var ErrNotFound = errors.New("movie not found")
 // Reader runs the read API's queries.
 type Reader struct {
 	pool  *pgxpool.Pool
+	q     querier // pool, or the transaction of inSnapshot
 	table string
+}
+
+// querier is what Reader reads through: the pool, or one transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // NewReader reads the live table.
 func NewReader(pool *pgxpool.Pool) Reader {
-	return Reader{pool: pool, table: liveTable}
+	return Reader{pool: pool, q: pool, table: liveTable}
+}
+
+// inSnapshot runs fn with a Reader whose statements all see one snapshot
+// (a read-only, repeatable-read transaction): a page and its total, or a
+// ranking read page by page, agree with each other however the projection
+// changes meanwhile.
+func (r Reader) inSnapshot(ctx context.Context, fn func(Reader) error) error {
+	return pgx.BeginTxFunc(ctx, r.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		in := r
+		in.q = tx
+		return fn(in)
+	})
 }
 
 // count returns the number of ranked movies, which triggers keep in
@@ -54,7 +73,7 @@ func NewReader(pool *pgxpool.Pool) Reader {
 // an older version's replay) is counted.
 func (r Reader) count(ctx context.Context) (int64, error) {
 	var n int64
-	if err := r.pool.QueryRow(ctx, `SELECT coalesce((SELECT listed FROM trend_listed WHERE relid = $1::regclass),
+	if err := r.q.QueryRow(ctx, `SELECT coalesce((SELECT listed FROM trend_listed WHERE relid = $1::regclass),
 		(SELECT count(*) FROM `+r.table+` WHERE status <> 'removed'))`, r.table).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count movies: %w", err)
 	}
@@ -85,17 +104,21 @@ func scanMovieWith(r pgx.CollectableRow, extra ...any) (Movie, error) {
 
 // List returns a page of the ranking (highest score first, then tmdb_id)
 // and the number of ranked movies. Removed movies are not listed.
-func (r Reader) List(ctx context.Context, limit, offset int) ([]Movie, int64, error) {
-	rows, err := r.pool.Query(ctx, `SELECT `+columns+` FROM `+r.table+`
-		WHERE status <> 'removed' ORDER BY final_trend_score DESC, tmdb_id LIMIT $1 OFFSET $2`, limit, offset)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list movies: %w", err)
-	}
-	movies, err := pgx.CollectRows(rows, scanMovie)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list movies: %w", err)
-	}
-	total, err := r.count(ctx)
+func (r Reader) List(ctx context.Context, limit, offset int) (movies []Movie, total int64, err error) {
+	// In one snapshot: a removal committing between the page and the
+	// count gave a total that disagreed with the page it came with.
+	err = r.inSnapshot(ctx, func(r Reader) error {
+		rows, err := r.q.Query(ctx, `SELECT `+columns+` FROM `+r.table+`
+			WHERE status <> 'removed' ORDER BY final_trend_score DESC, tmdb_id LIMIT $1 OFFSET $2`, limit, offset)
+		if err != nil {
+			return fmt.Errorf("list movies: %w", err)
+		}
+		if movies, err = pgx.CollectRows(rows, scanMovie); err != nil {
+			return fmt.Errorf("list movies: %w", err)
+		}
+		total, err = r.count(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -104,7 +127,7 @@ func (r Reader) List(ctx context.Context, limit, offset int) ([]Movie, int64, er
 
 // Get returns one movie; a removed one is ErrNotFound.
 func (r Reader) Get(ctx context.Context, id int64) (Movie, error) {
-	rows, err := r.pool.Query(ctx, `SELECT `+columns+` FROM `+r.table+` WHERE tmdb_id = $1 AND status <> 'removed'`, id)
+	rows, err := r.q.Query(ctx, `SELECT `+columns+` FROM `+r.table+` WHERE tmdb_id = $1 AND status <> 'removed'`, id)
 	if err != nil {
 		return Movie{}, fmt.Errorf("get movie %d: %w", id, err)
 	}
@@ -121,7 +144,7 @@ func (r Reader) Get(ctx context.Context, id int64) (Movie, error) {
 // ChangedSince returns the rows (removed ones included, so that a client
 // can drop them) changed after the change since, oldest change first.
 func (r Reader) ChangedSince(ctx context.Context, since int64, limit int) ([]Movie, error) {
-	rows, err := r.pool.Query(ctx, `SELECT `+columns+` FROM `+r.table+`
+	rows, err := r.q.Query(ctx, `SELECT `+columns+` FROM `+r.table+`
 		WHERE change_seq > $1 ORDER BY change_seq LIMIT $2`, since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("changed movies: %w", err)
@@ -133,6 +156,6 @@ func (r Reader) ChangedSince(ctx context.Context, since int64, limit int) ([]Mov
 // while it stays the same, so do the rows.
 func (r Reader) Head(ctx context.Context) (int64, error) {
 	var p int64
-	err := r.pool.QueryRow(ctx, `SELECT coalesce(max(change_seq), 0) FROM `+r.table).Scan(&p)
+	err := r.q.QueryRow(ctx, `SELECT coalesce(max(change_seq), 0) FROM `+r.table).Scan(&p)
 	return p, err
 }

@@ -60,7 +60,7 @@ func (r *Ranker) votes(ctx context.Context, now time.Time) (mean, highest float6
 	if d := now.Sub(r.meanRead); d < 5*time.Second && d >= 0 && !r.meanRead.IsZero() {
 		return r.mean, r.maxVote, nil
 	}
-	err = r.reader.pool.QueryRow(ctx, `SELECT coalesce(avg(external_score), 0), coalesce(max(external_score), 0)
+	err = r.reader.q.QueryRow(ctx, `SELECT coalesce(avg(external_score), 0), coalesce(max(external_score), 0)
 		FROM `+r.reader.table+` WHERE status = 'active'`).Scan(&mean, &highest)
 	if err != nil {
 		return 0, 0, fmt.Errorf("mean vote: %w", err)
@@ -99,11 +99,24 @@ func attentionColumn(w Window) string {
 // that over 10: the index on attention is read in pages until the next
 // attention cannot beat the last score kept (a threshold algorithm), so
 // the top N of any number of movies costs a few index pages, not a scan.
-func (r *Ranker) Trending(ctx context.Context, w Window, limit, offset int, now time.Time) ([]Trending, int64, error) {
+func (r *Ranker) Trending(ctx context.Context, w Window, limit, offset int, now time.Time) (out []Trending, total int64, err error) {
 	c, highest, err := r.votes(ctx, now)
 	if err != nil {
 		return nil, 0, err
 	}
+	// In one snapshot: read page by page as views came in, a movie whose
+	// attention rose above the pages already read was in none of them.
+	err = r.reader.inSnapshot(ctx, func(rd Reader) error {
+		out, total, err = r.trending(ctx, rd, w, limit, offset, now, c, highest)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+func (r *Ranker) trending(ctx context.Context, rd Reader, w Window, limit, offset int, now time.Time, c, highest float64) ([]Trending, int64, error) {
 	maxFactor := max(highest, c) / 10
 	need := offset + limit
 	col := attentionColumn(w)
@@ -111,7 +124,7 @@ func (r *Ranker) Trending(ctx context.Context, w Window, limit, offset int, now 
 	var kept []Trending
 	lastKey, lastID := math.Inf(1), int64(-1)
 	for {
-		rows, err := r.reader.pool.Query(ctx, `SELECT `+columns+`, `+col+` FROM `+r.reader.table+`
+		rows, err := rd.q.Query(ctx, `SELECT `+columns+`, `+col+` FROM `+rd.table+`
 			WHERE status <> 'removed' AND `+col+` <= $1 AND (`+col+` < $1 OR tmdb_id > $2)
 			ORDER BY `+col+` DESC, tmdb_id LIMIT $3`, lastKey, lastID, page)
 		if err != nil {
@@ -147,7 +160,7 @@ func (r *Ranker) Trending(ctx context.Context, w Window, limit, offset int, now 
 			break
 		}
 	}
-	total, err := r.reader.count(ctx)
+	total, err := rd.count(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -155,7 +168,7 @@ func (r *Ranker) Trending(ctx context.Context, w Window, limit, offset int, now 
 		return []Trending{}, total, nil
 	}
 	out := kept[offset:min(need, len(kept))]
-	if err := r.reader.fillWindows(ctx, out, now); err != nil {
+	if err := rd.fillWindows(ctx, out, now); err != nil {
 		return nil, 0, err
 	}
 	return out, total, nil
@@ -190,7 +203,7 @@ func (r Reader) fillWindows(ctx context.Context, ts []Trending, now time.Time) e
 }
 
 func (r Reader) windows(ctx context.Context, ids []int64, now time.Time) (map[int64]Windows, error) {
-	rows, err := r.pool.Query(ctx, `
+	rows, err := r.q.Query(ctx, `
 		SELECT tmdb_id,
 			coalesce(sum(views) FILTER (WHERE resolution = 'minute' AND bucket > $2::timestamptz - interval '1 hour' - interval '1 minute'), 0),
 			coalesce(sum(views) FILTER (WHERE resolution = 'minute' AND bucket > $2::timestamptz - interval '24 hours' - interval '1 minute'), 0),
@@ -264,7 +277,7 @@ type Decayed struct {
 // removed.
 func (r *Ranker) Explain(ctx context.Context, id int64, resolution string, now time.Time) (Breakdown, error) {
 	var day, week float64
-	rows, err := r.reader.pool.Query(ctx, `SELECT `+columns+`, attention_day, attention_week FROM `+r.reader.table+`
+	rows, err := r.reader.q.Query(ctx, `SELECT `+columns+`, attention_day, attention_week FROM `+r.reader.table+`
 		WHERE tmdb_id = $1 AND status <> 'removed'`, id)
 	if err != nil {
 		return Breakdown{}, fmt.Errorf("explain movie %d: %w", id, err)
@@ -327,7 +340,7 @@ func (r Reader) history(ctx context.Context, id int64, resolution string, now ti
 	}
 	end := now.UTC().Truncate(step)
 	start := end.Add(-span + step)
-	rows, err := r.pool.Query(ctx, `SELECT bucket, views FROM `+r.buckets()+`
+	rows, err := r.q.Query(ctx, `SELECT bucket, views FROM `+r.buckets()+`
 		WHERE tmdb_id = $1 AND resolution = $2 AND bucket >= $3 AND bucket <= $4 ORDER BY bucket`, id, resolution, start, end)
 	if err != nil {
 		return "", nil, fmt.Errorf("view history: %w", err)
