@@ -291,10 +291,18 @@ func (s *server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
+// writeJSON encodes v before it sends the status: an answer that cannot
+// be encoded (a float JSON cannot carry) is a 500 problem, not a 200 with
+// an empty body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeProblem(w, Problem{Type: typeInternalError, Status: http.StatusInternalServerError, Detail: "the answer could not be encoded"})
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // unavailable answers a failure of PostgreSQL or of a timeout: the

@@ -69,7 +69,10 @@ func Attention(s float64, halfLife time.Duration, now time.Time) float64 {
 	if math.IsInf(s, -1) {
 		return 0
 	}
-	return math.Exp(s - Lambda(halfLife)*hours(now))
+	// Capped: a clock far behind the one that stamped the views, with a
+	// short half-life, overflowed to +Inf (and a score of Inf × 0 to NaN),
+	// which JSON cannot carry.
+	return min(math.Exp(s-Lambda(halfLife)*hours(now)), math.MaxFloat64)
 }
 
 // WeightedRating is IMDb's weighted rating: R damped towards the mean C by

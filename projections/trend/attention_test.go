@@ -96,3 +96,16 @@ func TestWeightedRating(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionStaysFinite: views stamped 18 hours after the reader's
+// clock, with the shortest half-life allowed (a minute), overflowed
+// exp(); the attention stays finite, and so does a score with a weighted
+// rating of 0.
+func TestAttentionStaysFinite(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	s := Lambda(time.Minute) * hours(now.Add(18*time.Hour)) // one view 18 h ahead
+	a := Attention(s, time.Minute, now)
+	if math.IsInf(a, 0) || math.IsNaN(a) || math.IsNaN(a*0/10) {
+		t.Errorf("attention %v (score with WR 0: %v); want finite", a, a*0/10)
+	}
+}
