@@ -356,7 +356,7 @@ func TestAViewDuringARemovalIsNotLoggedAfterIt(t *testing.T) {
 	removal := f.holding(`UPDATE movies SET status = 'removed' WHERE tmdb_id = 1`,
 		fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, handlers.RemovalLock))
 	cmd := &commands.RecordViews{CommandID: uuid.New(), Views: []commands.View{{ViewID: uuid.New(), TMDBID: 1, ViewedAt: now}}}
-	waitsFor(t, "the views were handled while the removal held RemovalLock",
+	waitsFor(t, f.pool, "the views were handled while the removal held RemovalLock",
 		func() error { return h.Handle(ctx, cmd) }, func() error { return removal.Commit(ctx) })
 	for _, e := range f.log() {
 		if e.Type == events.TypeViewRecorded {
@@ -374,22 +374,37 @@ func TestARemovalWaitsForTheViewsInFlight(t *testing.T) {
 	ctx := t.Context()
 	h, b := f.aRemoval()
 	views := f.holding(fmt.Sprintf(`SELECT pg_advisory_xact_lock_shared(%d)`, handlers.RemovalLock))
-	waitsFor(t, "the removal was logged while a views transaction was in flight",
+	waitsFor(t, f.pool, "the removal was logged while a views transaction was in flight",
 		func() error { return h.HandleBatch(ctx, b) }, func() error { return views.Commit(ctx) })
 	f.wantOnlyTheRemoval()
 }
 
-// waitsFor runs handle, fails t with early if it ends within 300 ms
-// (it should wait for what release ends), then calls release and fails t
-// unless handle then ends without an error.
-func waitsFor(t *testing.T, early string, handle, release func() error) {
+// waitsFor runs handle, fails t with early if it ends before it waits
+// for a lock in this test's database (it should wait for what release
+// ends), then calls release and fails t unless handle then ends without
+// an error. The wait is seen in pg_locks, so a slow start of handle cannot
+// pass for a wait.
+func waitsFor(t *testing.T, pool *pgxpool.Pool, early string, handle, release func() error) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- handle() }()
-	select {
-	case err := <-done:
-		t.Fatalf("%s (error %v)", early, err)
-	case <-time.After(300 * time.Millisecond):
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var waiting bool
+		if err := pool.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("%s (error %v)", early, err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: it neither ended nor waited for a lock in 30 s", early)
+		}
 	}
 	if err := release(); err != nil {
 		t.Fatal(err)

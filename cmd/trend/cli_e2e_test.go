@@ -73,7 +73,7 @@ func TestExtraArgumentsAreRefused(t *testing.T) {
 
 // TestTheStandInRunsBesideABadConfiguration: `trend tmdb-fake` uses no
 // setting of the service's, so a configuration that cannot be read (here
-// a DATABASE_URL that is not one) must not stop it; every service role
+// a DATABASE_URL that is not one) must not stop it; every other role
 // still refuses it.
 func TestTheStandInRunsBesideABadConfiguration(t *testing.T) {
 	t.Parallel()
@@ -97,11 +97,13 @@ func TestTheStandInRunsBesideABadConfiguration(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	})
 
-	check := exec.CommandContext(ctx, binary, "migrate")
-	check.Env = cmd.Env
-	out, err := check.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "configuration") {
-		t.Errorf("trend migrate with that configuration: %v, %q; want it refused", err, tail(string(out), 5))
+	for _, role := range []string{"migrate", "api", "relay", "worker", "all", "replay", "status"} {
+		check := exec.CommandContext(ctx, binary, role)
+		check.Env = cmd.Env
+		out, err := check.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "configuration") {
+			t.Errorf("trend %s with that configuration: %v, %q; want it refused", role, err, tail(string(out), 5))
+		}
 	}
 }
 

@@ -445,13 +445,17 @@ func TestShutdownFinishesRequestsInProgress(t *testing.T) {
 // one that stays silent is closed once the grace has passed.
 func TestShutdownServesAConnectionOpenedJustBefore(t *testing.T) {
 	defer func(g time.Duration) { newConnGrace = g }(newConnGrace)
-	newConnGrace = 500 * time.Millisecond
+	newConnGrace = time.Second
 	lane, _, s := start(t, http.HandlerFunc(echo), 5*time.Second)
 	fresh, silent := dial(t, lane), dial(t, lane)
-	time.Sleep(50 * time.Millisecond) // accepted by the lane
+	waitUntil(t, "the lane to accept both connections", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.conns) == 2
+	})
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()
-	time.Sleep(50 * time.Millisecond)
+	waitUntil(t, "the shutdown to begin", s.closing.Load)
 	_, _ = io.WriteString(fresh, post(`{}`))
 	r := read(t, bufio.NewReader(fresh), 1)[0]
 	if r.StatusCode != http.StatusAccepted || !r.Close {
@@ -467,6 +471,16 @@ func TestShutdownServesAConnectionOpenedJustBefore(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Error("Shutdown did not return")
+	}
+}
+
+// waitUntil polls cond until it holds, failing t after 5 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 5 s for %s", what)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
 	"net/http/httptest"
 	"path"
 	"regexp"
@@ -260,8 +261,11 @@ func TestHandlerServesTheEmbeddedFiles(t *testing.T) {
 // with the checks that the stand-in build gets above.
 func TestEmbeddedBuild(t *testing.T) {
 	if !Built() {
-		t.Skip("the dashboard is not built into this test binary (make dashboard, then go test): " +
-			"the serving is still tested, on a stand-in build")
+		const msg = "the dashboard is not built into this test binary (make dashboard, then go test)"
+		if os.Getenv("TREND_WANT_DASHBOARD") != "" {
+			t.Fatal(msg + ": TREND_WANT_DASHBOARD is set (make test-dashboard runs this test after the build)")
+		}
+		t.Skip(msg + ": the serving is still tested, on a stand-in build; make test-dashboard runs this test after the build")
 	}
 	files, h := embedded(), Handler()
 	index, err := fs.ReadFile(files, "index.html")
