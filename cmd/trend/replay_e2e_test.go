@@ -88,7 +88,7 @@ func TestReplayThroughTheAdminAPIWhileViewsArrive(t *testing.T) {
 		b, _ = s.movie(680)
 		return a.InternalViewsCount+b.InternalViewsCount >= want
 	})
-	time.Sleep(500 * time.Millisecond)
+	s.waitQuiet()
 	a, _ = s.movie(27205)
 	b, _ = s.movie(680)
 	if got := a.InternalViewsCount + b.InternalViewsCount; got != want {

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/testenv"
 	"github.com/movietrend/trend/internal/tmdbfake"
 )
@@ -312,10 +313,54 @@ func (s *system) waitViews(id, want int64) {
 		return m.InternalViewsCount >= want
 	})
 	// Let anything in flight land, then check nothing was counted twice.
-	time.Sleep(500 * time.Millisecond)
+	s.waitQuiet()
 	if m, _ = s.movie(id); m.InternalViewsCount != want {
 		s.t.Errorf("movie %d: got %d views, want exactly %d", id, m.InternalViewsCount, want)
 	}
+}
+
+// waitQuiet waits until nothing is left to land, as GET /api/pipeline
+// sees it (no outbox backlog, no event the projection has not applied, no
+// message ready in a queue but the dead letters), twice in a row, and a
+// little longer for messages being handled (which no figure shows): a
+// count compared after it has no duplicate still on its way, as one
+// compared after a fixed sleep might.
+func (s *system) waitQuiet() {
+	s.t.Helper()
+	quiet := func() bool {
+		r := s.do(http.MethodGet, "/api/pipeline", "", "")
+		if r.status != http.StatusOK {
+			return false
+		}
+		var p struct {
+			OutboxBacklog       int64 `json:"outbox_backlog"`
+			ProjectionLagEvents int64 `json:"projection_lag_events"`
+			Queues              []struct {
+				Name     string `json:"name"`
+				Messages int    `json:"messages"`
+			} `json:"queues"`
+		}
+		if err := json.Unmarshal(r.body, &p); err != nil {
+			s.t.Fatalf("decode the pipeline's state: %v: %s", err, r.body)
+		}
+		if p.OutboxBacklog != 0 || p.ProjectionLagEvents != 0 {
+			return false
+		}
+		for _, q := range p.Queues {
+			if q.Messages != 0 && q.Name != messaging.DeadLetterTopic {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(s.t, 60*time.Second, "the pipeline to be quiet", func() bool {
+		if !quiet() {
+			return false
+		}
+		time.Sleep(1100 * time.Millisecond) // the pipeline view's snapshot lives a second
+		return quiet()
+	})
+	time.Sleep(500 * time.Millisecond)
 }
 
 // streamViews sends views of ids, in turn, from workers clients at once,
