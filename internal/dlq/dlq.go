@@ -286,6 +286,10 @@ func (c *Client) begin(ctx context.Context) (*session, error) {
 	// Channel calls do not take a context: closing the connection is what
 	// interrupts them, and it returns every letter taken to the queue.
 	s := &session{conn: conn, queue: c.queue, stop: context.AfterFunc(ctx, func() { _ = conn.Close() })}
+	if err := c.lock(ctx, conn); err != nil {
+		s.end()
+		return nil, err
+	}
 	if s.ch, err = conn.Channel(); err != nil {
 		s.end()
 		return nil, fmt.Errorf("open channel: %w", err)
@@ -302,6 +306,50 @@ func (c *Client) begin(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("inspect %s: %w", c.queue, err)
 	}
 	return s, nil
+}
+
+// LockQueue is the queue whose exclusive declaration makes one dead-letter
+// session at a time, in any process: a session holds the letters it took
+// (a listing, up to 1,000, for the dashboard every 10 s), and another one
+// meanwhile could not see them: a requeue of every letter said it was done
+// with letters left. An exclusive queue belongs to its connection, so a
+// session that dies releases it.
+const LockQueue = "dead-letters.session"
+
+// lockWait bounds the wait for another session to end.
+var lockWait = 30 * time.Second
+
+// ErrBusy is returned when another session held the dead letters for
+// longer than the wait.
+var ErrBusy = errors.New("another dead-letter operation is running; try again")
+
+// lock declares LockQueue exclusively on conn, waiting while another
+// connection holds it.
+func (c *Client) lock(ctx context.Context, conn *amqp.Connection) error {
+	deadline := time.Now().Add(lockWait)
+	for {
+		// A refused declaration closes its channel: one channel a try.
+		ch, err := conn.Channel()
+		if err != nil {
+			return fmt.Errorf("open channel: %w", err)
+		}
+		_, err = ch.QueueDeclare(LockQueue, false, true, true, false, nil)
+		if err == nil {
+			return nil // held until the connection closes
+		}
+		var ae *amqp.Error
+		if !errors.As(err, &ae) || ae.Code != amqp.ResourceLocked {
+			return fmt.Errorf("declare %s: %w", LockQueue, err)
+		}
+		if time.Now().After(deadline) {
+			return ErrBusy
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for another dead-letter operation: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (c *Client) dial(ctx context.Context) (*amqp.Connection, error) {

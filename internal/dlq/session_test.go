@@ -90,3 +90,57 @@ func TestPreview(t *testing.T) {
 		}
 	}
 }
+
+// TestOneSessionAtATime: a session holds the letters it took, so a
+// requeue of every letter while another session (the dashboard's listing)
+// held some would miss them and say it was done. Sessions take turns,
+// across connections: the requeue waits, then requeues every letter.
+func TestOneSessionAtATime(t *testing.T) {
+	t.Parallel()
+	url := testenv.BrokerURL(t)
+	if err := (messaging.Topology{Commands: []string{"RecordViews"}}).Declare(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		testenv.Publish(t, url, messaging.DeadLetterTopic, amqp.Publishing{DeliveryMode: amqp.Persistent,
+			Headers: amqp.Table{"_watermill_message_uuid": id, "topic_poisoned": messaging.CommandTopic("RecordViews")}})
+	}
+	waitFor(t, "3 dead letters", func() bool {
+		n, err := testenv.QueueDepth(url, messaging.DeadLetterTopic)
+		return err == nil && n == 3
+	})
+	c := New(url)
+	listing, err := c.begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		d, ok, err := listing.next()
+		if !ok || err != nil {
+			t.Fatalf("take a letter: %v, %v", ok, err)
+		}
+		listing.hold(d)
+	}
+	done := make(chan RequeueResult, 1)
+	go func() {
+		res, err := New(url).Requeue(t.Context(), All())
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	select {
+	case res := <-done:
+		t.Fatalf("the requeue ran while another session held 2 of the 3 letters: %+v", res)
+	case <-time.After(500 * time.Millisecond):
+	}
+	listing.end()
+	select {
+	case res := <-done:
+		if res.Requeued != 3 {
+			t.Errorf("requeued %d, want all 3", res.Requeued)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the requeue did not run once the other session ended")
+	}
+}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -155,6 +156,9 @@ func checkIDs(field string, ids []string) *Problem {
 // what was done before it.
 func (s *server) brokerUnavailable(w http.ResponseWriter, r *http.Request, err error, done string) {
 	s.Logger.ErrorContext(r.Context(), "dead-letter request failed", "path", r.URL.Path, "error", err)
-	writeProblem(w, Problem{Type: typeUnavailable, Status: http.StatusServiceUnavailable,
-		Detail: "RabbitMQ is unreachable or failed: the dead letters cannot be read or changed right now; retry shortly" + done})
+	detail := "RabbitMQ is unreachable or failed: the dead letters cannot be read or changed right now; retry shortly"
+	if errors.Is(err, dlq.ErrBusy) {
+		detail = "another dead-letter operation has held the dead letters for 30 s; retry shortly"
+	}
+	writeProblem(w, Problem{Type: typeUnavailable, Status: http.StatusServiceUnavailable, Detail: detail + done})
 }
