@@ -67,6 +67,11 @@ func RunDLQ(ctx context.Context, cfg config.Config, do DLQOptions, log *slog.Log
 			return fmt.Errorf("list dead letters: %w", err)
 		}
 		if do.JSON {
+			if l.Total > len(l.Letters) && sel.IsAll() {
+				// The JSON is the letters alone: say on stderr that it is
+				// not all of them, for a script that reads it.
+				log.Warn("dead letters listed: the oldest only", "listed", len(l.Letters), "in_queue", l.Total)
+			}
 			return writeJSONTo(do.Out, l.Letters)
 		}
 		return writeLetters(do.Out, l)
