@@ -116,6 +116,11 @@ func RunReplay(ctx context.Context, cfg config.Config, opts Options, ro ReplayOp
 		_ = bar.Finish()
 		fmt.Fprintln(os.Stderr)
 	}
+	if err != nil && ctx.Err() != nil {
+		// Stopped by a signal: nothing was switched. Still an error (exit
+		// status 1): the rebuild a script asked for did not happen.
+		return fmt.Errorf("replay of %s interrupted before it finished: the live projection is as it was (the next replay drops what this one left)", ro.Projection)
+	}
 	if err != nil {
 		return fmt.Errorf("replay of %s: %w", ro.Projection, err)
 	}
