@@ -74,6 +74,10 @@ func TestFailureHandlingDeadLettersOnlyWhatRetriesCannotCure(t *testing.T) {
 		{"an error saying nothing, the database up", func(int, *message.Message, context.CancelFunc) error {
 			return fmt.Errorf("append events: %w", io.ErrUnexpectedEOF)
 		}, true, 2, func(context.Context) error { return nil }},
+		// No retries, and no trip back to the queue to fail again at once.
+		{"permanent, the database down", func(int, *message.Message, context.CancelFunc) error {
+			return PermanentError(errors.New("undecodable"))
+		}, true, 1, func(context.Context) error { return errors.New("connection refused") }},
 		{"a constraint the message breaks", func(int, *message.Message, context.CancelFunc) error {
 			return fmt.Errorf("append events: %w", &pgconn.PgError{Code: "23514"})
 		}, true, 2, nil},

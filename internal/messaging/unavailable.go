@@ -49,7 +49,10 @@ func undeliverable(healthy func(context.Context) error) func(error) bool {
 		if errors.Is(err, errStopping) || Unavailable(err) {
 			return false
 		}
-		if healthy == nil {
+		// The message is at fault, whatever the database's state: asked
+		// about, a database that is down would send it back to its queue,
+		// to fail again at once, with no retries in between.
+		if Permanent(err) || healthy == nil {
 			return true
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), healthCheckTimeout)
