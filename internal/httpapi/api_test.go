@@ -44,12 +44,22 @@ type fakeCommands struct {
 	refreshed   []int64
 	views       []commands.View
 	record      bool // keep every call (off for fuzzing)
+	// hold, if set, makes RegisterMovie take that long, and ctxErr is
+	// what its context said after it.
+	hold   time.Duration
+	ctxErr error
 }
 
 // registeredAt is deliberately not in UTC: the API must answer in UTC.
 var registeredAt = time.Date(2024, 5, 6, 9, 30, 0, 0, time.FixedZone("CEST", 2*3600))
 
-func (c *fakeCommands) RegisterMovie(_ context.Context, id int64, corr string) (registry.Registration, error) {
+func (c *fakeCommands) RegisterMovie(ctx context.Context, id int64, corr string) (registry.Registration, error) {
+	if c.hold > 0 {
+		time.Sleep(c.hold)
+		c.mu.Lock()
+		c.ctxErr = ctx.Err()
+		c.mu.Unlock()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.record {

@@ -181,3 +181,29 @@ func TestABodyThatNeverEndsIsCutOff(t *testing.T) {
 		t.Errorf("registered %v from a body that never came", f.cmd.registered)
 	}
 }
+
+// TestTheBodyDeadlineEndsWithTheBody: the deadline that bounds the body's
+// reading must not outlive it: left set, it fired in net/http's
+// background read and cancelled the request's context while its handler
+// worked on.
+func TestTheBodyDeadlineEndsWithTheBody(t *testing.T) {
+	f := newFakes()
+	f.cmd.hold = 600 * time.Millisecond
+	d := f.deps()
+	d.BodyReadTimeout = 200 * time.Millisecond
+	srv := httptest.NewServer(httpapi.New(t.Context(), d))
+	t.Cleanup(srv.Close)
+	res, err := http.Post(srv.URL+"/api/movies/register", "application/json", strings.NewReader(`{"tmdb_id": 27205}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		t.Errorf("status %d, want 202", res.StatusCode)
+	}
+	f.cmd.mu.Lock()
+	defer f.cmd.mu.Unlock()
+	if f.cmd.ctxErr != nil {
+		t.Errorf("the handler's context ended %v after the body was read: %v", f.cmd.hold, f.cmd.ctxErr)
+	}
+}
