@@ -31,16 +31,8 @@ const MaxTMDBID = 2147483647
 // whole body would hold its connection and goroutine for ever. Answers
 // that cannot set one (the fast lane's, whose bodies are read with the
 // header) are left as they are.
-//
-// It returns the function that clears the deadline once the body is
-// read: left set, it would fire in net/http's background read after the
-// body, which cancels the request's context, 10 s into any handler.
-func (s *server) bodyDeadline(w http.ResponseWriter) (clear func()) {
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(s.BodyReadTimeout)) != nil {
-		return func() {}
-	}
-	return func() { _ = rc.SetReadDeadline(time.Time{}) }
+func (s *server) bodyDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.BodyReadTimeout))
 }
 
 // readObject reads a JSON object body with only the allowed fields.
@@ -49,13 +41,8 @@ func (s *server) readObject(w http.ResponseWriter, r *http.Request, allowed ...s
 		return nil, &Problem{Type: typeMediaType, Status: http.StatusUnsupportedMediaType,
 			Detail: "the body must be JSON, sent with Content-Type: application/json"}
 	}
-	clear := s.bodyDeadline(w)
+	s.bodyDeadline(w)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err == nil {
-		// Kept after an error: the rest of a body that stopped coming is
-		// what net/http would wait for, to reuse the connection.
-		clear()
-	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -96,12 +83,9 @@ func (s *server) noBody(w http.ResponseWriter, r *http.Request) bool {
 	case r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody:
 		return true
 	}
-	clear := s.bodyDeadline(w)
+	s.bodyDeadline(w)
 	var first [1]byte
 	n, err := io.ReadFull(r.Body, first[:])
-	if err == nil || errors.Is(err, io.EOF) {
-		clear() // the handler reads the rest, under a deadline of its own
-	}
 	if n == 0 && errors.Is(err, io.EOF) {
 		return true
 	}

@@ -183,9 +183,10 @@ func TestABodyThatNeverEndsIsCutOff(t *testing.T) {
 }
 
 // TestTheBodyDeadlineEndsWithTheBody: the deadline that bounds the body's
-// reading must not outlive it: left set, it fired in net/http's
-// background read and cancelled the request's context while its handler
-// worked on.
+// reading must not outlive it, or it would fire in net/http's background
+// read and cancel the request's context while its handler works on.
+// (net/http clears the connection's read deadline when that read starts,
+// at the body's end, which this test relies on: it fails if that changes.)
 func TestTheBodyDeadlineEndsWithTheBody(t *testing.T) {
 	f := newFakes()
 	f.cmd.hold = 600 * time.Millisecond
