@@ -108,4 +108,9 @@ func TestAttentionStaysFinite(t *testing.T) {
 	if math.IsInf(a, 0) || math.IsNaN(a) || math.IsNaN(a*0/10) {
 		t.Errorf("attention %v (score with WR 0: %v); want finite", a, a*0/10)
 	}
+	// And the score, with the highest weighted rating.
+	r := (&Ranker{params: Params{DayHalfLife: time.Minute, WeekHalfLife: time.Minute, MinVotes: 500}}).rate(Movie{}, s, Day, 9.9, now)
+	if math.IsInf(r.TrendScore, 0) || math.IsNaN(r.TrendScore) {
+		t.Errorf("trend score %v; want finite", r.TrendScore)
+	}
 }

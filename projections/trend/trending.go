@@ -82,7 +82,8 @@ func (r *Ranker) rate(m Movie, s float64, w Window, c float64, now time.Time) Tr
 		wr = WeightedRating(vote, votes, r.params.MinVotes, c)
 	}
 	a := Attention(s, r.params.HalfLife(w), now)
-	return Trending{Movie: m, Window: w, Attention: a, WeightedRating: wr, TrendScore: a * wr / 10}
+	// Capped as the attention is: near the largest float, × WR overflows.
+	return Trending{Movie: m, Window: w, Attention: a, WeightedRating: wr, TrendScore: min(a*wr/10, math.MaxFloat64)}
 }
 
 func attentionColumn(w Window) string {
