@@ -254,6 +254,15 @@ func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel, returned <-c
 				WHERE consumer_group = $1`, RelayConsumerGroup); err != nil {
 				return fmt.Errorf("reset the relay offset: %w", err)
 			}
+			// The rows restored with it carry the other cluster's ids too:
+			// never older than a running transaction, they would never be
+			// forwarded (nor pruned). They take this transaction's id.
+			tag, err := tx.Exec(ctx, `UPDATE watermill_outbox SET transaction_id = pg_current_xact_id()
+				WHERE transaction_id >= pg_snapshot_xmax(pg_current_snapshot())`)
+			if err != nil {
+				return fmt.Errorf("renumber the restored outbox rows: %w", err)
+			}
+			r.log.Error("relay: outbox rows from the other cluster renumbered, to be forwarded", "rows", tag.RowsAffected())
 			offset, txid = 0, "0"
 		}
 		// Only transactions older than every running one: a row that

@@ -136,9 +136,10 @@ func TestRelayMakesItsOffsetRowOnceItCan(t *testing.T) {
 }
 
 // TestRelayStartsOverFromAnOffsetAheadOfTheDatabase: after a database is
-// restored from a dump into another cluster, the offset holds a
-// transaction id the new cluster has not given out yet; rows written
-// after the restore must still be forwarded, not skipped and pruned.
+// restored from a dump into another cluster, the offset and the rows
+// restored with it hold transaction ids the new cluster has not given out
+// yet; those rows, and the ones written after the restore, must still be
+// forwarded, not skipped and pruned.
 func TestRelayStartsOverFromAnOffsetAheadOfTheDatabase(t *testing.T) {
 	t.Parallel()
 	pool, url := registerMovieRelayEnv(t)
@@ -150,6 +151,11 @@ func TestRelayStartsOverFromAnOffsetAheadOfTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	sendRegisterMovie(t, pool)
+	// Restored with the offset: its transaction id is the other cluster's.
+	if _, err := pool.Exec(ctx, `UPDATE watermill_outbox
+		SET transaction_id = (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 2000000)::text::xid8`); err != nil {
+		t.Fatal(err)
+	}
 	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
 	wantOneRegisterMovie(t, url, runRelay(t, relay))
 }
