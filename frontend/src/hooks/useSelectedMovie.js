@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 
 // The open movie lives in the URL (#movie/27205), so it can be linked to and
 // the browser's back button closes it.
@@ -11,30 +11,52 @@ const plainURL = () => window.location.pathname + window.location.search;
 
 export function useSelectedMovie() {
   const [id, setId] = useState(read);
+  // history.back() lands later: a movie opened meanwhile is pushed then,
+  // rather than replace the entry the traversal is about to leave.
+  const back = useRef({ pending: false, open: null });
+  const open = useCallback((next) => {
+    // One entry for the movies opened in a row: Back closes the movie.
+    if (history.state?.movieEntry === true) history.replaceState({ movieEntry: true }, '', `#movie/${next}`);
+    else history.pushState({ movieEntry: true }, '', `#movie/${next}`);
+    setId(next);
+  }, []);
   useEffect(() => {
     const onChange = () => {
+      if (back.current.pending) {
+        const next = back.current.open;
+        back.current = { pending: false, open: null };
+        if (next != null) open(next);
+        else setId(read());
+        return;
+      }
       // Another fragment (an in-page link) says nothing about the movie.
       if (window.location.hash && read() == null) return;
       setId(read());
     };
     window.addEventListener('hashchange', onChange);
     return () => window.removeEventListener('hashchange', onChange);
-  }, []);
-  const select = useCallback((next) => {
-    const ours = history.state?.movieEntry === true; // the entry opening a movie added
-    if (next == null) {
-      setId(null);
-      // Back over the entry the movie added, so the history holds no
-      // duplicate to go back through; a linked movie (no such entry) drops
-      // the fragment in place.
-      if (ours && read() != null) history.back();
-      else history.replaceState(null, '', plainURL());
-      return;
-    }
-    // One entry for the movies opened in a row: Back closes the movie.
-    if (ours) history.replaceState({ movieEntry: true }, '', `#movie/${next}`);
-    else history.pushState({ movieEntry: true }, '', `#movie/${next}`);
-    setId(next);
-  }, []);
+  }, [open]);
+  const select = useCallback(
+    (next) => {
+      if (back.current.pending) {
+        back.current.open = next;
+        setId(next);
+        return;
+      }
+      if (next == null) {
+        setId(null);
+        // Back over the entry the movie added, so the history holds no
+        // duplicate to go back through; a linked movie (no such entry)
+        // drops the fragment in place.
+        if (history.state?.movieEntry === true && read() != null) {
+          back.current = { pending: true, open: null };
+          history.back();
+        } else history.replaceState(null, '', plainURL());
+        return;
+      }
+      open(next);
+    },
+    [open],
+  );
   return [id, select];
 }

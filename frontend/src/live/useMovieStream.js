@@ -101,6 +101,8 @@ export function useMovieStream(
     function connect() {
       if (stopped) return;
       retryTimer = null;
+      errorsSinceReady = 0; // a new stream: the browser's retries of the last one do not count
+
       source = new EventSourceImpl(url);
       source.addEventListener('ready', () => {
         streamUp = true;

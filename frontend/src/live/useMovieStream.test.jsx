@@ -142,6 +142,26 @@ describe('useMovieStream', () => {
     expect(FakeEventSource.instances).toHaveLength(3);
   });
 
+  it('counts the browser’s failed reconnects per stream', async () => {
+    vi.useFakeTimers();
+    fakeApi({ 'GET /api/movies': () => [movie(1)] });
+    const store = syncStore();
+    renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    const first = FakeEventSource.latest();
+    act(() => first.drop());
+    act(() => first.drop());
+    act(() => first.refuse()); // closed: our reconnect
+    await act(async () => vi.advanceTimersByTime(1000));
+    const second = FakeEventSource.latest();
+    expect(second).not.toBe(first);
+    // Two failures of the new stream: still the browser's to retry.
+    act(() => second.drop());
+    act(() => second.drop());
+    expect(second.closed).toBe(false);
+    act(() => second.drop());
+    expect(second.closed).toBe(true);
+  });
+
   it('retries when the ranking cannot be loaded, saying why', async () => {
     vi.useFakeTimers();
     fakeApi({ 'GET /api/movies': () => problem(503, 'the service cannot store or read data right now; retry shortly') });
