@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/movietrend/trend/internal/messaging"
@@ -213,6 +214,11 @@ func (c *Collector) queues(ctx context.Context, s *Stats) {
 		if err != nil {
 			if late() {
 				return
+			}
+			// No dead-letters queue yet: nothing was ever dead-lettered.
+			var ae *amqp.Error
+			if name == messaging.DeadLetterTopic && errors.As(err, &ae) && ae.Code == amqp.NotFound {
+				s.DeadLetters = 0
 			}
 			continue
 		}

@@ -121,3 +121,18 @@ func TestAStalledBrokerDoesNotHoldTheSnapshot(t *testing.T) {
 		t.Errorf("a snapshot against a stalled broker says nothing of it: %+v", s)
 	}
 }
+
+// TestNoDeadLetterQueueIsNoDeadLetters: before anything was ever
+// dead-lettered there is no dead-letters queue; the broker answered, so
+// the count is 0, not unknown (which `trend status` shows as "RabbitMQ
+// did not answer").
+func TestNoDeadLetterQueueIsNoDeadLetters(t *testing.T) {
+	c := NewCollector(testenv.Pool(t), testenv.BrokerURL(t), messaging.Topology{Commands: []string{"RegisterMovie"}})
+	s, err := c.snapshot(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.BrokerError != "" || s.DeadLetters != 0 {
+		t.Errorf("no queue declared: broker error %q, dead letters %d; want none and 0", s.BrokerError, s.DeadLetters)
+	}
+}
