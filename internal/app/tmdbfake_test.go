@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/movietrend/trend/internal/testenv"
 )
 
 // TestTheStandInWarnsOfACatalogWithoutTheControlMovie: without movie 550,
@@ -25,7 +27,7 @@ func TestTheStandInWarnsOfACatalogWithoutTheControlMovie(t *testing.T) {
 		if err := os.WriteFile(path, []byte("tmdb_id,title,release_date,vote_average,vote_count,popularity,genres\n"+c.rows), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		var logs lockedBuffer
+		var logs testenv.Buffer
 		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 		err := RunTMDBFake(ctx, "127.0.0.1:0", path, "", "", slog.New(slog.NewTextHandler(&logs, nil)))
 		cancel()

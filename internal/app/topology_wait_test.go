@@ -1,36 +1,17 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/movietrend/trend/internal/config"
+	"github.com/movietrend/trend/internal/testenv"
 )
-
-// lockedBuffer is a bytes.Buffer safe for a logger and a test to share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
 
 // TestTheTopologyWaitsForRabbitMQPastTheStartupTimeout: RabbitMQ down at
 // start must not end the process (in `trend all`, the API with it) once
@@ -45,7 +26,7 @@ func TestTheTopologyWaitsForRabbitMQPastTheStartupTimeout(t *testing.T) {
 	ln.Close() // nothing listens there
 	defer func(d time.Duration) { topologyWarnEvery = d }(topologyWarnEvery)
 	topologyWarnEvery = 300 * time.Millisecond
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	b := &base{
 		cfg:  config.Config{AMQPURL: "amqp://guest:guest@" + addr + "/"},
 		opts: Options{StartupTimeout: 100 * time.Millisecond},

@@ -25,30 +25,14 @@ func TestADroppedDatabaseConnectionIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A proxy in front of PostgreSQL that cuts its connections on demand.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	cut := make(chan struct{})
-	upstream := u.Host
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", upstream)
-			if err != nil {
-				c.Close()
-				return
-			}
-			go func() { _, _ = io.Copy(up, c) }()
-			go func() { _, _ = io.Copy(c, up) }()
-			go func() { <-cut; c.Close(); up.Close() }()
-		}
-	}()
-	u.Host = ln.Addr().String()
+	u.Host = testenv.Proxy(t, u.Host, func(c, up net.Conn) {
+		go func() { _, _ = io.Copy(up, c) }()
+		go func() { _, _ = io.Copy(c, up) }()
+		<-cut
+		c.Close()
+		up.Close()
+	})
 	pool, err := pgxpool.New(t.Context(), u.String())
 	if err != nil {
 		t.Fatal(err)

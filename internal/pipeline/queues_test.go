@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,79 +20,49 @@ import (
 // (overloaded, or the network gone mid-call).
 func stallingBroker(t *testing.T, upstream string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	var mu sync.Mutex
-	var held []net.Conn
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
+	return testenv.Proxy(t, upstream, func(c, up net.Conn) {
+		var stalled atomic.Bool
+		go func() { // broker to client, until the stall
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := up.Read(buf)
+				if err != nil || stalled.Load() {
+					return
+				}
+				if _, err := c.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+		}()
+		// Client to broker, frame by frame.
+		r := bufio.NewReader(c)
+		header := make([]byte, 8) // "AMQP" 0 0 9 1
+		if _, err := io.ReadFull(r, header); err != nil {
+			return
 		}
-	})
-	go func() {
+		if _, err := up.Write(header); err != nil {
+			return
+		}
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			// type, channel, size, payload, frame end (0xCE)
+			head := make([]byte, 7)
+			if _, err := io.ReadFull(r, head); err != nil {
 				return
 			}
-			up, err := net.Dial("tcp", upstream)
-			if err != nil {
-				c.Close()
-				continue
+			frame := make([]byte, 7+int(binary.BigEndian.Uint32(head[3:]))+1)
+			copy(frame, head)
+			if _, err := io.ReadFull(r, frame[7:]); err != nil {
+				return
 			}
-			mu.Lock()
-			held = append(held, c, up)
-			mu.Unlock()
-			var stalled atomic.Bool
-			go func() { // broker to client, until the stall
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := up.Read(buf)
-					if err != nil || stalled.Load() {
-						return
-					}
-					if _, err := c.Write(buf[:n]); err != nil {
-						return
-					}
-				}
-			}()
-			go func() { // client to broker, frame by frame
-				r := bufio.NewReader(c)
-				header := make([]byte, 8) // "AMQP" 0 0 9 1
-				if _, err := io.ReadFull(r, header); err != nil {
-					return
-				}
-				if _, err := up.Write(header); err != nil {
-					return
-				}
-				for {
-					// type, channel, size, payload, frame end (0xCE)
-					head := make([]byte, 7)
-					if _, err := io.ReadFull(r, head); err != nil {
-						return
-					}
-					frame := make([]byte, 7+int(binary.BigEndian.Uint32(head[3:]))+1)
-					copy(frame, head)
-					if _, err := io.ReadFull(r, frame[7:]); err != nil {
-						return
-					}
-					if binary.BigEndian.Uint16(head[1:3]) != 0 {
-						stalled.Store(true) // a channel's first frame: stall
-						return
-					}
-					if _, err := up.Write(frame); err != nil {
-						return
-					}
-				}
-			}()
+			if binary.BigEndian.Uint16(head[1:3]) != 0 {
+				stalled.Store(true) // a channel's first frame: stall
+				return
+			}
+			if _, err := up.Write(frame); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // TestAStalledBrokerDoesNotHoldTheSnapshot: a broker that answers the

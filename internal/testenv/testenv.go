@@ -317,12 +317,42 @@ func Publish(t testing.TB, amqpURL, exchange string, msgs ...amqp.Publishing) {
 // its port), for tests of what a client does then. Closed with t.
 func SilentServer(t testing.TB) string {
 	t.Helper()
+	return serveTCP(t, func(net.Conn, func(net.Conn)) {})
+}
+
+// Proxy returns the address of a TCP proxy to upstream: each connection
+// it accepts is dialled through to upstream, and relay moves the bytes
+// between the two as the test wants (all of them; until a cut; until a
+// stall). Every connection is closed with t.
+func Proxy(t testing.TB, upstream string, relay func(client, server net.Conn)) string {
+	t.Helper()
+	return serveTCP(t, func(c net.Conn, keep func(net.Conn)) {
+		up, err := net.Dial("tcp", upstream)
+		if err != nil {
+			c.Close()
+			return
+		}
+		keep(up)
+		relay(c, up)
+	})
+}
+
+// serveTCP accepts connections on a port of its own and hands each to
+// handle, in a goroutine, with keep, which has a connection of handle's
+// closed with t too.
+func serveTCP(t testing.TB, handle func(c net.Conn, keep func(net.Conn))) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	var held []net.Conn
+	keep := func(c net.Conn) {
+		mu.Lock()
+		defer mu.Unlock()
+		held = append(held, c)
+	}
 	t.Cleanup(func() {
 		ln.Close()
 		mu.Lock()
@@ -337,9 +367,8 @@ func SilentServer(t testing.TB) string {
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			held = append(held, conn)
-			mu.Unlock()
+			keep(conn)
+			go handle(conn, keep)
 		}
 	}()
 	return ln.Addr().String()
