@@ -78,11 +78,9 @@ type ReplayOptions struct {
 }
 
 // RunReplay is the replay role: rebuild (or check) one projection, with a
-// progress bar on a terminal and progress lines otherwise.
+// progress bar on a terminal and progress lines otherwise. Its options are
+// checked by CheckFlags first.
 func RunReplay(ctx context.Context, cfg config.Config, opts Options, ro ReplayOptions, log *slog.Logger) error {
-	if err := CheckFlags("replay", opts, ro, nil); err != nil {
-		return err
-	}
 	b, err := newBase(ctx, cfg, opts, log)
 	if err != nil {
 		return err

@@ -42,8 +42,9 @@ var Roles = []string{"migrate", "api", "relay", "worker", "all"}
 // HandlerGroups are the names --handlers accepts.
 var HandlerGroups = []string{"commands", trend.HandlerName, handlers.EnrichmentName}
 
-// Run runs one role until ctx ends. A stop asked for while starting (a
-// signal while waiting for PostgreSQL or RabbitMQ) is a clean exit.
+// Run runs one role until ctx ends, its options checked by CheckFlags
+// first. A stop asked for while starting (a signal while waiting for
+// PostgreSQL or RabbitMQ) is a clean exit.
 func Run(ctx context.Context, role string, cfg config.Config, opts Options, log *slog.Logger) error {
 	err := run(ctx, role, cfg, opts, log)
 	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
@@ -79,9 +80,6 @@ func CheckFlags(role string, opts Options, ro ReplayOptions, lo *LoadOptions) er
 func run(ctx context.Context, role string, cfg config.Config, opts Options, log *slog.Logger) error {
 	if !slices.Contains(Roles, role) {
 		return fmt.Errorf("unknown role %q", role)
-	}
-	if err := CheckFlags(role, opts, ReplayOptions{}, nil); err != nil {
-		return err
 	}
 	b, err := newBase(ctx, cfg, opts, log)
 	if err != nil {

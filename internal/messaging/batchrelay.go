@@ -248,8 +248,6 @@ func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel, returned <-c
 			// replica promoted), whose ids ran higher. Every new row would
 			// sort behind it, never be forwarded, and be pruned. Forwarding
 			// starts over instead; consumers skip what they handled.
-			r.log.Error("relay: the outbox offset is ahead of this database's transaction ids (restored from another cluster?): forwarding from the start of the outbox",
-				"offset_transaction_id", txid)
 			if _, err := tx.Exec(ctx, `UPDATE watermill_offsets_outbox SET offset_acked = 0, last_processed_transaction_id = '0'
 				WHERE consumer_group = $1`, RelayConsumerGroup); err != nil {
 				return fmt.Errorf("reset the relay offset: %w", err)
@@ -262,7 +260,8 @@ func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel, returned <-c
 			if err != nil {
 				return fmt.Errorf("renumber the restored outbox rows: %w", err)
 			}
-			r.log.Error("relay: outbox rows from the other cluster renumbered, to be forwarded", "rows", tag.RowsAffected())
+			r.log.Error("relay: the outbox offset is ahead of this database's transaction ids (restored from another cluster?): forwarding from the start of the outbox",
+				"offset_transaction_id", txid, "restored_rows_renumbered", tag.RowsAffected())
 			offset, txid = 0, "0"
 		}
 		// Only transactions older than every running one: a row that

@@ -457,7 +457,6 @@ func scanLog(rows pgx.Rows) ([]logEvent, error) {
 		}
 		out = append(out, e)
 	}
-	rows.Close()
 	return out, rows.Err()
 }
 

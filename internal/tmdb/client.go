@@ -251,12 +251,8 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 			c.logger.LogAttrs(ctx, slog.LevelError, "tmdb rejected the api key or read token",
 				slog.String("path", path), slog.String("error", err.Error()))
 			return Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, err)
-		case errors.Is(err, ErrNotFound) && id == c.controlID && !c.recentlyConfirmed():
-			// The control cannot vouch for its own 404: with no other movie
-			// found lately, it is what a wrong base path answers too.
-			return Movie{}, fmt.Errorf("tmdb: movie %d: %w (its 404: %v)", id, &unconfirmedError{reason: "the control movie itself, with no other movie found lately", err: errControlNotFound}, err)
-		case errors.Is(err, ErrNotFound) && id != c.controlID:
-			if cerr := c.confirmNotFound(ctx); cerr != nil {
+		case errors.Is(err, ErrNotFound):
+			if cerr := c.confirmNotFound(ctx, id); cerr != nil {
 				return Movie{}, fmt.Errorf("tmdb: movie %d: %w (its 404: %v)", id, cerr, err)
 			}
 			return Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, err)
@@ -293,16 +289,20 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 	}
 }
 
-// confirmNotFound asks TMDB for a movie it is known to have (ControlID),
-// at most once every notFoundTrusted, before a 404 is taken to mean that
-// a movie does not exist. TMDB answers a path it does not serve with the
-// same 404 and status_code 34, so a TMDB_BASE_URL with a wrong path
-// (".../3/movie", ".../4") would otherwise remove every movie asked for,
-// and its views with it. If the control movie is not found either, the
-// 404 settles nothing: a retryable error, logged loudly.
-func (c *Client) confirmNotFound(ctx context.Context) error {
+// confirmNotFound tells whether a 404 for movie id may be believed: when
+// TMDB answered some movie in the last notFoundTrusted, or else answers
+// for a movie it is known to have (ControlID). TMDB answers a path it does
+// not serve with the same 404 and status_code 34, so a TMDB_BASE_URL with
+// a wrong path (".../3/movie", ".../4") would otherwise remove every movie
+// asked for, and its views with it. If the control movie is not found
+// either, the 404 settles nothing: a retryable error, logged loudly. The
+// control's own 404 cannot vouch for itself.
+func (c *Client) confirmNotFound(ctx context.Context, id int64) error {
 	if c.recentlyConfirmed() {
 		return nil
+	}
+	if id == c.controlID {
+		return &unconfirmedError{reason: "the control movie itself, with no other movie found lately", err: errControlNotFound}
 	}
 	_, err := c.Movie(ctx, c.controlID)
 	switch {

@@ -121,8 +121,9 @@ func (r *Ranker) trending(ctx context.Context, rd Reader, w Window, limit, offse
 	// The bound must never be too low: highest is cached for a few seconds,
 	// and facts arriving meanwhile may bring a higher vote, which would end
 	// the reading before a movie that belongs in the top. TMDB's votes are
-	// at most 10, so 10 bounds them whatever the cache says.
-	maxFactor := max(highest, c, 10) / 10
+	// at most 10, so 10 bounds them whatever the cache says (and C, a mean
+	// of votes, is at most the highest).
+	maxFactor := max(highest, 10) / 10
 	need := offset + limit
 	col := attentionColumn(w)
 	page := max(2*need, 100)
