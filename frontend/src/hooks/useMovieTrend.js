@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { getMovieTrend } from '../api/endpoints.js';
 import { describeError } from '../api/client.js';
 import { callWhenShown } from './pageVisibility.js';
+import { earliestTimer } from './earliestTimer.js';
 import { nextDelay } from './usePolling.js';
 
 const MIN_INTERVAL_MS = 2000;
@@ -30,29 +31,19 @@ export function useMovieTrend(id, version, resolution = 'hour') {
   useEffect(() => {
     if (id == null || missingRef.current) return undefined;
     const abort = new AbortController();
-    let timer = null;
-    let dueAt = Infinity;
+    const timer = earliestTimer(() => load());
     let inFlight = false;
     let lastAt = 0;
     let failures = 0;
     let fetchedVersion;
     const shown = callWhenShown(() => {
       if (abort.signal.aborted || inFlight) return;
-      clearTimeout(timer);
+      timer.cancel();
       load();
     });
-
-    // Runs load after delay, unless it is due sooner already.
-    function schedule(delay) {
-      if (abort.signal.aborted || Date.now() + delay >= dueAt) return;
-      clearTimeout(timer);
-      dueAt = Date.now() + delay;
-      timer = setTimeout(load, delay);
-    }
+    const schedule = (delay) => !abort.signal.aborted && timer.schedule(delay);
 
     async function load() {
-      timer = null;
-      dueAt = Infinity;
       if (!shown.ready()) return;
       inFlight = true;
       lastAt = Date.now();
@@ -96,7 +87,7 @@ export function useMovieTrend(id, version, resolution = 'hour') {
     return () => {
       abort.abort();
       shown.stop();
-      clearTimeout(timer);
+      timer.cancel();
       nudgeRef.current = () => {};
     };
   }, [id, resolution]);

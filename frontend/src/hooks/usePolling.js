@@ -8,12 +8,12 @@ export const MAX_BACKOFF_MS = 60_000;
 
 /**
  * The wait before the next call after `failures` failures in a row:
- * `intervalMs` while calls succeed, then doubling up to MAX_BACKOFF_MS (or
+ * `intervalMs` while calls succeed, then doubling up to `maxMs` (or
  * `intervalMs`, if longer), and never less than the server's Retry-After.
  * A down API is asked every minute, not every interval, by every open tab.
  */
-export function nextDelay(intervalMs, failures, retryAfterSeconds = 0) {
-  const backoff = failures === 0 ? intervalMs : Math.min(intervalMs * 2 ** failures, Math.max(MAX_BACKOFF_MS, intervalMs));
+export function nextDelay(intervalMs, failures, retryAfterSeconds = 0, maxMs = MAX_BACKOFF_MS) {
+  const backoff = failures === 0 ? intervalMs : Math.min(intervalMs * 2 ** failures, Math.max(maxMs, intervalMs));
   return Math.max(backoff, retryAfterSeconds * 1000);
 }
 

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { getTrending } from '../api/endpoints.js';
 import { describeError } from '../api/client.js';
 import { callWhenShown } from './pageVisibility.js';
+import { earliestTimer } from './earliestTimer.js';
 import { nextDelay } from './usePolling.js';
 
 const POLL_MS = 5000;
@@ -23,27 +24,19 @@ export function useTrendScores(window, changed) {
 
   useEffect(() => {
     const abort = new AbortController();
-    let timer = null;
-    let dueAt = Infinity;
+    const timer = earliestTimer(() => poll());
     let lastAt = 0;
     let inFlight = false;
     let stopped = false;
     let failures = 0;
     const shown = callWhenShown(() => {
       if (stopped) return;
-      clearTimeout(timer); // a nudge while hidden may have scheduled one
+      timer.cancel(); // a nudge while hidden may have scheduled one
       poll();
     });
-
-    const schedule = (delay) => {
-      if (stopped || Date.now() + delay >= dueAt) return;
-      clearTimeout(timer);
-      dueAt = Date.now() + delay;
-      timer = setTimeout(poll, delay);
-    };
+    const schedule = (delay) => !stopped && timer.schedule(delay);
 
     async function poll() {
-      dueAt = Infinity;
       if (!shown.ready()) return;
       inFlight = true;
       lastAt = Date.now();
@@ -77,7 +70,7 @@ export function useTrendScores(window, changed) {
     return () => {
       stopped = true;
       shown.stop();
-      clearTimeout(timer);
+      timer.cancel();
       abort.abort();
       nudgeRef.current = () => {};
     };

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { listMovies } from '../api/endpoints.js';
 import { describeError } from '../api/client.js';
 import { pageHidden } from '../hooks/pageVisibility.js';
+import { nextDelay } from '../hooks/usePolling.js';
 
 /**
  * Connection states, as shown to the user:
@@ -73,7 +74,7 @@ export function useMovieStream(
       source?.close();
       source = null;
       loadAbort?.abort();
-      const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** failures++);
+      const delay = nextDelay(1000, failures++, 0, MAX_BACKOFF_MS);
       set('reconnecting', error);
       retryTimer = setTimeout(connect, delay);
     }
@@ -126,10 +127,8 @@ export function useMovieStream(
         if (source.readyState === 2 /* CLOSED */) scheduleReconnect('The server refused the live stream.');
         // The browser retries by itself, at the server's `retry` pace (2 s)
         // for ever; after a few failures in a row, back off instead.
-        else if (++errorsSinceReady >= BROWSER_RETRIES) {
-          errorsSinceReady = 0;
-          scheduleReconnect('Cannot reach the server.');
-        } else set('reconnecting', 'Lost the connection to the server.');
+        else if (++errorsSinceReady >= BROWSER_RETRIES) scheduleReconnect('Cannot reach the server.');
+        else set('reconnecting', 'Lost the connection to the server.');
       };
     }
 
