@@ -88,7 +88,7 @@ func TestTheStandInRunsBesideABadConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	waitFor(t, 10*time.Second, "the stand-in to answer", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the stand-in to answer", func() bool {
 		resp, err := http.Get("http://" + addr + "/3/movie/550?api_key=k")
 		if err != nil {
 			return false
@@ -160,7 +160,7 @@ func TestSecondInterruptEndsAHungShutdown(t *testing.T) {
 		}
 	}()
 	var c net.Conn
-	waitFor(t, 10*time.Second, "tmdb-fake to listen", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "tmdb-fake to listen", func() bool {
 		var err error
 		c, err = net.Dial("tcp", addr)
 		return err == nil

@@ -44,7 +44,7 @@ func (s *system) mustRunTrend(args ...string) string {
 // waitDeadLetters waits until the dead-letters queue holds exactly n.
 func (s *system) waitDeadLetters(n int) {
 	s.t.Helper()
-	waitFor(s.t, 60*time.Second, fmt.Sprintf("%d dead letters", n), func() bool {
+	testenv.WaitFor(s.t, 60*time.Second, fmt.Sprintf("%d dead letters", n), func() bool {
 		got, err := testenv.QueueDepth(s.amqpURL, messaging.DeadLetterTopic)
 		return err == nil && got == n
 	})
@@ -55,7 +55,7 @@ func (s *system) waitDeadLetters(n int) {
 // that does not exist yet is refused.
 func (s *system) waitTopology() {
 	s.t.Helper()
-	waitFor(s.t, 30*time.Second, "the topology to be declared", func() bool {
+	testenv.WaitFor(s.t, 30*time.Second, "the topology to be declared", func() bool {
 		_, err := testenv.QueueDepth(s.amqpURL, messaging.DeadLetterTopic)
 		return err == nil
 	})
@@ -126,7 +126,7 @@ func TestDLQListRequeueAndPurgeFromTheCommandLine(t *testing.T) {
 	// them) attach one after another as it starts: wait until each queue
 	// but the dead letters has its consumer.
 	var st statusJSON
-	waitFor(t, 30*time.Second, "a consumer on every queue", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "a consumer on every queue", func() bool {
 		st = statusJSON{}
 		if out := s.mustRunTrend("status", "--json"); json.Unmarshal([]byte(out), &st) != nil {
 			t.Fatalf("trend status --json: got %q, want a JSON object", out)
@@ -212,7 +212,7 @@ func TestDLQListRequeueAndPurgeFromTheCommandLine(t *testing.T) {
 	if out := s.mustRunTrend("dlq", "requeue"); out != "requeued 1 dead letter\n" {
 		t.Errorf("trend dlq requeue: got %q, want %q", out, "requeued 1 dead letter\n")
 	}
-	waitFor(t, 60*time.Second, "the requeued command to be dead-lettered again", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "the requeued command to be dead-lettered again", func() bool {
 		return s.scrape(t, deadLettered) > before
 	})
 	s.waitDeadLetters(1)
@@ -278,7 +278,7 @@ func TestDeadLetterAdminEndpoints(t *testing.T) {
 		t.Fatalf("POST requeue p1: got %d %s, want 200 {\"requeued\":1}", r.status, r.body)
 	}
 	// p1 is handled again, fails again and is dead-lettered again: never lost.
-	waitFor(t, 60*time.Second, "p1 to be dead-lettered again", func() bool { return s.scrape(t, deadLettered) > before })
+	testenv.WaitFor(t, 60*time.Second, "p1 to be dead-lettered again", func() bool { return s.scrape(t, deadLettered) > before })
 	s.waitDeadLetters(2)
 
 	r = s.admin(http.MethodPost, "/api/admin/dead-letters/purge", adminToken, "")

@@ -63,7 +63,7 @@ func TestRegisterEnrichAndList(t *testing.T) {
 		if r := s.postJSON(path, ""); r.status != http.StatusAccepted {
 			t.Errorf("%s: got %d, want 202", path, r.status)
 		}
-		waitFor(t, 20*time.Second, "a TMDB request for the refresh", func() bool { return s.tmdb.requestsFor(27205) > before })
+		testenv.WaitFor(t, 20*time.Second, "a TMDB request for the refresh", func() bool { return s.tmdb.requestsFor(27205) > before })
 	}
 	if r := s.postJSON("/api/movies/424242/refresh", ""); r.status != http.StatusNotFound {
 		t.Errorf("refresh of an unknown movie: got %d, want 404", r.status)
@@ -152,7 +152,7 @@ func TestMovieTMDBDoesNotKnowIsRemoved(t *testing.T) {
 	t.Parallel()
 	s := startSystem(t, sysOptions{})
 	s.register(999999999)
-	waitFor(t, 30*time.Second, "the unknown movie to be removed", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "the unknown movie to be removed", func() bool {
 		_, status := s.movie(999999999)
 		return status == http.StatusNotFound
 	})
@@ -162,7 +162,7 @@ func TestMovieTMDBDoesNotKnowIsRemoved(t *testing.T) {
 	// The 404 may come from the registrations (the write model) before the
 	// projection has applied the registration and the removal; the list is
 	// the projection's, and drops the movie once it has.
-	waitFor(t, 10*time.Second, "the removed movie to leave the list", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the removed movie to leave the list", func() bool {
 		r := s.do(http.MethodGet, "/api/movies", "", "")
 		return r.header.Get("X-Total-Count") == "0" && strings.TrimSpace(string(r.body)) == "[]"
 	})
@@ -181,7 +181,7 @@ func TestMovieRegisteredAgainCountsItsNewViews(t *testing.T) {
 	s := startSystem(t, sysOptions{})
 	s.tmdb.fail(603, http.StatusNotFound) // the first time only
 	s.register(603)
-	waitFor(t, 30*time.Second, "the movie TMDB did not know to be removed", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "the movie TMDB did not know to be removed", func() bool {
 		r := s.do(http.MethodGet, "/api/movies", "", "")
 		_, status := s.movie(603)
 		return status == http.StatusNotFound && r.header.Get("X-Total-Count") == "0"
@@ -299,7 +299,7 @@ func TestCommandsRegroupedInBundlesAreCountedOnce(t *testing.T) {
 	s.waitViews(155, 8)
 
 	publishBundle(cmds[4], command(`{"views": "not a list"`))
-	waitFor(t, 60*time.Second, "the bundle in the dead letters", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "the bundle in the dead letters", func() bool {
 		n, err := testenv.QueueDepth(s.amqpURL, messaging.DeadLetterTopic)
 		return err == nil && n == 1
 	})
@@ -319,7 +319,7 @@ func TestPoisonMessageGoesToDeadLetters(t *testing.T) {
 		}
 	}
 	s.waitViews(120, 5)
-	waitFor(t, 60*time.Second, "both poisoned messages in the dead letters", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "both poisoned messages in the dead letters", func() bool {
 		n, err := testenv.QueueDepth(s.amqpURL, messaging.DeadLetterTopic)
 		return err == nil && n == 2
 	})

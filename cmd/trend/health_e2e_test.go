@@ -34,7 +34,7 @@ func TestRelayAndWorkerServeLiveness(t *testing.T) {
 		go func() { done <- cmd.Wait() }()
 		t.Cleanup(func() { _ = cmd.Process.Kill() }) // if a wait below fails the test
 		var body string
-		waitFor(t, 30*time.Second, args[0]+" to answer /healthz on HEALTH_ADDR with 200", func() bool {
+		testenv.WaitFor(t, 30*time.Second, args[0]+" to answer /healthz on HEALTH_ADDR with 200", func() bool {
 			resp, err := http.Get("http://" + addr + "/healthz")
 			if err != nil {
 				return false

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/movietrend/trend/internal/testenv"
 )
 
 // scrape returns the samples of /metrics whose name and labels match
@@ -67,7 +69,7 @@ func TestMetricsMoveWithThePipeline(t *testing.T) {
 	// RecordViews command and its batch went through the outbox. The relay
 	// counts a batch after its transaction commits, which may be just after
 	// a handler saw its messages.
-	waitFor(t, 10*time.Second, "the relay to count at least 5 messages", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the relay to count at least 5 messages", func() bool {
 		return s.scrape(t, relayed)-before[3] >= 5
 	})
 	for _, name := range []string{"trend_outbox_backlog", "trend_relay_lag_seconds", "trend_projection_lag_seconds", "trend_event_log_head", "trend_dead_letters", "trend_replay_running", "trend_message_handle_duration_seconds_count"} {
@@ -97,7 +99,7 @@ func TestCorrelationIDFollowsARequest(t *testing.T) {
 	resp.Body.Close()
 	s.waitActive(550)
 	want := map[string]bool{"request": false, "RegisterMovie": false, "tmdb-enrichment": false, "trend-projection": false}
-	waitFor(t, 10*time.Second, "the correlation id in the logs of every step", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the correlation id in the logs of every step", func() bool {
 		for _, line := range strings.Split(s.logsText(), "\n") {
 			var l struct {
 				Msg, Handler  string

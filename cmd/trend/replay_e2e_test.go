@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/movietrend/trend/internal/testenv"
 )
 
 func (s *system) admin(method, path, token, body string) response {
@@ -70,7 +72,7 @@ func TestReplayThroughTheAdminAPIWhileViewsArrive(t *testing.T) {
 			t.Errorf("second start while one runs: got %d, want 409 (or 202 if the first had just finished)", again.status)
 		}
 		var st replayState
-		waitFor(t, 60*time.Second, "the replay to finish", func() bool {
+		testenv.WaitFor(t, 60*time.Second, "the replay to finish", func() bool {
 			r := s.admin(http.MethodGet, "/api/admin/replay", adminToken, "")
 			_ = json.Unmarshal(r.body, &st)
 			return st.State == "done" || st.State == "failed"
@@ -83,7 +85,7 @@ func TestReplayThroughTheAdminAPIWhileViewsArrive(t *testing.T) {
 	a, _ := s.movie(27205)
 	b, _ := s.movie(680)
 	want := sent[0] + sent[1]
-	waitFor(t, 60*time.Second, fmt.Sprintf("all %d views counted", want), func() bool {
+	testenv.WaitFor(t, 60*time.Second, fmt.Sprintf("all %d views counted", want), func() bool {
 		a, _ = s.movie(27205)
 		b, _ = s.movie(680)
 		return a.InternalViewsCount+b.InternalViewsCount >= want
@@ -123,7 +125,7 @@ func TestReplayKilledHalfwayLeavesLiveDataIntact(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "the replay to be half-way", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "the replay to be half-way", func() bool {
 		var done, total int64
 		err := db.QueryRow(t.Context(), `SELECT done, total FROM projection_replays ORDER BY id DESC LIMIT 1`).Scan(&done, &total)
 		return err == nil && done > 0 && done < total
@@ -136,7 +138,7 @@ func TestReplayKilledHalfwayLeavesLiveDataIntact(t *testing.T) {
 	// The killed replay's lock goes with its PostgreSQL session, which ends
 	// once the server notices the closed connection: a moment after the kill.
 	var out []byte
-	waitFor(t, 10*time.Second, "the killed replay's lock to be released", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the killed replay's lock to be released", func() bool {
 		out, err = s.replayCmd().CombinedOutput()
 		return err == nil || !strings.Contains(string(out), "a replay is already running")
 	})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/movietrend/trend/internal/config"
+	"github.com/movietrend/trend/internal/testenv"
 )
 
 // TestTwoWorkersShareTheQueues runs a second `trend worker` beside `trend
@@ -27,7 +28,7 @@ func TestTwoWorkersShareTheQueues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "two consumers on every command queue", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "two consumers on every command queue", func() bool {
 		r := s.do(http.MethodGet, "/api/pipeline", "", "")
 		var p struct {
 			Queues []struct {

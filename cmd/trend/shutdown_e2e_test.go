@@ -38,7 +38,7 @@ func TestWorkerStoppedBySIGTERMDeadLettersNothing(t *testing.T) {
 		// Let it take messages from the queues under load (it must have
 		// handled some, or its SIGTERM would test nothing), then stop it
 		// the way an orchestrator does.
-		waitFor(t, 30*time.Second, fmt.Sprintf("round %d: the second worker to handle messages", round), func() bool {
+		testenv.WaitFor(t, 30*time.Second, fmt.Sprintf("round %d: the second worker to handle messages", round), func() bool {
 			return handled() > before
 		})
 		if err := worker.Process.Signal(syscall.SIGTERM); err != nil {

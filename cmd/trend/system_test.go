@@ -154,7 +154,7 @@ func startSystem(t *testing.T, o sysOptions) *system {
 // waitHealthy waits until the API at base answers /healthz with 200.
 func waitHealthy(t *testing.T, base string, timeout time.Duration) {
 	t.Helper()
-	waitFor(t, timeout, "the API to answer /healthz", func() bool {
+	testenv.WaitFor(t, timeout, "the API to answer /healthz", func() bool {
 		resp, err := http.Get(base + "/healthz")
 		if err != nil {
 			return false
@@ -213,17 +213,6 @@ func (s *system) stop() {
 	case <-time.After(30 * time.Second):
 		_ = s.cmd.Process.Kill()
 		s.t.Error("trend all did not stop within 30s of SIGTERM")
-	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -298,7 +287,7 @@ func (s *system) register(id int64) {
 func (s *system) waitActive(id int64) movie {
 	s.t.Helper()
 	var m movie
-	waitFor(s.t, 30*time.Second, fmt.Sprintf("movie %d to become active", id), func() bool {
+	testenv.WaitFor(s.t, 30*time.Second, fmt.Sprintf("movie %d to become active", id), func() bool {
 		m, _ = s.movie(id)
 		return m.Status == "active"
 	})
@@ -308,7 +297,7 @@ func (s *system) waitActive(id int64) movie {
 func (s *system) waitViews(id, want int64) {
 	s.t.Helper()
 	var m movie
-	waitFor(s.t, 60*time.Second, fmt.Sprintf("movie %d to count %d views", id, want), func() bool {
+	testenv.WaitFor(s.t, 60*time.Second, fmt.Sprintf("movie %d to count %d views", id, want), func() bool {
 		m, _ = s.movie(id)
 		return m.InternalViewsCount >= want
 	})
@@ -353,7 +342,7 @@ func (s *system) waitQuiet() {
 		}
 		return true
 	}
-	waitFor(s.t, 60*time.Second, "the pipeline to be quiet", func() bool {
+	testenv.WaitFor(s.t, 60*time.Second, "the pipeline to be quiet", func() bool {
 		if !quiet() {
 			return false
 		}

@@ -27,7 +27,7 @@ func TestLettersTakenComeBackWhenTheSessionDies(t *testing.T) {
 			amqp.Publishing{Headers: amqp.Table{"_watermill_message_uuid": id}, DeliveryMode: amqp.Persistent})
 	}
 	c := New(url)
-	waitFor(t, "3 dead letters", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "3 dead letters", func() bool {
 		n, err := testenv.QueueDepth(url, messaging.DeadLetterTopic)
 		return err == nil && n == 3
 	})
@@ -43,7 +43,7 @@ func TestLettersTakenComeBackWhenTheSessionDies(t *testing.T) {
 		}
 	}
 	cancel() // closes the connection under the session, as a crash would
-	waitFor(t, "the connection to close", s.conn.IsClosed)
+	testenv.WaitFor(t, 10*time.Second, "the connection to close", s.conn.IsClosed)
 	if _, _, err := s.next(); err == nil {
 		t.Errorf("take a letter after the context ended: got no error, want one")
 	}
@@ -58,17 +58,6 @@ func TestLettersTakenComeBackWhenTheSessionDies(t *testing.T) {
 	}
 	if want := []string{"a", "b", "c"}; !slices.Equal(got, want) {
 		t.Errorf("after the session died: got %v, want %v", got, want)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 10s waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -105,7 +94,7 @@ func TestOneSessionAtATime(t *testing.T) {
 		testenv.Publish(t, url, messaging.DeadLetterTopic, amqp.Publishing{DeliveryMode: amqp.Persistent,
 			Headers: amqp.Table{"_watermill_message_uuid": id, "topic_poisoned": messaging.CommandTopic("RecordViews")}})
 	}
-	waitFor(t, "3 dead letters", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "3 dead letters", func() bool {
 		n, err := testenv.QueueDepth(url, messaging.DeadLetterTopic)
 		return err == nil && n == 3
 	})

@@ -448,14 +448,14 @@ func TestShutdownServesAConnectionOpenedJustBefore(t *testing.T) {
 	newConnGrace = time.Second
 	lane, _, s := start(t, http.HandlerFunc(echo), 5*time.Second)
 	fresh, silent := dial(t, lane), dial(t, lane)
-	waitUntil(t, "the lane to accept both connections", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "the lane to accept both connections", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return len(s.conns) == 2
 	})
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()
-	waitUntil(t, "the shutdown to begin", s.closing.Load)
+	testenv.WaitFor(t, 5*time.Second, "the shutdown to begin", s.closing.Load)
 	_, _ = io.WriteString(fresh, post(`{}`))
 	r := read(t, bufio.NewReader(fresh), 1)[0]
 	if r.StatusCode != http.StatusAccepted || !r.Close {
@@ -471,16 +471,6 @@ func TestShutdownServesAConnectionOpenedJustBefore(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Error("Shutdown did not return")
-	}
-}
-
-// waitUntil polls cond until it holds, failing t after 5 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 5 s for %s", what)
-		}
 	}
 }
 

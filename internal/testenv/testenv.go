@@ -374,6 +374,16 @@ func serveTCP(t testing.TB, handle func(c net.Conn, keep func(net.Conn))) string
 	return ln.Addr().String()
 }
 
+// WaitFor polls cond until it holds, failing t with what after timeout.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+	}
+}
+
 // EndsWithin runs fn and returns its error, or fails t with what, if fn
 // has not returned within d (a call that should have given up).
 func EndsWithin(t testing.TB, d time.Duration, what string, fn func() error) error {
