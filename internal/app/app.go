@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -181,8 +182,13 @@ type httpServer interface {
 	Close() error
 }
 
-// serveHTTP runs srv until ctx ends, then shuts it down gracefully.
-func serveHTTP(ctx context.Context, srv httpServer, ln net.Listener, log *slog.Logger) error {
+// shutdownGrace is how long requests in flight get to finish at a stop.
+var shutdownGrace = 10 * time.Second
+
+// serveHTTP runs srv until ctx ends, then shuts it down gracefully. A
+// shutdown that had to cut requests short is an error, so the process
+// exits non-zero: those clients got no answer and must retry.
+func serveHTTP(ctx context.Context, srv httpServer, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -190,11 +196,11 @@ func serveHTTP(ctx context.Context, srv httpServer, ln net.Listener, log *slog.L
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("HTTP server did not stop in time", "error", err)
-		return srv.Close()
+		return errors.Join(fmt.Errorf("HTTP server on %s did not stop within %v: requests still in flight were cut: %w",
+			ln.Addr(), shutdownGrace, err), srv.Close())
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -29,5 +29,5 @@ func (b *base) serveSide(ctx context.Context, setting, addr, what string, handle
 		return fmt.Errorf("listen on %s %s: %w", setting, addr, err)
 	}
 	b.log.Info(what+" listening", "addr", ln.Addr().String())
-	return serveHTTP(ctx, &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln, b.log)
+	return serveHTTP(ctx, &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln)
 }

@@ -161,7 +161,7 @@ func (b *base) runAPI(ctx context.Context) error {
 	srv := newAPIServer(handler, b.log)
 	b.log.Info("API listening", "addr", ln.Addr().String(), "fast_lane", b.cfg.FastLane)
 	if !b.cfg.FastLane {
-		return serveHTTP(ctx, srv, ln, b.log)
+		return serveHTTP(ctx, srv, ln)
 	}
 	// Single views, one a request, are the API's load, and list reads
 	// its most frequent read; other requests, and connections that carry
@@ -169,7 +169,7 @@ func (b *base) runAPI(ctx context.Context) error {
 	lane := fastlane.New(srv, fastlane.Route{Method: http.MethodPost, Path: "/api/movies/view"},
 		fastlane.Route{Method: http.MethodGet, Path: "/api/movies", Query: true})
 	b.metrics.WatchFastLane(lane.Stats)
-	return serveHTTP(ctx, lane, ln, b.log)
+	return serveHTTP(ctx, lane, ln)
 }
 
 // apiIdleTimeout is how long the API keeps an idle keep-alive connection:
@@ -424,7 +424,7 @@ func StartTMDBFake(ctx context.Context, addr string, log *slog.Logger) (string, 
 		return "", fmt.Errorf("listen for the TMDB stand-in on %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: tmdbfake.NewHandler(catalog, tmdbfake.Options{}), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = serveHTTP(ctx, srv, ln, log) }()
+	go func() { _ = serveHTTP(ctx, srv, ln) }()
 	return "http://" + ln.Addr().String() + "/3", nil
 }
 
@@ -456,5 +456,5 @@ func RunTMDBFake(ctx context.Context, addr, catalogPath, apiKey, readToken strin
 			"control_id", tmdb.DefaultControlID)
 	}
 	srv := &http.Server{Handler: tmdbfake.NewHandler(catalog, tmdbfake.Options{APIKey: apiKey, ReadToken: readToken, Logger: log}), ReadHeaderTimeout: 5 * time.Second}
-	return serveHTTP(ctx, srv, ln, log)
+	return serveHTTP(ctx, srv, ln)
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -81,6 +82,57 @@ func TestAPIServerClosesIdleConnections(t *testing.T) {
 				t.Errorf("idle connection: got a byte, want the connection closed")
 			case time.Since(start) < idle/2:
 				t.Errorf("idle connection closed after %v, want about IdleTimeout (%v)", time.Since(start), idle)
+			}
+		})
+	}
+}
+
+// TestAShutdownThatCutsRequestsIsAnError: a request still running when the
+// grace period ends is cut, and serveHTTP says so (the process then exits
+// non-zero); a request that ends in time lets it return nil.
+func TestAShutdownThatCutsRequestsIsAnError(t *testing.T) {
+	defer func(d time.Duration) { shutdownGrace = d }(shutdownGrace)
+	shutdownGrace = 300 * time.Millisecond
+
+	for _, tc := range []struct {
+		name    string
+		takes   time.Duration
+		wantErr bool
+	}{
+		{"ends in time", 50 * time.Millisecond, false},
+		{"outlasts the grace period", 5 * time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			entered := make(chan struct{})
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				close(entered)
+				select {
+				case <-time.After(tc.takes):
+				case <-r.Context().Done():
+				}
+			})}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- serveHTTP(ctx, srv, ln) }()
+			go func() {
+				if resp, err := http.Get("http://" + ln.Addr().String() + "/"); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			<-entered
+			cancel()
+			select {
+			case err := <-done:
+				if (err != nil) != tc.wantErr {
+					t.Errorf("serveHTTP after the stop: %v, want an error: %v", err, tc.wantErr)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("serveHTTP did not return within 10 s of the stop")
 			}
 		})
 	}
