@@ -80,6 +80,8 @@ type BatchRelay struct {
 	// relay reconnects, which it does when RabbitMQ returns a message no
 	// queue took.
 	Declare func(ctx context.Context, ch *amqp.Channel) error
+
+	beforeConfirms func() // for tests: the batch is published, not yet confirmed
 }
 
 // NewBatchRelay returns a relay with a batch of 500, a poll of 50ms, a
@@ -152,6 +154,9 @@ func (r *BatchRelay) session(ctx context.Context) error {
 	r.log.Info("relay forwarding the outbox to RabbitMQ", "batch", r.Batch)
 	var pruned, idleSince, checked time.Time
 	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		n, err := r.forward(ctx, ch, returned)
 		r.round()
 		// Another relay moved the offset while this one waited for the
@@ -217,8 +222,18 @@ type envelope struct {
 
 var publishMarshaler = wamqp.DefaultMarshaler{}
 
+// stopGrace is how long a round in hand may go on after the relay is
+// told to stop.
+const stopGrace = 5 * time.Second
+
 // forward sends one batch and returns how many messages it forwarded.
-func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel, returned <-chan amqp.Return) (n int, err error) {
+// A stop (ctx) lets a round in hand finish, for up to stopGrace: its
+// messages may be published already, and a round cut short before it
+// moved the offset would have them sent again after a restart.
+func (r *BatchRelay) forward(stop context.Context, ch *amqp.Channel, returned <-chan amqp.Return) (n int, err error) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(stop))
+	defer cancel()
+	defer context.AfterFunc(stop, func() { time.AfterFunc(stopGrace, cancel) })()
 	if r.RoundTimeout > 0 {
 		parent := ctx
 		var cancel context.CancelFunc
@@ -313,6 +328,9 @@ func (r *BatchRelay) forward(ctx context.Context, ch *amqp.Channel, returned <-c
 				return fmt.Errorf("publish to %s: %w", o.topic, err)
 			}
 			confirms = append(confirms, c)
+		}
+		if r.beforeConfirms != nil {
+			r.beforeConfirms()
 		}
 		if lastOffset == offset && lastTx == txid {
 			return nil

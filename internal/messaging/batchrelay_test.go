@@ -445,3 +445,45 @@ func TestAStandbyRelayWaitsItsTurn(t *testing.T) {
 		t.Errorf("the relays ended %d sessions with a warning while taking turns, want 0", n)
 	}
 }
+
+// TestRelayFinishesTheRoundInHandWhenStopped: a stop that comes after a
+// batch was published and before RabbitMQ confirmed it lets the round
+// finish: the offset moves past the batch, so a restarted relay does not
+// send it again.
+func TestRelayFinishesTheRoundInHandWhenStopped(t *testing.T) {
+	t.Parallel()
+	pool, url := registerMovieRelayEnv(t)
+	sendRegisterMovie(t, pool)
+	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	relay.BeforeConfirms(stop)
+	var forwarded atomic.Int64
+	relay.OnForwarded = func(n int) { forwarded.Add(int64(n)) }
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relay did not stop within 30 s of the stop")
+	}
+	if n := forwarded.Load(); n != 1 {
+		t.Errorf("forwarded %d rows before it stopped, want the 1 in hand", n)
+	}
+	// What a restarted relay would send again: the rows past the offset.
+	var behind int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM watermill_outbox o, watermill_offsets_outbox f
+		WHERE f.consumer_group = $1 AND (o.transaction_id, o."offset") > (f.last_processed_transaction_id, f.offset_acked)`,
+		messaging.RelayConsumerGroup).Scan(&behind); err != nil {
+		t.Fatal(err)
+	}
+	if behind != 0 {
+		t.Errorf("%d outbox rows still past the relay's offset after the stop, want 0 (they would be sent again)", behind)
+	}
+	if got := testenv.Drain(t, url, messaging.CommandTopic("RegisterMovie")); len(got) != 1 {
+		t.Errorf("RegisterMovie queue: %d messages, want 1", len(got))
+	}
+}

@@ -27,3 +27,7 @@ func (d *Deliveries) Moved(queue string) (at time.Time, held int64) {
 
 // NewDeadLetterPublisher is the worker's publisher of dead letters.
 func NewDeadLetterPublisher(url string) message.Publisher { return newDeadLetterPublisher(url) }
+
+// BeforeConfirms has the relay call f once a round has published its
+// batch and before it waits for the confirms.
+func (r *BatchRelay) BeforeConfirms(f func()) { r.beforeConfirms = f }
