@@ -8,8 +8,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -222,6 +224,18 @@ type envelope struct {
 
 var publishMarshaler = wamqp.DefaultMarshaler{}
 
+// notAnEnvelope is the dead letter of an outbox row the relay cannot
+// read: the row as it is, with why in the poison headers the worker's
+// letters carry. It names no topic, so it cannot be requeued, only seen
+// and purged.
+func notAnEnvelope(row []byte, txid string, offset int64, err error) *message.Message {
+	msg := message.NewMessage(watermill.NewUUID(), row)
+	msg.Metadata.Set(middleware.ReasonForPoisonedKey,
+		fmt.Sprintf("outbox row (transaction %s, offset %d) is not a message envelope: %v", txid, offset, err))
+	msg.Metadata.Set(middleware.PoisonedHandlerKey, "relay")
+	return msg
+}
+
 // stopGrace is how long a round in hand may go on after the relay is
 // told to stop.
 const stopGrace = 5 * time.Second
@@ -298,9 +312,14 @@ func (r *BatchRelay) forward(stop context.Context, ch *amqp.Channel, returned <-
 			}
 			var env envelope
 			if err := json.Unmarshal(payload, &env); err != nil || env.DestinationTopic == "" {
-				// Nothing can fix a row that is not an envelope; skipping it
-				// keeps the relay moving (it stays in the outbox table).
-				r.log.Error("relay: outbox row is not a message envelope; skipped", "offset", lastOffset, "error", err)
+				// Nothing can fix a row that is not an envelope, and it must
+				// not hold up the rows behind it: it goes to the dead letters
+				// as it is, where an operator sees it (pruning would lose it).
+				if err == nil {
+					err = errors.New("no destination_topic")
+				}
+				r.log.Error("relay: outbox row is not a message envelope; sent to the dead letters", "transaction_id", lastTx, "offset", lastOffset, "error", err)
+				msgs = append(msgs, outgoing{DeadLetterTopic, notAnEnvelope(payload, lastTx, lastOffset, err)})
 				continue
 			}
 			msg := message.NewMessage(env.UUID, env.Payload)

@@ -487,3 +487,35 @@ func TestRelayFinishesTheRoundInHandWhenStopped(t *testing.T) {
 		t.Errorf("RegisterMovie queue: %d messages, want 1", len(got))
 	}
 }
+
+// TestRelayDeadLettersARowThatIsNotAnEnvelope: an outbox row the relay
+// cannot read goes to the dead letters as it is, saying why, and the row
+// behind it is forwarded. It had been skipped, then pruned with the rest.
+func TestRelayDeadLettersARowThatIsNotAnEnvelope(t *testing.T) {
+	t.Parallel()
+	pool, url := registerMovieRelayEnv(t)
+	if _, err := pool.Exec(t.Context(), `INSERT INTO watermill_outbox (uuid, payload, transaction_id)
+		VALUES ('not-an-envelope', '{"views": 3}', pg_current_xact_id())`); err != nil {
+		t.Fatal(err)
+	}
+	sendRegisterMovie(t, pool)
+	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
+	relay.Declare = messaging.Topology{Commands: []string{"RegisterMovie"}}.DeclareOn
+	firstBatch := runRelay(t, relay)
+	if n := firstBatch(); n != 2 {
+		t.Errorf("forwarded %d rows, want 2 (the dead letter and the command)", n)
+	}
+	if got := testenv.Drain(t, url, messaging.CommandTopic("RegisterMovie")); len(got) != 1 {
+		t.Errorf("RegisterMovie queue: %d messages, want 1", len(got))
+	}
+	letters := testenv.Drain(t, url, messaging.DeadLetterTopic)
+	if len(letters) != 1 {
+		t.Fatalf("dead letters: %d, want 1", len(letters))
+	}
+	if string(letters[0].Body) != `{"views": 3}` {
+		t.Errorf("dead letter body %q, want the row as it was", letters[0].Body)
+	}
+	if reason, _ := letters[0].Headers["reason_poisoned"].(string); !strings.Contains(reason, "not a message envelope") {
+		t.Errorf("dead letter reason %q, want it to say the row is not a message envelope", reason)
+	}
+}
