@@ -82,6 +82,12 @@ type BatchRelay struct {
 	// relay reconnects, which it does when RabbitMQ returns a message no
 	// queue took.
 	Declare func(ctx context.Context, ch *amqp.Channel) error
+	// Exchanges, if set, are the exchanges Declare makes. A message for
+	// any other (written by a newer version, say) goes to the dead letters,
+	// from which it can be requeued once its exchange exists: published,
+	// it would close the channel, and the relay would stop at that row
+	// for good, holding back every message behind it.
+	Exchanges []string
 
 	beforeConfirms func() // for tests: the batch is published, not yet confirmed
 }
@@ -230,10 +236,14 @@ var publishMarshaler = wamqp.DefaultMarshaler{}
 // and purged.
 func notAnEnvelope(row []byte, txid string, offset int64, err error) *message.Message {
 	msg := message.NewMessage(watermill.NewUUID(), row)
-	msg.Metadata.Set(middleware.ReasonForPoisonedKey,
-		fmt.Sprintf("outbox row (transaction %s, offset %d) is not a message envelope: %v", txid, offset, err))
-	msg.Metadata.Set(middleware.PoisonedHandlerKey, "relay")
+	poison(msg, fmt.Sprintf("outbox row (transaction %s, offset %d) is not a message envelope: %v", txid, offset, err))
 	return msg
+}
+
+// poison marks msg as a dead letter of the relay's, for reason.
+func poison(msg *message.Message, reason string) {
+	msg.Metadata.Set(middleware.ReasonForPoisonedKey, reason)
+	msg.Metadata.Set(middleware.PoisonedHandlerKey, "relay")
 }
 
 // stopGrace is how long a round in hand may go on after the relay is
@@ -326,6 +336,14 @@ func (r *BatchRelay) forward(stop context.Context, ch *amqp.Channel, returned <-
 			for k, v := range env.Metadata {
 				msg.Metadata.Set(k, v)
 			}
+			if r.Exchanges != nil && !slices.Contains(r.Exchanges, env.DestinationTopic) {
+				r.log.Error("relay: outbox message for an exchange this relay does not declare; sent to the dead letters",
+					"exchange", env.DestinationTopic, "message_uuid", env.UUID)
+				poison(msg, fmt.Sprintf("no exchange %s in this relay's topology (a newer version's message?): requeue it once the exchange exists", env.DestinationTopic))
+				msg.Metadata.Set(middleware.PoisonedTopicKey, env.DestinationTopic)
+				msgs = append(msgs, outgoing{DeadLetterTopic, msg})
+				continue
+			}
 			msgs = append(msgs, outgoing{env.DestinationTopic, msg})
 		}
 		rows.Close()
@@ -338,7 +356,11 @@ func (r *BatchRelay) forward(stop context.Context, ch *amqp.Channel, returned <-
 		}
 		confirms := make([]*amqp.DeferredConfirmation, 0, len(out))
 		for _, o := range out {
-			pub, err := publishMarshaler.Marshal(o.msg)
+			marshaler := publishMarshaler
+			if o.topic == DeadLetterTopic {
+				marshaler = deadLetterMarshaler // stamped with the time, as the worker's
+			}
+			pub, err := marshaler.Marshal(o.msg)
 			if err != nil {
 				return err
 			}

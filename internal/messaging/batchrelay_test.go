@@ -519,3 +519,42 @@ func TestRelayDeadLettersARowThatIsNotAnEnvelope(t *testing.T) {
 		t.Errorf("dead letter reason %q, want it to say the row is not a message envelope", reason)
 	}
 }
+
+// TestRelayDeadLettersAMessageForAnUnknownExchange: a message for an
+// exchange the relay does not declare (a newer version's command) goes to
+// the dead letters, named with its exchange so that it can be requeued,
+// and the rows behind it are forwarded. Published, it had closed the
+// channel at every try, and the outbox stopped at it.
+func TestRelayDeadLettersAMessageForAnUnknownExchange(t *testing.T) {
+	t.Parallel()
+	pool, url := registerMovieRelayEnv(t)
+	if _, err := pool.Exec(t.Context(), `INSERT INTO watermill_outbox (uuid, payload, transaction_id)
+		VALUES ('later-1', '{"destination_topic":"commands.Later","uuid":"later-1","payload":"eyJ4IjoxfQ==","metadata":{"name":"Later"}}', pg_current_xact_id())`); err != nil {
+		t.Fatal(err)
+	}
+	sendRegisterMovie(t, pool)
+	topology := messaging.Topology{Commands: []string{"RegisterMovie"}}
+	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
+	relay.Declare = topology.DeclareOn
+	relay.Exchanges = topology.Exchanges()
+	if n := runRelay(t, relay)(); n != 2 {
+		t.Errorf("forwarded %d rows, want 2 (the dead letter and the command)", n)
+	}
+	if got := testenv.Drain(t, url, messaging.CommandTopic("RegisterMovie")); len(got) != 1 {
+		t.Errorf("RegisterMovie queue: %d messages, want 1", len(got))
+	}
+	letters := testenv.Drain(t, url, messaging.DeadLetterTopic)
+	if len(letters) != 1 {
+		t.Fatalf("dead letters: %d, want 1", len(letters))
+	}
+	l := letters[0]
+	if string(l.Body) != `{"x":1}` || l.Headers["name"] != "Later" || l.Headers["_watermill_message_uuid"] != "later-1" {
+		t.Errorf("dead letter: body %q, headers %v; want the message as written", l.Body, l.Headers)
+	}
+	if topic := l.Headers["topic_poisoned"]; topic != "commands.Later" {
+		t.Errorf("dead letter topic_poisoned %v, want commands.Later (so that it can be requeued)", topic)
+	}
+	if l.Timestamp.IsZero() {
+		t.Error("dead letter without the time it was dead-lettered")
+	}
+}

@@ -65,6 +65,18 @@ func (t Topology) Bindings() []Binding {
 	return append(b, Binding{DeadLetterTopic, DeadLetterTopic})
 }
 
+// Exchanges lists every exchange of the topology once, in the order of
+// Bindings.
+func (t Topology) Exchanges() []string {
+	var xs []string
+	for _, b := range t.Bindings() {
+		if !slices.Contains(xs, b.Exchange) {
+			xs = append(xs, b.Exchange)
+		}
+	}
+	return xs
+}
+
 // Queues lists every queue of the topology once, in the order of
 // Bindings.
 func (t Topology) Queues() []string {
