@@ -370,7 +370,7 @@ func (r *BatchRelay) forward(stop context.Context, ch *amqp.Channel, returned <-
 			}
 			confirms = append(confirms, c)
 		}
-		if r.beforeConfirms != nil {
+		if r.beforeConfirms != nil && len(confirms) > 0 {
 			r.beforeConfirms()
 		}
 		if lastOffset == offset && lastTx == txid {
