@@ -142,7 +142,14 @@ describe('dashboard against the real system', { timeout: 300_000 }, () => {
     await addViews(157336, 4);
     const row = page.locator('.board__table tr[data-tmdb-id="157336"]');
     await eventually(async () => (await row.locator('td.col-num').first().textContent()) === '5' || (await row.textContent()), 'Interstellar at 5 views');
-    // 8.1 × 0.7 + 0.5 × 0.3 = 5.82: 5.8 beats Inception's 5.7.
+    // The pointer is still over the board: the counts change in place, the
+    // order holds, and the board says why.
+    await page.getByText('Order paused while you point at or focus the board').waitFor();
+    assert.deepEqual((await rankedTitles()).slice(0, 2), ['Inception', 'Interstellar']);
+    // The pointer leaves (the click's focus stays on the button, which
+    // does not hold the order): 8.1 × 0.7 + 0.5 × 0.3 = 5.82, and 5.8
+    // beats Inception's 5.7.
+    await page.mouse.move(0, 0);
     await eventually(async () => {
       const t = await rankedTitles();
       return t[0] === 'Interstellar' || t;

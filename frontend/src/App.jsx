@@ -40,6 +40,13 @@ function Dashboard({ EventSourceImpl }) {
     store.setTrendScores(trendReady ? trend.scores : null, trendReady ? trendWindow : null);
     store.setRankByTrend(rankBy !== 'classic' && trendReady);
   }, [store, rankBy, trendWindow, trendReady, trend.scores]);
+  // The board's "1,000 of N": each poll of the decayed scores (a new
+  // `scores`) brings the server's count, which sees new registrations the
+  // store cannot tell from movies beyond its window. A poll that began
+  // before a reload may bring an older count; the next one mends it.
+  useEffect(() => {
+    if (trend.total != null) store.setServerTotal(trend.total);
+  }, [store, trend.scores, trend.total]);
 
   const addView = useCallback(
     async (movie) => {

@@ -2,7 +2,7 @@ import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { App } from './App.jsx';
-import { FakeEventSource, fakeApi, movie, problem } from './test/fakes.js';
+import { FakeEventSource, fakeApi, keyboardFocus, movie, problem } from './test/fakes.js';
 
 const pipeline = {
   at: '2026-01-01T00:00:00Z',
@@ -190,12 +190,37 @@ describe('dashboard', () => {
     const stream = FakeEventSource.latest();
     act(() => stream.emit('ready', {}));
     const third = await screen.findByRole('button', { name: rowButton('Film 3', 3) });
-    third.focus();
-    // Film 3 falls to the bottom, far outside the rendered rows.
-    act(() => stream.emit('movies', [movie(3, { title: 'Film 3', final_trend_score: 0, last_updated_at: '2026-01-01T00:00:09Z' })]));
+    act(() => keyboardFocus(third));
+    // Film 3 is removed (it cannot fall: the order holds while focus is in the board).
+    act(() => stream.emit('movies', [movie(3, { title: 'Film 3', status: 'removed', last_updated_at: '2026-01-01T00:00:09Z' })]));
     await waitFor(() => expect(screen.queryByRole('button', { name: rowButton('Film 3') })).not.toBeInTheDocument());
     // The row now third has it: the user keeps their place.
     expect(screen.getByRole('button', { name: rowButton('Film 4', 3) })).toHaveFocus();
+  });
+
+  it('keeps a focused movie in its place and focused while live changes re-rank it', async () => {
+    const many = Array.from({ length: 100 }, (_, i) => movie(i + 1, { title: `Film ${i + 1}`, final_trend_score: (1000 - i) / 100 }));
+    fakeApi(routes({ 'GET /api/movies': () => many }));
+    render(<App EventSourceImpl={FakeEventSource} />);
+    const stream = FakeEventSource.latest();
+    act(() => stream.emit('ready', {}));
+    const third = await screen.findByRole('button', { name: rowButton('Film 3', 3) });
+    act(() => keyboardFocus(third));
+    // Film 3 falls to the bottom, far outside the rendered rows, and Film 5 rises to the top.
+    act(() =>
+      stream.emit('movies', [
+        movie(3, { title: 'Film 3', final_trend_score: 0, last_updated_at: '2026-01-01T00:00:09Z' }),
+        movie(5, { title: 'Film 5', final_trend_score: 20, last_updated_at: '2026-01-01T00:00:09Z' }),
+      ]),
+    );
+    await screen.findByRole('button', { name: rowButton('Film 3', 100) });
+    expect(third).toHaveFocus();
+    expect(rowTitles().slice(0, 5)).toEqual(['Film 1', 'Film 2', 'Film 3', 'Film 4', 'Film 5']);
+    expect(screen.getByText('Order paused while you point at or focus the board')).toBeInTheDocument();
+    // Focus leaves the board: it ranks as it is.
+    act(() => screen.getByRole('heading', { name: 'Trending now' }).focus());
+    expect(rowTitles().slice(0, 3)).toEqual(['Film 5', 'Film 1', 'Film 2']);
+    expect(screen.queryByText('Order paused while you point at or focus the board')).not.toBeInTheDocument();
   });
 
   it('shows the board’s count in step with removals', async () => {
@@ -206,6 +231,25 @@ describe('dashboard', () => {
     expect(screen.getByText('2 movies')).toBeInTheDocument();
     act(() => stream.emit('movies', [movie(157336, { status: 'removed', last_updated_at: '2026-01-01T00:00:09Z' })]));
     expect(await screen.findByText('1 movie')).toBeInTheDocument();
+  });
+
+  it('follows the server’s count of movies when only the first 1,000 were loaded', async () => {
+    let listed = 1500;
+    const top = routes()['GET /api/movies']();
+    fakeApi(
+      routes({
+        'GET /api/movies': () => new Response(JSON.stringify(top), { headers: { 'X-Total-Count': '1500' } }),
+        'GET /api/trending': () => new Response('[]', { headers: { 'Content-Type': 'application/json', 'X-Total-Count': String(listed) } }),
+      }),
+    );
+    render(<App EventSourceImpl={FakeEventSource} />);
+    const stream = await startLive();
+    expect(screen.getByText('2 of 1,500 movies')).toBeInTheDocument();
+    // Someone registers a movie: it ranks beyond the loaded ones, so only
+    // the server's count can say it is new. The change nudges a poll.
+    listed = 1501;
+    act(() => stream.emit('movies', [movie(550, { title: null, status: 'pending', final_trend_score: 0 })]));
+    expect(await screen.findByText('2 of 1,501 movies', {}, { timeout: 4000 })).toBeInTheDocument();
   });
 
   it('announces no removal of a movie the board never had, as after a replay', async () => {

@@ -3,14 +3,20 @@ import { request } from './client.js';
 
 const json = (p) => p.then((r) => r.data);
 
-/** A page of a list, and how many there are in all (X-Total-Count). */
+/** How many there are in all (X-Total-Count), or null if the server did not say. */
+function totalCount(headers) {
+  // Number(null) and Number('') are 0, not "not said".
+  const header = headers.get('X-Total-Count');
+  const total = header === null || header.trim() === '' ? NaN : Number(header);
+  return Number.isFinite(total) ? total : null;
+}
+
+/** A page of a list, and how many there are in all. */
 async function page(path, options) {
   const { data, headers } = await request(path, options);
   const items = data ?? [];
-  // Number(null) is 0: without the header, the page itself is all we know.
-  const header = headers.get('X-Total-Count');
-  const total = header === null || header.trim() === '' ? NaN : Number(header);
-  return { items, total: Number.isFinite(total) ? total : items.length };
+  // Without the header, the page itself is all we know.
+  return { items, total: totalCount(headers) ?? items.length };
 }
 
 export async function listMovies({ limit = 1000, offset = 0, signal } = {}) {
@@ -28,8 +34,11 @@ export const getPipeline = ({ signal } = {}) => json(request('/api/pipeline', { 
 // server does not have it yet" and hide what depends on it.
 export const getMovieTrend = (id, { resolution = 'hour', signal } = {}) =>
   json(request(`/api/movies/${id}/trend?resolution=${resolution}`, { signal }));
-export const getTrending = (window, { limit = 1000, signal } = {}) =>
-  json(request(`/api/trending?window=${window}&limit=${limit}`, { signal }));
+/** The decayed ranking's rows, and the server's count of movies (null if it sent none). */
+export async function getTrending(window, { limit = 1000, signal } = {}) {
+  const { data, headers } = await request(`/api/trending?window=${window}&limit=${limit}`, { signal });
+  return { rows: data ?? [], total: totalCount(headers) };
+}
 
 export const admin = {
   replayStatus: (token, { signal } = {}) => json(request('/api/admin/replay', { token, signal })),

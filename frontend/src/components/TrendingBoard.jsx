@@ -1,19 +1,51 @@
-import { useCallback, useLayoutEffect, useRef } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { BoardRow } from './BoardRow.jsx';
 import { RankingSwitch } from './RankingSwitch.jsx';
 import { formatInt } from '../format.js';
+import { useHeldOrder } from '../hooks/useHeldOrder.js';
 
 const ROW_HEIGHT = 48;
+// A touch's pointer leaves when the finger lifts, before the tap's click.
+const TAP_GRACE_MS = 600;
 
 /**
  * The ranking. Only the rows in view (plus a few) are in the document, so
  * 1,000 movies cost what 20 do; spacer rows keep the scroll height right.
  */
 export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow, trendError, rankBy, onRankByChange }) {
-  const { rows, count, serverTotal, loaded } = ranking;
+  const { count, serverTotal, loaded } = ranking;
   const scrollRef = useRef(null);
   const showTrend = trendWindow != null;
+
+  // The order holds still while the pointer is over the rows or focus is in
+  // them: a re-sort would move another movie under the click, and moving a
+  // focused row's node makes the browser drop its focus.
+  const [pointerIn, setPointerIn] = useState(false);
+  const [focusIn, setFocusIn] = useState(false);
+  const paused = pointerIn || focusIn;
+  const rows = useHeldOrder(ranking.rows, ranking.byId, paused);
+  const tapTimer = useRef(null);
+  useEffect(() => () => clearTimeout(tapTimer.current), []);
+  const onPointerEnter = () => {
+    clearTimeout(tapTimer.current);
+    setPointerIn(true);
+  };
+  const onPointerLeave = (e) => {
+    clearTimeout(tapTimer.current);
+    if (e.pointerType === 'touch') tapTimer.current = setTimeout(() => setPointerIn(false), TAP_GRACE_MS);
+    else setPointerIn(false);
+  };
+  // Keyboard focus only: a mouse click leaves focus on its button, and the
+  // order would hold until the next click elsewhere (hovering holds it).
+  const onFocusIn = (e) => {
+    if (focusVisible(e.target)) setFocusIn(true);
+  };
+  const onFocusOut = (e) => {
+    // Still inside; or only the window lost focus (the element keeps the page's).
+    if (e.currentTarget.contains(e.relatedTarget) || document.activeElement === e.target) return;
+    setFocusIn(false);
+  };
 
   const virtualizer = useVirtualizer({
     count: rows.length,
@@ -44,9 +76,10 @@ export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow
     [rows.length, virtualizer],
   );
 
-  // A live change can take the focused row out of the rendered rows (it
-  // fell far, or was removed), which drops focus to the page's top. Give it
-  // to the row now at that place instead, so keyboard users keep theirs.
+  // A live change can take the focused row out of the rendered rows (it was
+  // removed: the order holds while focus is in the board, so it cannot
+  // fall), which drops focus to the page's top. Give it to the row now at
+  // that place instead, so keyboard users keep theirs.
   const focused = useRef(null); // {el, index} while something in a row has focus
   const onRowFocus = useCallback((e) => {
     const tr = e.target.closest('tr[data-row-index]');
@@ -93,8 +126,19 @@ export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow
             The time-decayed scores could not be loaded ({trendError}); showing the classic order until they are.
           </p>
         )}
+        {/* Always rendered: a live region must exist before its text changes. */}
+        <p className="board__paused" role="status">
+          {paused && 'Order paused while you point at or focus the board'}
+        </p>
       </div>
-      <div className="board__scroll" ref={scrollRef}>
+      <div
+        className="board__scroll"
+        ref={scrollRef}
+        onPointerEnter={onPointerEnter}
+        onPointerLeave={onPointerLeave}
+        onFocus={onFocusIn}
+        onBlur={onFocusOut}
+      >
         <table className="board__table" aria-rowcount={rows.length + 1}>
           <caption className="visually-hidden">
             Movies ranked by {rankBy === 'classic' || !showTrend ? 'classic trend score' : `time-decayed trend score over a ${rankBy}`},
@@ -160,4 +204,13 @@ export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow
       </div>
     </section>
   );
+}
+
+/** Whether el shows keyboard focus; true where `:focus-visible` is unknown. */
+function focusVisible(el) {
+  try {
+    return el.matches(':focus-visible');
+  } catch {
+    return true;
+  }
 }

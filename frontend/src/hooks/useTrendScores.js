@@ -15,11 +15,13 @@ const MIN_GAP_MS = 1500;
  * most every 1.5 s), so a burst of views shows in both scores. Nothing is
  * asked while the page is hidden; shown again, it asks at once. After a
  * failure it waits longer each time (as usePolling does) and keeps the last
- * scores, with the failure in `error`.
- * Returns {available: null (unknown yet) | boolean, window, scores, error}.
+ * scores, with the failure in `error`. Each answer also counts the movies
+ * listed (`total`, null if the server did not say): the same count as the
+ * movie list's, but fresher than the one loaded with it.
+ * Returns {available: null (unknown yet) | boolean, window, scores, total, error}.
  */
 export function useTrendScores(window, changed) {
-  const [state, setState] = useState({ available: null, window: null, scores: null, error: null });
+  const [state, setState] = useState({ available: null, window: null, scores: null, total: null, error: null });
   const nudgeRef = useRef(() => {});
 
   useEffect(() => {
@@ -42,14 +44,14 @@ export function useTrendScores(window, changed) {
       lastAt = Date.now();
       let retryAfter = 0;
       try {
-        const rows = await getTrending(window, { signal: abort.signal });
+        const { rows, total } = await getTrending(window, { signal: abort.signal });
         failures = 0;
-        setState({ available: true, window, scores: new Map((rows ?? []).map((m) => [m.tmdb_id, m.trend_score])), error: null });
+        setState({ available: true, window, scores: new Map(rows.map((m) => [m.tmdb_id, m.trend_score])), total, error: null });
       } catch (err) {
         if (abort.signal.aborted) return;
         if (err.isMissingEndpoint) {
           stopped = true; // an older server: stop asking
-          setState({ available: false, window: null, scores: null, error: null });
+          setState({ available: false, window: null, scores: null, total: null, error: null });
           return;
         }
         // Keep the last scores through a blip, and say what failed.

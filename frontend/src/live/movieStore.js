@@ -208,6 +208,19 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
       invalidate();
     },
 
+    /**
+     * The server's count of movies, from an answer later than the list's.
+     * The stream carries rows, not a count, and after a partial load a
+     * movie first seen live may be new or one beyond the window: only the
+     * server can tell. After a complete load every new movie comes through
+     * the stream, so the store counts them itself and ignores this.
+     */
+    setServerTotal(total) {
+      if (windowSize === null || !Number.isFinite(total) || total === serverTotal) return;
+      serverTotal = total;
+      invalidate();
+    },
+
     /** Orders by the decayed score (true) or the classic one (false). */
     setRankByTrend(on) {
       if (on === rankByTrend) return;

@@ -222,6 +222,23 @@ describe('movie store', () => {
     expect(snap.rows.every((r) => r.move === null)).toBe(true);
   });
 
+  it('takes a later count from the server after a partial load, not after a complete one', () => {
+    const { store, frame } = manualStore();
+    store.reset([movie(1), movie(2)], 1500);
+    frame();
+    // A movie registered since ranks beyond the window: only the count says so.
+    store.applyChanges([movie(1501, { status: 'pending', final_trend_score: 0 })]);
+    expect(frame().serverTotal).toBe(1500);
+    store.setServerTotal(1501);
+    expect(frame()).toMatchObject({ count: 2, serverTotal: 1501 });
+
+    // After a complete load the store counts every movie itself.
+    store.reset([movie(1), movie(2)], 2);
+    frame();
+    store.setServerTotal(5);
+    expect(frame().serverTotal).toBe(2);
+  });
+
   it('counts the server total when only the first 1,000 were loaded', () => {
     const { store, frame } = manualStore();
     store.reset([movie(1), movie(2)], 1500);

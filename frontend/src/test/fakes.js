@@ -1,4 +1,5 @@
 import { vi } from 'vitest';
+import { fireEvent } from '@testing-library/react';
 
 /** An EventSource the test drives: open(), emit(type, data), drop(), refuse(). */
 export class FakeEventSource {
@@ -102,4 +103,13 @@ export { json };
 export function setVisibility(state) {
   Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
   document.dispatchEvent(new Event('visibilitychange'));
+}
+
+/**
+ * Focuses el as the Tab key would: jsdom, as browsers, shows such focus
+ * (`:focus-visible`), and not a click's or a bare el.focus() after one.
+ */
+export function keyboardFocus(el) {
+  fireEvent.keyDown(document.activeElement ?? document.body, { key: 'Tab' });
+  el.focus();
 }

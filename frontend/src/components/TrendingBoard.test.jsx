@@ -1,0 +1,102 @@
+import { act, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { TrendingBoard } from './TrendingBoard.jsx';
+import { keyboardFocus, movie } from '../test/fakes.js';
+
+const PAUSED = 'Order paused while you point at or focus the board';
+
+/** A published ranking, as the movie store gives it: `ids` in rank order, `views` by id. */
+function ranking(ids, views = {}) {
+  const rows = ids.map((id, i) => ({ id, movie: movie(id, { title: `Film ${id}`, internal_views_count: views[id] ?? 0 }), rank: i + 1, move: null, trendScore: null }));
+  return { rows, byId: new Map(rows.map((r) => [r.id, r])), count: rows.length, serverTotal: rows.length, loaded: true };
+}
+
+function renderBoard(r) {
+  const props = { selectedId: null, onOpen: () => {}, onView: () => {}, trendWindow: null, trendError: null, rankBy: 'classic', onRankByChange: () => {} };
+  const view = render(<TrendingBoard ranking={r} {...props} />);
+  return { ...view, update: (next) => view.rerender(<TrendingBoard ranking={next} {...props} />) };
+}
+
+const table = () => screen.getByRole('table', { name: /Movies ranked/ });
+const titles = () => [...table().querySelectorAll('.row-open__title')].map((t) => t.textContent);
+const openButton = (title) => screen.getByRole('button', { name: new RegExp(`^${title}\\b`) });
+const note = () => screen.getByRole('status');
+
+describe('trending board', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('holds the order while the pointer is over it, updating values in place, and re-sorts when it leaves', () => {
+    const { update } = renderBoard(ranking([1, 2, 3]));
+    expect(note()).toHaveTextContent('');
+    const target = openButton('Film 2');
+    fireEvent.pointerEnter(target);
+    expect(note()).toHaveTextContent(PAUSED);
+
+    update(ranking([3, 1, 2], { 3: 40 }));
+    expect(titles()).toEqual(['Film 1', 'Film 2', 'Film 3']);
+    expect(openButton('Film 2')).toBe(target); // still under the pointer
+    expect(within(openButton('Film 3').closest('tr')).getByText('40')).toBeInTheDocument();
+    expect(openButton('Film 3')).toHaveAccessibleName(/rank 1,/); // its rank is the live one
+
+    fireEvent.pointerLeave(target);
+    expect(titles()).toEqual(['Film 3', 'Film 1', 'Film 2']);
+    expect(note()).toHaveTextContent('');
+  });
+
+  it('keeps focus on the focused movie through a live re-sort, until focus leaves the board', () => {
+    const { update } = renderBoard(ranking([1, 2, 3]));
+    const focused = openButton('Film 2');
+    act(() => keyboardFocus(focused));
+    expect(note()).toHaveTextContent(PAUSED);
+
+    // A browser blurs a node that is taken out and put back, as React does
+    // to move a keyed row. (React then focuses it again, which jsdom
+    // shows; browsers have already fired blur and focus by then.)
+    const moves = new MutationObserver(() => {});
+    moves.observe(focused.closest('tbody'), { childList: true });
+    update(ranking([3, 1, 2]));
+    expect(moves.takeRecords().flatMap((r) => [...r.removedNodes])).not.toContain(focused.closest('tr'));
+    expect(document.activeElement).toBe(focused);
+    expect(focused).toHaveAccessibleName(/^Film 2\b/);
+    expect(titles()).toEqual(['Film 1', 'Film 2', 'Film 3']);
+
+    // Somewhere outside the rows: the board re-sorts.
+    act(() => screen.getByRole('heading', { name: 'Trending now' }).focus());
+    expect(titles()).toEqual(['Film 3', 'Film 1', 'Film 2']);
+    expect(note()).toHaveTextContent('');
+  });
+
+  it('does not hold the order for the focus a click leaves behind', () => {
+    const { update } = renderBoard(ranking([1, 2, 3]));
+    const target = openButton('Film 2');
+    fireEvent.pointerEnter(target);
+    fireEvent.pointerDown(target);
+    fireEvent.mouseDown(target);
+    act(() => target.focus());
+    fireEvent.pointerLeave(target);
+    expect(document.activeElement).toBe(target);
+    update(ranking([3, 1, 2]));
+    expect(titles()).toEqual(['Film 3', 'Film 1', 'Film 2']);
+    expect(note()).toHaveTextContent('');
+  });
+
+  it('appends movies that arrive while paused, drops removed ones, and ranks them all on resume', () => {
+    const { update } = renderBoard(ranking([1, 2, 3]));
+    fireEvent.pointerEnter(table());
+    update(ranking([4, 3, 1]));
+    expect(titles()).toEqual(['Film 1', 'Film 3', 'Film 4']);
+    fireEvent.pointerLeave(table());
+    expect(titles()).toEqual(['Film 4', 'Film 3', 'Film 1']);
+  });
+
+  it('holds the order a moment after a touch lifts, for the tap’s click to land', () => {
+    vi.useFakeTimers();
+    const { update } = renderBoard(ranking([1, 2]));
+    fireEvent.pointerEnter(table(), { pointerType: 'touch' });
+    update(ranking([2, 1]));
+    fireEvent.pointerLeave(table(), { pointerType: 'touch' });
+    expect(titles()).toEqual(['Film 1', 'Film 2']);
+    act(() => vi.advanceTimersByTime(1000));
+    expect(titles()).toEqual(['Film 2', 'Film 1']);
+  });
+});
