@@ -29,5 +29,16 @@ func (b *base) serveSide(ctx context.Context, setting, addr, what string, handle
 		return fmt.Errorf("listen on %s %s: %w", setting, addr, err)
 	}
 	b.log.Info(what+" listening", "addr", ln.Addr().String())
-	return serveHTTP(ctx, &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
+		// Requests end at the stop: a CPU profile being taken (30 s by
+		// default) is written with what it has, and holds nothing up.
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	if err := serveHTTP(ctx, srv, ln); err != nil {
+		if ctx.Err() == nil {
+			return err
+		}
+		// Not the product's requests: the role still stopped cleanly.
+		b.log.Warn(what+" did not stop cleanly", "error", err)
+	}
+	return nil
 }

@@ -425,7 +425,11 @@ func StartTMDBFake(ctx context.Context, addr string, log *slog.Logger) (string, 
 		return "", fmt.Errorf("listen for the TMDB stand-in on %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: tmdbfake.NewHandler(catalog, tmdbfake.Options{}), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = serveHTTP(ctx, srv, ln) }()
+	go func() {
+		if err := serveHTTP(ctx, srv, ln); err != nil {
+			log.Warn("the TMDB stand-in stopped", "error", err)
+		}
+	}()
 	return "http://" + ln.Addr().String() + "/3", nil
 }
 
