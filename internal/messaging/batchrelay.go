@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
@@ -83,21 +82,27 @@ type BatchRelay struct {
 	// queue took.
 	Declare func(ctx context.Context, ch *amqp.Channel) error
 	// Exchanges, if set, are the exchanges Declare makes. A message for
-	// any other (written by a newer version, say) goes to the dead letters,
-	// from which it can be requeued once its exchange exists: published,
-	// it would close the channel, and the relay would stop at that row
-	// for good, holding back every message behind it.
+	// any other that RabbitMQ does not have either (written by a newer
+	// version, say) goes to the dead letters, from which it can be
+	// requeued once its exchange exists: published, it would close the
+	// channel, and the relay would stop at that row for good, holding
+	// back every message behind it.
 	Exchanges []string
+
+	// StopGrace is how long a round in hand may go on after the relay is
+	// told to stop.
+	StopGrace time.Duration
 
 	beforeConfirms func() // for tests: the batch is published, not yet confirmed
 }
 
 // NewBatchRelay returns a relay with a batch of 500, a poll of 50ms, a
-// round timeout of a minute, and forwarded rows kept for an hour, pruned
-// every minute.
+// round timeout of a minute, a stop grace of 5 s, and forwarded rows kept
+// for an hour, pruned every minute.
 func NewBatchRelay(pool *pgxpool.Pool, amqpURL string, log *slog.Logger) *BatchRelay {
 	return &BatchRelay{pool: pool, amqpURL: amqpURL, log: log, Batch: 500, Poll: 50 * time.Millisecond,
-		RoundTimeout: time.Minute, HeldBackWarn: 30 * time.Second, Retention: time.Hour, PruneEvery: time.Minute}
+		RoundTimeout: time.Minute, HeldBackWarn: 30 * time.Second, Retention: time.Hour, PruneEvery: time.Minute,
+		StopGrace: 5 * time.Second}
 }
 
 // Run forwards until ctx ends; it reconnects to RabbitMQ and retries
@@ -141,7 +146,9 @@ func (r *BatchRelay) session(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect to RabbitMQ: %w", err)
 	}
-	defer conn.Close()
+	// Bounded: a broker that stopped reading (a resource alarm) would
+	// hold a plain Close's handshake.
+	defer func() { _ = conn.CloseDeadline(time.Now().Add(time.Second)) }()
 	ch, err := conn.Channel()
 	if err != nil {
 		return err
@@ -160,13 +167,23 @@ func (r *BatchRelay) session(ctx context.Context) error {
 	// amqp091-go blocks its reader on a full one.
 	returned := ch.NotifyReturn(make(chan amqp.Return, max(r.Batch, 1)))
 	r.log.Info("relay forwarding the outbox to RabbitMQ", "batch", r.Batch)
+	var x *exchanges
+	if r.Exchanges != nil {
+		x = &exchanges{conn: conn, known: make(map[string]bool)}
+		for _, e := range r.Exchanges {
+			x.known[e] = true
+		}
+	}
 	var pruned, idleSince, checked time.Time
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		n, err := r.forward(ctx, ch, returned)
+		n, err := r.forward(ctx, conn, ch, returned, x)
 		r.round()
+		if err != nil && ctx.Err() != nil {
+			r.log.Warn("relay: stopped before the batch in hand was confirmed; it will be sent again (consumers skip what they handled)", "error", err)
+		}
 		// Another relay moved the offset while this one waited for the
 		// row's lock: it is that relay's turn. Not a failure: this one
 		// asks again at once, which waits on the lock again, so it takes
@@ -235,7 +252,8 @@ var publishMarshaler = wamqp.DefaultMarshaler{}
 // letters carry. It names no topic, so it cannot be requeued, only seen
 // and purged.
 func notAnEnvelope(row []byte, txid string, offset int64, err error) *message.Message {
-	msg := message.NewMessage(watermill.NewUUID(), row)
+	// Named after the row, so that a batch sent again gives the same id.
+	msg := message.NewMessage(fmt.Sprintf("outbox-%s-%d", txid, offset), row)
 	poison(msg, fmt.Sprintf("outbox row (transaction %s, offset %d) is not a message envelope: %v", txid, offset, err))
 	return msg
 }
@@ -246,18 +264,52 @@ func poison(msg *message.Message, reason string) {
 	msg.Metadata.Set(middleware.PoisonedHandlerKey, "relay")
 }
 
-// stopGrace is how long a round in hand may go on after the relay is
-// told to stop.
-const stopGrace = 5 * time.Second
+// exchanges tells whether the broker has an exchange: one the relay
+// declares, or one it finds there (a newer version declared it).
+type exchanges struct {
+	conn  *amqp.Connection
+	known map[string]bool
+}
+
+func (x *exchanges) exist(name string) (bool, error) {
+	if x.known[name] {
+		return true, nil
+	}
+	// On a channel of its own: RabbitMQ closes the channel it refuses.
+	ch, err := x.conn.Channel()
+	if err != nil {
+		return false, err
+	}
+	defer ch.Close()
+	err = ch.ExchangeDeclarePassive(name, "fanout", true, false, false, false, nil)
+	var amqpErr *amqp.Error
+	if errors.As(err, &amqpErr) && amqpErr.Code == amqp.NotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check exchange %s: %w", name, err)
+	}
+	x.known[name] = true
+	return true, nil
+}
 
 // forward sends one batch and returns how many messages it forwarded.
-// A stop (ctx) lets a round in hand finish, for up to stopGrace: its
+// A stop (ctx) lets a round in hand finish, for up to StopGrace: its
 // messages may be published already, and a round cut short before it
-// moved the offset would have them sent again after a restart.
-func (r *BatchRelay) forward(stop context.Context, ch *amqp.Channel, returned <-chan amqp.Return) (n int, err error) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(stop))
+// moved the offset would have them sent again after a restart. Past the
+// grace, the connection is cut too: a publish RabbitMQ holds back (a
+// resource alarm) does not end with its context.
+func (r *BatchRelay) forward(stop context.Context, conn *amqp.Connection, ch *amqp.Channel, returned <-chan amqp.Return, x *exchanges) (n int, err error) {
+	round, cancel := context.WithCancel(context.WithoutCancel(stop))
 	defer cancel()
-	defer context.AfterFunc(stop, func() { time.AfterFunc(stopGrace, cancel) })()
+	defer context.AfterFunc(stop, func() {
+		cut := time.AfterFunc(r.StopGrace, func() {
+			cancel()
+			_ = conn.CloseDeadline(time.Now())
+		})
+		context.AfterFunc(round, func() { cut.Stop() }) // the round ended first
+	})()
+	ctx := round
 	if r.RoundTimeout > 0 {
 		parent := ctx
 		var cancel context.CancelFunc
@@ -336,15 +388,22 @@ func (r *BatchRelay) forward(stop context.Context, ch *amqp.Channel, returned <-
 			for k, v := range env.Metadata {
 				msg.Metadata.Set(k, v)
 			}
-			if r.Exchanges != nil && !slices.Contains(r.Exchanges, env.DestinationTopic) {
-				r.log.Error("relay: outbox message for an exchange this relay does not declare; sent to the dead letters",
-					"exchange", env.DestinationTopic, "message_uuid", env.UUID)
-				poison(msg, fmt.Sprintf("no exchange %s in this relay's topology (a newer version's message?): requeue it once the exchange exists", env.DestinationTopic))
-				msg.Metadata.Set(middleware.PoisonedTopicKey, env.DestinationTopic)
-				msgs = append(msgs, outgoing{DeadLetterTopic, msg})
-				continue
+			topic := env.DestinationTopic
+			if x != nil {
+				ok, err := x.exist(topic)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				if !ok {
+					r.log.Error("relay: outbox message for an exchange RabbitMQ does not have and this relay does not declare; sent to the dead letters",
+						"exchange", topic, "message_uuid", env.UUID)
+					poison(msg, fmt.Sprintf("no exchange %s on RabbitMQ (a newer version's message?): requeue it once the exchange exists", topic))
+					msg.Metadata.Set(middleware.PoisonedTopicKey, topic)
+					topic = DeadLetterTopic
+				}
 			}
-			msgs = append(msgs, outgoing{env.DestinationTopic, msg})
+			msgs = append(msgs, outgoing{topic, msg})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	neturl "net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -494,11 +497,9 @@ func TestRelayFinishesTheRoundInHandWhenStopped(t *testing.T) {
 func TestRelayDeadLettersARowThatIsNotAnEnvelope(t *testing.T) {
 	t.Parallel()
 	pool, url := registerMovieRelayEnv(t)
-	if _, err := pool.Exec(t.Context(), `INSERT INTO watermill_outbox (uuid, payload, transaction_id)
-		VALUES ('not-an-envelope', '{"views": 3}', pg_current_xact_id())`); err != nil {
-		t.Fatal(err)
-	}
-	sendRegisterMovie(t, pool)
+	// In one transaction: the relay's first batch has both rows.
+	sendRegisterMovieAfter(t, pool, `INSERT INTO watermill_outbox (uuid, payload, transaction_id)
+		VALUES ('not-an-envelope', '{"views": 3}', pg_current_xact_id())`)
 	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
 	relay.Declare = messaging.Topology{Commands: []string{"RegisterMovie"}}.DeclareOn
 	firstBatch := runRelay(t, relay)
@@ -512,6 +513,9 @@ func TestRelayDeadLettersARowThatIsNotAnEnvelope(t *testing.T) {
 	if len(letters) != 1 {
 		t.Fatalf("dead letters: %d, want 1", len(letters))
 	}
+	if id, _ := letters[0].Headers["_watermill_message_uuid"].(string); !strings.HasPrefix(id, "outbox-") {
+		t.Errorf("dead letter id %q, want one named after the row (outbox-<transaction>-<offset>), the same if sent again", id)
+	}
 	if string(letters[0].Body) != `{"views": 3}` {
 		t.Errorf("dead letter body %q, want the row as it was", letters[0].Body)
 	}
@@ -521,27 +525,33 @@ func TestRelayDeadLettersARowThatIsNotAnEnvelope(t *testing.T) {
 }
 
 // TestRelayDeadLettersAMessageForAnUnknownExchange: a message for an
-// exchange the relay does not declare (a newer version's command) goes to
-// the dead letters, named with its exchange so that it can be requeued,
-// and the rows behind it are forwarded. Published, it had closed the
-// channel at every try, and the outbox stopped at it.
+// exchange RabbitMQ does not have and the relay does not declare (a newer
+// version's command) goes to the dead letters, named with its exchange so
+// that it can be requeued, and the rows behind it are forwarded.
+// Published, it had closed the channel at every try, and the outbox
+// stopped at it. One for an exchange the relay does not declare but
+// RabbitMQ has (a newer version declared it) is forwarded.
 func TestRelayDeadLettersAMessageForAnUnknownExchange(t *testing.T) {
 	t.Parallel()
 	pool, url := registerMovieRelayEnv(t)
-	if _, err := pool.Exec(t.Context(), `INSERT INTO watermill_outbox (uuid, payload, transaction_id)
-		VALUES ('later-1', '{"destination_topic":"commands.Later","uuid":"later-1","payload":"eyJ4IjoxfQ==","metadata":{"name":"Later"}}', pg_current_xact_id())`); err != nil {
+	if err := (messaging.Topology{Commands: []string{"Declared"}}).Declare(t.Context(), url); err != nil {
 		t.Fatal(err)
 	}
-	sendRegisterMovie(t, pool)
+	sendRegisterMovieAfter(t, pool, `INSERT INTO watermill_outbox (uuid, payload, transaction_id) VALUES
+		('later-1', '{"destination_topic":"commands.Later","uuid":"later-1","payload":"eyJ4IjoxfQ==","metadata":{"name":"Later"}}', pg_current_xact_id()),
+		('declared-1', '{"destination_topic":"commands.Declared","uuid":"declared-1","payload":"eyJ4IjoxfQ==","metadata":{"name":"Declared"}}', pg_current_xact_id())`)
 	topology := messaging.Topology{Commands: []string{"RegisterMovie"}}
 	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
 	relay.Declare = topology.DeclareOn
 	relay.Exchanges = topology.Exchanges()
-	if n := runRelay(t, relay)(); n != 2 {
-		t.Errorf("forwarded %d rows, want 2 (the dead letter and the command)", n)
+	if n := runRelay(t, relay)(); n != 3 {
+		t.Errorf("forwarded %d rows, want 3 (the dead letter and two commands)", n)
 	}
 	if got := testenv.Drain(t, url, messaging.CommandTopic("RegisterMovie")); len(got) != 1 {
 		t.Errorf("RegisterMovie queue: %d messages, want 1", len(got))
+	}
+	if got := testenv.Drain(t, url, messaging.CommandTopic("Declared")); len(got) != 1 {
+		t.Errorf("the queue of an exchange RabbitMQ has, not in the relay's topology: %d messages, want 1", len(got))
 	}
 	letters := testenv.Drain(t, url, messaging.DeadLetterTopic)
 	if len(letters) != 1 {
@@ -556,5 +566,96 @@ func TestRelayDeadLettersAMessageForAnUnknownExchange(t *testing.T) {
 	}
 	if l.Timestamp.IsZero() {
 		t.Error("dead letter without the time it was dead-lettered")
+	}
+}
+
+// sendRegisterMovieAfter runs sql, then writes one RegisterMovie to the
+// outbox, in one transaction: the relay reads only rows older than every
+// running transaction, so rows of two transactions may come in two
+// batches when other tests hold one open between them.
+func sendRegisterMovieAfter(t *testing.T, pool *pgxpool.Pool, sql string) {
+	t.Helper()
+	ctx := t.Context()
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return err
+		}
+		out, err := messaging.NewOutbox(tx, nil)
+		if err != nil {
+			return err
+		}
+		return out.SendCommand(ctx, uuid.NewString(), "corr", &commands.RegisterMovie{TMDBID: 550})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRelayStopsWithinItsGraceWhenRabbitMQStopsAnswering: a round whose
+// confirms never come (RabbitMQ stopped sending, as under a resource
+// alarm) is cut StopGrace after the stop, and the connection's close does
+// not wait for an answer either: the relay returns, and says its batch
+// will be sent again.
+func TestRelayStopsWithinItsGraceWhenRabbitMQStopsAnswering(t *testing.T) {
+	t.Parallel()
+	pool, url := registerMovieRelayEnv(t)
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stalled atomic.Bool
+	u.Host = testenv.Proxy(t, u.Host, func(c, up net.Conn) {
+		go func() { _, _ = io.Copy(up, c) }()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := up.Read(buf)
+			if err != nil {
+				return
+			}
+			if stalled.Load() {
+				continue // read, never passed on
+			}
+			if _, err := c.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	})
+	warned := &retryWatcher{message: "relay: stopped before the batch in hand was confirmed", seen: make(chan struct{})}
+	relay := messaging.NewBatchRelay(pool, u.String(), slog.New(warned))
+	relay.StopGrace = 300 * time.Millisecond
+	published := make(chan struct{}, 10)
+	relay.BeforeConfirms(func() {
+		if stalled.Load() {
+			published <- struct{}{}
+		}
+	})
+	forwarded := make(chan int, 10)
+	relay.OnForwarded = func(n int) { forwarded <- n }
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx) }()
+	// A first batch through the proxy, answered.
+	sendRegisterMovie(t, pool)
+	select {
+	case <-forwarded:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relay forwarded nothing in 30 s")
+	}
+	stalled.Store(true)
+	sendRegisterMovie(t, pool)
+	select {
+	case <-published:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the relay published nothing more in 30 s")
+	}
+	stop()
+	if err := testenv.EndsWithin(t, 5*time.Second, "the relay, stopped with its confirms held back,", func() error { return <-done }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-warned.seen:
+	default:
+		t.Error("the relay did not say that its batch will be sent again")
 	}
 }
