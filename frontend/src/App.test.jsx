@@ -183,7 +183,8 @@ describe('dashboard', () => {
     expect(screen.getByRole('heading', { name: 'Trending now' })).toHaveFocus();
   });
 
-  it('keeps focus on the board when live changes take the focused row away', async () => {
+  /** The board with Film 1 to Film 100 in that order, live, Film 3 focused from the keyboard. */
+  async function focusThirdOfAHundred() {
     const many = Array.from({ length: 100 }, (_, i) => movie(i + 1, { title: `Film ${i + 1}`, final_trend_score: (1000 - i) / 100 }));
     fakeApi(routes({ 'GET /api/movies': () => many }));
     render(<App EventSourceImpl={FakeEventSource} />);
@@ -191,6 +192,11 @@ describe('dashboard', () => {
     act(() => stream.emit('ready', {}));
     const third = await screen.findByRole('button', { name: rowButton('Film 3', 3) });
     act(() => keyboardFocus(third));
+    return { stream, third };
+  }
+
+  it('keeps focus on the board when live changes take the focused row away', async () => {
+    const { stream } = await focusThirdOfAHundred();
     // Film 3 is removed (it cannot fall: the order holds while focus is in the board).
     act(() => stream.emit('movies', [movie(3, { title: 'Film 3', status: 'removed', last_updated_at: '2026-01-01T00:00:09Z' })]));
     await waitFor(() => expect(screen.queryByRole('button', { name: rowButton('Film 3') })).not.toBeInTheDocument());
@@ -199,13 +205,7 @@ describe('dashboard', () => {
   });
 
   it('keeps a focused movie in its place and focused while live changes re-rank it', async () => {
-    const many = Array.from({ length: 100 }, (_, i) => movie(i + 1, { title: `Film ${i + 1}`, final_trend_score: (1000 - i) / 100 }));
-    fakeApi(routes({ 'GET /api/movies': () => many }));
-    render(<App EventSourceImpl={FakeEventSource} />);
-    const stream = FakeEventSource.latest();
-    act(() => stream.emit('ready', {}));
-    const third = await screen.findByRole('button', { name: rowButton('Film 3', 3) });
-    act(() => keyboardFocus(third));
+    const { stream, third } = await focusThirdOfAHundred();
     // Film 3 falls to the bottom, far outside the rendered rows, and Film 5 rises to the top.
     act(() =>
       stream.emit('movies', [

@@ -298,17 +298,7 @@ func registerMovieRelayEnv(t *testing.T) (*pgxpool.Pool, string) {
 // sendRegisterMovie writes one RegisterMovie to the outbox.
 func sendRegisterMovie(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
-	ctx := t.Context()
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		out, err := messaging.NewOutbox(tx, nil)
-		if err != nil {
-			return err
-		}
-		return out.SendCommand(ctx, uuid.NewString(), "corr", &commands.RegisterMovie{TMDBID: 550})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sendRegisterMovieAfter(t, pool, "")
 }
 
 // wantOneRegisterMovie fails t unless the relay's first batch forwarded
@@ -569,16 +559,18 @@ func TestRelayDeadLettersAMessageForAnUnknownExchange(t *testing.T) {
 	}
 }
 
-// sendRegisterMovieAfter runs sql, then writes one RegisterMovie to the
-// outbox, in one transaction: the relay reads only rows older than every
-// running transaction, so rows of two transactions may come in two
+// sendRegisterMovieAfter runs sql (if any), then writes one RegisterMovie
+// to the outbox, in one transaction: the relay reads only rows older than
+// every running transaction, so rows of two transactions may come in two
 // batches when other tests hold one open between them.
 func sendRegisterMovieAfter(t *testing.T, pool *pgxpool.Pool, sql string) {
 	t.Helper()
 	ctx := t.Context()
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, sql); err != nil {
-			return err
+		if sql != "" {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return err
+			}
 		}
 		out, err := messaging.NewOutbox(tx, nil)
 		if err != nil {

@@ -68,25 +68,24 @@ func (t Topology) Bindings() []Binding {
 // Exchanges lists every exchange of the topology once, in the order of
 // Bindings.
 func (t Topology) Exchanges() []string {
-	var xs []string
-	for _, b := range t.Bindings() {
-		if !slices.Contains(xs, b.Exchange) {
-			xs = append(xs, b.Exchange)
-		}
-	}
-	return xs
+	return t.distinct(func(b Binding) string { return b.Exchange })
 }
 
 // Queues lists every queue of the topology once, in the order of
 // Bindings.
 func (t Topology) Queues() []string {
-	var qs []string
+	return t.distinct(func(b Binding) string { return b.Queue })
+}
+
+// distinct lists name of each binding once, in the order of Bindings.
+func (t Topology) distinct(name func(Binding) string) []string {
+	var names []string
 	for _, b := range t.Bindings() {
-		if !slices.Contains(qs, b.Queue) {
-			qs = append(qs, b.Queue)
+		if n := name(b); !slices.Contains(names, n) {
+			names = append(names, n)
 		}
 	}
-	return qs
+	return names
 }
 
 // Declare creates every exchange, queue and binding before anything is
