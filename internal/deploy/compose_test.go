@@ -982,7 +982,7 @@ func TestDockerfile(t *testing.T) {
 	}
 
 	ignore := readRepoFile(t, ".dockerignore")
-	for _, want := range []string{".env", ".git", "**/node_modules"} {
+	for _, want := range []string{".env", "**/.env", "**/.env.*", ".git", "**/node_modules"} {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).MatchString(ignore) {
 			t.Errorf(".dockerignore: got no %q line, want it kept out of the build context", want)
 		}

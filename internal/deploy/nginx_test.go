@@ -210,7 +210,17 @@ func TestNginxConf(t *testing.T) {
 		stream = api // the stream goes through the /api location
 	}
 
-	for _, loc := range []*directive{api, stream} {
+	admin := location(server, "/api/admin/")
+	if admin == nil {
+		t.Fatalf("frontend/nginx.conf: got no location /api/admin/, want the dead-letter operations proxied with a long read timeout")
+	}
+	if d := one(admin.Block, "proxy_read_timeout"); d == nil || len(d.Args) != 1 {
+		t.Errorf("location /api/admin/: got no proxy_read_timeout, want a long one")
+	} else if dur, err := nginxDuration(d.Args[0]); err != nil || dur < 5*time.Minute {
+		t.Errorf("location /api/admin/: got proxy_read_timeout %s, want at least 5m (a requeue of many letters answers when done)", d.Args[0])
+	}
+
+	for _, loc := range []*directive{api, stream, admin} {
 		where := "location " + strings.Join(loc.Args, " ")
 		pp := one(loc.Block, "proxy_pass")
 		if pp == nil || len(pp.Args) != 1 {
@@ -239,11 +249,16 @@ func TestNginxConf(t *testing.T) {
 
 	// Server-Sent Events.
 	where := "location " + strings.Join(stream.Args, " ")
-	if d := one(stream.Block, "proxy_http_version"); d == nil || !slices.Equal(d.Args, []string{"1.1"}) {
+	if d := effective(stream, server, "proxy_http_version"); d == nil || !slices.Equal(d.Args, []string{"1.1"}) {
 		t.Errorf("%s: got proxy_http_version %v, want 1.1", where, d)
 	}
+	// A location's proxy_set_header replace all of the server's.
+	headers := find(stream.Block, "proxy_set_header")
+	if len(headers) == 0 {
+		headers = find(server.Block, "proxy_set_header")
+	}
 	var connection []string
-	for _, h := range find(stream.Block, "proxy_set_header") {
+	for _, h := range headers {
 		if len(h.Args) == 2 && strings.EqualFold(h.Args[0], "Connection") {
 			connection = h.Args
 		}
