@@ -2,9 +2,15 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/movietrend/trend/internal/liveness"
 )
 
 // healthStaleAfter is how long a loop of the relay or the worker may go
@@ -17,6 +23,54 @@ const healthStaleAfter = 2 * time.Minute
 // workerBeatEvery is the pace of the worker's own heartbeat (well under
 // healthStaleAfter, so that one late tick is no alarm).
 const workerBeatEvery = 10 * time.Second
+
+// healthCheckEvery is how often HEALTH_EXIT_AFTER's watch asks the
+// heartbeats.
+const healthCheckEvery = 10 * time.Second
+
+// exitStopTimeout is how long a role ended for staleness may take to stop
+// before the process exits at once (exitNow): what is stuck may not stop.
+var (
+	exitStopTimeout = 30 * time.Second
+	exitNow         = os.Exit
+)
+
+// exitWhenStale returns an error, which ends the role (exit status 1),
+// once a heartbeat of m has been stale for d, asking every check: a
+// supervisor that restarts a process when it exits, not when it is
+// unhealthy (Docker Compose), then restarts it. If the other parts of the
+// process do not stop within exitStopTimeout, it exits at once.
+func exitWhenStale(ctx context.Context, m *liveness.Monitor, d, check time.Duration, log *slog.Logger) error {
+	t := time.NewTicker(check)
+	defer t.Stop()
+	var since time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			stale := m.Stale()
+			switch {
+			case len(stale) == 0:
+				since = time.Time{}
+			case since.IsZero():
+				since = now
+			case now.Sub(since) >= d:
+				names := make([]string, len(stale))
+				for i, s := range stale {
+					names[i] = s.Name + " (last beat " + s.Since + " ago)"
+				}
+				exit, timeout := exitNow, exitStopTimeout
+				time.AfterFunc(timeout, func() {
+					log.Error("did not stop in time after the liveness check failed; exiting now", "timeout", timeout.String())
+					exit(1)
+				})
+				return fmt.Errorf("liveness: stale for %v (HEALTH_EXIT_AFTER): %s; exiting so that the supervisor restarts the process",
+					d, strings.Join(names, ", "))
+			}
+		}
+	}
+}
 
 // healthRole tells whether role serves HEALTH_ADDR: the API alone has /healthz on HTTP_ADDR;
 // all serves it too, since the API's /healthz says nothing of the relay's

@@ -94,9 +94,14 @@ func run(ctx context.Context, role string, cfg config.Config, opts Options, log 
 	if cfg.PprofAddr != "" {
 		g.Go(func() error { return b.servePprof(ctx) })
 	}
-	if cfg.HealthAddr != "" && healthRole(role) {
+	if (cfg.HealthAddr != "" || cfg.HealthExitAfter > 0) && healthRole(role) {
 		b.health = liveness.New(healthStaleAfter, time.Now)
-		g.Go(func() error { return b.serveHealth(ctx) })
+		if cfg.HealthAddr != "" {
+			g.Go(func() error { return b.serveHealth(ctx) })
+		}
+		if cfg.HealthExitAfter > 0 {
+			g.Go(func() error { return exitWhenStale(ctx, b.health, cfg.HealthExitAfter, healthCheckEvery, log) })
+		}
 	}
 	if role == "api" || role == "all" {
 		g.Go(func() error { return b.runAPI(ctx) })

@@ -88,6 +88,12 @@ type Config struct {
 	// /healthz on HTTP_ADDR.
 	HealthAddr string `env:"HEALTH_ADDR"`
 
+	// HealthExitAfter, when above 0, ends the relay, worker and all roles
+	// (exit status 1) once a loop of theirs has been stale that long, for
+	// a supervisor that restarts a process that exits but not one that is
+	// unhealthy (Docker Compose's restart policy). 0: never.
+	HealthExitAfter time.Duration `env:"HEALTH_EXIT_AFTER" envDefault:"0"`
+
 	// TMDBRefreshAge is how old TMDB facts may get before the refresher
 	// fetches them again; 0 turns that off (pending movies are still
 	// asked for again).
@@ -275,6 +281,9 @@ func (c Config) Validate() error {
 	}
 	if c.OutboxRetention < 0 {
 		errs = append(errs, fmt.Errorf("OUTBOX_RETENTION must not be negative"))
+	}
+	if c.HealthExitAfter < 0 {
+		errs = append(errs, fmt.Errorf("HEALTH_EXIT_AFTER must not be negative"))
 	}
 	if _, err := c.SlogLevel(); err != nil {
 		errs = append(errs, err)

@@ -112,7 +112,7 @@ func TestABadDotEnvIsReportedWithoutItsSecrets(t *testing.T) {
 func TestListenAddressesAreChecked(t *testing.T) {
 	for env, ok := range map[string]bool{
 		"FASTAPI_PORT=abc": false, "FASTAPI_PORT=http": false, "HTTP_ADDR=localhost:99999": false,
-		"HEALTH_ADDR=localhost:abc": false, "PPROF_ADDR=6060": false,
+		"HEALTH_ADDR=localhost:abc": false, "PPROF_ADDR=6060": false, "HEALTH_EXIT_AFTER=-1s": false, "HEALTH_EXIT_AFTER=90s": true,
 		"FASTAPI_PORT=8080": true, "HTTP_ADDR=127.0.0.1:0": true, "HEALTH_ADDR=[::1]:8081": true,
 	} {
 		if _, err := FromEnv([]string{env}); (err == nil) != ok {
