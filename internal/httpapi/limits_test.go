@@ -114,7 +114,7 @@ func TestCORSAllowsOnlyListedOrigins(t *testing.T) {
 
 // TestTheClientsRequestIDIsKeptOnlyWhenItIsShortAndPlain: the request id
 // becomes the correlation id stored with every command and event of the
-// request, for ever; a megabyte-long header must not.
+// request, for ever; a megabyte-long header must not. The answer says it.
 func TestTheClientsRequestIDIsKeptOnlyWhenItIsShortAndPlain(t *testing.T) {
 	f := newFakes()
 	h := newHandler(t, t.Context(), f)
@@ -143,6 +143,9 @@ func TestTheClientsRequestIDIsKeptOnlyWhenItIsShortAndPlain(t *testing.T) {
 			t.Fatalf("%q: status %d (%s)", c.sent, rec.Code, rec.Body)
 		}
 		got := f.cmd.corrs[len(f.cmd.corrs)-1]
+		if answered := rec.Header().Get("X-Request-Id"); answered != got {
+			t.Errorf("%q: answered X-Request-Id %q, want the request's id %q (a client quotes it)", c.sent, answered, got)
+		}
 		switch {
 		case c.kept && got != c.sent:
 			t.Errorf("%q: correlation id %q, want the client's", c.sent, got)

@@ -323,9 +323,13 @@ const maxRequestIDLength = 128
 // requestID is chi's RequestID, which takes the client's X-Request-Id as
 // it is, but for ids that are too long or hold other than letters, digits
 // and ._:/+=@- (a UUID, NGINX's $request_id and most tracing ids pass):
-// those are replaced by one of its own.
+// those are replaced by one of its own. The answer says the id, so that a
+// client can quote it (the API logs it, and the commands carry it).
 func requestID(next http.Handler) http.Handler {
-	chiID := middleware.RequestID(next)
+	chiID := middleware.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(middleware.RequestIDHeader, middleware.GetReqID(r.Context()))
+		next.ServeHTTP(w, r)
+	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if id := r.Header.Get(middleware.RequestIDHeader); id != "" && !validRequestID(id) {
 			r.Header.Del(middleware.RequestIDHeader)
