@@ -219,6 +219,10 @@ func (s *Server) stop() {
 	for c := range s.conns {
 		c.closeIfIdle(newConnGrace)
 	}
+	// The connections handed to net/http, too: idle ones closed, answers
+	// with Connection: close (its own Shutdown comes only once the lane's
+	// connections are done).
+	s.srv.SetKeepAlivesEnabled(false)
 }
 
 // newConnGrace is how long a connection that has sent no request yet is

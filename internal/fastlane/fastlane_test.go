@@ -474,6 +474,46 @@ func TestShutdownServesAConnectionOpenedJustBefore(t *testing.T) {
 	}
 }
 
+// TestShutdownTellsHandedOverConnectionsToClose: while the lane waits
+// for its own connections, one it handed to net/http is not kept alive:
+// an answer on it says Connection: close, or it is closed, as net/http's
+// own shutdown does. It had been answered keep-alive, and kept.
+func TestShutdownTellsHandedOverConnectionsToClose(t *testing.T) {
+	defer func(g time.Duration) { newConnGrace = g }(newConnGrace)
+	newConnGrace = 2 * time.Second
+	lane, _, s := start(t, http.HandlerFunc(echo), 5*time.Second)
+	handed := dial(t, lane)
+	hbr := bufio.NewReader(handed)
+	const get = "GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n"
+	_, _ = io.WriteString(handed, get)
+	if r := read(t, hbr, 1)[0]; r.Header.Get("X-Path") != "net/http" || r.Close {
+		t.Fatalf("before the shutdown: served by %s, close %v; want net/http, kept alive", r.Header.Get("X-Path"), r.Close)
+	}
+	_ = dial(t, lane) // silent and new: the shutdown waits for it
+	testenv.WaitFor(t, 5*time.Second, "the lane to accept the new connection", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.conns) == 1
+	})
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	defer func() { // before newConnGrace is restored
+		select {
+		case <-shut:
+		case <-time.After(10 * time.Second):
+			t.Error("Shutdown did not return")
+		}
+	}()
+	testenv.WaitFor(t, 5*time.Second, "the shutdown to begin", s.closing.Load)
+	if _, err := io.WriteString(handed, get); err != nil {
+		return // closed: told
+	}
+	r, err := http.ReadResponse(hbr, nil)
+	if err == nil && !r.Close {
+		t.Errorf("a handed-over connection during the shutdown got %d kept alive; want Connection: close", r.StatusCode)
+	}
+}
+
 // A panic that gets past the handler's middleware closes that connection
 // only; the server goes on.
 func TestAPanicClosesOnlyItsConnection(t *testing.T) {
