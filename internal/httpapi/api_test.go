@@ -517,6 +517,11 @@ func TestRecordView(t *testing.T) {
 		{name: "view_id abc", body: `{"tmdb_id":27205,"view_id":"abc"}`, want: 422, wantField: "view_id"},
 		{name: "view_id number", body: `{"tmdb_id":27205,"view_id":5}`, want: 422, wantField: "view_id"},
 		{name: "nil uuid", body: `{"tmdb_id":27205,"view_id":"00000000-0000-0000-0000-000000000000"}`, want: 422, wantField: "view_id"},
+		// uuid.Parse takes these; the API takes the 36-character form only.
+		{name: "uuid between two characters", body: `{"tmdb_id":27205,"view_id":"x` + clientID + `x"}`, want: 422, wantField: "view_id"},
+		{name: "uuid in braces", body: `{"tmdb_id":27205,"view_id":"{` + clientID + `}"}`, want: 422, wantField: "view_id"},
+		{name: "urn uuid", body: `{"tmdb_id":27205,"view_id":"urn:uuid:` + clientID + `"}`, want: 422, wantField: "view_id"},
+		{name: "uuid without hyphens", body: `{"tmdb_id":27205,"view_id":"` + strings.ReplaceAll(clientID, "-", "") + `"}`, want: 422, wantField: "view_id"},
 		{name: "missing tmdb_id", body: `{"view_id":"` + clientID + `"}`, want: 422, wantField: "tmdb_id"},
 		{name: "string tmdb_id", body: `{"tmdb_id":"27205"}`, want: 422, wantField: "tmdb_id", bug: bugStringID},
 		{name: "zero tmdb_id", body: `{"tmdb_id":0}`, want: 422, wantField: "tmdb_id"},

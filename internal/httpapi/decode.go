@@ -148,8 +148,10 @@ func viewIDField(obj map[string]json.RawMessage) (uuid.UUID, *Problem) {
 		p := validation("view_id", "view_id must be a UUID string")
 		return uuid.Nil, &p
 	}
+	// The 36-character form only: uuid.Parse also takes braces, a urn:
+	// prefix, bare hex, and any two characters around the 36.
 	id, err := uuid.Parse(s)
-	if err != nil || id == uuid.Nil {
+	if err != nil || len(s) != 36 || id == uuid.Nil {
 		p := validation("view_id", "view_id must be a UUID, like 0b5c9f7e-3f2a-4c1d-9e8b-2a6f1c0d4e5f")
 		return uuid.Nil, &p
 	}

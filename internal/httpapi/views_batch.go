@@ -37,7 +37,7 @@ func (s *server) recordViews(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, *p)
 		return
 	}
-	var items []map[string]json.RawMessage
+	var items []json.RawMessage
 	if raw, ok := obj["views"]; !ok || json.Unmarshal(raw, &items) != nil {
 		writeProblem(w, validation("views", "views must be an array of views, like [{\"tmdb_id\": 27205}]"))
 		return
@@ -53,9 +53,11 @@ func (s *server) recordViews(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.Now().UTC()
 	views := make([]commands.View, len(items))
-	for i, item := range items {
+	given := make(map[uuid.UUID]int) // the view_ids sent, by the index of their view
+	for i, raw := range items {
 		field := func(name string) string { return fmt.Sprintf("views[%d].%s", i, name) }
-		if item == nil {
+		var item map[string]json.RawMessage
+		if json.Unmarshal(raw, &item) != nil || item == nil {
 			writeProblem(w, validation(fmt.Sprintf("views[%d]", i), "each view must be an object"))
 			return
 		}
@@ -70,6 +72,15 @@ func (s *server) recordViews(w http.ResponseWriter, r *http.Request) {
 			p.Field = field(p.Field)
 			writeProblem(w, *p)
 			return
+		}
+		if _, sent := item["view_id"]; sent {
+			// One id, one view: the second would be dropped as a repeat,
+			// and the answer would count it.
+			if j, seen := given[views[i].ViewID]; seen {
+				writeProblem(w, validation(field("view_id"), fmt.Sprintf("view_id repeats views[%d].view_id: each view needs its own", j)))
+				return
+			}
+			given[views[i].ViewID] = i
 		}
 	}
 	err := batcher.RecordViews(r.Context(), views, correlationID(r))
