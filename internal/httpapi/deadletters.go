@@ -100,10 +100,11 @@ func (s *server) deadLettersAvailable(w http.ResponseWriter) bool {
 	return true
 }
 
-// deadLetterSelection reads the optional body {"ids": [...]}: no body, no
-// ids or null select every dead letter. An empty list is refused rather
-// than taken to mean all, or nothing: a client that built it by mistake
-// would otherwise requeue or purge everything.
+// deadLetterSelection reads the optional body {"ids": [...]}: no body or
+// no ids select every dead letter. An empty list or null is refused
+// rather than taken to mean all, or nothing: a client that built it by
+// mistake (a Go nil slice encodes as null) would otherwise requeue or
+// purge everything.
 func (s *server) deadLetterSelection(w http.ResponseWriter, r *http.Request) (dlq.Selection, bool) {
 	if !s.deadLettersAvailable(w) {
 		return dlq.Selection{}, false

@@ -80,10 +80,18 @@ func (s *server) docsRoutes(r chi.Router) {
 	r.Get("/docs/{asset}", serveDocsAsset)
 }
 
+// serveOpenAPI serves the document, or 304 to a client whose copy is
+// current (If-None-Match). ServeContent's other answers (206 and 416 to
+// Range, 412 to If-Match) would be plain text, not problems, for a
+// document small enough to send whole: those headers are ignored.
 func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("ETag", openAPIETag)
+	r = r.Clone(r.Context())
+	for _, h := range []string{"Range", "If-Range", "If-Match", "If-Unmodified-Since"} {
+		r.Header.Del(h)
+	}
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(openAPIDocument))
 }
 

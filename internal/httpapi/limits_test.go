@@ -2,12 +2,16 @@ package httpapi_test
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,4 +214,70 @@ func TestTheBodyDeadlineEndsWithTheBody(t *testing.T) {
 	if f.cmd.ctxErr != nil {
 		t.Errorf("the handler's context ended %v after the body was read: %v", f.cmd.hold, f.cmd.ctxErr)
 	}
+}
+
+// TestAClientThatLeftIsNoServiceFailure: a request whose client went away
+// while its view waited for the commit (the context cancelled) is logged
+// at info, not as the service's error, which an operator would chase.
+func TestAClientThatLeftIsNoServiceFailure(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		left   bool
+		err    error
+		wantAt slog.Level
+	}{
+		{"client left", true, context.Canceled, slog.LevelInfo},
+		{"database failed", false, errors.New("connection refused"), slog.LevelError},
+		{"cancelled, the client still there", false, context.Canceled, slog.LevelError},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakes()
+			f.cmd.viewErr = c.err
+			var logs levels
+			d := f.deps()
+			d.Logger = slog.New(&logs)
+			h := httpapi.New(t.Context(), d)
+			ctx, cancel := context.WithCancel(t.Context())
+			if c.left {
+				cancel()
+			}
+			defer cancel()
+			req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/movies/view", strings.NewReader(`{"tmdb_id":27205}`))
+			req.Header.Set("Content-Type", "application/json")
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			if got := logs.of("request failed", "request abandoned by the client"); len(got) != 1 || got[0] != c.wantAt {
+				t.Errorf("logged at %v, want once at %v", got, c.wantAt)
+			}
+		})
+	}
+}
+
+// levels records the level of each record logged, by message.
+type levels struct {
+	mu    sync.Mutex
+	byMsg map[string][]slog.Level
+}
+
+func (l *levels) Enabled(context.Context, slog.Level) bool { return true }
+func (l *levels) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *levels) WithGroup(string) slog.Handler            { return l }
+func (l *levels) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byMsg == nil {
+		l.byMsg = map[string][]slog.Level{}
+	}
+	l.byMsg[r.Message] = append(l.byMsg[r.Message], r.Level)
+	return nil
+}
+
+// of returns the levels of the records with any of msgs.
+func (l *levels) of(msgs ...string) []slog.Level {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []slog.Level
+	for _, m := range msgs {
+		out = append(out, l.byMsg[m]...)
+	}
+	return out
 }

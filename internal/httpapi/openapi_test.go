@@ -999,6 +999,17 @@ func TestOpenAPIDocumentCaching(t *testing.T) {
 	if rec.Code != http.StatusNotModified {
 		t.Errorf("GET /api/openapi.json If-None-Match: got %d, want 304", rec.Code)
 	}
+	// Headers that would make ServeContent answer in plain text: the
+	// document is sent whole instead.
+	for _, hdr := range [][2]string{{"Range", "bytes=999999-"}, {"Range", "bytes=0-9"}, {"If-Match", `"x"`}, {"If-Unmodified-Since", "Mon, 02 Jan 2006 15:04:05 GMT"}} {
+		req := httptest.NewRequest(http.MethodGet, "/api/openapi.json", nil)
+		req.Header.Set(hdr[0], hdr[1])
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("GET /api/openapi.json %s: %s: got %d %s, want 200 and the document", hdr[0], hdr[1], rec.Code, rec.Header().Get("Content-Type"))
+		}
+	}
 }
 
 func TestAcceptsGzip(t *testing.T) {

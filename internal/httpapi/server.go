@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -308,7 +309,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // unavailable answers a failure of PostgreSQL or of a timeout: the
 // request was not accepted, and may be retried.
 func (s *server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	s.Logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", err)
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client went away while it waited: not the service's failure.
+		s.Logger.InfoContext(r.Context(), "request abandoned by the client", "path", r.URL.Path)
+	} else {
+		s.Logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", err)
+	}
 	writeProblem(w, Problem{Type: typeUnavailable, Status: http.StatusServiceUnavailable,
 		Detail: "the service cannot store or read data right now; retry shortly"})
 }
