@@ -3,6 +3,7 @@ package deploy
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -67,6 +68,8 @@ type service struct {
 	Volumes         []string             `yaml:"volumes"`
 	ReadOnly        bool                 `yaml:"read_only"`
 	User            string               `yaml:"user"`
+	CapDrop         []string             `yaml:"cap_drop"`
+	SecurityOpt     []string             `yaml:"security_opt"`
 }
 
 type build struct {
@@ -591,6 +594,25 @@ func TestComposeServices(t *testing.T) {
 		}
 	})
 
+	t.Run("privileges", func(t *testing.T) {
+		for _, name := range append(slices.Collect(maps.Keys(trendCommands)), "dashboard") {
+			s := cf.Services[name]
+			if !slices.Contains(s.CapDrop, "ALL") || !slices.Contains(s.SecurityOpt, "no-new-privileges:true") {
+				t.Errorf("%s: cap_drop %v, security_opt %v; want ALL dropped and no-new-privileges:true", name, s.CapDrop, s.SecurityOpt)
+			}
+		}
+		for name := range trendCommands {
+			if !cf.Services[name].ReadOnly {
+				t.Errorf("%s: want read_only (the roles write no file)", name)
+			}
+		}
+		// The dashboard's NGINX runs unprivileged: its probe asks the port it listens on.
+		want := "http://127.0.0.1:" + nginxListenPort(t) + "/"
+		if hc := cf.Services["dashboard"].Healthcheck; hc == nil || !slices.Contains(hc.Test, want) {
+			t.Errorf("dashboard healthcheck: got %+v, want one asking %s", hc, want)
+		}
+	})
+
 	t.Run("roles", func(t *testing.T) {
 		for name, want := range trendCommands {
 			if got := []string(cf.Services[name].Command); !slices.Equal(got, want) {
@@ -1012,8 +1034,9 @@ func TestFrontendDockerfile(t *testing.T) {
 	if !strings.Contains(run, "npm ci") || !regexp.MustCompile(`vite build .*--outDir /out\b`).MatchString(run) {
 		t.Errorf("build stage RUN: got %q, want npm ci and vite build --outDir /out", run)
 	}
-	if !strings.HasPrefix(final.From, "nginx:") {
-		t.Errorf("final stage: got FROM %s, want nginx", final.From)
+	// The stock nginx image runs its master process as root.
+	if !strings.HasPrefix(final.From, "nginxinc/nginx-unprivileged:") {
+		t.Errorf("final stage: got FROM %s, want nginxinc/nginx-unprivileged (no process as root)", final.From)
 	}
 	copies := final.instructions("COPY")
 	for _, want := range []string{"frontend/nginx.conf /etc/nginx/conf.d/default.conf", "--from=build /out " + nginxRoot(t)} {
