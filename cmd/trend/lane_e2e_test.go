@@ -68,7 +68,7 @@ func TestViewsAnswerTheSameThroughTheFastLaneAndNetHTTP(t *testing.T) {
 // throughBoth sends requests() on one new connection, where the fast lane
 // must answer every one, then GETs a movie (which hands the connection to
 // net/http) and sends requests() again, which net/http must answer. Each
-// answer, without its Date and passed through normalize, must be the same
+// answer, without its Date and request id and passed through normalize, must be the same
 // both times, with the status in want.
 func throughBoth(t *testing.T, s *system, what string, requests func() []string, normalize func(string) string, want []string) {
 	t.Helper()
@@ -89,7 +89,12 @@ func throughBoth(t *testing.T, s *system, what string, requests func() []string,
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The request id is the request's own, one of the API's making.
+		if resp.Header.Get("X-Request-Id") == "" {
+			t.Errorf("%s: answer without X-Request-Id", strings.Fields(raw)[:2])
+		}
 		resp.Header.Del("Date")
+		resp.Header.Del("X-Request-Id")
 		out, err := httputil.DumpResponse(resp, true)
 		if err != nil {
 			t.Fatal(err)
