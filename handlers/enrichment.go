@@ -109,11 +109,21 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 	}
 	removed := errors.Is(err, tmdb.ErrNotFound)
 	now := e.now().UTC()
+	status := registry.StatusActive
+	if removed {
+		status = registry.StatusRemoved
+	}
+	tracked := false
 	err = e.uow.Once(ctx, EnrichmentName, env.EventID, env.CorrelationID, func(ctx context.Context, tx *eventlog.Tx) error {
+		// A movie removed since the event (its registration's 404 came
+		// first, say) gets nothing more logged: facts or a second removal
+		// logged after the removal would be taken for a later
+		// registration's.
+		var err error
+		if tracked, err = registry.SetStatus(ctx, tx, env.TMDBID, status, now); err != nil || !tracked {
+			return err
+		}
 		if removed {
-			if err := registry.SetStatus(ctx, tx, env.TMDBID, registry.StatusRemoved, now); err != nil {
-				return err
-			}
 			// Waits for the views transactions that may have read the movie
 			// as tracked (they hold RemovalLock shared), and holds back new
 			// ones until the removal commits, so their views are logged
@@ -126,21 +136,22 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 			_, err := tx.Append(ctx, events.MovieRemoved{TMDBID: env.TMDBID, Reason: "TMDB does not know this movie (404)", RemovedAt: now})
 			return err
 		}
-		if err := registry.SetStatus(ctx, tx, env.TMDBID, registry.StatusActive, now); err != nil {
-			return err
-		}
 		genres := make([]string, 0, len(movie.Genres))
 		for _, g := range movie.Genres {
 			genres = append(genres, g.Name)
 		}
-		_, err := tx.Append(ctx, events.MovieDetailsFetched{
+		_, err = tx.Append(ctx, events.MovieDetailsFetched{
 			TMDBID: env.TMDBID, Title: movie.Title, VoteAverage: movie.VoteAverage, VoteCount: movie.VoteCount,
 			Popularity: movie.Popularity, ReleaseDate: movie.ReleaseDate, PosterPath: movie.PosterPath,
 			Genres: genres, FetchedAt: now,
 		})
 		return err
 	})
-	if err == nil && !removed {
+	switch {
+	case err != nil:
+	case !tracked:
+		e.log.InfoContext(ctx, "movie removed since it was asked for: TMDB's answer not recorded", "tmdb_id", env.TMDBID)
+	case !removed:
 		// What an operator watches the worker's log for (the Python
 		// system's workers printed it too): the facts a score is made of.
 		e.log.InfoContext(ctx, "TMDB facts fetched", "tmdb_id", env.TMDBID, "title", movie.Title,

@@ -189,6 +189,7 @@ func TestEnrichment(t *testing.T) {
 		wantEvent  string
 		wantStatus string
 		wantWanted bool // the movie is marked for the refresher to ask again
+		gone       bool // the movie was removed before the event is handled
 	}{
 		{name: "facts", wantEvent: events.TypeMovieDetailsFetched, wantStatus: registry.StatusActive},
 		{name: "TMDB does not know it", err: tmdb.ErrNotFound, wantEvent: events.TypeMovieRemoved, wantStatus: registry.StatusRemoved},
@@ -214,6 +215,11 @@ func TestEnrichment(t *testing.T) {
 		{name: "a refresh, again while TMDB is down", refresh: true, wanted: true, err: &tmdb.APIError{HTTPStatus: 503}, wantStatus: registry.StatusActive, wantWanted: true},
 		{name: "a refresh that succeeds after failing", refresh: true, wanted: true, wantEvent: events.TypeMovieDetailsFetched, wantStatus: registry.StatusActive},
 		{name: "a refresh that finds the movie gone after failing", refresh: true, wanted: true, err: tmdb.ErrNotFound, wantEvent: events.TypeMovieRemoved, wantStatus: registry.StatusRemoved},
+		// Removed since the event was logged (its registration's 404 came
+		// first): nothing more is logged, neither facts taken for a later
+		// registration's nor a second removal.
+		{name: "facts of a movie removed meanwhile", gone: true, wantStatus: registry.StatusRemoved},
+		{name: "a 404 for a movie removed meanwhile", gone: true, err: tmdb.ErrNotFound, wantStatus: registry.StatusRemoved},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -223,12 +229,17 @@ func TestEnrichment(t *testing.T) {
 			// An earlier failure, a day before this one: the mark keeps it.
 			firstFailure := now.Add(-24 * time.Hour)
 			if c.refresh {
-				if err := registry.SetStatus(t.Context(), f.pool, 27205, registry.StatusActive, now.Add(-48*time.Hour)); err != nil {
+				if _, err := registry.SetStatus(t.Context(), f.pool, 27205, registry.StatusActive, now.Add(-48*time.Hour)); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if c.wanted {
 				if err := registry.WantRefresh(t.Context(), f.pool, 27205, firstFailure); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.gone {
+				if _, err := registry.SetStatus(t.Context(), f.pool, 27205, registry.StatusRemoved, now.Add(-time.Minute)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -320,7 +331,7 @@ func TestARegistrationRemovedBeforeItIsHandledIsNotLogged(t *testing.T) {
 	}
 	f.registerRow(1)
 	f.registerRow(2)
-	if err := registry.SetStatus(ctx, f.pool, 2, registry.StatusRemoved, now); err != nil {
+	if _, err := registry.SetStatus(ctx, f.pool, 2, registry.StatusRemoved, now); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []int64{1, 2} {

@@ -25,7 +25,7 @@ func TestRefresherAsksForStaleFactsOnly(t *testing.T) {
 		if _, err := registry.Register(ctx, pool, id, now.Add(-60*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if err := registry.SetStatus(ctx, pool, id, registry.StatusActive, now.Add(-fetched)); err != nil {
+		if _, err := registry.SetStatus(ctx, pool, id, registry.StatusActive, now.Add(-fetched)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -89,7 +89,7 @@ func TestRefresherAsksForPendingMoviesFirst(t *testing.T) {
 		if _, err := registry.Register(ctx, pool, id, now.Add(-60*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if err := registry.SetStatus(ctx, pool, id, registry.StatusActive, now.Add(-50*time.Hour)); err != nil {
+		if _, err := registry.SetStatus(ctx, pool, id, registry.StatusActive, now.Add(-50*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,7 +133,7 @@ func TestRefresherAsksAgainAtGrowingIntervals(t *testing.T) {
 			if _, err := registry.Register(ctx, pool, 7, since.Add(-48*time.Hour)); err != nil {
 				return err
 			}
-			if err := registry.SetStatus(ctx, pool, 7, registry.StatusActive, since.Add(-time.Hour)); err != nil {
+			if _, err := registry.SetStatus(ctx, pool, 7, registry.StatusActive, since.Add(-time.Hour)); err != nil {
 				return err
 			}
 			// The refresh that failed was asked for by the refresher.
@@ -182,7 +182,7 @@ func TestRefresherAsksAgainAtGrowingIntervals(t *testing.T) {
 				t.Errorf("%d RefreshMovie commands in the outbox, want %d", got, len(want))
 			}
 			// The facts came: no more asks until they are MaxAge old.
-			if err := registry.SetStatus(ctx, pool, 7, registry.StatusActive, clock); err != nil {
+			if _, err := registry.SetStatus(ctx, pool, 7, registry.StatusActive, clock); err != nil {
 				t.Fatal(err)
 			}
 			clock = clock.Add(2 * time.Hour)

@@ -120,18 +120,19 @@ func LockStatus(ctx context.Context, q Querier, id int64) (string, error) {
 }
 
 // SetStatus records what TMDB said about a tracked movie at time at (for
-// "active", that its facts were fetched then). A removed movie stays
-// removed until it is registered again. Either answer settles a refresh
-// that was wanted (WantRefresh).
-func SetStatus(ctx context.Context, q Querier, id int64, status string, at time.Time) error {
-	_, err := q.Exec(ctx, `UPDATE movies SET status = $2, updated_at = $3,
+// "active", that its facts were fetched then), and tells whether the
+// movie was tracked: a removed movie stays removed until it is registered
+// again, and false says so. Either answer settles a refresh that was
+// wanted (WantRefresh).
+func SetStatus(ctx context.Context, q Querier, id int64, status string, at time.Time) (tracked bool, err error) {
+	tag, err := q.Exec(ctx, `UPDATE movies SET status = $2, updated_at = $3,
 			facts_fetched_at = CASE WHEN $2 = 'active' THEN $3 ELSE facts_fetched_at END,
 			refresh_wanted_since = NULL
 		WHERE tmdb_id = $1 AND status <> 'removed'`, id, status, at)
 	if err != nil {
-		return fmt.Errorf("set status of movie %d: %w", id, err)
+		return false, fmt.Errorf("set status of movie %d: %w", id, err)
 	}
-	return nil
+	return tag.RowsAffected() > 0, nil
 }
 
 // WantRefresh records that fetching an active movie's facts failed at

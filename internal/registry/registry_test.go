@@ -23,7 +23,7 @@ func register(t *testing.T, pool *pgxpool.Pool, status string, ids ...int64) {
 			t.Fatal(err)
 		}
 		if status != StatusPending {
-			if err := SetStatus(ctx, pool, id, status, now); err != nil {
+			if _, err := SetStatus(ctx, pool, id, status, now); err != nil {
 				t.Fatal(err)
 			}
 		}
