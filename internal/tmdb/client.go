@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -187,7 +188,7 @@ func New(cfg Config) (*Client, error) {
 	// even momentarily.
 	c.limiter = rate.NewLimiter(rate.Limit(orDefault(cfg.RateLimit, defaultRateLimit)), 1)
 	if c.http == nil {
-		c.http = &http.Client{}
+		c.http = &http.Client{CheckRedirect: sameHostRedirects}
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
@@ -410,6 +411,13 @@ func (c *Client) attempt(ctx context.Context, id int64, path string) (Movie, tim
 	if len(body) > maxBodyBytes {
 		return Movie{}, 0, &decodeError{path: path, err: fmt.Errorf("body exceeds %d bytes", maxBodyBytes)}
 	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		// A 200 that is not JSON is not TMDB's answer (a proxy's or a
+		// captive portal's page): worth asking again, not a bad movie.
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return Movie{}, 0, &transportError{path: path, msg: fmt.Sprintf("answered 200 with Content-Type %q, not TMDB's JSON", ct)}
+		}
+	}
 	var m Movie
 	if err := json.Unmarshal(body, &m); err != nil {
 		return Movie{}, 0, &decodeError{path: path, err: err}
@@ -418,6 +426,18 @@ func (c *Client) attempt(ctx context.Context, id int64, path string) (Movie, tim
 		return Movie{}, 0, &decodeError{path: path, err: fmt.Errorf("got movie id %d, want %d", m.ID, id)}
 	}
 	return m, 0, nil
+}
+
+// sameHostRedirects follows a redirect only on TMDB's own host: the
+// query of a redirect's target may carry the api_key to another one.
+func sameHostRedirects(req *http.Request, via []*http.Request) error {
+	if req.URL.Host != via[0].URL.Host {
+		return fmt.Errorf("redirected to another host (%s): not followed, the request carries the API key", req.URL.Host)
+	}
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	return nil
 }
 
 // transportError turns a failed round trip into an error that names only

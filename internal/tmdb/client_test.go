@@ -2,6 +2,7 @@ package tmdb
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -10,9 +11,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -62,6 +65,8 @@ type reply struct {
 	retryAfter string
 	body       string
 	hang       bool // wait until the client gives up instead of answering
+	// contentType, if set, replaces TMDB's application/json;charset=utf-8.
+	contentType string
 }
 
 var (
@@ -104,7 +109,7 @@ func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rep.retryAfter != "" {
 		w.Header().Set("Retry-After", rep.retryAfter)
 	}
-	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	w.Header().Set("Content-Type", cmp.Or(rep.contentType, "application/json;charset=utf-8"))
 	w.WriteHeader(rep.status)
 	_, _ = io.WriteString(w, rep.body)
 }
@@ -196,6 +201,12 @@ func TestMovieStatusHandling(t *testing.T) {
 			wantRequests: 1},
 		{name: "200 for another movie is not retried", script: []reply{{status: 200, body: `{"id":155,"title":"The Dark Knight"}`}, okInception},
 			wantRequests: 1},
+		// A proxy's or a captive portal's page: not TMDB's answer, so asked
+		// again, not a bad movie for the dead letters.
+		{name: "a 200 that is not JSON is retried", script: []reply{{status: 200, contentType: "text/html; charset=utf-8", body: "<html><body>Sign in to the network</body></html>"}},
+			wantRequests: 4, wantRetryable: true},
+		{name: "a 200 that is not JSON, then TMDB's", script: []reply{{status: 200, contentType: "text/html", body: "<html></html>"}, okInception},
+			wantRequests: 2, wantOK: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,6 +247,45 @@ func TestMovieStatusHandling(t *testing.T) {
 				t.Errorf("Retryable(%v): got %v, want %v", err, r, tt.wantRetryable)
 			}
 		})
+	}
+}
+
+// TestARedirectToAnotherHostIsNotFollowed: the request's query carries
+// the API key, and a redirect's target may keep it: another host never
+// gets the request. A redirect on TMDB's own host is followed.
+func TestARedirectToAnotherHostIsNotFollowed(t *testing.T) {
+	t.Parallel()
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		_, _ = io.WriteString(w, inceptionJSON)
+	}))
+	t.Cleanup(other.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/3/moved/") {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, inceptionJSON)
+			return
+		}
+		target := other.URL
+		if strings.HasPrefix(r.URL.Path, "/same/") {
+			target = ""
+		}
+		http.Redirect(w, r, target+"/3/moved/"+path.Base(r.URL.Path)+"?"+r.URL.RawQuery, http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+
+	cfg := fastConfig(srv.URL + "/3")
+	cfg.MaxAttempts = 1
+	if _, err := mustNew(t, cfg).Movie(t.Context(), inceptionID); err == nil {
+		t.Error("a redirect to another host: got the movie, want an error")
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the other host got %d requests, want none (the query holds the API key)", n)
+	}
+	cfg.BaseURL = srv.URL + "/same/3"
+	if _, err := mustNew(t, cfg).Movie(t.Context(), inceptionID); err != nil {
+		t.Errorf("a redirect on TMDB's own host: %v, want it followed", err)
 	}
 }
 
