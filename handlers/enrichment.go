@@ -78,6 +78,15 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 	if done, err := e.uow.Handled(ctx, EnrichmentName, env.EventID); err != nil || done {
 		return err
 	}
+	// A registration or refresh that an answer since has settled (another
+	// request's fetch, a removal) costs no TMDB call: a backlog of
+	// repeated refreshes of one movie is one call, not one each. Its
+	// event is recorded as handled, with nothing logged.
+	if answered, err := registry.Answered(ctx, e.db, env.TMDBID, env.OccurredAt); err != nil {
+		return err
+	} else if answered {
+		return e.uow.Once(ctx, EnrichmentName, env.EventID, env.CorrelationID, func(context.Context, *eventlog.Tx) error { return nil })
+	}
 	timeout := e.FetchTimeout
 	if timeout <= 0 {
 		timeout = DefaultFetchTimeout

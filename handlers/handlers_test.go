@@ -190,6 +190,8 @@ func TestEnrichment(t *testing.T) {
 		wantStatus string
 		wantWanted bool // the movie is marked for the refresher to ask again
 		gone       bool // the movie was removed before the event is handled
+		// fetchedSince: its facts were fetched after the event was logged.
+		fetchedSince bool
 	}{
 		{name: "facts", wantEvent: events.TypeMovieDetailsFetched, wantStatus: registry.StatusActive},
 		{name: "TMDB does not know it", err: tmdb.ErrNotFound, wantEvent: events.TypeMovieRemoved, wantStatus: registry.StatusRemoved},
@@ -220,6 +222,9 @@ func TestEnrichment(t *testing.T) {
 		// registration's nor a second removal.
 		{name: "facts of a movie removed meanwhile", gone: true, wantStatus: registry.StatusRemoved},
 		{name: "a 404 for a movie removed meanwhile", gone: true, err: tmdb.ErrNotFound, wantStatus: registry.StatusRemoved},
+		// Facts fetched since the refresh was asked for (another request's):
+		// TMDB is not asked again.
+		{name: "a refresh answered meanwhile", refresh: true, fetchedSince: true, wantStatus: registry.StatusActive},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -240,6 +245,11 @@ func TestEnrichment(t *testing.T) {
 			}
 			if c.gone {
 				if _, err := registry.SetStatus(t.Context(), f.pool, 27205, registry.StatusRemoved, now.Add(-time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.fetchedSince {
+				if _, err := registry.SetStatus(t.Context(), f.pool, 27205, registry.StatusActive, now.Add(time.Second)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -271,6 +281,9 @@ func TestEnrichment(t *testing.T) {
 				}
 				if c.wantEvent != "" && src.calls != 1 {
 					t.Errorf("TMDB called %d times for one registration delivered twice, want 1", src.calls)
+				}
+				if (c.gone || c.fetchedSince) && src.calls != 0 {
+					t.Errorf("TMDB called %d times for a request an answer since has settled, want none", src.calls)
 				}
 			}
 			evs := f.log()

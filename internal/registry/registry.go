@@ -119,6 +119,21 @@ func LockStatus(ctx context.Context, q Querier, id int64) (string, error) {
 	return r.Status, err
 }
 
+// Answered tells whether TMDB's answer about movie id since time at is
+// recorded already: its facts were fetched at or after at, or the movie
+// was removed. Asking TMDB again would add nothing.
+func Answered(ctx context.Context, q Querier, id int64, at time.Time) (bool, error) {
+	var answered bool
+	err := q.QueryRow(ctx, `SELECT status = 'removed' OR coalesce(facts_fetched_at >= $2, false) FROM movies WHERE tmdb_id = $1`, id, at).Scan(&answered)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read registration %d: %w", id, err)
+	}
+	return answered, nil
+}
+
 // SetStatus records what TMDB said about a tracked movie at time at (for
 // "active", that its facts were fetched then), and tells whether the
 // movie was tracked: a removed movie stays removed until it is registered
