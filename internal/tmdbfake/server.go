@@ -55,12 +55,14 @@ type handler struct {
 
 // NewHandler returns an http.Handler that answers like TMDB v3 from c:
 //
-//	GET /3/movie/{id} and GET /movie/{id}  movie details, or TMDB's 404 (status_code 34)
-//	GET /healthz                           200 "ok"
+//	GET /3/movie/{id}  movie details, or TMDB's 404 (status_code 34)
+//	GET /healthz       200 "ok"
 //
-// Both movie paths exist so that a base URL with or without "/3" works.
-// Other methods on these paths get 405. It panics if c is nil, like
-// http.Handle does for a nil handler.
+// Any other path gets TMDB's own 404 (status_code 34), as TMDB answers
+// one: a TMDB_BASE_URL without "/3" then fails here as it would against
+// TMDB (the client's control movie keeps it from removing anything),
+// instead of working offline only. Other methods on these paths get 405.
+// It panics if c is nil, like http.Handle does for a nil handler.
 func NewHandler(c *Catalog, opts Options) http.Handler {
 	if c == nil {
 		panic("tmdbfake: NewHandler with a nil catalog")
@@ -71,9 +73,20 @@ func NewHandler(c *Catalog, opts Options) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /3/movie/{id}", h.movie)
-	mux.HandleFunc("GET /movie/{id}", h.movie)
 	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		h.logger.LogAttrs(r.Context(), slog.LevelWarn, "tmdbfake: no such path (does TMDB_BASE_URL end in /3?)", slog.String("path", r.URL.Path))
+		writeNotFound(w)
+	})
 	return mux
+}
+
+// writeNotFound is TMDB's 404.
+func writeNotFound(w http.ResponseWriter) {
+	writeJSON(w, http.StatusNotFound, statusBody{
+		StatusCode:    34,
+		StatusMessage: "The resource you requested could not be found.",
+	})
 }
 
 func (h *handler) movie(w http.ResponseWriter, r *http.Request) {
@@ -96,10 +109,7 @@ func (h *handler) movie(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		h.logger.LogAttrs(r.Context(), slog.LevelDebug, "tmdbfake: movie not found", slog.String("path", r.URL.Path))
-		writeJSON(w, http.StatusNotFound, statusBody{
-			StatusCode:    34,
-			StatusMessage: "The resource you requested could not be found.",
-		})
+		writeNotFound(w)
 		return
 	}
 	h.logger.LogAttrs(r.Context(), slog.LevelDebug, "tmdbfake: served movie", slog.Int64("tmdb_id", id))

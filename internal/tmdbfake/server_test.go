@@ -3,6 +3,7 @@ package tmdbfake
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -74,7 +75,7 @@ func TestHandlerMovie(t *testing.T) {
 			map[string]any{"id": 12.0, "name": "Adventure"},
 		},
 	}
-	for _, path := range []string{"/3/movie/27205", "/movie/27205", "/3/movie/27205?language=en-US"} {
+	for _, path := range []string{"/3/movie/27205", "/3/movie/27205?language=en-US"} {
 		a := do(t, http.MethodGet, srv.URL+path, nil)
 		if a.status != http.StatusOK {
 			t.Fatalf("GET %s: got status %d, want 200", path, a.status)
@@ -102,12 +103,15 @@ func TestHandlerErrorsAndHealth(t *testing.T) {
 		wantBody        string // exact, "" to skip
 	}{
 		{http.MethodGet, "/3/movie/1", 404, contentType, notFoundJSON},
-		{http.MethodGet, "/movie/1", 404, contentType, notFoundJSON},
+		// As TMDB: a path without /3, or any other, is its own 404.
+		{http.MethodGet, "/movie/27205", 404, contentType, notFoundJSON},
+		{http.MethodGet, "/3/tv/1399", 404, contentType, notFoundJSON},
+		{http.MethodGet, "/", 404, contentType, notFoundJSON},
 		{http.MethodGet, "/3/movie/inception", 404, contentType, notFoundJSON},
 		{http.MethodGet, "/3/movie/-27205", 404, contentType, notFoundJSON},
 		{http.MethodGet, "/3/movie/99999999999999999999", 404, contentType, notFoundJSON},
 		{http.MethodPost, "/3/movie/27205", 405, "", ""},
-		{http.MethodDelete, "/movie/27205", 405, "", ""},
+		{http.MethodDelete, "/3/movie/27205", 405, "", ""},
 		{http.MethodGet, "/healthz", 200, "text/plain; charset=utf-8", "ok"},
 		{http.MethodPost, "/healthz", 405, "", ""},
 	}
@@ -193,11 +197,11 @@ func TestHandlerEnforcesReadToken(t *testing.T) {
 		{"token as api_key", both.URL + "/3/movie/27205?api_key=" + testToken, "", 401},
 		{"token without Bearer", both.URL + "/3/movie/27205", testToken, 401},
 		{"no credentials", both.URL + "/3/movie/27205", "", 401},
-		{"token only: right token", tokenOnly.URL + "/movie/27205", "Bearer " + testToken, 200},
-		{"token only: any api_key", tokenOnly.URL + "/movie/27205?api_key=" + testKey, "", 401},
-		{"token only: empty api_key", tokenOnly.URL + "/movie/27205?api_key=", "", 401},
-		{"token only: empty bearer", tokenOnly.URL + "/movie/27205", "Bearer ", 401},
-		{"token only: nothing", tokenOnly.URL + "/movie/27205", "", 401},
+		{"token only: right token", tokenOnly.URL + "/3/movie/27205", "Bearer " + testToken, 200},
+		{"token only: any api_key", tokenOnly.URL + "/3/movie/27205?api_key=" + testKey, "", 401},
+		{"token only: empty api_key", tokenOnly.URL + "/3/movie/27205?api_key=", "", 401},
+		{"token only: empty bearer", tokenOnly.URL + "/3/movie/27205", "Bearer ", 401},
+		{"token only: nothing", tokenOnly.URL + "/3/movie/27205", "", 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -246,15 +250,26 @@ func TestRoundTripWithClient(t *testing.T) {
 			}
 		}
 	})
-	t.Run("token, base url without /3", func(t *testing.T) {
+	t.Run("token", func(t *testing.T) {
 		t.Parallel()
-		c := newClient(t, tmdb.Config{BaseURL: srv.URL, ReadToken: testToken})
+		c := newClient(t, tmdb.Config{BaseURL: srv.URL + "/3", ReadToken: testToken})
 		got, err := c.Movie(t.Context(), 27205)
 		if err != nil {
 			t.Fatalf("Movie(27205): %v", err)
 		}
 		if want := wantInception(); !reflect.DeepEqual(got, want) {
 			t.Errorf("Movie(27205):\ngot  %+v\nwant %+v", got, want)
+		}
+	})
+	// As against TMDB: every path is its 404, the control movie's too, so
+	// the client believes none (no movie would be removed) and says to
+	// check TMDB_BASE_URL.
+	t.Run("base url without /3", func(t *testing.T) {
+		t.Parallel()
+		c := newClient(t, tmdb.Config{BaseURL: srv.URL, APIKey: testKey})
+		_, err := c.Movie(t.Context(), 27205)
+		if errors.Is(err, tmdb.ErrNotFound) || !tmdb.Retryable(err) || !strings.Contains(fmt.Sprint(err), "TMDB_BASE_URL") {
+			t.Errorf("Movie(27205): got %v, want a retryable error that is not ErrNotFound and names TMDB_BASE_URL", err)
 		}
 	})
 	t.Run("unknown movie", func(t *testing.T) {
