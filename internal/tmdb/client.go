@@ -476,10 +476,12 @@ func (c *Client) apiError(status int, body []byte) *APIError {
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
+	// Scrubbed before it is cut: a cut through a key would leave part of it.
+	msg = c.scrub(msg)
 	if len(msg) > maxMessageLen {
-		msg = msg[:maxMessageLen] + "..."
+		msg = strings.ToValidUTF8(msg[:maxMessageLen], "") + "..." // not half a character
 	}
-	return &APIError{HTTPStatus: status, Code: b.Code, Message: c.scrub(msg)}
+	return &APIError{HTTPStatus: status, Code: b.Code, Message: msg}
 }
 
 // scrub removes the credentials from s. Errors are built to not contain

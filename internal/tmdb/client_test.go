@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unicode/utf8"
 )
 
 // inceptionJSON is TMDB's answer for GET /3/movie/27205, with the values of
@@ -662,6 +664,28 @@ func TestMovieStopsWhenContextDone(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestAnAPIErrorsMessageIsScrubbedThenCut: TMDB's message is kept to 200
+// bytes; a key across the cut is not left in part, and a character across
+// it is not left in half.
+func TestAnAPIErrorsMessageIsScrubbedThenCut(t *testing.T) {
+	t.Parallel()
+	for _, msg := range []string{
+		strings.Repeat("a", maxMessageLen-8) + testKey,
+		"x" + strings.Repeat("é", maxMessageLen),
+	} {
+		body, _ := json.Marshal(map[string]any{"success": false, "status_code": 22, "status_message": msg})
+		_, srv := serve(t, reply{status: http.StatusBadRequest, body: string(body)})
+		_, err := mustNew(t, fastConfig(srv.URL+"/3")).Movie(t.Context(), inceptionID)
+		ae, ok := errors.AsType[*APIError](err)
+		if !ok {
+			t.Fatalf("got %v, want an *APIError", err)
+		}
+		if strings.Contains(ae.Message, testKey[:8]) || !utf8.ValidString(ae.Message) || len(ae.Message) > maxMessageLen+3 {
+			t.Errorf("message %q (%d bytes): want it without any of the key, valid UTF-8, at most %d bytes and ...", ae.Message, len(ae.Message), maxMessageLen)
+		}
 	}
 }
 
