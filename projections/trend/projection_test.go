@@ -677,3 +677,32 @@ func TestFactsInEitherOrderLeaveTheSameRow(t *testing.T) {
 	}
 	wantListedCounted(t, pool, trend.LiveTable)
 }
+
+// TestAReplayIntoAnEmptyCopyBoundsItsBuckets: with no live buckets (a new
+// or emptied live copy), the replay takes its floor from the log's last
+// view, 48 hours before its minute, instead of none: without one it held
+// every bucket of the log's history in memory.
+func TestAReplayIntoAnEmptyCopyBoundsItsBuckets(t *testing.T) {
+	t.Parallel()
+	pool, store, _, _ := setup(t)
+	ctx := t.Context()
+	r, err := trend.Rebuildable{Params: trend.DefaultParams}.ForReplay(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.MinuteFloor().IsZero() {
+		t.Errorf("no views at all: floor %v, want none", r.MinuteFloor())
+	}
+	last := t0.Add(90*time.Hour + 30*time.Second)
+	appendBatch(t, store, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0})
+	appendBatch(t, store, views(1, 3, t0)...)
+	appendBatch(t, store, events.ViewRecorded{ViewID: uuid.New(), TMDBID: 1, ViewedAt: last})
+	appendBatch(t, store, events.MovieRefreshRequested{TMDBID: 1, RequestedAt: last.Add(time.Hour)})
+	r, err = trend.Rebuildable{Params: trend.DefaultParams}.ForReplay(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := last.Truncate(time.Minute).Add(-48 * time.Hour); !r.MinuteFloor().Equal(want) {
+		t.Errorf("floor %v, want %v: 48 hours before the minute of the log's last view", r.MinuteFloor(), want)
+	}
+}

@@ -2,6 +2,7 @@ package trend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -30,6 +31,21 @@ func (r Rebuildable) ForReplay(ctx context.Context, db interface {
 	err := db.QueryRow(ctx, `SELECT max(bucket) FROM `+pgx.Identifier{LiveTable + "_buckets"}.Sanitize()+` WHERE resolution = 'minute'`).Scan(&newest)
 	if err != nil {
 		return r, fmt.Errorf("newest view: %w", err)
+	}
+	if newest == nil {
+		// No live buckets (a new or emptied live copy): the log's last view
+		// bounds them instead. Without a floor, the replay would hold every
+		// bucket of the log's whole history in memory. The rebuilt copy's
+		// newest view is at least as new, so it prunes at least as much.
+		var last time.Time
+		err := db.QueryRow(ctx, `SELECT occurred_at FROM events WHERE type = $1 ORDER BY position DESC LIMIT 1`, events.TypeViewRecorded).Scan(&last)
+		switch {
+		case err == nil:
+			minute := last.UTC().Truncate(time.Minute) // its bucket
+			newest = &minute
+		case !errors.Is(err, pgx.ErrNoRows):
+			return r, fmt.Errorf("last view: %w", err)
+		}
 	}
 	if newest != nil {
 		r.minuteFloor = newest.Add(-minuteRetention)
