@@ -60,6 +60,13 @@ func NewReader(pool *pgxpool.Pool) Reader {
 // changes meanwhile.
 func (r Reader) inSnapshot(ctx context.Context, fn func(Reader) error) error {
 	return pgx.BeginTxFunc(ctx, r.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		// The table's lock before the snapshot (a LOCK takes none): a read
+		// that waits on a replay's switch then sees the table switched in
+		// as it is once the switch commits, not as it was before the
+		// switch's last round, when its first query began.
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+r.table+` IN ACCESS SHARE MODE`); err != nil {
+			return err
+		}
 		in := r
 		in.q = tx
 		return fn(in)
