@@ -448,14 +448,8 @@ func TestShutdownServesAConnectionOpenedJustBefore(t *testing.T) {
 	newConnGrace = time.Second
 	lane, _, s := start(t, http.HandlerFunc(echo), 5*time.Second)
 	fresh, silent := dial(t, lane), dial(t, lane)
-	testenv.WaitFor(t, 5*time.Second, "the lane to accept both connections", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return len(s.conns) == 2
-	})
-	shut := make(chan error, 1)
-	go func() { shut <- s.Shutdown(context.Background()) }()
-	testenv.WaitFor(t, 5*time.Second, "the shutdown to begin", s.closing.Load)
+	awaitConns(t, s, 2)
+	shut := beginShutdown(t, s)
 	_, _ = io.WriteString(fresh, post(`{}`))
 	r := read(t, bufio.NewReader(fresh), 1)[0]
 	if r.StatusCode != http.StatusAccepted || !r.Close {
@@ -490,13 +484,8 @@ func TestShutdownTellsHandedOverConnectionsToClose(t *testing.T) {
 		t.Fatalf("before the shutdown: served by %s, close %v; want net/http, kept alive", r.Header.Get("X-Path"), r.Close)
 	}
 	_ = dial(t, lane) // silent and new: the shutdown waits for it
-	testenv.WaitFor(t, 5*time.Second, "the lane to accept the new connection", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return len(s.conns) == 1
-	})
-	shut := make(chan error, 1)
-	go func() { shut <- s.Shutdown(context.Background()) }()
+	awaitConns(t, s, 1)
+	shut := beginShutdown(t, s)
 	defer func() { // before newConnGrace is restored
 		select {
 		case <-shut:
@@ -504,7 +493,6 @@ func TestShutdownTellsHandedOverConnectionsToClose(t *testing.T) {
 			t.Error("Shutdown did not return")
 		}
 	}()
-	testenv.WaitFor(t, 5*time.Second, "the shutdown to begin", s.closing.Load)
 	if _, err := io.WriteString(handed, get); err != nil {
 		return // closed: told
 	}
@@ -512,6 +500,26 @@ func TestShutdownTellsHandedOverConnectionsToClose(t *testing.T) {
 	if err == nil && !r.Close {
 		t.Errorf("a handed-over connection during the shutdown got %d kept alive; want Connection: close", r.StatusCode)
 	}
+}
+
+// awaitConns waits until the lane holds n connections.
+func awaitConns(t *testing.T, s *Server, n int) {
+	t.Helper()
+	testenv.WaitFor(t, 5*time.Second, fmt.Sprintf("the lane to hold %d connections", n), func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.conns) == n
+	})
+}
+
+// beginShutdown starts s's Shutdown and returns once it has begun; its
+// result comes on the channel.
+func beginShutdown(t *testing.T, s *Server) <-chan error {
+	t.Helper()
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	testenv.WaitFor(t, 5*time.Second, "the shutdown to begin", s.closing.Load)
+	return shut
 }
 
 // A panic that gets past the handler's middleware closes that connection
