@@ -162,7 +162,10 @@ func (s *server) streamChanges(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-keepAlive.C:
-			if !send(": keep-alive\n\n") {
+			// A named event, not a comment: EventSource hands comments to
+			// no one, and a client can only tell a live but quiet stream
+			// from a dead connection by an event it sees.
+			if !send("event: ping\ndata: {}\n\n") {
 				return
 			}
 		}
