@@ -36,10 +36,16 @@ function Dashboard({ EventSourceImpl }) {
   const trendWindow = rankBy === 'classic' ? 'day' : rankBy;
   const trend = useTrendScores(trendWindow, ranking.moviesVersion);
   const trendReady = trend.available && trend.window === trendWindow;
+  // The ranking the board shows: the one chosen, once its scores are here;
+  // until then the one before, so day <-> week does not flash the classic
+  // order. The scores shown are the latest of any window (the board names it).
+  const [orderedBy, setOrderedBy] = useState(rankBy);
+  if (orderedBy !== rankBy && (rankBy === 'classic' || trendReady)) setOrderedBy(rankBy);
+  const scoresWindow = trend.available ? trend.window : null;
   useEffect(() => {
-    store.setTrendScores(trendReady ? trend.scores : null, trendReady ? trendWindow : null);
-    store.setRankByTrend(rankBy !== 'classic' && trendReady);
-  }, [store, rankBy, trendWindow, trendReady, trend.scores]);
+    store.setTrendScores(scoresWindow ? trend.scores : null, scoresWindow);
+    store.setRankByTrend(orderedBy !== 'classic' && orderedBy === scoresWindow);
+  }, [store, orderedBy, scoresWindow, trend.scores]);
   // The board's "1,000 of N": each poll of the decayed scores (a new
   // `scores`) brings the server's count, which sees new registrations the
   // store cannot tell from movies beyond its window. A poll that began
@@ -101,9 +107,10 @@ function Dashboard({ EventSourceImpl }) {
             selectedId={selectedId}
             onOpen={select}
             onView={addView}
-            trendWindow={trend.available ? trendWindow : null}
+            trendWindow={scoresWindow}
             trendError={rankBy !== 'classic' && !trendReady ? trend.error : null}
             rankBy={rankBy}
+            orderedBy={orderedBy}
             onRankByChange={setRankBy}
           />
         </div>

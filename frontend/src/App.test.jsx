@@ -1,4 +1,4 @@
-import { act, render, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { App } from './App.jsx';
@@ -223,6 +223,22 @@ describe('dashboard', () => {
     expect(screen.queryByText('Order paused while you point at or focus the board')).not.toBeInTheDocument();
   });
 
+  it('shows the reloaded order, still held, when the stream reconnects under a resting pointer', async () => {
+    let list = routes()['GET /api/movies']();
+    fakeApi(routes({ 'GET /api/movies': () => list }));
+    render(<App EventSourceImpl={FakeEventSource} />);
+    const stream = await startLive();
+    fireEvent.pointerEnter(screen.getByRole('table', { name: /Movies ranked/ }));
+    // Interstellar overtook Inception while the connection was down.
+    list = [movie(157336, { title: 'Interstellar', final_trend_score: 6.1 }), movie(27205, { title: 'Inception', final_trend_score: 5.8 })];
+    act(() => stream.drop());
+    act(() => stream.emit('ready', {}));
+    await screen.findByText('Live');
+    await waitFor(() => expect(screen.getByRole('button', { name: rowButton('Interstellar', 1) })).toBeInTheDocument());
+    expect(rowTitles()).toEqual(['Interstellar', 'Inception']);
+    expect(screen.getByText('Order paused while you point at or focus the board')).toBeInTheDocument();
+  });
+
   it('shows the board’s count in step with removals', async () => {
     const two = routes()['GET /api/movies']();
     fakeApi(routes({ 'GET /api/movies': () => new Response(JSON.stringify(two), { headers: { 'X-Total-Count': '2' } }) }));
@@ -305,11 +321,37 @@ describe('dashboard', () => {
     await user.click(screen.getByRole('radio', { name: 'Trend · day' }));
     await waitFor(() => expect(rowTitles()[0]).toBe('Interstellar'));
     await user.click(screen.getByRole('radio', { name: 'Trend · week' }));
+    // The column names the window of the scores it shows: the week's, once here.
     expect(await screen.findByRole('columnheader', { name: 'Trend (week)' })).toBeInTheDocument();
     await waitFor(() => expect(rowTitles()[0]).toBe('Inception'));
-    // The week's scores arrive after the column's header (it follows the
-    // switch at once), and Inception leads in the classic order too.
-    await waitFor(() => expect(within(boardRows()[0]).getByText('7.7')).toBeInTheDocument());
+    expect(within(boardRows()[0]).getByText('7.7')).toBeInTheDocument();
+  });
+
+  it('keeps the decayed order it shows until the other window’s scores arrive', async () => {
+    let releaseWeek;
+    fakeApi(
+      routes({
+        'GET /api/trending': ({ query }) =>
+          query.get('window') === 'day'
+            ? [{ ...movie(157336), trend_score: 9.1 }, { ...movie(27205), trend_score: 2.5 }]
+            : new Promise((ok) => (releaseWeek = ok)),
+      }),
+    );
+    const user = userEvent.setup();
+    render(<App EventSourceImpl={FakeEventSource} />);
+    await startLive();
+    await user.click(await screen.findByRole('radio', { name: 'Trend · day' }));
+    await waitFor(() => expect(rowTitles()[0]).toBe('Interstellar'));
+    await user.click(screen.getByRole('radio', { name: 'Trend · week' }));
+    await waitFor(() => expect(releaseWeek).toBeDefined());
+    // The day's order, saying so, rather than the classic one (Inception first).
+    expect(rowTitles()[0]).toBe('Interstellar');
+    expect(screen.getByRole('table', { name: /time-decayed trend score over a day/ })).toBeInTheDocument();
+    expect(screen.getByRole('columnheader', { name: 'Trend (day)' })).toBeInTheDocument();
+    await act(async () => releaseWeek([{ ...movie(27205), trend_score: 7.7 }, { ...movie(157336), trend_score: 1.2 }]));
+    await waitFor(() => expect(rowTitles()[0]).toBe('Inception'));
+    expect(screen.getByRole('table', { name: /time-decayed trend score over a week/ })).toBeInTheDocument();
+    expect(screen.getByRole('columnheader', { name: 'Trend (week)' })).toBeInTheDocument();
   });
 
   it('says so when the chosen window’s scores cannot be loaded, rather than quietly ordering by the classic score', async () => {

@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useCallback, useEffect, useId, useRef, useState } from 'react';
 import { admin } from '../api/endpoints.js';
 import { usePolling } from '../hooks/usePolling.js';
 import { useAdminToken } from '../hooks/useAdminToken.js';
@@ -13,6 +13,19 @@ export function adminProblem(err) {
   if (err.isMissingEndpoint) return 'This server does not offer this yet (an older version).';
   // e.g. 404 "admin endpoints are disabled: set ADMIN_TOKEN to enable them"
   return describeError(err);
+}
+
+/** Whether the server refused the admin token itself. */
+const refusesToken = (err) => err?.status === 401 || err?.status === 403;
+
+/**
+ * Tells `onRefused(token)` when a poll's error refuses the token: asking
+ * again with it every few seconds would only be refused again.
+ */
+function useRefusal(errorObject, onRefused, token) {
+  useEffect(() => {
+    if (refusesToken(errorObject)) onRefused(token);
+  }, [errorObject, onRefused, token]);
 }
 
 /**
@@ -30,7 +43,7 @@ function keyed(letters) {
   });
 }
 
-function TokenForm({ onSubmit }) {
+function TokenForm({ onSubmit, error }) {
   const id = useId();
   const [text, setText] = useState('');
   return (
@@ -49,11 +62,16 @@ function TokenForm({ onSubmit }) {
       <p id={`${id}-hint`} className="hint">
         The server’s ADMIN_TOKEN. Kept in this tab only, until you close it.
       </p>
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
     </form>
   );
 }
 
-function ReplayControl({ token }) {
+function ReplayControl({ token, onRefused }) {
   const checkId = useId();
   const [check, setCheck] = useState(false);
   const [starting, setStarting] = useState(false);
@@ -68,6 +86,7 @@ function ReplayControl({ token }) {
     },
     running ? 1000 : 10_000,
   );
+  useRefusal(errorObject, onRefused, token);
 
   async function start() {
     setStarting(true);
@@ -77,6 +96,7 @@ function ReplayControl({ token }) {
       setRunning(true);
       refresh();
     } catch (err) {
+      if (refusesToken(err)) onRefused(token);
       setStartError(adminProblem(err));
     } finally {
       setStarting(false);
@@ -147,9 +167,10 @@ function ReplayControl({ token }) {
   );
 }
 
-function DeadLetters({ token }) {
+function DeadLetters({ token, onRefused }) {
   const notify = useNotify();
   const { data, errorObject, refresh } = usePolling((signal) => admin.deadLetters(token, { signal }), 10_000);
+  useRefusal(errorObject, onRefused, token);
   const letters = data?.letters;
   const [selected, setSelected] = useState(() => new Set());
   const [busy, setBusy] = useState(false);
@@ -176,6 +197,7 @@ function DeadLetters({ token }) {
       setSelected(new Set());
       refresh();
     } catch (err) {
+      if (refusesToken(err)) onRefused(token);
       setActionError(adminProblem(err));
     } finally {
       setBusy(false);
@@ -272,6 +294,24 @@ function DeadLetters({ token }) {
 /** Replay and dead letters, for whoever holds the admin token. */
 export function AdminPanel() {
   const [token, setToken] = useAdminToken();
+  const [refused, setRefused] = useState(null);
+  // Refused: forget the token, which unmounts the panels and stops their
+  // polling, and ask for another. Only the token in use: an answer to an
+  // older one, arriving late, must not throw away a new one.
+  const current = useRef(token);
+  current.current = token;
+  const onRefused = useCallback(
+    (refusedToken) => {
+      if (refusedToken !== current.current) return;
+      setToken('');
+      setRefused('The server refused this admin token.');
+    },
+    [setToken],
+  );
+  const unlock = (t) => {
+    setRefused(null);
+    setToken(t);
+  };
   return (
     <section className="panel admin" aria-labelledby="admin-heading">
       <div className="panel__head">
@@ -284,11 +324,11 @@ export function AdminPanel() {
       </div>
       {token ? (
         <>
-          <ReplayControl token={token} />
-          <DeadLetters token={token} />
+          <ReplayControl token={token} onRefused={onRefused} />
+          <DeadLetters token={token} onRefused={onRefused} />
         </>
       ) : (
-        <TokenForm onSubmit={setToken} />
+        <TokenForm onSubmit={unlock} error={refused} />
       )}
     </section>
   );

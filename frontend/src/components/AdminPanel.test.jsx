@@ -1,6 +1,6 @@
-import { render, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AdminPanel } from './AdminPanel.jsx';
 import { NoticeList, NoticesProvider } from './Notices.jsx';
 import { fakeApi, json, problem } from '../test/fakes.js';
@@ -25,6 +25,8 @@ const letters = [
 ];
 
 describe('AdminPanel', () => {
+  afterEach(() => vi.useRealTimers());
+
   it('asks for a token first and keeps it for the tab only', async () => {
     fakeApi({ 'GET /api/admin/replay': () => ({ state: 'idle', position: 0, head: 0 }), 'GET /api/admin/dead-letters': () => [] });
     const user = userEvent.setup();
@@ -162,16 +164,49 @@ describe('AdminPanel', () => {
     expect(screen.getByText('1 selected dead letters were no longer in the queue.')).toBeInTheDocument();
   });
 
-  it('explains a refused token and a server without admin endpoints', async () => {
+  it('forgets a refused token, stops asking with it, and asks for another', async () => {
+    vi.useFakeTimers();
+    let good = 'none';
+    const refused = (req) => req.headers.Authorization !== `Bearer ${good}`;
     fakeApi({
-      'GET /api/admin/replay': () => problem(401, 'missing or wrong bearer token'),
-      'GET /api/admin/dead-letters': () => problem(403, 'forbidden'),
+      'GET /api/admin/replay': (req) => (refused(req) ? problem(401, 'missing or wrong bearer token') : { state: 'idle', position: 0, head: 0 }),
+      'GET /api/admin/dead-letters': (req) => (refused(req) ? problem(403, 'forbidden') : []),
+    });
+    sessionStorage.setItem('movietrend.adminToken', 'wrong'); // from before a reload
+    renderAdmin();
+    for (let i = 0; i < 5; i++) await act(async () => {});
+    expect(screen.getByRole('alert')).toHaveTextContent('The server refused this admin token.');
+    expect(screen.getByLabelText('Admin token')).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Start replay' })).not.toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: /^Requeue/ })).not.toBeInTheDocument();
+    expect(sessionStorage.getItem('movietrend.adminToken')).toBeNull();
+    const asked = fetch.calls.length;
+    await act(async () => vi.advanceTimersByTime(10 * 60_000));
+    expect(fetch.calls).toHaveLength(asked);
+
+    // The right one: the error goes, the panels come back.
+    good = 'right';
+    fireEvent.change(screen.getByLabelText('Admin token'), { target: { value: 'right' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Unlock' }));
+    for (let i = 0; i < 5; i++) await act(async () => {});
+    expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Start replay' })).toBeEnabled();
+    expect(sessionStorage.getItem('movietrend.adminToken')).toBe('right');
+  });
+
+  it('forgets the token when an action is refused', async () => {
+    fakeApi({
+      'GET /api/admin/replay': () => ({ state: 'idle', position: 0, head: 0 }),
+      'GET /api/admin/dead-letters': () => [],
+      'POST /api/admin/replay': () => problem(403, 'forbidden'),
     });
     const user = userEvent.setup();
     renderAdmin();
-    await unlock(user, 'wrong');
-    expect(await screen.findByText('The server refused the token: missing or wrong bearer token')).toBeInTheDocument();
-    expect(await screen.findByText('The server refused the token: forbidden')).toBeInTheDocument();
+    await unlock(user);
+    await user.click(await screen.findByRole('button', { name: 'Start replay' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('The server refused this admin token.');
+    expect(screen.getByLabelText('Admin token')).toBeInTheDocument();
+    expect(sessionStorage.getItem('movietrend.adminToken')).toBeNull();
   });
 
   it('says so when the server has no admin endpoints, or has them disabled', async () => {

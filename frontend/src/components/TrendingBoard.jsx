@@ -8,12 +8,15 @@ import { useHeldOrder } from '../hooks/useHeldOrder.js';
 const ROW_HEIGHT = 48;
 // A touch's pointer leaves when the finger lifts, before the tap's click.
 const TAP_GRACE_MS = 600;
+// A pointer left resting on the board (a wall display, a second monitor)
+// stops holding the order after this long without moving.
+export const POINTER_IDLE_MS = 10_000;
 
 /**
  * The ranking. Only the rows in view (plus a few) are in the document, so
  * 1,000 movies cost what 20 do; spacer rows keep the scroll height right.
  */
-export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow, trendError, rankBy, onRankByChange }) {
+export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow, trendError, rankBy, orderedBy = rankBy, onRankByChange }) {
   const { count, serverTotal, loaded } = ranking;
   const scrollRef = useRef(null);
   const showTrend = trendWindow != null;
@@ -24,23 +27,34 @@ export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow
   const [pointerIn, setPointerIn] = useState(false);
   const [focusIn, setFocusIn] = useState(false);
   const paused = pointerIn || focusIn;
-  const rows = useHeldOrder(ranking.rows, ranking.byId, paused);
+  const rows = useHeldOrder(ranking.rows, ranking.byId, paused, ranking.orderVersion);
   const tapTimer = useRef(null);
-  useEffect(() => () => clearTimeout(tapTimer.current), []);
-  const onPointerEnter = () => {
+  const idleTimer = useRef(null);
+  useEffect(
+    () => () => {
+      clearTimeout(tapTimer.current);
+      clearTimeout(idleTimer.current);
+    },
+    [],
+  );
+  // The pointer holds the order while it moves now and then; at rest for
+  // POINTER_IDLE_MS it lets go until it moves again.
+  const onPointerMove = () => {
     clearTimeout(tapTimer.current);
+    clearTimeout(idleTimer.current);
+    idleTimer.current = setTimeout(() => setPointerIn(false), POINTER_IDLE_MS);
     setPointerIn(true);
   };
   const onPointerLeave = (e) => {
     clearTimeout(tapTimer.current);
+    clearTimeout(idleTimer.current);
     if (e.pointerType === 'touch') tapTimer.current = setTimeout(() => setPointerIn(false), TAP_GRACE_MS);
     else setPointerIn(false);
   };
   // Keyboard focus only: a mouse click leaves focus on its button, and the
   // order would hold until the next click elsewhere (hovering holds it).
-  const onFocusIn = (e) => {
-    if (focusVisible(e.target)) setFocusIn(true);
-  };
+  // Set either way: a click after keyboard focus ends the keyboard's hold.
+  const onFocusIn = (e) => setFocusIn(focusVisible(e.target));
   const onFocusOut = (e) => {
     // Still inside; or only the window lost focus (the element keeps the page's).
     if (e.currentTarget.contains(e.relatedTarget) || document.activeElement === e.target) return;
@@ -123,25 +137,27 @@ export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow
         {showTrend && <RankingSwitch value={rankBy} onChange={onRankByChange} />}
         {trendError && (
           <p className="warning" role="status">
-            The time-decayed scores could not be loaded ({trendError}); showing the classic order until they are.
+            The time-decayed scores could not be loaded ({trendError}); showing the{' '}
+            {orderedBy === 'classic' ? 'classic order' : `order by the decayed score over a ${orderedBy}`} until they are.
           </p>
         )}
-        {/* Always rendered: a live region must exist before its text changes. */}
-        <p className="board__paused" role="status">
-          {paused && 'Order paused while you point at or focus the board'}
-        </p>
+        {/* Not a live region: it would be announced each time the mouse
+            crosses the board. Always rendered: its line is reserved, so
+            the board does not shift when it shows. */}
+        <p className="board__paused">{paused && 'Order paused while you point at or focus the board'}</p>
       </div>
       <div
         className="board__scroll"
         ref={scrollRef}
-        onPointerEnter={onPointerEnter}
+        onPointerEnter={onPointerMove}
+        onPointerMove={onPointerMove}
         onPointerLeave={onPointerLeave}
         onFocus={onFocusIn}
         onBlur={onFocusOut}
       >
         <table className="board__table" aria-rowcount={rows.length + 1}>
           <caption className="visually-hidden">
-            Movies ranked by {rankBy === 'classic' || !showTrend ? 'classic trend score' : `time-decayed trend score over a ${rankBy}`},
+            Movies ranked by {orderedBy === 'classic' || !showTrend ? 'classic trend score' : `time-decayed trend score over a ${orderedBy}`},
             updated live. Use the arrow keys to move between movies.
           </caption>
           <thead>

@@ -1,14 +1,17 @@
 import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { TrendingBoard } from './TrendingBoard.jsx';
+import { POINTER_IDLE_MS, TrendingBoard } from './TrendingBoard.jsx';
 import { keyboardFocus, movie } from '../test/fakes.js';
 
 const PAUSED = 'Order paused while you point at or focus the board';
 
-/** A published ranking, as the movie store gives it: `ids` in rank order, `views` by id. */
-function ranking(ids, views = {}) {
+/**
+ * A published ranking, as the movie store gives it: `ids` in rank order,
+ * `views` by id, `orderVersion` the store's count of reloads and changes of ranking.
+ */
+function ranking(ids, views = {}, orderVersion = 0) {
   const rows = ids.map((id, i) => ({ id, movie: movie(id, { title: `Film ${id}`, internal_views_count: views[id] ?? 0 }), rank: i + 1, move: null, trendScore: null }));
-  return { rows, byId: new Map(rows.map((r) => [r.id, r])), count: rows.length, serverTotal: rows.length, loaded: true };
+  return { rows, byId: new Map(rows.map((r) => [r.id, r])), count: rows.length, serverTotal: rows.length, loaded: true, orderVersion };
 }
 
 function renderBoard(r) {
@@ -20,7 +23,8 @@ function renderBoard(r) {
 const table = () => screen.getByRole('table', { name: /Movies ranked/ });
 const titles = () => [...table().querySelectorAll('.row-open__title')].map((t) => t.textContent);
 const openButton = (title) => screen.getByRole('button', { name: new RegExp(`^${title}\\b`) });
-const note = () => screen.getByRole('status');
+// A plain note, not a live region (see the test below).
+const note = () => document.querySelector('.board__paused');
 
 describe('trending board', () => {
   afterEach(() => vi.useRealTimers());
@@ -98,5 +102,83 @@ describe('trending board', () => {
     expect(titles()).toEqual(['Film 1', 'Film 2']);
     act(() => vi.advanceTimersByTime(1000));
     expect(titles()).toEqual(['Film 2', 'Film 1']);
+  });
+
+  it('shows the paused note without announcing it, in a line kept for it', () => {
+    renderBoard(ranking([1, 2]));
+    expect(note()).toBeInTheDocument(); // there before it says anything: no shift
+    fireEvent.pointerEnter(table());
+    expect(note()).toHaveTextContent(PAUSED);
+    // A live region would be read out each time the mouse crosses the board.
+    expect(screen.queryByRole('status')).not.toBeInTheDocument();
+    expect(note()).not.toHaveAttribute('aria-live');
+  });
+
+  it('ends the keyboard’s hold when a row is then clicked with the mouse', () => {
+    const { update } = renderBoard(ranking([1, 2, 3]));
+    act(() => keyboardFocus(openButton('Film 1')));
+    // The mouse comes, clicks another row's button, and goes.
+    const target = openButton('Film 2');
+    fireEvent.pointerEnter(target);
+    fireEvent.pointerDown(target);
+    fireEvent.mouseDown(target);
+    act(() => target.focus());
+    fireEvent.pointerLeave(target);
+    expect(document.activeElement).toBe(target);
+    update(ranking([3, 1, 2]));
+    expect(titles()).toEqual(['Film 3', 'Film 1', 'Film 2']);
+    expect(note()).toHaveTextContent('');
+  });
+
+  it('lets go of the order when the pointer rests on the board, and holds it again when it moves', () => {
+    vi.useFakeTimers();
+    const { update } = renderBoard(ranking([1, 2, 3]));
+    fireEvent.pointerEnter(table());
+    update(ranking([3, 1, 2]));
+    act(() => vi.advanceTimersByTime(POINTER_IDLE_MS - 1));
+    fireEvent.pointerMove(table()); // still in use: the wait starts again
+    act(() => vi.advanceTimersByTime(POINTER_IDLE_MS - 1));
+    expect(titles()).toEqual(['Film 1', 'Film 2', 'Film 3']);
+    act(() => vi.advanceTimersByTime(1));
+    expect(titles()).toEqual(['Film 3', 'Film 1', 'Film 2']);
+    expect(note()).toHaveTextContent('');
+    // Moved again: held, in the order it now shows.
+    fireEvent.pointerMove(table());
+    expect(note()).toHaveTextContent(PAUSED);
+    update(ranking([2, 3, 1]));
+    expect(titles()).toEqual(['Film 3', 'Film 1', 'Film 2']);
+  });
+
+  it('keeps holding for keyboard focus however long it stays', () => {
+    vi.useFakeTimers();
+    const { update } = renderBoard(ranking([1, 2, 3]));
+    act(() => keyboardFocus(openButton('Film 2')));
+    update(ranking([3, 1, 2]));
+    act(() => vi.advanceTimersByTime(10 * POINTER_IDLE_MS));
+    expect(titles()).toEqual(['Film 1', 'Film 2', 'Film 3']);
+  });
+
+  it('takes the new order, still held, when the ranking changes or the list is reloaded', () => {
+    const { update } = renderBoard(ranking([1, 2, 3]));
+    fireEvent.pointerEnter(table());
+    update(ranking([3, 2, 1]));
+    expect(titles()).toEqual(['Film 1', 'Film 2', 'Film 3']);
+    // Another ranking (or a reload): the held order would contradict the caption.
+    update(ranking([2, 3, 1], {}, 1));
+    expect(titles()).toEqual(['Film 2', 'Film 3', 'Film 1']);
+    expect(note()).toHaveTextContent(PAUSED);
+    // Held from there on.
+    update(ranking([1, 2, 3], {}, 1));
+    expect(titles()).toEqual(['Film 2', 'Film 3', 'Film 1']);
+  });
+
+  it('names the order it keeps while the chosen window’s scores cannot be loaded', () => {
+    const r = ranking([1, 2]);
+    const props = { ranking: r, selectedId: null, onOpen: () => {}, onView: () => {}, trendWindow: 'day', trendError: 'down', onRankByChange: () => {} };
+    const { rerender } = render(<TrendingBoard {...props} rankBy="week" orderedBy="day" />);
+    expect(screen.getByText(/could not be loaded \(down\); showing the order by the decayed score over a day until they are/)).toBeInTheDocument();
+    expect(table()).toHaveAccessibleName(/time-decayed trend score over a day/);
+    rerender(<TrendingBoard {...props} rankBy="week" orderedBy="classic" />);
+    expect(screen.getByText(/showing the classic order until they are/)).toBeInTheDocument();
   });
 });

@@ -15,16 +15,20 @@ const MIN_GAP_MS = 1500;
  * most every 1.5 s), so a burst of views shows in both scores. Nothing is
  * asked while the page is hidden; shown again, it asks at once. After a
  * failure it waits longer each time (as usePolling does) and keeps the last
- * scores, with the failure in `error`. Each answer also counts the movies
+ * scores, with the failure in `error` (for this window only: another
+ * window's failure says nothing of this one). Each answer also counts the movies
  * listed (`total`, null if the server did not say): the same count as the
  * movie list's, but fresher than the one loaded with it.
  * Returns {available: null (unknown yet) | boolean, window, scores, total, error}.
  */
 export function useTrendScores(window, changed) {
-  const [state, setState] = useState({ available: null, window: null, scores: null, total: null, error: null });
+  // errorWindow: the window whose poll failed with `error`
+  const [state, setState] = useState({ available: null, window: null, scores: null, total: null, error: null, errorWindow: null });
   const nudgeRef = useRef(() => {});
 
   useEffect(() => {
+    // Back to a window that failed before: its old error is not news.
+    setState((s) => (s.error === null ? s : { ...s, error: null, errorWindow: null }));
     const abort = new AbortController();
     const timer = earliestTimer(() => poll());
     let lastAt = 0;
@@ -46,18 +50,18 @@ export function useTrendScores(window, changed) {
       try {
         const { rows, total } = await getTrending(window, { signal: abort.signal });
         failures = 0;
-        setState({ available: true, window, scores: new Map(rows.map((m) => [m.tmdb_id, m.trend_score])), total, error: null });
+        setState({ available: true, window, scores: new Map(rows.map((m) => [m.tmdb_id, m.trend_score])), total, error: null, errorWindow: null });
       } catch (err) {
         if (abort.signal.aborted) return;
         if (err.isMissingEndpoint) {
           stopped = true; // an older server: stop asking
-          setState({ available: false, window: null, scores: null, total: null, error: null });
+          setState({ available: false, window: null, scores: null, total: null, error: null, errorWindow: null });
           return;
         }
         // Keep the last scores through a blip, and say what failed.
         failures++;
         retryAfter = err.retryAfter ?? 0;
-        setState((s) => ({ ...s, error: describeError(err) }));
+        setState((s) => ({ ...s, error: describeError(err), errorWindow: window }));
       } finally {
         inFlight = false;
       }
@@ -82,5 +86,6 @@ export function useTrendScores(window, changed) {
     nudgeRef.current();
   }, [changed]);
 
-  return state;
+  // Until the effect above clears it, an error of the window before must not show.
+  return state.error !== null && state.errorWindow !== window ? { ...state, error: null } : state;
 }

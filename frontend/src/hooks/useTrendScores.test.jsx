@@ -47,4 +47,29 @@ describe('useTrendScores', () => {
     expect(trendingCalls()).toHaveLength(3);
     expect(result.current.error).toBe(null);
   });
+
+  it('does not give one window’s error as the next window’s', async () => {
+    fakeApi({ 'GET /api/trending': ({ query }) => (query.get('window') === 'week' ? problem(503, 'week is down') : new Promise(() => {})) });
+    const dayErrors = []; // what every render for the day gave, the first one included
+    const { result, rerender } = renderHook(
+      ({ window }) => {
+        const state = useTrendScores(window, 0);
+        if (window === 'day') dayErrors.push(state.error);
+        return state;
+      },
+      { initialProps: { window: 'week' } },
+    );
+    await act(async () => {});
+    expect(result.current.error).toBe('week is down');
+    // The day's scores are still on their way: nothing is known to be wrong with them.
+    rerender({ window: 'day' });
+    await act(async () => {});
+    expect(dayErrors.length).toBeGreaterThan(0);
+    expect(dayErrors.every((e) => e === null)).toBe(true);
+    // Back to the week: its old error waits for the new answer.
+    rerender({ window: 'week' });
+    expect(result.current.error).toBe(null);
+    await act(async () => {});
+    expect(result.current.error).toBe('week is down');
+  });
 });

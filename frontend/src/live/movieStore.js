@@ -51,7 +51,10 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
   let scheduled = false;
   let expiryTimer = null;
   let moviesVersion = 0; // counts changes to the movies themselves (not to the order)
-  let snapshot = { rows: [], byId: new Map(), count: 0, serverTotal: 0, loaded: false, moviesVersion };
+  // Counts reloads and changes of what orders the rows (not moves within
+  // one order): a board holding its order takes a fresh one when it changes.
+  let orderVersion = 0;
+  let snapshot = { rows: [], byId: new Map(), count: 0, serverTotal: 0, loaded: false, moviesVersion, orderVersion };
   const listeners = new Set();
 
   const scoreOf = (m) => (rankByTrend ? trendScores?.get(m.tmdb_id) ?? 0 : m.final_trend_score);
@@ -90,7 +93,7 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
     rankOf = nextRankOf;
     rowCache = nextCache;
     quietNextRanking = false;
-    snapshot = { rows, byId: nextCache, count: rows.length, serverTotal: Math.max(serverTotal, rows.length), loaded, moviesVersion };
+    snapshot = { rows, byId: nextCache, count: rows.length, serverTotal: Math.max(serverTotal, rows.length), loaded, moviesVersion, orderVersion };
     // Clear the "moved" marks when they expire, even if nothing else changes.
     if (expiryTimer !== null) clearTimeout(expiryTimer);
     expiryTimer = Number.isFinite(nextExpiry) ? setTimer(() => ((expiryTimer = null), invalidate()), nextExpiry - t + 1) : null;
@@ -127,6 +130,12 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
     else if (movies.size > windowSize) movies.delete(lowestLoaded().tmdb_id);
   }
 
+  /** A reload or another ranking: nothing "moved", and the order starts anew. */
+  function newOrder() {
+    quietNextRanking = true;
+    orderVersion++;
+  }
+
   function invalidate() {
     if (scheduled) return;
     scheduled = true;
@@ -147,7 +156,7 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
       serverTotal = total;
       windowSize = total > movies.size ? movies.size : null;
       loaded = true;
-      quietNextRanking = true;
+      newOrder();
       moviesVersion++;
       invalidate();
     },
@@ -202,7 +211,7 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
      */
     setTrendScores(scores, window = null) {
       if (scores === trendScores) return;
-      if (window !== trendWindow && rankByTrend) quietNextRanking = true;
+      if (window !== trendWindow && rankByTrend) newOrder();
       trendScores = scores;
       trendWindow = window;
       invalidate();
@@ -225,7 +234,7 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
     setRankByTrend(on) {
       if (on === rankByTrend) return;
       rankByTrend = on;
-      quietNextRanking = true;
+      newOrder();
       invalidate();
     },
   };

@@ -222,6 +222,26 @@ describe('movie store', () => {
     expect(snap.rows.every((r) => r.move === null)).toBe(true);
   });
 
+  it('counts reloads and changes of ranking, not moves within one ranking', () => {
+    const h = manualStore();
+    const version = () => h.frame().orderVersion;
+    h.store.reset([movie(1, { final_trend_score: 9 }), movie(2, { final_trend_score: 5 })]);
+    const loaded = version();
+    h.store.applyChanges([movie(2, { final_trend_score: 10 })]);
+    h.store.setTrendScores(new Map([[1, 1], [2, 2]]), 'day'); // shown, not ranked by
+    expect(version()).toBe(loaded);
+    h.store.setRankByTrend(true);
+    const byDay = version();
+    expect(byDay).toBeGreaterThan(loaded);
+    h.store.setTrendScores(new Map([[1, 3], [2, 2]]), 'day'); // a poll: the same ranking
+    expect(version()).toBe(byDay);
+    h.store.setTrendScores(new Map([[1, 1], [2, 4]]), 'week');
+    const byWeek = version();
+    expect(byWeek).toBeGreaterThan(byDay);
+    h.store.reset([movie(1), movie(2)]); // after a reconnect
+    expect(version()).toBeGreaterThan(byWeek);
+  });
+
   it('takes a later count from the server after a partial load, not after a complete one', () => {
     const { store, frame } = manualStore();
     store.reset([movie(1), movie(2)], 1500);

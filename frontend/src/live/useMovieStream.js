@@ -29,6 +29,14 @@ const BROWSER_RETRIES = 3;
 export const HIDDEN_GRACE_MS = 30_000;
 
 /**
+ * How long an open stream may stay silent before we take it for dead. The
+ * server sends a `ping` every 15 s when it has nothing else to send; a
+ * half-open connection (a Wi-Fi change, a NAT timeout) brings nothing, and
+ * no error either until TCP gives up, long after.
+ */
+export const SILENCE_MS = 40_000;
+
+/**
  * Keeps `store` in step with the server: on every `ready` event (the first
  * one and after each reconnect) it reloads the ranking, and merges `movies`
  * events into it. Changes that arrive while the list loads are kept and
@@ -43,11 +51,14 @@ export const HIDDEN_GRACE_MS = 30_000;
  * tabs would starve every other request. Shown again, it reconnects as
  * after a lost connection, reloading the ranking.
  *
+ * A stream that brings no event (`ready`, `movies` or `ping`) for
+ * `silenceMs` is closed and opened anew, as after an error.
+ *
  * @returns {{state: string, error: string|null}}
  */
 export function useMovieStream(
   store,
-  { onRemoved, url = '/api/stream', EventSourceImpl = globalThis.EventSource, hiddenGraceMs = HIDDEN_GRACE_MS } = {},
+  { onRemoved, url = '/api/stream', EventSourceImpl = globalThis.EventSource, hiddenGraceMs = HIDDEN_GRACE_MS, silenceMs = SILENCE_MS } = {},
 ) {
   const [status, setStatus] = useState({ state: 'connecting', error: null });
   const onRemovedRef = useRef(onRemoved);
@@ -64,17 +75,34 @@ export function useMovieStream(
     let errorsSinceReady = 0; // the browser's own retries that failed
     let pauseTimer = null; // runs while the tab is hidden
     let paused = false;
+    let silenceTimer = null; // runs while the stream is open; each event restarts it
 
     const set = (state, error = null) =>
-      setStatus((s) => (s.state === state && s.error === error ? s : { state, error }));
+      setStatus((s) => {
+        // Still reconnecting: keep the first reason. The badge is a live
+        // region, and a reason that changed every retry would be announced
+        // every retry.
+        if (state === 'reconnecting' && s.state === 'reconnecting' && s.error) error = s.error;
+        return s.state === state && s.error === error ? s : { state, error };
+      });
     const announceRemoved = (removed) => removed.length && onRemovedRef.current?.(removed);
 
-    function scheduleReconnect(error) {
+    function heard() {
+      clearTimeout(silenceTimer);
+      silenceTimer = setTimeout(() => scheduleReconnect('Lost the connection to the server.'), silenceMs);
+    }
+    function clearSilenceTimer() {
+      clearTimeout(silenceTimer);
+      silenceTimer = null;
+    }
+
+    function scheduleReconnect(error, retryAfterSeconds = 0) {
       streamUp = false;
+      clearSilenceTimer();
       source?.close();
       source = null;
       loadAbort?.abort();
-      const delay = nextDelay(1000, failures++, 0, MAX_BACKOFF_MS);
+      const delay = nextDelay(1000, failures++, retryAfterSeconds, MAX_BACKOFF_MS);
       set('reconnecting', error);
       retryTimer = setTimeout(connect, delay);
     }
@@ -95,7 +123,8 @@ export function useMovieStream(
         if (streamUp) set('live');
       } catch (err) {
         if (err?.name === 'AbortError' || abort.signal.aborted) return;
-        scheduleReconnect(`Could not load the ranking: ${describeError(err)}`);
+        // A 503's Retry-After says when it is worth asking again.
+        scheduleReconnect(`Could not load the ranking: ${describeError(err)}`, err?.retryAfter ?? 0);
       }
     }
 
@@ -106,11 +135,13 @@ export function useMovieStream(
 
       source = new EventSourceImpl(url);
       source.addEventListener('ready', () => {
+        heard();
         streamUp = true;
         errorsSinceReady = 0;
         reload();
       });
       source.addEventListener('movies', (e) => {
+        heard();
         let rows;
         try {
           rows = JSON.parse(e.data);
@@ -121,9 +152,12 @@ export function useMovieStream(
         if (pending) pending.push(...rows);
         else announceRemoved(store.applyChanges(rows));
       });
+      // The server's keep-alive: a comment would not reach us, an event does.
+      source.addEventListener('ping', heard);
       source.onerror = () => {
         if (stopped) return;
         streamUp = false;
+        clearSilenceTimer(); // the browser, or our back-off, takes over
         if (source.readyState === 2 /* CLOSED */) scheduleReconnect('The server refused the live stream.');
         // The browser retries by itself, at the server's `retry` pace (2 s)
         // for ever; after a few failures in a row, back off instead.
@@ -136,6 +170,7 @@ export function useMovieStream(
       pauseTimer = null;
       paused = true;
       streamUp = false;
+      clearSilenceTimer();
       clearTimeout(retryTimer); // no back-off retries in the background either
       retryTimer = null;
       loadAbort?.abort();
@@ -167,10 +202,11 @@ export function useMovieStream(
       document.removeEventListener('visibilitychange', onVisibilityChange);
       clearTimeout(pauseTimer);
       clearTimeout(retryTimer);
+      clearSilenceTimer();
       loadAbort?.abort();
       source?.close();
     };
-  }, [store, url, EventSourceImpl, hiddenGraceMs]);
+  }, [store, url, EventSourceImpl, hiddenGraceMs, silenceMs]);
 
   return status;
 }

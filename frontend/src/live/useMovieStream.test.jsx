@@ -1,8 +1,8 @@
 import { act, renderHook, waitFor } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { useMovieStream } from './useMovieStream.js';
+import { SILENCE_MS, useMovieStream } from './useMovieStream.js';
 import { createMovieStore } from './movieStore.js';
-import { FakeEventSource, fakeApi, movie, problem, setVisibility } from '../test/fakes.js';
+import { FakeEventSource, fakeApi, json, movie, problem, setVisibility } from '../test/fakes.js';
 
 const syncStore = () => createMovieStore({ schedule: (fn) => fn() });
 
@@ -128,7 +128,8 @@ describe('useMovieStream', () => {
     expect(result.current.state).toBe('reconnecting');
     act(() => first.drop());
     expect(first.closed).toBe(true);
-    expect(result.current).toMatchObject({ state: 'reconnecting', error: 'Cannot reach the server.' });
+    // The first reason stays while reconnecting (see below).
+    expect(result.current).toMatchObject({ state: 'reconnecting', error: 'Lost the connection to the server.' });
     await act(async () => vi.advanceTimersByTime(1000));
     expect(FakeEventSource.instances).toHaveLength(2);
     // Failing again: the next waits twice as long.
@@ -140,6 +141,74 @@ describe('useMovieStream', () => {
     expect(FakeEventSource.instances).toHaveLength(2);
     await act(async () => vi.advanceTimersByTime(1));
     expect(FakeEventSource.instances).toHaveLength(3);
+  });
+
+  it('keeps the first reason through every retry, so the badge is not re-announced each time', async () => {
+    vi.useFakeTimers();
+    fakeApi({ 'GET /api/movies': () => [movie(1)] });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    await act(async () => FakeEventSource.latest().emit('ready', {}));
+    expect(result.current.state).toBe('live');
+    act(() => FakeEventSource.latest().drop());
+    const down = result.current;
+    expect(down).toEqual({ state: 'reconnecting', error: 'Lost the connection to the server.' });
+    // Two rounds of the browser's retries and our back-off, then a refusal.
+    for (let round = 0; round < 2; round++) {
+      const source = FakeEventSource.latest();
+      act(() => source.drop());
+      act(() => source.drop());
+      await act(async () => vi.advanceTimersByTime(60_000));
+      expect(result.current).toBe(down);
+    }
+    act(() => FakeEventSource.latest().refuse());
+    expect(result.current).toBe(down);
+    // Live again: the next outage says its own reason.
+    await act(async () => vi.advanceTimersByTime(60_000));
+    await act(async () => FakeEventSource.latest().emit('ready', {}));
+    expect(result.current).toEqual({ state: 'live', error: null });
+    act(() => FakeEventSource.latest().refuse());
+    expect(result.current).toEqual({ state: 'reconnecting', error: 'The server refused the live stream.' });
+  });
+
+  it('takes a stream silent for too long for dead, and opens a new one', async () => {
+    vi.useFakeTimers();
+    fakeApi({ 'GET /api/movies': () => [movie(1)] });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    const first = FakeEventSource.latest();
+    await act(async () => first.emit('ready', {}));
+    expect(result.current.state).toBe('live');
+    // The server's pings (and any other event) keep it alive, for as long as they come.
+    for (let i = 0; i < 10; i++) {
+      await act(async () => vi.advanceTimersByTime(15_000));
+      act(() => first.emit(i % 2 ? 'ping' : 'movies', i % 2 ? {} : []));
+    }
+    await act(async () => vi.advanceTimersByTime(SILENCE_MS - 1));
+    expect(first.closed).toBe(false);
+    expect(result.current.state).toBe('live');
+    // Half-open: nothing more comes, and no error either.
+    await act(async () => vi.advanceTimersByTime(1));
+    expect(first.closed).toBe(true);
+    expect(result.current).toEqual({ state: 'reconnecting', error: 'Lost the connection to the server.' });
+    await act(async () => vi.advanceTimersByTime(1000));
+    expect(FakeEventSource.instances).toHaveLength(2);
+    await act(async () => FakeEventSource.latest().emit('ready', {}));
+    expect(result.current.state).toBe('live');
+    expect(fetch.calls.filter((c) => c.path === '/api/movies')).toHaveLength(2);
+  });
+
+  it('does not time out a stream the browser is already reconnecting', async () => {
+    vi.useFakeTimers();
+    fakeApi({ 'GET /api/movies': () => [movie(1)] });
+    const store = syncStore();
+    renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    const first = FakeEventSource.latest();
+    await act(async () => first.emit('ready', {}));
+    act(() => first.drop()); // the browser retries by itself
+    await act(async () => vi.advanceTimersByTime(5 * SILENCE_MS));
+    expect(first.closed).toBe(false);
+    expect(FakeEventSource.instances).toHaveLength(1);
   });
 
   it('counts the browser’s failed reconnects per stream', async () => {
@@ -172,6 +241,21 @@ describe('useMovieStream', () => {
     expect(result.current.state).toBe('reconnecting');
     expect(result.current.error).toBe('Could not load the ranking: the service cannot store or read data right now; retry shortly');
     await act(async () => vi.advanceTimersByTime(1000));
+    expect(FakeEventSource.instances).toHaveLength(2);
+  });
+
+  it('waits as long as a 503’s Retry-After asks before trying again', async () => {
+    vi.useFakeTimers();
+    const down = { type: '/problems/x', title: 'Problem', status: 503, detail: 'the service cannot store or read data right now; retry shortly' };
+    fakeApi({ 'GET /api/movies': () => json(503, down, { 'Retry-After': '10' }) });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    await act(async () => FakeEventSource.latest().emit('ready', {}));
+    await act(async () => {});
+    expect(result.current.state).toBe('reconnecting');
+    await act(async () => vi.advanceTimersByTime(9999));
+    expect(FakeEventSource.instances).toHaveLength(1);
+    await act(async () => vi.advanceTimersByTime(1));
     expect(FakeEventSource.instances).toHaveLength(2);
   });
 
