@@ -26,6 +26,16 @@ const openButton = (title) => screen.getByRole('button', { name: new RegExp(`^${
 // A plain note, not a live region (see the test below).
 const note = () => document.querySelector('.board__paused');
 
+/** The mouse comes to target, clicks it (which leaves focus there, not shown), and goes. */
+function clickAndLeave(target) {
+  fireEvent.pointerEnter(target);
+  fireEvent.pointerDown(target);
+  fireEvent.mouseDown(target);
+  act(() => target.focus());
+  fireEvent.pointerLeave(target);
+  expect(document.activeElement).toBe(target);
+}
+
 describe('trending board', () => {
   afterEach(() => vi.useRealTimers());
 
@@ -72,13 +82,7 @@ describe('trending board', () => {
 
   it('does not hold the order for the focus a click leaves behind', () => {
     const { update } = renderBoard(ranking([1, 2, 3]));
-    const target = openButton('Film 2');
-    fireEvent.pointerEnter(target);
-    fireEvent.pointerDown(target);
-    fireEvent.mouseDown(target);
-    act(() => target.focus());
-    fireEvent.pointerLeave(target);
-    expect(document.activeElement).toBe(target);
+    clickAndLeave(openButton('Film 2'));
     update(ranking([3, 1, 2]));
     expect(titles()).toEqual(['Film 3', 'Film 1', 'Film 2']);
     expect(note()).toHaveTextContent('');
@@ -118,13 +122,7 @@ describe('trending board', () => {
     const { update } = renderBoard(ranking([1, 2, 3]));
     act(() => keyboardFocus(openButton('Film 1')));
     // The mouse comes, clicks another row's button, and goes.
-    const target = openButton('Film 2');
-    fireEvent.pointerEnter(target);
-    fireEvent.pointerDown(target);
-    fireEvent.mouseDown(target);
-    act(() => target.focus());
-    fireEvent.pointerLeave(target);
-    expect(document.activeElement).toBe(target);
+    clickAndLeave(openButton('Film 2'));
     update(ranking([3, 1, 2]));
     expect(titles()).toEqual(['Film 3', 'Film 1', 'Film 2']);
     expect(note()).toHaveTextContent('');
