@@ -6,6 +6,15 @@ import { FakeEventSource, fakeApi, json, movie, problem, setVisibility } from '.
 
 const syncStore = () => createMovieStore({ schedule: (fn) => fn() });
 
+/** A stream under fake timers, over a list of one movie: its hook's result and the first EventSource. */
+function streamOfOneMovie() {
+  vi.useFakeTimers();
+  fakeApi({ 'GET /api/movies': () => [movie(1)] });
+  const store = syncStore();
+  const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+  return { result, store, first: FakeEventSource.latest() };
+}
+
 describe('useMovieStream', () => {
   beforeEach(() => FakeEventSource.reset());
   afterEach(() => vi.useRealTimers());
@@ -104,11 +113,7 @@ describe('useMovieStream', () => {
   });
 
   it('opens a new stream itself when the server refused one', async () => {
-    vi.useFakeTimers();
-    fakeApi({ 'GET /api/movies': () => [movie(1)] });
-    const store = syncStore();
-    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
-    const first = FakeEventSource.latest();
+    const { result, first } = streamOfOneMovie();
     act(() => first.refuse());
     expect(result.current).toMatchObject({ state: 'reconnecting', error: expect.stringMatching(/refused/) });
     await act(async () => vi.advanceTimersByTime(1000));
@@ -117,11 +122,7 @@ describe('useMovieStream', () => {
   });
 
   it('backs off when the browser’s own reconnects keep failing', async () => {
-    vi.useFakeTimers();
-    fakeApi({ 'GET /api/movies': () => [movie(1)] });
-    const store = syncStore();
-    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
-    const first = FakeEventSource.latest();
+    const { result, first } = streamOfOneMovie();
     act(() => first.drop());
     act(() => first.drop());
     expect(first.closed).toBe(false); // the browser's retries, for now
@@ -144,10 +145,7 @@ describe('useMovieStream', () => {
   });
 
   it('keeps the first reason through every retry, so the badge is not re-announced each time', async () => {
-    vi.useFakeTimers();
-    fakeApi({ 'GET /api/movies': () => [movie(1)] });
-    const store = syncStore();
-    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    const { result } = streamOfOneMovie();
     await act(async () => FakeEventSource.latest().emit('ready', {}));
     expect(result.current.state).toBe('live');
     act(() => FakeEventSource.latest().drop());
@@ -172,11 +170,7 @@ describe('useMovieStream', () => {
   });
 
   it('takes a stream silent for too long for dead, and opens a new one', async () => {
-    vi.useFakeTimers();
-    fakeApi({ 'GET /api/movies': () => [movie(1)] });
-    const store = syncStore();
-    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
-    const first = FakeEventSource.latest();
+    const { result, first } = streamOfOneMovie();
     await act(async () => first.emit('ready', {}));
     expect(result.current.state).toBe('live');
     // The server's pings (and any other event) keep it alive, for as long as they come.
@@ -199,11 +193,7 @@ describe('useMovieStream', () => {
   });
 
   it('does not time out a stream the browser is already reconnecting', async () => {
-    vi.useFakeTimers();
-    fakeApi({ 'GET /api/movies': () => [movie(1)] });
-    const store = syncStore();
-    renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
-    const first = FakeEventSource.latest();
+    const { first } = streamOfOneMovie();
     await act(async () => first.emit('ready', {}));
     act(() => first.drop()); // the browser retries by itself
     await act(async () => vi.advanceTimersByTime(5 * SILENCE_MS));
@@ -212,11 +202,7 @@ describe('useMovieStream', () => {
   });
 
   it('counts the browser’s failed reconnects per stream', async () => {
-    vi.useFakeTimers();
-    fakeApi({ 'GET /api/movies': () => [movie(1)] });
-    const store = syncStore();
-    renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
-    const first = FakeEventSource.latest();
+    const { first } = streamOfOneMovie();
     act(() => first.drop());
     act(() => first.drop());
     act(() => first.refuse()); // closed: our reconnect
