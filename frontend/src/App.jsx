@@ -39,13 +39,15 @@ function Dashboard({ EventSourceImpl }) {
   // The ranking the board shows: the one chosen, once its scores are here;
   // until then the one before, so day <-> week does not flash the classic
   // order. The scores shown are the latest of any window (the board names it).
+  // Ordered by a window, the board shows that window's top (its rows), not
+  // the classic top re-sorted: with more than 1,000 movies they differ.
   const [orderedBy, setOrderedBy] = useState(rankBy);
   if (orderedBy !== rankBy && (rankBy === 'classic' || trendReady)) setOrderedBy(rankBy);
   const scoresWindow = trend.available ? trend.window : null;
   useEffect(() => {
-    store.setTrendScores(scoresWindow ? trend.scores : null, scoresWindow);
+    store.setTrendScores(scoresWindow ? trend.scores : null, scoresWindow, scoresWindow ? { rows: trend.rows, total: trend.total } : undefined);
     store.setRankByTrend(orderedBy !== 'classic' && orderedBy === scoresWindow);
-  }, [store, orderedBy, scoresWindow, trend.scores]);
+  }, [store, orderedBy, scoresWindow, trend.scores, trend.rows, trend.total]);
   // The board's "1,000 of N": each poll of the decayed scores (a new
   // `scores`) brings the server's count, which sees new registrations the
   // store cannot tell from movies beyond its window. A poll that began

@@ -370,6 +370,36 @@ describe('dashboard', () => {
     expect(screen.queryByText(/could not be loaded/)).not.toBeInTheDocument();
   });
 
+  it('orders by the decayed score among that ranking’s own top 1,000 when there are more movies', async () => {
+    // 1,200 movies: by the classic score Film 1 leads and Film 1200 is last,
+    // beyond the 1,000 loaded; by the day's decayed score Film 1200 leads.
+    const film = (id, fields) => movie(id, { title: `Film ${id}`, final_trend_score: (1300 - id) / 100, change: 1, ...fields });
+    const of1200 = (rows) => new Response(JSON.stringify(rows), { headers: { 'Content-Type': 'application/json', 'X-Total-Count': '1200' } });
+    const classicTop = Array.from({ length: 1000 }, (_, i) => film(i + 1));
+    const dayTop = [film(1200, { trend_score: 50 }), ...Array.from({ length: 999 }, (_, i) => film(i + 2, { trend_score: (1000 - i) / 100 }))];
+    fakeApi(routes({ 'GET /api/movies': () => of1200(classicTop), 'GET /api/trending': () => of1200(dayTop) }));
+    const user = userEvent.setup();
+    render(<App EventSourceImpl={FakeEventSource} />);
+    const stream = FakeEventSource.latest();
+    act(() => stream.emit('ready', {}));
+    await screen.findByRole('button', { name: rowButton('Film 1', 1) });
+
+    await user.click(await screen.findByRole('radio', { name: 'Trend · day' }));
+    await screen.findByRole('button', { name: rowButton('Film 1200', 1) });
+    expect(rowTitles().slice(0, 3)).toEqual(['Film 1200', 'Film 2', 'Film 3']);
+    expect(within(boardRows()[0]).getByText('50.0')).toBeInTheDocument();
+    expect(screen.getByText('1,000 of 1,200 movies')).toBeInTheDocument();
+    // The stream keeps it current, though it ranks beyond the classic top.
+    act(() => stream.emit('movies', [film(1200, { internal_views_count: 77, change: 2 })]));
+    await waitFor(() => expect(within(boardRows()[0]).getByText('77')).toBeInTheDocument());
+
+    await user.click(screen.getByRole('radio', { name: 'Classic score' }));
+    await screen.findByRole('button', { name: rowButton('Film 1', 1) });
+    expect(rowTitles().slice(0, 2)).toEqual(['Film 1', 'Film 2']);
+    expect(screen.queryByRole('button', { name: rowButton('Film 1200') })).not.toBeInTheDocument();
+    expect(screen.getByText('1,000 of 1,200 movies')).toBeInTheDocument();
+  });
+
   it('renders only the visible rows of 1,000 movies', async () => {
     const many = Array.from({ length: 1000 }, (_, i) => movie(i + 1, { title: `Film ${i + 1}`, final_trend_score: (1000 - i) / 100 }));
     fakeApi(routes({ 'GET /api/movies': () => new Response(JSON.stringify(many), { headers: { 'X-Total-Count': '1000' } }) }));

@@ -14,6 +14,7 @@ describe('useTrendScores', () => {
     const { result } = renderHook(({ changed }) => useTrendScores('day', changed), { initialProps: { changed: 0 } });
     await act(async () => {});
     expect(result.current.scores.get(1)).toBe(3.5);
+    expect(result.current.rows).toEqual([{ ...movie(1), trend_score: 3.5 }]);
 
     act(() => setVisibility('hidden'));
     await act(async () => vi.advanceTimersByTime(30_000));

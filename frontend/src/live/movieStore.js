@@ -34,9 +34,17 @@ function isNewer(row, current, fallback) {
  * @param {{schedule?: (fn: () => void) => unknown, now?: () => number, setTimer?: typeof setTimeout}} [deps]
  */
 export function createMovieStore({ schedule = defaultSchedule, now = () => Date.now(), setTimer = setTimeout } = {}) {
+  // The classic window: the top by final_trend_score (every movie, after a
+  // complete load).
   const movies = new Map();
   let trendScores = null; // Map<id, number>: time-decayed scores, when the server has them
   let trendWindow = null; // which window they are for ("day", "week")
+  let trendTotal = null; // how many movies that ranking ranks, when the server said
+  // After a partial load, the movies of the decayed top (trendScores) beyond
+  // the classic window, kept current by the stream like those in it: ranked
+  // by a decayed score, the board shows that top, not the classic window
+  // re-sorted. Never holds a movie `movies` holds.
+  const trendOnly = new Map();
   let rankByTrend = false;
   let rankOf = new Map(); // the ranks last published, to tell who moved
   const moves = new Map(); // id -> {delta, isNew, seq, until}
@@ -58,11 +66,23 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
   const listeners = new Set();
 
   const scoreOf = (m) => (rankByTrend ? trendScores?.get(m.tmdb_id) ?? 0 : m.final_trend_score);
+  const held = (id) => movies.get(id) ?? trendOnly.get(id);
+
+  /**
+   * The movies on the board: the classic window; ranked by a decayed score,
+   * that ranking's top, or every movie held when it ranked them all (then
+   * one registered since it answered still shows, as it would classically).
+   */
+  function shown() {
+    if (!rankByTrend || !trendScores) return [...movies.values()];
+    if (!(trendTotal > trendScores.size)) return [...movies.values(), ...trendOnly.values()];
+    return [...trendScores.keys()].flatMap((id) => held(id) ?? []);
+  }
 
   function publish() {
     scheduled = false;
     const t = now();
-    const ordered = [...movies.values()].sort(byScoreThenId(scoreOf));
+    const ordered = shown().sort(byScoreThenId(scoreOf));
     const nextRankOf = new Map();
     const nextCache = new Map();
     let nextExpiry = Infinity;
@@ -89,7 +109,7 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
       nextCache.set(id, row);
       return row;
     });
-    for (const id of moves.keys()) if (!movies.has(id)) moves.delete(id);
+    for (const id of moves.keys()) if (!nextRankOf.has(id)) moves.delete(id);
     rankOf = nextRankOf;
     rowCache = nextCache;
     quietNextRanking = false;
@@ -100,7 +120,7 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
     for (const l of listeners) l();
   }
 
-  /** The movie on the board that ranks last on the server, or undefined. */
+  /** The movie of the classic window that ranks last on the server, or undefined. */
   function lowestLoaded() {
     let lowest;
     for (const m of movies.values()) if (!lowest || serverOrder(m, lowest) > 0) lowest = m;
@@ -108,9 +128,10 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
   }
 
   /**
-   * Whether a movie not on the board joins it. After a partial load, only
-   * if it beats the lowest loaded: one beyond the window (rank 1,200, say)
-   * is not ours to show. After a complete load every new movie is new.
+   * Whether a movie not in the classic window joins it. After a partial
+   * load, only if it beats the lowest loaded: one beyond the window (rank
+   * 1,200, say) is not ours to show. After a complete load every new movie
+   * is new.
    */
   function admits(m) {
     if (windowSize === null) return true;
@@ -118,16 +139,26 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
     return !lowest || serverOrder(m, lowest) < 0;
   }
 
+  /** Keeps `m`, out of the classic window, while it is in the decayed top. */
+  function keepIfTrending(m) {
+    if (trendScores?.has(m.tmdb_id)) trendOnly.set(m.tmdb_id, m);
+  }
+
   /**
-   * Puts a movie not on the board on it, if it belongs there. After a
-   * complete load it is a new movie, so the total grows; after a partial
-   * one it may have been counted already, and the lowest makes room.
+   * Puts a movie not in the classic window in it, if it belongs there.
+   * After a complete load it is a new movie, so the total grows; after a
+   * partial one it may have been counted already, and the lowest makes room.
    */
   function add(m) {
-    if (!admits(m)) return;
+    trendOnly.delete(m.tmdb_id);
+    if (!admits(m)) return keepIfTrending(m);
     movies.set(m.tmdb_id, m);
     if (windowSize === null) serverTotal++;
-    else if (movies.size > windowSize) movies.delete(lowestLoaded().tmdb_id);
+    else if (movies.size > windowSize) {
+      const lowest = lowestLoaded();
+      movies.delete(lowest.tmdb_id);
+      keepIfTrending(lowest);
+    }
   }
 
   /** A reload or another ranking: nothing "moved", and the order starts anew. */
@@ -151,10 +182,16 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
 
     /** Replaces everything with a fresh list (after `ready`, also on reconnect). */
     reset(list, total = list.length) {
+      // Movies of the decayed top that leave the classic window stay, so
+      // that top stays whole until its next answer (which the reload's
+      // change asks for) brings what changed meanwhile.
+      for (const m of movies.values()) keepIfTrending(m);
       movies.clear();
       for (const m of list) if (m.status !== 'removed') movies.set(m.tmdb_id, m);
       serverTotal = total;
       windowSize = total > movies.size ? movies.size : null;
+      if (windowSize === null) trendOnly.clear(); // the list holds every movie
+      else for (const id of movies.keys()) trendOnly.delete(id);
       loaded = true;
       newOrder();
       moviesVersion++;
@@ -170,18 +207,23 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
     applyChanges(changed, { onlyIfNewer = false } = {}) {
       const removed = [];
       for (const m of changed) {
-        const current = movies.get(m.tmdb_id);
+        const current = held(m.tmdb_id);
         // Without `change`, a live row is taken as it comes (the stream sends
         // them in order), and one that raced with a reload unless older.
-        if (current && !isNewer(m, current, (t, currentT) => !onlyIfNewer || t >= currentT)) continue;
+        if (current && !isNewer(m, current, (t, currentT) => !onlyIfNewer || t >= currentT)) {
+          // The decayed ranking's answer may have brought this version
+          // first: the stream's word still decides the classic window.
+          if (trendOnly.has(m.tmdb_id)) add(current);
+          continue;
+        }
         if (m.status === 'removed') {
-          // Only movies that were on the board: a replay re-sends every
-          // removed row, and the user never saw most of them.
-          if (movies.delete(m.tmdb_id)) {
+          // Only movies the board held (in either ranking): a replay
+          // re-sends every removed row, and the user never saw most of them.
+          if (movies.delete(m.tmdb_id) || trendOnly.delete(m.tmdb_id)) {
             removed.push(m);
             serverTotal = Math.max(0, serverTotal - 1);
           }
-        } else if (current) {
+        } else if (movies.has(m.tmdb_id)) {
           movies.set(m.tmdb_id, m);
         } else {
           add(m);
@@ -196,9 +238,9 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
 
     /** Adds or updates one movie we learnt about outside the stream (e.g. a 202). */
     upsert(movie) {
-      const current = movies.get(movie.tmdb_id);
+      const current = held(movie.tmdb_id);
       if (current && !isNewer(movie, current, (t, currentT) => t > currentT)) return;
-      if (current) movies.set(movie.tmdb_id, movie);
+      if (movies.has(movie.tmdb_id)) movies.set(movie.tmdb_id, movie);
       else add(movie);
       moviesVersion++;
       invalidate();
@@ -208,12 +250,30 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
      * Shows time-decayed scores (Map id -> score, or null), for the window
      * named `window`. A new window's scores re-order the board without
      * marking rows as moved: the user asked for another order.
+     * `rows`: the movies of that ranking's top (GET /api/trending), and
+     * `total`: how many it ranks, so that ranked by it, the board shows
+     * its top rather than the classic window's movies.
      */
-    setTrendScores(scores, window = null) {
+    setTrendScores(scores, window = null, { rows = [], total = null } = {}) {
       if (scores === trendScores) return;
       if (window !== trendWindow && rankByTrend) newOrder();
       trendScores = scores;
       trendWindow = window;
+      trendTotal = total;
+      for (const id of trendOnly.keys()) if (!scores?.has(id)) trendOnly.delete(id);
+      // The newer of each row wins, as for a 202: the answer may have raced
+      // with the stream. Not counted in moviesVersion, which asks for the
+      // next answer: these rows are no news to the ranking they came from.
+      for (const m of rows) {
+        const current = held(m.tmdb_id);
+        if (current) {
+          if (isNewer(m, current, (t, currentT) => t > currentT)) (movies.has(m.tmdb_id) ? movies : trendOnly).set(m.tmdb_id, m);
+        } else if (windowSize !== null && m.status !== 'removed') {
+          // After a complete load the stream brings every movie (and only
+          // it can say a movie is new); after a partial one, this is beyond.
+          trendOnly.set(m.tmdb_id, m);
+        }
+      }
       invalidate();
     },
 

@@ -242,6 +242,112 @@ describe('movie store', () => {
     expect(version()).toBeGreaterThan(byWeek);
   });
 
+  /** The decayed ranking's answer: its rows, and the scores the store takes from them. */
+  const trending = (store, rows, total, window = 'day') =>
+    store.setTrendScores(new Map(rows.map((m) => [m.tmdb_id, m.trend_score])), window, { rows, total });
+
+  /** Movies 1 to 3 of 5 by the classic score, loaded; 4 and 5 rank beyond. */
+  function partialLoad() {
+    const h = manualStore();
+    h.store.reset([movie(1, { final_trend_score: 9, change: 1 }), movie(2, { final_trend_score: 8, change: 1 }), movie(3, { final_trend_score: 7, change: 1 })], 5);
+    h.frame();
+    return h;
+  }
+
+  it('ranked by a decayed score after a partial load, shows that ranking’s top, not the classic window re-sorted', () => {
+    const h = partialLoad();
+    // By the day's score 5 leads, 1 follows, then 4; 2 and 3 are not in its top 3.
+    const day = (fields = {}) => [
+      movie(5, { final_trend_score: 1, change: 1, trend_score: 6, ...fields }),
+      movie(1, { final_trend_score: 9, change: 1, trend_score: 4 }),
+      movie(4, { final_trend_score: 2, change: 1, trend_score: 3 }),
+    ];
+    trending(h.store, day(), 5);
+    let snap = h.frame();
+    expect(ids(snap)).toEqual([1, 2, 3]); // classic: the scores are only shown
+    expect(snap.byId.get(1).trendScore).toBe(4);
+
+    h.store.setRankByTrend(true);
+    snap = h.frame();
+    expect(ids(snap)).toEqual([5, 1, 4]);
+    expect(snap).toMatchObject({ count: 3, serverTotal: 5 });
+    expect(snap.byId.get(5)).toMatchObject({ rank: 1, trendScore: 6, move: null });
+
+    // The stream keeps them current, though they rank beyond the classic window.
+    h.store.applyChanges([movie(5, { final_trend_score: 1.5, internal_views_count: 9, change: 3 })]);
+    expect(h.frame().byId.get(5).movie.internal_views_count).toBe(9);
+    // An answer that raced with that change does not undo it.
+    trending(h.store, day({ internal_views_count: 8, change: 2 }), 5);
+    expect(h.frame().byId.get(5).movie.internal_views_count).toBe(9);
+
+    // Back to the classic score: the classic window, as loaded.
+    h.store.setRankByTrend(false);
+    snap = h.frame();
+    expect(ids(snap)).toEqual([1, 2, 3]);
+    expect(snap.count).toBe(3);
+  });
+
+  it('follows the decayed top from answer to answer, and the stream’s removals', () => {
+    const h = partialLoad();
+    h.store.setRankByTrend(true);
+    trending(h.store, [movie(5, { change: 1, trend_score: 6 }), movie(1, { change: 1, trend_score: 4 })], 5);
+    expect(ids(h.frame())).toEqual([5, 1]);
+    // 4 enters the top and 5 leaves it.
+    trending(h.store, [movie(4, { change: 1, trend_score: 7 }), movie(1, { change: 1, trend_score: 4 })], 5);
+    let snap = h.frame();
+    expect(ids(snap)).toEqual([4, 1]);
+    expect(snap.byId.get(4).move).toMatchObject({ isNew: true });
+    // 5 is no longer held: its removal is none of the board's business.
+    expect(h.store.applyChanges([movie(5, { status: 'removed', change: 2 })])).toEqual([]);
+    // Removed: gone from the board and the count, and reported.
+    expect(h.store.applyChanges([movie(4, { status: 'removed', change: 2 })]).map((m) => m.tmdb_id)).toEqual([4]);
+    snap = h.frame();
+    expect(ids(snap)).toEqual([1]);
+    expect(snap.serverTotal).toBe(4);
+  });
+
+  it('keeps a movie of the decayed top that leaves the classic window, and lets one it brought first join that window', () => {
+    const h = partialLoad();
+    trending(h.store, [movie(3, { final_trend_score: 7, change: 1, trend_score: 5 }), movie(4, { final_trend_score: 8.2, change: 4, trend_score: 2 })], 5);
+    // 6 beats 3, the lowest of the classic window, which makes room.
+    h.store.applyChanges([movie(6, { final_trend_score: 8.5, change: 1 })]);
+    expect(ids(h.frame())).toEqual([1, 6, 2]);
+    h.store.setRankByTrend(true);
+    expect(ids(h.frame())).toEqual([3, 4]); // 3 is still the day's first
+    // The answer brought 4's latest version (it now beats 2) before the
+    // stream did: the stream's copy, no newer, still puts 4 in the window.
+    h.store.applyChanges([movie(4, { final_trend_score: 8.2, change: 4 })]);
+    h.store.setRankByTrend(false);
+    expect(ids(h.frame())).toEqual([1, 6, 4]);
+  });
+
+  it('keeps the decayed top whole through a reload', () => {
+    const h = partialLoad();
+    h.store.setRankByTrend(true);
+    trending(h.store, [movie(5, { change: 1, trend_score: 6 }), movie(2, { final_trend_score: 8, change: 1, trend_score: 4 })], 5);
+    expect(ids(h.frame())).toEqual([5, 2]);
+    // While the stream was down, 2 fell out of the classic top 3.
+    h.store.reset([movie(1, { final_trend_score: 9, change: 2 }), movie(3, { final_trend_score: 7, change: 2 }), movie(4, { final_trend_score: 6, change: 2 })], 5);
+    expect(ids(h.frame())).toEqual([5, 2]);
+    h.store.setRankByTrend(false);
+    expect(ids(h.frame())).toEqual([1, 3, 4]);
+  });
+
+  it('ranked by a decayed score that ranks every movie, shows every movie, as before', () => {
+    const h = manualStore();
+    h.store.reset([movie(1, { final_trend_score: 9, change: 1 }), movie(2, { final_trend_score: 5, change: 1 })], 2);
+    h.frame();
+    h.store.setRankByTrend(true);
+    trending(h.store, [movie(2, { final_trend_score: 5, change: 1, trend_score: 3 }), movie(1, { final_trend_score: 9, change: 1, trend_score: 1 })], 2);
+    expect(ids(h.frame())).toEqual([2, 1]);
+    // Registered since that answer: shown, last, until the next one ranks it.
+    h.store.applyChanges([movie(3, { status: 'pending', final_trend_score: 0, change: 1 })]);
+    const snap = h.frame();
+    expect(ids(snap)).toEqual([2, 1, 3]);
+    expect(snap.byId.get(3).trendScore).toBeNull();
+    expect(snap.serverTotal).toBe(3);
+  });
+
   it('takes a later count from the server after a partial load, not after a complete one', () => {
     const { store, frame } = manualStore();
     store.reset([movie(1), movie(2)], 1500);
