@@ -249,8 +249,8 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 			// the attempt's error is what a human wants to read.
 			return Movie{}, fmt.Errorf("tmdb: movie %d: %w (last attempt: %w)", id, context.Cause(ctx), err)
 		case errors.Is(err, ErrUnauthorized):
-			c.logger.LogAttrs(ctx, slog.LevelError, "tmdb rejected the api key or read token",
-				slog.String("path", path), slog.String("error", err.Error()))
+			// Not logged here: the caller says what to do about it (the
+			// enrichment names TMDB_API_KEY), and a second line said less.
 			return Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, err)
 		case errors.Is(err, ErrNotFound):
 			if cerr := c.confirmNotFound(ctx, id); cerr != nil {
