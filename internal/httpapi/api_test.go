@@ -816,6 +816,7 @@ func TestListMovies(t *testing.T) {
 		{query: "?limit=-1", want: 422, wantField: "limit"},
 		{query: "?limit=x", want: 422, wantField: "limit"},
 		{query: "?limit=1.5", want: 422, wantField: "limit"},
+		{query: "?limit=%2B5", want: 422, wantField: "limit"}, // "+5": strconv.Atoi takes it
 		{query: "?limit=99999999999999999999", want: 422, wantField: "limit"},
 		{query: "?offset=-1", want: 422, wantField: "offset"},
 		{query: "?offset=x", want: 422, wantField: "offset"},

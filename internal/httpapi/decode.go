@@ -198,7 +198,7 @@ func intQuery(r *http.Request, name string, def, minValue, maxValue int) (int, *
 		return def, nil
 	}
 	v, err := strconv.Atoi(s)
-	if err != nil || v < minValue || v > maxValue {
+	if err != nil || s[0] == '+' || v < minValue || v > maxValue { // Atoi takes "+5"
 		p := validation(name, fmt.Sprintf("%s must be an integer from %d to %d", name, minValue, maxValue))
 		return 0, &p
 	}
