@@ -8,6 +8,7 @@ import { recordView } from './api/endpoints.js';
 import { describeError } from './api/client.js';
 import { movieName } from './format.js';
 import { ConnectionStatus } from './components/ConnectionStatus.jsx';
+import { ErrorBoundary } from './components/ErrorBoundary.jsx';
 import { NoticeList, NoticesProvider, useNotify } from './components/Notices.jsx';
 import { MovieActions } from './components/MovieActions.jsx';
 import { TrendingBoard } from './components/TrendingBoard.jsx';
@@ -128,8 +129,10 @@ function Dashboard({ EventSourceImpl }) {
 
 export function App({ EventSourceImpl = globalThis.EventSource }) {
   return (
-    <NoticesProvider>
-      <Dashboard EventSourceImpl={EventSourceImpl} />
-    </NoticesProvider>
+    <ErrorBoundary>
+      <NoticesProvider>
+        <Dashboard EventSourceImpl={EventSourceImpl} />
+      </NoticesProvider>
+    </ErrorBoundary>
   );
 }
