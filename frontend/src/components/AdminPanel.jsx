@@ -211,6 +211,10 @@ function DeadLetters({ token, onRefused }) {
       return next;
     });
   const list = Array.isArray(letters) ? letters : [];
+  // Only letters still listed: one requeued or purged elsewhere since it was
+  // ticked would be counted, and asked for, unseen.
+  const chosen = list.filter((d) => selected.has(d.id)).map((d) => d.id);
+  const chosenIds = [...new Set(chosen)];
   const problem = adminProblem(errorObject);
   if (errorObject?.isMissingEndpoint) {
     return (
@@ -272,8 +276,8 @@ function DeadLetters({ token, onRefused }) {
         </div>
       )}
       <div className="admin-block__buttons">
-        <button type="button" disabled={busy || selected.size === 0} onClick={() => requeue([...selected])}>
-          Requeue selected ({selected.size})
+        <button type="button" disabled={busy || chosenIds.length === 0} onClick={() => requeue(chosenIds)}>
+          Requeue selected ({chosenIds.length})
         </button>
         <button type="button" disabled={busy || list.length === 0} onClick={() => requeue(undefined)}>
           Requeue all{data?.total > 0 ? ` (${formatInt(data.total)})` : ''}

@@ -106,6 +106,28 @@ describe('AdminPanel', () => {
     expect(await screen.findByText('None: every message was handled.')).toBeInTheDocument();
   });
 
+  it('counts and requeues only the selected letters still listed', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    let list = letters;
+    const api = fakeApi({
+      'GET /api/admin/replay': () => ({ state: 'idle', position: 0, head: 0 }),
+      'GET /api/admin/dead-letters': () => list,
+      'POST /api/admin/dead-letters/requeue': ({ body }) => ({ requeued: body.ids.length }),
+    });
+    const user = userEvent.setup({ advanceTimers: vi.advanceTimersByTime });
+    renderAdmin();
+    await unlock(user);
+    await user.click(await screen.findByRole('checkbox', { name: 'Select dead letter a1' }));
+    await user.click(screen.getByRole('checkbox', { name: 'Select dead letter b2' }));
+    expect(screen.getByRole('button', { name: 'Requeue selected (2)' })).toBeInTheDocument();
+    // Someone else requeues a1; the next poll no longer lists it.
+    list = letters.filter((d) => d.id !== 'a1');
+    await act(async () => vi.advanceTimersByTime(10_000));
+    await user.click(await screen.findByRole('button', { name: 'Requeue selected (1)' }));
+    await waitFor(() => expect(api.calls.some((c) => c.path === '/api/admin/dead-letters/requeue')).toBe(true));
+    expect(api.calls.find((c) => c.path === '/api/admin/dead-letters/requeue').body).toEqual({ ids: ['b2'] });
+  });
+
   it('lists a dead letter that two handler groups failed once per group', async () => {
     // The same event batch, dead-lettered by both groups: the same id twice.
     const twice = [
