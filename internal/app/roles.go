@@ -212,7 +212,6 @@ func (b *base) runRelay(ctx context.Context) error {
 	r.BundleTopics = []string{messaging.CommandTopic(recordViews)}
 	r.OnRound = b.heartbeat("relay")
 	r.Declare = Topology.DeclareOn
-	r.Exchanges = Topology.Exchanges()
 	return r.Run(ctx)
 }
 

@@ -298,7 +298,7 @@ func (c *Client) begin(ctx context.Context) (*session, error) {
 	switch {
 	case err == nil:
 		s.exists, s.depth = true, q.Messages
-	case isNotFound(err):
+	case messaging.IsNotFound(err):
 		// Nothing was ever dead-lettered here. The failed declare closed
 		// the channel; an empty session needs none.
 	default:
@@ -421,11 +421,6 @@ func (s *session) end() {
 		_ = s.ch.Nack(s.held, true, true)
 	}
 	_ = s.conn.Close()
-}
-
-func isNotFound(err error) bool {
-	var ae *amqp.Error
-	return errors.As(err, &ae) && ae.Code == amqp.NotFound
 }
 
 // letterOf reads what the PoisonQueue middleware recorded.

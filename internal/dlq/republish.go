@@ -3,7 +3,6 @@ package dlq
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -34,11 +33,8 @@ func (e skipError) Error() string { return e.reason }
 // republisher publishes copies on a confirm channel of its own: a failed
 // publish closes that channel, never the one the letters are held on.
 type republisher struct {
-	conn *amqp.Connection
-	pub  *messaging.MandatoryChannel
-	// exchanges caches, per exchange, why letters cannot go there ("" if
-	// they can).
-	exchanges map[string]string
+	pub       *messaging.MandatoryChannel
+	exchanges *messaging.ExchangeChecker
 }
 
 func newRepublisher(conn *amqp.Connection) (*republisher, error) {
@@ -46,7 +42,7 @@ func newRepublisher(conn *amqp.Connection) (*republisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &republisher{conn: conn, pub: pub, exchanges: map[string]string{}}, nil
+	return &republisher{pub: pub, exchanges: messaging.NewExchangeChecker(conn)}, nil
 }
 
 // republish publishes a copy of d to exchange and returns once the broker
@@ -74,25 +70,11 @@ func (p *republisher) check(exchange string) (string, error) {
 	if exchange == "" {
 		return "the letter does not say which topic it came from (no topic_poisoned header)", nil
 	}
-	if reason, ok := p.exchanges[exchange]; ok {
-		return reason, nil
+	ok, err := p.exchanges.Exists(exchange)
+	if err != nil || ok {
+		return "", err
 	}
-	// A passive declare that fails closes its channel: a throwaway one.
-	ch, err := p.conn.Channel()
-	if err != nil {
-		return "", fmt.Errorf("open channel: %w", err)
-	}
-	err = ch.ExchangeDeclarePassive(exchange, amqp.ExchangeFanout, true, false, false, false, nil)
-	switch {
-	case err == nil:
-		_ = ch.Close()
-		p.exchanges[exchange] = ""
-	case isNotFound(err):
-		p.exchanges[exchange] = "exchange " + exchange + " does not exist"
-	default:
-		return "", fmt.Errorf("inspect exchange %s: %w", exchange, err)
-	}
-	return p.exchanges[exchange], nil
+	return "exchange " + exchange + " does not exist", nil
 }
 
 // republishing is the copy of d to publish: persistent, its headers without

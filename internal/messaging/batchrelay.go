@@ -81,14 +81,6 @@ type BatchRelay struct {
 	// relay reconnects, which it does when RabbitMQ returns a message no
 	// queue took.
 	Declare func(ctx context.Context, ch *amqp.Channel) error
-	// Exchanges, if set, are the exchanges Declare makes. A message for
-	// any other that RabbitMQ does not have either (written by a newer
-	// version, say) goes to the dead letters, from which it can be
-	// requeued once its exchange exists: published, it would close the
-	// channel, and the relay would stop at that row for good, holding
-	// back every message behind it.
-	Exchanges []string
-
 	// StopGrace is how long a round in hand may go on after the relay is
 	// told to stop.
 	StopGrace time.Duration
@@ -167,19 +159,18 @@ func (r *BatchRelay) session(ctx context.Context) error {
 	// amqp091-go blocks its reader on a full one.
 	returned := ch.NotifyReturn(make(chan amqp.Return, max(r.Batch, 1)))
 	r.log.Info("relay forwarding the outbox to RabbitMQ", "batch", r.Batch)
-	var x *exchanges
-	if r.Exchanges != nil {
-		x = &exchanges{conn: conn, known: make(map[string]bool)}
-		for _, e := range r.Exchanges {
-			x.known[e] = true
-		}
-	}
+	// A message for an exchange RabbitMQ does not have (a newer version's)
+	// goes to the dead letters, from which it can be requeued once the
+	// exchange exists: published, it would close the channel, and the
+	// relay would stop at that row for good, holding back every message
+	// behind it.
+	exchanges := NewExchangeChecker(conn)
 	var pruned, idleSince, checked time.Time
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		n, err := r.forward(ctx, conn, ch, returned, x)
+		n, err := r.forward(ctx, conn, ch, returned, exchanges)
 		r.round()
 		if err != nil && ctx.Err() != nil {
 			r.log.Warn("relay: stopped before the batch in hand was confirmed; it will be sent again (consumers skip what they handled)", "error", err)
@@ -264,42 +255,13 @@ func poison(msg *message.Message, reason string) {
 	msg.Metadata.Set(middleware.PoisonedHandlerKey, "relay")
 }
 
-// exchanges tells whether the broker has an exchange: one the relay
-// declares, or one it finds there (a newer version declared it).
-type exchanges struct {
-	conn  *amqp.Connection
-	known map[string]bool
-}
-
-func (x *exchanges) exist(name string) (bool, error) {
-	if x.known[name] {
-		return true, nil
-	}
-	// On a channel of its own: RabbitMQ closes the channel it refuses.
-	ch, err := x.conn.Channel()
-	if err != nil {
-		return false, err
-	}
-	defer ch.Close()
-	err = ch.ExchangeDeclarePassive(name, "fanout", true, false, false, false, nil)
-	var amqpErr *amqp.Error
-	if errors.As(err, &amqpErr) && amqpErr.Code == amqp.NotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("check exchange %s: %w", name, err)
-	}
-	x.known[name] = true
-	return true, nil
-}
-
 // forward sends one batch and returns how many messages it forwarded.
 // A stop (ctx) lets a round in hand finish, for up to StopGrace: its
 // messages may be published already, and a round cut short before it
 // moved the offset would have them sent again after a restart. Past the
 // grace, the connection is cut too: a publish RabbitMQ holds back (a
 // resource alarm) does not end with its context.
-func (r *BatchRelay) forward(stop context.Context, conn *amqp.Connection, ch *amqp.Channel, returned <-chan amqp.Return, x *exchanges) (n int, err error) {
+func (r *BatchRelay) forward(stop context.Context, conn *amqp.Connection, ch *amqp.Channel, returned <-chan amqp.Return, exchanges *ExchangeChecker) (n int, err error) {
 	round, cancel := context.WithCancel(context.WithoutCancel(stop))
 	defer cancel()
 	defer context.AfterFunc(stop, func() {
@@ -389,19 +351,17 @@ func (r *BatchRelay) forward(stop context.Context, conn *amqp.Connection, ch *am
 				msg.Metadata.Set(k, v)
 			}
 			topic := env.DestinationTopic
-			if x != nil {
-				ok, err := x.exist(topic)
-				if err != nil {
-					rows.Close()
-					return err
-				}
-				if !ok {
-					r.log.Error("relay: outbox message for an exchange RabbitMQ does not have and this relay does not declare; sent to the dead letters",
-						"exchange", topic, "message_uuid", env.UUID)
-					poison(msg, fmt.Sprintf("no exchange %s on RabbitMQ (a newer version's message?): requeue it once the exchange exists", topic))
-					msg.Metadata.Set(middleware.PoisonedTopicKey, topic)
-					topic = DeadLetterTopic
-				}
+			ok, err := exchanges.Exists(topic)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			if !ok {
+				r.log.Error("relay: outbox message for an exchange RabbitMQ does not have; sent to the dead letters",
+					"exchange", topic, "message_uuid", env.UUID)
+				poison(msg, fmt.Sprintf("no exchange %s on RabbitMQ (a newer version's message?): requeue it once the exchange exists", topic))
+				msg.Metadata.Set(middleware.PoisonedTopicKey, topic)
+				topic = DeadLetterTopic
 			}
 			msgs = append(msgs, outgoing{topic, msg})
 		}

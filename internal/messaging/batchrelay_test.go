@@ -515,12 +515,12 @@ func TestRelayDeadLettersARowThatIsNotAnEnvelope(t *testing.T) {
 }
 
 // TestRelayDeadLettersAMessageForAnUnknownExchange: a message for an
-// exchange RabbitMQ does not have and the relay does not declare (a newer
-// version's command) goes to the dead letters, named with its exchange so
-// that it can be requeued, and the rows behind it are forwarded.
-// Published, it had closed the channel at every try, and the outbox
-// stopped at it. One for an exchange the relay does not declare but
-// RabbitMQ has (a newer version declared it) is forwarded.
+// exchange RabbitMQ does not have (a newer version's command) goes to the
+// dead letters, named with its exchange so that it can be requeued, and
+// the rows behind it are forwarded. Published, it had closed the channel
+// at every try, and the outbox stopped at it. One for an exchange the
+// relay does not declare but RabbitMQ has (a newer version declared it)
+// is forwarded.
 func TestRelayDeadLettersAMessageForAnUnknownExchange(t *testing.T) {
 	t.Parallel()
 	pool, url := registerMovieRelayEnv(t)
@@ -530,10 +530,8 @@ func TestRelayDeadLettersAMessageForAnUnknownExchange(t *testing.T) {
 	sendRegisterMovieAfter(t, pool, `INSERT INTO watermill_outbox (uuid, payload, transaction_id) VALUES
 		('later-1', '{"destination_topic":"commands.Later","uuid":"later-1","payload":"eyJ4IjoxfQ==","metadata":{"name":"Later"}}', pg_current_xact_id()),
 		('declared-1', '{"destination_topic":"commands.Declared","uuid":"declared-1","payload":"eyJ4IjoxfQ==","metadata":{"name":"Declared"}}', pg_current_xact_id())`)
-	topology := messaging.Topology{Commands: []string{"RegisterMovie"}}
 	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
-	relay.Declare = topology.DeclareOn
-	relay.Exchanges = topology.Exchanges()
+	relay.Declare = messaging.Topology{Commands: []string{"RegisterMovie"}}.DeclareOn
 	if n := runRelay(t, relay)(); n != 3 {
 		t.Errorf("forwarded %d rows, want 3 (the dead letter and two commands)", n)
 	}

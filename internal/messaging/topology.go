@@ -65,27 +65,16 @@ func (t Topology) Bindings() []Binding {
 	return append(b, Binding{DeadLetterTopic, DeadLetterTopic})
 }
 
-// Exchanges lists every exchange of the topology once, in the order of
-// Bindings.
-func (t Topology) Exchanges() []string {
-	return t.distinct(func(b Binding) string { return b.Exchange })
-}
-
 // Queues lists every queue of the topology once, in the order of
 // Bindings.
 func (t Topology) Queues() []string {
-	return t.distinct(func(b Binding) string { return b.Queue })
-}
-
-// distinct lists name of each binding once, in the order of Bindings.
-func (t Topology) distinct(name func(Binding) string) []string {
-	var names []string
+	var qs []string
 	for _, b := range t.Bindings() {
-		if n := name(b); !slices.Contains(names, n) {
-			names = append(names, n)
+		if !slices.Contains(qs, b.Queue) {
+			qs = append(qs, b.Queue)
 		}
 	}
-	return names
+	return qs
 }
 
 // Declare creates every exchange, queue and binding before anything is

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	amqp "github.com/rabbitmq/amqp091-go"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/movietrend/trend/internal/messaging"
@@ -216,8 +215,7 @@ func (c *Collector) queues(ctx context.Context, s *Stats) {
 				return
 			}
 			// No dead-letters queue yet: nothing was ever dead-lettered.
-			var ae *amqp.Error
-			if name == messaging.DeadLetterTopic && errors.As(err, &ae) && ae.Code == amqp.NotFound {
+			if name == messaging.DeadLetterTopic && messaging.IsNotFound(err) {
 				s.DeadLetters = 0
 			}
 			continue
