@@ -43,19 +43,12 @@ var (
 func exitWhenStale(ctx context.Context, m *liveness.Monitor, d, check time.Duration, log *slog.Logger) error {
 	t := time.NewTicker(check)
 	defer t.Stop()
-	var since time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case now := <-t.C:
-			stale := m.Stale()
-			switch {
-			case len(stale) == 0:
-				since = time.Time{}
-			case since.IsZero():
-				since = now
-			case now.Sub(since) >= d:
+		case <-t.C:
+			if stale := m.StaleFor(d); len(stale) > 0 {
 				names := make([]string, len(stale))
 				for i, s := range stale {
 					names[i] = s.Name + " (last beat " + s.Since + " ago)"

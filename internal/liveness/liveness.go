@@ -65,13 +65,17 @@ type Stale struct {
 }
 
 // Stale lists the heartbeats older than the threshold.
-func (m *Monitor) Stale() []Stale {
+func (m *Monitor) Stale() []Stale { return m.StaleFor(0) }
+
+// StaleFor lists the heartbeats that have been stale for longer than d:
+// older than the threshold plus d.
+func (m *Monitor) StaleFor(d time.Duration) []Stale {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var stale []Stale
 	for _, h := range m.beats {
-		if age := now.Sub(time.Unix(0, h.last.Load())); age > m.staleAfter {
+		if age := now.Sub(time.Unix(0, h.last.Load())); age > m.staleAfter+d {
 			stale = append(stale, Stale{Name: h.name, Since: age.Round(time.Second).String()})
 		}
 	}
