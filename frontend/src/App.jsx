@@ -42,6 +42,9 @@ function Dashboard({ EventSourceImpl }) {
   // order. The scores shown are the latest of any window (the board names it).
   // Ordered by a window, the board shows that window's top (its rows), not
   // the classic top re-sorted: with more than 1,000 movies they differ.
+  // Each answer's total is the board's "1,000 of N" too, fresher than the
+  // list's (a poll that began before a reload may bring an older count; the
+  // next one mends it).
   const [orderedBy, setOrderedBy] = useState(rankBy);
   if (orderedBy !== rankBy && (rankBy === 'classic' || trendReady)) setOrderedBy(rankBy);
   const scoresWindow = trend.available ? trend.window : null;
@@ -49,13 +52,6 @@ function Dashboard({ EventSourceImpl }) {
     store.setTrendScores(scoresWindow ? trend.scores : null, scoresWindow, scoresWindow ? { rows: trend.rows, total: trend.total } : undefined);
     store.setRankByTrend(orderedBy !== 'classic' && orderedBy === scoresWindow);
   }, [store, orderedBy, scoresWindow, trend.scores, trend.rows, trend.total]);
-  // The board's "1,000 of N": each poll of the decayed scores (a new
-  // `scores`) brings the server's count, which sees new registrations the
-  // store cannot tell from movies beyond its window. A poll that began
-  // before a reload may bring an older count; the next one mends it.
-  useEffect(() => {
-    if (trend.total != null) store.setServerTotal(trend.total);
-  }, [store, trend.scores, trend.total]);
 
   const addView = useCallback(
     async (movie) => {

@@ -260,6 +260,11 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
       trendScores = scores;
       trendWindow = window;
       trendTotal = total;
+      // The same count as the list's, fresher: after a partial load a movie
+      // first seen live may be new or one beyond the window, and only the
+      // server can tell. After a complete load every new movie comes
+      // through the stream, so the store counts them itself.
+      if (windowSize !== null && Number.isFinite(total)) serverTotal = total;
       for (const id of trendOnly.keys()) if (!scores?.has(id)) trendOnly.delete(id);
       // The newer of each row wins, as for a 202: the answer may have raced
       // with the stream. Not counted in moviesVersion, which asks for the
@@ -274,19 +279,6 @@ export function createMovieStore({ schedule = defaultSchedule, now = () => Date.
           trendOnly.set(m.tmdb_id, m);
         }
       }
-      invalidate();
-    },
-
-    /**
-     * The server's count of movies, from an answer later than the list's.
-     * The stream carries rows, not a count, and after a partial load a
-     * movie first seen live may be new or one beyond the window: only the
-     * server can tell. After a complete load every new movie comes through
-     * the stream, so the store counts them itself and ignores this.
-     */
-    setServerTotal(total) {
-      if (windowSize === null || !Number.isFinite(total) || total === serverTotal) return;
-      serverTotal = total;
       invalidate();
     },
 

@@ -355,13 +355,13 @@ describe('movie store', () => {
     // A movie registered since ranks beyond the window: only the count says so.
     store.applyChanges([movie(1501, { status: 'pending', final_trend_score: 0 })]);
     expect(frame().serverTotal).toBe(1500);
-    store.setServerTotal(1501);
+    store.setTrendScores(new Map(), 'day', { total: 1501 }); // a poll's count
     expect(frame()).toMatchObject({ count: 2, serverTotal: 1501 });
 
     // After a complete load the store counts every movie itself.
     store.reset([movie(1), movie(2)], 2);
     frame();
-    store.setServerTotal(5);
+    store.setTrendScores(new Map(), 'day', { total: 5 });
     expect(frame().serverTotal).toBe(2);
   });
 
