@@ -11,11 +11,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/movietrend/trend/internal/httpapi"
+	"github.com/movietrend/trend/internal/testenv"
 )
 
 func TestRateLimitPerClient(t *testing.T) {
@@ -233,9 +233,9 @@ func TestAClientThatLeftIsNoServiceFailure(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFakes()
 			f.cmd.viewErr = c.err
-			var logs levels
+			var logs testenv.Buffer
 			d := f.deps()
-			d.Logger = slog.New(&logs)
+			d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			h := httpapi.New(t.Context(), d)
 			ctx, cancel := context.WithCancel(t.Context())
 			if c.left {
@@ -245,39 +245,15 @@ func TestAClientThatLeftIsNoServiceFailure(t *testing.T) {
 			req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/movies/view", strings.NewReader(`{"tmdb_id":27205}`))
 			req.Header.Set("Content-Type", "application/json")
 			h.ServeHTTP(httptest.NewRecorder(), req)
-			if got := logs.of("request failed", "request abandoned by the client"); len(got) != 1 || got[0] != c.wantAt {
-				t.Errorf("logged at %v, want once at %v", got, c.wantAt)
+			var got []string
+			for line := range strings.Lines(logs.String()) {
+				if strings.Contains(line, `msg="request failed"`) || strings.Contains(line, `msg="request abandoned by the client"`) {
+					got = append(got, line)
+				}
+			}
+			if len(got) != 1 || !strings.Contains(got[0], "level="+c.wantAt.String()+" ") {
+				t.Errorf("logged %q, want once at %v", got, c.wantAt)
 			}
 		})
 	}
-}
-
-// levels records the level of each record logged, by message.
-type levels struct {
-	mu    sync.Mutex
-	byMsg map[string][]slog.Level
-}
-
-func (l *levels) Enabled(context.Context, slog.Level) bool { return true }
-func (l *levels) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *levels) WithGroup(string) slog.Handler            { return l }
-func (l *levels) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.byMsg == nil {
-		l.byMsg = map[string][]slog.Level{}
-	}
-	l.byMsg[r.Message] = append(l.byMsg[r.Message], r.Level)
-	return nil
-}
-
-// of returns the levels of the records with any of msgs.
-func (l *levels) of(msgs ...string) []slog.Level {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []slog.Level
-	for _, m := range msgs {
-		out = append(out, l.byMsg[m]...)
-	}
-	return out
 }
