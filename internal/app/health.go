@@ -41,28 +41,29 @@ var (
 // unhealthy (Docker Compose), then restarts it. If the other parts of the
 // process do not stop within exitStopTimeout, it exits at once.
 func exitWhenStale(ctx context.Context, m *liveness.Monitor, d, check time.Duration, log *slog.Logger) error {
-	t := time.NewTicker(check)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if stale := m.StaleFor(d); len(stale) > 0 {
-				names := make([]string, len(stale))
-				for i, s := range stale {
-					names[i] = s.Name + " (last beat " + s.Since + " ago)"
-				}
-				exit, timeout := exitNow, exitStopTimeout
-				time.AfterFunc(timeout, func() {
-					log.Error("did not stop in time after the liveness check failed; exiting now", "timeout", timeout.String())
-					exit(1)
-				})
-				return fmt.Errorf("liveness: stale for %v (HEALTH_EXIT_AFTER): %s; exiting so that the supervisor restarts the process",
-					d, strings.Join(names, ", "))
-			}
+	watch, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	every(watch, check, func() {
+		stale := m.StaleFor(d)
+		if len(stale) == 0 {
+			return
 		}
+		names := make([]string, len(stale))
+		for i, s := range stale {
+			names[i] = s.Name + " (last beat " + s.Since + " ago)"
+		}
+		exit, timeout := exitNow, exitStopTimeout
+		time.AfterFunc(timeout, func() {
+			log.Error("did not stop in time after the liveness check failed; exiting now", "timeout", timeout.String())
+			exit(1)
+		})
+		stop(fmt.Errorf("liveness: stale for %v (HEALTH_EXIT_AFTER): %s; exiting so that the supervisor restarts the process",
+			d, strings.Join(names, ", ")))
+	})
+	if ctx.Err() != nil {
+		return nil // the role stopped
 	}
+	return context.Cause(watch)
 }
 
 // healthRole tells whether role serves HEALTH_ADDR: the API alone has /healthz on HTTP_ADDR;
