@@ -90,7 +90,8 @@ type Config struct {
 	// at once, retryably, when it is longer.
 	MinBackoff, MaxBackoff time.Duration
 	// HTTPClient sends the requests. Optional; its own Timeout, if any,
-	// applies on top of Timeout.
+	// applies on top of Timeout. Without a CheckRedirect of its own, the
+	// client follows redirects on TMDB's host only.
 	HTTPClient *http.Client
 	// Logger receives retry and credential warnings. Optional.
 	Logger *slog.Logger
@@ -188,7 +189,15 @@ func New(cfg Config) (*Client, error) {
 	// even momentarily.
 	c.limiter = rate.NewLimiter(rate.Limit(orDefault(cfg.RateLimit, defaultRateLimit)), 1)
 	if c.http == nil {
-		c.http = &http.Client{CheckRedirect: sameHostRedirects}
+		c.http = &http.Client{}
+	}
+	if c.http.CheckRedirect == nil {
+		// A copy: the caller's client is not ours to change. Without it, a
+		// caller's client (the worker's, which counts requests) followed
+		// redirects to any host, api_key and all.
+		hc := *c.http
+		hc.CheckRedirect = sameHostRedirects
+		c.http = &hc
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)

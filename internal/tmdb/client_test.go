@@ -277,17 +277,26 @@ func TestARedirectToAnotherHostIsNotFollowed(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	cfg := fastConfig(srv.URL + "/3")
-	cfg.MaxAttempts = 1
-	if _, err := mustNew(t, cfg).Movie(t.Context(), inceptionID); err == nil {
-		t.Error("a redirect to another host: got the movie, want an error")
+	// The worker passes a client of its own (its transport counts the
+	// requests), with no redirect policy: the rule must hold for it too.
+	callers := &http.Client{Transport: http.DefaultTransport}
+	for name, hc := range map[string]*http.Client{"the client's own": nil, "the caller's": callers} {
+		cfg := fastConfig(srv.URL + "/3")
+		cfg.MaxAttempts = 1
+		cfg.HTTPClient = hc
+		if _, err := mustNew(t, cfg).Movie(t.Context(), inceptionID); err == nil {
+			t.Errorf("%s HTTP client, a redirect to another host: got the movie, want an error", name)
+		}
+		if n := elsewhere.Load(); n != 0 {
+			t.Errorf("%s HTTP client: the other host got %d requests, want none (the query holds the API key)", name, n)
+		}
+		cfg.BaseURL = srv.URL + "/same/3"
+		if _, err := mustNew(t, cfg).Movie(t.Context(), inceptionID); err != nil {
+			t.Errorf("%s HTTP client, a redirect on TMDB's own host: %v, want it followed", name, err)
+		}
 	}
-	if n := elsewhere.Load(); n != 0 {
-		t.Errorf("the other host got %d requests, want none (the query holds the API key)", n)
-	}
-	cfg.BaseURL = srv.URL + "/same/3"
-	if _, err := mustNew(t, cfg).Movie(t.Context(), inceptionID); err != nil {
-		t.Errorf("a redirect on TMDB's own host: %v, want it followed", err)
+	if callers.CheckRedirect != nil {
+		t.Error("New changed the caller's http.Client")
 	}
 }
 
