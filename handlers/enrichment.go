@@ -107,9 +107,14 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 	// the refresh asked for is lost, and the queue is not held through
 	// retries nor the message sent to the dead letters.
 	case errors.Is(err, tmdb.ErrUnauthorized), err != nil && tmdb.Retryable(err):
-		if errors.Is(err, tmdb.ErrUnauthorized) {
+		switch {
+		case errors.Is(err, tmdb.ErrUnauthorized):
 			e.log.ErrorContext(ctx, "TMDB refused our credentials (HTTP 401): check TMDB_API_KEY or TMDB_READ_TOKEN; the movie is asked for again later", "tmdb_id", env.TMDBID)
-		} else {
+		case errors.Is(err, tmdb.ErrCircuitOpen):
+			// The client said so once, when the circuit opened: a backlog
+			// drained meanwhile would be a warning a message.
+			e.log.DebugContext(ctx, "TMDB not asked (circuit open); the movie is asked for again later", "tmdb_id", env.TMDBID)
+		default:
 			e.log.WarnContext(ctx, "TMDB is unavailable; the movie is asked for again later", "tmdb_id", env.TMDBID, "error", err)
 		}
 		return registry.WantRefresh(ctx, e.db, env.TMDBID, e.now().UTC())

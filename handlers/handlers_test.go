@@ -213,6 +213,9 @@ func TestEnrichment(t *testing.T) {
 		// marked, and the refresher asks again (TestRefresherAsksAgainAtGrowingIntervals)
 		// until an answer comes.
 		{name: "a refresh while TMDB is down", refresh: true, err: &tmdb.APIError{HTTPStatus: 503}, wantStatus: registry.StatusActive, wantWanted: true},
+		// The client refused the call after TMDB's failures: as TMDB down.
+		{name: "the circuit open", err: fmt.Errorf("tmdb: movie 27205: %w", tmdb.ErrCircuitOpen), wantStatus: registry.StatusPending},
+		{name: "a refresh with the circuit open", refresh: true, err: fmt.Errorf("tmdb: movie 27205: %w", tmdb.ErrCircuitOpen), wantStatus: registry.StatusActive, wantWanted: true},
 		{name: "a refresh with a bad key", refresh: true, err: &tmdb.APIError{HTTPStatus: 401, Code: 7}, wantStatus: registry.StatusActive, wantWanted: true},
 		{name: "a refresh, again while TMDB is down", refresh: true, wanted: true, err: &tmdb.APIError{HTTPStatus: 503}, wantStatus: registry.StatusActive, wantWanted: true},
 		{name: "a refresh that succeeds after failing", refresh: true, wanted: true, wantEvent: events.TypeMovieDetailsFetched, wantStatus: registry.StatusActive},

@@ -72,7 +72,7 @@ func TestMetricsMoveWithThePipeline(t *testing.T) {
 	testenv.WaitFor(t, 10*time.Second, "the relay to count at least 5 messages", func() bool {
 		return s.scrape(t, relayed)-before[3] >= 5
 	})
-	for _, name := range []string{"trend_outbox_backlog", "trend_relay_lag_seconds", "trend_projection_lag_seconds", "trend_event_log_head", "trend_dead_letters", "trend_replay_running", "trend_message_handle_duration_seconds_count"} {
+	for _, name := range []string{"trend_outbox_backlog", "trend_relay_lag_seconds", "trend_projection_lag_seconds", "trend_event_log_head", "trend_dead_letters", "trend_replay_running", "trend_message_handle_duration_seconds_count", "trend_tmdb_circuit_open"} {
 		if !regexp.MustCompile(`(?m)^` + name + `[{ ]`).Match(s.do(http.MethodGet, "/metrics", "", "").body) {
 			t.Errorf("/metrics has no %s", name)
 		}

@@ -365,7 +365,7 @@ func (b *base) tmdbClient(ctx context.Context) (*tmdb.Client, error) {
 		b.log.Warn("no TMDB_API_KEY or TMDB_READ_TOKEN set: using the built-in TMDB stand-in (trend tmdb-fake) with its bundled catalog of 924 movies", "tmdb_base_url", base)
 	}
 	return tmdb.New(tmdb.Config{BaseURL: base, APIKey: b.cfg.TMDBAPIKey, ReadToken: b.cfg.TMDBReadToken, RateLimit: b.cfg.TMDBRateLimit, Logger: b.log,
-		HTTPClient: &http.Client{Transport: b.metrics.TMDBTransport(nil)}})
+		HTTPClient: &http.Client{Transport: b.metrics.TMDBTransport(nil)}, OnCircuitChange: b.metrics.TMDBCircuit})
 }
 
 // pipelineView is the API's collector for GET /api/pipeline: one snapshot

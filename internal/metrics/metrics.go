@@ -31,6 +31,7 @@ type Metrics struct {
 	handleTime   *prometheus.HistogramVec
 	tmdbRequests *prometheus.CounterVec
 	tmdbDuration prometheus.Histogram
+	tmdbCircuit  prometheus.Gauge
 	relayed      prometheus.Counter
 
 	attempts sync.Map // *message.Message -> *int: attempts of a message in hand
@@ -69,12 +70,16 @@ func New() *Metrics {
 			Help:    "TMDB request latency.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
 		}),
+		tmdbCircuit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "trend_tmdb_circuit_open",
+			Help: "1 while the TMDB client refuses calls after too many failures in a row (from the circuit's opening until an answer closes it), else 0.",
+		}),
 		relayed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "trend_relay_messages_total",
 			Help: "Outbox messages the relay published and RabbitMQ confirmed (each message of a bundle counts).",
 		}),
 	}
-	r.MustRegister(m.httpDuration, m.messages, m.retries, m.handleTime, m.tmdbRequests, m.tmdbDuration, m.relayed)
+	r.MustRegister(m.httpDuration, m.messages, m.retries, m.handleTime, m.tmdbRequests, m.tmdbDuration, m.tmdbCircuit, m.relayed)
 	return m
 }
 
@@ -251,6 +256,15 @@ func (m *Metrics) TMDBTransport(next http.RoundTripper) http.RoundTripper {
 		m.tmdbRequests.WithLabelValues(code).Inc()
 		return resp, err
 	})
+}
+
+// TMDBCircuit sets trend_tmdb_circuit_open (tmdb.Config.OnCircuitChange).
+func (m *Metrics) TMDBCircuit(open bool) {
+	v := 0.0
+	if open {
+		v = 1
+	}
+	m.tmdbCircuit.Set(v)
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)

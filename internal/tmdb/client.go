@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 )
 
@@ -31,6 +32,12 @@ const (
 	defaultMaxAttempts = 5
 	defaultMinBackoff  = 500 * time.Millisecond
 	defaultMaxBackoff  = 30 * time.Second
+
+	// defaultBreakerThreshold is twice the default attempts of a call, so
+	// that one movie TMDB fails on (a 500 for that id alone) never opens
+	// the circuit for the others: it takes two calls failing in a row.
+	defaultBreakerThreshold = 2 * defaultMaxAttempts
+	defaultBreakerCooldown  = 30 * time.Second
 
 	// retryAfterCeiling is how long a call waits out a server-requested
 	// pause (Retry-After) even when it exceeds MaxBackoff: TMDB knows its
@@ -98,6 +105,19 @@ type Config struct {
 	// ControlID is a movie TMDB is known to have, asked for before a 404
 	// is believed (see confirmNotFound). Default 550 (Fight Club).
 	ControlID int64
+	// BreakerThreshold is how many requests in a row may fail (no answer,
+	// a timeout, a 5xx, a page that is not TMDB's) before the client stops
+	// asking: the circuit opens, and every call fails at once with
+	// ErrCircuitOpen (retryable) for BreakerCooldown. Then one request is
+	// let through: any answer of TMDB's closes the circuit, a failure
+	// opens it again. Defaults 10 and 30s. Without it, a TMDB that accepts
+	// connections and never answers held each call for about a minute.
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
+	// OnCircuitChange, if set, is called with true when the circuit opens
+	// and with false when it closes again (a metric's gauge). It must not
+	// call the client.
+	OnCircuitChange func(open bool)
 }
 
 // Client fetches movies from TMDB. It is safe for concurrent use; the rate
@@ -121,6 +141,10 @@ type Client struct {
 	// ns): proof that the base path serves movies, so that a 404 means
 	// what it says.
 	confirmed atomic.Int64
+	// breaker sees every request's outcome (see breakerOutcome).
+	breaker          *gobreaker.TwoStepCircuitBreaker[struct{}]
+	breakerThreshold int
+	breakerCooldown  time.Duration
 }
 
 // Movie is the part of TMDB's movie details that the service uses.
@@ -166,6 +190,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MinBackoff < 0 || cfg.MaxBackoff < 0 {
 		errs = append(errs, errors.New("backoff durations must not be negative"))
 	}
+	if cfg.BreakerThreshold < 0 || cfg.BreakerCooldown < 0 {
+		errs = append(errs, errors.New("breaker threshold and cooldown must not be negative"))
+	}
 
 	c := &Client{
 		base:        base,
@@ -178,6 +205,9 @@ func New(cfg Config) (*Client, error) {
 		http:        cfg.HTTPClient,
 		logger:      cfg.Logger,
 		controlID:   orDefault(cfg.ControlID, DefaultControlID),
+
+		breakerThreshold: orDefault(cfg.BreakerThreshold, defaultBreakerThreshold),
+		breakerCooldown:  orDefault(cfg.BreakerCooldown, defaultBreakerCooldown),
 	}
 	if c.minBackoff > c.maxBackoff {
 		errs = append(errs, fmt.Errorf("min backoff %s exceeds max backoff %s", c.minBackoff, c.maxBackoff))
@@ -202,7 +232,75 @@ func New(cfg Config) (*Client, error) {
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
+	c.breaker = c.newBreaker(cfg.OnCircuitChange)
 	return c, nil
+}
+
+// newBreaker builds the circuit breaker, which logs its changes and tells
+// onChange about them.
+func (c *Client) newBreaker(onChange func(open bool)) *gobreaker.TwoStepCircuitBreaker[struct{}] {
+	threshold := uint32(min(c.breakerThreshold, math.MaxUint32))
+	return gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "tmdb",
+		MaxRequests: 1,
+		Timeout:     c.breakerCooldown,
+		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= threshold },
+		IsExcluded:  func(err error) bool { return err == errCallerGone },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			switch to {
+			case gobreaker.StateOpen:
+				if from != gobreaker.StateClosed {
+					return // a failed trial: open since the first opening
+				}
+				c.logger.Warn("TMDB failed too many requests in a row: not asked again for a while (circuit open); the movies asked for meanwhile are asked for again later",
+					"failed_in_a_row", c.breakerThreshold, "retry_in", c.breakerCooldown)
+				if onChange != nil {
+					onChange(true)
+				}
+			case gobreaker.StateHalfOpen:
+				c.logger.Info("trying TMDB again with one request (circuit half-open)")
+			case gobreaker.StateClosed:
+				c.logger.Info("TMDB answers again (circuit closed)")
+				if onChange != nil {
+					onChange(false)
+				}
+			}
+		},
+	})
+}
+
+// errCallerGone reports to the breaker an attempt cut short by its
+// caller: it says nothing about TMDB, so it is not counted.
+var errCallerGone = errors.New("tmdb: the caller gave up")
+
+// breakerOutcome is what an attempt tells the breaker: nil when TMDB
+// answered as TMDB (a movie, a 404, a 401, a 429 asking us to slow down,
+// a body we cannot use: TMDB is up), errCallerGone when the caller gave
+// up, and err itself when TMDB is unavailable (no answer, a timeout, a
+// 5xx, a page that is not TMDB's).
+func breakerOutcome(ctx context.Context, err error) error {
+	if ae, ok := errors.AsType[*APIError](err); ok && ae.HTTPStatus == http.StatusTooManyRequests {
+		return nil
+	}
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return errCallerGone
+	case Retryable(err):
+		return err
+	}
+	return nil
+}
+
+// circuitOpen is the error of a call the open circuit refused.
+func (c *Client) circuitOpen(id int64, last error) error {
+	err := fmt.Errorf("tmdb: movie %d: %w (%d requests in a row failed; one is let through %s after the circuit opened)",
+		id, ErrCircuitOpen, c.breakerThreshold, c.breakerCooldown)
+	if last != nil {
+		err = fmt.Errorf("%w (last attempt: %w)", err, last)
+	}
+	return err
 }
 
 // orDefault returns v, or def when v is the zero value.
@@ -236,7 +334,13 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 		if err := c.holdOff(ctx); err != nil {
 			return Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, err)
 		}
+		done, err := c.breaker.Allow()
+		if err != nil {
+			// Open, or half-open with its one request already out.
+			return Movie{}, c.circuitOpen(id, nil)
+		}
 		if err := c.limiter.Wait(ctx); err != nil {
+			done(errCallerGone)
 			if ctx.Err() == nil {
 				// The limiter refuses early when its wait would outlast the
 				// deadline; say so in a way errors.Is understands.
@@ -246,6 +350,7 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 		}
 
 		m, retryAfter, err := c.attempt(ctx, id, path)
+		done(breakerOutcome(ctx, err))
 		if retryAfter > 0 {
 			c.pause(retryAfter)
 		}
@@ -270,6 +375,9 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 			return Movie{}, fmt.Errorf("tmdb: movie %d: %w", id, err)
 		case attempt >= c.maxAttempts:
 			return Movie{}, fmt.Errorf("tmdb: movie %d: giving up after %d attempts: %w", id, attempt, err)
+		case c.breaker.State() == gobreaker.StateOpen:
+			// This failure opened it: no use waiting out a backoff first.
+			return Movie{}, c.circuitOpen(id, err)
 		}
 
 		// Jitter can push the randomized interval past MaxInterval.

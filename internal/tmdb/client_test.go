@@ -958,3 +958,124 @@ func TestTheControlMoviesOwnNotFoundNeedsAnotherMovieFound(t *testing.T) {
 		t.Errorf("requests: got %d, want 3", n)
 	}
 }
+
+// TMDB failing request after request opens the circuit: calls then fail at
+// once, without a request, until one request is let through after the
+// cooldown; a failure opens the circuit again, an answer closes it.
+func TestTheCircuitOpensAfterFailuresInARowAndClosesOnAnAnswer(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		down := reply{status: http.StatusServiceUnavailable, body: unavailableJSON}
+		// Requests 1 to 6 fail (two calls), the 7th is the first trial
+		// after the cooldown and fails too, the 8th answers.
+		s := &scripted{script: []reply{down, down, down, down, down, down, down, okInception}}
+		var changes []bool
+		cfg := fastConfig("https://api.themoviedb.org/3")
+		cfg.HTTPClient = &http.Client{Transport: handlerTransport{s}}
+		cfg.MaxAttempts = 4
+		cfg.MinBackoff, cfg.MaxBackoff = time.Second, time.Second
+		cfg.BreakerThreshold = 6
+		cfg.BreakerCooldown = 30 * time.Second
+		cfg.OnCircuitChange = func(open bool) { changes = append(changes, open) }
+		c := mustNew(t, cfg)
+		call := func(wantRequests int, wantOpen bool) {
+			t.Helper()
+			before := len(s.requests())
+			_, err := c.Movie(t.Context(), inceptionID)
+			if got := errors.Is(err, ErrCircuitOpen); got != wantOpen {
+				t.Errorf("error %v: circuit open %t, want %t", err, got, wantOpen)
+			}
+			if !Retryable(err) {
+				t.Errorf("error %v: not retryable", err)
+			}
+			reqs := s.requests()
+			if len(reqs) != wantRequests {
+				t.Errorf("requests so far: %d, want %d", len(reqs), wantRequests)
+			}
+			// (synctest's clock moves only while every goroutine waits.)
+			if wantOpen && len(reqs) > before {
+				if wait := time.Since(reqs[len(reqs)-1].at); wait != 0 {
+					t.Errorf("the call ended %s after the failure that opened the circuit, want at once", wait)
+				}
+			}
+		}
+
+		call(4, false) // four failures: still closed
+		call(6, true)  // the sixth failure opens it, and the call ends there
+		call(6, true)  // refused without a request
+		if want := []bool{true}; !reflect.DeepEqual(changes, want) {
+			t.Errorf("circuit changes: %v, want %v", changes, want)
+		}
+		time.Sleep(cfg.BreakerCooldown - time.Second)
+		call(6, true) // still within the cooldown
+		time.Sleep(2 * time.Second)
+		call(7, true) // one request let through; it fails, and the circuit opens again
+		time.Sleep(cfg.BreakerCooldown + time.Second)
+		if _, err := c.Movie(t.Context(), inceptionID); err != nil {
+			t.Fatalf("TMDB back: %v", err)
+		}
+		if n := len(s.requests()); n != 8 {
+			t.Errorf("requests: %d, want 8", n)
+		}
+		if want := []bool{true, false}; !reflect.DeepEqual(changes, want) {
+			t.Errorf("circuit changes: %v, want %v", changes, want)
+		}
+	})
+}
+
+// TMDB's own answers, whatever they say, show that it is up: they never
+// open the circuit.
+func TestTMDBsOwnAnswersDoNotOpenTheCircuit(t *testing.T) {
+	t.Parallel()
+	answers := map[string]reply{
+		"429":           {status: http.StatusTooManyRequests, body: rateLimitJSON},
+		"401":           unauthorized,
+		"404":           notFound,
+		"not the movie": {status: http.StatusOK, body: `{"id":1}`},
+	}
+	for name, answer := range answers {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				s := &scripted{script: []reply{answer}}
+				cfg := fastConfig("https://api.themoviedb.org/3")
+				cfg.HTTPClient = &http.Client{Transport: handlerTransport{s}}
+				cfg.BreakerThreshold = 2
+				c := mustNew(t, cfg)
+				for i := range 5 {
+					before := len(s.requests())
+					if _, err := c.Movie(t.Context(), inceptionID); errors.Is(err, ErrCircuitOpen) {
+						t.Fatalf("call %d: %v, want TMDB asked", i+1, err)
+					}
+					if len(s.requests()) == before {
+						t.Fatalf("call %d sent no request", i+1)
+					}
+				}
+			})
+		})
+	}
+}
+
+// A caller giving up says nothing about TMDB: calls cut short by their
+// own deadlines do not open the circuit.
+func TestCallersGivingUpDoNotOpenTheCircuit(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := &scripted{script: []reply{{hang: true}, {hang: true}, {hang: true}, okInception}}
+		cfg := fastConfig("https://api.themoviedb.org/3")
+		cfg.HTTPClient = &http.Client{Transport: handlerTransport{s}}
+		cfg.BreakerThreshold = 2
+		c := mustNew(t, cfg)
+		for range 3 {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second) // under the 5 s attempt timeout
+			_, err := c.Movie(ctx, inceptionID)
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("a call past its deadline: %v, want DeadlineExceeded", err)
+			}
+		}
+		if _, err := c.Movie(t.Context(), inceptionID); err != nil {
+			t.Fatalf("after three callers gave up: %v, want TMDB asked", err)
+		}
+	})
+}

@@ -19,6 +19,11 @@ var ErrNotFound = errors.New("tmdb: resource not found")
 // same way; callers should alert an operator and retry much later.
 var ErrUnauthorized = errors.New("tmdb: invalid api key or token")
 
+// ErrCircuitOpen reports a call refused without asking TMDB: its last
+// requests failed (Config.BreakerThreshold in a row), and the client waits
+// before asking again. It is retryable.
+var ErrCircuitOpen = errors.New("tmdb: TMDB unavailable, not asked (circuit open)")
+
 // APIError is a non-200 answer from TMDB. errors.Is(err, ErrNotFound) and
 // errors.Is(err, ErrUnauthorized) match the 404 and 401 cases.
 type APIError struct {
@@ -90,8 +95,8 @@ func (e *decodeError) Unwrap() error { return e.err }
 
 // Retryable reports whether err is transient, so that asking TMDB again later
 // may succeed: 408, 429 and 5xx answers, a 404 without TMDB's not-found
-// body, timeouts, network errors, cancellations and a call given up for a
-// long Retry-After. It is false for TMDB's 404, 401 and other 4xx
+// body, timeouts, network errors, cancellations, a call given up for a
+// long Retry-After and one the open circuit refused. It is false for TMDB's 404, 401 and other 4xx
 // answers, for a 200 body that cannot be decoded,
 // and for nil.
 func Retryable(err error) bool {
@@ -113,7 +118,7 @@ func Retryable(err error) bool {
 	if _, ok := errors.AsType[*transportError](err); ok {
 		return true
 	}
-	if _, ok := errors.AsType[*pausedError](err); ok {
+	if _, ok := errors.AsType[*pausedError](err); ok || errors.Is(err, ErrCircuitOpen) {
 		return true
 	}
 	// A cancelled or timed-out call settled nothing about the movie.
