@@ -8,7 +8,7 @@
 // one is docs/dashboard.png); it always goes to e2e/output/dashboard.png.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,6 +27,7 @@ let system;
 let profileDir;
 let context;
 let page;
+let appResponse;
 const consoleErrors = [];
 
 async function api(path, body) {
@@ -91,6 +92,14 @@ describe('dashboard against the real system', { timeout: 300_000 }, () => {
       reducedMotion: 'reduce',
     });
     context.setDefaultTimeout(TIMEOUT);
+    // Every breach of the page's Content-Security-Policy, as the browser
+    // reports it to the page (checked by its own test below).
+    await context.addInitScript(() => {
+      window.__cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) =>
+        window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`),
+      );
+    });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (err) => consoleErrors.push(`page error: ${err.message}`));
     page.on('console', (msg) => {
@@ -98,7 +107,7 @@ describe('dashboard against the real system', { timeout: 300_000 }, () => {
       // the tests cause some on purpose. Anything else is a real error.
       if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) consoleErrors.push(msg.text());
     });
-    await page.goto(system.baseURL + '/');
+    appResponse = await page.goto(system.baseURL + '/');
     // Set once: if the page ever reloads, it is gone.
     await page.evaluate(() => (window.__notReloaded = true));
   });
@@ -313,7 +322,9 @@ describe('dashboard against the real system', { timeout: 300_000 }, () => {
   });
 
   test('axe finds no accessibility problems', async () => {
-    await page.addScriptTag({ path: createRequire(import.meta.url).resolve('axe-core/axe.min.js') });
+    // Evaluated through the DevTools protocol: a <script> tag of its own
+    // would be refused by the page's Content-Security-Policy, as it should.
+    await page.evaluate(await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
     const { violations } = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
     const found = violations.map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
     assert.deepEqual(found, []);
@@ -417,6 +428,12 @@ describe('dashboard against the real system', { timeout: 300_000 }, () => {
     assert.ok(flood.moved > 0, 'rows show that they moved');
     // Frame rate and long tasks are measurements (in the diagnostic line
     // above), not assertions: a test must not fail on a busy machine.
+  });
+
+  test('the page keeps to its Content-Security-Policy', async () => {
+    const csp = appResponse.headers()['content-security-policy'] ?? '';
+    assert.match(csp, /frame-ancestors 'none'/, `the app's Content-Security-Policy: ${csp}`);
+    assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
   });
 
   test('no errors in the browser console', () => {

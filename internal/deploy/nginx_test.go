@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/movietrend/trend/internal/web"
 )
 
 // ---- a small parser of nginx configuration ---------------------------------------
@@ -496,6 +498,13 @@ http {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "Movie Trend Analyzer") {
 				t.Errorf("GET %s: got %d %.80q, want 200 and index.html", path, resp.StatusCode, b)
+			}
+			// The same policy as the dashboard that trend api serves.
+			if csp := resp.Header.Get("Content-Security-Policy"); csp != web.ContentSecurityPolicy {
+				t.Errorf("GET %s: Content-Security-Policy %q, want trend's %q", path, csp, web.ContentSecurityPolicy)
+			}
+			if v := resp.Header.Get("X-Content-Type-Options"); v != "nosniff" {
+				t.Errorf("GET %s: X-Content-Type-Options %q, want nosniff", path, v)
 			}
 		}
 		for _, path := range []string{"/assets/missing.js", "/metrics", "/api"} {

@@ -103,6 +103,17 @@ func (r response) body(t *testing.T) string {
 	return string(b)
 }
 
+// checkSecured checks the headers every page of the dashboard carries.
+func checkSecured(t *testing.T, what string, h http.Header) {
+	t.Helper()
+	if csp := h.Get("Content-Security-Policy"); csp != ContentSecurityPolicy {
+		t.Errorf("%s: Content-Security-Policy = %q, want %q", what, csp, ContentSecurityPolicy)
+	}
+	if v := h.Get("X-Content-Type-Options"); v != "nosniff" {
+		t.Errorf("%s: X-Content-Type-Options = %q, want nosniff", what, v)
+	}
+}
+
 func TestClientRoutesGetTheApp(t *testing.T) {
 	h := newHandler(testBuild(t))
 	// Unknown paths, directories and .gitkeep get index.html, never cached
@@ -122,6 +133,7 @@ func TestClientRoutesGetTheApp(t *testing.T) {
 		if v := resp.Header.Get("Vary"); v != "Accept-Encoding" {
 			t.Errorf("GET %s: Vary = %q, want Accept-Encoding", p, v)
 		}
+		checkSecured(t, "GET "+p, resp.Header)
 	}
 	// A missing asset (of an older build) is a 404, as NGINX answers it,
 	// not index.html run as a script.
@@ -240,6 +252,10 @@ func TestPlaceholderWithoutBuild(t *testing.T) {
 		}
 		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 			t.Errorf("GET %s: Content-Type = %q, want text/html", p, ct)
+		}
+		checkSecured(t, "GET "+p, resp.Header)
+		if strings.Contains(resp.body(t), "style=") {
+			t.Errorf("GET %s: the placeholder has an inline style, which its own policy refuses", p)
 		}
 	}
 }
