@@ -3,8 +3,10 @@ package main_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -151,5 +153,36 @@ func TestReplayKilledHalfwayLeavesLiveDataIntact(t *testing.T) {
 	var failed int
 	if err := db.QueryRow(t.Context(), `SELECT count(*) FROM projection_replays WHERE state = 'failed' AND error = 'interrupted'`).Scan(&failed); err != nil || failed != 1 {
 		t.Errorf("the killed replay: got %d marked interrupted (%v), want 1", failed, err)
+	}
+}
+
+// `trend replay --check` changes nothing, migrations included: on a
+// database that lacks one of this build's migrations it says so and exits
+// 1, and the migration is still not applied.
+func TestReplayCheckAppliesNoMigration(t *testing.T) {
+	t.Parallel()
+	dbURL := testenv.DatabaseURL(t)
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var last int64
+	if err := conn.QueryRow(t.Context(), `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version) RETURNING version_id`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "replay", "--check")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "AMQP_URL=amqp://guest:guest@127.0.0.1:1/", "LOG_LEVEL=info")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("trend replay --check without migration %d: %v, want exit status 1\n%s", last, err, tail(string(out), 10))
+	}
+	if !strings.Contains(string(out), "lacks migrations") {
+		t.Errorf("trend replay --check without migration %d said:\n%s\nwant it to say that migrations are missing", last, tail(string(out), 10))
+	}
+	var applied bool
+	if err := conn.QueryRow(t.Context(), `SELECT EXISTS (SELECT FROM goose_db_version WHERE version_id = $1)`, last).Scan(&applied); err != nil || applied {
+		t.Errorf("migration %d applied by trend replay --check (%t, %v)", last, applied, err)
 	}
 }

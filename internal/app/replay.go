@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/movietrend/trend/internal/config"
+	"github.com/movietrend/trend/internal/postgres"
 	"github.com/movietrend/trend/internal/replay"
 	"github.com/movietrend/trend/projections/trend"
 )
@@ -81,11 +83,25 @@ type ReplayOptions struct {
 // progress bar on a terminal and progress lines otherwise. Its options are
 // checked by CheckFlags first.
 func RunReplay(ctx context.Context, cfg config.Config, opts Options, ro ReplayOptions, log *slog.Logger) error {
+	if ro.Check {
+		// A check changes nothing, migrations included: one can rewrite
+		// the live rows it is to compare (00007, 00012), under workers of
+		// the older build that may still run on them.
+		opts.NoMigrate = true
+	}
 	b, err := newBase(ctx, cfg, opts, log)
 	if err != nil {
 		return err
 	}
 	defer b.close()
+	if ro.Check {
+		switch pending, err := postgres.MigrationsPending(ctx, b.pool); {
+		case err != nil:
+			return err
+		case pending:
+			return errors.New("the database lacks migrations of this build, and --check changes nothing: apply them first (trend migrate), or check with the build the database runs")
+		}
+	}
 	p, err := b.projectionForReplay(ctx, ro.Projection)
 	if err != nil {
 		return err

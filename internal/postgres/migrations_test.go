@@ -132,3 +132,25 @@ func callSQL[T any](t *testing.T, pool *pgxpool.Pool, fn, a, b string) (T, error
 	err := pool.QueryRow(t.Context(), `SELECT `+fn+`(`+a+`, `+b+`)`).Scan(&got)
 	return got, err
 }
+
+// MigrationsPending reads, and applies nothing: a database without this
+// build's last migration says so, and still lacks it afterwards.
+func TestMigrationsPending(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	ctx := t.Context()
+	if pending, err := postgres.MigrationsPending(ctx, pool); err != nil || pending {
+		t.Fatalf("a migrated database: pending %t, %v; want none", pending, err)
+	}
+	var last int64
+	if err := pool.QueryRow(ctx, `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version) RETURNING version_id`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	if pending, err := postgres.MigrationsPending(ctx, pool); err != nil || !pending {
+		t.Fatalf("without migration %d: pending %t, %v; want it pending", last, pending, err)
+	}
+	var applied bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM goose_db_version WHERE version_id = $1)`, last).Scan(&applied); err != nil || applied {
+		t.Errorf("migration %d applied by the look (%t, %v)", last, applied, err)
+	}
+}

@@ -73,17 +73,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 }
 
 func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
-	fsys, err := fs.Sub(Migrations, "migrations")
+	provider, err := migrations(db)
 	if err != nil {
 		return err
-	}
-	locker, err := lock.NewPostgresSessionLocker()
-	if err != nil {
-		return err
-	}
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker))
-	if err != nil {
-		return fmt.Errorf("prepare migrations: %w", err)
 	}
 	results, err := provider.Up(ctx)
 	if err != nil {
@@ -93,6 +85,39 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
 	}
 	return nil
+}
+
+// migrations is the goose provider of this build's migrations.
+func migrations(db *sql.DB) (*goose.Provider, error) {
+	fsys, err := fs.Sub(Migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, err
+	}
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker))
+	if err != nil {
+		return nil, fmt.Errorf("prepare migrations: %w", err)
+	}
+	return provider, nil
+}
+
+// MigrationsPending tells, without applying any, whether this build has
+// migrations that the database has not applied.
+func MigrationsPending(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	provider, err := migrations(db)
+	if err != nil {
+		return false, err
+	}
+	pending, err := provider.HasPending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read the database's migrations: %w", err)
+	}
+	return pending, nil
 }
 
 // InTx runs fn in one transaction, committing when it returns nil.
