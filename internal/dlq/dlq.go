@@ -474,7 +474,9 @@ func deadLetteredAt(d amqp.Delivery) *time.Time {
 	if !d.Timestamp.IsZero() {
 		t = d.Timestamp
 	}
-	if t.IsZero() {
+	// A time JSON cannot hold (a publisher that put milliseconds in the
+	// seconds field, say) is left out: encoded, it failed the whole list.
+	if t.IsZero() || t.Year() < 1 || t.Year() > 9999 {
 		return nil
 	}
 	t = t.UTC()

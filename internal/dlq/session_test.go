@@ -2,6 +2,7 @@ package dlq
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -131,5 +132,31 @@ func TestOneSessionAtATime(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the requeue did not run once the other session ended")
+	}
+}
+
+// A letter's time that JSON cannot hold is left out, so that the listing
+// (the API's, `dlq list --json`) still encodes: one hand-published letter
+// with milliseconds in the AMQP timestamp's seconds had made it fail.
+func TestDeadLetteredAtFitsJSON(t *testing.T) {
+	now := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name string
+		d    amqp.Delivery
+		want *time.Time
+	}{
+		{"none", amqp.Delivery{}, nil},
+		{"the AMQP timestamp", amqp.Delivery{Timestamp: now}, &now},
+		{"RabbitMQ's header", amqp.Delivery{Headers: amqp.Table{"timestamp_in_ms": now.UnixMilli()}}, &now},
+		{"milliseconds as seconds", amqp.Delivery{Timestamp: time.Unix(now.UnixMilli(), 0)}, nil},
+		{"milliseconds as seconds in the header", amqp.Delivery{Headers: amqp.Table{"timestamp_in_ms": now.UnixMilli() * 1000}}, nil},
+	} {
+		got := deadLetteredAt(c.d)
+		if (got == nil) != (c.want == nil) || got != nil && !got.Equal(*c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+		if _, err := json.Marshal(Letter{DeadLetteredAt: got}); err != nil {
+			t.Errorf("%s: the letter does not encode: %v", c.name, err)
+		}
 	}
 }
