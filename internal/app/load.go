@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"runtime/pprof"
 	"time"
@@ -155,6 +156,16 @@ func (o *LoadOptions) validate() error {
 	}
 	if o.Rate < 0 || o.Movies < 0 || o.Limit < 1 {
 		errs = append(errs, errors.New("--rate and --movies must not be negative, --limit must be positive"))
+	}
+	if math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) {
+		// NaN ran unthrottled and past --duration, Inf never ended.
+		errs = append(errs, fmt.Errorf("--rate %v: want a number of requests a second", o.Rate))
+	}
+	switch {
+	case o.Scenario != "reads" && o.Movies < 1:
+		errs = append(errs, fmt.Errorf("%s needs --movies, a positive number", o.Scenario))
+	case o.Scenario == "freshness" && (o.Probes < 1 || o.Probes >= o.Movies):
+		errs = append(errs, fmt.Errorf("--probes %d: freshness needs at least one probe movie and fewer than --movies (%d)", o.Probes, o.Movies))
 	}
 	return errors.Join(errs...)
 }
