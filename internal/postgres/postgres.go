@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,10 @@ import (
 //go:embed migrations/*.sql
 var Migrations embed.FS
 
+// MinConns is the fewest connections a role's pool opens at most: a
+// DATABASE_URL's pool_max_conns below it is raised to it.
+const MinConns = 16
+
 // Connect opens a pool and waits (bounded by ctx) until the server answers,
 // so that roles started together with PostgreSQL do not fail at once.
 func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, error) {
@@ -33,8 +38,15 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 	if err != nil {
 		return nil, errors.New("DATABASE_URL is not a valid PostgreSQL URL")
 	}
-	if cfg.MaxConns < 16 {
-		cfg.MaxConns = 16
+	if cfg.MaxConns < MinConns {
+		// Not known to be safe below: a role's loops (group commit, relay,
+		// worker batches, refresher, head lookups) each hold a connection,
+		// and the code was never run with fewer. pgx's default is 4 on
+		// two cores, so only a value the URL sets is worth a warning.
+		if strings.Contains(url, "pool_max_conns") {
+			log.Warn("DATABASE_URL's pool_max_conns is below what a role needs: raised", "pool_max_conns", cfg.MaxConns, "used", MinConns)
+		}
+		cfg.MaxConns = MinConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

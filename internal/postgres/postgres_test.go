@@ -1,0 +1,49 @@
+package postgres_test
+
+import (
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/movietrend/trend/internal/postgres"
+	"github.com/movietrend/trend/internal/testenv"
+)
+
+// A DATABASE_URL asking for fewer connections than a role needs is raised
+// to MinConns, with a warning; pgx's own default (no parameter) silently.
+func TestConnectRaisesASmallPool(t *testing.T) {
+	t.Parallel()
+	base := testenv.DatabaseURL(t)
+	for _, c := range []struct {
+		param    string
+		want     int32
+		warnings int
+	}{
+		{"", postgres.MinConns, 0},
+		{"4", postgres.MinConns, 1},
+		{"40", 40, 0},
+	} {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.param != "" {
+			q := u.Query()
+			q.Set("pool_max_conns", c.param)
+			u.RawQuery = q.Encode()
+		}
+		var logs testenv.Buffer
+		pool, err := postgres.Connect(t.Context(), u.String(), slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool.Close()
+		if got := pool.Config().MaxConns; got != c.want {
+			t.Errorf("pool_max_conns %q: %d connections at most, want %d", c.param, got, c.want)
+		}
+		if got := strings.Count(logs.String(), "level=WARN"); got != c.warnings {
+			t.Errorf("pool_max_conns %q: %d warnings, want %d:\n%s", c.param, got, c.warnings, logs.String())
+		}
+	}
+}
