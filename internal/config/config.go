@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -145,11 +147,82 @@ func FromEnv(environ []string) (Config, error) {
 		}
 	}
 	var c Config
+	var problems []error
+	// named: the variables whose values could not be read. Validate's
+	// complaints about them (their zero values) would repeat the problem.
+	named := map[string]bool{}
 	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
-		return Config{}, fmt.Errorf("parse environment: %w", err)
+		agg, ok := errors.AsType[env.AggregateError](err)
+		if !ok {
+			return Config{}, fmt.Errorf("parse environment: %w", err)
+		}
+		keys := envKeys(reflect.TypeFor[Config]())
+		for _, e := range agg.Errors {
+			pe, ok := e.(env.ParseError)
+			if !ok {
+				problems = append(problems, e)
+				continue
+			}
+			// The library names the Go field; the operator set a variable.
+			key := cmp.Or(keys[pe.Name], pe.Name)
+			named[key] = true
+			problems = append(problems, fmt.Errorf("%s: %q is not %s", key, vars[key], kindOf(pe.Type)))
+		}
 	}
 	c.applyLegacy()
-	return c, c.Validate()
+	if err := c.Validate(); err != nil {
+		for _, e := range unjoin(err) {
+			if !mentionsAny(e.Error(), named) {
+				problems = append(problems, e)
+			}
+		}
+	}
+	return c, errors.Join(problems...)
+}
+
+// envKeys maps the fields of t (and of its nested structs) to their
+// variables' names.
+func envKeys(t reflect.Type) map[string]string {
+	keys := map[string]string{}
+	for f := range t.Fields() {
+		if key, _, _ := strings.Cut(f.Tag.Get("env"), ","); key != "" {
+			keys[f.Name] = key
+		} else if f.Type.Kind() == reflect.Struct {
+			maps.Copy(keys, envKeys(f.Type))
+		}
+	}
+	return keys
+}
+
+// kindOf says what a variable of type t must hold.
+func kindOf(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		return "a duration (such as 400ms, 30s or 1h)"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		return "a whole number"
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		return "a number"
+	}
+	return "a " + t.String()
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func mentionsAny(s string, keys map[string]bool) bool {
+	for k := range keys {
+		if strings.Contains(s, k) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Config) applyLegacy() {

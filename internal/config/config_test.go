@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -204,5 +205,41 @@ func TestRabbitMQManagementURL(t *testing.T) {
 		if _, err := FromEnv([]string{"RABBITMQ_MANAGEMENT_URL=" + bad}); err == nil || !strings.Contains(err.Error(), "RABBITMQ_MANAGEMENT_URL") {
 			t.Errorf("RABBITMQ_MANAGEMENT_URL=%s: got error %v, want one naming it", bad, err)
 		}
+	}
+}
+
+// A value that cannot be read is reported under its variable's name, one
+// line each, beside the other problems: the library named the Go field
+// ("FastLane"), all on one line, and the other checks did not run.
+func TestUnreadableValuesAreNamedByTheirVariables(t *testing.T) {
+	_, err := FromEnv([]string{"WORKER_CONSUMERS=32x", "API_FAST_LANE=yes", "PROJECTION_INTERVAL=400", "TREND_MIN_VOTES=many", "DATABASE_URL=mysql://x"})
+	if err == nil {
+		t.Fatal("got nil error, want one")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for _, want := range []string{
+		`WORKER_CONSUMERS: "32x" is not a whole number`,
+		`API_FAST_LANE: "yes" is not true or false`,
+		`PROJECTION_INTERVAL: "400" is not a duration`,
+		`TREND_MIN_VOTES: "many" is not a number`,
+		"DATABASE_URL must be a postgres:// URL",
+	} {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, want) }) {
+			t.Errorf("no line %q in:\n%s", want, err)
+		}
+	}
+	for _, field := range []string{"WorkerConsumers", "FastLane", "ProjectionInterval", "TrendMinVotes"} {
+		if strings.Contains(err.Error(), field) {
+			t.Errorf("the error names the Go field %s:\n%s", field, err)
+		}
+	}
+	// Once each: not again as out of range (the zero value it was left at).
+	for _, key := range []string{"WORKER_CONSUMERS", "PROJECTION_INTERVAL", "TREND_MIN_VOTES"} {
+		if n := strings.Count(err.Error(), key); n != 1 {
+			t.Errorf("%s named %d times, want once:\n%s", key, n, err)
+		}
+	}
+	if len(lines) != 5 {
+		t.Errorf("%d lines, want 5 (one a problem):\n%s", len(lines), err)
 	}
 }
