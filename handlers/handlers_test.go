@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -363,6 +364,47 @@ func TestARegistrationRemovedBeforeItIsHandledIsNotLogged(t *testing.T) {
 	}
 	if len(logged) != 1 || logged[0] != 1 {
 		t.Errorf("registrations logged for movies %v, want [1] (2 was removed before its command was handled)", logged)
+	}
+}
+
+// A registration handled after its movie was removed and registered again
+// (it waited as a dead letter, say) is not logged either: logged after the
+// newer registration, it gave the projection its older registered_at, or
+// not, by delivery order. The newer registration's command is logged, as
+// is one of an older version whose time carries nanoseconds.
+func TestARegistrationSupersededBeforeItIsHandledIsNotLogged(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	h, err := handlers.NewRegisterMovieHandler(f.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.registerRow(1) // registered at now
+	again := now.Add(time.Minute)
+	if _, err := registry.SetStatus(ctx, f.pool, 1, registry.StatusRemoved, now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if isNew, err := registry.Register(ctx, f.pool, 1, again); err != nil || !isNew {
+		t.Fatalf("register again: %t, %v", isNew, err)
+	}
+	for _, at := range []time.Time{now, again.Add(500 * time.Nanosecond)} {
+		if err := h.Handle(ctx, &commands.RegisterMovie{CommandID: uuid.New(), TMDBID: 1, RequestedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logged []time.Time
+	for _, e := range f.log() {
+		if e.Type == events.TypeMovieRegistered {
+			var r events.MovieRegistered
+			if err := json.Unmarshal(e.Data, &r); err != nil {
+				t.Fatal(err)
+			}
+			logged = append(logged, r.RegisteredAt)
+		}
+	}
+	if len(logged) != 1 || !logged[0].Truncate(time.Microsecond).Equal(again) {
+		t.Errorf("registrations logged at %v, want only the newer one, at %v", logged, again)
 	}
 }
 

@@ -109,14 +109,13 @@ func Tracked(ctx context.Context, q Querier, ids []int64) (map[int64]bool, error
 	return m, nil
 }
 
-// LockStatus returns a movie's status and holds its row against changes
+// Lock returns a movie's registration and holds its row against changes
 // (FOR SHARE) until q's transaction ends: a removal that committed first
 // is seen, and one that commits later logs its event after what q's
 // transaction logs (SetStatus comes before the removal's event).
 // ErrNotFound if it was never registered.
-func LockStatus(ctx context.Context, q Querier, id int64) (string, error) {
-	r, err := read(ctx, q, id, " FOR SHARE")
-	return r.Status, err
+func Lock(ctx context.Context, q Querier, id int64) (Registration, error) {
+	return read(ctx, q, id, " FOR SHARE")
 }
 
 // Answered tells whether TMDB's answer about movie id since time at is
