@@ -277,7 +277,7 @@ func (b *base) runWorker(ctx context.Context) error {
 			cqrs.NewCommandHandler("RegisterMovie", reg.Handle),
 			cqrs.NewCommandHandler("RefreshMovie", refresh.Handle),
 		}
-		batch := newGroupCommit(views.HandleAll, views.Handle, b.cfg.WorkerConsumers, 0)
+		batch := newGroupCommit(views.HandleAll, views.Handle, b.cfg.WorkerConsumers, 0, b.pool.Ping)
 		defer batch.Close()
 		wc.Batched = append(wc.Batched, messaging.BatchedCommand(recordViews, b.cfg.WorkerConsumers, batch.Do))
 	}
@@ -286,7 +286,7 @@ func (b *base) runWorker(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		batch := newGroupCommit(h.HandleBatches, h.HandleBatch, b.cfg.WorkerConsumers, b.cfg.ProjectionInterval)
+		batch := newGroupCommit(h.HandleBatches, h.HandleBatch, b.cfg.WorkerConsumers, b.cfg.ProjectionInterval, b.pool.Ping)
 		defer batch.Close()
 		wc.Batched = append(wc.Batched, messaging.BatchedEventGroup(trend.HandlerName, b.cfg.WorkerConsumers, batch.Do))
 		go b.logApplied(ctx, h.TakeApplied, appliedLogEvery)
@@ -335,16 +335,33 @@ func (b *base) runWorker(ctx context.Context) error {
 // messages can be in flight (one per subscription), so that many are a
 // full batch; spacing lets batches gather between commits (see
 // groupcommit.Config.Spacing).
-func newGroupCommit[T any](all func(context.Context, []T) error, each func(context.Context, T) error, consumers int, spacing time.Duration) *groupcommit.Batcher[T] {
+func newGroupCommit[T any](all func(context.Context, []T) error, each func(context.Context, T) error, consumers int, spacing time.Duration, healthy func(context.Context) error) *groupcommit.Batcher[T] {
 	// The commit is shared, so no one message's context may cancel it.
 	bounded := func(fn func(context.Context) error) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		return fn(ctx)
 	}
-	return groupcommit.New(groupcommit.Config{MaxBatch: consumers, Spacing: spacing}, groupcommit.AllOrEach(
+	return groupcommit.New(groupcommit.Config{MaxBatch: consumers, Spacing: spacing}, groupcommit.AllOrEachUnless(
 		func(items []T) error { return bounded(func(ctx context.Context) error { return all(ctx, items) }) },
-		func(item T) error { return bounded(func(ctx context.Context) error { return each(ctx, item) }) }))
+		func(item T) error { return bounded(func(ctx context.Context) error { return each(ctx, item) }) },
+		databaseDown(healthy)))
+}
+
+// databaseDown tells whether a shared commit's error is the database's
+// and the database does not answer a ping now: then every message of the
+// batch fails with it, rather than each retried alone, up to 30 s each
+// (a network partition). A message-caused error, or one the database
+// answers after, still gets the commits one by one.
+func databaseDown(healthy func(context.Context) error) func(error) bool {
+	return func(err error) bool {
+		if !messaging.Unavailable(err) && !errors.Is(err, context.DeadlineExceeded) {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return healthy(ctx) != nil
+	}
 }
 
 // tmdbClient talks to TMDB, or, when no key or token is configured and

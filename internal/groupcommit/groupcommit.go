@@ -238,14 +238,25 @@ func safely(fn func() error) (err error) {
 // panics), so that one bad item fails alone and its neighbours still
 // commit.
 func AllOrEach[T any](all func(items []T) error, each func(item T) error) Flush[T] {
+	return AllOrEachUnless(all, each, nil)
+}
+
+// AllOrEachUnless is AllOrEach, except that a batch error for which
+// shared (if set) returns true is every item's error at once, without
+// the commits one by one: when the database stops answering, each of
+// them would wait out its own timeout in turn, holding the batch's
+// messages (and those behind them) for minutes.
+func AllOrEachUnless[T any](all func(items []T) error, each func(item T) error, shared func(error) bool) Flush[T] {
 	return func(items []T) []error {
 		err := safely(func() error { return all(items) })
 		if err == nil {
 			return nil
 		}
 		errs := make([]error, len(items))
-		if len(items) == 1 {
-			errs[0] = err
+		if len(items) == 1 || shared != nil && shared(err) {
+			for i := range errs {
+				errs[i] = err
+			}
 			return errs
 		}
 		for i, it := range items {

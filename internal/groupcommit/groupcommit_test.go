@@ -332,6 +332,29 @@ func TestAllOrEachIsolatesTheFailingItem(t *testing.T) {
 	}
 }
 
+// A batch error that shared claims for the whole batch (the database
+// gone) is every item's, with no commits one by one; another still gets
+// them.
+func TestAllOrEachUnlessSharesTheBatchesError(t *testing.T) {
+	down, bad := errors.New("database down"), errors.New("bad item")
+	var eachCalls int
+	flush := AllOrEachUnless(
+		func(items []int) error {
+			if slices.Contains(items, 0) {
+				return down
+			}
+			return bad
+		},
+		func(item int) error { eachCalls++; return nil },
+		func(err error) bool { return err == down })
+	if errs := flush([]int{0, 1, 2}); !slices.Equal(errs, []error{down, down, down}) || eachCalls != 0 {
+		t.Errorf("the shared error: %v after %d commits one by one, want it for each item and none", errs, eachCalls)
+	}
+	if errs := flush([]int{1, 2}); !slices.Equal(errs, []error{nil, nil}) || eachCalls != 2 {
+		t.Errorf("another error: %v after %d commits one by one, want both committed alone", errs, eachCalls)
+	}
+}
+
 func TestAPanickingFlushFailsItsItemsAndTheBatcherGoesOn(t *testing.T) {
 	b := New(Config{}, func(items []int) []error {
 		if items[0] == 1 {
