@@ -125,6 +125,32 @@ func TestRecordViewsKeepsTrackedMoviesAndEachViewOnce(t *testing.T) {
 	}
 }
 
+// Views of movies not tracked (never registered, or removed while the
+// views were in flight) are dropped with one warning a command, naming
+// the movies once each: an ingest batch of a removed movie wrote a line a
+// view.
+func TestDroppedViewsAreLoggedOnceACommand(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.registerRow(1)
+	var logs testenv.Buffer
+	h, err := handlers.NewRecordViewsHandler(f.store, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := &commands.RecordViews{CommandID: uuid.New()}
+	for _, id := range []int64{3, 2, 1, 3, 3, 2} {
+		cmd.Views = append(cmd.Views, commands.View{ViewID: uuid.New(), TMDBID: id, ViewedAt: now})
+	}
+	if err := h.Handle(t.Context(), cmd); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "level=WARN") || !strings.Contains(lines[0], "count=5") || !strings.Contains(lines[0], "tmdb_ids=\"[2 3]\"") {
+		t.Errorf("log:\n%s\nwant one warning, count=5, tmdb_ids=[2 3]", logs.String())
+	}
+}
+
 func TestRecordViewsOfManyCommandsInOneTransaction(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

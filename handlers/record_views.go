@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/movietrend/trend/commands"
 	"github.com/movietrend/trend/events"
@@ -96,12 +97,20 @@ func (h *RecordViewsHandler) HandleAll(ctx context.Context, cmds []*commands.Rec
 // movies.
 func (h *RecordViewsHandler) recorded(ctx context.Context, cmd *commands.RecordViews, tracked map[int64]bool) []events.Event {
 	evs := make([]events.Event, 0, len(cmd.Views))
+	var untracked []int64
 	for _, v := range cmd.Views {
 		if !tracked[v.TMDBID] {
-			h.log.WarnContext(ctx, "view of an untracked movie dropped", "tmdb_id", v.TMDBID, "view_id", v.ViewID)
+			untracked = append(untracked, v.TMDBID)
 			continue
 		}
 		evs = append(evs, events.ViewRecorded{ViewID: v.ViewID, TMDBID: v.TMDBID, ViewedAt: v.ViewedAt.UTC()})
+	}
+	if len(untracked) > 0 {
+		// One line a command, not a view: an ingest batch of 1,000 views of
+		// a movie removed meanwhile wrote 1,000.
+		slices.Sort(untracked)
+		h.log.WarnContext(ctx, "views of untracked movies dropped", "count", len(untracked),
+			"tmdb_ids", slices.Compact(untracked), "command_id", cmd.CommandID)
 	}
 	return evs
 }
