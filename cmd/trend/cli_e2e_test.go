@@ -20,7 +20,9 @@ import (
 // TestExtraArgumentsAreRefused: a word the command line does not expect
 // is a usage error (exit status 2) before anything runs, for every role.
 // Ignored, it changed what ran: `trend dlq purge ID` purged every dead
-// letter, `trend replay check` rebuilt the projection for real.
+// letter, `trend replay check` rebuilt the projection for real. A purge
+// must say what it deletes (--id or --all): `trend dlq purge` alone purged
+// every dead letter, unseen ones included.
 func TestExtraArgumentsAreRefused(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
@@ -37,6 +39,11 @@ func TestExtraArgumentsAreRefused(t *testing.T) {
 		{"dlq", "purge", "0198f3c2-1d2e-7a4b-9c3d-5e6f7a8b9c0d"},
 		{"dlq", "--json", "purge"},
 		{"dlq", "delete"},
+		{"dlq", "purge"},
+		{"dlq", "purge", "--json"},
+		{"dlq", "purge", "--all", "--id", "0198f3c2-1d2e-7a4b-9c3d-5e6f7a8b9c0d"},
+		{"dlq", "requeue", "--id", "A", "--all"},
+		{"dlq", "list", "--all", "--id", "A"},
 		{"tmdb-fake", "--addr", "127.0.0.1:0", "extra"},
 		{"load", "extra"},
 		// Flag values that cannot be right, refused before the database
@@ -108,8 +115,9 @@ func TestTheStandInRunsBesideABadConfiguration(t *testing.T) {
 }
 
 // TestDLQPurgeWithABareIDPurgesNothing: `trend dlq purge ID` (the id
-// without --id) used to purge every dead letter; `trend dlq requeue --id A
-// B` requeued A alone. Both are refused now, and leave the letters alone.
+// without --id) and `trend dlq purge` alone used to purge every dead
+// letter; `trend dlq requeue --id A B` requeued A alone. They are refused
+// now, as are --all and --id together, and leave the letters alone.
 func TestDLQPurgeWithABareIDPurgesNothing(t *testing.T) {
 	t.Parallel()
 	s := startSystem(t, sysOptions{})
@@ -121,6 +129,10 @@ func TestDLQPurgeWithABareIDPurgesNothing(t *testing.T) {
 	for _, args := range [][]string{
 		{"dlq", "purge", "0198f3c2-1d2e-7a4b-9c3d-5e6f7a8b9c01"},
 		{"dlq", "requeue", "--id", "0198f3c2-1d2e-7a4b-9c3d-5e6f7a8b9c01", "0198f3c2-1d2e-7a4b-9c3d-5e6f7a8b9c02"},
+		{"dlq", "purge"},
+		{"dlq", "purge", "--json"},
+		{"dlq", "purge", "--all", "--id", "0198f3c2-1d2e-7a4b-9c3d-5e6f7a8b9c01"},
+		{"dlq", "requeue", "--all", "--id", "0198f3c2-1d2e-7a4b-9c3d-5e6f7a8b9c01"},
 	} {
 		_, err := s.runTrend(args...)
 		var exit *exec.ExitError
@@ -132,6 +144,10 @@ func TestDLQPurgeWithABareIDPurgesNothing(t *testing.T) {
 	// else removes them: both are still there.
 	if n, err := testenv.QueueDepth(s.amqpURL, messaging.DeadLetterTopic); err != nil || n != 2 {
 		t.Errorf("dead letters after the refused commands: got %d (%v), want 2", n, err)
+	}
+	// list takes --all too (as it lists every letter without it).
+	if out := s.mustRunTrend("dlq", "list", "--all"); !strings.HasPrefix(out, "2 dead letters in dead-letters\n") {
+		t.Errorf("trend dlq list --all: got\n%s\nwant both dead letters", out)
 	}
 }
 

@@ -220,9 +220,16 @@ func TestDLQListRequeueAndPurgeFromTheCommandLine(t *testing.T) {
 		t.Errorf("after requeueing the poisoned command: got %+v, want it dead-lettered again with a reason", again)
 	}
 
-	// purge: the queue is empty.
-	if out := s.mustRunTrend("dlq", "purge"); out != "purged 1 dead letter\n" {
-		t.Errorf("trend dlq purge: got %q, want %q", out, "purged 1 dead letter\n")
+	// purge needs --id or --all: alone it is refused (exit status 2) and
+	// deletes nothing; with --all the queue is empty.
+	if _, err := s.runTrend("dlq", "purge"); err == nil || !strings.Contains(err.Error(), "exit status 2") {
+		t.Errorf("trend dlq purge: got %v, want exit status 2 (usage)", err)
+	}
+	if n, err := testenv.QueueDepth(s.amqpURL, messaging.DeadLetterTopic); err != nil || n != 1 {
+		t.Errorf("dead letters after a bare purge: got %d (%v), want the 1 still there", n, err)
+	}
+	if out := s.mustRunTrend("dlq", "purge", "--all"); out != "purged 1 dead letter\n" {
+		t.Errorf("trend dlq purge --all: got %q, want %q", out, "purged 1 dead letter\n")
 	}
 	s.waitDeadLetters(0)
 	if got := s.dlqList(); len(got) != 0 {
@@ -281,9 +288,21 @@ func TestDeadLetterAdminEndpoints(t *testing.T) {
 	testenv.WaitFor(t, 60*time.Second, "p1 to be dead-lettered again", func() bool { return s.scrape(t, deadLettered) > before })
 	s.waitDeadLetters(2)
 
-	r = s.admin(http.MethodPost, "/api/admin/dead-letters/purge", adminToken, "")
+	// A purge must say which letters: with no body, or {}, it is refused
+	// and deletes nothing.
+	for _, body := range []string{"", `{}`} {
+		r = s.admin(http.MethodPost, "/api/admin/dead-letters/purge", adminToken, body)
+		var p struct {
+			Detail string `json:"detail"`
+		}
+		if r.status != http.StatusUnprocessableEntity || json.Unmarshal(r.body, &p) != nil || !strings.Contains(p.Detail, `{"all": true}`) {
+			t.Errorf("POST purge with body %q: got %d %s, want 422 saying to send {\"all\": true}", body, r.status, r.body)
+		}
+	}
+	s.waitDeadLetters(2)
+	r = s.admin(http.MethodPost, "/api/admin/dead-letters/purge", adminToken, `{"all": true}`)
 	if r.status != http.StatusOK || strings.TrimSpace(string(r.body)) != `{"purged":2}` {
-		t.Fatalf("POST purge: got %d %s, want 200 {\"purged\":2}", r.status, r.body)
+		t.Fatalf("POST purge all: got %d %s, want 200 {\"purged\":2}", r.status, r.body)
 	}
 	if ls := list(); len(ls) != 0 {
 		t.Errorf("GET dead-letters after the purge: got %+v, want []", ls)

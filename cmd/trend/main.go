@@ -30,7 +30,9 @@ roles:
   replay      rebuild a projection from the event log while the system serves
   status      print queue depths and consumers, outbox backlog, dead letters,
               projection lag and the last replay (--json for machines)
-  dlq         dead letters: trend dlq list|requeue|purge [--id ID,...] [--json]
+  dlq         dead letters: trend dlq list|requeue|purge [--id ID,... | --all] [--json]
+              (purge deletes for good and needs --id or --all; list and
+              requeue take every letter without either)
   tmdb-fake   a local stand-in for the TMDB API serving a catalog file
   load        send load to the API and report rate, latency and errors
               (--scenario views|ingest|reads|freshness|setup; see docs/benchmarks.md)
@@ -81,7 +83,8 @@ func run(args []string) error {
 		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 			do.Command, args = args[0], args[1:]
 		}
-		fs.Var(&do.IDs, "id", "select dead letters by id (repeatable, or comma-separated); default: all")
+		fs.Var(&do.IDs, "id", "select dead letters by id (repeatable, or comma-separated); list and requeue take every one without it or --all, purge needs one of them")
+		fs.BoolVar(&do.All, "all", false, "select every dead letter present when the command starts (purge needs it or --id; not with --id)")
 		fs.BoolVar(&do.JSON, "json", false, "print JSON (as the admin API answers)")
 	case "load":
 		lo = app.LoadFlags(fs)
@@ -105,7 +108,7 @@ func run(args []string) error {
 		}
 		return usageError{err}
 	}
-	if err := checkArgs(role, do.Command, fs.Args()); err != nil {
+	if err := checkArgs(role, do, fs.Args()); err != nil {
 		return err
 	}
 	if handlers != "" {
@@ -149,18 +152,23 @@ func run(args []string) error {
 
 // checkArgs refuses the words left after the flags: no role takes any, and
 // ignoring them changed what ran (`trend dlq purge ID` without --id purged
-// every dead letter, `trend replay check` rebuilt for real).
-func checkArgs(role, dlqCommand string, rest []string) error {
+// every dead letter, `trend replay check` rebuilt for real). For dlq it
+// also refuses a selection that cannot be right: `trend dlq purge` alone
+// (it purged every dead letter, unseen ones included) or --all with --id.
+func checkArgs(role string, do app.DLQOptions, rest []string) error {
 	if role == "dlq" {
 		switch {
-		case dlqCommand == "" && len(rest) > 0:
-			return usagef("dlq: the subcommand comes first: trend dlq %s [--id ID,...] [--json]", rest[0])
-		case dlqCommand == "":
+		case do.Command == "" && len(rest) > 0:
+			return usagef("dlq: the subcommand comes first: trend dlq %s [--id ID,... | --all] [--json]", rest[0])
+		case do.Command == "":
 			return usagef("dlq needs a subcommand: %s", strings.Join(app.DLQCommands, ", "))
-		case !slices.Contains(app.DLQCommands, dlqCommand):
-			return usagef("unknown dlq subcommand %q (known: %s)", dlqCommand, strings.Join(app.DLQCommands, ", "))
+		case !slices.Contains(app.DLQCommands, do.Command):
+			return usagef("unknown dlq subcommand %q (known: %s)", do.Command, strings.Join(app.DLQCommands, ", "))
 		case len(rest) > 0:
-			return usagef("dlq %s: unexpected argument %q: select dead letters with --id ID (repeatable, or comma-separated); nothing was done", dlqCommand, rest[0])
+			return usagef("dlq %s: unexpected argument %q: select dead letters with --id ID (repeatable, or comma-separated), or every one with --all; nothing was done", do.Command, rest[0])
+		}
+		if err := app.CheckDLQ(do); err != nil {
+			return usageError{err}
 		}
 		return nil
 	}

@@ -23,8 +23,12 @@ var DLQCommands = []string{"list", "requeue", "purge"}
 type DLQOptions struct {
 	// Command is list, requeue or purge.
 	Command string
-	// IDs selects dead letters by id; none selects every one.
+	// IDs selects dead letters by id.
 	IDs IDList
+	// All selects every dead letter present when the command starts. List
+	// and requeue select every one without IDs as well; purge, which
+	// deletes for good, needs IDs or All. IDs and All together are refused.
+	All bool
 	// JSON prints JSON (the same as the admin API answers).
 	JSON bool
 	// Out is where the result goes (default: standard output).
@@ -49,17 +53,40 @@ func (l *IDList) Set(v string) error {
 	return nil
 }
 
+// CheckDLQ refuses a selection that cannot be right, before anything runs:
+// --all with --id, or a purge that selects nothing explicitly. A bare purge
+// deleted every dead letter, letters nobody had seen included.
+func CheckDLQ(do DLQOptions) error {
+	_, err := do.selection()
+	return err
+}
+
+// selection is the dead letters do selects.
+func (do DLQOptions) selection() (dlq.Selection, error) {
+	switch {
+	case do.All && len(do.IDs) > 0:
+		return dlq.Selection{}, fmt.Errorf("dlq %s: --all and --id cannot go together: select letters with --id ID, or every one with --all; nothing was done", do.Command)
+	case len(do.IDs) > 0:
+		return dlq.ByID(do.IDs...), nil
+	case do.Command == "purge" && !do.All:
+		return dlq.Selection{}, errors.New("dlq purge deletes for good: select letters with --id ID, or every one with --all; nothing was done")
+	}
+	return dlq.All(), nil
+}
+
 // RunDLQ is the dlq role: list, requeue or purge the dead letters. It needs
 // RabbitMQ only.
 func RunDLQ(ctx context.Context, cfg config.Config, do DLQOptions, log *slog.Logger) error {
 	if do.Out == nil {
 		do.Out = os.Stdout
 	}
-	c := dlq.New(cfg.AMQPURL)
-	sel := dlq.All()
-	if len(do.IDs) > 0 {
-		sel = dlq.ByID(do.IDs...)
+	// Checked again here (the command line checks it first, as a usage
+	// error): nothing may reach Purge with a selection nobody made.
+	sel, err := do.selection()
+	if err != nil {
+		return err
 	}
+	c := dlq.New(cfg.AMQPURL)
 	switch do.Command {
 	case "list":
 		l, err := c.List(ctx, sel, dlq.MaxLimit)

@@ -9,7 +9,8 @@
 // as this package, and a stream queue would change the topology). So every
 // operation takes dead letters with basic.get and manual acknowledgement on
 // a channel of its own, and a dead letter leaves the queue only by an
-// explicit basic.ack (or queue.purge, for "purge all"):
+// explicit basic.ack of that letter (never queue.purge, which would also
+// take letters nobody has seen):
 //
 //   - Nothing is lost. A letter taken and not acknowledged stays the
 //     broker's: whatever happens to this process (a crash, a cancelled
@@ -29,7 +30,10 @@
 //     never a loss; the handlers are idempotent.
 //   - An operation takes at most the letters present when it began, so a
 //     message that is requeued, fails again and comes back is not taken a
-//     second time (no endless loop), and later arrivals are left alone.
+//     second time (no endless loop), and later arrivals are left alone:
+//     purging "all" deletes the letters there were when it began, not one
+//     that arrived meanwhile (a RecordViews command holds views the API
+//     already accepted; deleting one nobody has seen would lose them).
 //
 // While an operation runs, the letters it holds are invisible to the others:
 // a concurrent listing sees fewer, a concurrent requeue leaves them where
@@ -119,7 +123,8 @@ type Selection struct {
 	ids map[string]bool // nil: every dead letter
 }
 
-// All selects every dead letter.
+// All selects every dead letter present when the operation begins; one
+// that arrives while it runs is left alone.
 func All() Selection { return Selection{} }
 
 // ByID selects the dead letters with these ids. ByID() selects none: an
@@ -229,25 +234,24 @@ func (c *Client) Requeue(ctx context.Context, sel Selection) (RequeueResult, err
 	return res, err
 }
 
-// Purge deletes the selected dead letters and reports how many.
+// Purge deletes the selected dead letters and reports how many. All()
+// selects the letters present when the purge began, as it does for
+// Requeue: a letter that arrives while the purge runs stays, since nobody
+// has seen it.
 func (c *Client) Purge(ctx context.Context, sel Selection) (PurgeResult, error) {
-	var res PurgeResult
 	s, err := c.begin(ctx)
 	if err != nil {
-		return res, err
+		return PurgeResult{}, err
 	}
 	defer s.end()
-	if sel.IsAll() {
-		if !s.exists {
-			return res, nil
-		}
-		// One atomic operation; it also takes letters that arrived since
-		// the session began, which "delete all" means.
-		if res.Purged, err = s.ch.QueuePurge(c.queue, false); err != nil {
-			return res, fmt.Errorf("purge %s: %w", c.queue, err)
-		}
-		return res, nil
-	}
+	return s.purge(sel)
+}
+
+// purge deletes the selected letters among those present when s began, one
+// basic.ack each.
+func (s *session) purge(sel Selection) (PurgeResult, error) {
+	var res PurgeResult
+	var err error
 	res.NotFound, err = s.each(sel, func(d amqp.Delivery, l Letter) error {
 		if err := d.Ack(false); err != nil {
 			return fmt.Errorf("delete dead letter %s: %w", l.ID, err)
@@ -262,10 +266,9 @@ func (c *Client) Purge(ctx context.Context, sel Selection) (PurgeResult, error) 
 // Every letter taken and not acknowledged returns to the queue when the
 // session ends, or when the connection closes for any reason.
 type session struct {
-	conn   *amqp.Connection
-	ch     *amqp.Channel
-	queue  string
-	exists bool
+	conn  *amqp.Connection
+	ch    *amqp.Channel
+	queue string
 	// depth is the number of ready letters when the session began: the most
 	// it takes.
 	depth int
@@ -297,10 +300,10 @@ func (c *Client) begin(ctx context.Context) (*session, error) {
 	q, err := messaging.InspectQueue(s.ch, c.queue)
 	switch {
 	case err == nil:
-		s.exists, s.depth = true, q.Messages
+		s.depth = q.Messages
 	case messaging.IsNotFound(err):
 		// Nothing was ever dead-lettered here. The failed declare closed
-		// the channel; an empty session needs none.
+		// the channel; an empty session (depth 0) takes nothing on it.
 	default:
 		s.end()
 		return nil, fmt.Errorf("inspect %s: %w", c.queue, err)

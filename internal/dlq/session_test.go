@@ -62,6 +62,59 @@ func TestLettersTakenComeBackWhenTheSessionDies(t *testing.T) {
 	}
 }
 
+// TestPurgeAllLeavesALetterThatArrivedAfterItBegan: purging every letter
+// deletes the letters present when the purge began, as a requeue takes
+// them. One that arrives meanwhile (a RecordViews command nobody has seen,
+// holding views the API already accepted) stays: queue.purge deleted it
+// too. The late letter is published, and confirmed, between the start of
+// the session and the purge, so this does not depend on timing.
+func TestPurgeAllLeavesALetterThatArrivedAfterItBegan(t *testing.T) {
+	t.Parallel()
+	url := testenv.BrokerURL(t)
+	if err := (messaging.Topology{}).Declare(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	letter := func(id string) amqp.Publishing {
+		return amqp.Publishing{Headers: amqp.Table{"_watermill_message_uuid": id}, DeliveryMode: amqp.Persistent}
+	}
+	testenv.Publish(t, url, messaging.DeadLetterTopic, letter("a"), letter("b"), letter("c"))
+	testenv.WaitFor(t, 10*time.Second, "3 dead letters", func() bool {
+		n, err := testenv.QueueDepth(url, messaging.DeadLetterTopic)
+		return err == nil && n == 3
+	})
+	c := New(url)
+	s, err := c.begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.end()
+	if s.depth != 3 {
+		t.Fatalf("session began with %d letters, want 3", s.depth)
+	}
+	// Confirmed: in the queue before the purge takes anything.
+	testenv.Publish(t, url, messaging.DeadLetterTopic, letter("late"))
+
+	res, err := s.purge(All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.end()
+	if res.Purged != 3 || len(res.NotFound) != 0 {
+		t.Errorf("purge all: got %+v, want the 3 letters present when it began", res)
+	}
+	testenv.WaitFor(t, 10*time.Second, "1 dead letter", func() bool {
+		n, err := testenv.QueueDepth(url, messaging.DeadLetterTopic)
+		return err == nil && n == 1
+	})
+	l, err := c.List(t.Context(), All(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Letters) != 1 || l.Letters[0].ID != "late" {
+		t.Errorf("after the purge: got %+v, want the late letter alone", l.Letters)
+	}
+}
+
 func TestPreview(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

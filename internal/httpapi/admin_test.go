@@ -17,7 +17,9 @@ import (
 // TestAdminEmptyChunkedBodyIsNoBody: the admin commands whose body is
 // optional take an empty body sent in chunks (its length unknown until it
 // is read) as no body, as they take one of Content-Length: 0, whatever its
-// Content-Type; a chunked body that is not empty is read as usual.
+// Content-Type; a chunked body that is not empty is read as usual. A purge
+// must say which letters, so it refuses an empty chunked body as it
+// refuses no body.
 func TestAdminEmptyChunkedBodyIsNoBody(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(httpapi.New(t.Context(), newDocFakes().deps()))
@@ -29,8 +31,9 @@ func TestAdminEmptyChunkedBodyIsNoBody(t *testing.T) {
 	}{
 		{name: "requeue", path: "/api/admin/dead-letters/requeue", want: 200, wantBody: `"requeued":1,"skipped":[`},
 		{name: "requeue as JSON", path: "/api/admin/dead-letters/requeue", contentType: "application/json", want: 200, wantBody: `"requeued":1,"skipped":[`},
-		{name: "purge", path: "/api/admin/dead-letters/purge", want: 200, wantBody: `"purged":2`},
-		{name: "purge as JSON", path: "/api/admin/dead-letters/purge", contentType: "application/json", want: 200, wantBody: `"purged":2`},
+		{name: "purge", path: "/api/admin/dead-letters/purge", want: 422, wantBody: `"type":"/problems/validation"`},
+		{name: "purge as JSON", path: "/api/admin/dead-letters/purge", contentType: "application/json", want: 422, wantBody: `"type":"/problems/validation"`},
+		{name: "purge all", path: "/api/admin/dead-letters/purge", contentType: "application/json", body: `{"all":true}`, want: 200, wantBody: `"purged":2`},
 		{name: "replay", path: "/api/admin/replay", want: 202, wantBody: `"projection":"trend"`},
 		{name: "replay as JSON", path: "/api/admin/replay", contentType: "application/json", want: 202, wantBody: `"projection":"trend"`},
 		{name: "purge some", path: "/api/admin/dead-letters/purge", contentType: "application/json", body: `{"ids":["a"]}`, want: 200, wantBody: `"purged":1`},

@@ -65,7 +65,7 @@ func (s *server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) requeueDeadLetters(w http.ResponseWriter, r *http.Request) {
-	sel, ok := s.deadLetterSelection(w, r)
+	sel, ok := s.deadLetterSelection(w, r, false)
 	if !ok {
 		return
 	}
@@ -79,7 +79,7 @@ func (s *server) requeueDeadLetters(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) purgeDeadLetters(w http.ResponseWriter, r *http.Request) {
-	sel, ok := s.deadLetterSelection(w, r)
+	sel, ok := s.deadLetterSelection(w, r, true)
 	if !ok {
 		return
 	}
@@ -100,35 +100,68 @@ func (s *server) deadLettersAvailable(w http.ResponseWriter) bool {
 	return true
 }
 
-// deadLetterSelection reads the optional body {"ids": [...]}: no body or
-// no ids select every dead letter. An empty list or null is refused
-// rather than taken to mean all, or nothing: a client that built it by
-// mistake (a Go nil slice encodes as null) would otherwise requeue or
-// purge everything.
-func (s *server) deadLetterSelection(w http.ResponseWriter, r *http.Request) (dlq.Selection, bool) {
+// purgeSelectionDetail says what a purge must send.
+const purgeSelectionDetail = `a purge deletes for good: send {"ids": [...]} to purge those dead letters, or {"all": true} to purge every one in the queue when the purge begins; nothing was purged`
+
+// deadLetterSelection reads the body {"ids": [...]} or {"all": true}. An
+// empty list or null is refused rather than taken to mean all, or nothing:
+// a client that built it by mistake (a Go nil slice encodes as null) would
+// otherwise requeue or purge everything; so are ids and all together, and
+// an all that is not true.
+//
+// A requeue (mustSelect false) also takes no body, or {}, to mean every dead
+// letter, as it always has: it loses nothing. A purge (mustSelect true) must
+// say {"all": true}: with no selection it deleted every letter, ones that
+// nobody had seen included (a RecordViews command holds views the API
+// already accepted).
+func (s *server) deadLetterSelection(w http.ResponseWriter, r *http.Request, mustSelect bool) (dlq.Selection, bool) {
 	if !s.deadLettersAvailable(w) {
 		return dlq.Selection{}, false
 	}
 	if s.noBody(w, r) {
+		if mustSelect {
+			writeProblem(w, validation("", purgeSelectionDetail))
+			return dlq.Selection{}, false
+		}
 		return dlq.All(), true
 	}
-	obj, p := s.readObject(w, r, "ids")
+	obj, p := s.readObject(w, r, "ids", "all")
 	if p != nil {
 		writeProblem(w, *p)
 		return dlq.Selection{}, false
 	}
-	raw, ok := obj["ids"]
-	if !ok {
+	rawIDs, hasIDs := obj["ids"]
+	rawAll, hasAll := obj["all"]
+	switch {
+	case hasIDs && hasAll:
+		writeProblem(w, validation("", `send either "ids" or "all", not both; nothing was done`))
+		return dlq.Selection{}, false
+	case hasAll:
+		var all bool
+		if err := json.Unmarshal(rawAll, &all); err != nil || !all {
+			detail := `all must be true, to select every dead letter in the queue when the operation begins; send {"ids": [...]} to select some`
+			if !mustSelect {
+				detail += `, or no body for every one`
+			}
+			writeProblem(w, validation("all", detail))
+			return dlq.Selection{}, false
+		}
+		return dlq.All(), true
+	case !hasIDs:
+		if mustSelect {
+			writeProblem(w, validation("", purgeSelectionDetail))
+			return dlq.Selection{}, false
+		}
 		return dlq.All(), true
 	}
 	// Refused like an empty list: a Go client's nil slice encodes as null,
 	// and one that selected nothing would otherwise act on every letter.
-	if string(raw) == "null" {
-		writeProblem(w, validation("ids", "ids must not be null; leave it out to select every dead letter"))
+	if string(rawIDs) == "null" {
+		writeProblem(w, validation("ids", `ids must not be null; send {"all": true} to select every dead letter`))
 		return dlq.Selection{}, false
 	}
 	var ids []string
-	if err := json.Unmarshal(raw, &ids); err != nil {
+	if err := json.Unmarshal(rawIDs, &ids); err != nil {
 		writeProblem(w, validation("ids", "ids must be an array of dead-letter id strings"))
 		return dlq.Selection{}, false
 	}
@@ -141,7 +174,11 @@ func (s *server) deadLetterSelection(w http.ResponseWriter, r *http.Request) (dl
 
 func checkIDs(field string, ids []string) *Problem {
 	if len(ids) == 0 {
-		p := validation(field, field+" must not be empty; leave it out to select every dead letter")
+		hint := "leave it out to select every dead letter"
+		if field == "ids" {
+			hint = `send {"all": true} to select every dead letter`
+		}
+		p := validation(field, field+" must not be empty; "+hint)
 		return &p
 	}
 	for _, id := range ids {

@@ -178,29 +178,92 @@ func TestDeadLettersRequeueAndPurge(t *testing.T) {
 	if ids, rec := listIDs(t, h, ""); len(ids) != 0 || rec.Body.String() != "[]\n" {
 		t.Errorf("after requeueing all: got %s, want []", rec.Body)
 	}
-	rec = admin(h, http.MethodPost, "/api/admin/dead-letters/purge", `{}`)
+	rec = admin(h, http.MethodPost, "/api/admin/dead-letters/requeue", `{"all": true}`)
+	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"requeued":0}` {
+		t.Errorf("requeue all of none: got %d %s, want 200 {\"requeued\":0}", rec.Code, rec.Body)
+	}
+	rec = admin(h, http.MethodPost, "/api/admin/dead-letters/purge", `{"all": true}`)
 	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"purged":0}` {
 		t.Errorf("purge all of none: got %d %s, want 200 {\"purged\":0}", rec.Code, rec.Body)
 	}
 }
 
+// TestDeadLettersPurgeAll: a purge deletes for good, so it must say which
+// letters: no body, an empty one (sent chunked too), {}, {"all": false},
+// null ids and both fields at once are refused with a problem saying what
+// to send, and delete nothing. {"all": true} purges every letter.
 func TestDeadLettersPurgeAll(t *testing.T) {
 	t.Parallel()
-	h := deadLetterAPI(t, brokerWithDeadLetters(t, "c1", "c2"))
-	// null is refused, not read as every letter: a Go client's nil slice
-	// encodes as null.
-	if rec := admin(h, http.MethodPost, "/api/admin/dead-letters/purge", `{"ids": null}`); rec.Code != http.StatusUnprocessableEntity {
-		t.Fatalf("purge with ids null: got %d %s, want 422", rec.Code, rec.Body)
+	url := brokerWithDeadLetters(t, "c1", "c2")
+	h := deadLetterAPI(t, url)
+	// chunked sends an empty body without a length, as a body sent in
+	// chunks arrives.
+	chunked := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/api/admin/dead-letters/purge", strings.NewReader(""))
+		req.ContentLength = -1
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
 	}
-	if ids, _ := listIDs(t, h, ""); len(ids) != 2 {
-		t.Fatalf("after a refused purge: got %v, want both letters", ids)
+	whatToSend := []string{`{"ids": [...]}`, `{"all": true}`}
+	for _, tc := range []struct {
+		name, body string
+		chunked    bool
+		field      string
+		say        []string // what the detail must name
+	}{
+		{name: "no body", say: whatToSend},
+		{name: "an empty chunked body", chunked: true, say: whatToSend},
+		{name: "{}", body: `{}`, say: whatToSend},
+		{name: "all false", body: `{"all": false}`, field: "all", say: []string{"all must be true", `{"ids": [...]}`}},
+		// null is refused, not read as every letter: a Go client's nil
+		// slice encodes as null.
+		{name: "null ids", body: `{"ids": null}`, field: "ids", say: []string{`{"all": true}`}},
+		{name: "ids and all", body: `{"ids": ["c1"], "all": true}`, say: []string{`"ids" or "all"`}},
+	} {
+		var rec *httptest.ResponseRecorder
+		if tc.chunked {
+			rec = chunked()
+		} else {
+			rec = admin(h, http.MethodPost, "/api/admin/dead-letters/purge", tc.body)
+		}
+		p := checkProblem(t, rec, http.StatusUnprocessableEntity)
+		if p.Field != tc.field {
+			t.Errorf("purge with %s: got field %q, want %q", tc.name, p.Field, tc.field)
+		}
+		for _, want := range tc.say {
+			if !strings.Contains(p.Detail, want) {
+				t.Errorf("purge with %s: got detail %q, want it to say %s", tc.name, p.Detail, want)
+			}
+		}
+		settled(t, url, 2)
+		if ids, _ := listIDs(t, h, ""); len(ids) != 2 {
+			t.Fatalf("after a purge with %s: got %v, want both letters", tc.name, ids)
+		}
 	}
-	rec := admin(h, http.MethodPost, "/api/admin/dead-letters/purge", `{}`)
+	settled(t, url, 2)
+	rec := admin(h, http.MethodPost, "/api/admin/dead-letters/purge", `{"all": true}`)
 	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"purged":2}` {
 		t.Fatalf("purge all: got %d %s, want 200 {\"purged\":2}", rec.Code, rec.Body)
 	}
 	if ids, _ := listIDs(t, h, ""); len(ids) != 0 {
 		t.Errorf("after purging all: got %v, want none", ids)
+	}
+}
+
+// A requeue loses nothing, so it still takes no body, or {}, to mean every
+// dead letter; {"all": true} means the same.
+func TestDeadLettersRequeueAllByDefault(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{"", `{}`, `{"all": true}`} {
+		url := brokerWithDeadLetters(t, "c1", "c2")
+		rec := admin(deadLetterAPI(t, url), http.MethodPost, "/api/admin/dead-letters/requeue", body)
+		if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"requeued":2}` {
+			t.Errorf("requeue with body %q: got %d %s, want 200 {\"requeued\":2}", body, rec.Code, rec.Body)
+		}
+		settled(t, url, 0)
 	}
 }
 
@@ -223,6 +286,14 @@ func TestDeadLettersBadInput(t *testing.T) {
 		{http.MethodPost, "/api/admin/dead-letters/purge", "application/json", `{"ids": [1]}`, 422, "ids"},
 		{http.MethodPost, "/api/admin/dead-letters/requeue", "application/json", `{"ids": ["c1", ""]}`, 422, "ids"},
 		{http.MethodPost, "/api/admin/dead-letters/requeue", "application/json", `{"id": ["c1"]}`, 422, "id"},
+		{http.MethodPost, "/api/admin/dead-letters/purge", "", "", 422, ""},
+		{http.MethodPost, "/api/admin/dead-letters/purge", "application/json", `{}`, 422, ""},
+		{http.MethodPost, "/api/admin/dead-letters/purge", "application/json", `{"all": false}`, 422, "all"},
+		{http.MethodPost, "/api/admin/dead-letters/purge", "application/json", `{"all": null}`, 422, "all"},
+		{http.MethodPost, "/api/admin/dead-letters/purge", "application/json", `{"all": "true"}`, 422, "all"},
+		{http.MethodPost, "/api/admin/dead-letters/purge", "application/json", `{"ids": ["c1"], "all": true}`, 422, ""},
+		{http.MethodPost, "/api/admin/dead-letters/requeue", "application/json", `{"all": false}`, 422, "all"},
+		{http.MethodPost, "/api/admin/dead-letters/requeue", "application/json", `{"ids": ["c1"], "all": true}`, 422, ""},
 		{http.MethodPost, "/api/admin/dead-letters/requeue", "application/json", `[]`, 422, ""},
 		{http.MethodPost, "/api/admin/dead-letters/requeue", "application/json", `{"ids": [`, 400, ""},
 		{http.MethodPost, "/api/admin/dead-letters/purge", "text/plain", `{"ids": ["c1"]}`, 415, ""},
@@ -298,4 +369,5 @@ func TestDeadLettersNotInThisRole(t *testing.T) {
 	h := httpapi.New(t.Context(), d)
 	checkProblem(t, admin(h, http.MethodGet, "/api/admin/dead-letters", ""), http.StatusNotFound)
 	checkProblem(t, admin(h, http.MethodPost, "/api/admin/dead-letters/requeue", ""), http.StatusNotFound)
+	checkProblem(t, admin(h, http.MethodPost, "/api/admin/dead-letters/purge", `{"all": true}`), http.StatusNotFound)
 }

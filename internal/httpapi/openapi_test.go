@@ -1103,27 +1103,40 @@ func deadLetterCases() []apiCase {
 		{name: "dead letters empty id", method: "GET", target: list + "?id=", path: list, auth: docBearer, want: 422, req: reqInvalid},
 		{name: "dead letters broker down", method: "GET", target: list, path: list, auth: docBearer, want: 503, req: reqValid, setup: down},
 	}
-	for _, op := range []struct{ name, path string }{{"requeue", requeue}, {"purge", purge}} {
+	// What both take alike. sel is a body that selects every letter, for
+	// the cases that need one to get past the selection.
+	for _, op := range []struct{ name, path, all string }{{"requeue", requeue, ""}, {"purge", purge, `{"all":true}`}} {
 		p := op.path
 		cases = append(cases,
-			apiCase{name: op.name + " all", method: "POST", target: p, path: p, auth: docBearer, want: 200, req: reqValid},
+			apiCase{name: op.name + " all by all true", method: "POST", target: p, path: p, auth: docBearer, body: `{"all":true}`, want: 200, req: reqValid},
 			apiCase{name: op.name + " null ids", method: "POST", target: p, path: p, auth: docBearer, body: `{"ids":null}`, want: 422, req: reqInvalid},
-			apiCase{name: op.name + " all by {}", method: "POST", target: p, path: p, auth: docBearer, body: `{}`, want: 200, req: reqValid},
 			apiCase{name: op.name + " some", method: "POST", target: p, path: p, auth: docBearer, body: `{"ids":["a","missing"]}`, want: 200, req: reqValid},
 			apiCase{name: op.name + " malformed", method: "POST", target: p, path: p, auth: docBearer, body: `{"ids":[`, want: 400, req: reqInvalid},
-			apiCase{name: op.name + " no token", method: "POST", target: p, path: p, want: 401},
-			apiCase{name: op.name + " wrong token", method: "POST", target: p, path: p, auth: "Bearer nope", want: 403},
-			apiCase{name: op.name + " admin off", method: "POST", target: p, path: p, auth: docBearer, want: 404, setup: off},
-			apiCase{name: op.name + " not here", method: "POST", target: p, path: p, auth: docBearer, want: 404, setup: none},
+			apiCase{name: op.name + " no token", method: "POST", target: p, path: p, body: op.all, want: 401},
+			apiCase{name: op.name + " wrong token", method: "POST", target: p, path: p, auth: "Bearer nope", body: op.all, want: 403},
+			apiCase{name: op.name + " admin off", method: "POST", target: p, path: p, auth: docBearer, body: op.all, want: 404, setup: off},
+			apiCase{name: op.name + " not here", method: "POST", target: p, path: p, auth: docBearer, body: op.all, want: 404, setup: none},
 			apiCase{name: op.name + " too large", method: "POST", target: p, path: p, auth: docBearer, body: `{"ids":["` + strings.Repeat("a", 1<<20) + `"]}`, want: 413},
 			apiCase{name: op.name + " text", method: "POST", target: p, path: p, auth: docBearer, contentType: "text/plain", body: `a`, want: 415, req: reqInvalid},
 			apiCase{name: op.name + " empty ids", method: "POST", target: p, path: p, auth: docBearer, body: `{"ids":[]}`, want: 422, req: reqInvalid},
 			apiCase{name: op.name + " empty id", method: "POST", target: p, path: p, auth: docBearer, body: `{"ids":[""]}`, want: 422, req: reqInvalid},
 			apiCase{name: op.name + " id not a string", method: "POST", target: p, path: p, auth: docBearer, body: `{"ids":[1]}`, want: 422, req: reqInvalid},
-			apiCase{name: op.name + " unknown field", method: "POST", target: p, path: p, auth: docBearer, body: `{"all":true}`, want: 422, req: reqInvalid},
-			apiCase{name: op.name + " broker down", method: "POST", target: p, path: p, auth: docBearer, want: 503, req: reqValid, setup: down},
+			apiCase{name: op.name + " unknown field", method: "POST", target: p, path: p, auth: docBearer, body: `{"every":true}`, want: 422, req: reqInvalid},
+			apiCase{name: op.name + " all false", method: "POST", target: p, path: p, auth: docBearer, body: `{"all":false}`, want: 422, req: reqInvalid},
+			apiCase{name: op.name + " all null", method: "POST", target: p, path: p, auth: docBearer, body: `{"all":null}`, want: 422, req: reqInvalid},
+			apiCase{name: op.name + " all not a boolean", method: "POST", target: p, path: p, auth: docBearer, body: `{"all":"true"}`, want: 422, req: reqInvalid},
+			apiCase{name: op.name + " ids and all", method: "POST", target: p, path: p, auth: docBearer, body: `{"ids":["a"],"all":true}`, want: 422, req: reqInvalid},
+			apiCase{name: op.name + " broker down", method: "POST", target: p, path: p, auth: docBearer, body: op.all, want: 503, req: reqValid, setup: down},
 		)
 	}
+	// A requeue loses nothing: no body, or {}, still selects every letter.
+	// A purge deletes for good: it must say which letters.
+	cases = append(cases,
+		apiCase{name: "requeue all", method: "POST", target: requeue, path: requeue, auth: docBearer, want: 200, req: reqValid},
+		apiCase{name: "requeue all by {}", method: "POST", target: requeue, path: requeue, auth: docBearer, body: `{}`, want: 200, req: reqValid},
+		apiCase{name: "purge no body", method: "POST", target: purge, path: purge, auth: docBearer, want: 422, req: reqInvalid},
+		apiCase{name: "purge {}", method: "POST", target: purge, path: purge, auth: docBearer, body: `{}`, want: 422, req: reqInvalid},
+	)
 	return cases
 }
 
