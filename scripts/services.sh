@@ -3,6 +3,8 @@
 #   - PostgreSQL on localhost:5432, role trend/trend (LOGIN CREATEDB), database trend owned by it
 #   - RabbitMQ on localhost:5672 (guest/guest), management API on http://localhost:15672
 # Idempotent; when everything already runs it only probes (well under 2 s).
+# A role or user that exists with another password is left as it is, and the
+# script stops saying how to proceed, unless SERVICES_RESET_CREDENTIALS=1.
 # Installs missing packages with apt-get when run as root on Debian/Ubuntu.
 # Services are started by hand (no systemd needed).
 set -euo pipefail
@@ -127,6 +129,9 @@ pg_admin_psql() {
 	fi
 }
 
+# An existing role keeps its password unless SERVICES_RESET_CREDENTIALS=1:
+# someone may have changed it on purpose, and a `make run` must not undo that.
+if [ "${SERVICES_RESET_CREDENTIALS:-0}" = 1 ]; then PG_KEEP_PASSWORD=""; else PG_KEEP_PASSWORD="--"; fi
 PG_SETUP_SQL=$(
 	cat <<SQL
 DO \$\$
@@ -134,7 +139,8 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE') THEN
     CREATE ROLE $PG_ROLE LOGIN CREATEDB PASSWORD '$PG_PASSWORD';
   ELSE
-    ALTER ROLE $PG_ROLE LOGIN CREATEDB PASSWORD '$PG_PASSWORD';
+    ALTER ROLE $PG_ROLE LOGIN CREATEDB;
+    $PG_KEEP_PASSWORD ALTER ROLE $PG_ROLE PASSWORD '$PG_PASSWORD';
   END IF;
 END
 \$\$;
@@ -169,7 +175,9 @@ ensure_postgres() {
 		fi
 		pg_project_ok || die "role '$PG_ROLE' and database '$PG_DB' were set up, but password login still fails:" \
 			"$PG_LAST_ERR" \
-			"Make pg_hba.conf allow password auth from localhost, e.g. 'host all all 127.0.0.1/32 scram-sha-256' and 'host all all ::1/128 scram-sha-256', then reload PostgreSQL."
+			"If the role's password was changed, it is kept: re-run with SERVICES_RESET_CREDENTIALS=1 to set it back to '$PG_PASSWORD'," \
+			"or give trend your own DATABASE_URL (make services and make test need $PG_ROLE/$PG_PASSWORD)." \
+			"Otherwise make pg_hba.conf allow password auth from localhost, e.g. 'host all all 127.0.0.1/32 scram-sha-256' and 'host all all ::1/128 scram-sha-256', then reload PostgreSQL."
 		did="$did, role/database created/updated"
 	fi
 	echo "PostgreSQL: $did on localhost:$PG_PORT (role $PG_ROLE, database $PG_DB)"
@@ -285,6 +293,11 @@ ensure_rabbitmq() {
 		code=$(rmq_api_code)
 		[ "$code" = 200 ] && break
 		if [ "$code" = 401 ] || [ "$code" = 403 ]; then
+			# Changed on purpose, perhaps: kept unless asked.
+			[ "${SERVICES_RESET_CREDENTIALS:-0}" = 1 ] || die "RabbitMQ refuses $RMQ_USER/$RMQ_PASS as an administrator of its management API (HTTP $code)," \
+				"which make services and make test need (the tests create virtual hosts). The user is not changed unless asked:" \
+				"re-run with SERVICES_RESET_CREDENTIALS=1 to set $RMQ_USER/$RMQ_PASS back, as administrator of /," \
+				"or do it yourself: rabbitmqctl change_password $RMQ_USER $RMQ_PASS; rabbitmqctl set_user_tags $RMQ_USER administrator; rabbitmqctl set_permissions -p / $RMQ_USER '.*' '.*' '.*'"
 			rmq_guest_fix
 			notes="$notes, $RMQ_USER reset to administrator"
 			code=$(rmq_api_code)
