@@ -10,9 +10,10 @@ import (
 
 // watchPipeline makes /metrics report the pipeline's state (outbox
 // backlog, relay and projection lag, dead letters, replay progress), read
-// from PostgreSQL and RabbitMQ at scrape time.
-func (b *base) watchPipeline() {
-	collector := pipeline.NewCollector(b.pool, b.cfg.AMQPURL, Topology)
+// from PostgreSQL and RabbitMQ at scrape time through collector, the one
+// GET /api/pipeline reads: a scrape during dashboards' polls costs no
+// snapshot of its own.
+func (b *base) watchPipeline(collector *pipeline.Collector) {
 	replays := replay.New(b.pool, b.log)
 	b.metrics.WatchPipeline(func(ctx context.Context) (metrics.State, error) {
 		st, err := collector.Stats(ctx)

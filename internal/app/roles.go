@@ -137,6 +137,7 @@ func (b *base) runAPI(ctx context.Context) error {
 	// projection's head. Live streams end at the signal (Draining).
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	view := b.pipelineView()
 	handler := httpapi.New(hctx, httpapi.Deps{
 		Draining:      ctx.Done(),
 		Commands:      in,
@@ -154,12 +155,12 @@ func (b *base) runAPI(ctx context.Context) error {
 			{Name: "postgres", Run: pgCheck(b.pool)},
 			{Name: "rabbitmq", Run: amqpCheck(b.cfg.AMQPURL)},
 		},
-		Pipeline:              b.pipelineView(),
+		Pipeline:              view,
 		Dashboard:             web.Handler(),
 		RabbitMQManagementURL: b.cfg.RabbitMQManagementURL,
 		Logger:                b.log,
 	})
-	b.watchPipeline()
+	b.watchPipeline(view)
 	if !web.Built() {
 		b.log.Warn("the dashboard is not built into this binary: run `make dashboard`, then rebuild; the API works without it")
 	}

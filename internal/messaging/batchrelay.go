@@ -485,11 +485,15 @@ const (
 
 // Backlog is a query of the outbox rows the relay has not forwarded (all
 // of them before its first session made its offset row), with their
-// created_at; its parameter $1 is RelayConsumerGroup.
+// created_at; its parameter $1 is RelayConsumerGroup. The offset is read
+// first, as constants, so that the outbox's primary key finds the rows
+// past it: a join with an OR (no offset row yet) read the whole outbox,
+// forwarded rows kept for OUTBOX_RETENTION included (78 ms for 300,000
+// rows here, at every dashboard poll and /metrics scrape; 0.2 ms now).
 const Backlog = `SELECT m.created_at FROM watermill_outbox m
-	LEFT JOIN watermill_offsets_outbox o ON o.consumer_group = $1
-	WHERE o.consumer_group IS NULL
-	   OR (m.transaction_id, m."offset") > (o.last_processed_transaction_id, o.offset_acked)`
+	WHERE (m.transaction_id, m."offset") > (
+		coalesce((SELECT o.last_processed_transaction_id FROM watermill_offsets_outbox o WHERE o.consumer_group = $1), '0'::xid8),
+		coalesce((SELECT o.offset_acked FROM watermill_offsets_outbox o WHERE o.consumer_group = $1), -1))`
 
 // warnIfHeldBack warns when rows wait behind the relay's offset that it
 // does not see, and names the transaction that holds them back: of those
