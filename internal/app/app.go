@@ -171,7 +171,17 @@ func amqpCheck(url string) func(ctx context.Context) error {
 		if err != nil {
 			return errors.New("RabbitMQ is unreachable")
 		}
-		return conn.Close()
+		// Bounded too: Close waits for the broker's answer, and a broker
+		// that stalls after the handshake held it until the heartbeat
+		// gave up (about 30 s).
+		deadline, ok := ctx.Deadline()
+		if !ok {
+			deadline = time.Now().Add(messaging.DialTimeout)
+		}
+		if err := conn.CloseDeadline(deadline); err != nil {
+			return errors.New("RabbitMQ accepted the connection but did not close it in time")
+		}
+		return nil
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1065,6 +1066,65 @@ func TestHealth(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Readiness checks run at once, each within its own time: a PostgreSQL
+// check that takes all of it no longer makes the RabbitMQ check fail (they
+// shared one deadline, one after the other, and /readyz blamed both).
+func TestReadinessChecksDoNotShareADeadline(t *testing.T) {
+	t.Parallel()
+	d := newFakes().deps()
+	d.Checks = []httpapi.Check{
+		{Name: "postgres", Run: func(ctx context.Context) error { <-ctx.Done(); return errors.New("no answer") }},
+		{Name: "rabbitmq", Run: func(ctx context.Context) error { return ctx.Err() }},
+	}
+	rec := serve(httpapi.New(t.Context(), d), http.MethodGet, "/readyz", "", nil)
+	var body map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != 503 || !strings.HasPrefix(body["postgres"], "unavailable") || body["rabbitmq"] != "ok" {
+		t.Errorf("got %d %v, want 503 naming postgres alone", rec.Code, body)
+	}
+}
+
+// One round of checks answers the calls that come while it runs and for a
+// second after: each round opens a RabbitMQ connection, and the path is
+// public.
+func TestReadinessRoundsAreShared(t *testing.T) {
+	t.Parallel()
+	var runs atomic.Int64
+	release := make(chan struct{})
+	d := newFakes().deps()
+	d.Checks = []httpapi.Check{{Name: "rabbitmq", Run: func(ctx context.Context) error {
+		runs.Add(1)
+		<-release
+		return nil
+	}}}
+	h := httpapi.New(t.Context(), d)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if rec := serve(h, http.MethodGet, "/readyz", "", nil); rec.Code != 200 {
+				t.Errorf("a call during the round: %d", rec.Code)
+			}
+		})
+	}
+	for runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the other calls join the round
+	close(release)
+	wg.Wait()
+	serve(h, http.MethodGet, "/readyz", "", nil) // just after: the same round
+	if n := runs.Load(); n != 1 {
+		t.Errorf("11 calls within a second ran %d rounds, want 1", n)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	serve(h, http.MethodGet, "/readyz", "", nil)
+	if n := runs.Load(); n != 2 {
+		t.Errorf("a call more than a second later: %d rounds in all, want 2", n)
 	}
 }
 

@@ -111,6 +111,7 @@ type server struct {
 	Deps
 	stream *hub
 	pages  *pageCache
+	ready  *readiness
 	// ctx lives as long as the API: background work (replays) runs in it.
 	ctx context.Context
 }
@@ -138,7 +139,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.Logger), pages: newPageCache(ctx, d.Queries.Head), ctx: ctx}
+	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.Logger), pages: newPageCache(ctx, d.Queries.Head), ready: &readiness{checks: d.Checks}, ctx: ctx}
 	go s.stream.run(ctx)
 
 	r := chi.NewRouter()
@@ -360,25 +361,6 @@ func validRequestID(id string) bool {
 
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	result, ok := map[string]string{}, true
-	for _, c := range s.Checks {
-		if err := c.Run(ctx); err != nil {
-			result[c.Name], ok = "unavailable: "+err.Error(), false
-		} else {
-			result[c.Name] = "ok"
-		}
-	}
-	if !ok {
-		w.Header().Set("Retry-After", "2")
-		writeJSON(w, http.StatusServiceUnavailable, result)
-		return
-	}
-	writeJSON(w, http.StatusOK, result)
 }
 
 // pipelineView is the pipeline's state with where to look further.
