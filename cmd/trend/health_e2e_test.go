@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -46,6 +47,16 @@ func TestRelayAndWorkerServeLiveness(t *testing.T) {
 		})
 		if body != "{\"status\":\"ok\"}\n" {
 			t.Errorf("%s /healthz: got body %q, want {\"status\":\"ok\"}", args[0], body)
+		}
+		// Its metrics too: the process has no other HTTP address.
+		if resp, err := http.Get("http://" + addr + "/metrics"); err != nil {
+			t.Errorf("%s /metrics on HEALTH_ADDR: %v", args[0], err)
+		} else {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "\ntrend_relay_messages_total ") || !strings.Contains(string(b), "\ntrend_tmdb_circuit_open ") {
+				t.Errorf("%s /metrics on HEALTH_ADDR: got %d, want 200 with the process's instruments:\n%.300s", args[0], resp.StatusCode, b)
+			}
 		}
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {

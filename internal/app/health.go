@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -72,9 +73,16 @@ func exitWhenStale(ctx context.Context, m *liveness.Monitor, d, check time.Durat
 func healthRole(role string) bool { return role == "relay" || role == "worker" || role == "all" }
 
 // serveHealth serves the liveness of the role's loops on HEALTH_ADDR
-// (GET /healthz) until ctx ends.
+// (GET /healthz) until ctx ends, and the process's metrics (GET
+// /metrics): a relay or worker of its own has no other HTTP address, and
+// its counters (messages handled, relayed, TMDB calls) are counted only in
+// it.
 func (b *base) serveHealth(ctx context.Context) error {
-	return b.serveSide(ctx, "HEALTH_ADDR", b.cfg.HealthAddr, "liveness check", b.health)
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", b.health)
+	mux.Handle("GET /metrics", b.metrics.Handler())
+	mux.Handle("/", b.health) // its own 404s and 405s
+	return b.serveSide(ctx, "HEALTH_ADDR", b.cfg.HealthAddr, "liveness check", mux)
 }
 
 // heartbeat registers a heartbeat named name and returns its Beat, or nil
