@@ -648,9 +648,35 @@ type Status struct {
 // Latest returns the newest replay of the projection named name, or state
 // "idle" if there was none.
 func (r *Replayer) Latest(ctx context.Context, name string) (Status, error) {
+	s, err := r.latest(ctx, name, "")
+	if err != nil || s.State != "running" {
+		return s, err
+	}
+	// A replay whose process died (SIGKILL, the OOM killer, a lost
+	// connection) left its row running until the next replay began, and
+	// the gauge, `trend status` and the dashboard said so. Its lock went
+	// with the process. A replay that ends frees its lock in the statement
+	// that records the end, before that commits, so the row is read again
+	// FOR SHARE, which waits for that commit.
+	var held bool
+	if err := r.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND objsubid = 1 AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid)`,
+		lockKey(name)).Scan(&held); err != nil || held {
+		return s, err
+	}
+	if s, err = r.latest(ctx, name, " FOR SHARE"); err != nil || s.State != "running" {
+		return s, err
+	}
+	interrupted := "interrupted: the process running it ended"
+	s.State, s.Error, s.LeftSeconds = "failed", &interrupted, 0
+	return s, nil
+}
+
+func (r *Replayer) latest(ctx context.Context, name, lock string) (Status, error) {
 	s := Status{Projection: name, State: "idle"}
 	err := r.pool.QueryRow(ctx, `SELECT id, mode, state, done, total, rate, differences, error, started_at, finished_at
-		FROM projection_replays WHERE projection = $1 ORDER BY id DESC LIMIT 1`, name).
+		FROM projection_replays WHERE projection = $1 ORDER BY id DESC LIMIT 1`+lock, name).
 		Scan(&s.ID, &s.Mode, &s.State, &s.Done, &s.Total, &s.Rate, &s.Differences, &s.Error, &s.StartedAt, &s.FinishedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -525,5 +526,25 @@ func wantListedCounted(t *testing.T, w *world) {
 	}
 	if kept != counted || counted == 0 {
 		t.Errorf("the kept count of listed movies is %d, the live table lists %d (want equal, not 0)", kept, counted)
+	}
+}
+
+// A replay whose process died without recording its end (SIGKILL, the OOM
+// killer) is reported failed, interrupted, not running until the next
+// replay begins: its lock went with its process. (TestOneReplayAtATime
+// reads a live one as running.)
+func TestAReplayWhoseProcessDiedIsNotRunning(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	if _, err := w.pool.Exec(ctx, `INSERT INTO projection_replays (projection, mode, state, done, total, rate) VALUES ('trend', 'rebuild', 'running', 10, 100, 5)`); err != nil {
+		t.Fatal(err)
+	}
+	st, err := replay.New(w.pool, quiet).Latest(ctx, "trend")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != "failed" || st.Error == nil || !strings.Contains(*st.Error, "interrupted") || st.LeftSeconds != 0 {
+		t.Errorf("a replay row left running by a dead process: got %+v, want failed, interrupted", st)
 	}
 }
