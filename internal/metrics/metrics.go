@@ -314,8 +314,15 @@ func (c *pipelineCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// collectTimeout bounds a scrape's wait for the pipeline's state: longer
+// than the snapshot's RabbitMQ part may take (3 s), so that a broker that
+// stalls costs the queue figures alone, not every gauge, PostgreSQL's
+// included (the scrape gave up at 3 s, just as the snapshot did); under
+// Prometheus's default scrape timeout of 10 s.
+const collectTimeout = 8 * time.Second
+
 func (c *pipelineCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
 	defer cancel()
 	s, err := c.f(ctx)
 	if err != nil {

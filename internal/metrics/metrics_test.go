@@ -1,10 +1,14 @@
 package metrics
 
 import (
+	"context"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -131,4 +135,34 @@ func TestHTTPMeasuresAPanicAs500(t *testing.T) {
 	if n != 1 {
 		t.Errorf("requests measured as 500: %d, want 1", n)
 	}
+}
+
+// A pipeline snapshot slowed by RabbitMQ (its part may take 3 s before it
+// gives up on the queues) still yields the gauges it read from
+// PostgreSQL: the scrape waited 3 s in all, and reported none of them.
+func TestASlowSnapshotStillReportsTheGauges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := New()
+		m.WatchPipeline(func(ctx context.Context) (State, error) {
+			select {
+			case <-time.After(4 * time.Second):
+				return State{OutboxBacklog: 7, DeadLetters: -1}, nil
+			case <-ctx.Done():
+				return State{}, ctx.Err()
+			}
+		}, slog.New(slog.DiscardHandler))
+		mfs, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "trend_outbox_backlog" {
+				if v := mf.GetMetric()[0].GetGauge().GetValue(); v != 7 {
+					t.Errorf("trend_outbox_backlog %v, want 7", v)
+				}
+				return
+			}
+		}
+		t.Error("no trend_outbox_backlog after a 4 s snapshot")
+	})
 }
