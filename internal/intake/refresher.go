@@ -49,6 +49,8 @@ type RefresherConfig struct {
 	Every   time.Duration
 	PerTick int
 	Now     func() time.Time
+	// TickTimeout bounds one tick of Run (default 30s).
+	TickTimeout time.Duration
 	// OnRound, if set, is called after every tick, successful or not (a
 	// liveness heartbeat of the worker process).
 	OnRound func()
@@ -74,6 +76,9 @@ func NewRefresher(pool *pgxpool.Pool, log *slog.Logger, cfg RefresherConfig) (*R
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.TickTimeout <= 0 {
+		cfg.TickTimeout = 30 * time.Second
+	}
 	return &Refresher{pool: pool, wlog: watermill.NewSlogLogger(log), log: log, cfg: cfg}, nil
 }
 
@@ -87,7 +92,14 @@ func (r *Refresher) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		if n, err := r.Tick(ctx); err != nil {
+		// Bounded: a PostgreSQL that stops answering without closing the
+		// connection held a tick until TCP gave up (some 15 minutes), with
+		// no round, so the worker's liveness check restarted it; a bounded
+		// tick fails, is logged, and the next one tries again.
+		tctx, cancel := context.WithTimeout(ctx, r.cfg.TickTimeout)
+		n, err := r.Tick(tctx)
+		cancel()
+		if err != nil {
 			r.log.Warn("stale-facts refresh", "error", err)
 		} else if n > 0 {
 			r.log.Info("asked TMDB for fresh facts of stale movies", "movies", n)

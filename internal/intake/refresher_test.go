@@ -192,3 +192,34 @@ func TestRefresherAsksAgainAtGrowingIntervals(t *testing.T) {
 		})
 	}
 }
+
+// A PostgreSQL that accepts connections and never answers does not hold a
+// tick for good: each ends at its TickTimeout, and the loop goes on
+// beating (a stuck one stops, and the worker's liveness check restarts
+// the process).
+func TestRefresherTicksEndWhenPostgreSQLStopsAnswering(t *testing.T) {
+	t.Parallel()
+	pool, err := pgxpool.New(t.Context(), "postgres://trend:trend@"+testenv.SilentServer(t)+"/trend?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	rounds := make(chan struct{}, 100)
+	r, err := intake.NewRefresher(pool, slog.New(slog.DiscardHandler), intake.RefresherConfig{
+		Every: 10 * time.Millisecond, TickTimeout: 100 * time.Millisecond,
+		OnRound: func() { rounds <- struct{}{} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = r.Run(ctx) }()
+	for i := range 3 {
+		select {
+		case <-rounds:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d did not come within 10 s: a tick waits on the silent server", i+1)
+		}
+	}
+}

@@ -124,14 +124,30 @@ func (r *BatchRelay) Run(ctx context.Context) error {
 	return nil
 }
 
+// roundContext is ctx bounded by RoundTimeout, when set: the bound of
+// the relay's own database work outside a round (the offset row, a
+// prune) as of a round's.
+func (r *BatchRelay) roundContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.RoundTimeout > 0 {
+		return context.WithTimeout(ctx, r.RoundTimeout)
+	}
+	return context.WithCancel(ctx)
+}
+
 // session forwards over one broker connection until an error.
 func (r *BatchRelay) session(ctx context.Context) error {
 	// The offset row, made by the first relay ever to run on the
 	// database. Made in every session, so that one that failed (the
 	// database down when the relay started) is made once it is back:
 	// without the row, no batch could move the offset.
-	if _, err := r.pool.Exec(ctx, `INSERT INTO watermill_offsets_outbox (consumer_group, offset_acked, last_processed_transaction_id)
-		VALUES ($1, 0, '0') ON CONFLICT DO NOTHING`, RelayConsumerGroup); err != nil {
+	// Bounded as a round is: a PostgreSQL that stops answering without
+	// closing the connection held it until TCP gave up (some 15 minutes),
+	// with no heartbeat meanwhile.
+	octx, cancel := r.roundContext(ctx)
+	_, err := r.pool.Exec(octx, `INSERT INTO watermill_offsets_outbox (consumer_group, offset_acked, last_processed_transaction_id)
+		VALUES ($1, 0, '0') ON CONFLICT DO NOTHING`, RelayConsumerGroup)
+	cancel()
+	if err != nil {
 		return fmt.Errorf("prepare the offset row: %w", err)
 	}
 	conn, err := Dial(ctx, r.amqpURL, "trend relay", DialTimeout)
@@ -197,7 +213,10 @@ func (r *BatchRelay) session(ctx context.Context) error {
 		}
 		if r.Retention > 0 && time.Since(pruned) >= r.PruneEvery {
 			pruned = time.Now()
-			if deleted, err := r.Prune(ctx); err != nil && ctx.Err() == nil {
+			pctx, cancel := r.roundContext(ctx)
+			deleted, err := r.Prune(pctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
 				r.log.Warn("relay: prune the outbox", "error", err)
 			} else if deleted > 0 {
 				r.log.Debug("relay: pruned the outbox", "rows", deleted)

@@ -649,3 +649,29 @@ func TestRelayStopsWithinItsGraceWhenRabbitMQStopsAnswering(t *testing.T) {
 		t.Error("the relay did not say that its batch will be sent again")
 	}
 }
+
+// A PostgreSQL that accepts connections and never answers does not hold a
+// session's start (the offset row) for good: it ends at RoundTimeout,
+// the relay tries again, and each try is a round (its heartbeat).
+func TestRelaySessionsEndWhenPostgreSQLStopsAnswering(t *testing.T) {
+	t.Parallel()
+	pool, err := pgxpool.New(t.Context(), "postgres://trend:trend@"+testenv.SilentServer(t)+"/trend?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	relay := messaging.NewBatchRelay(pool, "amqp://guest:guest@127.0.0.1:1/", slog.New(slog.DiscardHandler))
+	relay.RoundTimeout = 100 * time.Millisecond
+	rounds := make(chan struct{}, 100)
+	relay.OnRound = func() { rounds <- struct{}{} }
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = relay.Run(ctx) }()
+	for i := range 3 {
+		select {
+		case <-rounds:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d did not come within 10 s: the session waits on the silent server", i+1)
+		}
+	}
+}
