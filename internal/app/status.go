@@ -82,7 +82,7 @@ func writeStatus(out io.Writer, rep statusReport) error {
 	}
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "outbox backlog\t%d messages not yet forwarded to RabbitMQ\n", rep.OutboxBacklog)
+	fmt.Fprintf(tw, "outbox backlog\t%s\n", backlogLine(rep.Stats))
 	fmt.Fprintf(tw, "dead letters\t%s\n", deadLetterLine(rep.DeadLetters))
 	fmt.Fprintf(tw, "event log\tnewest event at position %d\n", rep.LogHead)
 	fmt.Fprintf(tw, "projection lag\t%s\n", lagLine(rep.Stats))
@@ -109,6 +109,16 @@ func writeQueues(out io.Writer, st pipeline.Stats) error {
 		return err
 	}
 	return nil
+}
+
+// backlogLine says how many outbox messages wait for the relay, and how
+// long the oldest has: the figure to watch the relay's progress by.
+func backlogLine(s pipeline.Stats) string {
+	if s.OutboxBacklog == 0 {
+		return "0 messages not yet forwarded to RabbitMQ"
+	}
+	return fmt.Sprintf("%d messages not yet forwarded to RabbitMQ, the oldest waiting %s", s.OutboxBacklog,
+		time.Duration(s.RelayLagSeconds*float64(time.Second)).Round(100*time.Millisecond))
 }
 
 func deadLetterLine(n int) string {

@@ -1,0 +1,32 @@
+package app
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/movietrend/trend/internal/pipeline"
+)
+
+// The text report says how long the oldest outbox message has waited for
+// the relay, the figure to watch its progress by (the README points
+// operators at trend status for it).
+func TestStatusSaysHowLongTheRelayIsBehind(t *testing.T) {
+	for _, c := range []struct {
+		stats pipeline.Stats
+		want  string
+	}{
+		{pipeline.Stats{OutboxBacklog: 0}, "outbox backlog  0 messages not yet forwarded to RabbitMQ\n"},
+		{pipeline.Stats{OutboxBacklog: 12, RelayLagSeconds: 3.44}, "outbox backlog  12 messages not yet forwarded to RabbitMQ, the oldest waiting 3.4s\n"},
+	} {
+		var out bytes.Buffer
+		c.stats.At = time.Date(2026, 11, 28, 4, 0, 0, 0, time.UTC)
+		if err := writeStatus(&out, statusReport{Stats: c.stats}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), c.want) {
+			t.Errorf("got:\n%s\nwant a line %q", out.String(), c.want)
+		}
+	}
+}
