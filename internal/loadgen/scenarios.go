@@ -1,10 +1,12 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -227,6 +229,13 @@ type Freshness struct {
 	// movie that counts it: an upper bound, by up to one poll interval
 	// and one read's latency.
 	Latency Latency `json:"latency"`
+	// PerView is the same samples, each weighted by the time its probe
+	// spent on it (from sending the view to seeing it). A probe sends its
+	// next view only once the last is visible, so a slow spell yields
+	// fewer samples than a fast one of the same length, and Latency's
+	// quantiles under-represent it; weighted, they estimate the latency of
+	// a view sent at any moment of the load. Its Count is the samples'.
+	PerView Latency `json:"latency_per_view"`
 }
 
 // Freshness sends views of ids at cfg.Rate (cfg.Rate must be set) and
@@ -255,7 +264,7 @@ func (a *API) Freshness(ctx context.Context, cfg Config, ids []int64, fo Freshne
 	wg.Wait()
 	s := res.Summary(a.summary("freshness", cfg, len(load)))
 	s.Freshness = &Freshness{Probes: fo.Probes, PollIntervalMS: ms(fo.PollInterval),
-		Missing: p.missing.Load(), ProbeErrors: p.errors.Load(), Latency: p.hist.Summary()}
+		Missing: p.missing.Load(), ProbeErrors: p.errors.Load(), Latency: p.hist.Summary(), PerView: weightedLatency(p.samples)}
 	return s, err
 }
 
@@ -268,6 +277,37 @@ type prober struct {
 	errors  atomic.Int64
 	stop    chan struct{}
 	stopped atomic.Int64 // when the load ended, in Unix nanoseconds
+
+	mu      sync.Mutex
+	samples []weighted // for PerView
+}
+
+// weighted is a latency and the time it stands for.
+type weighted struct{ latency, weight time.Duration }
+
+// weightedLatency is the quantiles of samples, each counted in proportion
+// to its weight.
+func weightedLatency(samples []weighted) Latency {
+	if len(samples) == 0 {
+		return Latency{}
+	}
+	sorted := slices.SortedFunc(slices.Values(samples), func(a, b weighted) int { return cmp.Compare(a.latency, b.latency) })
+	var total, sum float64
+	for _, s := range sorted {
+		total += float64(s.weight)
+		sum += float64(s.latency) * float64(s.weight)
+	}
+	quantile := func(q float64) time.Duration {
+		var cum float64
+		for _, s := range sorted {
+			if cum += float64(s.weight); cum >= q*total {
+				return s.latency
+			}
+		}
+		return sorted[len(sorted)-1].latency
+	}
+	return Latency{Count: int64(len(sorted)), Mean: ms(time.Duration(sum / total)),
+		P50: ms(quantile(0.50)), P90: ms(quantile(0.90)), P99: ms(quantile(0.99)), Max: ms(sorted[len(sorted)-1].latency)}
 }
 
 func (p *prober) stopAt(t time.Time) {
@@ -292,6 +332,7 @@ func (p *prober) run(ctx context.Context, id int64) {
 			return
 		default:
 		}
+		sent := time.Now()
 		status, err := p.api.View(ctx, id)
 		if err != nil || status != http.StatusAccepted {
 			// The view may have been recorded all the same (an answer lost
@@ -306,7 +347,11 @@ func (p *prober) run(ctx context.Context, id int64) {
 			p.missing.Add(1)
 			return
 		}
-		p.hist.Record(time.Since(accepted))
+		latency := time.Since(accepted)
+		p.hist.Record(latency)
+		p.mu.Lock()
+		p.samples = append(p.samples, weighted{latency: latency, weight: time.Since(sent)})
+		p.mu.Unlock()
 		count = seen
 	}
 }

@@ -131,6 +131,9 @@ func TestFreshnessTimesProbeViewsExactly(t *testing.T) {
 	if l := fr.Latency; l.P90 < l.P50 || l.P99 < l.P90 || l.Max < l.P99 || l.Mean < ms(delay) {
 		t.Errorf("freshness summary inconsistent: %+v (every sample is at least %v)", l, delay)
 	}
+	if l := fr.PerView; l.Count != fr.Latency.Count || l.P50 < ms(delay) || l.P90 < l.P50 || l.P99 < l.P90 || l.Max < l.P99 {
+		t.Errorf("per-view latency %+v: want the same %d samples, each at least %v", l, fr.Latency.Count, delay)
+	}
 	// The probe movies got their probe views only.
 	for _, id := range movies[20:] {
 		acc, _ := f.counts(id)

@@ -102,6 +102,7 @@ func (s Summary) WriteText(w io.Writer) error {
 	}
 	if f := s.Freshness; f != nil {
 		line("freshness", "%s", f.Latency)
+		line("", "per view (each sample weighted by its probe's time on it): %s", f.PerView)
 		line("", "%d probe movies polled every %.0fms; %d views never seen", f.Probes, f.PollIntervalMS, f.Missing)
 	}
 	return tw.Flush()
