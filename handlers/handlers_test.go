@@ -83,6 +83,28 @@ func (f fixture) log() []events.Envelope {
 	return evs
 }
 
+// logged returns the events of type typ in the log, in order.
+func (f fixture) logged(typ string) []events.Envelope {
+	f.t.Helper()
+	var out []events.Envelope
+	for _, e := range f.log() {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// registerMovieHandler is the RegisterMovie handler over f's store.
+func (f fixture) registerMovieHandler() *handlers.RegisterMovieHandler {
+	f.t.Helper()
+	h, err := handlers.NewRegisterMovieHandler(f.store)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return h
+}
+
 func (f fixture) registerRow(id int64) {
 	f.t.Helper()
 	err := f.store.Once(f.t.Context(), "setup", uuid.New(), "", func(ctx context.Context, tx *eventlog.Tx) error {
@@ -368,10 +390,7 @@ func TestARegistrationRemovedBeforeItIsHandledIsNotLogged(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
-	h, err := handlers.NewRegisterMovieHandler(f.store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := f.registerMovieHandler()
 	f.registerRow(1)
 	f.registerRow(2)
 	if _, err := registry.SetStatus(ctx, f.pool, 2, registry.StatusRemoved, now); err != nil {
@@ -383,10 +402,8 @@ func TestARegistrationRemovedBeforeItIsHandledIsNotLogged(t *testing.T) {
 		}
 	}
 	var logged []int64
-	for _, e := range f.log() {
-		if e.Type == events.TypeMovieRegistered {
-			logged = append(logged, e.TMDBID)
-		}
+	for _, e := range f.logged(events.TypeMovieRegistered) {
+		logged = append(logged, e.TMDBID)
 	}
 	if len(logged) != 1 || logged[0] != 1 {
 		t.Errorf("registrations logged for movies %v, want [1] (2 was removed before its command was handled)", logged)
@@ -402,10 +419,7 @@ func TestARegistrationSupersededBeforeItIsHandledIsNotLogged(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
-	h, err := handlers.NewRegisterMovieHandler(f.store)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := f.registerMovieHandler()
 	f.registerRow(1) // registered at now
 	again := now.Add(time.Minute)
 	if _, err := registry.SetStatus(ctx, f.pool, 1, registry.StatusRemoved, now.Add(time.Second)); err != nil {
@@ -420,14 +434,12 @@ func TestARegistrationSupersededBeforeItIsHandledIsNotLogged(t *testing.T) {
 		}
 	}
 	var logged []time.Time
-	for _, e := range f.log() {
-		if e.Type == events.TypeMovieRegistered {
-			var r events.MovieRegistered
-			if err := json.Unmarshal(e.Data, &r); err != nil {
-				t.Fatal(err)
-			}
-			logged = append(logged, r.RegisteredAt)
+	for _, e := range f.logged(events.TypeMovieRegistered) {
+		var r events.MovieRegistered
+		if err := json.Unmarshal(e.Data, &r); err != nil {
+			t.Fatal(err)
 		}
+		logged = append(logged, r.RegisteredAt)
 	}
 	if len(logged) != 1 || !logged[0].Truncate(time.Microsecond).Equal(again) {
 		t.Errorf("registrations logged at %v, want only the newer one, at %v", logged, again)

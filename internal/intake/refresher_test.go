@@ -199,15 +199,9 @@ func TestRefresherAsksAgainAtGrowingIntervals(t *testing.T) {
 // the process).
 func TestRefresherTicksEndWhenPostgreSQLStopsAnswering(t *testing.T) {
 	t.Parallel()
-	pool, err := pgxpool.New(t.Context(), "postgres://trend:trend@"+testenv.SilentServer(t)+"/trend?sslmode=disable")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	rounds := make(chan struct{}, 100)
-	r, err := intake.NewRefresher(pool, slog.New(slog.DiscardHandler), intake.RefresherConfig{
-		Every: 10 * time.Millisecond, TickTimeout: 100 * time.Millisecond,
-		OnRound: func() { rounds <- struct{}{} },
+	rounds := testenv.NewRounds()
+	r, err := intake.NewRefresher(testenv.SilentPool(t), slog.New(slog.DiscardHandler), intake.RefresherConfig{
+		Every: 10 * time.Millisecond, TickTimeout: 100 * time.Millisecond, OnRound: rounds.Beat,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -215,11 +209,5 @@ func TestRefresherTicksEndWhenPostgreSQLStopsAnswering(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go func() { _ = r.Run(ctx) }()
-	for i := range 3 {
-		select {
-		case <-rounds:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("round %d did not come within 10 s: a tick waits on the silent server", i+1)
-		}
-	}
+	rounds.Wait(t, 3, "a tick waits on the silent server")
 }

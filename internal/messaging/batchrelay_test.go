@@ -655,23 +655,12 @@ func TestRelayStopsWithinItsGraceWhenRabbitMQStopsAnswering(t *testing.T) {
 // the relay tries again, and each try is a round (its heartbeat).
 func TestRelaySessionsEndWhenPostgreSQLStopsAnswering(t *testing.T) {
 	t.Parallel()
-	pool, err := pgxpool.New(t.Context(), "postgres://trend:trend@"+testenv.SilentServer(t)+"/trend?sslmode=disable")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	relay := messaging.NewBatchRelay(pool, "amqp://guest:guest@127.0.0.1:1/", slog.New(slog.DiscardHandler))
+	relay := messaging.NewBatchRelay(testenv.SilentPool(t), "amqp://guest:guest@127.0.0.1:1/", slog.New(slog.DiscardHandler))
 	relay.RoundTimeout = 100 * time.Millisecond
-	rounds := make(chan struct{}, 100)
-	relay.OnRound = func() { rounds <- struct{}{} }
+	rounds := testenv.NewRounds()
+	relay.OnRound = rounds.Beat
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go func() { _ = relay.Run(ctx) }()
-	for i := range 3 {
-		select {
-		case <-rounds:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("round %d did not come within 10 s: the session waits on the silent server", i+1)
-		}
-	}
+	rounds.Wait(t, 3, "the session waits on the silent server")
 }

@@ -320,6 +320,44 @@ func SilentServer(t testing.TB) string {
 	return serveTCP(t, func(net.Conn, func(net.Conn)) {})
 }
 
+// SilentPool returns a pool on a SilentServer: a PostgreSQL that accepts
+// connections and never answers (a paused container, a partition).
+func SilentPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), "postgres://trend:trend@"+SilentServer(t)+"/trend?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// Rounds counts a loop's heartbeats: pass Beat as its round callback.
+type Rounds chan struct{}
+
+// NewRounds returns an empty Rounds.
+func NewRounds() Rounds { return make(Rounds, 100) }
+
+// Beat records a round; it never blocks.
+func (r Rounds) Beat() {
+	select {
+	case r <- struct{}{}:
+	default:
+	}
+}
+
+// Wait fails t unless n rounds come, each within 10 s of the last.
+func (r Rounds) Wait(t testing.TB, n int, what string) {
+	t.Helper()
+	for i := range n {
+		select {
+		case <-r:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d did not come within 10 s: %s", i+1, what)
+		}
+	}
+}
+
 // Proxy returns the address of a TCP proxy to upstream: each connection
 // it accepts is dialled through to upstream, and relay moves the bytes
 // between the two as the test wants (all of them; until a cut; until a
