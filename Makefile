@@ -129,6 +129,7 @@ test: services test-tools vet compose-check vulncheck
 	@$(MAKE) --no-print-directory fuzz
 	@$(if $(HAVE_NPM),$(MAKE) --no-print-directory test-dashboard,if [ -n "$$CI" ]; then echo "CI: $(NO_DASHBOARD): the dashboard's tests cannot run" >&2; exit 1; fi; echo "note: $(NO_DASHBOARD), dashboard tests SKIPPED (install Node.js $(NODE_MIN)+ and npm)")
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory test-faults; \
+	elif [ -n "$$CI" ]; then echo "CI: not root: the fault-injection suite cannot run (it stops and starts private servers)" >&2; exit 1; \
 	else echo "note: not root, fault-injection suite SKIPPED (it stops and starts private servers: sudo make test-faults)"; fi
 
 # Known vulnerabilities in the Go modules and the dashboard's npm packages.
