@@ -20,8 +20,9 @@
 #      same through POST /api/views in batches of 100 (ingest clients),
 #      freshness at 5,000 views/s, reads with 10,000 movies (as fast as
 #      answered, then at a fixed 10,000 a second); RSS of
-#      `trend all` sampled throughout, CPU per process and a system-wide
-#      perf profile during the views load.
+#      `trend all` sampled throughout, CPU per process; the profiles
+#      (pprof, and perf system-wide) during the views load run again for
+#      10 s after the judged one, so that no judged figure pays for them.
 #
 # Needs PostgreSQL and RabbitMQ running (make services), bin/trend built
 # (make build) with the `load` subcommand, psql, pgbench, curl and jq;
@@ -30,7 +31,7 @@
 # Environment: TREND (the binary, default bin/trend), BENCH_OUT (default
 # docs/benchmarks.md), BENCH_KEEP=1 keeps the work directory;
 # TEST_DATABASE_URL, TEST_AMQP_URL, TEST_RABBITMQ_API as for the tests;
-# BENCH_VIEWS_SECONDS, BENCH_INGEST_SECONDS, BENCH_FRESHNESS_SECONDS, BENCH_READS_SECONDS,
+# BENCH_VIEWS_SECONDS, BENCH_PROFILE_SECONDS, BENCH_INGEST_SECONDS, BENCH_FRESHNESS_SECONDS, BENCH_READS_SECONDS,
 # BENCH_READS_RATE_SECONDS,
 # BENCH_PG_SECONDS, BENCH_RAW_MESSAGES, BENCH_RAW_REQUESTS, BENCH_DRAIN_TIMEOUT,
 # BENCH_VIEW_MOVIES, BENCH_READ_MOVIES shorten or lengthen the phases;
@@ -46,6 +47,9 @@ AMQP_BASE=${TEST_AMQP_URL:-amqp://guest:guest@localhost:5672/}
 RABBIT_API=${TEST_RABBITMQ_API:-http://guest:guest@localhost:15672/api}
 
 VIEWS_SECONDS=${BENCH_VIEWS_SECONDS:-20}
+# The profiles are taken during a views load of their own, after the one
+# judged, so that the profilers' cost is in none of the figures.
+PROFILE_SECONDS=${BENCH_PROFILE_SECONDS:-10}
 INGEST_SECONDS=${BENCH_INGEST_SECONDS:-20}
 FRESH_SECONDS=${BENCH_FRESHNESS_SECONDS:-15}
 READS_SECONDS=${BENCH_READS_SECONDS:-20}
@@ -406,41 +410,50 @@ wait_load setup-views
 GAUGE_BEFORE=$(gauge)
 phase "views: ${VIEWS_SECONDS}s at $CONNECTIONS connections over $VIEW_MOVIES movies, then until every view is counted (host gauge ${GAUGE_BEFORE} s)"
 metrics "$WORK/metrics-before"
-PERF=""
-if command -v perf >/dev/null && perf record -a -o "$WORK/perf-probe.data" -- true >/dev/null 2>&1; then
-	PERF=yes
-fi
 load views --scenario views --setup=false --movies "$VIEW_MOVIES" --connections "$CONNECTIONS" \
-	--duration "${VIEWS_SECONDS}s" --wait-applied "${DRAIN_TIMEOUT}s" --cpuprofile "$WORK/loadgen.pprof"
+	--duration "${VIEWS_SECONDS}s" --wait-applied "${DRAIN_TIMEOUT}s"
 VIEWS_START=$(now_ms)
-VIEWS_LOAD_PID=$LOAD_PID
 snap "$WORK/cpu-0"
-PPROF_PID="" PERF_PID=""
-# trend all's own CPU profile, from its profiler listener (PPROF_ADDR).
-start_profile "$VIEWS_SECONDS" "$WORK/trend-all.pprof"
-if [ -n "$PERF" ]; then
-	perf record -a -g -F 499 -o "$WORK/perf.data" -- sleep "$VIEWS_SECONDS" >/dev/null 2>&1 &
-	PERF_PID=$!
-	PIDS+=("$PERF_PID")
-fi
 sleep "$VIEWS_SECONDS"
 snap "$WORK/cpu-1"
 VIEWS_LOAD_END=$(now_ms)
-# perf samples name threads; these map them to the two Go processes.
-ls "/proc/$SYS_PID/task" >"$WORK/tids-trend-all" 2>/dev/null || true
-ls "/proc/$VIEWS_LOAD_PID/task" >"$WORK/tids-load" 2>/dev/null || true
 curl -sf "$BASE/api/pipeline" >"$WORK/pipeline-load-end.json" || true
 metrics "$WORK/metrics-load-end"
 wait_load views
 VIEWS_END=$(now_ms)
 snap "$WORK/cpu-2"
 metrics "$WORK/metrics-after"
-wait "$PPROF_PID" 2>/dev/null || true
-is_gzip "$WORK/trend-all.pprof" || rm -f "$WORK/trend-all.pprof"
-[ -z "$PERF_PID" ] || wait "$PERF_PID" || PERF=""
 RSS_VIEWS=$(max_rss_mb "$VIEWS_START" "$VIEWS_END")
 GAUGE_AFTER=$(gauge)
 log "views: $(j '.succeeded_per_second | floor' "$WORK/views.json") accepted/s, applied $(j '.applied.per_second | floor' "$WORK/views.json")/s (host gauge ${GAUGE_AFTER} s)"
+
+# ------------------------------- 3a'. the same load again, for the profiles
+
+phase "profiles: ${PROFILE_SECONDS}s of the views load with the profilers on (not judged), then until every view is counted"
+PERF=""
+if command -v perf >/dev/null && perf record -a -o "$WORK/perf-probe.data" -- true >/dev/null 2>&1; then
+	PERF=yes
+fi
+load views-profiled --scenario views --setup=false --movies "$VIEW_MOVIES" --connections "$CONNECTIONS" \
+	--duration "${PROFILE_SECONDS}s" --wait-applied "${DRAIN_TIMEOUT}s" --cpuprofile "$WORK/loadgen.pprof"
+PROFILED_LOAD_PID=$LOAD_PID
+PPROF_PID="" PERF_PID=""
+# trend all's own CPU profile, from its profiler listener (PPROF_ADDR).
+start_profile "$PROFILE_SECONDS" "$WORK/trend-all.pprof"
+if [ -n "$PERF" ]; then
+	perf record -a -g -F 499 -o "$WORK/perf.data" -- sleep "$PROFILE_SECONDS" >/dev/null 2>&1 &
+	PERF_PID=$!
+	PIDS+=("$PERF_PID")
+fi
+sleep "$PROFILE_SECONDS"
+# perf samples name threads; these map them to the two Go processes.
+ls "/proc/$SYS_PID/task" >"$WORK/tids-trend-all" 2>/dev/null || true
+ls "/proc/$PROFILED_LOAD_PID/task" >"$WORK/tids-load" 2>/dev/null || true
+wait_load views-profiled
+wait "$PPROF_PID" 2>/dev/null || true
+is_gzip "$WORK/trend-all.pprof" || rm -f "$WORK/trend-all.pprof"
+[ -z "$PERF_PID" ] || wait "$PERF_PID" || PERF=""
+log "profiles: $(j '.succeeded_per_second | floor' "$WORK/views-profiled.json") accepted/s with the profilers on"
 
 # ------------------------------------- 3b. ingest: batches of 100 views
 
@@ -724,9 +737,9 @@ serving a generated catalog of $(num "$READ_MOVIES") movies (so no movie is remo
   its next request when the previous one is answered (closed loop, as the target is set: 64 connections). Rate = 202s ÷ time.
   Its p99 is the time a request took with 64 clients each waiting for its answer: a stall of the server holds back
   at most 64 requests, so this p99 says less about stalls than an open-loop one (the freshness and ingest phases,
-  at fixed rates, time every request from when it was due). During this load the suite also takes the profiles
-  below (a 20 s pprof CPU profile of \`trend all\`, the load generator's own, and \`perf record -a\` where perf
-  runs): their cost is in these figures, not measured apart. Errors: $(errors_of "$V").
+  at fixed rates, time every request from when it was due). No profiler runs during it: the profiles below come
+  from the same load run again for ${PROFILE_SECONDS} s right after (not judged; $(num "$(j .succeeded_per_second "$WORK/views-profiled.json")") views accepted a
+  second with the profilers on). Errors: $(errors_of "$V").
 - **Views applied end to end**: the same run with \`--wait-applied ${DRAIN_TIMEOUT}s\`: after the load, the sum of
   \`internal_views_count\` over every movie (read through \`GET /api/movies\`, every 250 ms) is awaited until it
   grew by exactly the number of 202s, then read once more a second later: a double count that lands within that
@@ -807,7 +820,7 @@ $(pipeline_table)
 
 EOF
 	if [ -s "$WORK/trend-all.pprof" ]; then
-		pprof_top "CPU profile of \`trend all\` during the views load (\`GET /debug/pprof/profile?seconds=$VIEWS_SECONDS\`, top 20 by cumulative time):" \
+		pprof_top "CPU profile of \`trend all\` during the profiles' views load (\`GET /debug/pprof/profile?seconds=$PROFILE_SECONDS\`, top 20 by cumulative time):" \
 			"$WORK/trend-all.pprof" 20
 	else
 		echo "\`trend all\` answered no profile on PPROF_ADDR, so its Go profile is missing here."
@@ -816,7 +829,7 @@ EOF
 	[ ! -s "$WORK/trend-all-reads.pprof" ] ||
 		pprof_top "CPU profile of \`trend all\` during the reads load, top 20 by cumulative time:" "$WORK/trend-all-reads.pprof" 20
 	if [ -n "$PERF" ] && [ -s "$WORK/perf.data" ]; then
-		echo "System-wide sampling with \`perf record -a -g -F 499\` during the ${VIEWS_SECONDS} s views load, share of all"
+		echo "System-wide sampling with \`perf record -a -g -F 499\` during the profiles' ${PROFILE_SECONDS} s views load, share of all"
 		echo "samples by process: $(process_split)."
 		echo
 		echo "\`trend all\`'s own CPU by Go package (self time of its samples):"
@@ -824,7 +837,7 @@ EOF
 		top_packages || true
 		echo
 	fi
-	pprof_top "The load generator's own CPU profile (\`trend load --cpuprofile\`), top 10 by cumulative time:" "$WORK/loadgen.pprof" 10
+	pprof_top "The load generator's own CPU profile during the profiles' views load (\`trend load --cpuprofile\`), top 10 by cumulative time:" "$WORK/loadgen.pprof" 10
 	[ -z "$ANALYSIS" ] || printf '%s\n\n' "$ANALYSIS"
 	[ -z "$REPLAY" ] || printf '%s\n' "$REPLAY"
 } >"$OUT.tmp"
