@@ -128,6 +128,9 @@ type fakeQueries struct {
 	headCalls  int
 	changed    []trend.Movie // ChangedSince returns those with Change > since
 	changedErr error
+	// changedHang makes ChangedSince wait until its context ends (a
+	// PostgreSQL that stopped answering).
+	changedHang bool
 }
 
 func (q *fakeQueries) List(_ context.Context, limit, offset int) ([]trend.Movie, int64, error) {
@@ -153,7 +156,14 @@ func (q *fakeQueries) Get(_ context.Context, id int64) (trend.Movie, error) {
 	return trend.Movie{}, trend.ErrNotFound
 }
 
-func (q *fakeQueries) ChangedSince(_ context.Context, since int64, limit int) ([]trend.Movie, error) {
+func (q *fakeQueries) ChangedSince(ctx context.Context, since int64, limit int) ([]trend.Movie, error) {
+	q.mu.Lock()
+	hang := q.changedHang
+	q.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.changedErr != nil {
@@ -1510,6 +1520,68 @@ func TestAQuietStreamStaysOpen(t *testing.T) {
 				t.Fatalf("keep-alive %d: got %q (%v), want %q of a ping event and the stream open", i+1, line, err, want)
 			}
 		}
+	}
+}
+
+// A stream whose hub cannot read the projection (PostgreSQL stopped
+// answering) sends no keep-alive, so that its client takes it for dead,
+// reconnects and says why, instead of showing "Live" over a frozen board;
+// and each read is bounded, so the hub goes on once the database answers.
+func TestAStreamOverAStuckProjectionGoesQuiet(t *testing.T) {
+	t.Parallel()
+	f := newFakes()
+	d := f.deps()
+	d.StreamKeepAlive, d.StreamInterval = 100*time.Millisecond, 10*time.Millisecond
+	srv := httptest.NewServer(httpapi.New(t.Context(), d))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	r := openReadyStream(t, ctx, srv)
+	events := make(chan string, 100)
+	go func() {
+		for {
+			ev, err := readEvent(r)
+			if err != nil {
+				close(events)
+				return
+			}
+			events <- ev.name
+		}
+	}()
+	pingWithin := func(d time.Duration) bool {
+		deadline := time.After(d)
+		for {
+			select {
+			case name, ok := <-events:
+				if !ok {
+					t.Fatal("the stream ended")
+				}
+				if name == "ping" {
+					return true
+				}
+			case <-deadline:
+				return false
+			}
+		}
+	}
+	if !pingWithin(5 * time.Second) {
+		t.Fatal("no ping from a healthy hub")
+	}
+	f.qry.mu.Lock()
+	f.qry.changedHang = true
+	f.qry.mu.Unlock()
+	time.Sleep(300 * time.Millisecond) // a ping already on its way may still come
+	for len(events) > 0 {
+		<-events
+	}
+	if pingWithin(time.Second) {
+		t.Error("a ping while the hub could not read the projection for a second (keep-alive 100ms)")
+	}
+	f.qry.mu.Lock()
+	f.qry.changedHang = false
+	f.qry.mu.Unlock()
+	if !pingWithin(5 * time.Second) {
+		t.Error("no ping once the projection answered again: the hub is still waiting on its read")
 	}
 }
 

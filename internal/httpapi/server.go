@@ -139,7 +139,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.Logger), pages: newPageCache(ctx, d.Queries.Head), ready: &readiness{checks: d.Checks}, ctx: ctx}
+	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.StreamKeepAlive, d.Logger), pages: newPageCache(ctx, d.Queries.Head), ready: &readiness{checks: d.Checks}, ctx: ctx}
 	go s.stream.run(ctx)
 
 	r := chi.NewRouter()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/movietrend/trend/projections/trend"
@@ -18,7 +19,15 @@ import (
 type hub struct {
 	queries  Queries
 	interval time.Duration
-	log      *slog.Logger
+	// staleAfter: a hub whose last successful read of the projection is
+	// older than this is stale, and its streams send no keep-alive, so
+	// that their clients take them for dead and reconnect (the read
+	// fails then, and they say so) instead of showing "Live" over a
+	// frozen ranking. It also bounds each read.
+	staleAfter time.Duration
+	log        *slog.Logger
+	// lastOK is when the projection was last read (Unix ns).
+	lastOK atomic.Int64
 
 	mu      sync.Mutex
 	clients map[chan []byte]struct{}
@@ -26,9 +35,18 @@ type hub struct {
 	cursor int64
 }
 
-func newHub(q Queries, interval time.Duration, log *slog.Logger) *hub {
-	return &hub{queries: q, interval: interval, log: log, clients: map[chan []byte]struct{}{}, cursor: -1}
+func newHub(q Queries, interval, staleAfter time.Duration, log *slog.Logger) *hub {
+	return &hub{queries: q, interval: interval, staleAfter: staleAfter, log: log, clients: map[chan []byte]struct{}{}, cursor: -1}
 }
+
+// fresh tells whether the hub read the projection within staleAfter.
+func (h *hub) fresh() bool {
+	return time.Since(time.Unix(0, h.lastOK.Load())) < h.staleAfter
+}
+
+// pollTimeout bounds one read of the changes: without it, a PostgreSQL
+// that stopped answering held the hub, and every stream, for good.
+func (h *hub) pollTimeout() time.Duration { return min(5*time.Second, h.staleAfter) }
 
 // subscribe registers a client. The projection's head is known before it
 // returns, so every change after the client's "ready" event reaches it
@@ -46,6 +64,7 @@ func (h *hub) subscribe(ctx context.Context) (chan []byte, error) {
 			return nil, err
 		}
 		h.cursor = head
+		h.lastOK.Store(time.Now().UnixNano())
 	}
 	ch := make(chan []byte, 16)
 	h.clients[ch] = struct{}{}
@@ -76,11 +95,14 @@ func (h *hub) run(ctx context.Context) {
 		if cursor < 0 {
 			continue
 		}
-		changed, err := h.queries.ChangedSince(ctx, cursor, 1000)
+		pctx, cancel := context.WithTimeout(ctx, h.pollTimeout())
+		changed, err := h.queries.ChangedSince(pctx, cursor, 1000)
+		cancel()
 		if err != nil {
 			h.log.Warn("live stream: read changes", "error", err)
 			continue
 		}
+		h.lastOK.Store(time.Now().UnixNano())
 		if len(changed) > 0 {
 			h.broadcast(cursor, changed)
 		}
@@ -151,7 +173,26 @@ func (s *server) streamChanges(w http.ResponseWriter, r *http.Request) {
 	}
 	keepAlive := time.NewTicker(s.StreamKeepAlive)
 	defer keepAlive.Stop()
+	// A write blocked on a slow client ends soon after the drain begins,
+	// so that no stream holds the shutdown up to its write timeout; soon,
+	// not at once, so that an idle stream still ends with its last chunk.
+	ended := make(chan struct{})
+	defer close(ended)
+	go func() {
+		select {
+		case <-s.Draining:
+			_ = rc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		case <-ended:
+		}
+	}()
 	for {
+		// The drain first: select picks at random among ready cases, and a
+		// slow client's queued events would otherwise go on being sent.
+		select {
+		case <-s.Draining:
+			return
+		default:
+		}
 		select {
 		case <-r.Context().Done():
 			return
@@ -164,8 +205,9 @@ func (s *server) streamChanges(w http.ResponseWriter, r *http.Request) {
 		case <-keepAlive.C:
 			// A named event, not a comment: EventSource hands comments to
 			// no one, and a client can only tell a live but quiet stream
-			// from a dead connection by an event it sees.
-			if !send("event: ping\ndata: {}\n\n") {
+			// from a dead connection by an event it sees. None while the
+			// hub cannot read the projection: the stream is not live then.
+			if s.stream.fresh() && !send("event: ping\ndata: {}\n\n") {
 				return
 			}
 		}
