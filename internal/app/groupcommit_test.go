@@ -27,6 +27,8 @@ func TestDatabaseDown(t *testing.T) {
 		{"a timeout, the database answering", fmt.Errorf("commit: %w", context.DeadlineExceeded), nil, true, false},
 		{"a shutdown, the database gone", &pgconn.PgError{Code: "57P01"}, gone, true, true},
 		{"a deadlock, the database answering", &pgconn.PgError{Code: "40P01"}, nil, true, false},
+		// Every message of the batch waits on the same writer lock.
+		{"a lock wait timed out", fmt.Errorf("take the writer's lock: %w", &pgconn.PgError{Code: "55P03"}), nil, false, true},
 	} {
 		pinged := false
 		down := databaseDown(func(ctx context.Context) error {

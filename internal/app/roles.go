@@ -14,6 +14,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
@@ -350,12 +351,17 @@ func newGroupCommit[T any](all func(context.Context, []T) error, each func(conte
 }
 
 // databaseDown tells whether a shared commit's error is the database's
-// and the database does not answer a ping now: then every message of the
-// batch fails with it, rather than each retried alone, up to 30 s each
-// (a network partition). A message-caused error, or one the database
-// answers after, still gets the commits one by one.
+// and the database does not answer a ping now, or a lock wait that timed
+// out (the batch's messages all wait on the same writer lock): then every
+// message of the batch fails with it, rather than each retried alone, up
+// to 30 s each (a network partition, a writer whose machine died). A
+// message-caused error, or one the database answers after, still gets the
+// commits one by one.
 func databaseDown(healthy func(context.Context) error) func(error) bool {
 	return func(err error) bool {
+		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "55P03" {
+			return true
+		}
 		if !messaging.Unavailable(err) && !errors.Is(err, context.DeadlineExceeded) {
 			return false
 		}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -155,7 +156,13 @@ func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn 
 		if o.lock != nil {
 			// Before the handled rows: a writer holding the lock may be
 			// waiting for one of them (a message redelivered to it).
-			if _, err := ptx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, *o.lock); err != nil {
+			// Bounded (lock_timeout, for the rest of the transaction too):
+			// a writer on a machine that died keeps the lock until
+			// PostgreSQL ends its session, and the others' waits must end
+			// as the database's fault (SQLSTATE 55P03, unavailable), not
+			// at their commit's deadline, which reads as the message's.
+			if _, err := ptx.Exec(ctx, `SELECT set_config('lock_timeout', $2, true), pg_advisory_xact_lock($1)`,
+				*o.lock, strconv.FormatInt(WriterLockTimeout.Milliseconds(), 10)); err != nil {
 				return fmt.Errorf("take the writer's lock: %w", err)
 			}
 		}
@@ -246,6 +253,10 @@ func (s *Store) publish(ctx context.Context, tx *Tx) error {
 type Option func(*options)
 
 type options struct{ lock *int64 }
+
+// WriterLockTimeout bounds the wait for an Exclusive lock, and every lock
+// wait of that transaction: under the worker's 30 s commit bound.
+var WriterLockTimeout = 20 * time.Second
 
 // Exclusive makes OnceAll take the transaction-scoped advisory lock key
 // first, so that the handlers sharing key write one at a time, across

@@ -10,9 +10,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/testenv"
 )
 
@@ -388,5 +390,47 @@ func TestConcurrentOnceAllsInOtherOrdersDoNotDeadlock(t *testing.T) {
 				t.Fatalf("round %d: %v", round, err)
 			}
 		}
+	}
+}
+
+// A writer's wait for the Exclusive lock is bounded by WriterLockTimeout
+// and ends as the database's fault (55P03, unavailable: the message goes
+// back to its queue), not at the caller's deadline, which the worker
+// reads as the message's: a writer whose machine died keeps the lock
+// until PostgreSQL ends its session. Not parallel: it sets the package's
+// timeout.
+func TestTheWritersLockWaitIsBounded(t *testing.T) {
+	defer func(d time.Duration) { eventlog.WriterLockTimeout = d }(eventlog.WriterLockTimeout)
+	eventlog.WriterLockTimeout = 200 * time.Millisecond
+	pool := testenv.Pool(t)
+	store, err := eventlog.NewStore(pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = 4242
+	holder, err := pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(context.Background())
+	if _, err := holder.Exec(t.Context(), `SELECT pg_advisory_xact_lock($1)`, key); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	noop := func(context.Context, *eventlog.Tx, []int) error { return nil }
+	err = store.OnceAll(ctx, "test", []eventlog.Message{{ID: uuid.New()}}, noop, eventlog.Exclusive(key))
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); !ok || pgErr.Code != "55P03" || !messaging.Unavailable(err) {
+		t.Fatalf("waiting on a held writer's lock: %v, want lock_timeout (55P03), unavailable", err)
+	}
+	if ctx.Err() != nil {
+		t.Error("the wait ended at the caller's deadline, not at the lock's timeout")
+	}
+	// The lock released, the same call goes through.
+	if err := holder.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.OnceAll(t.Context(), "test", []eventlog.Message{{ID: uuid.New()}}, noop, eventlog.Exclusive(key)); err != nil {
+		t.Errorf("with the lock free: %v", err)
 	}
 }

@@ -27,6 +27,7 @@ func Unavailable(err error) bool {
 	switch pg.Code {
 	case "57P01", "57P02", "57P03", // admin shutdown, crash shutdown, cannot connect now
 		"40001", "40P01", // serialization failure, deadlock
+		"55P03", // lock_timeout: another session holds the lock (a writer on a machine that died)
 		"25006": // read-only transaction: a failover in progress
 		return true
 	}

@@ -27,6 +27,10 @@ import (
 //go:embed migrations/*.sql
 var Migrations embed.FS
 
+// IdleInTransactionTimeout is the idle_in_transaction_session_timeout of
+// trend's sessions, unless DATABASE_URL sets one.
+const IdleInTransactionTimeout = "5min"
+
 // MinConns is the fewest connections a role's pool opens at most: a
 // DATABASE_URL's pool_max_conns below it is raised to it.
 const MinConns = 16
@@ -47,6 +51,16 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 			log.Warn("DATABASE_URL's pool_max_conns is below what a role needs: raised", "pool_max_conns", cfg.MaxConns, "used", MinConns)
 		}
 		cfg.MaxConns = MinConns
+	}
+	// A session idle in a transaction this long is ended by PostgreSQL:
+	// one whose client died with its machine (no FIN, no RST) otherwise
+	// keeps its locks (a projection writer's, the relay's offset row)
+	// until the server's TCP keep-alive gives up, about two hours on
+	// Linux, and every other worker or relay waits. No trend transaction
+	// idles that long (the relay's, waiting for RabbitMQ's confirms, is
+	// bounded at a minute). A URL that sets it wins.
+	if _, set := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = IdleInTransactionTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

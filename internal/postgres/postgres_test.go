@@ -47,3 +47,32 @@ func TestConnectRaisesASmallPool(t *testing.T) {
 		}
 	}
 }
+
+// Trend's sessions end a transaction left idle for IdleInTransactionTimeout
+// (a writer whose machine died keeps its locks until then), unless the
+// URL says otherwise.
+func TestSessionsBoundIdleTransactions(t *testing.T) {
+	t.Parallel()
+	base := testenv.DatabaseURL(t)
+	for _, c := range []struct{ param, want string }{{"", postgres.IdleInTransactionTimeout}, {"1h", "1h"}} {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.param != "" {
+			q := u.Query()
+			q.Set("idle_in_transaction_session_timeout", c.param)
+			u.RawQuery = q.Encode()
+		}
+		pool, err := postgres.Connect(t.Context(), u.String(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		err = pool.QueryRow(t.Context(), `SHOW idle_in_transaction_session_timeout`).Scan(&got)
+		pool.Close()
+		if err != nil || got != c.want {
+			t.Errorf("URL parameter %q: idle_in_transaction_session_timeout %q (%v), want %q", c.param, got, err, c.want)
+		}
+	}
+}
