@@ -91,6 +91,10 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 	if timeout <= 0 {
 		timeout = DefaultFetchTimeout
 	}
+	// When TMDB was asked: what the movie's facts_fetched_at records, so
+	// that a refresh asked for while this call was in flight (after it was
+	// sent) is not taken as settled by its answer (Answered above).
+	asked := e.now().UTC()
 	fetchCtx, cancel := context.WithTimeout(ctx, timeout)
 	movie, err := e.source.Movie(fetchCtx, env.TMDBID)
 	cancel()
@@ -134,7 +138,7 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 		// logged after the removal would be taken for a later
 		// registration's.
 		var err error
-		if tracked, err = registry.SetStatus(ctx, tx, env.TMDBID, status, now); err != nil || !tracked {
+		if tracked, err = registry.SetStatus(ctx, tx, env.TMDBID, status, asked); err != nil || !tracked {
 			return err
 		}
 		if removed {

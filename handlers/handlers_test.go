@@ -446,6 +446,41 @@ func TestARegistrationSupersededBeforeItIsHandledIsNotLogged(t *testing.T) {
 	}
 }
 
+// A refresh asked for while an earlier fetch of the movie was in flight
+// (after it was sent, before its answer was recorded) is not settled by
+// that answer: TMDB is asked again. facts_fetched_at had recorded the
+// answer's time, later than the refresh, and the refresh cost no call.
+func TestARefreshAskedDuringAFetchIsNotSettledByIt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.registerRow(27205)
+	sent, refreshed, answered := now.Add(time.Second), now.Add(2*time.Second), now.Add(3*time.Second)
+	calls := 0
+	clock := func() time.Time { // the first reading is when TMDB is asked
+		calls++
+		if calls == 1 {
+			return sent
+		}
+		return answered
+	}
+	src := &source{movie: tmdb.Movie{Title: "Inception", VoteAverage: 8.1, VoteCount: 13752}}
+	h, err := handlers.NewEnrichment(f.store, f.pool, src, clock, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.HandleBatch(t.Context(), batchOf(t, events.MovieRegistered{TMDBID: 27205, RegisteredAt: now})); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.HandleBatch(t.Context(), batchOf(t, events.MovieRefreshRequested{TMDBID: 27205, RequestedAt: refreshed})); err != nil {
+		t.Fatal(err)
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if src.calls != 2 {
+		t.Errorf("TMDB asked %d times, want 2: the refresh came after the first request was sent", src.calls)
+	}
+}
+
 // A view handled while its movie's removal is committing is not logged
 // after the removal: the removal holds RemovalLock (as the enrichment
 // does after marking the movie removed), the views wait for it, then read
