@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
@@ -216,9 +217,12 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
+// mentionsAny tells whether s names one of keys as a whole word:
+// RATE_LIMIT is not named by TMDB_RATE_LIMIT.
 func mentionsAny(s string, keys map[string]bool) bool {
-	for k := range keys {
-		if strings.Contains(s, k) {
+	words := strings.FieldsFunc(s, func(r rune) bool { return !(r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)) })
+	for _, w := range words {
+		if keys[w] {
 			return true
 		}
 	}

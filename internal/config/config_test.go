@@ -243,3 +243,18 @@ func TestUnreadableValuesAreNamedByTheirVariables(t *testing.T) {
 		t.Errorf("%d lines, want 5 (one a problem):\n%s", len(lines), err)
 	}
 }
+
+// A problem Validate finds is left out only when it names an unreadable
+// variable as a whole word: RATE_LIMIT unreadable does not hide
+// TMDB_RATE_LIMIT's problem.
+func TestAnUnreadableVariableHidesOnlyItsOwnProblems(t *testing.T) {
+	_, err := FromEnv([]string{"RATE_LIMIT=abc", "TMDB_RATE_LIMIT=0"})
+	if err == nil {
+		t.Fatal("got nil error, want one")
+	}
+	for _, want := range []string{`RATE_LIMIT: "abc" is not a number`, "TMDB_RATE_LIMIT must be a number above 0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}

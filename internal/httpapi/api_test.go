@@ -1577,6 +1577,10 @@ func TestAStreamOverAStuckProjectionGoesQuiet(t *testing.T) {
 	if pingWithin(time.Second) {
 		t.Error("a ping while the hub could not read the projection for a second (keep-alive 100ms)")
 	}
+	// Nor does a new client get "ready" over it.
+	if resp := openStream(t, ctx, srv); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a new stream while the hub could not read the projection: %d, want 503", resp.StatusCode)
+	}
 	f.qry.mu.Lock()
 	f.qry.changedHang = false
 	f.qry.mu.Unlock()

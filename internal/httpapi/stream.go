@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -39,6 +40,9 @@ func newHub(q Queries, interval, staleAfter time.Duration, log *slog.Logger) *hu
 	return &hub{queries: q, interval: interval, staleAfter: staleAfter, log: log, clients: map[chan []byte]struct{}{}, cursor: -1}
 }
 
+// errStale refuses a subscriber while the hub cannot read the projection.
+var errStale = errors.New("the live stream cannot read the projection")
+
 // fresh tells whether the hub read the projection within staleAfter.
 func (h *hub) fresh() bool {
 	return time.Since(time.Unix(0, h.lastOK.Load())) < h.staleAfter
@@ -54,6 +58,12 @@ func (h *hub) pollTimeout() time.Duration { return min(5*time.Second, h.staleAft
 func (h *hub) subscribe(ctx context.Context) (chan []byte, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.cursor >= 0 && !h.fresh() {
+		// Its clients are kept waiting (no ping), and a new one would get
+		// "ready" over a projection the hub cannot read: refused (503),
+		// as the first subscriber's failing read would be.
+		return nil, errStale
+	}
 	if h.cursor < 0 {
 		// Bounded: the hub's lock is held, and every client's arrival and
 		// departure waits for it.
@@ -161,6 +171,13 @@ func (s *server) streamChanges(w http.ResponseWriter, r *http.Request) {
 	// wait for it began (which cut every quiet stream at its first
 	// keep-alive). Ignored where the writer has no deadlines.
 	send := func(format string, args ...any) bool {
+		select {
+		case <-s.Draining:
+			// Not after the drain began: the deadline set below would
+			// replace the drain's 100 ms with StreamWriteTimeout.
+			return false
+		default:
+		}
 		_ = rc.SetWriteDeadline(time.Now().Add(s.StreamWriteTimeout))
 		if _, err := fmt.Fprintf(w, format, args...); err != nil {
 			return false

@@ -57,8 +57,10 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 	// keeps its locks (a projection writer's, the relay's offset row)
 	// until the server's TCP keep-alive gives up, about two hours on
 	// Linux, and every other worker or relay waits. No trend transaction
-	// idles that long (the relay's, waiting for RabbitMQ's confirms, is
-	// bounded at a minute). A URL that sets it wins.
+	// idles that long, but for the relay's round while RabbitMQ holds its
+	// publishes back (a resource alarm): ended, its batch is sent again
+	// later, which the consumers' idempotence absorbs. A URL that sets it
+	// wins.
 	if _, set := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
 		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = IdleInTransactionTimeout
 	}

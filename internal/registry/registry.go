@@ -139,8 +139,10 @@ func Answered(ctx context.Context, q Querier, id int64, at time.Time) (bool, err
 // again, and false says so. Either answer settles a refresh that was
 // wanted (WantRefresh).
 func SetStatus(ctx context.Context, q Querier, id int64, status string, at time.Time) (tracked bool, err error) {
-	tag, err := q.Exec(ctx, `UPDATE movies SET status = $2, updated_at = $3,
-			facts_fetched_at = CASE WHEN $2 = 'active' THEN $3 ELSE facts_fetched_at END,
+	// Never back in time: two fetches of one movie (a registration and a
+	// refresh, on two workers) may end in the other order.
+	tag, err := q.Exec(ctx, `UPDATE movies SET status = $2, updated_at = greatest(updated_at, $3),
+			facts_fetched_at = CASE WHEN $2 = 'active' THEN greatest(facts_fetched_at, $3) ELSE facts_fetched_at END,
 			refresh_wanted_since = NULL
 		WHERE tmdb_id = $1 AND status <> 'removed'`, id, status, at)
 	if err != nil {

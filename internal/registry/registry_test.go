@@ -141,3 +141,29 @@ type node struct {
 	Relation string `json:"Relation Name"`
 	Plans    []node `json:"Plans"`
 }
+
+// Two fetches of one movie may end in the other order: the one asked
+// later (its time is what facts_fetched_at records) stays, and updated_at
+// does not go back either.
+func TestSetStatusNeverGoesBackInTime(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	ctx := t.Context()
+	t0 := time.Date(2026, 11, 28, 4, 0, 0, 0, time.UTC)
+	if _, err := Register(ctx, pool, 27205, t0); err != nil {
+		t.Fatal(err)
+	}
+	later, earlier := t0.Add(2*time.Second), t0.Add(time.Second)
+	for _, at := range []time.Time{later, earlier} {
+		if _, err := SetStatus(ctx, pool, 27205, StatusActive, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var fetched, updated time.Time
+	if err := pool.QueryRow(ctx, `SELECT facts_fetched_at, updated_at FROM movies WHERE tmdb_id = 27205`).Scan(&fetched, &updated); err != nil {
+		t.Fatal(err)
+	}
+	if !fetched.Equal(later) || !updated.Equal(later) {
+		t.Errorf("facts_fetched_at %v, updated_at %v; want both %v, the later fetch's", fetched, updated, later)
+	}
+}

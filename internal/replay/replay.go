@@ -665,7 +665,9 @@ func (r *Replayer) Latest(ctx context.Context, name string) (Status, error) {
 		lockKey(name)).Scan(&held); err != nil || held {
 		return s, err
 	}
-	if s, err = r.latest(ctx, name, " FOR SHARE"); err != nil || s.State != "running" {
+	id := s.ID
+	if s, err = r.latest(ctx, name, " FOR SHARE"); err != nil || s.State != "running" || s.ID != id {
+		// Ended meanwhile, or a newer replay began (and holds the lock).
 		return s, err
 	}
 	interrupted := "interrupted: the process running it ended"
