@@ -14,7 +14,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/components/cqrs"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
@@ -359,7 +358,7 @@ func newGroupCommit[T any](all func(context.Context, []T) error, each func(conte
 // commits one by one.
 func databaseDown(healthy func(context.Context) error) func(error) bool {
 	return func(err error) bool {
-		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "55P03" {
+		if messaging.LockTimeout(err) {
 			return true
 		}
 		if !messaging.Unavailable(err) && !errors.Is(err, context.DeadlineExceeded) {

@@ -203,13 +203,8 @@ func (s *server) streamChanges(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	for {
-		// The drain first: select picks at random among ready cases, and a
-		// slow client's queued events would otherwise go on being sent.
-		select {
-		case <-s.Draining:
-			return
-		default:
-		}
+		// A queued event select picks over the drain is not sent: send
+		// refuses once the drain began.
 		select {
 		case <-r.Context().Done():
 			return

@@ -27,12 +27,22 @@ func Unavailable(err error) bool {
 	switch pg.Code {
 	case "57P01", "57P02", "57P03", // admin shutdown, crash shutdown, cannot connect now
 		"40001", "40P01", // serialization failure, deadlock
-		"55P03", // lock_timeout: another session holds the lock (a writer on a machine that died)
 		"25006": // read-only transaction: a failover in progress
+		return true
+	}
+	if LockTimeout(err) {
 		return true
 	}
 	// 08: connection exception; 53: insufficient resources.
 	return strings.HasPrefix(pg.Code, "08") || strings.HasPrefix(pg.Code, "53")
+}
+
+// LockTimeout tells whether err is a lock wait that outlasted
+// lock_timeout (SQLSTATE 55P03): another session holds the lock (a writer
+// on a machine that died), nothing about the message.
+func LockTimeout(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "55P03"
 }
 
 // healthCheckTimeout bounds the check that decides a failing message's

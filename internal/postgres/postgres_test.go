@@ -24,17 +24,8 @@ func TestConnectRaisesASmallPool(t *testing.T) {
 		{"4", postgres.MinConns, 1},
 		{"40", 40, 0},
 	} {
-		u, err := url.Parse(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.param != "" {
-			q := u.Query()
-			q.Set("pool_max_conns", c.param)
-			u.RawQuery = q.Encode()
-		}
 		var logs testenv.Buffer
-		pool, err := postgres.Connect(t.Context(), u.String(), slog.New(slog.NewTextHandler(&logs, nil)))
+		pool, err := postgres.Connect(t.Context(), withParam(t, base, "pool_max_conns", c.param), slog.New(slog.NewTextHandler(&logs, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,16 +46,7 @@ func TestSessionsBoundIdleTransactions(t *testing.T) {
 	t.Parallel()
 	base := testenv.DatabaseURL(t)
 	for _, c := range []struct{ param, want string }{{"", postgres.IdleInTransactionTimeout}, {"1h", "1h"}} {
-		u, err := url.Parse(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.param != "" {
-			q := u.Query()
-			q.Set("idle_in_transaction_session_timeout", c.param)
-			u.RawQuery = q.Encode()
-		}
-		pool, err := postgres.Connect(t.Context(), u.String(), slog.New(slog.DiscardHandler))
+		pool, err := postgres.Connect(t.Context(), withParam(t, base, "idle_in_transaction_session_timeout", c.param), slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,4 +57,19 @@ func TestSessionsBoundIdleTransactions(t *testing.T) {
 			t.Errorf("URL parameter %q: idle_in_transaction_session_timeout %q (%v), want %q", c.param, got, err, c.want)
 		}
 	}
+}
+
+// withParam is base with the URL parameter key set to value (unless empty).
+func withParam(t *testing.T, base, key, value string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if value != "" {
+		q := u.Query()
+		q.Set(key, value)
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
