@@ -79,9 +79,8 @@ func healthRole(role string) bool { return role == "relay" || role == "worker" |
 // it.
 func (b *base) serveHealth(ctx context.Context) error {
 	mux := http.NewServeMux()
-	mux.Handle("/healthz", b.health)
 	mux.Handle("GET /metrics", b.metrics.Handler())
-	mux.Handle("/", b.health) // its own 404s and 405s
+	mux.Handle("/", b.health) // /healthz, and its own 404s and 405s
 	return b.serveSide(ctx, "HEALTH_ADDR", b.cfg.HealthAddr, "liveness check", mux)
 }
 

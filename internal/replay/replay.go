@@ -157,8 +157,8 @@ func (r *Replayer) Run(ctx context.Context, p Projection, opts Options) (Result,
 		mode, suffix = "check", "_check"
 	}
 	// A replay that died left its row "running": it is not (we hold the lock).
-	if _, err := r.pool.Exec(ctx, `UPDATE projection_replays SET state = 'failed', error = 'interrupted', finished_at = now()
-		WHERE projection = $1 AND state = 'running'`, p.Name()); err != nil {
+	if _, err := r.pool.Exec(ctx, `UPDATE projection_replays SET state = 'failed', error = $2, finished_at = now()
+		WHERE projection = $1 AND state = 'running'`, p.Name(), interrupted); err != nil {
 		return Result{}, err
 	}
 	ru := &run{r: r, p: p, opts: opts, shadow: p.Live() + suffix, pending: map[uuid.UUID]span{}, cursorX: "0", start: time.Now()}
@@ -670,10 +670,14 @@ func (r *Replayer) Latest(ctx context.Context, name string) (Status, error) {
 		// Ended meanwhile, or a newer replay began (and holds the lock).
 		return s, err
 	}
-	interrupted := "interrupted: the process running it ended"
-	s.State, s.Error, s.LeftSeconds = "failed", &interrupted, 0
+	msg := interrupted
+	s.State, s.Error, s.LeftSeconds = "failed", &msg, 0
 	return s, nil
 }
+
+// interrupted is the error of a replay whose process ended before it
+// did: as Latest reports it, and as the next replay records it.
+const interrupted = "interrupted: the process running it ended"
 
 func (r *Replayer) latest(ctx context.Context, name, lock string) (Status, error) {
 	s := Status{Projection: name, State: "idle"}
