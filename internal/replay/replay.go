@@ -676,8 +676,9 @@ func (r *Replayer) Latest(ctx context.Context, name string) (Status, error) {
 }
 
 // interrupted is the error of a replay whose process ended before it
-// did: as Latest reports it, and as the next replay records it.
-const interrupted = "interrupted: the process running it ended"
+// did: as Latest reports it, and as the next replay records it (the
+// stored text is what it always was).
+const interrupted = "interrupted"
 
 func (r *Replayer) latest(ctx context.Context, name, lock string) (Status, error) {
 	s := Status{Projection: name, State: "idle"}
