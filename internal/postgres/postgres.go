@@ -31,6 +31,37 @@ var Migrations embed.FS
 // trend's sessions, unless DATABASE_URL sets one.
 const IdleInTransactionTimeout = "5min"
 
+// SessionDefaults are the server settings of trend's sessions that
+// DATABASE_URL may override (as a URL parameter of the same name).
+//
+// A worker or relay whose machine dies (power, a kernel panic, a network
+// cut) sends no FIN or RST, and its session keeps its locks: the
+// projection's writer lock, the relay's offset row. Without these, the
+// server learns of it when its TCP keep-alive gives up, about two hours
+// on Linux, and every other worker or the standby relay waits as long.
+//   - The keep-alives (30 s idle, then 3 probes 10 s apart) end an idle
+//     session whose client stopped answering within about a minute; a
+//     live client's kernel answers the probes, however long its
+//     transaction.
+//   - tcp_user_timeout ends one whose client stopped acknowledging the
+//     data sent to it (a result in flight when it died) after a minute,
+//     where retransmissions would go on for some 15 minutes.
+//   - idle_in_transaction_session_timeout ends a transaction a live
+//     client left idle; no trend transaction idles that long, but for the
+//     relay's round while RabbitMQ holds its publishes back (a resource
+//     alarm): ended, its batch is sent again later, which the consumers'
+//     idempotence absorbs.
+//
+// The TCP settings do nothing over a Unix socket, where a dead client's
+// machine is the server's own.
+var SessionDefaults = map[string]string{
+	"idle_in_transaction_session_timeout": IdleInTransactionTimeout,
+	"tcp_keepalives_idle":                 "30",
+	"tcp_keepalives_interval":             "10",
+	"tcp_keepalives_count":                "3",
+	"tcp_user_timeout":                    "60000",
+}
+
 // MinConns is the fewest connections a role's pool opens at most: a
 // DATABASE_URL's pool_max_conns below it is raised to it.
 const MinConns = 16
@@ -52,17 +83,10 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 		}
 		cfg.MaxConns = MinConns
 	}
-	// A session idle in a transaction this long is ended by PostgreSQL:
-	// one whose client died with its machine (no FIN, no RST) otherwise
-	// keeps its locks (a projection writer's, the relay's offset row)
-	// until the server's TCP keep-alive gives up, about two hours on
-	// Linux, and every other worker or relay waits. No trend transaction
-	// idles that long, but for the relay's round while RabbitMQ holds its
-	// publishes back (a resource alarm): ended, its batch is sent again
-	// later, which the consumers' idempotence absorbs. A URL that sets it
-	// wins.
-	if _, set := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
-		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = IdleInTransactionTimeout
+	for name, value := range SessionDefaults {
+		if _, set := cfg.ConnConfig.RuntimeParams[name]; !set {
+			cfg.ConnConfig.RuntimeParams[name] = value
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

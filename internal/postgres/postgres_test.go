@@ -39,22 +39,36 @@ func TestConnectRaisesASmallPool(t *testing.T) {
 	}
 }
 
-// Trend's sessions end a transaction left idle for IdleInTransactionTimeout
-// (a writer whose machine died keeps its locks until then), unless the
-// URL says otherwise.
-func TestSessionsBoundIdleTransactions(t *testing.T) {
+// Trend's sessions end a transaction left idle for IdleInTransactionTimeout,
+// and a session whose client's machine died within about a minute (a
+// writer whose machine died keeps its locks until then), unless the URL
+// says otherwise.
+func TestSessionsBoundIdleTransactionsAndDeadClients(t *testing.T) {
 	t.Parallel()
 	base := testenv.DatabaseURL(t)
-	for _, c := range []struct{ param, want string }{{"", postgres.IdleInTransactionTimeout}, {"1h", "1h"}} {
-		pool, err := postgres.Connect(t.Context(), withParam(t, base, "idle_in_transaction_session_timeout", c.param), slog.New(slog.DiscardHandler))
+	if u, err := url.Parse(base); err != nil || strings.HasPrefix(u.Hostname(), "/") || u.Hostname() == "" {
+		// The TCP settings read 0 over a Unix socket, whatever was asked
+		// (PostgreSQL shows what the socket has, not what was set).
+		t.Fatalf("the test database must be reached over TCP: %q", base)
+	}
+	for _, c := range []struct{ name, param, want string }{
+		{"idle_in_transaction_session_timeout", "", postgres.IdleInTransactionTimeout},
+		{"idle_in_transaction_session_timeout", "1h", "1h"},
+		{"tcp_keepalives_idle", "", "30"},
+		{"tcp_keepalives_interval", "", "10"},
+		{"tcp_keepalives_count", "", "3"},
+		{"tcp_user_timeout", "", "60000"},
+		{"tcp_user_timeout", "5000", "5000"},
+	} {
+		pool, err := postgres.Connect(t.Context(), withParam(t, base, c.name, c.param), slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got string
-		err = pool.QueryRow(t.Context(), `SHOW idle_in_transaction_session_timeout`).Scan(&got)
+		err = pool.QueryRow(t.Context(), `SELECT current_setting($1)`, c.name).Scan(&got)
 		pool.Close()
 		if err != nil || got != c.want {
-			t.Errorf("URL parameter %q: idle_in_transaction_session_timeout %q (%v), want %q", c.param, got, err, c.want)
+			t.Errorf("URL parameter %s=%q: %q (%v), want %q", c.name, c.param, got, err, c.want)
 		}
 	}
 }
