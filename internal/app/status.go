@@ -135,8 +135,11 @@ func lagLine(s pipeline.Stats) string {
 	if s.ProjectionLagEvents == 0 {
 		return fmt.Sprintf("none (trend projection at event %d)", s.ProjectionPosition)
 	}
-	return fmt.Sprintf("%d events, %s (trend projection at event %d)", s.ProjectionLagEvents,
-		time.Duration(s.ProjectionLagSeconds*float64(time.Second)).Round(100*time.Millisecond), s.ProjectionPosition)
+	age := "of unknown age" // the oldest unapplied event could not be read
+	if s.ProjectionLagSeconds >= 0 {
+		age = time.Duration(s.ProjectionLagSeconds * float64(time.Second)).Round(100 * time.Millisecond).String()
+	}
+	return fmt.Sprintf("%d events, %s (trend projection at event %d)", s.ProjectionLagEvents, age, s.ProjectionPosition)
 }
 
 func replayLine(r replay.Status) string {

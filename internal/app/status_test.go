@@ -30,3 +30,19 @@ func TestStatusSaysHowLongTheRelayIsBehind(t *testing.T) {
 		}
 	}
 }
+
+// A projection lag of unknown age says so, instead of 0s beside a lag in
+// events.
+func TestStatusSaysWhenTheLagsAgeIsUnknown(t *testing.T) {
+	for _, c := range []struct {
+		stats pipeline.Stats
+		want  string
+	}{
+		{pipeline.Stats{LogHead: 9, ProjectionPosition: 7, ProjectionLagEvents: 2, ProjectionLagSeconds: 1.26}, "2 events, 1.3s (trend projection at event 7)"},
+		{pipeline.Stats{LogHead: 9, ProjectionPosition: 7, ProjectionLagEvents: 2, ProjectionLagSeconds: -1}, "2 events, of unknown age (trend projection at event 7)"},
+	} {
+		if got := lagLine(c.stats); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+}

@@ -275,7 +275,7 @@ func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { retur
 type State struct {
 	OutboxBacklog        float64
 	RelayLagSeconds      float64
-	ProjectionLagSeconds float64
+	ProjectionLagSeconds float64 // -1 if unknown
 	ProjectionLagEvents  float64
 	LogHead              float64
 	DeadLetters          float64 // -1 if unknown
@@ -334,7 +334,9 @@ func (c *pipelineCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	g(descBacklog, s.OutboxBacklog)
 	g(descRelayLag, s.RelayLagSeconds)
-	g(descProjLag, s.ProjectionLagSeconds)
+	if s.ProjectionLagSeconds >= 0 {
+		g(descProjLag, s.ProjectionLagSeconds)
+	}
 	g(descProjLagEv, s.ProjectionLagEvents)
 	g(descLogHead, s.LogHead)
 	if s.DeadLetters >= 0 {

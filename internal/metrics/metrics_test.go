@@ -166,3 +166,28 @@ func TestASlowSnapshotStillReportsTheGauges(t *testing.T) {
 		t.Error("no trend_outbox_backlog after a 4 s snapshot")
 	})
 }
+
+// A projection lag of unknown age (-1) is left out, not reported as a
+// lag of -1 s; the lag in events is still reported.
+func TestAnUnknownProjectionLagIsLeftOut(t *testing.T) {
+	m := New()
+	m.WatchPipeline(func(context.Context) (State, error) {
+		return State{ProjectionLagSeconds: -1, ProjectionLagEvents: 3, DeadLetters: -1}, nil
+	}, slog.New(slog.DiscardHandler))
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events bool
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "trend_projection_lag_seconds":
+			t.Errorf("trend_projection_lag_seconds %v, want none", mf.GetMetric()[0].GetGauge().GetValue())
+		case "trend_projection_lag_events":
+			events = mf.GetMetric()[0].GetGauge().GetValue() == 3
+		}
+	}
+	if !events {
+		t.Error("trend_projection_lag_events is not 3")
+	}
+}

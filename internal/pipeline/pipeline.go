@@ -43,7 +43,8 @@ type Stats struct {
 	ProjectionPosition  int64 `json:"projection_position"`
 	ProjectionLagEvents int64 `json:"projection_lag_events"`
 	// ProjectionLagSeconds is now minus the time the oldest event the
-	// projection has not applied was logged (0 when it is caught up).
+	// projection has not applied was logged (0 when it is caught up, -1
+	// when that event could not be read).
 	ProjectionLagSeconds float64 `json:"projection_lag_seconds"`
 	Queues               []Queue `json:"queues"`
 	// DeadLetters is the depth of the dead-letter queue (-1 if unknown).
@@ -168,8 +169,9 @@ func (c *Collector) projectionLag(ctx context.Context, s *Stats) {
 		s.ProjectionLagSeconds = max(0, s.At.Sub(at).Seconds())
 	default:
 		// Unknown: reported as behind by every event above its rows, with
-		// no age.
+		// no age (0 would read as caught up beside a lag in events).
 		s.ProjectionLagEvents = s.LogHead - s.ProjectionPosition
+		s.ProjectionLagSeconds = -1
 	}
 }
 

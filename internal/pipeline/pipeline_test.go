@@ -65,6 +65,31 @@ func TestProjectionLagCountsUnhandledBatches(t *testing.T) {
 	}
 }
 
+// A lag whose first unapplied event cannot be read is reported as every
+// event above the projection's rows, of unknown age (-1), not as 0 s
+// beside a lag in events.
+func TestAnUnreadableLagHasNoAge(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	ctx := t.Context()
+	if _, err := pool.Exec(ctx, `INSERT INTO events (event_id, type, version, tmdb_id, occurred_at, recorded_at, data, batch_id)
+		VALUES ($1, 'MovieRegistered', 1, 550, now(), now() - interval '1 minute', '{}', $2)`, uuid.New(), uuid.New()); err != nil {
+		t.Fatal(err)
+	}
+	// The lag's query reads handled_messages; the snapshot's first one
+	// does not.
+	if _, err := pool.Exec(ctx, `ALTER TABLE handled_messages RENAME TO handled_messages_gone`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := collector(pool).Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ProjectionLagEvents != 1 || s.ProjectionLagSeconds != -1 {
+		t.Errorf("lag %d events, %v s; want 1, -1 (unknown)", s.ProjectionLagEvents, s.ProjectionLagSeconds)
+	}
+}
+
 // The event rate is measured over at least a second: snapshots taken in
 // quick succession (two dashboards polling) give the last rate, not the
 // events of a few milliseconds divided by them.

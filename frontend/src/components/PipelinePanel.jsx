@@ -131,7 +131,13 @@ export function PipelinePanel() {
             <Stat
               label="Projection lag"
               value={`${formatInt(stats.projection_lag_events)} events`}
-              detail={stats.projection_lag_events > 0 ? formatDuration(stats.projection_lag_seconds) : 'caught up'}
+              detail={
+                stats.projection_lag_events > 0
+                  ? stats.projection_lag_seconds < 0
+                    ? 'age unknown'
+                    : formatDuration(stats.projection_lag_seconds)
+                  : 'caught up'
+              }
               warn={stats.projection_lag_seconds > 5}
             />
             <Stat

@@ -46,6 +46,15 @@ describe('PipelinePanel', () => {
     expect(within(queues).getByRole('row', { name: /dead-letters/ })).not.toHaveTextContent('(no consumer)');
   });
 
+  it('says when the age of the projection lag is unknown', async () => {
+    fakeApi({ 'GET /api/pipeline': () => stats({ projection_lag_seconds: -1 }) });
+    render(<PipelinePanel />);
+    await screen.findByText('Projection lag');
+    expect(statValue('Projection lag')).toBe('4 events');
+    expect(screen.getByText('age unknown')).toBeInTheDocument();
+    expect(screen.getByText('Projection lag').closest('.stat')).not.toHaveClass('stat--warn');
+  });
+
   it('links to the RabbitMQ management UI on the host the dashboard was reached on', async () => {
     fakeApi({ 'GET /api/pipeline': () => stats() });
     render(<PipelinePanel />);
