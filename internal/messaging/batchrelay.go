@@ -338,10 +338,16 @@ func (r *BatchRelay) forward(stop context.Context, conn *amqp.Connection, ch *am
 		}
 		// Only transactions older than every running one: a row that
 		// commits late can never appear behind the offset.
-		rows, err := tx.Query(ctx, `SELECT "offset", transaction_id::text, payload FROM watermill_outbox
-			WHERE ((transaction_id = $1::text::xid8 AND "offset" > $2) OR transaction_id > $1::text::xid8)
-			  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-			ORDER BY transaction_id, "offset" LIMIT $3`, txid, offset, r.Batch)
+		// The sort names the table's columns: a bare transaction_id meant
+		// the text output column, whose order differs from xid8's where
+		// ids change length ("1000" < "999"), and a batch read across such
+		// a change moved the offset past rows it never sent, lost for
+		// good. The row comparison reads the primary key from the offset
+		// on, where an OR read the whole backlog every round.
+		rows, err := tx.Query(ctx, `SELECT o."offset", o.transaction_id::text AS txid, o.payload FROM watermill_outbox o
+			WHERE (o.transaction_id, o."offset") > ($1::text::xid8, $2)
+			  AND o.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+			ORDER BY o.transaction_id, o."offset" LIMIT $3`, txid, offset, r.Batch)
 		if err != nil {
 			return fmt.Errorf("read the outbox: %w", err)
 		}

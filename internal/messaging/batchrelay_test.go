@@ -163,6 +163,70 @@ func TestRelayStartsOverFromAnOffsetAheadOfTheDatabase(t *testing.T) {
 	wantOneRegisterMovie(t, url, runRelay(t, relay))
 }
 
+// TestRelayOrdersRowsByTransactionIDNotItsText: rows whose transaction
+// ids change length (99, then 100) are forwarded in the ids' order, every
+// one of them. Sorted by the ids' text, a batch took "100" to "104"
+// before "98" and "99", moved the offset to 104, and never sent those
+// two.
+func TestRelayOrdersRowsByTransactionIDNotItsText(t *testing.T) {
+	t.Parallel()
+	pool, url := registerMovieRelayEnv(t)
+	ctx := t.Context()
+	for id := range int64(12) {
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			out, err := messaging.NewOutbox(tx, nil)
+			if err != nil {
+				return err
+			}
+			return out.SendCommand(ctx, uuid.NewString(), "corr", &commands.RegisterMovie{TMDBID: 1 + id})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Ids far below any this cluster still runs (initdb alone uses more),
+	// so every row is visible to the relay: movies 1 and 2 get 98 and 99,
+	// movies 3 to 12 get 100 to 109.
+	if _, err := pool.Exec(ctx, `UPDATE watermill_outbox o SET transaction_id = (97 + n.i)::text::xid8
+		FROM (SELECT "offset", row_number() OVER (ORDER BY "offset") AS i FROM watermill_outbox) AS n
+		WHERE o."offset" = n."offset"`); err != nil {
+		t.Fatal(err)
+	}
+	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.DiscardHandler))
+	relay.Batch = 5
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(rctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var last string
+		err := pool.QueryRow(ctx, `SELECT last_processed_transaction_id::text FROM watermill_offsets_outbox WHERE consumer_group = $1`,
+			messaging.RelayConsumerGroup).Scan(&last)
+		if err == nil && last == "109" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the relay's offset is at transaction %q (%v) after 30 s, want 109", last, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, d := range testenv.Drain(t, url, messaging.CommandTopic("RegisterMovie")) {
+		var cmd commands.RegisterMovie
+		if err := json.Unmarshal(d.Body, &cmd); err != nil {
+			t.Fatalf("%q: %v", d.Body, err)
+		}
+		got = append(got, cmd.TMDBID)
+	}
+	if want := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}; !slices.Equal(got, want) {
+		t.Errorf("forwarded the movies %v, want %v", got, want)
+	}
+}
+
 // TestRelayKeepsAMessageNoQueueTook: a message RabbitMQ routes to no
 // queue (one deleted by hand, a broker that lost its definitions) comes
 // back to the relay instead of being confirmed and dropped: the offset
