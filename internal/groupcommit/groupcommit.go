@@ -214,7 +214,13 @@ func (b *Batcher[T]) gatherFor(batch []request[T], enough int, d time.Duration) 
 // it, and the process would die with every item in flight.
 func (b *Batcher[T]) flushSafely(items []T) []error {
 	var errs []error
-	if err := safely(func() error { errs = b.flush(items); return nil }); err != nil {
+	err := safely(func() error { errs = b.flush(items); return nil })
+	if err == nil && errs != nil && len(errs) != len(items) {
+		// A flush's bug, not an item's: the loop would index past the
+		// slice (a panic outside any recover) or leave callers unanswered.
+		err = fmt.Errorf("groupcommit: the flush returned %d results for %d items", len(errs), len(items))
+	}
+	if err != nil {
 		errs = make([]error, len(items))
 		for i := range errs {
 			errs[i] = err

@@ -388,3 +388,22 @@ func TestAPanickingFlushFailsItsItemsAndTheBatcherGoesOn(t *testing.T) {
 		t.Errorf("a batch where one item panics: %v, want only the second to fail", errs)
 	}
 }
+
+// A flush that returns fewer results than items (a bug of the flush) fails
+// each of them, instead of panicking in the committer, where nothing
+// recovers it.
+func TestAFlushWithTooFewResultsFailsItsItems(t *testing.T) {
+	b := New(Config{}, func(items []int) []error {
+		if items[0] == 1 {
+			return []error{}
+		}
+		return nil
+	})
+	defer b.Close()
+	if err := b.Do(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "0 results for 1 items") {
+		t.Errorf("the short flush: %v, want an error saying it returned too few results", err)
+	}
+	if err := b.Do(context.Background(), 2); err != nil {
+		t.Errorf("the next flush: %v, want the committer still running", err)
+	}
+}

@@ -46,6 +46,7 @@ func (x *ExchangeChecker) Exists(name string) (bool, error) {
 	case IsNotFound(err):
 		return false, nil
 	default:
+		_ = ch.Close() // may be open still: the error need not be the broker's
 		return false, fmt.Errorf("inspect exchange %s: %w", name, err)
 	}
 }
