@@ -54,7 +54,15 @@ const IdleInTransactionTimeout = "5min"
 //
 // The TCP settings do nothing over a Unix socket, where a dead client's
 // machine is the server's own.
+//
+// TimeZone is UTC so that every role reads the clock alike: the outbox's
+// created_at is a timestamp without time zone, written as
+// CURRENT_TIMESTAMP by the API and worker and compared with
+// LOCALTIMESTAMP by the relay (its retention, its lag), which a role in
+// another zone (PGTZ, the server's default) shifted by hours; and
+// "interval '7 days'" is 168 hours only where no clock change falls.
 var SessionDefaults = map[string]string{
+	"timezone":                            "UTC",
 	"idle_in_transaction_session_timeout": IdleInTransactionTimeout,
 	"tcp_keepalives_idle":                 "30",
 	"tcp_keepalives_interval":             "10",
@@ -83,9 +91,10 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 		}
 		cfg.MaxConns = MinConns
 	}
+	params := cfg.ConnConfig.RuntimeParams
 	for name, value := range SessionDefaults {
-		if _, set := cfg.ConnConfig.RuntimeParams[name]; !set {
-			cfg.ConnConfig.RuntimeParams[name] = value
+		if !setIn(params, name) {
+			params[name] = value
 		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -114,6 +123,17 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 		}
 		delay = min(delay*2, 5*time.Second)
 	}
+}
+
+// setIn tells whether params set the setting name, whose case does not
+// matter to PostgreSQL (TimeZone, timezone).
+func setIn(params map[string]string, name string) bool {
+	for k := range params {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // Migrate applies every pending migration. A PostgreSQL advisory lock keeps

@@ -59,6 +59,8 @@ func TestSessionsBoundIdleTransactionsAndDeadClients(t *testing.T) {
 		{"tcp_keepalives_count", "", "3"},
 		{"tcp_user_timeout", "", "60000"},
 		{"tcp_user_timeout", "5000", "5000"},
+		{"timezone", "", "UTC"},
+		{"TimeZone", "Europe/Berlin", "Europe/Berlin"},
 	} {
 		pool, err := postgres.Connect(t.Context(), withParam(t, base, c.name, c.param), slog.New(slog.DiscardHandler))
 		if err != nil {
