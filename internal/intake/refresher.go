@@ -123,6 +123,9 @@ func (r *Refresher) Tick(ctx context.Context) (int, error) {
 		// Pending movies first: they show no facts at all, and with more
 		// stale active movies than a tick takes, sorted by age alone they
 		// would never come up (their registration is recent).
+		// An active movie with no facts_fetched_at (one activated before
+		// migration 00002 made the column) counts from its registration:
+		// compared as NULL, it was never stale, never refreshed.
 		// since: when the facts were first wanted and did not come, for a
 		// movie left pending (its registration) or an active one whose
 		// refresh failed (registry.WantRefresh); both are asked for again at
@@ -131,7 +134,7 @@ func (r *Refresher) Tick(ctx context.Context) (int, error) {
 			SELECT tmdb_id FROM movies,
 			     LATERAL (SELECT CASE WHEN status = 'pending' THEN registered_at
 			                          WHEN status = 'active' THEN refresh_wanted_since END AS since) AS w
-			WHERE (status = 'active' AND $4 AND facts_fetched_at < $1
+			WHERE (status = 'active' AND $4 AND coalesce(facts_fetched_at, registered_at) < $1
 			       AND (refresh_requested_at IS NULL OR refresh_requested_at < $1))
 			   OR (w.since <= $3
 			       AND (refresh_requested_at IS NULL OR refresh_requested_at

@@ -77,6 +77,28 @@ func TestRefresherAsksForStaleFactsOnly(t *testing.T) {
 	}
 }
 
+// An active movie with no facts_fetched_at (activated before migration
+// 00002 added the column) is stale by its registration's age, not never.
+func TestRefresherAsksForAnActiveMovieWithNoFetchTime(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	ctx := t.Context()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	if _, err := registry.Register(ctx, pool, 7, now.Add(-60*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE movies SET status = 'active', facts_fetched_at = NULL WHERE tmdb_id = 7`); err != nil {
+		t.Fatal(err)
+	}
+	r, err := intake.NewRefresher(pool, slog.New(slog.DiscardHandler), intake.RefresherConfig{MaxAge: 24 * time.Hour, PerTick: 5, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Tick(ctx); err != nil || n != 1 {
+		t.Errorf("got %d refreshes, %v; want 1 (movie 7), nil", n, err)
+	}
+}
+
 // TestRefresherAsksForPendingMoviesFirst: a movie whose first fetch
 // failed comes before stale active movies, however many of those there
 // are: sorted by age alone it came after every one of them.
