@@ -156,6 +156,56 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	for _, r := range results {
 		log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
 	}
+	return renumberRestoredLog(ctx, db, log)
+}
+
+// RestoredLog tells whether the event log holds transaction ids this
+// cluster has not given out yet: a database restored from a dump into
+// another cluster, whose ids ran higher. One probe of the log's
+// (transaction_id, position) index.
+const RestoredLog = `SELECT EXISTS (SELECT 1 FROM events WHERE transaction_id >= pg_snapshot_xmax(pg_current_snapshot()))`
+
+// renumberRestoredLog gives the events of a log restored from another
+// cluster (RestoredLog) the transaction id 1, so that a replay, which
+// reads the log in (transaction_id, position) order, reads them first and
+// in their positions' order. Kept, they sorted after every event this
+// cluster writes (its ids run lower), and a replay applied the whole old
+// history last: a movie removed then and registered again since came out
+// removed. Every event up to the highest restored position counts as
+// restored; events written since come after it. The log refuses updates
+// (its trigger), so the trigger is off for this one statement, in its
+// transaction. It rewrites the restored rows once, at the first start
+// after the restore.
+func renumberRestoredLog(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	var restored bool
+	if err := db.QueryRowContext(ctx, RestoredLog).Scan(&restored); err != nil {
+		return fmt.Errorf("check the event log's transaction ids: %w", err)
+	}
+	if !restored {
+		return nil
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `ALTER TABLE events DISABLE TRIGGER events_append_only`); err != nil {
+		return fmt.Errorf("renumber the restored event log: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE events SET transaction_id = '1'
+		WHERE position <= (SELECT max(position) FROM events WHERE transaction_id >= pg_snapshot_xmax(pg_current_snapshot()))
+		  AND transaction_id <> '1'`)
+	if err != nil {
+		return fmt.Errorf("renumber the restored event log: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `ALTER TABLE events ENABLE TRIGGER events_append_only`); err != nil {
+		return fmt.Errorf("renumber the restored event log: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("renumber the restored event log: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	log.Warn("the event log holds transaction ids of another cluster (restored from a dump?): its events now have transaction id 1, so that replays read them before newer ones", "events", n)
 	return nil
 }
 

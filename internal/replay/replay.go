@@ -57,6 +57,10 @@ type Projection interface {
 	Diff(ctx context.Context, tx pgx.Tx, a, b string, limit int) ([]string, error)
 }
 
+// ErrRestoredLog means the log holds transaction ids of another cluster,
+// which `trend migrate` (or any role's start) renumbers.
+var ErrRestoredLog = errors.New("the event log holds transaction ids of another cluster (a database restored from a dump?): run `trend migrate` first, which renumbers them")
+
 // ErrRunning means another replay holds the lock.
 var ErrRunning = errors.New("a replay is already running")
 
@@ -151,6 +155,16 @@ func (r *Replayer) Run(ctx context.Context, p Projection, opts Options) (Result,
 		}
 	}()
 
+	// A log restored from another cluster sorts its old events after the
+	// new ones until migrations renumber them (postgres.Migrate): read so,
+	// a rebuild applied the whole history last.
+	var restored bool
+	if err := r.pool.QueryRow(ctx, postgres.RestoredLog).Scan(&restored); err != nil {
+		return Result{}, err
+	}
+	if restored {
+		return Result{}, ErrRestoredLog
+	}
 	mode := "rebuild"
 	suffix := "_replay"
 	if opts.Check {

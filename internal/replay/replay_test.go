@@ -15,6 +15,7 @@ import (
 
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/postgres"
 	"github.com/movietrend/trend/internal/replay"
 	"github.com/movietrend/trend/internal/testenv"
 	"github.com/movietrend/trend/projections/trend"
@@ -250,6 +251,59 @@ func TestRemovalDeliveredBeforeEarlierViewsRebuildsEqual(t *testing.T) {
 	}
 	if views != 3 {
 		t.Errorf("registered again: %d views, want the 3 logged after the removal", views)
+	}
+}
+
+// A log restored from a dump into another cluster keeps the old
+// cluster's transaction ids, higher than the ones this cluster gives the
+// events written since: read in transaction-id order, the old history
+// came last, and a movie removed then and registered again since was
+// rebuilt removed. A replay refuses such a log; migrations renumber it,
+// and the rebuild then equals the live copy.
+func TestARestoredLogIsReplayedInItsOrder(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0}))
+	w.mustHandle(t, w.mustAppend(t, events.MovieDetailsFetched{TMDBID: 1, Title: "M", VoteAverage: 7, VoteCount: 10, FetchedAt: t0}))
+	w.mustHandle(t, w.mustAppend(t, viewsOf(1, 2, t0)...))
+	w.mustHandle(t, w.mustAppend(t, events.MovieRemoved{TMDBID: 1, RemovedAt: t0.Add(time.Minute)}))
+	// The restore: the old cluster's ids, above any this one gave out.
+	if _, err := w.pool.Exec(ctx, `ALTER TABLE events DISABLE TRIGGER events_append_only;
+		UPDATE events SET transaction_id = (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000 + position)::text::xid8;
+		ALTER TABLE events ENABLE TRIGGER events_append_only`); err != nil {
+		t.Fatal(err)
+	}
+	w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0.Add(2 * time.Minute)}))
+	w.mustHandle(t, w.mustAppend(t, viewsOf(1, 3, t0.Add(3*time.Minute))...))
+
+	if _, err := replay.New(w.pool, quiet).Run(ctx, w.prepared(ctx), replay.Options{Check: true}); !errors.Is(err, replay.ErrRestoredLog) {
+		t.Fatalf("a replay of the restored log: %v, want ErrRestoredLog", err)
+	}
+	if err := postgres.Migrate(ctx, w.pool, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if d := w.check(ctx); len(d) != 0 {
+		t.Errorf("the rebuild of the renumbered log differs from the live copy: %v", d)
+	}
+	var status string
+	var views int64
+	if err := w.pool.QueryRow(ctx, `SELECT status, internal_views_count FROM trend_movies WHERE tmdb_id = 1`).Scan(&status, &views); err != nil {
+		t.Fatal(err)
+	}
+	if status == "removed" || views != 3 {
+		t.Errorf("live: %s with %d views, want registered again with the 3 views since", status, views)
+	}
+	// The log still refuses updates, and a second start renumbers nothing.
+	if _, err := w.pool.Exec(ctx, `UPDATE events SET type = type WHERE position = 1`); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Errorf("an update of the log after the renumbering: %v, want it refused", err)
+	}
+	var logs testenv.Buffer
+	if err := postgres.Migrate(ctx, w.pool, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "another cluster") {
+		t.Errorf("a second start renumbered again:\n%s", logs.String())
 	}
 }
 
