@@ -205,6 +205,9 @@ func renumberRestoredLog(ctx context.Context, db *sql.DB, log *slog.Logger) erro
 		return fmt.Errorf("renumber the restored event log: %w", err)
 	}
 	n, _ := res.RowsAffected()
+	if n == 0 {
+		return nil // another role starting at the same time did it
+	}
 	log.Warn("the event log holds transaction ids of another cluster (restored from a dump?): its events now have transaction id 1, so that replays read them before newer ones", "events", n)
 	return nil
 }
