@@ -366,8 +366,10 @@ type envelopeOf struct {
 	batch uuid.UUID
 }
 
-// Read returns up to limit events after position from, in log order. It
-// is how replays and checks read the log.
+// Read returns up to limit events after position from, in log order: a
+// snapshot of the log for tests. It is no cursor: an event that commits
+// late can take a position behind one already read (replays read in
+// transaction-id order, below the oldest running transaction, instead).
 func (s *Store) Read(ctx context.Context, from int64, limit int) ([]events.Envelope, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+EnvelopeColumns+` FROM events WHERE position > $1 ORDER BY position LIMIT $2`, from, limit)
 	if err != nil {
