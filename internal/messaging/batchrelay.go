@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"time"
 
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
@@ -71,6 +72,19 @@ type BatchRelay struct {
 	// rows older than every running transaction, so one left open holds
 	// the whole outbox back, silently otherwise. 0 never checks.
 	HeldBackWarn time.Duration
+	// StandbyWait bounds one round's wait for the offset row's lock (0:
+	// RoundTimeout alone). A standby relay waits on that lock while
+	// another forwards; past it, the round ends as a lost turn and asks
+	// again at once, over the same RabbitMQ session. Without it, a round
+	// the holder kept for RoundTimeout (slow confirms, or a dead machine
+	// whose session the server has not ended yet) ended the standby's
+	// session with a warning, and it reconnected to RabbitMQ every minute.
+	StandbyWait time.Duration
+	// StandbyWarn is how long a standby may find the offset row held
+	// without a break before it warns (about once per StandbyWarn),
+	// naming the holder's backend: one relay's round, or a session whose
+	// machine died, holds the whole outbox back meanwhile. 0 never warns.
+	StandbyWarn time.Duration
 	// OnRound, if set, is called after every round of the forwarding loop,
 	// whether it forwarded, found nothing or failed (a liveness heartbeat:
 	// a relay retrying a lost broker is alive; a stuck one stops calling).
@@ -89,12 +103,13 @@ type BatchRelay struct {
 }
 
 // NewBatchRelay returns a relay with a batch of 500, a poll of 50ms, a
-// round timeout of a minute, a stop grace of 5 s, and forwarded rows kept
-// for an hour, pruned every minute.
+// round timeout of a minute, a standby's wait of 10 s (a warning after a
+// minute of it), a stop grace of 5 s, and forwarded rows kept for an
+// hour, pruned every minute.
 func NewBatchRelay(pool *pgxpool.Pool, amqpURL string, log *slog.Logger) *BatchRelay {
 	return &BatchRelay{pool: pool, amqpURL: amqpURL, log: log, Batch: 500, Poll: 50 * time.Millisecond,
 		RoundTimeout: time.Minute, HeldBackWarn: 30 * time.Second, Retention: time.Hour, PruneEvery: time.Minute,
-		StopGrace: 5 * time.Second}
+		StandbyWait: 10 * time.Second, StandbyWarn: time.Minute, StopGrace: 5 * time.Second}
 }
 
 // Run forwards until ctx ends; it reconnects to RabbitMQ and retries
@@ -181,7 +196,7 @@ func (r *BatchRelay) session(ctx context.Context) error {
 	// relay would stop at that row for good, holding back every message
 	// behind it.
 	exchanges := NewExchangeChecker(conn)
-	var pruned, idleSince, checked time.Time
+	var pruned, idleSince, checked, heldSince, heldWarned time.Time
 	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -196,6 +211,19 @@ func (r *BatchRelay) session(ctx context.Context) error {
 		// asks again at once, which waits on the lock again, so it takes
 		// over as soon as the other stops.
 		standby := lostTurn(err)
+		// The row stayed held for all of StandbyWait: a lost turn too,
+		// but one the holder has not ended yet.
+		held := r.StandbyWait > 0 && LockTimeout(err)
+		switch {
+		case !held:
+			heldSince = time.Time{}
+		case heldSince.IsZero():
+			heldSince = time.Now()
+		case r.StandbyWarn > 0 && time.Since(heldSince) >= r.StandbyWarn && time.Since(heldWarned) >= r.StandbyWarn:
+			heldWarned = time.Now()
+			r.warnHeld(ctx, time.Since(heldSince))
+		}
+		standby = standby || held
 		if err != nil && !standby {
 			return err
 		}
@@ -309,9 +337,27 @@ func (r *BatchRelay) forward(stop context.Context, conn *amqp.Connection, ch *am
 		var offset int64
 		var txid string
 		var ahead bool
-		if err := tx.QueryRow(ctx, `SELECT offset_acked, last_processed_transaction_id::text,
+		// One round trip: the bound on the lock's wait (for this
+		// transaction only), then the lock.
+		b := &pgx.Batch{}
+		if r.StandbyWait > 0 {
+			b.Queue(`SELECT set_config('lock_timeout', $1, true)`, strconv.FormatInt(r.StandbyWait.Milliseconds(), 10))
+		}
+		b.Queue(`SELECT offset_acked, last_processed_transaction_id::text,
 				last_processed_transaction_id >= pg_snapshot_xmax(pg_current_snapshot())
-			FROM watermill_offsets_outbox WHERE consumer_group = $1 FOR UPDATE`, RelayConsumerGroup).Scan(&offset, &txid, &ahead); err != nil {
+			FROM watermill_offsets_outbox WHERE consumer_group = $1 FOR UPDATE`, RelayConsumerGroup)
+		br := tx.SendBatch(ctx, b)
+		var err error
+		if r.StandbyWait > 0 {
+			_, err = br.Exec()
+		}
+		if err == nil {
+			err = br.QueryRow().Scan(&offset, &txid, &ahead)
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return fmt.Errorf("lock the relay offset: %w", err)
 		}
 		if ahead {
@@ -519,6 +565,31 @@ const Backlog = `SELECT m.created_at FROM watermill_outbox m
 	WHERE (m.transaction_id, m."offset") > (
 		coalesce((SELECT o.last_processed_transaction_id FROM watermill_offsets_outbox o WHERE o.consumer_group = $1), '0'::xid8),
 		coalesce((SELECT o.offset_acked FROM watermill_offsets_outbox o WHERE o.consumer_group = $1), -1))`
+
+// warnHeld warns that the offset row has stayed locked for d, and names
+// the backend that holds it where PostgreSQL tells (pg_stat_activity hides
+// another role's details from a role without pg_read_all_stats).
+func (r *BatchRelay) warnHeld(ctx context.Context, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	args := []any{"for", d.Round(time.Second).String()}
+	var pid *int32
+	var addr, state string
+	var xactAge *float64
+	err := r.pool.QueryRow(ctx, `SELECT a.pid, coalesce(host(a.client_addr), ''), coalesce(a.state, ''),
+			extract(epoch FROM now() - a.xact_start)::float8
+		FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
+		  AND l.transactionid::text = (SELECT (xmax)::text FROM watermill_offsets_outbox WHERE consumer_group = $1)
+		LIMIT 1`, RelayConsumerGroup).Scan(&pid, &addr, &state, &xactAge)
+	if err == nil && pid != nil {
+		args = append(args, "holder_pid", *pid, "holder_address", addr, "holder_state", state)
+		if xactAge != nil {
+			args = append(args, "holder_transaction_seconds", *xactAge)
+		}
+	}
+	r.log.Warn("relay: standing by: another session has held the outbox's offset row without a break (another relay's long round, or one whose machine died: PostgreSQL ends such a session about a minute after it last spoke)", args...)
+}
 
 // warnIfHeldBack warns when rows wait behind the relay's offset that it
 // does not see, and names the transaction that holds them back: of those

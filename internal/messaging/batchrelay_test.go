@@ -459,6 +459,54 @@ func (w *retryWatcher) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
+// A standby whose offset row stays held (another relay's long round, or a
+// session whose machine died) keeps its RabbitMQ session: each round waits
+// StandbyWait and asks again, with no "will retry"; after StandbyWarn it
+// says who holds the row; and it forwards once the row is free.
+func TestAStandbyRelayWaitsForAHeldOffsetRowAndSaysWhoHoldsIt(t *testing.T) {
+	t.Parallel()
+	pool, url := registerMovieRelayEnv(t)
+	ctx := t.Context()
+	sendRegisterMovie(t, pool)
+	if _, err := pool.Exec(ctx, `INSERT INTO watermill_offsets_outbox (consumer_group, offset_acked, last_processed_transaction_id)
+		VALUES ($1, 0, '0') ON CONFLICT DO NOTHING`, messaging.RelayConsumerGroup); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(context.Background())
+	var holderPID int32
+	if err := holder.QueryRow(ctx, `SELECT pg_backend_pid() FROM watermill_offsets_outbox FOR UPDATE`).Scan(&holderPID); err != nil {
+		t.Fatal(err)
+	}
+	var logs testenv.Buffer
+	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.NewTextHandler(&logs, nil)))
+	relay.StandbyWait = 100 * time.Millisecond
+	relay.StandbyWarn = 500 * time.Millisecond
+	firstBatch := runRelay(t, relay)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "relay: standing by") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no standby warning in 30 s:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if want := fmt.Sprintf("holder_pid=%d", holderPID); !strings.Contains(logs.String(), want) {
+		t.Errorf("the warning does not name the holder (%s):\n%s", want, logs.String())
+	}
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := firstBatch(); n != 1 {
+		t.Errorf("forwarded %d rows once the row was free, want 1", n)
+	}
+	if strings.Contains(logs.String(), "relay: will retry") {
+		t.Errorf("the standby ended its session while the row was held:\n%s", logs.String())
+	}
+}
+
 // TestAStandbyRelayWaitsItsTurn: two relays on one outbox (two `trend
 // relay` processes, for availability) forward every row once between
 // them, and neither takes the other's turn for a failure: one that waited
