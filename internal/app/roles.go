@@ -158,6 +158,7 @@ func (b *base) runAPI(ctx context.Context) error {
 		Pipeline:              view,
 		Dashboard:             web.Handler(),
 		RabbitMQManagementURL: b.cfg.RabbitMQManagementURL,
+		StreamMaxClients:      b.cfg.StreamMaxClients,
 		Logger:                b.log,
 	})
 	b.watchPipeline(view)

@@ -66,6 +66,11 @@ type Config struct {
 	// per-request machinery (internal/fastlane); the same handler answers
 	// them. Off, net/http serves every request.
 	FastLane bool `env:"API_FAST_LANE" envDefault:"true"`
+	// StreamMaxClients bounds the API's live streams (GET /api/stream)
+	// open at once; more are refused (503 with Retry-After) until one
+	// ends. Each holds a connection, a goroutine and, while its client
+	// lags, up to about 2 MB of changes it has not taken yet.
+	StreamMaxClients int `env:"STREAM_MAX_CLIENTS" envDefault:"1000"`
 
 	// ProjectionInterval is the least time between two transactions of
 	// the trend projection while batches keep coming (the first after a
@@ -329,6 +334,11 @@ func (c Config) Validate() error {
 	}
 	if c.WorkerConsumers < 1 || c.WorkerConsumers > 1000 {
 		errs = append(errs, fmt.Errorf("WORKER_CONSUMERS must be from 1 to 1000"))
+	}
+	// 0 does not mean "no limit": an unbounded number of streams is what
+	// the limit is for.
+	if c.StreamMaxClients < 1 {
+		errs = append(errs, fmt.Errorf("STREAM_MAX_CLIENTS must be at least 1"))
 	}
 	if c.IntakeInterval < 0 || c.IntakeInterval > time.Second {
 		errs = append(errs, fmt.Errorf("INTAKE_INTERVAL must be from 0 to 1s"))

@@ -97,6 +97,9 @@ type Deps struct {
 	// StreamWriteTimeout how long one write to its client may take
 	// (default 10s).
 	StreamKeepAlive, StreamWriteTimeout time.Duration
+	// StreamMaxClients bounds the live streams open at once; more are
+	// refused (503) until one ends. Default 1000.
+	StreamMaxClients int
 	// BodyReadTimeout bounds the reading of a request's body, from when
 	// its handler starts reading it (default 10 s).
 	BodyReadTimeout time.Duration
@@ -133,13 +136,16 @@ func New(ctx context.Context, d Deps) http.Handler {
 	if d.StreamWriteTimeout == 0 {
 		d.StreamWriteTimeout = 10 * time.Second
 	}
+	if d.StreamMaxClients <= 0 {
+		d.StreamMaxClients = 1000
+	}
 	if d.BodyReadTimeout == 0 {
 		d.BodyReadTimeout = 10 * time.Second
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.StreamKeepAlive, d.Logger), pages: newPageCache(ctx, d.Queries.Head), ready: &readiness{checks: d.Checks}, ctx: ctx}
+	s := &server{Deps: d, stream: newHub(d.Queries, d.StreamInterval, d.StreamKeepAlive, d.StreamMaxClients, d.Logger), pages: newPageCache(ctx, d.Queries.Head), ready: &readiness{checks: d.Checks}, ctx: ctx}
 	go s.stream.run(ctx)
 
 	r := chi.NewRouter()
