@@ -21,6 +21,9 @@ export const CONNECTION_LABELS = {
 };
 
 const MAX_BACKOFF_MS = 15_000;
+// Our back-off waits up to half as long again, at random: after a restart of
+// the server, the tabs it refused do not all come back at the same moment.
+const JITTER = 0.5;
 // How many of the browser's own reconnects may fail before ours, which
 // back off, take over.
 const BROWSER_RETRIES = 3;
@@ -39,8 +42,9 @@ export const SILENCE_MS = 40_000;
 /**
  * Keeps `store` in step with the server: on every `ready` event (the first
  * one and after each reconnect) it reloads the ranking, and merges `movies`
- * events into it. Changes that arrive while the list loads are kept and
- * merged afterwards, newest wins, so none is lost in between.
+ * events into it. Changes that arrive while the list loads are kept (the
+ * newest of each movie) and merged afterwards, newest wins, so none is lost
+ * in between.
  *
  * EventSource reconnects by itself after a network error, but gives up for
  * good when the server answers with an error status (e.g. 503 while
@@ -52,7 +56,9 @@ export const SILENCE_MS = 40_000;
  * after a lost connection, reloading the ranking.
  *
  * A stream that brings no event (`ready`, `movies` or `ping`) for
- * `silenceMs` is closed and opened anew, as after an error.
+ * `silenceMs`, from when it is opened, is closed and opened anew, as after
+ * an error: a proxy that accepts the connection and sends nothing left it
+ * connecting for ever.
  *
  * @returns {{state: string, error: string|null}}
  */
@@ -69,7 +75,9 @@ export function useMovieStream(
     let retryTimer = null;
     let failures = 0;
     let stopped = false;
-    let pending = null; // changes received while the list loads
+    // Changes received while the list loads: tmdb_id -> the newest row, so
+    // a slow load holds one row a movie, however many events come.
+    let pending = null;
     let loadAbort = null;
     let streamUp = false; // between a `ready` and the next error
     let errorsSinceReady = 0; // the browser's own retries that failed
@@ -102,7 +110,7 @@ export function useMovieStream(
       source?.close();
       source = null;
       loadAbort?.abort();
-      const delay = nextDelay(1000, failures++, retryAfterSeconds, MAX_BACKOFF_MS);
+      const delay = nextDelay(1000, failures++, retryAfterSeconds, MAX_BACKOFF_MS) * (1 + JITTER * Math.random());
       set('reconnecting', error);
       retryTimer = setTimeout(connect, delay);
     }
@@ -110,13 +118,13 @@ export function useMovieStream(
     async function reload() {
       loadAbort?.abort();
       const abort = (loadAbort = new AbortController());
-      pending = [];
+      pending = new Map();
       set('loading');
       try {
         const { movies, total } = await listMovies({ limit: 1000, signal: abort.signal });
         if (abort.signal.aborted) return;
         store.reset(movies, total);
-        announceRemoved(store.applyChanges(pending, { onlyIfNewer: true }));
+        announceRemoved(store.applyChanges([...pending.values()], { onlyIfNewer: true }));
         pending = null;
         failures = 0;
         // Lost meanwhile: still reconnecting; the next `ready` reloads.
@@ -134,6 +142,7 @@ export function useMovieStream(
       errorsSinceReady = 0; // a new stream: the browser's retries of the last one do not count
 
       source = new EventSourceImpl(url);
+      heard(); // from now: a stream stuck connecting is dead too
       source.addEventListener('ready', () => {
         heard();
         streamUp = true;
@@ -149,8 +158,10 @@ export function useMovieStream(
           return; // a malformed event must not break the board
         }
         if (!Array.isArray(rows)) return;
-        if (pending) pending.push(...rows);
-        else announceRemoved(store.applyChanges(rows));
+        if (pending) {
+          // The stream sends rows in order; `change` decides where both have it.
+          for (const m of rows) if (m && !(m.change < pending.get(m.tmdb_id)?.change)) pending.set(m.tmdb_id, m);
+        } else announceRemoved(store.applyChanges(rows));
       });
       // The server's keep-alive: a comment would not reach us, an event does.
       source.addEventListener('ping', heard);

@@ -16,8 +16,15 @@ function streamOfOneMovie() {
 }
 
 describe('useMovieStream', () => {
-  beforeEach(() => FakeEventSource.reset());
-  afterEach(() => vi.useRealTimers());
+  beforeEach(() => {
+    FakeEventSource.reset();
+    // No jitter in our back-off, so that the tests can tell its delays.
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
 
   it('loads the ranking on ready, then merges changes', async () => {
     fakeApi({ 'GET /api/movies': () => [movie(1, { internal_views_count: 1 })] });
@@ -42,6 +49,28 @@ describe('useMovieStream', () => {
     await act(async () => release([movie(1)]));
     await waitFor(() => expect(result.current.state).toBe('live'));
     expect([...store.getSnapshot().byId.keys()].sort()).toEqual([1, 2]);
+  });
+
+  it('keeps only the newest change of each movie while the list loads', async () => {
+    let release;
+    fakeApi({ 'GET /api/movies': () => new Promise((ok) => (release = ok)) });
+    const store = syncStore();
+    const applyChanges = vi.spyOn(store, 'applyChanges');
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    act(() => FakeEventSource.latest().emit('ready', {}));
+    // A slow load: many events, a few movies.
+    for (let change = 1; change <= 100; change++) {
+      act(() => FakeEventSource.latest().emit('movies', [movie(2 + (change % 2), { change, internal_views_count: change })]));
+    }
+    act(() => FakeEventSource.latest().emit('movies', [movie(3, { change: 7 })])); // older than the one kept
+    await act(async () => release([movie(1, { change: 0 })]));
+    await waitFor(() => expect(result.current.state).toBe('live'));
+    expect(applyChanges).toHaveBeenCalledTimes(1);
+    expect(applyChanges.mock.calls[0][0].map((m) => [m.tmdb_id, m.change])).toEqual([
+      [3, 99],
+      [2, 100],
+    ]);
+    expect(store.getSnapshot().byId.get(2).movie.internal_views_count).toBe(100);
   });
 
   it('reports removed movies', async () => {
@@ -121,6 +150,16 @@ describe('useMovieStream', () => {
     expect(first.closed).toBe(true);
   });
 
+  it('spreads its reconnects at random, up to half as long again', async () => {
+    const { first } = streamOfOneMovie();
+    Math.random.mockReturnValue(0.99);
+    act(() => first.refuse());
+    await act(async () => vi.advanceTimersByTime(1000));
+    expect(FakeEventSource.instances).toHaveLength(1);
+    await act(async () => vi.advanceTimersByTime(495));
+    expect(FakeEventSource.instances).toHaveLength(2);
+  });
+
   it('backs off when the browser’s own reconnects keep failing', async () => {
     const { result, first } = streamOfOneMovie();
     act(() => first.drop());
@@ -190,6 +229,18 @@ describe('useMovieStream', () => {
     await act(async () => FakeEventSource.latest().emit('ready', {}));
     expect(result.current.state).toBe('live');
     expect(fetch.calls.filter((c) => c.path === '/api/movies')).toHaveLength(2);
+  });
+
+  it('takes a stream that never connects for dead too', async () => {
+    const { result, first } = streamOfOneMovie();
+    // A proxy took the connection and sends nothing: no event, no error.
+    await act(async () => vi.advanceTimersByTime(SILENCE_MS - 1));
+    expect(first.closed).toBe(false);
+    await act(async () => vi.advanceTimersByTime(1));
+    expect(first.closed).toBe(true);
+    expect(result.current).toEqual({ state: 'reconnecting', error: 'Lost the connection to the server.' });
+    await act(async () => vi.advanceTimersByTime(1000));
+    expect(FakeEventSource.instances).toHaveLength(2);
   });
 
   it('does not time out a stream the browser is already reconnecting', async () => {
