@@ -264,20 +264,7 @@ func TestRelayRoundsAreBounded(t *testing.T) {
 	pool, url := registerMovieRelayEnv(t)
 	ctx := t.Context()
 	sendRegisterMovie(t, pool)
-	// The offset row exists (as after the relay's first session), and a
-	// transaction holds it.
-	if _, err := pool.Exec(ctx, `INSERT INTO watermill_offsets_outbox (consumer_group, offset_acked, last_processed_transaction_id)
-		VALUES ($1, 0, '0') ON CONFLICT DO NOTHING`, messaging.RelayConsumerGroup); err != nil {
-		t.Fatal(err)
-	}
-	holder, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback(context.Background())
-	if _, err := holder.Exec(ctx, `SELECT 1 FROM watermill_offsets_outbox FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	holder, _ := holdOffsetRow(t, pool)
 
 	timedOut := &retryWatcher{want: "(RoundTimeout)", seen: make(chan struct{})}
 	relay := messaging.NewBatchRelay(pool, url, slog.New(timedOut))
@@ -357,6 +344,28 @@ func registerMovieRelayEnv(t *testing.T) (*pgxpool.Pool, string) {
 		t.Fatal(err)
 	}
 	return pool, url
+}
+
+// holdOffsetRow makes the relay's offset row (as after its first session)
+// and locks it in a transaction, rolled back at the end of the test; it
+// returns the transaction and its backend's pid.
+func holdOffsetRow(t *testing.T, pool *pgxpool.Pool) (pgx.Tx, int32) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := pool.Exec(ctx, `INSERT INTO watermill_offsets_outbox (consumer_group, offset_acked, last_processed_transaction_id)
+		VALUES ($1, 0, '0') ON CONFLICT DO NOTHING`, messaging.RelayConsumerGroup); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = holder.Rollback(context.Background()) })
+	var pid int32
+	if err := holder.QueryRow(ctx, `SELECT pg_backend_pid() FROM watermill_offsets_outbox FOR UPDATE`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	return holder, pid
 }
 
 // sendRegisterMovie writes one RegisterMovie to the outbox.
@@ -468,19 +477,7 @@ func TestAStandbyRelayWaitsForAHeldOffsetRowAndSaysWhoHoldsIt(t *testing.T) {
 	pool, url := registerMovieRelayEnv(t)
 	ctx := t.Context()
 	sendRegisterMovie(t, pool)
-	if _, err := pool.Exec(ctx, `INSERT INTO watermill_offsets_outbox (consumer_group, offset_acked, last_processed_transaction_id)
-		VALUES ($1, 0, '0') ON CONFLICT DO NOTHING`, messaging.RelayConsumerGroup); err != nil {
-		t.Fatal(err)
-	}
-	holder, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback(context.Background())
-	var holderPID int32
-	if err := holder.QueryRow(ctx, `SELECT pg_backend_pid() FROM watermill_offsets_outbox FOR UPDATE`).Scan(&holderPID); err != nil {
-		t.Fatal(err)
-	}
+	holder, holderPID := holdOffsetRow(t, pool)
 	var logs testenv.Buffer
 	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.NewTextHandler(&logs, nil)))
 	relay.StandbyWait = 100 * time.Millisecond
