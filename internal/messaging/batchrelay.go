@@ -213,12 +213,12 @@ func (r *BatchRelay) session(ctx context.Context) error {
 		standby := lostTurn(err)
 		// The row stayed held for all of StandbyWait: a lost turn too,
 		// but one the holder has not ended yet.
-		held := r.StandbyWait > 0 && LockTimeout(err)
+		held := errors.Is(err, errOffsetRowHeld)
 		switch {
 		case !held:
 			heldSince = time.Time{}
 		case heldSince.IsZero():
-			heldSince = time.Now()
+			heldSince = time.Now().Add(-r.StandbyWait) // held since the wait began
 		case r.StandbyWarn > 0 && time.Since(heldSince) >= r.StandbyWarn && time.Since(heldWarned) >= r.StandbyWarn:
 			heldWarned = time.Now()
 			r.warnHeld(ctx, time.Since(heldSince))
@@ -259,6 +259,10 @@ func (r *BatchRelay) session(ctx context.Context) error {
 		}
 	}
 }
+
+// errOffsetRowHeld marks a round whose wait for the offset row's lock
+// outlasted StandbyWait: another session held it all along.
+var errOffsetRowHeld = errors.New("the offset row stayed locked by another session")
 
 // lostTurn tells whether err is the serialization failure of a round
 // that waited for the offset row's lock while another relay held it and
@@ -337,22 +341,32 @@ func (r *BatchRelay) forward(stop context.Context, conn *amqp.Connection, ch *am
 		var offset int64
 		var txid string
 		var ahead bool
-		// One round trip: the bound on the lock's wait (for this
-		// transaction only), then the lock.
+		// One round trip: the bound on the lock's wait, the lock, and the
+		// session's own lock_timeout back for the rest of the round (the
+		// outbox's read waits on a table lock as long as it did).
 		b := &pgx.Batch{}
 		if r.StandbyWait > 0 {
-			b.Queue(`SELECT set_config('lock_timeout', $1, true)`, strconv.FormatInt(r.StandbyWait.Milliseconds(), 10))
+			b.Queue(`SELECT set_config('trend.lock_timeout', current_setting('lock_timeout'), true),
+				set_config('lock_timeout', $1, true)`, strconv.FormatInt(r.StandbyWait.Milliseconds(), 10))
 		}
 		b.Queue(`SELECT offset_acked, last_processed_transaction_id::text,
 				last_processed_transaction_id >= pg_snapshot_xmax(pg_current_snapshot())
 			FROM watermill_offsets_outbox WHERE consumer_group = $1 FOR UPDATE`, RelayConsumerGroup)
+		if r.StandbyWait > 0 {
+			b.Queue(`SELECT set_config('lock_timeout', current_setting('trend.lock_timeout'), true)`)
+		}
 		br := tx.SendBatch(ctx, b)
 		var err error
 		if r.StandbyWait > 0 {
 			_, err = br.Exec()
 		}
 		if err == nil {
-			err = br.QueryRow().Scan(&offset, &txid, &ahead)
+			if err = br.QueryRow().Scan(&offset, &txid, &ahead); LockTimeout(err) {
+				err = fmt.Errorf("%w: %w", errOffsetRowHeld, err)
+			}
+		}
+		if err == nil && r.StandbyWait > 0 {
+			_, err = br.Exec()
 		}
 		if cerr := br.Close(); err == nil {
 			err = cerr

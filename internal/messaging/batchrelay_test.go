@@ -504,6 +504,48 @@ func TestAStandbyRelayWaitsForAHeldOffsetRowAndSaysWhoHoldsIt(t *testing.T) {
 	}
 }
 
+// The standby's bound applies to the offset row's lock alone: a round
+// that has the row and then waits on another lock (here the outbox's, as
+// under a VACUUM FULL or a migration) is no lost turn. It waits as the
+// session would and ends at RoundTimeout, said as such, instead of being
+// taken for a standby and warning about the offset row.
+func TestTheStandbyBoundIsTheOffsetRowsAlone(t *testing.T) {
+	t.Parallel()
+	pool, url := registerMovieRelayEnv(t)
+	ctx := t.Context()
+	sendRegisterMovie(t, pool)
+	locker, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Rollback(context.Background())
+	if _, err := locker.Exec(ctx, `LOCK TABLE watermill_outbox IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	var logs testenv.Buffer
+	relay := messaging.NewBatchRelay(pool, url, slog.New(slog.NewTextHandler(&logs, nil)))
+	relay.StandbyWait = 100 * time.Millisecond
+	relay.StandbyWarn = 300 * time.Millisecond
+	relay.RoundTimeout = time.Second
+	firstBatch := runRelay(t, relay)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "(RoundTimeout)") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no round ended at RoundTimeout in 30 s:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if strings.Contains(logs.String(), "standing by") || strings.Contains(logs.String(), "lock timeout") {
+		t.Errorf("a wait on the outbox's lock was taken for the offset row's, or cut at StandbyWait:\n%s", logs.String())
+	}
+	if err := locker.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := firstBatch(); n != 1 {
+		t.Errorf("forwarded %d rows once the outbox was free, want 1", n)
+	}
+}
+
 // TestAStandbyRelayWaitsItsTurn: two relays on one outbox (two `trend
 // relay` processes, for availability) forward every row once between
 // them, and neither takes the other's turn for a failure: one that waited
