@@ -58,9 +58,12 @@ const IdleInTransactionTimeout = "5min"
 // TimeZone is UTC so that every role reads the clock alike: the outbox's
 // created_at is a timestamp without time zone, written as
 // CURRENT_TIMESTAMP by the API and worker and compared with
-// LOCALTIMESTAMP by the relay (its retention, its lag), which a role in
-// another zone (PGTZ, the server's default) shifted by hours; and
-// "interval '7 days'" is 168 hours only where no clock change falls.
+// LOCALTIMESTAMP by the relay (its retention, its lag), which roles in
+// different zones (sessions took the server's default) shifted by hours;
+// and "interval '7 days'" is 168 hours only where no clock change falls.
+//
+// pgx reads PGTZ (as timezone) and PGOPTIONS from the environment into the
+// same settings as the URL's, so those win over these defaults too.
 var SessionDefaults = map[string]string{
 	"timezone":                            "UTC",
 	"idle_in_transaction_session_timeout": IdleInTransactionTimeout,

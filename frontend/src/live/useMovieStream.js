@@ -141,7 +141,7 @@ export function useMovieStream(
       retryTimer = null;
       errorsSinceReady = 0; // a new stream: the browser's retries of the last one do not count
 
-      source = new EventSourceImpl(url);
+      const es = (source = new EventSourceImpl(url));
       heard(); // from now: a stream stuck connecting is dead too
       source.addEventListener('ready', () => {
         heard();
@@ -166,9 +166,11 @@ export function useMovieStream(
       // The server's keep-alive: a comment would not reach us, an event does.
       source.addEventListener('ping', heard);
       source.onerror = () => {
-        if (stopped) return;
+        if (stopped || es !== source) return; // one we closed already
         streamUp = false;
-        clearSilenceTimer(); // the browser, or our back-off, takes over
+        // The browser's own retry gets silenceMs too: one that reached a
+        // proxy which accepts and sends nothing brings no error ever after.
+        heard();
         if (source.readyState === 2 /* CLOSED */) scheduleReconnect('The server refused the live stream.');
         // The browser retries by itself, at the server's `retry` pace (2 s)
         // for ever; after a few failures in a row, back off instead.
