@@ -121,6 +121,12 @@ func (s *server) startReplay(w http.ResponseWriter, r *http.Request) {
 				Detail: "a replay of " + name + " is already running; see GET /api/admin/replay"})
 			return
 		}
+		if errors.Is(err, replay.ErrRestoredLog) {
+			// Not a moment's failure: a retry fails alike until
+			// `trend migrate` (or a role's start) renumbers the log.
+			writeProblem(w, Problem{Type: typeLogRestored, Status: http.StatusConflict, Detail: err.Error()})
+			return
+		}
 		s.unavailable(w, r, err)
 		return
 	}

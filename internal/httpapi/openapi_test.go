@@ -578,6 +578,8 @@ func apiCases() []apiCase {
 		{name: "replay not here", method: "POST", target: replayP, path: replayP, auth: docBearer, want: 404, setup: func(f *docFakes) { f.replays = nil }},
 		{name: "replay already running", method: "POST", target: replayP, path: replayP, auth: docBearer, want: 409, req: reqValid,
 			setup: func(f *docFakes) { f.replays.startErr = fmt.Errorf("start: %w", replay.ErrRunning) }},
+		{name: "replay of a log restored from another cluster", method: "POST", target: replayP, path: replayP, auth: docBearer, want: 409, req: reqValid,
+			setup: func(f *docFakes) { f.replays.startErr = fmt.Errorf("start: %w", replay.ErrRestoredLog) }},
 		{name: "replay too large", method: "POST", target: replayP, path: replayP, auth: docBearer, body: `{"projection":"` + strings.Repeat("a", 1<<20) + `"}`, want: 413},
 		{name: "replay text", method: "POST", target: replayP, path: replayP, auth: docBearer, contentType: "text/plain", body: `check`, want: 415, req: reqInvalid},
 		{name: "replay unknown projection", method: "POST", target: replayP, path: replayP, auth: docBearer, body: `{"projection":"nope"}`, want: 422},

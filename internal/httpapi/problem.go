@@ -32,6 +32,7 @@ const (
 	typeForbidden     = "/problems/forbidden"
 	typeTooMany       = "/problems/too-many-requests"
 	typeReplayRunning = "/problems/replay-running"
+	typeLogRestored   = "/problems/log-not-migrated"
 )
 
 // problemTitles are the titles of the problem types. A title is the
@@ -51,6 +52,7 @@ var problemTitles = map[string]string{
 	typeForbidden:     "Forbidden",
 	typeTooMany:       "Too Many Requests",
 	typeReplayRunning: "A replay is running",
+	typeLogRestored:   "The event log needs its migrations",
 }
 
 func writeProblem(w http.ResponseWriter, p Problem) {

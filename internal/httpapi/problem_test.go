@@ -24,6 +24,7 @@ var problemTitles = map[string]string{
 	"/problems/method-not-allowed":     "Method Not Allowed",
 	"/problems/already-registered":     "Movie already registered",
 	"/problems/replay-running":         "A replay is running",
+	"/problems/log-not-migrated":       "The event log needs its migrations",
 	"/problems/body-too-large":         "Request Entity Too Large",
 	"/problems/unsupported-media-type": "Unsupported Media Type",
 	"/problems/validation":             "Invalid request",
