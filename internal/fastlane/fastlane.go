@@ -71,8 +71,11 @@ type Server struct {
 	srv    *http.Server
 	routes []laneRoute
 
-	mu        sync.Mutex
-	conns     map[*conn]struct{}
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+	// waiting, if set, is called on a connection's goroutine as it begins
+	// to wait for its next request (for tests).
+	waiting   func(*conn)
 	listeners []net.Listener
 	handoff   *handoffListener
 	// closing is set under mu (so that track and stop agree on it) and
@@ -259,17 +262,45 @@ type conn struct {
 	deadline bool
 	tp       *textproto.Reader
 	head     bytes.Reader
-	// out and body are the buffers of the last response (the bytes
-	// written, the handler's body), reused by the next: a list page is
-	// 2 to 18 KB, and allocating them afresh was over half of what list
-	// reads allocated (so of the collections their load caused).
-	out, body []byte
+	// out and body are the buffers of the response in hand (the bytes
+	// written, the handler's body), from buffers: a list page is 2 to
+	// 18 KB, and allocating them afresh was over half of what list reads
+	// allocated (so of the collections their load caused). They go back
+	// before the connection waits for its next request, so that an idle
+	// one holds none: kept on it, they were up to 128 KB a connection
+	// for its whole idle timeout (net/http's idle connection holds about
+	// 8 KB), which many quiet clients could turn into a lot of memory.
+	out, body *[]byte
 }
 
-// maxKeptBuffer bounds the buffers a connection keeps between responses:
-// an unusually large answer (a page of 1,000 movies) is not held for the
-// connection's life.
+// buffers pools the response buffers of connections busy with a request.
+var buffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxKeptBuffer bounds the buffers pooled: an unusually large answer (a
+// page of 1,000 movies) is not kept for the next.
 const maxKeptBuffer = 64 << 10
+
+// buffer is *b, taken from the pool first if b holds none.
+func buffer(b **[]byte) []byte {
+	if *b == nil {
+		*b = buffers.Get().(*[]byte)
+	}
+	return (**b)[:0]
+}
+
+// releaseBuffers returns the connection's response buffers to the pool.
+func (c *conn) releaseBuffers() {
+	for _, b := range []**[]byte{&c.out, &c.body} {
+		if *b == nil {
+			continue
+		}
+		if cap(**b) > maxKeptBuffer {
+			**b = nil
+		}
+		buffers.Put(*b)
+		*b = nil
+	}
+}
 
 // closeIfIdle closes the connection unless a request is in progress, or
 // none has begun yet and it was opened less than grace ago: that one is
@@ -369,11 +400,20 @@ func (c *conn) serve() {
 			_ = c.c.SetWriteDeadline(time.Now().Add(d))
 		}
 		if _, err := c.c.Write(out); err != nil {
+			c.releaseBuffers()
 			return
 		}
-		c.out = keep(c.out)
+		if c.br.Buffered() == 0 {
+			// The next request is not here yet: wait without them. A
+			// pipelined one reuses them.
+			c.releaseBuffers()
+		}
 		if !keepAlive || !c.setBusy(false) || c.s.closing.Load() {
+			c.releaseBuffers()
 			return
+		}
+		if c.s.waiting != nil {
+			c.s.waiting(c)
 		}
 	}
 }
@@ -478,7 +518,8 @@ func (c *conn) read() (*http.Request, int, verdict) {
 	var length uint64
 	if cl, ok := single(h, "Content-Length"); ok {
 		length, err = strconv.ParseUint(cl, 10, 32)
-		if err != nil || cl[0] == '+' || len(head)+int(length) > bufferSize {
+		// Compared as uint64: int(length) wraps negative on a 32-bit build.
+		if err != nil || cl[0] == '+' || uint64(len(head))+length > bufferSize {
 			return nil, 0, handOver
 		}
 	} else if _, any := h["Content-Length"]; any || rt.method != http.MethodGet {
@@ -739,7 +780,7 @@ func (r *response) Write(p []byte) (int, error) {
 // Content-Length. It returns the bytes to write, and whether the
 // connection stays open.
 func (c *conn) respond(req *http.Request) ([]byte, bool) {
-	r := &response{header: http.Header{}, body: c.body[:0]}
+	r := &response{header: http.Header{}, body: buffer(&c.body)}
 	keepAlive := !req.Close
 	handler := c.s.srv.Handler
 	if handler == nil {
@@ -777,7 +818,7 @@ func (c *conn) respond(req *http.Request) ([]byte, bool) {
 		h["Connection"] = []string{"close"}
 	}
 	// One buffer a connection, reused from response to response.
-	out := bytes.NewBuffer(c.out[:0])
+	out := bytes.NewBuffer(buffer(&c.out))
 	out.WriteString("HTTP/1.1 ")
 	out.WriteString(strconv.Itoa(r.status))
 	out.WriteByte(' ')
@@ -786,17 +827,9 @@ func (c *conn) respond(req *http.Request) ([]byte, bool) {
 	_ = h.Write(out) // sorted, sanitized, as net/http writes them
 	out.WriteString("\r\n")
 	out.Write(r.body)
-	c.out = out.Bytes()
-	c.body = keep(r.body)
-	return c.out, keepAlive
-}
-
-// keep returns b emptied for reuse, or nil when it is too large to keep.
-func keep(b []byte) []byte {
-	if cap(b) > maxKeptBuffer {
-		return nil
-	}
-	return b[:0]
+	*c.out = out.Bytes()
+	*c.body = r.body
+	return *c.out, keepAlive
 }
 
 // handedConn reads first what the lane had buffered.

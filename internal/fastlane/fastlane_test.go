@@ -291,6 +291,42 @@ func TestOneConnectionCarriesManyRequests(t *testing.T) {
 // TestAnswersOfEverySizeOnOneConnection: each answer is made in the
 // buffers the one before left (or, above maxKeptBuffer, did not keep): no
 // byte of an earlier answer shows in a later one.
+// A connection waiting for its next request holds no response buffers
+// (they go back to the pool), however large its last answer: kept, they
+// were up to 128 KB an idle connection. Pipelined requests reuse them.
+func TestIdleConnectionsHoldNoResponseBuffers(t *testing.T) {
+	sized := func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		n, _ := strconv.Atoi(string(body))
+		_, _ = io.WriteString(w, strings.Repeat("a", n))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(&http.Server{Handler: http.HandlerFunc(sized), ReadHeaderTimeout: 5 * time.Second}, route)
+	held := make(chan int, 10) // bytes of buffers held while waiting
+	s.waiting = func(c *conn) {
+		n := 0
+		for _, b := range []*[]byte{c.out, c.body} {
+			if b != nil {
+				n += cap(*b)
+			}
+		}
+		held <- n
+	}
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() { _ = s.Close() })
+	c := dial(t, ln.Addr().String())
+	if _, err := io.WriteString(c, post("60000")); err != nil {
+		t.Fatal(err)
+	}
+	read(t, bufio.NewReader(c), 1)
+	if n := <-held; n != 0 {
+		t.Errorf("an idle connection holds %d bytes of response buffers, want 0", n)
+	}
+}
+
 func TestAnswersOfEverySizeOnOneConnection(t *testing.T) {
 	sized := func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
