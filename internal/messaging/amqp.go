@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -39,7 +40,19 @@ func newSubscriber(url, queue string, logger watermill.LoggerAdapter) (*wamqp.Su
 // nor the dead letters.
 type headerTolerantMarshaler struct{ wamqp.DefaultMarshaler }
 
+// errNoDelivery refuses the zero delivery of a closed consumer.
+var errNoDelivery = errors.New("no delivery: the consumer's channel was closed")
+
 func (m headerTolerantMarshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
+	if d.Acknowledger == nil {
+		// No delivery: watermill-amqp reads on from a delivery channel
+		// amqp091-go closed (RabbitMQ cancelled the consumer: its queue
+		// was deleted) and gets zero values. Made into messages, each went
+		// to the handlers, failed as a message of no name and was
+		// dead-lettered: empty letters, one per subscription. Refused
+		// here, the nack fails and the subscription reconnects.
+		return nil, errNoDelivery
+	}
 	var headers amqp.Table // a copy, made at the first header to change
 	for k, v := range d.Headers {
 		if _, ok := v.(string); ok {

@@ -13,7 +13,7 @@ import (
 // refused before them and requeued for ever.
 func TestAHeaderThatIsNotAStringIsRead(t *testing.T) {
 	headers := amqp.Table{wamqp.DefaultMessageUUIDHeaderKey: "id-1", "name": "RecordViews", "x-delivery-count": int64(3), "urgent": true}
-	msg, err := headerTolerantMarshaler{}.Unmarshal(amqp.Delivery{Headers: headers, Body: []byte(`{}`)})
+	msg, err := headerTolerantMarshaler{}.Unmarshal(amqp.Delivery{Acknowledger: nopAcknowledger{}, Headers: headers, Body: []byte(`{}`)})
 	if err != nil {
 		t.Fatalf("Unmarshal: %v", err)
 	}
@@ -27,3 +27,18 @@ func TestAHeaderThatIsNotAStringIsRead(t *testing.T) {
 		t.Error("watermill-amqp's own marshaler reads such a header now: this wrapper may be unneeded")
 	}
 }
+
+// The zero delivery a closed consumer's channel gives (RabbitMQ cancelled
+// the consumer) is no message: made into one, it was dead-lettered as an
+// empty letter.
+func TestTheZeroDeliveryOfAClosedConsumerIsNoMessage(t *testing.T) {
+	if msg, err := (headerTolerantMarshaler{}).Unmarshal(amqp.Delivery{}); err == nil {
+		t.Errorf("the zero delivery became message %q, want an error", msg.UUID)
+	}
+}
+
+type nopAcknowledger struct{}
+
+func (nopAcknowledger) Ack(uint64, bool) error        { return nil }
+func (nopAcknowledger) Nack(uint64, bool, bool) error { return nil }
+func (nopAcknowledger) Reject(uint64, bool) error     { return nil }
