@@ -3,10 +3,13 @@ package messaging_test
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/testenv"
@@ -66,5 +69,78 @@ func TestADeletedQueueLeavesNoEmptyDeadLetters(t *testing.T) {
 	waitFor("the subscriptions back on a new queue", func() bool { return consumers() == subscriptions })
 	if letters := testenv.Drain(t, url, messaging.DeadLetterTopic); len(letters) != 0 {
 		t.Errorf("%d dead letters after the queue was deleted, want none; the first: %q, headers %v", len(letters), letters[0].Body, letters[0].Headers)
+	}
+}
+
+// A worker told to stop (its context cancelled, as the worker role does)
+// leaves its queues: its consumers are gone once it returns, and the
+// messages they had prefetched are ready for other workers. A review saw
+// consumers stay after such a stop; this setup never did (it passes with
+// or without closing the router explicitly), and guards the property.
+func TestAStoppedWorkerLeavesItsQueues(t *testing.T) {
+	t.Parallel()
+	url := testenv.BrokerURL(t)
+	if err := (messaging.Topology{Commands: []string{"RecordViews"}}).Declare(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	const subscriptions = 4
+	queue := messaging.CommandTopic("RecordViews")
+	// A backlog, so that each consumer holds deliveries when it stops.
+	backlog := make([]amqp.Publishing, 1000)
+	for i := range backlog {
+		backlog[i] = amqp.Publishing{Headers: amqp.Table{"name": "RecordViews", "_watermill_message_uuid": uuid.NewString()}, Body: []byte("{}")}
+	}
+	testenv.Publish(t, url, queue, backlog...)
+	handled := make(chan struct{}, len(backlog))
+	var handledCount atomic.Int64
+	router, err := messaging.NewWorker(messaging.WorkerConfig{
+		AMQPURL: url,
+		Batched: []messaging.BatchedHandler{messaging.BatchedCommand("RecordViews", subscriptions, func(context.Context, *struct{}) error {
+			handledCount.Add(1)
+			handled <- struct{}{}
+			time.Sleep(5 * time.Millisecond)
+			return nil
+		})},
+		Logger: watermill.NopLogger{},
+		Log:    slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- router.Run(ctx) }()
+	<-router.Running()
+	consumers := func() int {
+		q, err := messaging.InspectQueue(testenv.Channel(t, url), queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Consumers
+	}
+	for deadline := time.Now().Add(30 * time.Second); consumers() != subscriptions; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("in 30 s, %d consumers, want %d", consumers(), subscriptions)
+		}
+	}
+	for range 50 { // stopped in the middle of the backlog
+		<-handled
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Consumers a subscription cancels go at once; give the broker a moment.
+	for deadline := time.Now().Add(10 * time.Second); consumers() != 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after the worker returned, %d consumers on its queue, want 0", consumers())
+		}
+	}
+	q, err := messaging.InspectQueue(testenv.Channel(t, url), queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(backlog) - int(handledCount.Load()); q.Messages < want {
+		t.Errorf("%d messages ready after the stop, want at least the %d not handled", q.Messages, want)
 	}
 }
