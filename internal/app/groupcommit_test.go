@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/movietrend/trend/internal/messaging"
 )
 
 // A shared commit's error fails the whole batch at once only when it is
@@ -41,5 +44,31 @@ func TestDatabaseDown(t *testing.T) {
 		if got := down(c.err); got != c.wantAll || pinged != c.pinged {
 			t.Errorf("%s: whole batch %t (pinged %t), want %t (pinged %t)", c.name, got, pinged, c.wantAll, c.pinged)
 		}
+	}
+}
+
+// A commit that outlasts its bound, shared or alone, while the database
+// answers pings (overloaded, not down) fails as the database's fault, so
+// that its messages go back to their queue instead of to the dead letters.
+func TestASlowCommitIsTheDatabasesFault(t *testing.T) {
+	defer func(d time.Duration) { commitBound = d }(commitBound)
+	commitBound = 50 * time.Millisecond
+	slow := func(ctx context.Context) error {
+		<-ctx.Done()
+		return fmt.Errorf("timeout: %w", ctx.Err())
+	}
+	batch := newGroupCommit(func(ctx context.Context, _ []int) error { return slow(ctx) },
+		func(ctx context.Context, _ int) error { return slow(ctx) }, 4, 0, func(context.Context) error { return nil })
+	defer batch.Close()
+	err := batch.Do(t.Context(), 1)
+	if !errors.Is(err, messaging.ErrSlowCommit) || !messaging.Unavailable(err) {
+		t.Errorf("a commit past its bound: %v; want ErrSlowCommit, the database's fault", err)
+	}
+	// The message's own error, however slow, stays the message's.
+	batch2 := newGroupCommit(func(context.Context, []int) error { return errors.New("bad payload") },
+		func(context.Context, int) error { return errors.New("bad payload") }, 4, 0, func(context.Context) error { return nil })
+	defer batch2.Close()
+	if err := batch2.Do(t.Context(), 1); err == nil || messaging.Unavailable(err) {
+		t.Errorf("a message's error: %v; want it, not the database's fault", err)
 	}
 }

@@ -330,6 +330,9 @@ func (b *base) runWorker(ctx context.Context) error {
 	return g.Wait()
 }
 
+// commitBound bounds each of the worker's commits, shared or alone.
+var commitBound = 30 * time.Second
+
 // newGroupCommit shares one transaction among the messages a worker's
 // subscriptions hold at once (all), falling back to one transaction per
 // message (each) when the shared one fails, so that a bad message fails
@@ -340,9 +343,13 @@ func (b *base) runWorker(ctx context.Context) error {
 func newGroupCommit[T any](all func(context.Context, []T) error, each func(context.Context, T) error, consumers int, spacing time.Duration, healthy func(context.Context) error) *groupcommit.Batcher[T] {
 	// The commit is shared, so no one message's context may cancel it.
 	bounded := func(fn func(context.Context) error) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), commitBound)
 		defer cancel()
-		return fn(ctx)
+		err := fn(ctx)
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("%w (%s): %w", messaging.ErrSlowCommit, commitBound, err)
+		}
+		return err
 	}
 	return groupcommit.New(groupcommit.Config{MaxBatch: consumers, Spacing: spacing}, groupcommit.AllOrEachUnless(
 		func(items []T) error { return bounded(func(ctx context.Context) error { return all(ctx, items) }) },

@@ -74,6 +74,10 @@ func TestFailureHandlingDeadLettersOnlyWhatRetriesCannotCure(t *testing.T) {
 		{"an error saying nothing, the database up", func(int, *message.Message, context.CancelFunc) error {
 			return fmt.Errorf("append events: %w", io.ErrUnexpectedEOF)
 		}, true, 2, func(context.Context) error { return nil }},
+		// Overloaded, not down: it answers a ping, but commits too slowly.
+		{"a commit too slow, the database answering", func(int, *message.Message, context.CancelFunc) error {
+			return fmt.Errorf("%w (30s): timeout: %w", ErrSlowCommit, context.DeadlineExceeded)
+		}, false, 2, func(context.Context) error { return nil }},
 		// No retries, and no trip back to the queue to fail again at once.
 		{"permanent, the database down", func(int, *message.Message, context.CancelFunc) error {
 			return PermanentError(errors.New("undecodable"))

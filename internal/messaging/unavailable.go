@@ -17,7 +17,7 @@ import (
 // for an operator.
 func Unavailable(err error) bool {
 	var connect *pgconn.ConnectError
-	if errors.As(err, &connect) || pgconn.SafeToRetry(err) {
+	if errors.As(err, &connect) || pgconn.SafeToRetry(err) || errors.Is(err, ErrSlowCommit) {
 		return true
 	}
 	var pg *pgconn.PgError
@@ -36,6 +36,13 @@ func Unavailable(err error) bool {
 	// 08: connection exception; 53: insufficient resources.
 	return strings.HasPrefix(pg.Code, "08") || strings.HasPrefix(pg.Code, "53")
 }
+
+// ErrSlowCommit marks a commit that outlasted its bound: the database was
+// too slow (overloaded, its disk stalled) while it still answered. It says
+// nothing about the message, which goes back to its queue, not to the dead
+// letters, where it waited for an operator though it could be handled
+// once the load fell.
+var ErrSlowCommit = errors.New("the database did not commit in time")
 
 // LockTimeout tells whether err is a lock wait that outlasted
 // lock_timeout (SQLSTATE 55P03): another session holds the lock (a writer
