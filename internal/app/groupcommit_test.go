@@ -64,9 +64,14 @@ func TestASlowCommitIsTheDatabasesFault(t *testing.T) {
 	if !errors.Is(err, messaging.ErrSlowCommit) || !messaging.Unavailable(err) {
 		t.Errorf("a commit past its bound: %v; want ErrSlowCommit, the database's fault", err)
 	}
-	// The message's own error, however slow, stays the message's.
-	batch2 := newGroupCommit(func(context.Context, []int) error { return errors.New("bad payload") },
-		func(context.Context, int) error { return errors.New("bad payload") }, 4, 0, func(context.Context) error { return nil })
+	// The message's own error stays the message's, even when it comes
+	// back after the bound.
+	late := func(ctx context.Context) error {
+		<-ctx.Done()
+		return errors.New("bad payload")
+	}
+	batch2 := newGroupCommit(func(ctx context.Context, _ []int) error { return late(ctx) },
+		func(ctx context.Context, _ int) error { return late(ctx) }, 4, 0, func(context.Context) error { return nil })
 	defer batch2.Close()
 	if err := batch2.Do(t.Context(), 1); err == nil || messaging.Unavailable(err) {
 		t.Errorf("a message's error: %v; want it, not the database's fault", err)

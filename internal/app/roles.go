@@ -346,7 +346,9 @@ func newGroupCommit[T any](all func(context.Context, []T) error, each func(conte
 		ctx, cancel := context.WithTimeout(context.Background(), commitBound)
 		defer cancel()
 		err := fn(ctx)
-		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The bound's own timeout only: a message's error that comes
+		// back just after it is still the message's.
+		if errors.Is(err, context.DeadlineExceeded) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (%s): %w", messaging.ErrSlowCommit, commitBound, err)
 		}
 		return err

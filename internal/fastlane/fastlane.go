@@ -399,17 +399,11 @@ func (c *conn) serve() {
 		if d := c.s.srv.WriteTimeout; d > 0 {
 			_ = c.c.SetWriteDeadline(time.Now().Add(d))
 		}
-		if _, err := c.c.Write(out); err != nil {
-			c.releaseBuffers()
-			return
-		}
-		if c.br.Buffered() == 0 {
-			// The next request is not here yet: wait without them. A
-			// pipelined one reuses them.
-			c.releaseBuffers()
-		}
-		if !keepAlive || !c.setBusy(false) || c.s.closing.Load() {
-			c.releaseBuffers()
+		_, err := c.c.Write(out)
+		// Back to the pool, whatever comes next: a wait for the next
+		// request (however much of it came already) holds none.
+		c.releaseBuffers()
+		if err != nil || !keepAlive || !c.setBusy(false) || c.s.closing.Load() {
 			return
 		}
 		if c.s.waiting != nil {

@@ -124,7 +124,11 @@ func TestAStoppedWorkerLeavesItsQueues(t *testing.T) {
 		}
 	}
 	for range 50 { // stopped in the middle of the backlog
-		<-handled
+		select {
+		case <-handled:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the worker handled no message in 30 s")
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {
