@@ -15,6 +15,56 @@ import (
 	"github.com/movietrend/trend/internal/testenv"
 )
 
+// recordViewsWorker runs a worker whose RecordViews handler, on that many
+// subscriptions, is handle, on the broker at url. It returns once the
+// router runs, with the function that stops it and what Run returned.
+func recordViewsWorker(t *testing.T, url string, subscriptions int, handle func(context.Context, *struct{}) error) (stop func() error) {
+	t.Helper()
+	router, err := messaging.NewWorker(messaging.WorkerConfig{
+		AMQPURL: url,
+		Batched: []messaging.BatchedHandler{messaging.BatchedCommand("RecordViews", subscriptions, handle)},
+		Logger:  watermill.NopLogger{},
+		Log:     slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- router.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	<-router.Running()
+	return func() error {
+		cancel()
+		err := <-done
+		done <- err // for the cleanup
+		return err
+	}
+}
+
+// consumersOf is how many consumers queue has (-1 while it does not exist).
+func consumersOf(t *testing.T, url, queue string) int {
+	t.Helper()
+	q, err := messaging.InspectQueue(testenv.Channel(t, url), queue)
+	if err != nil {
+		return -1
+	}
+	return q.Consumers
+}
+
+// waitFor fails t unless ok holds within 30 s.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("in 30 s, not %s", what)
+		}
+	}
+}
+
 // A queue deleted under the worker (by hand, or a broker that lost its
 // definitions) cancels its consumers. watermill-amqp then read zero
 // deliveries from their closed channels, and each became a message of no
@@ -27,46 +77,15 @@ func TestADeletedQueueLeavesNoEmptyDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	const subscriptions = 2
-	router, err := messaging.NewWorker(messaging.WorkerConfig{
-		AMQPURL: url,
-		Batched: []messaging.BatchedHandler{messaging.BatchedCommand("RecordViews", subscriptions, func(context.Context, *struct{}) error { return nil })},
-		Logger:  watermill.NopLogger{},
-		Log:     slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- router.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	<-router.Running()
+	recordViewsWorker(t, url, subscriptions, func(context.Context, *struct{}) error { return nil })
 	queue := messaging.CommandTopic("RecordViews")
-	consumers := func() int {
-		q, err := messaging.InspectQueue(testenv.Channel(t, url), queue)
-		if err != nil {
-			return -1 // not there (yet)
-		}
-		return q.Consumers
-	}
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("in 30 s, not %s", what)
-			}
-		}
-	}
-	waitFor("every subscription consuming", func() bool { return consumers() == subscriptions })
+	waitFor(t, "every subscription consuming", func() bool { return consumersOf(t, url, queue) == subscriptions })
 	if _, err := testenv.Channel(t, url).QueueDelete(queue, false, false, false); err != nil {
 		t.Fatal(err)
 	}
 	// The subscriptions declare their queue again when they reconnect; a
 	// letter made of a zero delivery is published before that.
-	waitFor("the subscriptions back on a new queue", func() bool { return consumers() == subscriptions })
+	waitFor(t, "the subscriptions back on a new queue", func() bool { return consumersOf(t, url, queue) == subscriptions })
 	if letters := testenv.Drain(t, url, messaging.DeadLetterTopic); len(letters) != 0 {
 		t.Errorf("%d dead letters after the queue was deleted, want none; the first: %q, headers %v", len(letters), letters[0].Body, letters[0].Headers)
 	}
@@ -93,36 +112,13 @@ func TestAStoppedWorkerLeavesItsQueues(t *testing.T) {
 	testenv.Publish(t, url, queue, backlog...)
 	handled := make(chan struct{}, len(backlog))
 	var handledCount atomic.Int64
-	router, err := messaging.NewWorker(messaging.WorkerConfig{
-		AMQPURL: url,
-		Batched: []messaging.BatchedHandler{messaging.BatchedCommand("RecordViews", subscriptions, func(context.Context, *struct{}) error {
-			handledCount.Add(1)
-			handled <- struct{}{}
-			time.Sleep(5 * time.Millisecond)
-			return nil
-		})},
-		Logger: watermill.NopLogger{},
-		Log:    slog.New(slog.DiscardHandler),
+	stop := recordViewsWorker(t, url, subscriptions, func(context.Context, *struct{}) error {
+		handledCount.Add(1)
+		handled <- struct{}{}
+		time.Sleep(5 * time.Millisecond)
+		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- router.Run(ctx) }()
-	<-router.Running()
-	consumers := func() int {
-		q, err := messaging.InspectQueue(testenv.Channel(t, url), queue)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return q.Consumers
-	}
-	for deadline := time.Now().Add(30 * time.Second); consumers() != subscriptions; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("in 30 s, %d consumers, want %d", consumers(), subscriptions)
-		}
-	}
+	waitFor(t, "every subscription consuming", func() bool { return consumersOf(t, url, queue) == subscriptions })
 	for range 50 { // stopped in the middle of the backlog
 		select {
 		case <-handled:
@@ -130,16 +126,10 @@ func TestAStoppedWorkerLeavesItsQueues(t *testing.T) {
 			t.Fatal("the worker handled no message in 30 s")
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	// Consumers a subscription cancels go at once; give the broker a moment.
-	for deadline := time.Now().Add(10 * time.Second); consumers() != 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("10 s after the worker returned, %d consumers on its queue, want 0", consumers())
-		}
-	}
+	waitFor(t, "the worker's consumers gone", func() bool { return consumersOf(t, url, queue) == 0 })
 	q, err := messaging.InspectQueue(testenv.Channel(t, url), queue)
 	if err != nil {
 		t.Fatal(err)
