@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/movietrend/trend/internal/httpapi"
+	"github.com/movietrend/trend/internal/testenv"
 	"github.com/movietrend/trend/projections/trend"
 )
 
@@ -36,11 +38,8 @@ func (q *sinceQueries) ChangedSince(ctx context.Context, since int64, limit int)
 // waitSince waits until the hub has broadcast the changes up to n.
 func (q *sinceQueries) waitSince(t *testing.T, n int64) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); q.since.Load() < n; time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the hub read the changes from %d after 5s, want from %d (the change broadcast)", q.since.Load(), n)
-		}
-	}
+	testenv.WaitFor(t, 5*time.Second, fmt.Sprintf("the hub to read the changes from %d (the change broadcast)", n),
+		func() bool { return q.since.Load() >= n })
 }
 
 // pipeWriter is a ResponseWriter whose body goes through a pipe: each
@@ -184,16 +183,14 @@ func TestStreamsBeyondTheLimitAreRefused(t *testing.T) {
 
 	// A stream that ends frees its place.
 	endFirst()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	testenv.WaitFor(t, 5*time.Second, fmt.Sprintf("a stream accepted (200) after one of %d ended", d.StreamMaxClients), func() bool {
 		resp := openStream(t, ctx, srv)
 		if resp.StatusCode == http.StatusOK {
-			break
+			return true // left open: the test's end closes it
 		}
 		resp.Body.Close()
-		if time.Now().After(deadline) {
-			t.Fatalf("a stream after one of %d ended: got %d after 5s, want 200", d.StreamMaxClients, resp.StatusCode)
-		}
-	}
+		return false
+	})
 }
 
 // TestStreamRetryIsJittered: each stream tells its client to reconnect

@@ -197,19 +197,12 @@ func TestRelayOrdersRowsByTransactionIDNotItsText(t *testing.T) {
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(rctx) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testenv.WaitFor(t, 30*time.Second, "the relay's offset at transaction 109", func() bool {
 		var last string
 		err := pool.QueryRow(ctx, `SELECT last_processed_transaction_id::text FROM watermill_offsets_outbox WHERE consumer_group = $1`,
 			messaging.RelayConsumerGroup).Scan(&last)
-		if err == nil && last == "109" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the relay's offset is at transaction %q (%v) after 30 s, want 109", last, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && last == "109"
+	})
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -483,7 +476,7 @@ func TestAStandbyRelayWaitsForAHeldOffsetRowAndSaysWhoHoldsIt(t *testing.T) {
 	relay.StandbyWait = 100 * time.Millisecond
 	relay.StandbyWarn = 500 * time.Millisecond
 	firstBatch := runRelay(t, relay)
-	waitFor(t, "a standby warning", func() bool { return strings.Contains(logs.String(), "relay: standing by") })
+	testenv.WaitFor(t, 30*time.Second, "a standby warning", func() bool { return strings.Contains(logs.String(), "relay: standing by") })
 	if want := fmt.Sprintf("holder_pid=%d", holderPID); !strings.Contains(logs.String(), want) {
 		t.Errorf("the warning does not name the holder (%s):\n%s", want, logs.String())
 	}
@@ -522,7 +515,7 @@ func TestTheStandbyBoundIsTheOffsetRowsAlone(t *testing.T) {
 	relay.StandbyWarn = 300 * time.Millisecond
 	relay.RoundTimeout = time.Second
 	firstBatch := runRelay(t, relay)
-	waitFor(t, "a round ended at RoundTimeout", func() bool { return strings.Contains(logs.String(), "(RoundTimeout)") })
+	testenv.WaitFor(t, 30*time.Second, "a round ended at RoundTimeout", func() bool { return strings.Contains(logs.String(), "(RoundTimeout)") })
 	if strings.Contains(logs.String(), "standing by") || strings.Contains(logs.String(), "lock timeout") {
 		t.Errorf("a wait on the outbox's lock was taken for the offset row's, or cut at StandbyWait:\n%s", logs.String())
 	}

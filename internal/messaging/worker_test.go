@@ -55,16 +55,6 @@ func consumersOf(t *testing.T, url, queue string) int {
 	return q.Consumers
 }
 
-// waitFor fails t unless ok holds within 30 s.
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("in 30 s, not %s", what)
-		}
-	}
-}
-
 // A queue deleted under the worker (by hand, or a broker that lost its
 // definitions) cancels its consumers. watermill-amqp then read zero
 // deliveries from their closed channels, and each became a message of no
@@ -79,13 +69,13 @@ func TestADeletedQueueLeavesNoEmptyDeadLetters(t *testing.T) {
 	const subscriptions = 2
 	recordViewsWorker(t, url, subscriptions, func(context.Context, *struct{}) error { return nil })
 	queue := messaging.CommandTopic("RecordViews")
-	waitFor(t, "every subscription consuming", func() bool { return consumersOf(t, url, queue) == subscriptions })
+	testenv.WaitFor(t, 30*time.Second, "every subscription consuming", func() bool { return consumersOf(t, url, queue) == subscriptions })
 	if _, err := testenv.Channel(t, url).QueueDelete(queue, false, false, false); err != nil {
 		t.Fatal(err)
 	}
 	// The subscriptions declare their queue again when they reconnect; a
 	// letter made of a zero delivery is published before that.
-	waitFor(t, "the subscriptions back on a new queue", func() bool { return consumersOf(t, url, queue) == subscriptions })
+	testenv.WaitFor(t, 30*time.Second, "the subscriptions back on a new queue", func() bool { return consumersOf(t, url, queue) == subscriptions })
 	if letters := testenv.Drain(t, url, messaging.DeadLetterTopic); len(letters) != 0 {
 		t.Errorf("%d dead letters after the queue was deleted, want none; the first: %q, headers %v", len(letters), letters[0].Body, letters[0].Headers)
 	}
@@ -118,7 +108,7 @@ func TestAStoppedWorkerLeavesItsQueues(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 		return nil
 	})
-	waitFor(t, "every subscription consuming", func() bool { return consumersOf(t, url, queue) == subscriptions })
+	testenv.WaitFor(t, 30*time.Second, "every subscription consuming", func() bool { return consumersOf(t, url, queue) == subscriptions })
 	for range 50 { // stopped in the middle of the backlog
 		select {
 		case <-handled:
@@ -129,7 +119,7 @@ func TestAStoppedWorkerLeavesItsQueues(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the worker's consumers gone", func() bool { return consumersOf(t, url, queue) == 0 })
+	testenv.WaitFor(t, 30*time.Second, "the worker's consumers gone", func() bool { return consumersOf(t, url, queue) == 0 })
 	q, err := messaging.InspectQueue(testenv.Channel(t, url), queue)
 	if err != nil {
 		t.Fatal(err)
