@@ -341,31 +341,25 @@ func (r *BatchRelay) forward(stop context.Context, conn *amqp.Connection, ch *am
 		var offset int64
 		var txid string
 		var ahead bool
-		// One round trip: the bound on the lock's wait, the lock, and the
-		// session's own lock_timeout back for the rest of the round (the
-		// outbox's read waits on a table lock as long as it did).
+		// One round trip: the bound on the lock's wait (StandbyWait; 0 is
+		// none), the lock, and the session's own lock_timeout back for the
+		// rest of the round (the outbox's read waits on a table lock as
+		// long as it did).
 		b := &pgx.Batch{}
-		if r.StandbyWait > 0 {
-			b.Queue(`SELECT set_config('trend.lock_timeout', current_setting('lock_timeout'), true),
-				set_config('lock_timeout', $1, true)`, strconv.FormatInt(r.StandbyWait.Milliseconds(), 10))
-		}
+		b.Queue(`SELECT set_config('trend.lock_timeout', current_setting('lock_timeout'), true),
+			set_config('lock_timeout', $1, true)`, strconv.FormatInt(r.StandbyWait.Milliseconds(), 10))
 		b.Queue(`SELECT offset_acked, last_processed_transaction_id::text,
 				last_processed_transaction_id >= pg_snapshot_xmax(pg_current_snapshot())
 			FROM watermill_offsets_outbox WHERE consumer_group = $1 FOR UPDATE`, RelayConsumerGroup)
-		if r.StandbyWait > 0 {
-			b.Queue(`SELECT set_config('lock_timeout', current_setting('trend.lock_timeout'), true)`)
-		}
+		b.Queue(`SELECT set_config('lock_timeout', current_setting('trend.lock_timeout'), true)`)
 		br := tx.SendBatch(ctx, b)
-		var err error
-		if r.StandbyWait > 0 {
-			_, err = br.Exec()
-		}
+		_, err := br.Exec()
 		if err == nil {
 			if err = br.QueryRow().Scan(&offset, &txid, &ahead); LockTimeout(err) {
 				err = fmt.Errorf("%w: %w", errOffsetRowHeld, err)
 			}
 		}
-		if err == nil && r.StandbyWait > 0 {
+		if err == nil {
 			_, err = br.Exec()
 		}
 		if cerr := br.Close(); err == nil {
@@ -594,7 +588,7 @@ func (r *BatchRelay) warnHeld(ctx context.Context, d time.Duration) {
 			extract(epoch FROM now() - a.xact_start)::float8
 		FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 		WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
-		  AND l.transactionid::text = (SELECT (xmax)::text FROM watermill_offsets_outbox WHERE consumer_group = $1)
+		  AND l.transactionid = (SELECT xmax FROM watermill_offsets_outbox WHERE consumer_group = $1)
 		LIMIT 1`, RelayConsumerGroup).Scan(&pid, &addr, &state, &xactAge)
 	if err == nil && pid != nil {
 		args = append(args, "holder_pid", *pid, "holder_address", addr, "holder_state", state)

@@ -27,10 +27,8 @@ func Unavailable(err error) bool {
 	switch pg.Code {
 	case "57P01", "57P02", "57P03", // admin shutdown, crash shutdown, cannot connect now
 		"40001", "40P01", // serialization failure, deadlock
-		"25006": // read-only transaction: a failover in progress
-		return true
-	}
-	if LockTimeout(err) {
+		"25006",          // read-only transaction: a failover in progress
+		lockNotAvailable: // see LockTimeout
 		return true
 	}
 	// 08: connection exception; 53: insufficient resources.
@@ -49,8 +47,11 @@ var ErrSlowCommit = errors.New("the database did not commit in time")
 // on a machine that died), nothing about the message.
 func LockTimeout(err error) bool {
 	var pg *pgconn.PgError
-	return errors.As(err, &pg) && pg.Code == "55P03"
+	return errors.As(err, &pg) && pg.Code == lockNotAvailable
 }
+
+// lockNotAvailable is the SQLSTATE of a lock wait past lock_timeout.
+const lockNotAvailable = "55P03"
 
 // healthCheckTimeout bounds the check that decides a failing message's
 // fate.
