@@ -118,7 +118,13 @@ func backlogLine(s pipeline.Stats) string {
 		return "0 messages not yet forwarded to RabbitMQ"
 	}
 	return fmt.Sprintf("%d messages not yet forwarded to RabbitMQ, the oldest waiting %s", s.OutboxBacklog,
-		time.Duration(s.RelayLagSeconds*float64(time.Second)).Round(100*time.Millisecond))
+		seconds(s.RelayLagSeconds, 100*time.Millisecond))
+}
+
+// seconds is s seconds as a duration, rounded to a multiple of unit: the
+// report's figures come in float seconds (JSON's).
+func seconds(s float64, unit time.Duration) time.Duration {
+	return time.Duration(s * float64(time.Second)).Round(unit)
 }
 
 func deadLetterLine(n int) string {
@@ -137,7 +143,7 @@ func lagLine(s pipeline.Stats) string {
 	}
 	age := "of unknown age" // the oldest unapplied event could not be read
 	if s.ProjectionLagSeconds >= 0 {
-		age = time.Duration(s.ProjectionLagSeconds * float64(time.Second)).Round(100 * time.Millisecond).String()
+		age = seconds(s.ProjectionLagSeconds, 100*time.Millisecond).String()
 	}
 	return fmt.Sprintf("%d events, %s (trend projection at event %d)", s.ProjectionLagEvents, age, s.ProjectionPosition)
 }
@@ -149,7 +155,7 @@ func replayLine(r replay.Status) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "#%d %s %s, %d of %d events", r.ID, r.Mode, r.State, r.Done, r.Total)
 	if r.State == "running" && r.LeftSeconds > 0 {
-		fmt.Fprintf(&b, ", about %s left", time.Duration(r.LeftSeconds*float64(time.Second)).Round(time.Second))
+		fmt.Fprintf(&b, ", about %s left", seconds(r.LeftSeconds, time.Second))
 	}
 	if r.Differences != nil {
 		fmt.Fprintf(&b, ", %d differences", *r.Differences)
