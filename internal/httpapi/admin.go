@@ -123,7 +123,7 @@ func (s *server) startReplay(w http.ResponseWriter, r *http.Request) {
 		}
 		if errors.Is(err, replay.ErrRestoredLog) {
 			// Not a moment's failure: a retry fails alike until
-			// `trend migrate` (or a role's start) renumbers the log.
+			// migrations renumber the log (postgres.Migrate).
 			writeProblem(w, Problem{Type: typeLogRestored, Status: http.StatusConflict, Detail: err.Error()})
 			return
 		}

@@ -58,7 +58,8 @@ type Projection interface {
 }
 
 // ErrRestoredLog means the log holds transaction ids of another cluster,
-// which `trend migrate` (or any role's start) renumbers.
+// which migrations renumber (`trend migrate`, or a role's start without
+// --no-migrate).
 var ErrRestoredLog = errors.New("the event log holds transaction ids of another cluster (a database restored from a dump?): run `trend migrate` first, which renumbers them")
 
 // ErrRunning means another replay holds the lock.

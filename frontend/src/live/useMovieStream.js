@@ -56,9 +56,9 @@ export const SILENCE_MS = 40_000;
  * after a lost connection, reloading the ranking.
  *
  * A stream that brings no event (`ready`, `movies` or `ping`) for
- * `silenceMs`, from when it is opened, is closed and opened anew, as after
- * an error: a proxy that accepts the connection and sends nothing left it
- * connecting for ever.
+ * `silenceMs`, from when it is opened or the browser's own retry began, is
+ * closed and opened anew, as after an error: a proxy that accepts the
+ * connection and sends nothing left it connecting for ever.
  *
  * @returns {{state: string, error: string|null}}
  */
