@@ -44,10 +44,15 @@ var HandlerGroups = []string{"commands", trend.HandlerName, handlers.EnrichmentN
 
 // Run runs one role until ctx ends, its options checked by CheckFlags
 // first. A stop asked for while starting (a signal while waiting for
-// PostgreSQL or RabbitMQ) is a clean exit.
+// PostgreSQL or RabbitMQ) is a clean exit, but for migrate: its work is
+// the start, and whatever runs after it (compose's other roles, a script's
+// next command) must not take an interrupted migration for a done one.
 func Run(ctx context.Context, role string, cfg config.Config, opts Options, log *slog.Logger) error {
 	err := run(ctx, role, cfg, opts, log)
 	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		if role == "migrate" {
+			return errors.New("migrate: stopped before the database was up to date")
+		}
 		err = nil
 	}
 	if err == nil {
