@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -112,6 +113,11 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 		if err == nil {
 			return pool, nil
 		}
+		if refused(err) {
+			pool.Close()
+			return nil, fmt.Errorf("PostgreSQL at %s:%d refused the connection: check DATABASE_URL's user, password and database: %w",
+				cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+		}
 		if attempt == 1 {
 			log.Warn("PostgreSQL is not reachable yet, retrying", "host", cfg.ConnConfig.Host, "error", err)
 		}
@@ -126,6 +132,15 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 		}
 		delay = min(delay*2, 5*time.Second)
 	}
+}
+
+// refused tells whether err is the server's refusal of who asked (a wrong
+// password, an unknown role or database), which no wait mends: retrying it
+// for the whole start-up window, then calling the server unreachable, sent
+// people looking at the network.
+func refused(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000")
 }
 
 // setIn tells whether params set the setting name, whose case does not

@@ -1,10 +1,13 @@
 package postgres_test
 
 import (
+	"context"
+	"io"
 	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/movietrend/trend/internal/postgres"
 	"github.com/movietrend/trend/internal/testenv"
@@ -88,4 +91,34 @@ func withParam(t *testing.T, base, key, value string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// A wrong password or database is refused by the server, and waiting does
+// not mend it: Connect says so at once instead of retrying for the whole
+// start-up window and then calling the server unreachable.
+func TestConnectGivesUpAtOnceWhenRefused(t *testing.T) {
+	t.Parallel()
+	base, err := url.Parse(testenv.DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongPassword := *base
+	wrongPassword.User = url.UserPassword(base.User.Username(), "not-the-password")
+	noDatabase := *base
+	noDatabase.Path = "/no_such_database_here"
+	for name, u := range map[string]url.URL{"a wrong password": wrongPassword, "an unknown database": noDatabase} {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		start := time.Now()
+		_, err := postgres.Connect(ctx, u.String(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		cancel()
+		if err == nil {
+			t.Fatalf("%s: connected", name)
+		}
+		if !strings.Contains(err.Error(), "refused the connection") || strings.Contains(err.Error(), "not-the-password") {
+			t.Errorf("%s: %v, want a refusal that does not show the password", name, err)
+		}
+		if took := time.Since(start); took > 10*time.Second {
+			t.Errorf("%s: Connect took %v, want it to give up at once", name, took)
+		}
+	}
 }
