@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -141,6 +142,13 @@ type Client struct {
 	// ns): proof that the base path serves movies, so that a 404 means
 	// what it says.
 	confirmed atomic.Int64
+	// controlFailure is the last time the control movie could not vouch for
+	// a 404, and why (see confirmNotFound): it is not asked again for
+	// notFoundTrusted, so a wrong base path costs one control request per
+	// period, not one per 404.
+	controlMu       sync.Mutex
+	controlFailedAt time.Time
+	controlFailure  error
 	// breaker sees every request's outcome (see breakerOutcome).
 	breaker          *gobreaker.TwoStepCircuitBreaker[struct{}]
 	breakerThreshold int
@@ -422,6 +430,12 @@ func (c *Client) confirmNotFound(ctx context.Context, id int64) error {
 	if id == c.controlID {
 		return &unconfirmedError{reason: "the control movie itself, with no other movie found lately", err: errControlNotFound}
 	}
+	c.controlMu.Lock()
+	at, failure := c.controlFailedAt, c.controlFailure
+	c.controlMu.Unlock()
+	if failure != nil && time.Since(at) < notFoundTrusted {
+		return failure
+	}
 	_, err := c.Movie(ctx, c.controlID)
 	switch {
 	case err == nil:
@@ -431,11 +445,18 @@ func (c *Client) confirmNotFound(ctx context.Context, id int64) error {
 			c.logger.LogAttrs(ctx, slog.LevelError, "TMDB answers 404 for the control movie too: TMDB_BASE_URL is probably wrong, and no movie is removed until it answers",
 				slog.Int64("control_id", c.controlID), slog.String("base_path", c.base.Path))
 		}
-		return &unconfirmedError{reason: fmt.Sprintf("TMDB does not know control movie %d either (check TMDB_BASE_URL)", c.controlID)}
+		failure = &unconfirmedError{reason: fmt.Sprintf("TMDB does not know control movie %d either (check TMDB_BASE_URL)", c.controlID)}
 	default:
 		// Wrapped: a 401 on the control is the credentials' problem.
-		return &unconfirmedError{reason: fmt.Sprintf("asking for control movie %d", c.controlID), err: err}
+		failure = &unconfirmedError{reason: fmt.Sprintf("asking for control movie %d", c.controlID), err: err}
+		if ctx.Err() != nil {
+			return failure // the caller's end: no verdict on the control
+		}
 	}
+	c.controlMu.Lock()
+	c.controlFailedAt, c.controlFailure = time.Now(), failure
+	c.controlMu.Unlock()
+	return failure
 }
 
 // recentlyConfirmed tells whether TMDB answered a movie with its facts

@@ -314,8 +314,9 @@ func TestANotFoundIsConfirmedByTheControlMovie(t *testing.T) {
 	}{
 		{"the control movie is there", []reply{notFound, fightClub, notFound}, true, 2},
 		{"the control movie is not found either", []reply{notFound}, false, 2},
-		{"the control movie cannot be asked for", []reply{notFound, internal}, false, 5},
-		{"the control movie's answer cannot be used", []reply{notFound, {status: 400, body: `{"success":false,"status_code":22,"status_message":"Invalid page."}`}}, false, 2},
+		// The 404s last: they answer the second movie asked for below.
+		{"the control movie cannot be asked for", []reply{notFound, internal, internal, internal, internal, notFound}, false, 5},
+		{"the control movie's answer cannot be used", []reply{notFound, {status: 400, body: `{"success":false,"status_code":22,"status_message":"Invalid page."}`}, notFound}, false, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -330,6 +331,16 @@ func TestANotFoundIsConfirmedByTheControlMovie(t *testing.T) {
 			}
 			if n := len(s.requests()); n != c.wantRequests {
 				t.Errorf("requests: got %d, want %d", n, c.wantRequests)
+			}
+			if !c.wantNotFound {
+				// The control's failure holds for notFoundTrusted: a wrong
+				// base path costs one control request, not one a 404.
+				if _, err := client.Movie(t.Context(), unknown); errors.Is(err, ErrNotFound) || !Retryable(err) {
+					t.Errorf("a second 404: got %v, want a retryable error, not ErrNotFound", err)
+				}
+				if n := len(s.requests()); n != c.wantRequests+1 {
+					t.Errorf("requests after a second 404: got %d, want %d (no second control)", n, c.wantRequests+1)
+				}
 			}
 			if c.wantNotFound {
 				// The control's answer vouches for the 404s that follow.
