@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -52,9 +53,17 @@ func RunStatus(ctx context.Context, cfg config.Config, so StatusOptions, log *sl
 		return err
 	}
 	if so.JSON {
-		return writeJSONTo(so.Out, rep)
+		err = writeJSONTo(so.Out, rep)
+	} else {
+		err = writeStatus(so.Out, rep)
 	}
-	return writeStatus(so.Out, rep)
+	if err == nil && rep.BrokerError != "" {
+		// Printed in full, and still a failure: a script checking the
+		// pipeline (`trend status || alert`) must not read half a report
+		// as a healthy one.
+		err = errors.New("status: RabbitMQ could not be asked: queues and dead letters unknown")
+	}
+	return err
 }
 
 func (b *base) status(ctx context.Context) (statusReport, error) {

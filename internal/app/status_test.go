@@ -2,11 +2,17 @@ package app
 
 import (
 	"bytes"
+	"io"
+	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/movietrend/trend/internal/config"
 	"github.com/movietrend/trend/internal/pipeline"
+	"github.com/movietrend/trend/internal/postgres"
+	"github.com/movietrend/trend/internal/testenv"
 )
 
 // The text report says how long the oldest outbox message has waited for
@@ -43,6 +49,32 @@ func TestStatusSaysWhenTheLagsAgeIsUnknown(t *testing.T) {
 	} {
 		if got := lagLine(c.stats); got != c.want {
 			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+}
+
+// With RabbitMQ unreachable the report is still printed, as far as it
+// goes, and the command fails: `trend status || alert` must not take half
+// a report for a healthy pipeline.
+func TestStatusFailsWhenRabbitMQCannotBeAsked(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there
+	cfg := config.Config{DatabaseURL: testenv.DatabaseURL(t), AMQPURL: "amqp://guest:guest@" + addr + "/"}
+	if err := postgres.Migrate(t.Context(), testenv.Pool(t), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	for _, json := range []bool{false, true} {
+		var out bytes.Buffer
+		err := RunStatus(t.Context(), cfg, StatusOptions{JSON: json, Out: &out}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err == nil || !strings.Contains(err.Error(), "RabbitMQ") {
+			t.Errorf("json %v: got %v, want an error naming RabbitMQ", json, err)
+		}
+		if !strings.Contains(out.String(), "outbox") {
+			t.Errorf("json %v: the report was not printed:\n%s", json, out.String())
 		}
 	}
 }
