@@ -49,6 +49,7 @@ func TestExtraArgumentsAreRefused(t *testing.T) {
 		// Flag values that cannot be right, refused before the database
 		// is touched (replay used to migrate it first).
 		{"replay", "--projection", "nope"},
+		{"replay", "--check", "--keep"}, // --keep was silently ignored
 		{"migrate", "--no-migrate"},
 		{"worker", "--handlers", "bogus"},
 		{"load", "--scenario", "nope"},

@@ -76,6 +76,8 @@ func CheckFlags(role string, opts Options, ro ReplayOptions, lo *LoadOptions) er
 		return errors.New("migrate with --no-migrate does nothing")
 	case role == "replay" && !slices.Contains(ProjectionNames(), ro.Projection):
 		return fmt.Errorf("replay: unknown projection %q (known: %s)", ro.Projection, strings.Join(ProjectionNames(), ", "))
+	case role == "replay" && ro.Check && ro.Keep:
+		return fmt.Errorf("replay: --keep with --check: %w", replay.ErrKeepWithCheck)
 	case lo != nil:
 		return lo.validate()
 	}

@@ -115,6 +115,10 @@ func (s *server) startReplay(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, *p)
 		return
 	}
+	if req.Check && req.Keep {
+		writeProblem(w, validation("keep", replay.ErrKeepWithCheck.Error()))
+		return
+	}
 	if _, err := s.Replays.Start(s.ctx, name, req.Check, req.Keep); err != nil {
 		if errors.Is(err, replay.ErrRunning) {
 			writeProblem(w, Problem{Type: typeReplayRunning, Status: http.StatusConflict,

@@ -589,6 +589,7 @@ func apiCases() []apiCase {
 		{name: "replay projection in the query", method: "POST", target: replayP + "?projection=trend", path: replayP, auth: docBearer, want: 202, req: reqValid},
 		{name: "replay unknown projection in the query, a body too", method: "POST", target: replayP + "?projection=nope", path: replayP, auth: docBearer, body: `{"check":true}`, want: 422},
 		{name: "replay wrong type", method: "POST", target: replayP, path: replayP, auth: docBearer, body: `{"check":"yes"}`, want: 422, req: reqInvalid},
+		{name: "replay keep with check", method: "POST", target: replayP, path: replayP, auth: docBearer, body: `{"check":true,"keep":true}`, want: 422},
 		{name: "replay unknown field", method: "POST", target: replayP, path: replayP, auth: docBearer, body: `{"force":true}`, want: 422, req: reqInvalid},
 		{name: "replay store down", method: "POST", target: replayP, path: replayP, auth: docBearer, want: 503, req: reqValid, setup: storeDown},
 		{name: "replay status", method: "GET", target: replayP, path: replayP, auth: docBearer, want: 200, req: reqValid},

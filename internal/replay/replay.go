@@ -65,6 +65,10 @@ var ErrRestoredLog = errors.New("the event log holds transaction ids of another 
 // ErrRunning means another replay holds the lock.
 var ErrRunning = errors.New("a replay is already running")
 
+// ErrKeepWithCheck refuses keep with check: keep keeps the old copy after
+// a switch, and a check switches nothing (the flag was silently ignored).
+var ErrKeepWithCheck = errors.New("keep applies to a rebuild, and a check rebuilds nothing")
+
 // Options say what to do.
 type Options struct {
 	// Check rebuilds into a scratch copy, reports the differences from the
