@@ -6,3 +6,9 @@ func AfterRound(opts Options, f func()) Options {
 	opts.afterRound = f
 	return opts
 }
+
+// BeforeCommit returns opts with f called once a switch is ready to commit.
+func BeforeCommit(opts Options, f func()) Options {
+	opts.beforeCommit = f
+	return opts
+}

@@ -81,8 +81,9 @@ type Options struct {
 	// OnProgress is called after each chunk.
 	OnProgress func(Progress)
 
-	onStart    func(id int64)
-	afterRound func() // after each catch-up round (tests)
+	onStart      func(id int64)
+	afterRound   func() // after each catch-up round (tests)
+	beforeCommit func() // once the switch is ready to commit (tests)
 }
 
 // Progress is how far a replay is.
@@ -277,7 +278,7 @@ func (ru *run) execute(ctx context.Context) (Result, error) {
 	if ru.opts.Check {
 		txOptions.IsoLevel = pgx.RepeatableRead
 	}
-	err := pgx.BeginTxFunc(ctx, ru.r.pool, txOptions, func(tx pgx.Tx) error {
+	err := commitWhatever(ctx, ru.r.pool, txOptions, func(tx pgx.Tx) error {
 		if !ru.opts.Check {
 			for _, t := range live {
 				if _, err := tx.Exec(ctx, `LOCK TABLE `+pgx.Identifier{t}.Sanitize()+` IN EXCLUSIVE MODE`); err != nil {
@@ -313,6 +314,9 @@ func (ru *run) execute(ctx context.Context) (Result, error) {
 				}
 			}
 		}
+		if ru.opts.beforeCommit != nil {
+			ru.opts.beforeCommit()
+		}
 		return nil
 	})
 	if err != nil && ru.opts.Check {
@@ -323,6 +327,22 @@ func (ru *run) execute(ctx context.Context) (Result, error) {
 	}
 	res.Events, res.Took = ru.done, time.Since(ru.start)
 	return res, nil
+}
+
+// commitWhatever runs fn in a transaction as pgx.BeginTxFunc does, but
+// sends its COMMIT whatever ctx does by then: a stop that cut a COMMIT
+// already sent had the switch done and the replay reported failed, "the
+// live projection as it was". A stop before fn ends still rolls back.
+func commitWhatever(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
+	tx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
+	return tx.Commit(context.WithoutCancel(ctx))
 }
 
 func (ru *run) dropShadow(ctx context.Context) error {

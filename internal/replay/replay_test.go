@@ -3,6 +3,7 @@ package replay_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -424,6 +425,42 @@ func TestRebuildEqualsLive(t *testing.T) {
 	}
 	if leftovers != 0 {
 		t.Errorf("%d tables left behind after a rebuild without --keep", leftovers)
+	}
+}
+
+// A stop that comes once the switch is ready does not undo it: its COMMIT
+// is sent whatever the context says. Cut while in flight, it could commit
+// on the server and still be reported failed, "the live projection as it
+// was".
+func TestAStopAtTheSwitchsCommitLetsItCommit(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.steps(t, 20)
+	for range 20 {
+		if err := w.step(t.Context(), false, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	res, err := replay.New(w.pool, quiet).Run(ctx, w.prepared(t.Context()), replay.BeforeCommit(replay.Options{Keep: true}, cancel))
+	if err != nil {
+		t.Fatalf("stopped at the switch's commit: %v, want the switch done", err)
+	}
+	var old int
+	if err := w.pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_tables WHERE tablename = $1`,
+		fmt.Sprintf("trend_movies_old_%d", res.ID)).Scan(&old); err != nil {
+		t.Fatal(err)
+	}
+	if old != 1 {
+		t.Error("the old copy was not kept: the switch did not commit")
+	}
+	var state string
+	if err := w.pool.QueryRow(t.Context(), `SELECT state FROM projection_replays WHERE id = $1`, res.ID).Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	if state != "done" {
+		t.Errorf("the replay is recorded %q, want done", state)
 	}
 }
 
