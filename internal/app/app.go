@@ -17,6 +17,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/handlers"
@@ -135,7 +136,14 @@ func (b *base) declareTopology(ctx context.Context) error {
 		}
 		if time.Since(warned) >= topologyWarnEvery {
 			warned = time.Now()
-			b.log.Warn("RabbitMQ is not reachable yet, retrying", "url", config.Redacted(b.cfg.AMQPURL),
+			level, msg := slog.LevelWarn, "RabbitMQ is not reachable yet, retrying"
+			if loginRefused(err) {
+				// Not the network: no wait mends it but a change of
+				// AMQP_URL or of the broker's users. Still waited out, as
+				// in `trend all` the API goes on accepting meanwhile.
+				level, msg = slog.LevelError, "RabbitMQ refused the login: check AMQP_URL's user, password and virtual host; retrying"
+			}
+			b.log.Log(ctx, level, msg, "url", config.Redacted(b.cfg.AMQPURL),
 				"waited", time.Since(start).Round(time.Second).String(), "error", err)
 		}
 		select {
@@ -145,6 +153,13 @@ func (b *base) declareTopology(ctx context.Context) error {
 		}
 		delay = min(delay*2, 5*time.Second)
 	}
+}
+
+// loginRefused tells whether err is RabbitMQ's refusal of AMQP_URL's
+// credentials (403 ACCESS_REFUSED) or of its virtual host (530 NOT_ALLOWED).
+func loginRefused(err error) bool {
+	var aerr *amqp.Error
+	return errors.As(err, &aerr) && (aerr.Code == amqp.AccessRefused || aerr.Code == amqp.NotAllowed)
 }
 
 // topologyWarnEvery is how often declareTopology says it is still waiting.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -52,5 +53,38 @@ func TestTheTopologyWaitsForRabbitMQPastTheStartupTimeout(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("did not stop when asked")
+	}
+}
+
+// A broker that refuses AMQP_URL's password or virtual host is told apart
+// from one that cannot be reached: no wait mends it, so it is an error
+// naming what to check, though the wait goes on.
+func TestTheTopologyWaitSaysWhenTheLoginIsRefused(t *testing.T) {
+	defer func(d time.Duration) { topologyWarnEvery = d }(topologyWarnEvery)
+	topologyWarnEvery = 300 * time.Millisecond
+	broker, err := url.Parse(testenv.AMQPBaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongPassword := *broker
+	wrongPassword.User = url.UserPassword(broker.User.Username(), "not-the-password")
+	noVhost := *broker
+	noVhost.Path = "/no-such-vhost-here"
+	for name, u := range map[string]url.URL{"a wrong password": wrongPassword, "an unknown virtual host": noVhost} {
+		var logs testenv.Buffer
+		b := &base{cfg: config.Config{AMQPURL: u.String()}, log: slog.New(slog.NewTextHandler(&logs, nil))}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- b.declareTopology(ctx) }()
+		testenv.WaitFor(t, 20*time.Second, name+": the login's refusal logged", func() bool {
+			return strings.Contains(logs.String(), "level=ERROR msg=\"RabbitMQ refused the login")
+		})
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: stopped with %v, want context.Canceled", name, err)
+		}
+		if strings.Contains(logs.String(), "not-the-password") {
+			t.Errorf("%s: the password is in the log:\n%s", name, logs.String())
+		}
 	}
 }
