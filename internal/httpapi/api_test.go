@@ -1206,6 +1206,9 @@ func TestMethodNotAllowedAllow(t *testing.T) {
 		{http.MethodHead, "/api/movies/view", "POST"},
 		{http.MethodPatch, "/api/views", "POST"},
 		{"FOO", "/api/movies", "GET, HEAD"},
+		// An escaped slash is no slash: these are /api/movies/{tmdb_id}.
+		{http.MethodPost, "/api/movies/27205%2Frefresh", "GET, HEAD"},
+		{http.MethodDelete, "/api/movies/1%2F2", "GET, HEAD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {

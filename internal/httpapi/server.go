@@ -183,7 +183,14 @@ func New(ctx context.Context, d Deps) http.Handler {
 	// chi sends here every method it does not know (FOO), whatever the
 	// path: a path no route serves is a 404, or the dashboard's.
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
-		allowed := allowedMethods(r, req.URL.Path)
+		// The path chi routed on: a raw one keeps its escaped slash (see
+		// decodedPath), and the decoded one named the methods of another
+		// route (POST .../27205%2Frefresh was told to use POST).
+		routed := req.URL.Path
+		if req.URL.RawPath != "" {
+			routed = req.URL.RawPath
+		}
+		allowed := allowedMethods(r, routed)
 		switch {
 		case len(allowed) > 0:
 			methodNotAllowed(allowed...)(w, req)
@@ -255,7 +262,7 @@ func methodNotAllowed(allowed ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		writeProblem(w, Problem{Type: typeMethod, Status: http.StatusMethodNotAllowed,
-			Detail: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + strings.Join(allowed, ", ")})
+			Detail: r.Method + " is not allowed on " + r.URL.EscapedPath() + "; allowed: " + strings.Join(allowed, ", ")})
 	}
 }
 
