@@ -76,7 +76,7 @@ func (s *server) knownProjection(name string) (string, *Problem) {
 			return name, nil
 		}
 	}
-	bad := validation("projection", "unknown projection "+name+" (known: "+strings.Join(s.Replays.Projections(), ", ")+")")
+	bad := validation("projection", "unknown projection "+echo(name)+" (known: "+strings.Join(s.Replays.Projections(), ", ")+")")
 	return "", &bad
 }
 

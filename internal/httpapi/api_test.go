@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -1817,6 +1818,35 @@ func TestExplainPendingMovie(t *testing.T) {
 			}
 			if b.TMDBID != 42 || b.Trend[trend.Day].TrendScore != 0 || b.Trend[trend.Week].TrendScore != 0 || b.Classic.FinalTrendScore != 0 {
 				t.Errorf("breakdown: got %s, want movie 42 with both scores 0", rec.Body)
+			}
+		})
+	}
+}
+
+// A problem repeats at most a bounded piece of the client's input: a
+// number or a field name of a megabyte came back whole (twice for a field).
+func TestProblemsEchoABoundedPieceOfTheInput(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 600) // two bytes each: the cut must not split one
+	for _, c := range []struct{ name, body, field string }{
+		{"a huge id", `{"tmdb_id": ` + strings.Repeat("9", 100000) + `}`, "tmdb_id"},
+		{"a huge unknown field", `{"tmdb_id": 1, "` + long + `": 1}`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHandler(t, t.Context(), newFakes())
+			rec := postJSON(h, "/api/movies/register", c.body)
+			p := checkProblem(t, rec, http.StatusUnprocessableEntity)
+			if c.field != "" && p.Field != c.field {
+				t.Errorf("field %q, want %q", p.Field, c.field)
+			}
+			for what, s := range map[string]string{"detail": p.Detail, "field": p.Field} {
+				if len(s) > 200 || !utf8.ValidString(s) {
+					t.Errorf("%s: %d bytes (valid UTF-8: %v), want a short, valid piece", what, len(s), utf8.ValidString(s))
+				}
+			}
+			if !strings.Contains(p.Detail, "…") {
+				t.Errorf("detail %q does not say it was cut", p.Detail)
 			}
 		})
 	}

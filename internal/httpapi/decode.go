@@ -65,7 +65,7 @@ func (s *server) readObject(w http.ResponseWriter, r *http.Request, allowed ...s
 	}
 	for k := range obj {
 		if !slices.Contains(allowed, k) {
-			p := validation(k, fmt.Sprintf("unknown field %q (allowed: %s)", k, strings.Join(allowed, ", ")))
+			p := validation(echo(k), fmt.Sprintf("unknown field %q (allowed: %s)", echo(k), strings.Join(allowed, ", ")))
 			return nil, &p
 		}
 	}
@@ -131,7 +131,7 @@ func parseTMDBID(field, s string) (int64, *Problem) {
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id < 1 || id > MaxTMDBID {
-		p := validation(field, fmt.Sprintf("%s must be from 1 to %d, not %s", field, MaxTMDBID, s))
+		p := validation(field, fmt.Sprintf("%s must be from 1 to %d, not %s", field, MaxTMDBID, echo(s)))
 		return 0, &p
 	}
 	return id, nil

@@ -108,12 +108,12 @@ func serveDocsAsset(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "asset")
 	a, ok := docsAssets[name]
 	if !ok {
-		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such file of the API docs: " + name})
+		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such file of the API docs: " + echo(name)})
 		return
 	}
 	b, err := docsFiles.ReadFile(a.file)
 	if err != nil {
-		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such file of the API docs: " + name})
+		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such file of the API docs: " + echo(name)})
 		return
 	}
 	h := w.Header()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Problem is an RFC 9457 problem details object.
@@ -67,6 +68,23 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
+}
+
+// echoMax bounds what a problem repeats of the client's input: a field
+// name or number of a megabyte came back whole, twice, to the client and
+// into its logs.
+const echoMax = 64
+
+// echo is s, cut to echoMax bytes (on a character boundary) with "…".
+func echo(s string) string {
+	if len(s) <= echoMax {
+		return s
+	}
+	cut := echoMax
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func validation(field, detail string) Problem {

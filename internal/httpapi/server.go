@@ -168,7 +168,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 		return d.Dashboard != nil && path != "/api" && !strings.HasPrefix(path, "/api/")
 	}
 	notFound := func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such endpoint: " + r.URL.Path})
+		writeProblem(w, Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "no such endpoint: " + echo(r.URL.Path)})
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -262,7 +262,7 @@ func methodNotAllowed(allowed ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		writeProblem(w, Problem{Type: typeMethod, Status: http.StatusMethodNotAllowed,
-			Detail: r.Method + " is not allowed on " + r.URL.EscapedPath() + "; allowed: " + strings.Join(allowed, ", ")})
+			Detail: r.Method + " is not allowed on " + echo(r.URL.EscapedPath()) + "; allowed: " + strings.Join(allowed, ", ")})
 	}
 }
 
