@@ -68,6 +68,18 @@ const previewBytes = 200
 // ErrUnavailable means RabbitMQ could not be reached.
 var ErrUnavailable = errors.New("RabbitMQ is unreachable")
 
+// ErrNotConfirmed stops a requeue whose letter's copy RabbitMQ did not
+// confirm within the Client's ConfirmTimeout: a broker under a resource
+// alarm stops reading a publishing connection, and the confirm never
+// comes. The letter stays in dead-letters, but its copy may have been
+// published all the same.
+var ErrNotConfirmed = errors.New("RabbitMQ did not confirm the copy in time")
+
+// ErrBlocked stops a requeue when RabbitMQ blocks its connection (a
+// resource alarm, memory or disk): without it, the requeue waited for a
+// confirm that comes only once the alarm clears.
+var ErrBlocked = messaging.ErrBlocked
+
 // Letter is one dead letter.
 type Letter struct {
 	// ID is the Watermill message UUID, or the AMQP message id. The same
@@ -159,11 +171,22 @@ type Client struct {
 	url         string
 	queue       string
 	dialTimeout time.Duration
+	// ConfirmTimeout bounds the requeue of each letter: the check of its
+	// exchange, its copy's publish and the wait for RabbitMQ's confirm.
+	// Past it the requeue stops with ErrNotConfirmed. New sets
+	// DefaultConfirmTimeout; 0 or less is that too.
+	ConfirmTimeout time.Duration
 }
+
+// DefaultConfirmTimeout is a Client's ConfirmTimeout: a healthy broker
+// confirms within milliseconds, and a requeue that waits longer holds the
+// dead letters (one session at a time) from every other operation.
+const DefaultConfirmTimeout = 30 * time.Second
 
 // New returns a Client for the broker at amqpURL.
 func New(amqpURL string) *Client {
-	return &Client{url: amqpURL, queue: messaging.DeadLetterTopic, dialTimeout: 5 * time.Second}
+	return &Client{url: amqpURL, queue: messaging.DeadLetterTopic, dialTimeout: 5 * time.Second,
+		ConfirmTimeout: DefaultConfirmTimeout}
 }
 
 // List returns the selected dead letters, at most limit (1..MaxLimit;
@@ -200,6 +223,11 @@ func (c *Client) List(ctx context.Context, sel Selection, limit int) (Listing, e
 // each from dead-letters once the broker confirmed its copy. A letter whose
 // exchange is unknown, missing or has no queue stays and is reported in
 // Skipped. On an error the result says what was done before it.
+//
+// A letter whose copy RabbitMQ does not confirm within ConfirmTimeout, or
+// whose wait RabbitMQ ends by blocking the connection (a resource alarm),
+// stops the requeue with ErrNotConfirmed or ErrBlocked: that letter stays
+// in dead-letters, as do the ones after it.
 func (c *Client) Requeue(ctx context.Context, sel Selection) (RequeueResult, error) {
 	var res RequeueResult
 	s, err := c.begin(ctx)
@@ -207,7 +235,11 @@ func (c *Client) Requeue(ctx context.Context, sel Selection) (RequeueResult, err
 		return res, err
 	}
 	defer s.end()
-	pub, err := newRepublisher(s.conn)
+	wait := c.ConfirmTimeout
+	if wait <= 0 {
+		wait = DefaultConfirmTimeout
+	}
+	pub, err := newRepublisher(s.conn, s.blocks, wait, s.drop)
 	if err != nil {
 		return res, err
 	}
@@ -221,6 +253,10 @@ func (c *Client) Requeue(ctx context.Context, sel Selection) (RequeueResult, err
 			return nil
 		case err != nil:
 			s.hold(d)
+			if errors.Is(err, ErrNotConfirmed) || errors.Is(err, ErrBlocked) {
+				s.stalled = true
+				return fmt.Errorf("dead letter %s: %w", l.ID, err)
+			}
 			return err
 		}
 		res.Requeued++
@@ -277,8 +313,15 @@ type session struct {
 	// how many such letters there are.
 	held  uint64
 	nHeld int
-	stop  func() bool
-	ended bool
+	// blocks follows RabbitMQ's blocking of the connection (a resource
+	// alarm); stalled says that RabbitMQ stopped answering a requeue.
+	// Either way the broker does not read the connection, and end drops it
+	// instead of closing it.
+	blocks  *messaging.BlockWatch
+	stalled bool
+	ctx     context.Context
+	stop    func() bool
+	ended   bool
 }
 
 func (c *Client) begin(ctx context.Context) (*session, error) {
@@ -288,7 +331,10 @@ func (c *Client) begin(ctx context.Context) (*session, error) {
 	}
 	// Channel calls do not take a context: closing the connection is what
 	// interrupts them, and it returns every letter taken to the queue.
-	s := &session{conn: conn, queue: c.queue, stop: context.AfterFunc(ctx, func() { _ = conn.Close() })}
+	// Dropped, not closed: a Ctrl-C must end the command at once, and a
+	// broker under a resource alarm would not answer a close (see end).
+	s := &session{conn: conn, queue: c.queue, ctx: ctx, blocks: messaging.WatchBlocked(conn)}
+	s.stop = context.AfterFunc(ctx, s.drop)
 	if err := c.lock(ctx, conn); err != nil {
 		s.end()
 		return nil, err
@@ -414,16 +460,59 @@ func (s *session) hold(d amqp.Delivery) {
 // keep their order) and closes the connection. Its errors are of no
 // consequence: a nack that fails means the connection is gone, and the
 // broker returns every unacknowledged letter then. It may be called again.
+//
+// It returns within closeWait. A session RabbitMQ stopped reading (it
+// blocked the connection, or a requeue's confirm did not come) or whose
+// context ended is dropped at once instead: the broker returns the letters
+// when it notices the connection gone.
 func (s *session) end() {
 	if s.ended {
 		return
 	}
 	s.ended = true
 	s.stop()
+	if s.stalled || s.ctx.Err() != nil || isClosed(s.blocks.Blocked()) {
+		s.drop()
+		return
+	}
 	if s.nHeld > 0 {
 		_ = s.ch.Nack(s.held, true, true)
 	}
-	_ = s.conn.Close()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		_ = s.conn.CloseDeadline(time.Now().Add(closeWait))
+	}()
+	select {
+	case <-closed:
+	case <-time.After(closeWait):
+		// Left to finish on its own: the deadline ends it unless the broker
+		// sends heartbeats without reading (a block whose notice is still
+		// on its way), and then once the broker reads again.
+	}
+}
+
+// closeWait bounds the close of a session's connection: a plain Close
+// waited for RabbitMQ's close-ok for ever, which a broker under a resource
+// alarm does not send (it stops reading a connection that publishes); a
+// second Ctrl-C was the only way out.
+const closeWait = time.Second
+
+// drop closes the connection at once, without waiting for RabbitMQ's
+// answer: past the deadline the close's own write fails, and amqp091-go
+// closes the socket. (A deadline ahead would not do: amqp091-go moves the
+// read deadline back at every frame the broker sends, heartbeats included,
+// and a broker under an alarm sends them.) Called again, or during a
+// close, it returns at once.
+func (s *session) drop() { _ = s.conn.CloseDeadline(time.Now()) }
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // letterOf reads what the PoisonQueue middleware recorded.

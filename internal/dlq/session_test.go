@@ -213,3 +213,50 @@ func TestDeadLetteredAtFitsJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionEndsWhenRabbitMQStopsAnswering: a session's end closes its
+// connection promptly, even when the broker answers nothing: one that
+// stopped answering altogether within closeWait; one that blocked the
+// connection (a resource alarm: it stops reading the connection, so no
+// close-ok comes, but keeps sending heartbeats) at once. A plain Close
+// waited for ever, and the CLI needed a second Ctrl-C.
+func TestSessionEndsWhenRabbitMQStopsAnswering(t *testing.T) {
+	t.Parallel()
+	for _, blocked := range []string{"", "low on disk"} {
+		t.Run("blocked="+blocked, func(t *testing.T) {
+			t.Parallel()
+			url := testenv.BrokerURL(t)
+			if err := (messaging.Topology{}).Declare(t.Context(), url); err != nil {
+				t.Fatal(err)
+			}
+			testenv.Publish(t, url, messaging.DeadLetterTopic,
+				amqp.Publishing{Headers: amqp.Table{"_watermill_message_uuid": "a"}, DeliveryMode: amqp.Persistent})
+			sb := testenv.NewStallingBroker(t, url)
+			s, err := New(sb.URL).begin(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, ok, err := s.next()
+			if !ok || err != nil {
+				t.Fatalf("take a letter: %v, %v", ok, err)
+			}
+			s.hold(d)
+			sb.Stall(blocked)
+			if blocked != "" {
+				testenv.WaitFor(t, 5*time.Second, "the block seen", func() bool { return isClosed(s.blocks.Blocked()) })
+			}
+			testenv.EndsWithin(t, closeWait+2*time.Second, "the session's end, the broker silent,", func() error {
+				s.end()
+				return nil
+			})
+			if blocked != "" && !s.conn.IsClosed() {
+				t.Error("the blocked session's connection is open after its end: want it dropped")
+			}
+			// The broker returns the letter once the connection is gone.
+			testenv.WaitFor(t, 10*time.Second, "the letter back in dead-letters", func() bool {
+				n, err := testenv.QueueDepth(url, messaging.DeadLetterTopic)
+				return err == nil && n == 1
+			})
+		})
+	}
+}

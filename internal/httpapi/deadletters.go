@@ -195,8 +195,16 @@ func checkIDs(field string, ids []string) *Problem {
 func (s *server) brokerUnavailable(w http.ResponseWriter, r *http.Request, err error, done string) {
 	s.Logger.ErrorContext(r.Context(), "dead-letter request failed", "path", r.URL.Path, "error", err)
 	detail := "RabbitMQ is unreachable or failed: the dead letters cannot be read or changed right now; retry shortly"
-	if errors.Is(err, dlq.ErrBusy) {
+	// A requeue stopped waiting for a confirm: the letter it was sending
+	// stays, but its copy may be out (at least once, as the README says).
+	const stopped = "the requeue stopped: the letter it was sending stays in the dead letters, but its copy may have been published anyway, so it may be delivered twice (the handlers ignore what they already handled); retry once the alarm clears"
+	switch {
+	case errors.Is(err, dlq.ErrBusy):
 		detail = "another dead-letter operation has held the dead letters for 30 s; retry shortly"
+	case errors.Is(err, dlq.ErrBlocked):
+		detail = "RabbitMQ is blocking publishers: resource alarm (memory or disk); " + stopped
+	case errors.Is(err, dlq.ErrNotConfirmed):
+		detail = "RabbitMQ did not confirm a requeued letter in time (it may be under a resource alarm, memory or disk); " + stopped
 	}
 	writeProblem(w, Problem{Type: typeUnavailable, Status: http.StatusServiceUnavailable, Detail: detail + done})
 }

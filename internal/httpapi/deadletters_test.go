@@ -371,3 +371,62 @@ func TestDeadLettersNotInThisRole(t *testing.T) {
 	checkProblem(t, admin(h, http.MethodPost, "/api/admin/dead-letters/requeue", ""), http.StatusNotFound)
 	checkProblem(t, admin(h, http.MethodPost, "/api/admin/dead-letters/purge", `{"all": true}`), http.StatusNotFound)
 }
+
+// TestDeadLettersRequeueWhenRabbitMQStopsConfirming: a requeue whose
+// confirm RabbitMQ holds back (a resource alarm: no confirm, or a
+// connection.blocked first) answers 503 with Retry-After, saying so and
+// that the letter stays but may be delivered twice, instead of holding the
+// request, and the dead letters' session with it, until the alarm clears.
+// The dead letters are free at once for the next operation.
+func TestDeadLettersRequeueWhenRabbitMQStopsConfirming(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, blocked string
+		want          []string
+	}{
+		{"no confirm", "", []string{"did not confirm a requeued letter in time", "resource alarm"}},
+		{"connection blocked", "low on disk", []string{"RabbitMQ is blocking publishers: resource alarm"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			url := brokerWithDeadLetters(t, "c1", "c2")
+			sb := testenv.NewStallingBroker(t, url)
+			sb.StallAt(2, tc.blocked) // c2's copy
+			c := dlq.New(sb.URL)
+			c.ConfirmTimeout = 300 * time.Millisecond
+			if tc.blocked != "" {
+				c.ConfirmTimeout = time.Minute // the block alone ends the wait
+			}
+			d := newFakes().deps()
+			d.AdminToken = testAdminToken
+			d.DeadLetters = c
+			h := httpapi.New(t.Context(), d)
+
+			var rec *httptest.ResponseRecorder
+			_ = testenv.EndsWithin(t, 10*time.Second, "the requeue request, its confirm held back,", func() error {
+				rec = admin(h, http.MethodPost, "/api/admin/dead-letters/requeue", "")
+				return nil
+			})
+			p := checkProblem(t, rec, http.StatusServiceUnavailable)
+			for _, want := range append(tc.want, "stays in the dead letters", "delivered twice", "1 were requeued before the failure") {
+				if !strings.Contains(p.Detail, want) {
+					t.Errorf("detail %q: want it to say %q", p.Detail, want)
+				}
+			}
+			if rec.Header().Get("Retry-After") == "" {
+				t.Error("Retry-After: got none, want one")
+			}
+			// c2 stays (its copy is out too: the broker read it); the next
+			// operation does not wait for the dead letters.
+			settled(t, url, 1)
+			start := time.Now()
+			ids, _ := listIDs(t, deadLetterAPI(t, url), "")
+			if !slices.Equal(ids, []string{"c2"}) {
+				t.Errorf("dead letters after the stopped requeue: got %v, want [c2]", ids)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("the next listing took %s: the stopped requeue held the dead letters", took)
+			}
+		})
+	}
+}

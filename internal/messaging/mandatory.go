@@ -46,17 +46,29 @@ func (c *MandatoryChannel) Channel() *amqp.Channel { return c.ch }
 
 // Publish publishes pub to exchange and waits for RabbitMQ's confirm. An
 // error wrapping ErrUnrouted means no queue took it; any other error means
-// it may or may not have arrived.
+// it may or may not have arrived. The wait ends with ctx, and its error
+// then wraps ctx's cause (context.Cause), so that a caller can tell its
+// own bounds apart. Ending ctx does not interrupt a write RabbitMQ does not
+// read (a resource alarm): only closing the connection does.
 func (c *MandatoryChannel) Publish(ctx context.Context, exchange string, pub amqp.Publishing) error {
 	conf, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, "", true, false, pub)
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			err = context.Cause(ctx)
+		}
 		return fmt.Errorf("publish to %s: %w", exchange, err)
 	}
-	acked, err := conf.WaitContext(ctx)
-	if err != nil {
-		return fmt.Errorf("wait for RabbitMQ to confirm the message to %s: %w", exchange, err)
+	select {
+	case <-conf.Done():
+	case <-ctx.Done():
 	}
-	if !acked {
+	if !conf.Acked() {
+		// An ack that came as ctx ended counts; anything else then is
+		// ctx's doing (ending it may close the connection, which
+		// resolves the confirm as a nack).
+		if ctx.Err() != nil {
+			return fmt.Errorf("wait for RabbitMQ to confirm the message to %s: %w", exchange, context.Cause(ctx))
+		}
 		return fmt.Errorf("RabbitMQ refused the message to %s (nack or closed channel)", exchange)
 	}
 	select {

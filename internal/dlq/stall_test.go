@@ -1,0 +1,129 @@
+package dlq_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/movietrend/trend/internal/dlq"
+	"github.com/movietrend/trend/internal/messaging"
+	"github.com/movietrend/trend/internal/testenv"
+)
+
+// requeueThrough requeues every letter through the stalling broker sb,
+// failing t unless it returns within d.
+func requeueThrough(t *testing.T, ctx context.Context, sb *testenv.StallingBroker, wait, d time.Duration) (dlq.RequeueResult, error) {
+	t.Helper()
+	c := dlq.New(sb.URL)
+	c.ConfirmTimeout = wait
+	var res dlq.RequeueResult
+	err := testenv.EndsWithin(t, d, "the requeue, its confirm held back,", func() error {
+		var err error
+		res, err = c.Requeue(ctx, dlq.All())
+		return err
+	})
+	t.Logf("requeue: %+v, %v", res, err)
+	return res, err
+}
+
+// afterTheStall checks what a requeue stopped at its second letter (b)
+// left: a requeued, b and c in dead-letters in their order (the broker
+// returned them when the requeue's connection went), and b's copy
+// published all the same (the broker read it; only its confirm was held
+// back), as the error warns.
+func afterTheStall(t *testing.T, url string) {
+	t.Helper()
+	waitDepth(t, url, messaging.DeadLetterTopic, 2)
+	if got, want := remaining(t, dlq.New(url)), []string{"b", "c"}; !slices.Equal(got, want) {
+		t.Errorf("dead letters after the stopped requeue: got %v, want %v", got, want)
+	}
+	waitDepth(t, url, messaging.CommandTopic("RecordViews"), 2)
+}
+
+// TestRequeueStopsWhenRabbitMQDoesNotConfirm: RabbitMQ under a resource
+// alarm stops reading a publishing connection, and the confirm of a
+// requeued copy never comes. The requeue waited for it for ever; it now
+// stops at ConfirmTimeout, says how many letters it requeued before, and
+// leaves the letter it waited for in dead-letters, warning that its copy
+// may be out too.
+func TestRequeueStopsWhenRabbitMQDoesNotConfirm(t *testing.T) {
+	t.Parallel()
+	url := broker(t)
+	deadLetter(t, url, command("a"), command("b"), command("c"))
+	sb := testenv.NewStallingBroker(t, url)
+	sb.StallAt(2, "") // b's publish: nothing comes back from then on
+
+	began := time.Now()
+	res, err := requeueThrough(t, t.Context(), sb, 300*time.Millisecond, 10*time.Second)
+	if !errors.Is(err, dlq.ErrNotConfirmed) {
+		t.Fatalf("requeue: got %v, want ErrNotConfirmed", err)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("requeue: took %s, want about its 300ms bound", took)
+	}
+	for _, want := range []string{"dead letter b", "in time", "resource alarm", "may have been published", "twice"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("requeue error %q: want it to say %q", err, want)
+		}
+	}
+	if res.Requeued != 1 {
+		t.Errorf("requeued before the stop: got %d, want 1 (a)", res.Requeued)
+	}
+	afterTheStall(t, url)
+}
+
+// TestRequeueStopsAtOnceWhenRabbitMQBlocksPublishers: a connection.blocked
+// (a resource alarm) ends the wait for the confirm at once, instead of at
+// ConfirmTimeout (30 s here).
+func TestRequeueStopsAtOnceWhenRabbitMQBlocksPublishers(t *testing.T) {
+	t.Parallel()
+	url := broker(t)
+	deadLetter(t, url, command("a"), command("b"), command("c"))
+	sb := testenv.NewStallingBroker(t, url)
+	sb.StallAt(2, "low on memory")
+
+	res, err := requeueThrough(t, t.Context(), sb, dlq.DefaultConfirmTimeout, 5*time.Second)
+	if !errors.Is(err, dlq.ErrBlocked) {
+		t.Fatalf("requeue: got %v, want ErrBlocked", err)
+	}
+	for _, want := range []string{"dead letter b", "RabbitMQ is blocking publishers: resource alarm", "low on memory", "may have been published"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("requeue error %q: want it to say %q", err, want)
+		}
+	}
+	if res.Requeued != 1 {
+		t.Errorf("requeued before the stop: got %d, want 1 (a)", res.Requeued)
+	}
+	afterTheStall(t, url)
+}
+
+// TestRequeueCancelledEndsAtOnceWhenRabbitMQStopsAnswering: Ctrl-C while a
+// confirm is held back ends the requeue at once: the connection's close
+// does not wait for a close-ok that a blocked broker does not send (it
+// took a second Ctrl-C).
+func TestRequeueCancelledEndsAtOnceWhenRabbitMQStopsAnswering(t *testing.T) {
+	t.Parallel()
+	url := broker(t)
+	deadLetter(t, url, command("a"), command("b"), command("c"))
+	sb := testenv.NewStallingBroker(t, url)
+	sb.StallAt(2, "")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		<-sb.Stalled()
+		time.Sleep(100 * time.Millisecond) // waiting for the confirm
+		cancel()
+	}()
+
+	res, err := requeueThrough(t, ctx, sb, time.Minute, 5*time.Second)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("requeue: got %v, want context.Canceled", err)
+	}
+	if res.Requeued != 1 {
+		t.Errorf("requeued before the stop: got %d, want 1 (a)", res.Requeued)
+	}
+	afterTheStall(t, url)
+}
