@@ -101,16 +101,20 @@ func (p *deadLetterPublisher) connect(ctx context.Context, topic string) error {
 		err = declare(ctx, ch.Channel(), []Binding{{Exchange: topic, Queue: topic}})
 	}
 	if err != nil {
-		_ = conn.Close()
+		_ = conn.CloseDeadline(time.Now())
 		return err
 	}
 	p.conn, p.ch = conn, ch
 	return nil
 }
 
+// disconnect drops the connection without waiting for RabbitMQ's close-ok:
+// a broker under a resource alarm reads nothing from a publisher, yet
+// sends heartbeats, so a polite Close waited for ever, under the lock
+// every later dead letter needs. RabbitMQ sees the socket close at once.
 func (p *deadLetterPublisher) disconnect() {
 	if p.conn != nil {
-		_ = p.conn.Close()
+		_ = p.conn.CloseDeadline(time.Now())
 	}
 	p.conn, p.ch = nil, nil
 }

@@ -1,9 +1,11 @@
 package messaging_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -55,4 +57,32 @@ func TestADeadLetterIsNotDroppedWhenItsQueueIsGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	send("after-the-exchange-went")
+}
+
+// TestADeadLetterGivesUpOnASilentBroker: a broker that stops answering
+// (a resource alarm: it reads nothing from a publisher, yet sends
+// heartbeats) fails the letter at its deadline. Closing the connection
+// then waited for a close-ok that never came, holding the publisher's
+// lock, and with it every later dead letter, for ever.
+func TestADeadLetterGivesUpOnASilentBroker(t *testing.T) {
+	t.Parallel()
+	url := testenv.BrokerURL(t)
+	if err := (messaging.Topology{}).Declare(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	sb := testenv.NewStallingBroker(t, url)
+	sb.StallAt(1, "") // the first letter's publish: nothing comes back
+	pub := messaging.NewDeadLetterPublisher(sb.URL)
+	t.Cleanup(func() { pub.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	msg := message.NewMessage("stalled", []byte("{}"))
+	msg.SetContext(ctx)
+	err := testenv.EndsWithin(t, 10*time.Second, "a dead letter's publish, the broker silent,", func() error {
+		return pub.Publish(messaging.DeadLetterTopic, msg)
+	})
+	if err == nil {
+		t.Fatal("published, with the confirm held back")
+	}
+	testenv.EndsWithin(t, 5*time.Second, "the publisher's close after it", func() error { return pub.Close() })
 }
