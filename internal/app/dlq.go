@@ -99,9 +99,17 @@ func RunDLQ(ctx context.Context, cfg config.Config, do DLQOptions, log *slog.Log
 				// not all of them, for a script that reads it.
 				log.Warn("dead letters listed: the oldest only", "listed", len(l.Letters), "in_queue", l.Total)
 			}
-			return writeJSONTo(do.Out, l.Letters)
+			if err := writeJSONTo(do.Out, l.Letters); err != nil {
+				return err
+			}
+			return leftBehind(0, l.NotFound)
 		}
-		return writeLetters(do.Out, l)
+		if err := writeLetters(do.Out, l, !sel.IsAll()); err != nil {
+			return err
+		}
+		// As requeue and purge do: an id that matched nothing fails the
+		// command (it said "0 shown" and exited 0).
+		return leftBehind(0, l.NotFound)
 	case "requeue":
 		res, err := c.Requeue(ctx, sel)
 		if err != nil {
@@ -137,8 +145,12 @@ func writeJSONTo(out io.Writer, v any) error {
 
 // writeLetters prints one block per letter: the reason and the payload are
 // too long for table columns.
-func writeLetters(out io.Writer, l dlq.Listing) error {
-	if _, err := fmt.Fprintf(out, "%s in %s\n", deadLetters(l.Total), messaging.DeadLetterTopic); err != nil {
+func writeLetters(out io.Writer, l dlq.Listing, selected bool) error {
+	head := fmt.Sprintf("%s in %s\n", deadLetters(l.Total), messaging.DeadLetterTopic)
+	if selected {
+		head = fmt.Sprintf("%d selected of the %s", len(l.Letters), head)
+	}
+	if _, err := io.WriteString(out, head); err != nil {
 		return err
 	}
 	for _, x := range l.Letters {
@@ -149,7 +161,7 @@ func writeLetters(out io.Writer, l dlq.Listing) error {
 		fmt.Fprintf(out, "\n%s\n  topic:         %s\n  handler:       %s\n  dead-lettered: %s\n  reason:        %s\n  payload:       %s\n  payload size:  %d bytes\n",
 			orNone(x.ID), orNone(x.Topic), orNone(x.Handler), at, oneLine(x.Reason), oneLine(x.PayloadPreview), x.PayloadBytes)
 	}
-	if n := len(l.Letters); n < l.Total {
+	if n := len(l.Letters); n < l.Total && !selected {
 		_, err := fmt.Fprintf(out, "\n%d shown of %d\n", n, l.Total)
 		return err
 	}

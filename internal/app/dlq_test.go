@@ -97,3 +97,46 @@ func TestRunDLQPurgesOnlyWhatWasSelected(t *testing.T) {
 	}
 	depth(0)
 }
+
+// TestRunDLQListSaysWhichIDsMatchedNothing: a list by id says how many of
+// the letters it selected, and fails for an id no letter has, as requeue
+// and purge do (it said "0 shown of 2" and exited 0).
+func TestRunDLQListSaysWhichIDsMatchedNothing(t *testing.T) {
+	t.Parallel()
+	url := testenv.BrokerURL(t)
+	if err := (messaging.Topology{}).Declare(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b"} {
+		testenv.Publish(t, url, messaging.DeadLetterTopic,
+			amqp.Publishing{Headers: amqp.Table{"_watermill_message_uuid": id}, DeliveryMode: amqp.Persistent})
+	}
+	testenv.WaitFor(t, 10*time.Second, "the dead letters to settle", func() bool {
+		n, err := testenv.QueueDepth(url, messaging.DeadLetterTopic)
+		return err == nil && n == 2
+	})
+	cfg := config.Config{AMQPURL: url}
+	log := slog.New(slog.DiscardHandler)
+	for _, c := range []struct {
+		ids     IDList
+		json    bool
+		head    string
+		missing string
+	}{
+		{IDList{"a"}, false, "1 selected of the 2 dead letters in dead-letters\n", ""},
+		{IDList{"a", "nope"}, false, "1 selected of the 2 dead letters in dead-letters\n", "nope"},
+		{IDList{"nope"}, true, "[]\n", "nope"},
+	} {
+		var out bytes.Buffer
+		err := RunDLQ(t.Context(), cfg, DLQOptions{Command: "list", IDs: c.ids, JSON: c.json, Out: &out}, log)
+		if c.missing == "" && err != nil {
+			t.Errorf("list %v: %v", c.ids, err)
+		}
+		if c.missing != "" && (err == nil || !strings.Contains(err.Error(), "no dead letter with id "+c.missing)) {
+			t.Errorf("list %v: got %v, want it to fail naming %s", c.ids, err, c.missing)
+		}
+		if !strings.HasPrefix(out.String(), c.head) {
+			t.Errorf("list %v: printed %q, want it to begin %q", c.ids, out.String(), c.head)
+		}
+	}
+}

@@ -108,6 +108,8 @@ type Listing struct {
 	// Total is the number of dead letters ready when the listing began;
 	// more than len(Letters) when the limit or a selection cut the list.
 	Total int
+	// NotFound lists selected ids no dead letter had (ByID only).
+	NotFound []string
 }
 
 // Skipped is a selected dead letter an operation left in the queue.
@@ -202,17 +204,21 @@ func (c *Client) List(ctx context.Context, sel Selection, limit int) (Listing, e
 	}
 	defer s.end()
 	out := Listing{Letters: []Letter{}, Total: s.depth}
+	found := map[string]bool{}
 	for len(out.Letters) < limit {
 		d, ok, err := s.next()
 		if err != nil {
 			return Listing{}, err
 		}
 		if !ok {
+			// Every letter seen: the ids not found are in none.
+			out.NotFound = sel.missing(found)
 			break
 		}
 		s.hold(d)
 		if l := letterOf(d); sel.matches(l.ID) {
 			out.Letters = append(out.Letters, l)
+			found[l.ID] = true
 		}
 	}
 	return out, nil
