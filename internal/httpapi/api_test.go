@@ -27,6 +27,7 @@ import (
 	"github.com/movietrend/trend/internal/httpapi"
 	"github.com/movietrend/trend/internal/intake"
 	"github.com/movietrend/trend/internal/registry"
+	"github.com/movietrend/trend/internal/testenv"
 	"github.com/movietrend/trend/projections/trend"
 )
 
@@ -1828,14 +1829,15 @@ func TestExplainPendingMovie(t *testing.T) {
 func TestProblemsEchoABoundedPieceOfTheInput(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("é", 600) // two bytes each: the cut must not split one
-	for _, c := range []struct{ name, body, field string }{
-		{"a huge id", `{"tmdb_id": ` + strings.Repeat("9", 100000) + `}`, "tmdb_id"},
-		{"a huge unknown field", `{"tmdb_id": 1, "` + long + `": 1}`, ""},
+	for _, c := range []struct{ name, path, body, field string }{
+		{"a huge id", "/api/movies/register", `{"tmdb_id": ` + strings.Repeat("9", 100000) + `}`, "tmdb_id"},
+		{"a huge unknown field", "/api/movies/register", `{"tmdb_id": 1, "` + long + `": 1}`, ""},
+		{"a huge unknown field of a batch's view", "/api/views", `{"views": [{"tmdb_id": 1, "` + long + `": 1}]}`, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHandler(t, t.Context(), newFakes())
-			rec := postJSON(h, "/api/movies/register", c.body)
+			rec := postJSON(h, c.path, c.body)
 			p := checkProblem(t, rec, http.StatusUnprocessableEntity)
 			if c.field != "" && p.Field != c.field {
 				t.Errorf("field %q, want %q", p.Field, c.field)
@@ -1849,5 +1851,21 @@ func TestProblemsEchoABoundedPieceOfTheInput(t *testing.T) {
 				t.Errorf("detail %q does not say it was cut", p.Detail)
 			}
 		})
+	}
+}
+
+// The request log holds a bounded piece of the path: a client's
+// megabyte-long paths rotated the whole log away in a few dozen requests.
+func TestTheRequestLogCutsALongPath(t *testing.T) {
+	t.Parallel()
+	var logs testenv.Buffer
+	d := newFakes().deps()
+	d.Logger = slog.New(slog.NewTextHandler(&logs, nil)) // info: 4xx are logged
+	h := httpapi.New(t.Context(), d)
+	if rec := serve(h, http.MethodGet, "/api/"+strings.Repeat("x", 100000), "", nil); rec.Code != http.StatusNotFound {
+		t.Fatalf("got %d, want 404", rec.Code)
+	}
+	if !strings.Contains(logs.String(), "msg=request") || len(logs.String()) > 2000 {
+		t.Errorf("the request's log line is %d bytes, want one under 2,000:\n%.300s", len(logs.String()), logs.String())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,10 +64,18 @@ func (l *clientLimiter) reserve(client string, now time.Time) (bool, time.Durati
 	return true, 0
 }
 
+// clientIP is the client the rate limit counts: its IPv4 address, or its
+// IPv6 /64, the block one subscriber gets (each of its addresses had a
+// rate of its own).
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Is6() && !a.Is4In6() {
+		if p, err := a.Prefix(64); err == nil {
+			return p.String()
+		}
 	}
 	return host
 }

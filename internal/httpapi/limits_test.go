@@ -44,6 +44,19 @@ func TestRateLimitPerClient(t *testing.T) {
 	if w := post("10.0.0.2"); w.Code != http.StatusAccepted {
 		t.Errorf("another client: got %d, want 202 (limits are per client)", w.Code)
 	}
+	// An IPv6 client is its /64: another address of the block is the same
+	// client, another block is another.
+	for i := range 3 {
+		if w := post(fmt.Sprintf("[2001:db8:1:2::%d]", i+1)); w.Code != http.StatusAccepted {
+			t.Fatalf("IPv6 request %d within the burst: got %d, want 202", i, w.Code)
+		}
+	}
+	if w := post("[2001:db8:1:2:ffff::9]"); w.Code != http.StatusTooManyRequests {
+		t.Errorf("another address of the same /64 over the limit: got %d, want 429", w.Code)
+	}
+	if w := post("[2001:db8:1:3::1]"); w.Code != http.StatusAccepted {
+		t.Errorf("another /64: got %d, want 202", w.Code)
+	}
 	r := httptest.NewRequest(http.MethodGet, "/api/movies", nil)
 	r.RemoteAddr = "10.0.0.1:4000"
 	rec := httptest.NewRecorder()

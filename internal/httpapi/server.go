@@ -286,7 +286,9 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if !s.Logger.Enabled(r.Context(), level) {
 			return
 		}
-		s.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
+		// The path cut as a problem cuts it: a client's megabyte-long paths
+		// rotated the whole log away in a few dozen requests.
+		s.Logger.Log(r.Context(), level, "request", "method", r.Method, "path", echo(r.URL.Path), "status", ww.Status(),
 			"took", time.Since(start).String(), "correlation_id", middleware.GetReqID(r.Context()))
 	})
 }
