@@ -566,11 +566,16 @@ func (c *Client) attempt(ctx context.Context, id int64, path string) (Movie, tim
 	return m, 0, nil
 }
 
-// sameHostRedirects follows a redirect only on TMDB's own host: the
-// query of a redirect's target may carry the api_key to another one.
+// sameHostRedirects follows a redirect only on TMDB's own host and
+// scheme: the query of a redirect's target may carry the api_key to
+// another host, and Go sends Authorization (the read token) on to the
+// same host over plain http too.
 func sameHostRedirects(req *http.Request, via []*http.Request) error {
 	if req.URL.Host != via[0].URL.Host {
 		return fmt.Errorf("redirected to another host (%s): not followed, the request carries the API key", req.URL.Host)
+	}
+	if req.URL.Scheme != via[0].URL.Scheme {
+		return fmt.Errorf("redirected from %s to %s: not followed, the request carries the API key", via[0].URL.Scheme, req.URL.Scheme)
 	}
 	if len(via) >= 10 {
 		return errors.New("stopped after 10 redirects")

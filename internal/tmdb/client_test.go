@@ -1090,3 +1090,20 @@ func TestCallersGivingUpDoNotOpenTheCircuit(t *testing.T) {
 		}
 	})
 }
+
+// A redirect is followed only on TMDB's own host and scheme: from https to
+// http on the same host, Go would send the read token in the clear.
+func TestRedirectsStayOnTMDBsHostAndScheme(t *testing.T) {
+	t.Parallel()
+	from := httptest.NewRequest(http.MethodGet, "https://api.themoviedb.org/3/movie/550", nil)
+	for target, follow := range map[string]bool{
+		"https://api.themoviedb.org/3/movie/550?x=1": true,
+		"http://api.themoviedb.org/3/movie/550":      false,
+		"https://elsewhere.example/3/movie/550":      false,
+	} {
+		err := sameHostRedirects(httptest.NewRequest(http.MethodGet, target, nil), []*http.Request{from})
+		if (err == nil) != follow {
+			t.Errorf("redirect to %s: got %v, want followed: %v", target, err, follow)
+		}
+	}
+}
