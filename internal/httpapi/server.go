@@ -5,9 +5,12 @@ package httpapi
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -342,22 +345,30 @@ func correlationID(r *http.Request) string { return middleware.GetReqID(r.Contex
 // kept for ever), and a header can be a megabyte long.
 const maxRequestIDLength = 128
 
-// requestID is chi's RequestID, which takes the client's X-Request-Id as
-// it is, but for ids that are too long or hold other than letters, digits
-// and ._:/+=@- (a UUID, NGINX's $request_id and most tracing ids pass):
-// those are replaced by one of its own. The answer says the id, so that a
-// client can quote it (the API logs it, and the commands carry it).
+// requestID gives each request an id: the client's X-Request-Id as it is,
+// but for ids that are too long or hold other than letters, digits and
+// ._:/+=@- (a UUID, NGINX's $request_id and most tracing ids pass), which
+// are replaced by one of our own. The answer says the id, so that a
+// client can quote it (the API logs it, and the commands carry it). Our
+// own are random: chi's generator told every client the host's name and
+// how many requests it had served.
 func requestID(next http.Handler) http.Handler {
-	chiID := middleware.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set(middleware.RequestIDHeader, middleware.GetReqID(r.Context()))
-		next.ServeHTTP(w, r)
-	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id := r.Header.Get(middleware.RequestIDHeader); id != "" && !validRequestID(id) {
-			r.Header.Del(middleware.RequestIDHeader)
+		id := r.Header.Get(middleware.RequestIDHeader)
+		if id == "" || !validRequestID(id) {
+			id = newRequestID()
 		}
-		chiID.ServeHTTP(w, r)
+		w.Header().Set(middleware.RequestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), middleware.RequestIDKey, id)))
 	})
+}
+
+// newRequestID is 16 random hex digits: unique enough to find a request
+// in the logs, and telling nothing.
+func newRequestID() string {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
+	return hex.EncodeToString(b[:])
 }
 
 func validRequestID(id string) bool {
