@@ -271,6 +271,37 @@ type conn struct {
 	// for its whole idle timeout (net/http's idle connection holds about
 	// 8 KB), which many quiet clients could turn into a lot of memory.
 	out, body *[]byte
+	// writeBy is the write deadline the last answer's handler asked for
+	// (http.ResponseController), and written the one set on c: moved on
+	// only when an answer asks for more than writeSlack beyond it, so that
+	// answers in a row do not each pay for a deadline.
+	writeBy, written time.Time
+}
+
+// writeSlack is how much earlier than asked an answer's write deadline
+// may be (see conn.writeBy).
+const writeSlack = 5 * time.Second
+
+// boundWrite sets the write deadline the handler asked for, if it did;
+// an answer that asked for none gets none, as on net/http.
+func (c *conn) boundWrite() {
+	switch {
+	case c.writeBy.IsZero():
+		c.unboundWrite()
+	case c.written.IsZero() || c.written.Before(c.writeBy.Add(-writeSlack)):
+		c.written = c.writeBy
+		_ = c.c.SetWriteDeadline(c.written)
+	}
+}
+
+// unboundWrite clears the write deadline before net/http takes the
+// connection: it sets none of its own without a WriteTimeout, and a live
+// stream on it would fail at the lane's.
+func (c *conn) unboundWrite() {
+	if !c.written.IsZero() {
+		c.written = time.Time{}
+		_ = c.c.SetWriteDeadline(time.Time{})
+	}
 }
 
 // buffers pools the response buffers of connections busy with a request.
@@ -385,6 +416,7 @@ func (c *conn) serve() {
 		c.readBy(time.Time{})
 		switch next {
 		case handOver:
+			c.unboundWrite()
 			c.s.handedOff.Add(1)
 			c.s.handoff.give(&handedConn{Conn: c.c, r: c.br})
 			handedOff = true
@@ -398,6 +430,8 @@ func (c *conn) serve() {
 		out, keepAlive := c.respond(req)
 		if d := c.s.srv.WriteTimeout; d > 0 {
 			_ = c.c.SetWriteDeadline(time.Now().Add(d))
+		} else {
+			c.boundWrite()
 		}
 		_, err := c.c.Write(out)
 		// Back to the pool, whatever comes next: a wait for the next
@@ -748,10 +782,23 @@ func validHost(h string) bool {
 
 // response is a buffered http.ResponseWriter.
 type response struct {
-	header http.Header
-	status int
-	body   []byte
+	header  http.Header
+	status  int
+	body    []byte
+	writeBy time.Time
 }
+
+// SetWriteDeadline asks for the answer to be written by t (through
+// http.ResponseController), as net/http's writer takes it: the connection
+// applies it when it writes the answer (conn.boundWrite).
+func (r *response) SetWriteDeadline(t time.Time) error {
+	r.writeBy = t
+	return nil
+}
+
+// SetReadDeadline does nothing: the lane reads a request's body with its
+// header, before the handler runs.
+func (r *response) SetReadDeadline(time.Time) error { return nil }
 
 func (r *response) Header() http.Header { return r.header }
 
@@ -823,6 +870,7 @@ func (c *conn) respond(req *http.Request) ([]byte, bool) {
 	out.Write(r.body)
 	*c.out = out.Bytes()
 	*c.body = r.body
+	c.writeBy = r.writeBy
 	return *c.out, keepAlive
 }
 

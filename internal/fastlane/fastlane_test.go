@@ -736,3 +736,62 @@ func TestARequestLineOffTheRoutesIsHandedOverEarly(t *testing.T) {
 		}
 	}
 }
+
+// A write deadline the handler asks for (http.ResponseController) bounds
+// the lane's write of its answer, as it bounds net/http's: a client that
+// never reads cannot hold the connection's goroutine and its buffered
+// answer for ever.
+func TestTheHandlersWriteDeadlineBoundsTheAnswer(t *testing.T) {
+	const size = 32 << 20 // more than the sockets' buffers hold
+	big := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+		_, _ = w.Write(make([]byte, size))
+	})
+	lane, plain, _ := start(t, big, time.Second)
+	for name, addr := range map[string]string{"lane": lane, "net/http": plain} {
+		c := dial(t, addr)
+		if _, err := io.WriteString(c, "POST /hot HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // not reading: the server's write blocks
+		n, err := io.Copy(io.Discard, c)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Errorf("%s: the connection was still open after its answer's write deadline (read %d bytes)", name, n)
+		}
+		if n >= size {
+			t.Errorf("%s: read the whole answer (%d bytes), want it cut at the deadline", name, n)
+		}
+	}
+}
+
+// The write deadline of a lane answer does not follow its connection to
+// net/http, which sets none of its own without a WriteTimeout: a later
+// answer there (a live stream, say) failed at the lane's deadline.
+func TestALaneWriteDeadlineStaysOnTheLane(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hot" {
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			_, _ = io.WriteString(w, "lane")
+			return
+		}
+		time.Sleep(300 * time.Millisecond) // past the lane answer's deadline
+		_, _ = io.WriteString(w, "net/http")
+	})
+	lane, _, s := start(t, h, time.Second)
+	c := dial(t, lane)
+	br := bufio.NewReader(c)
+	for _, path := range []string{"/hot", "/elsewhere"} {
+		if _, err := io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		res := read(t, br, 1)[0]
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK || len(b) == 0 {
+			t.Fatalf("%s: %d %q", path, res.StatusCode, b)
+		}
+	}
+	if _, handedOff := s.Stats(); handedOff != 1 {
+		t.Errorf("%d connections handed over, want 1", handedOff)
+	}
+}

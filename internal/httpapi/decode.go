@@ -25,14 +25,33 @@ const maxBody = 1 << 20
 // MaxTMDBID is the largest id TMDB can have (a 32-bit signed integer).
 const MaxTMDBID = 2147483647
 
-// bodyDeadline bounds the reading of the request's body: the server has
-// no ReadTimeout (it would cut the live stream), and ReadHeaderTimeout
-// ends with the header, so a client that sends a header and never its
-// whole body would hold its connection and goroutine for ever. Answers
-// that cannot set one (the fast lane's, whose bodies are read with the
-// header) are left as they are.
-func (s *server) bodyDeadline(w http.ResponseWriter) {
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.BodyReadTimeout))
+// deadlines bounds what a request may hold its connection for past its
+// header, where the server has neither ReadTimeout nor WriteTimeout (they
+// would cut the live stream, which bounds each of its writes itself):
+//   - a body must come within BodyReadTimeout, whichever handler reads it,
+//     or none (net/http discards an unread body after the handler, with no
+//     deadline of its own: GET /healthz with a Content-Length and no body
+//     held its connection and goroutine for ever);
+//   - each answer is written within answerWriteTimeout of when its writing
+//     starts (answerDeadline), so a client that never reads cannot pin
+//     the answer's goroutine and buffer.
+func (s *server) deadlines(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.BodyReadTimeout))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// answerWriteTimeout bounds the writing of one answer (answerDeadline).
+const answerWriteTimeout = 30 * time.Second
+
+// answerDeadline starts the bound of an answer's writing: from when it
+// starts, not from the request's start, as a dead-letter requeue may
+// take minutes before it answers.
+func answerDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answerWriteTimeout))
 }
 
 // readObject reads a JSON object body with only the allowed fields.
@@ -41,7 +60,6 @@ func (s *server) readObject(w http.ResponseWriter, r *http.Request, allowed ...s
 		return nil, &Problem{Type: typeMediaType, Status: http.StatusUnsupportedMediaType,
 			Detail: "the body must be JSON, sent with Content-Type: application/json"}
 	}
-	s.bodyDeadline(w)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -83,7 +101,6 @@ func (s *server) noBody(w http.ResponseWriter, r *http.Request) bool {
 	case r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody:
 		return true
 	}
-	s.bodyDeadline(w)
 	var first [1]byte
 	n, err := io.ReadFull(r.Body, first[:])
 	if n == 0 && errors.Is(err, io.EOF) {

@@ -75,9 +75,18 @@ var (
 // /docs must be a route of its own: the root's NotFound would serve the
 // dashboard for it.
 func (s *server) docsRoutes(r chi.Router) {
-	r.Get("/api/openapi.json", serveOpenAPI)
-	r.Get("/docs", serveDocsPage)
-	r.Get("/docs/{asset}", serveDocsAsset)
+	r.Get("/api/openapi.json", answerWithin(serveOpenAPI))
+	r.Get("/docs", answerWithin(serveDocsPage))
+	r.Get("/docs/{asset}", answerWithin(serveDocsAsset))
+}
+
+// answerWithin starts the answer's write bound (answerDeadline) before h,
+// which answers at once.
+func answerWithin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		answerDeadline(w)
+		h(w, r)
+	}
 }
 
 // serveOpenAPI serves the document, or 304 to a client whose copy is

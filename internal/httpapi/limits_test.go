@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -203,6 +204,44 @@ func TestABodyThatNeverEndsIsCutOff(t *testing.T) {
 	}
 }
 
+// TestABodyNoHandlerReadsIsCutOffToo: the body's deadline holds whichever
+// handler reads it, or none: net/http discards an unread body after the
+// handler, and GET /healthz with a Content-Length and no body held its
+// connection and goroutine for ever.
+func TestABodyNoHandlerReadsIsCutOffToo(t *testing.T) {
+	d := newFakes().deps()
+	d.BodyReadTimeout = 200 * time.Millisecond
+	srv := httptest.NewServer(httpapi.New(t.Context(), d))
+	t.Cleanup(srv.Close)
+	t.Cleanup(srv.CloseClientConnections) // first: a regression must fail, not hang Close
+	for _, target := range []string{"/healthz", "/api/movies/27205/refresh", "/api/nowhere"} {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		method := "GET"
+		if strings.HasSuffix(target, "/refresh") {
+			method = "POST"
+		}
+		if _, err := io.WriteString(c, method+" "+target+" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(c)
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", target, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		// Then the server waits for the body it must discard: until the
+		// deadline, not for ever.
+		if _, err := br.ReadByte(); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("%s: the connection was still open 5 s after its answer (%v), want it closed at the body's deadline", target, err)
+		}
+		c.Close()
+	}
+}
+
 // TestTheBodyDeadlineEndsWithTheBody: the deadline that bounds the body's
 // reading must not outlive it, or it would fire in net/http's background
 // read and cancel the request's context while its handler works on.
@@ -269,5 +308,41 @@ func TestAClientThatLeftIsNoServiceFailure(t *testing.T) {
 				t.Errorf("logged %q, want once at %v", got, c.wantAt)
 			}
 		})
+	}
+}
+
+// deadlineRecorder records the write deadline a handler asks for.
+type deadlineRecorder struct {
+	*httptest.ResponseRecorder
+	writeBy time.Time
+}
+
+func (d *deadlineRecorder) SetWriteDeadline(t time.Time) error { d.writeBy = t; return nil }
+
+// TestEveryAnswerAsksForAWriteDeadline: the server has no WriteTimeout (it
+// would cut the live stream), so each answer bounds its own writing; a
+// client that never read held the answer's goroutine and buffer for ever.
+func TestEveryAnswerAsksForAWriteDeadline(t *testing.T) {
+	t.Parallel()
+	h := newHandler(t, t.Context(), newFakes())
+	for _, c := range []struct{ method, target, body string }{
+		{http.MethodGet, "/api/movies/27205", ""},   // JSON
+		{http.MethodGet, "/api/movies/424242", ""},  // a problem
+		{http.MethodGet, "/api/movies?limit=5", ""}, // a list page
+		{http.MethodPost, "/api/movies/view", `{"tmdb_id": 27205}`},
+		{http.MethodGet, "/docs", ""},
+		{http.MethodGet, "/api/openapi.json", ""},
+		{http.MethodGet, "/", ""}, // the dashboard
+	} {
+		rec := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder()}
+		req := httptest.NewRequest(c.method, c.target, strings.NewReader(c.body))
+		if c.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		before := time.Now()
+		h.ServeHTTP(rec, req)
+		if rec.writeBy.Before(before.Add(20*time.Second)) || rec.writeBy.After(time.Now().Add(time.Minute)) {
+			t.Errorf("%s %s (%d): write deadline %v, want about 30 s ahead", c.method, c.target, rec.Code, rec.writeBy)
+		}
 	}
 }

@@ -175,6 +175,7 @@ func (s *server) listMovies(w http.ResponseWriter, r *http.Request) {
 	}
 	// A known length spares the chunked framing and its extra writes.
 	h.Set("Content-Length", strconv.Itoa(len(body)))
+	answerDeadline(w)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }

@@ -152,7 +152,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 	go s.stream.run(ctx)
 
 	r := chi.NewRouter()
-	r.Use(requestID, s.logRequests, s.recoverer)
+	r.Use(s.deadlines, requestID, s.logRequests, s.recoverer)
 	if d.Metrics != nil {
 		// Outside cors and limitWrites, which answer before routing
 		// (preflights, 429s), so that their answers are measured too; inside
@@ -178,6 +178,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 		case !dashboardPath(r.URL.Path):
 			notFound(w, r)
 		case r.Method == http.MethodGet || r.Method == http.MethodHead:
+			answerDeadline(w)
 			d.Dashboard.ServeHTTP(w, r)
 		default:
 			methodNotAllowed(http.MethodGet, http.MethodHead)(w, r)
@@ -321,6 +322,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	answerDeadline(w)
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
