@@ -108,6 +108,10 @@ func serveDocsPage(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Not to be framed: "Try it out" on a page another site overlays is a
+	// click on the admin API (the dashboard's own CSP says the same).
+	w.Header().Set("Content-Security-Policy", "frame-ancestors 'none'")
+	w.Header().Set("X-Frame-Options", "DENY")
 	_, _ = w.Write(docsPage)
 }
 

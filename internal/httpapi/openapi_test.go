@@ -912,6 +912,9 @@ func TestDocsPage(t *testing.T) {
 	if strings.Contains(page, "{{") {
 		t.Errorf("GET /docs: the page has an unfilled placeholder")
 	}
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || rec.Header().Get("X-Frame-Options") != "DENY" {
+		t.Errorf("GET /docs: CSP %q, X-Frame-Options %q; want the page never framed", csp, rec.Header().Get("X-Frame-Options"))
+	}
 	if m := regexp.MustCompile(`(?:src|href)="(https?:)?//`).FindString(page); m != "" {
 		t.Errorf("GET /docs: the page loads %s from elsewhere, want everything from the API", m)
 	}
