@@ -363,7 +363,7 @@ func newGroupCommit[T any](all func(context.Context, []T) error, each func(conte
 	return groupcommit.New(groupcommit.Config{MaxBatch: consumers, Spacing: spacing}, groupcommit.AllOrEachUnless(
 		func(items []T) error { return bounded(func(ctx context.Context) error { return all(ctx, items) }) },
 		func(item T) error { return bounded(func(ctx context.Context) error { return each(ctx, item) }) },
-		databaseDown(healthy)))
+		databaseDown(healthy), func(err error) bool { return errors.Is(err, messaging.ErrSlowCommit) }))
 }
 
 // databaseDown tells whether a shared commit's error is the database's

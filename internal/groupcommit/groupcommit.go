@@ -244,7 +244,7 @@ func safely(fn func() error) (err error) {
 // panics), so that one bad item fails alone and its neighbours still
 // commit.
 func AllOrEach[T any](all func(items []T) error, each func(item T) error) Flush[T] {
-	return AllOrEachUnless(all, each, nil)
+	return AllOrEachUnless(all, each, nil, nil)
 }
 
 // AllOrEachUnless is AllOrEach, except that a batch error for which
@@ -252,7 +252,13 @@ func AllOrEach[T any](all func(items []T) error, each func(item T) error) Flush[
 // the commits one by one: when the database stops answering, each of
 // them would wait out its own timeout in turn, holding the batch's
 // messages (and those behind them) for minutes.
-func AllOrEachUnless[T any](all func(items []T) error, each func(item T) error, shared func(error) bool) Flush[T] {
+//
+// And once two items in a row fail one by one with an error for which
+// stuck (if set) returns true, the items left fail with it too: an error
+// that neither item caused alone (a commit past its bound while the
+// database still answers pings: its disk stalled) would cost each item
+// left its own wait, one after another.
+func AllOrEachUnless[T any](all func(items []T) error, each func(item T) error, shared, stuck func(error) bool) Flush[T] {
 	return func(items []T) []error {
 		err := safely(func() error { return all(items) })
 		if err == nil {
@@ -265,8 +271,18 @@ func AllOrEachUnless[T any](all func(items []T) error, each func(item T) error, 
 			}
 			return errs
 		}
+		inARow := 0
 		for i, it := range items {
+			if inARow == 2 {
+				errs[i] = errs[i-1]
+				continue
+			}
 			errs[i] = safely(func() error { return each(it) })
+			if errs[i] != nil && stuck != nil && stuck(errs[i]) {
+				inARow++
+			} else {
+				inARow = 0
+			}
 		}
 		return errs
 	}

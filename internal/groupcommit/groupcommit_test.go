@@ -346,7 +346,7 @@ func TestAllOrEachUnlessSharesTheBatchesError(t *testing.T) {
 			return bad
 		},
 		func(item int) error { eachCalls++; return nil },
-		func(err error) bool { return err == down })
+		func(err error) bool { return err == down }, nil)
 	if errs := flush([]int{0, 1, 2}); !slices.Equal(errs, []error{down, down, down}) || eachCalls != 0 {
 		t.Errorf("the shared error: %v after %d commits one by one, want it for each item and none", errs, eachCalls)
 	}
@@ -405,5 +405,39 @@ func TestAFlushWithTooFewResultsFailsItsItems(t *testing.T) {
 	}
 	if err := b.Do(context.Background(), 2); err != nil {
 		t.Errorf("the next flush: %v, want the committer still running", err)
+	}
+}
+
+// Two items in a row failing alone with a stuck error (a commit past its
+// bound, the database answering pings) fail the items left with it: each
+// waited out its own bound, one after another, for up to a batch's size
+// times the bound. One slow item alone still fails alone.
+func TestTwoStuckItemsInARowFailTheRest(t *testing.T) {
+	slow, bad := errors.New("slow"), errors.New("bad item")
+	var tried []int
+	flush := func(slowItems ...int) Flush[int] {
+		tried = nil
+		return AllOrEachUnless(
+			func(items []int) error { return slow },
+			func(item int) error {
+				tried = append(tried, item)
+				if slices.Contains(slowItems, item) {
+					return slow
+				}
+				if item == 9 {
+					return bad
+				}
+				return nil
+			},
+			nil, func(err error) bool { return err == slow })
+	}
+	if errs := flush(1, 2, 3, 4, 5)([]int{1, 2, 3, 4, 5}); !slices.Equal(errs, []error{slow, slow, slow, slow, slow}) || !slices.Equal(tried, []int{1, 2}) {
+		t.Errorf("every item slow: %v after trying %v, want every item failed after trying two", errs, tried)
+	}
+	if errs := flush(2)([]int{1, 2, 3, 9}); !slices.Equal(errs, []error{nil, slow, nil, bad}) || len(tried) != 4 {
+		t.Errorf("one slow item: %v after trying %v, want it alone failed slow", errs, tried)
+	}
+	if errs := flush(1, 3)([]int{1, 2, 3, 4}); !slices.Equal(errs, []error{slow, nil, slow, nil}) || len(tried) != 4 {
+		t.Errorf("slow items apart: %v after trying %v, want each tried", errs, tried)
 	}
 }
