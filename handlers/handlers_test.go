@@ -19,6 +19,7 @@ import (
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/handlers"
 	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/registry"
 	"github.com/movietrend/trend/internal/testenv"
 	"github.com/movietrend/trend/internal/tmdb"
@@ -142,8 +143,20 @@ func TestRecordViewsKeepsTrackedMoviesAndEachViewOnce(t *testing.T) {
 	if got := len(f.log()); got != 2 {
 		t.Errorf("got %d ViewRecorded events, want 2 (movie 2 untracked, view %s once)", got, repeated)
 	}
-	if err := h.Handle(t.Context(), &commands.RecordViews{CommandID: uuid.New()}); err == nil {
-		t.Error("empty RecordViews: got nil error, want a permanent error")
+	if err := h.Handle(t.Context(), &commands.RecordViews{CommandID: uuid.New()}); !messaging.Permanent(err) {
+		t.Errorf("empty RecordViews: got %v, want a permanent error", err)
+	}
+	// Nil ids, a malformed producer's: recorded once, they would have made
+	// every later one a repeat, dropped in silence.
+	nilView := &commands.RecordViews{CommandID: uuid.New(), Views: []commands.View{{TMDBID: 1, ViewedAt: now}}}
+	nilCommand := &commands.RecordViews{Views: []commands.View{{ViewID: uuid.New(), TMDBID: 1, ViewedAt: now}}}
+	for name, cmd := range map[string]*commands.RecordViews{"a view without an id": nilView, "a command without an id": nilCommand} {
+		if err := h.Handle(t.Context(), cmd); !messaging.Permanent(err) {
+			t.Errorf("%s: got %v, want a permanent error", name, err)
+		}
+	}
+	if got := len(f.log()); got != 2 {
+		t.Errorf("got %d ViewRecorded events after the nil ids, want still 2", got)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"slices"
 
+	"github.com/google/uuid"
+
 	"github.com/movietrend/trend/commands"
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/eventlog"
@@ -41,6 +43,13 @@ func (h *RecordViewsHandler) Handle(ctx context.Context, cmd *commands.RecordVie
 func (h *RecordViewsHandler) validate(cmd *commands.RecordViews) error {
 	if len(cmd.Views) == 0 {
 		return messaging.PermanentError(fmt.Errorf("RecordViews %s carries no views", cmd.CommandID))
+	}
+	for _, v := range cmd.Views {
+		if v.ViewID == uuid.Nil {
+			// Logged once, it would make every later view without an id
+			// (a malformed producer's) a repeat of it, and dropped.
+			return messaging.PermanentError(fmt.Errorf("RecordViews %s carries a view without an id (the nil UUID)", cmd.CommandID))
+		}
 	}
 	return nil
 }

@@ -141,6 +141,11 @@ func (s *Store) Once(ctx context.Context, handler string, messageID uuid.UUID, c
 func (s *Store) OnceAll(ctx context.Context, handler string, msgs []Message, fn func(ctx context.Context, tx *Tx, fresh []int) error, opts ...Option) error {
 	ids := make([]uuid.UUID, len(msgs))
 	for i, m := range msgs {
+		if m.ID == uuid.Nil {
+			// Recorded once, it would have every later message without an
+			// id (a malformed producer's) taken for handled, and dropped.
+			return messaging.PermanentError(fmt.Errorf("%s: a message without an id (the nil UUID) cannot be handled once", handler))
+		}
 		ids[i] = m.ID
 	}
 	// Recorded in one order whatever the order of msgs: two transactions
