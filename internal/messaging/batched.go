@@ -54,8 +54,15 @@ func BatchedEventGroup(group string, consumers int, do func(ctx context.Context,
 	batchName := marshaler.Name(&events.Batch{})
 	return BatchedHandler{Name: group, Topic: EventsTopic, Queue: EventQueue(group), Consumers: consumers,
 		Handle: func(msg *message.Message) error {
-			if marshaler.NameFromMessage(msg) != batchName {
-				return nil
+			switch marshaler.NameFromMessage(msg) {
+			case batchName:
+			case "":
+				// Not one of ours (published by hand?), or a batch that lost
+				// its header: to the dead letters, where someone can look,
+				// not acknowledged unread.
+				return PermanentError(fmt.Errorf("a message without a name header on the queue of %s", group))
+			default:
+				return nil // another type of ours, as the event group processor skips
 			}
 			b := new(events.Batch)
 			if err := marshaler.Unmarshal(msg, b); err != nil {

@@ -2,11 +2,13 @@ package messaging
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 
@@ -178,5 +180,32 @@ func BenchmarkCodec(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// The projection's handler takes batches; another type of ours is skipped,
+// as the event group processor skips it, but a message with no name
+// header (published by hand, or a batch that lost it) goes to the dead
+// letters: it was acknowledged unread.
+func TestAnEventMessageWithoutANameIsNotDroppedUnread(t *testing.T) {
+	var handled int
+	h := BatchedEventGroup("g", 1, func(context.Context, *events.Batch) error { handled++; return nil })
+	batch, err := marshaler.Marshal(&events.Batch{BatchID: uuid.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := marshaler.Marshal(&commands.RefreshMovie{CommandID: uuid.New(), TMDBID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nameless := message.NewMessage(watermill.NewUUID(), batch.Payload)
+	if err := h.Handle(batch); err != nil || handled != 1 {
+		t.Errorf("a batch: %v, handled %d times; want it handled once", err, handled)
+	}
+	if err := h.Handle(other); err != nil || handled != 1 {
+		t.Errorf("another type: %v, handled %d times; want it skipped", err, handled)
+	}
+	if err := h.Handle(nameless); !Permanent(err) || handled != 1 {
+		t.Errorf("a message without a name: %v, handled %d times; want a permanent error", err, handled)
 	}
 }
