@@ -51,14 +51,7 @@ func TestDLQSelectionRules(t *testing.T) {
 // touching nothing; a purge with All deletes the letters.
 func TestRunDLQPurgesOnlyWhatWasSelected(t *testing.T) {
 	t.Parallel()
-	url := testenv.BrokerURL(t)
-	if err := (messaging.Topology{}).Declare(t.Context(), url); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"a", "b"} {
-		testenv.Publish(t, url, messaging.DeadLetterTopic,
-			amqp.Publishing{Headers: amqp.Table{"_watermill_message_uuid": id}, DeliveryMode: amqp.Persistent})
-	}
+	url := deadLettersAB(t)
 	cfg := config.Config{AMQPURL: url}
 	log := slog.New(slog.DiscardHandler)
 	depth := func(want int) {
@@ -103,14 +96,7 @@ func TestRunDLQPurgesOnlyWhatWasSelected(t *testing.T) {
 // and purge do (it said "0 shown of 2" and exited 0).
 func TestRunDLQListSaysWhichIDsMatchedNothing(t *testing.T) {
 	t.Parallel()
-	url := testenv.BrokerURL(t)
-	if err := (messaging.Topology{}).Declare(t.Context(), url); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"a", "b"} {
-		testenv.Publish(t, url, messaging.DeadLetterTopic,
-			amqp.Publishing{Headers: amqp.Table{"_watermill_message_uuid": id}, DeliveryMode: amqp.Persistent})
-	}
+	url := deadLettersAB(t)
 	testenv.WaitFor(t, 10*time.Second, "the dead letters to settle", func() bool {
 		n, err := testenv.QueueDepth(url, messaging.DeadLetterTopic)
 		return err == nil && n == 2
@@ -139,4 +125,19 @@ func TestRunDLQListSaysWhichIDsMatchedNothing(t *testing.T) {
 			t.Errorf("list %v: printed %q, want it to begin %q", c.ids, out.String(), c.head)
 		}
 	}
+}
+
+// deadLettersAB returns a broker of the test's own whose dead letters are
+// "a" and "b".
+func deadLettersAB(t *testing.T) string {
+	t.Helper()
+	url := testenv.BrokerURL(t)
+	if err := (messaging.Topology{}).Declare(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b"} {
+		testenv.Publish(t, url, messaging.DeadLetterTopic,
+			amqp.Publishing{Headers: amqp.Table{"_watermill_message_uuid": id}, DeliveryMode: amqp.Persistent})
+	}
+	return url
 }

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -29,12 +28,7 @@ func TestTheRabbitMQCheckEndsWithItsDeadline(t *testing.T) {
 // The PostgreSQL check's failure, which /readyz shows to anyone, names
 // neither the database nor its user nor its address.
 func TestThePostgresCheckHidesTheConnectionDetails(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := testenv.UnusedAddr(t) // nothing listens there
 	pool, err := pgxpool.New(t.Context(), "postgres://secretuser:pw@"+addr+"/secretdb?connect_timeout=2")
 	if err != nil {
 		t.Fatal(err)

@@ -4,23 +4,18 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/movietrend/trend/internal/config"
+	"github.com/movietrend/trend/internal/testenv"
 )
 
 // A stop asked for while a role waits for PostgreSQL is a clean exit, but
 // not for migrate: a migration that never ran is no success, and compose
 // starts the other roles on migrate's exit status.
 func TestAStopBeforeTheDatabaseAnswersFailsOnlyMigrate(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there: Connect keeps retrying
+	addr := testenv.UnusedAddr(t) // nothing listens there
 	cfg := config.Config{DatabaseURL: "postgres://trend:trend@" + addr + "/trend?connect_timeout=1"}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, tc := range []struct {

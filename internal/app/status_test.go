@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -57,12 +56,7 @@ func TestStatusSaysWhenTheLagsAgeIsUnknown(t *testing.T) {
 // goes, and the command fails: `trend status || alert` must not take half
 // a report for a healthy pipeline.
 func TestStatusFailsWhenRabbitMQCannotBeAsked(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there
+	addr := testenv.UnusedAddr(t) // nothing listens there
 	cfg := config.Config{DatabaseURL: testenv.DatabaseURL(t), AMQPURL: "amqp://guest:guest@" + addr + "/"}
 	if err := postgres.Migrate(t.Context(), testenv.Pool(t), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatal(err)

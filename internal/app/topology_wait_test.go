@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +17,7 @@ import (
 // the startup timeout passes; the wait goes on, saying so, until asked to
 // stop.
 func TestTheTopologyWaitsForRabbitMQPastTheStartupTimeout(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there
+	addr := testenv.UnusedAddr(t) // nothing listens there
 	defer func(d time.Duration) { topologyWarnEvery = d }(topologyWarnEvery)
 	topologyWarnEvery = 300 * time.Millisecond
 	var logs testenv.Buffer
@@ -62,17 +55,10 @@ func TestTheTopologyWaitsForRabbitMQPastTheStartupTimeout(t *testing.T) {
 func TestTheTopologyWaitSaysWhenTheLoginIsRefused(t *testing.T) {
 	defer func(d time.Duration) { topologyWarnEvery = d }(topologyWarnEvery)
 	topologyWarnEvery = 300 * time.Millisecond
-	broker, err := url.Parse(testenv.AMQPBaseURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrongPassword := *broker
-	wrongPassword.User = url.UserPassword(broker.User.Username(), "not-the-password")
-	noVhost := *broker
-	noVhost.Path = "/no-such-vhost-here"
-	for name, u := range map[string]url.URL{"a wrong password": wrongPassword, "an unknown virtual host": noVhost} {
+	wrongPassword, noVhost := testenv.Refused(t, testenv.AMQPBaseURL(), "/no-such-vhost-here")
+	for name, u := range map[string]string{"a wrong password": wrongPassword, "an unknown virtual host": noVhost} {
 		var logs testenv.Buffer
-		b := &base{cfg: config.Config{AMQPURL: u.String()}, log: slog.New(slog.NewTextHandler(&logs, nil))}
+		b := &base{cfg: config.Config{AMQPURL: u}, log: slog.New(slog.NewTextHandler(&logs, nil))}
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- b.declareTopology(ctx) }()

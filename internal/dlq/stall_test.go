@@ -43,61 +43,49 @@ func afterTheStall(t *testing.T, url string) {
 	waitDepth(t, url, messaging.CommandTopic("RecordViews"), 2)
 }
 
-// TestRequeueStopsWhenRabbitMQDoesNotConfirm: RabbitMQ under a resource
+// TestRequeueStopsWhenRabbitMQStopsConfirming: RabbitMQ under a resource
 // alarm stops reading a publishing connection, and the confirm of a
 // requeued copy never comes. The requeue waited for it for ever; it now
-// stops at ConfirmTimeout, says how many letters it requeued before, and
-// leaves the letter it waited for in dead-letters, warning that its copy
-// may be out too.
-func TestRequeueStopsWhenRabbitMQDoesNotConfirm(t *testing.T) {
+// stops at ConfirmTimeout, or at once when RabbitMQ says it blocks the
+// connection (connection.blocked), says how many letters it requeued
+// before, and leaves the letter it waited for in dead-letters, warning
+// that its copy may be out too.
+func TestRequeueStopsWhenRabbitMQStopsConfirming(t *testing.T) {
 	t.Parallel()
-	url := broker(t)
-	deadLetter(t, url, command("a"), command("b"), command("c"))
-	sb := testenv.NewStallingBroker(t, url)
-	sb.StallAt(2, "") // b's publish: nothing comes back from then on
+	for _, c := range []struct {
+		name    string
+		blocked string        // the connection.blocked reason, if any
+		wait    time.Duration // ConfirmTimeout
+		want    error
+		says    []string
+	}{
+		{"no confirm", "", 300 * time.Millisecond, dlq.ErrNotConfirmed,
+			[]string{"dead letter b", "in time", "resource alarm", "may have been published", "twice"}},
+		{"blocked", "low on memory", dlq.DefaultConfirmTimeout, dlq.ErrBlocked,
+			[]string{"dead letter b", "RabbitMQ is blocking publishers: resource alarm", "low on memory", "may have been published"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			url := broker(t)
+			deadLetter(t, url, command("a"), command("b"), command("c"))
+			sb := testenv.NewStallingBroker(t, url)
+			sb.StallAt(2, c.blocked) // b's publish: nothing comes back from then on
 
-	began := time.Now()
-	res, err := requeueThrough(t, t.Context(), sb, 300*time.Millisecond, 10*time.Second)
-	if !errors.Is(err, dlq.ErrNotConfirmed) {
-		t.Fatalf("requeue: got %v, want ErrNotConfirmed", err)
+			res, err := requeueThrough(t, t.Context(), sb, c.wait, 5*time.Second)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("requeue: got %v, want %v", err, c.want)
+			}
+			for _, want := range c.says {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("requeue error %q: want it to say %q", err, want)
+				}
+			}
+			if res.Requeued != 1 {
+				t.Errorf("requeued before the stop: got %d, want 1 (a)", res.Requeued)
+			}
+			afterTheStall(t, url)
+		})
 	}
-	if took := time.Since(began); took > 5*time.Second {
-		t.Errorf("requeue: took %s, want about its 300ms bound", took)
-	}
-	for _, want := range []string{"dead letter b", "in time", "resource alarm", "may have been published", "twice"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("requeue error %q: want it to say %q", err, want)
-		}
-	}
-	if res.Requeued != 1 {
-		t.Errorf("requeued before the stop: got %d, want 1 (a)", res.Requeued)
-	}
-	afterTheStall(t, url)
-}
-
-// TestRequeueStopsAtOnceWhenRabbitMQBlocksPublishers: a connection.blocked
-// (a resource alarm) ends the wait for the confirm at once, instead of at
-// ConfirmTimeout (30 s here).
-func TestRequeueStopsAtOnceWhenRabbitMQBlocksPublishers(t *testing.T) {
-	t.Parallel()
-	url := broker(t)
-	deadLetter(t, url, command("a"), command("b"), command("c"))
-	sb := testenv.NewStallingBroker(t, url)
-	sb.StallAt(2, "low on memory")
-
-	res, err := requeueThrough(t, t.Context(), sb, dlq.DefaultConfirmTimeout, 5*time.Second)
-	if !errors.Is(err, dlq.ErrBlocked) {
-		t.Fatalf("requeue: got %v, want ErrBlocked", err)
-	}
-	for _, want := range []string{"dead letter b", "RabbitMQ is blocking publishers: resource alarm", "low on memory", "may have been published"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("requeue error %q: want it to say %q", err, want)
-		}
-	}
-	if res.Requeued != 1 {
-		t.Errorf("requeued before the stop: got %d, want 1 (a)", res.Requeued)
-	}
-	afterTheStall(t, url)
 }
 
 // TestRequeueCancelledEndsAtOnceWhenRabbitMQStopsAnswering: Ctrl-C while a

@@ -2,12 +2,13 @@ package loadgen
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/movietrend/trend/internal/testenv"
 )
 
 func TestRunClosedLoopKeepsItsConnections(t *testing.T) {
@@ -154,12 +155,7 @@ func TestErrorsAreCountedByStatus(t *testing.T) {
 }
 
 func TestTransportErrorsAreNamed(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := testenv.UnusedAddr(t) // nothing listens there
 	a := NewAPI("http://"+addr, 2)
 	s, err := a.Views(context.Background(), Config{Connections: 2, Requests: 10}, []int64{1}, 0)
 	if err != nil {

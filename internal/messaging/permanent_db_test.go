@@ -59,12 +59,7 @@ func TestADroppedDatabaseConnectionIsRetried(t *testing.T) {
 // PostgreSQL cannot be reached, or is shutting down, say so, and a message
 // failing with them goes back to its queue however long that lasts.
 func TestAnUnreachableDatabaseIsUnavailable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := testenv.UnusedAddr(t) // nothing listens there
 	pool, err := pgxpool.New(t.Context(), "postgres://trend:trend@"+addr+"/trend?connect_timeout=2")
 	if err != nil {
 		t.Fatal(err)

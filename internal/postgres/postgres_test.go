@@ -98,18 +98,11 @@ func withParam(t *testing.T, base, key, value string) string {
 // start-up window and then calling the server unreachable.
 func TestConnectGivesUpAtOnceWhenRefused(t *testing.T) {
 	t.Parallel()
-	base, err := url.Parse(testenv.DatabaseURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wrongPassword := *base
-	wrongPassword.User = url.UserPassword(base.User.Username(), "not-the-password")
-	noDatabase := *base
-	noDatabase.Path = "/no_such_database_here"
-	for name, u := range map[string]url.URL{"a wrong password": wrongPassword, "an unknown database": noDatabase} {
+	wrongPassword, noDatabase := testenv.Refused(t, testenv.DatabaseURL(t), "/no_such_database_here")
+	for name, u := range map[string]string{"a wrong password": wrongPassword, "an unknown database": noDatabase} {
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		start := time.Now()
-		_, err := postgres.Connect(ctx, u.String(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		_, err := postgres.Connect(ctx, u, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		cancel()
 		if err == nil {
 			t.Fatalf("%s: connected", name)

@@ -436,3 +436,31 @@ func EndsWithin(t testing.TB, d time.Duration, what string, fn func() error) err
 		return nil
 	}
 }
+
+// Refused returns raw (a server's URL) with a wrong password, and raw
+// naming path (a database, a virtual host) instead of its own: two
+// URLs the server refuses, for tests of what a refusal says.
+func Refused(t testing.TB, raw, path string) (wrongPassword, wrongPath string) {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, q := *u, *u
+	p.User = url.UserPassword(u.User.Username(), "not-the-password")
+	q.Path = path
+	return p.String(), q.String()
+}
+
+// UnusedAddr returns a local address nothing listens on (one that did a
+// moment ago): a server that is down.
+func UnusedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
