@@ -279,6 +279,14 @@ func TestNginxConf(t *testing.T) {
 			t.Errorf("%s: got gzip on with gzip_types %v, want text/event-stream never compressed", where, types.Args)
 		}
 	}
+	// The API bounds streams in all, and sees them all as NGINX's: the
+	// bound per client is NGINX's.
+	if d := one(stream.Block, "limit_conn"); d == nil || len(d.Args) != 2 {
+		t.Errorf("%s: got no limit_conn, want one client's streams bounded", where)
+	} else if zones := find(parseNginx(t, readRepoFile(t, "frontend/nginx.conf")), "limit_conn_zone"); len(zones) != 1 ||
+		!slices.Contains(zones[0].Args, "$binary_remote_addr") || !strings.HasPrefix(zones[0].Args[1], "zone="+d.Args[0]+":") {
+		t.Errorf("%s: limit_conn %v, want its zone keyed by $binary_remote_addr", where, d.Args)
+	}
 	if d := one(server.Block, "client_max_body_size"); d == nil {
 		t.Errorf("server: got no client_max_body_size, want more than the API's 1 MB so that the API answers 413 itself")
 	}
