@@ -137,6 +137,11 @@ func (b *base) runAPI(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w", b.cfg.HTTPAddr, err)
 	}
+	if t := b.cfg.AdminToken; t != "" && len(t) < minAdminToken {
+		// Said, not refused: a deployment that works must not stop at an
+		// upgrade. The admin API is not rate-limited.
+		b.log.Warn("ADMIN_TOKEN is short: a token under 32 characters can be guessed by trying (openssl rand -hex 32 makes a good one)", "length", len(t))
+	}
 	in := intake.New(b.pool, b.log, intake.Config{Interval: b.cfg.IntakeInterval})
 	defer in.Close() // after the server stopped: no request is waiting on it
 	// The API's background work outlives the signal (ctx) until the server
@@ -185,6 +190,10 @@ func (b *base) runAPI(ctx context.Context) error {
 	b.metrics.WatchFastLane(lane.Stats)
 	return serveHTTP(ctx, lane, ln)
 }
+
+// minAdminToken is the shortest ADMIN_TOKEN the API takes without a
+// warning.
+const minAdminToken = 32
 
 // apiIdleTimeout is how long the API keeps an idle keep-alive connection:
 // without one (and with no ReadTimeout, its fallback) net/http and the

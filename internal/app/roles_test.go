@@ -4,10 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/movietrend/trend/internal/config"
+	"github.com/movietrend/trend/internal/metrics"
 	"github.com/movietrend/trend/internal/testenv"
 )
 
@@ -28,6 +30,27 @@ func TestAStopBeforeTheDatabaseAnswersFailsOnlyMigrate(t *testing.T) {
 		cancel()
 		if got := err != nil; got != tc.wantErr {
 			t.Errorf("%s stopped while waiting for PostgreSQL: got %v, want an error: %v", tc.role, err, tc.wantErr)
+		}
+	}
+}
+
+// A short ADMIN_TOKEN is said at the API's start: the admin API is not
+// rate-limited, so it can be guessed by trying. Said, not refused.
+func TestTheAPIWarnsOfAShortAdminToken(t *testing.T) {
+	pool := testenv.Pool(t)
+	for token, warned := range map[string]bool{"short": true, strings.Repeat("x", minAdminToken): false, "": false} {
+		var logs testenv.Buffer
+		b := &base{cfg: config.Config{HTTPAddr: "127.0.0.1:0", AdminToken: token}, pool: pool,
+			log: slog.New(slog.NewTextHandler(&logs, nil)), wlog: watermillLogger(slog.New(slog.DiscardHandler)), metrics: metrics.New()}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- b.runAPI(ctx) }()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("token %q: the API ended with %v", token, err)
+		}
+		if got := strings.Contains(logs.String(), "ADMIN_TOKEN is short"); got != warned {
+			t.Errorf("token of %d characters: warned %v, want %v:\n%s", len(token), got, warned, logs.String())
 		}
 	}
 }
