@@ -73,7 +73,14 @@ func (p *deadLetterPublisher) publish(ctx context.Context, topic string, pub amq
 	var err error
 	for range 2 {
 		if err = p.connect(ctx, topic); err == nil {
-			if err = p.ch.Publish(ctx, topic, pub); err == nil {
+			// ctx's end drops the connection: it does not end a write
+			// RabbitMQ does not read (under a resource alarm), which held
+			// the lock, and every later dead letter, for ever.
+			conn := p.conn
+			stop := context.AfterFunc(ctx, func() { _ = conn.CloseDeadline(time.Now()) })
+			err = p.ch.Publish(ctx, topic, pub)
+			stop()
+			if err == nil {
 				return nil
 			}
 		}

@@ -86,3 +86,30 @@ func TestADeadLetterGivesUpOnASilentBroker(t *testing.T) {
 	}
 	testenv.EndsWithin(t, 5*time.Second, "the publisher's close after it", func() error { return pub.Close() })
 }
+
+// TestADeadLetterGivesUpOnABrokerThatStopsReading: a broker under a
+// resource alarm stops reading a publisher, so a dead letter larger than
+// the sockets' buffers blocks in its write, which no context ends: it held
+// the publisher's lock, and every later dead letter, for ever.
+func TestADeadLetterGivesUpOnABrokerThatStopsReading(t *testing.T) {
+	t.Parallel()
+	url := testenv.BrokerURL(t)
+	if err := (messaging.Topology{}).Declare(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	sb := testenv.NewStallingBroker(t, url)
+	sb.StopReading()
+	sb.StallAt(1, "")
+	pub := messaging.NewDeadLetterPublisher(sb.URL)
+	t.Cleanup(func() { pub.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	msg := message.NewMessage("big", make([]byte, 32<<20)) // more than the sockets hold
+	msg.SetContext(ctx)
+	err := testenv.EndsWithin(t, 10*time.Second, "a big dead letter's publish, the broker reading nothing,", func() error {
+		return pub.Publish(messaging.DeadLetterTopic, msg)
+	})
+	if err == nil {
+		t.Fatal("published to a broker that read nothing")
+	}
+}

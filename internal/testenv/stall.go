@@ -25,6 +25,18 @@ type StallingBroker struct {
 	atN     int    // StallAt's n
 	atWhy   string // and its blocked reason
 	stalled chan struct{}
+	// deaf has a stall stop reading the clients too (StopReading).
+	deaf bool
+	done chan struct{} // closed when the test ends
+}
+
+// StopReading has b's stall stop reading what the clients send too, as
+// RabbitMQ stops reading a connection it blocks: a client's write then
+// blocks once the sockets' buffers are full. Set it before the stall.
+func (b *StallingBroker) StopReading() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.deaf = true
 }
 
 type stallingConn struct {
@@ -40,7 +52,8 @@ func NewStallingBroker(t testing.TB, amqpURL string) *StallingBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &StallingBroker{stalled: make(chan struct{})}
+	b := &StallingBroker{stalled: make(chan struct{}), done: make(chan struct{})}
+	t.Cleanup(func() { close(b.done) })
 	u.Host = Proxy(t, u.Host, b.relay)
 	b.URL = u.String()
 	return b
@@ -152,7 +165,20 @@ func (b *StallingBroker) relay(client, up net.Conn) {
 		if _, err := up.Write(f); err != nil {
 			return
 		}
+		b.mu.Lock()
+		deaf := b.deaf && c.isStalled()
+		b.mu.Unlock()
+		if deaf {
+			<-b.done
+			return
+		}
 	}
+}
+
+func (c *stallingConn) isStalled() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stalled
 }
 
 // readFrame reads one AMQP frame: type, channel, size, payload, frame end.
