@@ -283,12 +283,15 @@ type conn struct {
 const writeSlack = 5 * time.Second
 
 // boundWrite sets the write deadline the handler asked for, if it did;
-// an answer that asked for none gets none, as on net/http.
+// an answer that asked for none gets none, as on net/http. The one set
+// stays while it is no later than asked, no more than writeSlack earlier,
+// and still ahead.
 func (c *conn) boundWrite() {
 	switch {
 	case c.writeBy.IsZero():
 		c.unboundWrite()
-	case c.written.IsZero() || c.written.Before(c.writeBy.Add(-writeSlack)):
+	case c.written.IsZero() || c.written.After(c.writeBy) || c.written.Before(c.writeBy.Add(-writeSlack)) ||
+		!c.written.After(time.Now()):
 		c.written = c.writeBy
 		_ = c.c.SetWriteDeadline(c.written)
 	}

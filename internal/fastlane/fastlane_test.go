@@ -771,11 +771,11 @@ func TestTheHandlersWriteDeadlineBoundsTheAnswer(t *testing.T) {
 func TestALaneWriteDeadlineStaysOnTheLane(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/hot" {
-			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Second))
 			_, _ = io.WriteString(w, "lane")
 			return
 		}
-		time.Sleep(300 * time.Millisecond) // past the lane answer's deadline
+		time.Sleep(1500 * time.Millisecond) // past the lane answer's deadline
 		_, _ = io.WriteString(w, "net/http")
 	})
 	lane, _, s := start(t, h, time.Second)
@@ -793,5 +793,30 @@ func TestALaneWriteDeadlineStaysOnTheLane(t *testing.T) {
 	}
 	if _, handedOff := s.Stats(); handedOff != 1 {
 		t.Errorf("%d connections handed over, want 1", handedOff)
+	}
+}
+
+// A write deadline the lane keeps from an earlier answer is never one
+// already past, nor a later one than asked: answers on one connection
+// that each ask for a short one are each written.
+func TestEachAnswerOnALaneConnectionGetsTheWriteDeadlineItAskedFor(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = io.WriteString(w, "ok")
+	})
+	lane, _, _ := start(t, h, time.Second)
+	c := dial(t, lane)
+	br := bufio.NewReader(c)
+	for i := range 2 {
+		if i > 0 {
+			time.Sleep(1500 * time.Millisecond) // the first answer's deadline has passed
+		}
+		if _, err := io.WriteString(c, "POST /hot HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		res := read(t, br, 1)[0]
+		if b, _ := io.ReadAll(res.Body); string(b) != "ok" {
+			t.Fatalf("answer %d: %q", i+1, b)
+		}
 	}
 }
