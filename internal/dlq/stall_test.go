@@ -59,7 +59,8 @@ func TestRequeueStopsWhenRabbitMQStopsConfirming(t *testing.T) {
 		want    error
 		says    []string
 	}{
-		{"no confirm", "", 300 * time.Millisecond, dlq.ErrNotConfirmed,
+		// 2 s: letter a's whole publish and confirm must fit in it too.
+		{"no confirm", "", 2 * time.Second, dlq.ErrNotConfirmed,
 			[]string{"dead letter b", "in time", "resource alarm", "may have been published", "twice"}},
 		{"blocked", "low on memory", dlq.DefaultConfirmTimeout, dlq.ErrBlocked,
 			[]string{"dead letter b", "RabbitMQ is blocking publishers: resource alarm", "low on memory", "may have been published"}},
@@ -71,7 +72,7 @@ func TestRequeueStopsWhenRabbitMQStopsConfirming(t *testing.T) {
 			sb := testenv.NewStallingBroker(t, url)
 			sb.StallAt(2, c.blocked) // b's publish: nothing comes back from then on
 
-			res, err := requeueThrough(t, t.Context(), sb, c.wait, 5*time.Second)
+			res, err := requeueThrough(t, t.Context(), sb, c.wait, 10*time.Second)
 			if !errors.Is(err, c.want) {
 				t.Fatalf("requeue: got %v, want %v", err, c.want)
 			}

@@ -393,7 +393,7 @@ func TestDeadLettersRequeueWhenRabbitMQStopsConfirming(t *testing.T) {
 			sb := testenv.NewStallingBroker(t, url)
 			sb.StallAt(2, tc.blocked) // c2's copy
 			c := dlq.New(sb.URL)
-			c.ConfirmTimeout = 300 * time.Millisecond
+			c.ConfirmTimeout = 2 * time.Second // c1's whole publish and confirm fit in it too
 			if tc.blocked != "" {
 				c.ConfirmTimeout = time.Minute // the block alone ends the wait
 			}

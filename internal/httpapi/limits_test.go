@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/movietrend/trend/internal/httpapi"
+	"github.com/movietrend/trend/internal/metrics"
 	"github.com/movietrend/trend/internal/testenv"
 )
 
@@ -324,15 +325,24 @@ func (d *deadlineRecorder) SetWriteDeadline(t time.Time) error { d.writeBy = t; 
 // client that never read held the answer's goroutine and buffer for ever.
 func TestEveryAnswerAsksForAWriteDeadline(t *testing.T) {
 	t.Parallel()
-	h := newHandler(t, t.Context(), newFakes())
-	for _, c := range []struct{ method, target, body string }{
-		{http.MethodGet, "/api/movies/27205", ""},   // JSON
-		{http.MethodGet, "/api/movies/424242", ""},  // a problem
-		{http.MethodGet, "/api/movies?limit=5", ""}, // a list page
-		{http.MethodPost, "/api/movies/view", `{"tmdb_id": 27205}`},
-		{http.MethodGet, "/docs", ""},
-		{http.MethodGet, "/api/openapi.json", ""},
-		{http.MethodGet, "/", ""}, // the dashboard
+	f := newFakes()
+	f.qry.byID[27205] = movie(27205, 8.25)
+	d := f.deps()
+	d.Dashboard = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "dashboard") })
+	d.Metrics = metrics.New()
+	h := httpapi.New(t.Context(), d)
+	for _, c := range []struct {
+		method, target, body string
+		status               int
+	}{
+		{http.MethodGet, "/api/movies/27205", "", http.StatusOK},        // JSON
+		{http.MethodGet, "/api/movies/424242", "", http.StatusNotFound}, // a problem
+		{http.MethodGet, "/api/movies?limit=5", "", http.StatusOK},      // a list page
+		{http.MethodPost, "/api/movies/view", `{"tmdb_id": 27205}`, http.StatusAccepted},
+		{http.MethodGet, "/docs", "", http.StatusOK},
+		{http.MethodGet, "/api/openapi.json", "", http.StatusOK},
+		{http.MethodGet, "/", "", http.StatusOK}, // the dashboard
+		{http.MethodGet, "/metrics", "", http.StatusOK},
 	} {
 		rec := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder()}
 		req := httptest.NewRequest(c.method, c.target, strings.NewReader(c.body))
@@ -341,6 +351,9 @@ func TestEveryAnswerAsksForAWriteDeadline(t *testing.T) {
 		}
 		before := time.Now()
 		h.ServeHTTP(rec, req)
+		if rec.Code != c.status {
+			t.Errorf("%s %s: status %d, want %d", c.method, c.target, rec.Code, c.status)
+		}
 		if rec.writeBy.Before(before.Add(20*time.Second)) || rec.writeBy.After(time.Now().Add(time.Minute)) {
 			t.Errorf("%s %s (%d): write deadline %v, want about 30 s ahead", c.method, c.target, rec.Code, rec.writeBy)
 		}

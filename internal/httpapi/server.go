@@ -164,7 +164,7 @@ func New(ctx context.Context, d Deps) http.Handler {
 	// GetHead answers HEAD with the GET route (health checks, curl -I).
 	r.Use(decodedPath, middleware.GetHead, s.cors, s.limitWrites)
 	if d.Metrics != nil {
-		r.Method(http.MethodGet, "/metrics", d.Metrics.Handler())
+		r.Method(http.MethodGet, "/metrics", answerWithin(d.Metrics.Handler().ServeHTTP))
 	}
 	// The dashboard answers GET and HEAD of every path outside /api.
 	dashboardPath := func(path string) bool {
