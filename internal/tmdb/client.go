@@ -574,8 +574,8 @@ func sameHostRedirects(req *http.Request, via []*http.Request) error {
 	if req.URL.Host != via[0].URL.Host {
 		return fmt.Errorf("redirected to another host (%s): not followed, the request carries the API key", req.URL.Host)
 	}
-	if req.URL.Scheme != via[0].URL.Scheme {
-		return fmt.Errorf("redirected from %s to %s: not followed, the request carries the API key", via[0].URL.Scheme, req.URL.Scheme)
+	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("redirected from https to %s: not followed, the request carries the API key", req.URL.Scheme)
 	}
 	if len(via) >= 10 {
 		return errors.New("stopped after 10 redirects")

@@ -1106,4 +1106,9 @@ func TestRedirectsStayOnTMDBsHostAndScheme(t *testing.T) {
 			t.Errorf("redirect to %s: got %v, want followed: %v", target, err, follow)
 		}
 	}
+	// An upgrade is followed: the first request went in the clear anyway.
+	plain := httptest.NewRequest(http.MethodGet, "http://api.themoviedb.org/3/movie/550", nil)
+	if err := sameHostRedirects(httptest.NewRequest(http.MethodGet, "https://api.themoviedb.org/3/movie/550", nil), []*http.Request{plain}); err != nil {
+		t.Errorf("redirect from http to https: %v, want it followed", err)
+	}
 }
