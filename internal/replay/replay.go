@@ -338,12 +338,20 @@ func commitWhatever(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions,
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+	err = fn(tx)
+	// Bounded from here, so that a PostgreSQL that stopped answering does
+	// not hold a stopped replay for ever.
+	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), switchCommitTimeout)
+	defer cancel()
+	if err != nil {
+		_ = tx.Rollback(octx)
 		return err
 	}
-	return tx.Commit(context.WithoutCancel(ctx))
+	return tx.Commit(octx)
 }
+
+// switchCommitTimeout bounds the switch's COMMIT once a stop was asked.
+const switchCommitTimeout = time.Minute
 
 func (ru *run) dropShadow(ctx context.Context) error {
 	for _, t := range ru.p.Tables(ru.shadow) {
