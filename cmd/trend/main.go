@@ -45,11 +45,21 @@ func main() {
 	app.TuneGC()
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "trend:", err)
-		if errors.As(err, new(usageError)) {
-			os.Exit(2) // as flag's own errors: the command line is wrong
-		}
-		os.Exit(1)
+		os.Exit(exitStatus(err))
 	}
+}
+
+// exitStatus is 2 for a mistake on the command line (as flag's own
+// errors), 3 for a replay check that found differences, 1 for any other
+// failure.
+func exitStatus(err error) int {
+	switch {
+	case errors.As(err, new(usageError)):
+		return 2
+	case errors.Is(err, app.ErrDiffers):
+		return 3
+	}
+	return 1
 }
 
 // usageError is a mistake on the command line, found before anything ran.

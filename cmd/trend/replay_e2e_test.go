@@ -102,6 +102,15 @@ func TestReplayThroughTheAdminAPIWhileViewsArrive(t *testing.T) {
 	if err != nil {
 		t.Errorf("trend replay --check after the replays: %v\n%s", err, tail(string(out), 20))
 	}
+	// Drift is told apart from a check that could not run: exit status 3.
+	if _, err := s.db(t).Exec(t.Context(), `UPDATE trend_movies SET internal_views_count = internal_views_count + 1 WHERE tmdb_id = 680`); err != nil {
+		t.Fatal(err)
+	}
+	out, err = s.replayCmd("--check").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(string(out), "680") {
+		t.Errorf("trend replay --check of a drifted projection: %v, want exit status 3 naming movie 680\n%s", err, tail(string(out), 20))
+	}
 }
 
 func TestReplayKilledHalfwayLeavesLiveDataIntact(t *testing.T) {

@@ -79,6 +79,11 @@ type ReplayOptions struct {
 	Check      bool
 }
 
+// ErrDiffers is a check's finding that the live projection differs from a
+// rebuild: trend exits with its own status (3) for it, so that a script
+// tells drift from a check that could not run (1).
+var ErrDiffers = errors.New("differences found")
+
 // RunReplay is the replay role: rebuild (or check) one projection, with a
 // progress bar on a terminal and progress lines otherwise. Its options are
 // checked by CheckFlags first.
@@ -146,7 +151,7 @@ func RunReplay(ctx context.Context, cfg config.Config, opts Options, ro ReplayOp
 		log.Info("replay check finished: nothing was changed", "projection", ro.Projection, "events", res.Events,
 			"differences", len(res.Differences), "took", res.Took.Round(time.Millisecond).String(), "events_per_second", int(rate))
 		if len(res.Differences) > 0 {
-			return fmt.Errorf("the live %s projection differs from a rebuild in %d places", ro.Projection, len(res.Differences))
+			return fmt.Errorf("the live %s projection differs from a rebuild in %d places: %w", ro.Projection, len(res.Differences), ErrDiffers)
 		}
 		return nil
 	}
