@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -477,6 +478,25 @@ func TestCheckFindsDrift(t *testing.T) {
 	}
 	if d := w.check(ctx); len(d) != 1 {
 		t.Errorf("after corrupting one row: got %d differences %v, want 1", len(d), d)
+	}
+	// Listed by movie as a number: as text, "movie 1000" came before
+	// "movie 999".
+	for _, id := range []int{1000, 999} {
+		if _, err := w.pool.Exec(ctx, `INSERT INTO trend_movies
+			SELECT (jsonb_populate_record(NULL::trend_movies, to_jsonb(m) || jsonb_build_object('tmdb_id', $1::bigint))).*
+			FROM trend_movies m WHERE tmdb_id = (SELECT min(tmdb_id) FROM trend_movies)`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := w.check(ctx)
+	var order []string
+	for _, line := range d {
+		if strings.HasPrefix(line, "movie 999:") || strings.HasPrefix(line, "movie 1000:") {
+			order = append(order, strings.SplitN(line, ":", 2)[0])
+		}
+	}
+	if !slices.Equal(order, []string{"movie 999", "movie 1000"}) {
+		t.Errorf("differences of movies 999 and 1000 listed as %v, want 999 first:\n%v", order, d)
 	}
 }
 

@@ -118,7 +118,7 @@ func (Rebuildable) Diff(ctx context.Context, tx pgx.Tx, a, b string, limit int) 
 	ba, bb := pgx.Identifier{a + "_buckets"}.Sanitize(), pgx.Identifier{b + "_buckets"}.Sanitize()
 	rows, err := tx.Query(ctx, `
 		WITH x AS (SELECT * FROM `+ta+`), y AS (SELECT * FROM `+tb+`)
-		SELECT format('movie %s: %s', coalesce(x.tmdb_id, y.tmdb_id),
+		SELECT coalesce(x.tmdb_id, y.tmdb_id), format('movie %s: %s', coalesce(x.tmdb_id, y.tmdb_id),
 			CASE WHEN x.tmdb_id IS NULL THEN 'only in '||$1
 			     WHEN y.tmdb_id IS NULL THEN 'only in '||$2
 			     ELSE format('%s has %s, %s has %s', $2,
@@ -138,13 +138,20 @@ func (Rebuildable) Diff(ctx context.Context, tx pgx.Tx, a, b string, limit int) 
 		          y.poster_path, y.genres, y.final_trend_score, y.registered_at, y.last_updated_at, y.last_position, y.facts_fetched_at, y.facts_position, y.removed_position)
 		   OR NOT trend_close(x.attention_day, y.attention_day) OR NOT trend_close(x.attention_week, y.attention_week)
 		UNION ALL
-		SELECT format('movie %s: %s bucket %s: %s views in %s, %s in %s', coalesce(p.tmdb_id, q.tmdb_id),
+		SELECT coalesce(p.tmdb_id, q.tmdb_id), format('movie %s: %s bucket %s: %s views in %s, %s in %s', coalesce(p.tmdb_id, q.tmdb_id),
 			coalesce(p.resolution, q.resolution), coalesce(p.bucket, q.bucket), coalesce(p.views, 0), $2, coalesce(q.views, 0), $1)
 		FROM `+ba+` p FULL JOIN `+bb+` q USING (tmdb_id, resolution, bucket)
 		WHERE p.views IS DISTINCT FROM q.views
-		ORDER BY 1 LIMIT $3`, b, a, limit)
+		ORDER BY 1, 2 LIMIT $3`, b, a, limit)
 	if err != nil {
 		return nil, fmt.Errorf("compare %s with %s: %w", a, b, err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	// By movie, as a number: sorted as text, "movie 1000" came before
+	// "movie 999", and the limit kept that subset.
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (string, error) {
+		var id int64
+		var line string
+		err := row.Scan(&id, &line)
+		return line, err
+	})
 }
