@@ -204,25 +204,23 @@ func (c *Client) List(ctx context.Context, sel Selection, limit int) (Listing, e
 	}
 	defer s.end()
 	out := Listing{Letters: []Letter{}, Total: s.depth}
-	found := map[string]bool{}
-	for len(out.Letters) < limit {
-		d, ok, err := s.next()
-		if err != nil {
-			return Listing{}, err
+	notFound, err := s.each(sel, func(d amqp.Delivery, l Letter) error {
+		s.hold(d) // a listing changes nothing
+		out.Letters = append(out.Letters, l)
+		if len(out.Letters) == limit {
+			return errEnough
 		}
-		if !ok {
-			// Every letter seen: the ids not found are in none.
-			out.NotFound = sel.missing(found)
-			break
-		}
-		s.hold(d)
-		if l := letterOf(d); sel.matches(l.ID) {
-			out.Letters = append(out.Letters, l)
-			found[l.ID] = true
-		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return Listing{}, err
 	}
+	out.NotFound = notFound // none once the limit stopped it: not every letter was seen
 	return out, nil
 }
+
+// errEnough ends a listing at its limit.
+var errEnough = errors.New("the listing's limit")
 
 // Requeue republishes the selected dead letters to the exchange they came
 // from (the topic_poisoned header), without the poison headers, and removes
@@ -339,8 +337,8 @@ func (c *Client) begin(ctx context.Context) (*session, error) {
 	// interrupts them, and it returns every letter taken to the queue.
 	// Dropped, not closed: a Ctrl-C must end the command at once, and a
 	// broker under a resource alarm would not answer a close (see end).
-	s := &session{conn: conn, queue: c.queue, ctx: ctx, blocks: messaging.WatchBlocked(conn)}
-	s.stop = context.AfterFunc(ctx, s.drop)
+	s := &session{conn: conn, queue: c.queue, ctx: ctx, blocks: messaging.WatchBlocked(conn),
+		stop: messaging.DropWhenDone(ctx, conn)}
 	if err := c.lock(ctx, conn); err != nil {
 		s.end()
 		return nil, err
@@ -484,18 +482,7 @@ func (s *session) end() {
 	if s.nHeld > 0 {
 		_ = s.ch.Nack(s.held, true, true)
 	}
-	closed := make(chan struct{})
-	go func() {
-		defer close(closed)
-		_ = s.conn.CloseDeadline(time.Now().Add(closeWait))
-	}()
-	select {
-	case <-closed:
-	case <-time.After(closeWait):
-		// Left to finish on its own: the deadline ends it unless the broker
-		// sends heartbeats without reading (a block whose notice is still
-		// on its way), and then once the broker reads again.
-	}
+	messaging.CloseWithin(s.conn, closeWait)
 }
 
 // closeWait bounds the close of a session's connection: a plain Close
@@ -504,13 +491,8 @@ func (s *session) end() {
 // second Ctrl-C was the only way out.
 const closeWait = time.Second
 
-// drop closes the connection at once, without waiting for RabbitMQ's
-// answer: past the deadline the close's own write fails, and amqp091-go
-// closes the socket. (A deadline ahead would not do: amqp091-go moves the
-// read deadline back at every frame the broker sends, heartbeats included,
-// and a broker under an alarm sends them.) Called again, or during a
-// close, it returns at once.
-func (s *session) drop() { _ = s.conn.CloseDeadline(time.Now()) }
+// drop closes the connection at once (messaging.Drop).
+func (s *session) drop() { messaging.Drop(s.conn) }
 
 func isClosed(c <-chan struct{}) bool {
 	select {

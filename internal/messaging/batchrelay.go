@@ -171,7 +171,7 @@ func (r *BatchRelay) session(ctx context.Context) error {
 	}
 	// Bounded: a broker that stopped reading (a resource alarm) would
 	// hold a plain Close's handshake.
-	defer func() { _ = conn.CloseDeadline(time.Now().Add(time.Second)) }()
+	defer CloseWithin(conn, time.Second)
 	ch, err := conn.Channel()
 	if err != nil {
 		return err
@@ -318,7 +318,7 @@ func (r *BatchRelay) forward(stop context.Context, conn *amqp.Connection, ch *am
 	defer context.AfterFunc(stop, func() {
 		cut := time.AfterFunc(r.StopGrace, func() {
 			cancel()
-			_ = conn.CloseDeadline(time.Now())
+			Drop(conn)
 		})
 		context.AfterFunc(round, func() { cut.Stop() }) // the round ended first
 	})()

@@ -73,11 +73,10 @@ func (p *deadLetterPublisher) publish(ctx context.Context, topic string, pub amq
 	var err error
 	for range 2 {
 		if err = p.connect(ctx, topic); err == nil {
-			// ctx's end drops the connection: it does not end a write
-			// RabbitMQ does not read (under a resource alarm), which held
-			// the lock, and every later dead letter, for ever.
-			conn := p.conn
-			stop := context.AfterFunc(ctx, func() { _ = conn.CloseDeadline(time.Now()) })
+			// ctx's end drops the connection: a write RabbitMQ does not
+			// read (under a resource alarm) held the lock, and every later
+			// dead letter, for ever.
+			stop := DropWhenDone(ctx, p.conn)
 			err = p.ch.Publish(ctx, topic, pub)
 			stop()
 			if err == nil {
@@ -108,20 +107,19 @@ func (p *deadLetterPublisher) connect(ctx context.Context, topic string) error {
 		err = declare(ctx, ch.Channel(), []Binding{{Exchange: topic, Queue: topic}})
 	}
 	if err != nil {
-		_ = conn.CloseDeadline(time.Now())
+		Drop(conn)
 		return err
 	}
 	p.conn, p.ch = conn, ch
 	return nil
 }
 
-// disconnect drops the connection without waiting for RabbitMQ's close-ok:
-// a broker under a resource alarm reads nothing from a publisher, yet
-// sends heartbeats, so a polite Close waited for ever, under the lock
-// every later dead letter needs. RabbitMQ sees the socket close at once.
+// disconnect drops the connection (Drop): a polite Close waited for ever
+// on a broker under a resource alarm, under the lock every later dead
+// letter needs.
 func (p *deadLetterPublisher) disconnect() {
 	if p.conn != nil {
-		_ = p.conn.CloseDeadline(time.Now())
+		Drop(p.conn)
 	}
 	p.conn, p.ch = nil, nil
 }

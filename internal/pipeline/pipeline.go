@@ -189,10 +189,8 @@ func (c *Collector) queues(ctx context.Context, s *Stats) {
 		s.BrokerError = "RabbitMQ is unreachable"
 		return
 	}
-	// A connection closed with a deadline in the past ends the calls
-	// waiting on it at once, answered or not.
-	stop := context.AfterFunc(ctx, func() { _ = conn.CloseDeadline(time.Now()) })
-	defer stop()
+	// Dropped, the connection ends the calls waiting on it at once.
+	defer messaging.DropWhenDone(ctx, conn)()
 	defer conn.Close()
 	late := func() bool {
 		if ctx.Err() != nil {
