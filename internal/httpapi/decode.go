@@ -83,7 +83,7 @@ func (s *server) readObject(w http.ResponseWriter, r *http.Request, allowed ...s
 	}
 	for k := range obj {
 		if !slices.Contains(allowed, k) {
-			p := validation(echo(k), fmt.Sprintf("unknown field %q (allowed: %s)", echo(k), strings.Join(allowed, ", ")))
+			p := unknownField(k, k, allowed...)
 			return nil, &p
 		}
 	}

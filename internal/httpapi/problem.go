@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -86,6 +88,12 @@ func echo(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// unknownField is the problem of a field name not among allowed; field
+// says where it is (the name, or views[i].name). Both cut (echo).
+func unknownField(field, name string, allowed ...string) Problem {
+	return validation(echo(field), fmt.Sprintf("unknown field %q (allowed: %s)", echo(name), strings.Join(allowed, ", ")))
 }
 
 func validation(field, detail string) Problem {

@@ -63,7 +63,7 @@ func (s *server) recordViews(w http.ResponseWriter, r *http.Request) {
 		}
 		for k := range item {
 			if k != "tmdb_id" && k != "view_id" && k != "viewed_at" {
-				writeProblem(w, validation(field(echo(k)), fmt.Sprintf("unknown field %q (allowed: tmdb_id, view_id, viewed_at)", echo(k))))
+				writeProblem(w, unknownField(field(k), k, "tmdb_id", "view_id", "viewed_at"))
 				return
 			}
 		}
