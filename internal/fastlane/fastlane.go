@@ -271,29 +271,27 @@ type conn struct {
 	// for its whole idle timeout (net/http's idle connection holds about
 	// 8 KB), which many quiet clients could turn into a lot of memory.
 	out, body *[]byte
-	// writeBy is the write deadline the last answer's handler asked for
-	// (http.ResponseController), and written the one set on c: moved on
-	// only when an answer asks for more than writeSlack beyond it, so that
-	// answers in a row do not each pay for a deadline.
-	writeBy, written time.Time
+	// written is the write deadline set on c (see boundWrite): kept
+	// across answers, so that answers in a row do not each pay for one.
+	written time.Time
 }
 
 // writeSlack is how much earlier than asked an answer's write deadline
-// may be (see conn.writeBy).
+// may be (see conn.boundWrite).
 const writeSlack = 5 * time.Second
 
-// boundWrite sets the write deadline the handler asked for, if it did;
-// an answer that asked for none gets none, as on net/http. The one set
-// stays while it is no later than asked, no more than writeSlack earlier,
-// and still ahead.
-func (c *conn) boundWrite() {
+// boundWrite sets the write deadline an answer's handler asked for
+// (by, through http.ResponseController), if it did; an answer that asked
+// for none gets none, as on net/http. The one set stays while it is no
+// later than asked, no more than writeSlack earlier, and still ahead.
+func (c *conn) boundWrite(by time.Time) {
 	switch {
-	case c.writeBy.IsZero():
+	case by.IsZero():
 		c.unboundWrite()
-	case c.written.IsZero() || c.written.After(c.writeBy) || c.written.Before(c.writeBy.Add(-writeSlack)) ||
+	case c.written.IsZero() || c.written.After(by) || c.written.Before(by.Add(-writeSlack)) ||
 		!c.written.After(time.Now()):
-		c.written = c.writeBy
-		_ = c.c.SetWriteDeadline(c.written)
+		c.written = by
+		_ = c.c.SetWriteDeadline(by)
 	}
 }
 
@@ -430,11 +428,11 @@ func (c *conn) serve() {
 		_, _ = c.br.Discard(n)
 		lastMethod = req.Method
 		c.s.served.Add(1)
-		out, keepAlive := c.respond(req)
+		out, keepAlive, writeBy := c.respond(req)
 		if d := c.s.srv.WriteTimeout; d > 0 {
 			_ = c.c.SetWriteDeadline(time.Now().Add(d))
 		} else {
-			c.boundWrite()
+			c.boundWrite(writeBy)
 		}
 		_, err := c.c.Write(out)
 		// Back to the pool, whatever comes next: a wait for the next
@@ -821,9 +819,9 @@ func (r *response) Write(p []byte) (int, error) {
 
 // respond runs the handler on req and formats its response as net/http
 // would: the handler's headers, Date, Content-Type sniffed if unset, and
-// Content-Length. It returns the bytes to write, and whether the
-// connection stays open.
-func (c *conn) respond(req *http.Request) ([]byte, bool) {
+// Content-Length. It returns the bytes to write, whether the connection
+// stays open, and the write deadline the handler asked for (or zero).
+func (c *conn) respond(req *http.Request) ([]byte, bool, time.Time) {
 	r := &response{header: http.Header{}, body: buffer(&c.body)}
 	keepAlive := !req.Close
 	handler := c.s.srv.Handler
@@ -873,8 +871,7 @@ func (c *conn) respond(req *http.Request) ([]byte, bool) {
 	out.Write(r.body)
 	*c.out = out.Bytes()
 	*c.body = r.body
-	c.writeBy = r.writeBy
-	return *c.out, keepAlive
+	return *c.out, keepAlive, r.writeBy
 }
 
 // handedConn reads first what the lane had buffered.
