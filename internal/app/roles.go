@@ -140,7 +140,7 @@ func (b *base) runAPI(ctx context.Context) error {
 	if t := b.cfg.AdminToken; t != "" && len(t) < minAdminToken {
 		// Said, not refused: a deployment that works must not stop at an
 		// upgrade. The admin API is not rate-limited.
-		b.log.Warn("ADMIN_TOKEN is short: a token under 32 characters can be guessed by trying (openssl rand -hex 32 makes a good one)", "length", len(t))
+		b.log.Warn("ADMIN_TOKEN is short: it can be guessed by trying (openssl rand -hex 32 makes a good one)", "length", len(t), "minimum", minAdminToken)
 	}
 	in := intake.New(b.pool, b.log, intake.Config{Interval: b.cfg.IntakeInterval})
 	defer in.Close() // after the server stopped: no request is waiting on it
