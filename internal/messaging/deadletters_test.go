@@ -59,57 +59,46 @@ func TestADeadLetterIsNotDroppedWhenItsQueueIsGone(t *testing.T) {
 	send("after-the-exchange-went")
 }
 
-// TestADeadLetterGivesUpOnASilentBroker: a broker that stops answering
-// (a resource alarm: it reads nothing from a publisher, yet sends
-// heartbeats) fails the letter at its deadline. Closing the connection
-// then waited for a close-ok that never came, holding the publisher's
-// lock, and with it every later dead letter, for ever.
+// TestADeadLetterGivesUpOnASilentBroker: a broker under a resource alarm
+// reads nothing from a publisher, yet sends heartbeats. A letter then
+// failed its deadline waiting for the confirm, and closing the connection
+// waited for a close-ok that never came; a letter larger than the sockets'
+// buffers blocked in its write, which no context ends. Either held the
+// publisher's lock, and every later dead letter, for ever.
 func TestADeadLetterGivesUpOnASilentBroker(t *testing.T) {
 	t.Parallel()
-	url := testenv.BrokerURL(t)
-	if err := (messaging.Topology{}).Declare(t.Context(), url); err != nil {
-		t.Fatal(err)
-	}
-	sb := testenv.NewStallingBroker(t, url)
-	sb.StallAt(1, "") // the first letter's publish: nothing comes back
-	pub := messaging.NewDeadLetterPublisher(sb.URL)
-	t.Cleanup(func() { pub.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	defer cancel()
-	msg := message.NewMessage("stalled", []byte("{}"))
-	msg.SetContext(ctx)
-	err := testenv.EndsWithin(t, 10*time.Second, "a dead letter's publish, the broker silent,", func() error {
-		return pub.Publish(messaging.DeadLetterTopic, msg)
-	})
-	if err == nil {
-		t.Fatal("published, with the confirm held back")
-	}
-	testenv.EndsWithin(t, 5*time.Second, "the publisher's close after it", func() error { return pub.Close() })
-}
-
-// TestADeadLetterGivesUpOnABrokerThatStopsReading: a broker under a
-// resource alarm stops reading a publisher, so a dead letter larger than
-// the sockets' buffers blocks in its write, which no context ends: it held
-// the publisher's lock, and every later dead letter, for ever.
-func TestADeadLetterGivesUpOnABrokerThatStopsReading(t *testing.T) {
-	t.Parallel()
-	url := testenv.BrokerURL(t)
-	if err := (messaging.Topology{}).Declare(t.Context(), url); err != nil {
-		t.Fatal(err)
-	}
-	sb := testenv.NewStallingBroker(t, url)
-	sb.StopReading()
-	sb.StallAt(1, "")
-	pub := messaging.NewDeadLetterPublisher(sb.URL)
-	t.Cleanup(func() { pub.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
-	defer cancel()
-	msg := message.NewMessage("big", make([]byte, 32<<20)) // more than the sockets hold
-	msg.SetContext(ctx)
-	err := testenv.EndsWithin(t, 10*time.Second, "a big dead letter's publish, the broker reading nothing,", func() error {
-		return pub.Publish(messaging.DeadLetterTopic, msg)
-	})
-	if err == nil {
-		t.Fatal("published to a broker that read nothing")
+	for _, c := range []struct {
+		name        string
+		stopReading bool
+		size        int
+	}{
+		{"no confirm", false, 2},
+		{"nothing read", true, 32 << 20}, // more than the sockets hold
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			url := testenv.BrokerURL(t)
+			if err := (messaging.Topology{}).Declare(t.Context(), url); err != nil {
+				t.Fatal(err)
+			}
+			sb := testenv.NewStallingBroker(t, url)
+			if c.stopReading {
+				sb.StopReading()
+			}
+			sb.StallAt(1, "") // the first letter's publish: nothing comes back
+			pub := messaging.NewDeadLetterPublisher(sb.URL)
+			t.Cleanup(func() { pub.Close() })
+			ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+			defer cancel()
+			msg := message.NewMessage("stalled", make([]byte, c.size))
+			msg.SetContext(ctx)
+			err := testenv.EndsWithin(t, 10*time.Second, "a dead letter's publish, the broker silent,", func() error {
+				return pub.Publish(messaging.DeadLetterTopic, msg)
+			})
+			if err == nil {
+				t.Fatal("published to a broker that answered nothing")
+			}
+			testenv.EndsWithin(t, 5*time.Second, "the publisher's close after it", func() error { return pub.Close() })
+		})
 	}
 }
