@@ -178,17 +178,17 @@ free_port() {
 # where the CPU went. snap FILE writes "pid group ticks" for every process.
 CLK_TCK=$(getconf CLK_TCK)
 SYS_PID=0 LOAD_PID=0
-classify() { # classify PID CMDLINE0
+classify() { # classify PID CMDLINE0: sets GROUP (no subshell: snap runs it for every process)
 	local pid=$1 cmd=$2
-	if [ "$pid" = "$SYS_PID" ]; then echo trend_all
-	elif [ "$pid" = "$LOAD_PID" ]; then echo load_generator
+	if [ "$pid" = "$SYS_PID" ]; then GROUP=trend_all
+	elif [ "$pid" = "$LOAD_PID" ]; then GROUP=load_generator
 	else
 		case $cmd in
-		*"postgres: "*" $DB "* | *"postgres: "*" $DB") echo postgres_this_db ;;
-		*"postgres: "*" trend_"* | *"postgres: "*" postgres "*) echo postgres_other_db ;;
-		*"postgres: "* | */postgres) echo postgres_background ;;
-		*beam.smp*) echo rabbitmq ;;
-		*) echo other ;;
+		*"postgres: "*" $DB "* | *"postgres: "*" $DB") GROUP=postgres_this_db ;;
+		*"postgres: "*" trend_"* | *"postgres: "*" postgres "*) GROUP=postgres_other_db ;;
+		*"postgres: "* | */postgres) GROUP=postgres_background ;;
+		*beam.smp*) GROUP=rabbitmq ;;
+		*) GROUP=other ;;
 		esac
 	fi
 }
@@ -201,7 +201,8 @@ snap() {
 		{ IFS= read -r -d '' cmd <"$d/cmdline"; } 2>/dev/null || true
 		rest=${stat##*) }
 		read -r -a f <<<"$rest"
-		echo "$pid $(classify "$pid" "$cmd") $((f[11] + f[12]))"
+		classify "$pid" "$cmd"
+		echo "$pid $GROUP $((f[11] + f[12]))"
 	done >"$1"
 	# Machine total: user, nice, system, irq, softirq, steal (not idle, iowait);
 	# steal alone: time the hypervisor gave other guests instead.
@@ -789,7 +790,7 @@ serve every database and virtual host on the machine, so they include other runs
 
 During the views load (${VIEWS_SECS} s):
 
-$(cpu_table "$WORK/cpu-0" "$WORK/cpu-1" "$VIEWS_SECS" "$(j .succeeded "$V")")
+$(cpu_table "$WORK/cpu-0" "$WORK/cpu-1" "$VIEWS_SECS" "$(j .succeeded "$V")" "$(j .process_cpu_seconds "$V")")
 
 During the drain after it (${DRAIN_SECS} s; no HTTP load but the reads that watch the count):
 
