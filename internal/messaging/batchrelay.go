@@ -480,6 +480,12 @@ func (r *BatchRelay) forward(stop context.Context, conn *amqp.Connection, ch *am
 				return fmt.Errorf("wait for RabbitMQ's confirm: %w", err)
 			}
 			if !ok {
+				// amqp091-go resolves the confirms still pending as not
+				// acknowledged when the channel closes: a restart of
+				// RabbitMQ is no refusal, and should not read as one.
+				if ch.IsClosed() {
+					return errors.New("the connection to RabbitMQ closed before it confirmed the batch: the batch will be sent again")
+				}
 				return errors.New("RabbitMQ refused a message (nack): the batch will be sent again")
 			}
 		}

@@ -796,3 +796,37 @@ func TestRelaySessionsEndWhenPostgreSQLStopsAnswering(t *testing.T) {
 	go func() { _ = relay.Run(ctx) }()
 	rounds.Wait(t, 3, "the session waits on the silent server")
 }
+
+// A connection that drops while a batch waits for its confirms is
+// reported as a lost connection, not as RabbitMQ's refusal (amqp091-go
+// resolves the confirms still pending as not acknowledged), and the
+// batch is sent again over a new one.
+func TestRelaySaysALostConnectionIsNoRefusal(t *testing.T) {
+	t.Parallel()
+	pool, url := registerMovieRelayEnv(t)
+	broker := testenv.NewStallingBroker(t, url)
+	broker.StallAt(1, "") // the first publish's confirm is held back
+	lost := &retryWatcher{want: "the connection to RabbitMQ closed before it confirmed the batch", seen: make(chan struct{})}
+	refused := &retryWatcher{want: "nack", seen: make(chan struct{})}
+	relay := messaging.NewBatchRelay(pool, broker.URL, slog.New(slog.NewMultiHandler(lost, refused)))
+	var cut atomic.Bool
+	relay.BeforeConfirms(func() {
+		if cut.CompareAndSwap(false, true) {
+			<-broker.Stalled()
+			broker.Cut()
+		}
+	})
+	sendRegisterMovie(t, pool)
+	firstBatch := runRelay(t, relay)
+	lost.await(t, "the relay did not say in 30 s that the connection closed before the confirms came")
+	if n := firstBatch(); n != 1 {
+		t.Errorf("forwarded %d rows, want 1", n)
+	}
+	if refused.count.Load() > 0 {
+		t.Error("the relay reported the lost connection as RabbitMQ's refusal (nack)")
+	}
+	// At least once: the copy published before the cut is queued too.
+	if got := testenv.Drain(t, url, messaging.CommandTopic("RegisterMovie")); len(got) < 1 {
+		t.Errorf("RegisterMovie queue: %d messages, want the batch sent again", len(got))
+	}
+}

@@ -97,6 +97,17 @@ func (b *StallingBroker) stall(blockedReason string) {
 	}
 }
 
+// Cut closes every client connection through b, as a broker that
+// restarts does, and ends StallAt: the clients' next connections pass.
+func (b *StallingBroker) Cut() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.atN = 0
+	for _, c := range b.conns {
+		c.client.Close()
+	}
+}
+
 // connectionBlocked is the frame of the method connection.blocked
 // (class 10, method 60) with reason.
 func connectionBlocked(reason string) []byte {
