@@ -459,8 +459,10 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 			e.TMDBID, Score(e.VoteAverage, views))
 		return err
 	case *events.MovieRemoved:
-		// A removed movie is no longer shown, and what it counted and its
-		// facts go with it: a registration after the removal starts from
+		// A removed movie is no longer shown, and what it counted, its
+		// facts and its registration's time go with it (a registration
+		// logged before the removal and applied after it leaves none
+		// either): a registration after the removal starts from
 		// the views logged after it (removed_position keeps out the views
 		// logged before it, whenever they arrive), and from new facts. Its
 		// row is locked (the upsert) before its buckets are touched: every
@@ -474,6 +476,7 @@ func (p Projection) applyOne(ctx context.Context, db DB, pos int64, ev events.Ev
 				attention_day = '-Infinity', attention_week = '-Infinity',
 				title = NULL, external_score = NULL, vote_count = NULL, popularity = NULL,
 				release_date = NULL, poster_path = NULL, genres = '[]', facts_fetched_at = NULL, facts_position = 0,
+				registered_at = NULL,
 				last_updated_at = greatest(t.last_updated_at, $2), last_position = greatest(t.last_position, $3),
 				removed_position = greatest(t.removed_position, $3),
 				change_seq = nextval('trend_change_seq')`,

@@ -509,6 +509,40 @@ func TestEventsLoggedBeforeARemovalDoNotUndoIt(t *testing.T) {
 	}
 }
 
+// A registration logged before a removal leaves the same hidden row
+// whether it is applied before the removal (in log order, as a replay
+// does) or after it (its batch retried meanwhile): the removal once kept
+// the registration's time, so `trend replay --check` listed every movie
+// whose registration came late.
+func TestARegistrationAndItsRemovalInEitherOrderLeaveTheSameRow(t *testing.T) {
+	t.Parallel()
+	pool, store, h, _ := setup(t)
+	ctx := t.Context()
+	for _, c := range []struct {
+		id      int64
+		inOrder bool
+	}{{15, true}, {16, false}} {
+		registered := appendBatch(t, store, events.MovieRegistered{TMDBID: c.id, RegisteredAt: t0})
+		removed := appendBatch(t, store, events.MovieRemoved{TMDBID: c.id, RemovedAt: t0.Add(time.Minute)})
+		order := []*events.Batch{registered, removed}
+		if !c.inOrder {
+			order = []*events.Batch{removed, registered}
+		}
+		for _, b := range order {
+			must(t, h.HandleBatch(ctx, b))
+		}
+	}
+	rows := readTable(t, pool, trend.LiveTable)
+	if len(rows) != 2 {
+		t.Fatalf("%d rows, want the two removed movies'", len(rows))
+	}
+	inOrder, removalFirst := rows[0], rows[1]
+	inOrder.ID, inOrder.Pos, removalFirst.ID, removalFirst.Pos = 0, 0, 0, 0
+	if !reflect.DeepEqual(inOrder, removalFirst) {
+		t.Errorf("registration then removal: %+v; removal first: %+v; want the same row", inOrder, removalFirst)
+	}
+}
+
 // TestFactsOfARegistrationAfterARemovalCountWhateverTheOrder: a movie
 // removed, then registered again, gets the facts fetched for the new
 // registration whether they are applied before or after it (its batch
