@@ -208,6 +208,9 @@ func (r Reader) fillWindows(ctx context.Context, ts []Trending, now time.Time) e
 	return nil
 }
 
+// windows has no upper bound: a view dated a little ahead (the API takes
+// a client's clock up to 5 minutes fast) counts at once in every window,
+// as it does in the total and the score, not only once its minute comes.
 func (r Reader) windows(ctx context.Context, ids []int64, now time.Time) (map[int64]Windows, error) {
 	rows, err := r.q.Query(ctx, `
 		SELECT tmdb_id,
@@ -215,7 +218,7 @@ func (r Reader) windows(ctx context.Context, ids []int64, now time.Time) (map[in
 			coalesce(sum(views) FILTER (WHERE resolution = 'minute' AND bucket > $2::timestamptz - interval '24 hours' - interval '1 minute'), 0),
 			coalesce(sum(views) FILTER (WHERE resolution = 'hour' AND bucket > $2::timestamptz - interval '7 days' - interval '1 hour'), 0)
 		FROM `+r.buckets()+`
-		WHERE tmdb_id = ANY($1) AND bucket > $2::timestamptz - interval '7 days' - interval '1 hour' AND bucket <= $2
+		WHERE tmdb_id = ANY($1) AND bucket > $2::timestamptz - interval '7 days' - interval '1 hour'
 		GROUP BY tmdb_id`, ids, now)
 	if err != nil {
 		return nil, fmt.Errorf("view windows: %w", err)
