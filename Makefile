@@ -125,6 +125,7 @@ test: services test-tools vet compose-check vulncheck
 	@# (arm64 does, and amd64 at GOAMD64=v3): run its tests so built, where the CPU can.
 	@if [ "$$(uname -m)" = x86_64 ] && grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw bmi2 /proc/cpuinfo && grep -qw movbe /proc/cpuinfo; then \
 		GOAMD64=v3 $(GO) test -count=1 -run 'TestScore|TestRound1' ./projections/trend/; \
+	elif [ "$$(uname -m)" = aarch64 ] || [ "$$(uname -m)" = arm64 ]; then echo "note: arm64 fuses multiply-adds in every build: the go test above ran the score's check so built"; \
 	else echo "note: this CPU runs no GOAMD64=v3 code: the score's fused multiply-add check SKIPPED"; fi
 	@$(MAKE) --no-print-directory fuzz
 	@$(if $(HAVE_NPM),$(MAKE) --no-print-directory test-dashboard,if [ -n "$$CI" ]; then echo "CI: $(NO_DASHBOARD): the dashboard's tests cannot run" >&2; exit 1; fi; echo "note: $(NO_DASHBOARD), dashboard tests SKIPPED (install Node.js $(NODE_MIN)+ and npm)")
