@@ -92,7 +92,7 @@ func TestReplayThroughTheAdminAPIWhileViewsArrive(t *testing.T) {
 		b, _ = s.movie(680)
 		return a.InternalViewsCount+b.InternalViewsCount >= want
 	})
-	s.waitQuiet()
+	s.waitQuiet(27205, 680)
 	a, _ = s.movie(27205)
 	b, _ = s.movie(680)
 	if got := a.InternalViewsCount + b.InternalViewsCount; got != want {

@@ -57,13 +57,21 @@ func TestTwoWorkersShareTheQueues(t *testing.T) {
 		wg.Go(func() {
 			for i := range 60 {
 				id := []int{27205, 157336}[(w+i)%2]
-				if r := s.postJSON("/api/movies/view", fmt.Sprintf(`{"tmdb_id":%d}`, id)); r.status != http.StatusAccepted {
+				r, err := s.tryPostJSON("/api/movies/view", fmt.Sprintf(`{"tmdb_id":%d}`, id))
+				if err != nil {
+					t.Errorf("view: %v", err)
+					return
+				}
+				if r.status != http.StatusAccepted {
 					t.Errorf("view: got %d", r.status)
 				}
 			}
 		})
 	}
 	wg.Wait()
+	if t.Failed() {
+		t.FailNow() // views were not accepted: the 480 below would never be counted
+	}
 	s.waitViews(27205, 480)
 	s.waitViews(157336, 480)
 	logMu.Lock()
@@ -87,12 +95,22 @@ func (s *system) startWorker(logs *bytes.Buffer) (*exec.Cmd, <-chan error) {
 	if err := worker.Start(); err != nil {
 		s.t.Fatal(err)
 	}
+	// exited, not worker.ProcessState (which Wait writes from its own
+	// goroutine), tells the cleanup whether it still runs: done's one
+	// value may have gone to the caller already.
 	done := make(chan error, 1)
-	go func() { done <- worker.Wait() }()
+	exited := make(chan struct{})
+	go func() {
+		err := worker.Wait()
+		close(exited)
+		done <- err
+	}()
 	s.t.Cleanup(func() {
-		if worker.ProcessState == nil {
+		select {
+		case <-exited:
+		default:
 			_ = worker.Process.Signal(syscall.SIGTERM)
-			<-done
+			<-exited
 		}
 	})
 	return worker, done

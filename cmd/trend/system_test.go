@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,7 +110,11 @@ type system struct {
 	tmdb    *fakeTMDB
 	cmd     *exec.Cmd
 	logs    *bytes.Buffer
-	done    chan error
+	// exited is closed once trend all has exited, after exitErr got
+	// cmd.Wait's result. Tests ask exited, never cmd.ProcessState, which
+	// cmd.Wait writes from its own goroutine.
+	exited  chan struct{}
+	exitErr error
 }
 
 type sysOptions struct {
@@ -127,7 +132,7 @@ func freeAddr(t *testing.T) string {
 
 func startSystem(t *testing.T, o sysOptions) *system {
 	t.Helper()
-	s := &system{t: t, dbURL: testenv.DatabaseURL(t), tmdb: newFakeTMDB(t), logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	s := &system{t: t, dbURL: testenv.DatabaseURL(t), tmdb: newFakeTMDB(t), logs: &bytes.Buffer{}, exited: make(chan struct{})}
 	s.amqpURL = o.amqpURL
 	if s.amqpURL == "" {
 		s.amqpURL = testenv.BrokerURL(t)
@@ -140,7 +145,10 @@ func startSystem(t *testing.T, o sysOptions) *system {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { s.done <- s.cmd.Wait() }()
+	go func() {
+		s.exitErr = s.cmd.Wait()
+		close(s.exited)
+	}()
 	t.Cleanup(func() {
 		s.stop()
 		if t.Failed() {
@@ -199,16 +207,30 @@ func (s *system) env(addr string) []string {
 
 const adminToken = "e2e-admin-token"
 
-// stop sends SIGTERM and waits for a clean exit.
+// hasExited reports whether trend all has exited (s.exitErr then says
+// how), without waiting.
+func (s *system) hasExited() bool {
+	select {
+	case <-s.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit. trend all having exited
+// by itself before (a crash after the test's last request) fails the test.
 func (s *system) stop() {
-	if s.cmd.ProcessState != nil {
+	if s.hasExited() {
+		// The test's cleanup logs the tail of trend all's logs after this.
+		s.t.Errorf("trend all exited by itself before the test stopped it: %v; want it running until SIGTERM", s.exitErr)
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-s.done:
-		if err != nil {
-			s.t.Errorf("trend all after SIGTERM: got %v, want a clean exit", err)
+	case <-s.exited:
+		if s.exitErr != nil {
+			s.t.Errorf("trend all after SIGTERM: got %v, want a clean exit", s.exitErr)
 		}
 	case <-time.After(30 * time.Second):
 		_ = s.cmd.Process.Kill()
@@ -231,26 +253,44 @@ func (s *system) do(method, path, contentType, body string) response {
 	return s.send(method, path, h, body)
 }
 
-// send makes one request with the given headers.
+// send makes one request with the given headers, and fails the test at
+// once if it gets no answer. Only the test's own goroutine may call it
+// (t.Fatal ends the goroutine that calls it); others call trySend.
 func (s *system) send(method, path string, header http.Header, body string) response {
 	s.t.Helper()
-	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	r, err := s.trySend(method, path, header, body)
 	if err != nil {
 		s.t.Fatal(err)
+	}
+	return r
+}
+
+// trySend makes one request with the given headers and returns the error
+// that left it without an answer, for goroutines other than the test's:
+// they report it with t.Errorf and return.
+func (s *system) trySend(method, path string, header http.Header, body string) (response, error) {
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	if err != nil {
+		return response{}, err
 	}
 	req.Header = header
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatal(err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, resp.Header, b}
+	return response{resp.StatusCode, resp.Header, b}, nil
 }
 
 func (s *system) postJSON(path, body string) response {
 	s.t.Helper()
 	return s.do(http.MethodPost, path, "application/json", body)
+}
+
+// tryPostJSON is postJSON for goroutines other than the test's (trySend).
+func (s *system) tryPostJSON(path, body string) (response, error) {
+	return s.trySend(http.MethodPost, path, http.Header{"Content-Type": {"application/json"}}, body)
 }
 
 type movie struct {
@@ -302,7 +342,7 @@ func (s *system) waitViews(id, want int64) {
 		return m.InternalViewsCount >= want
 	})
 	// Let anything in flight land, then check nothing was counted twice.
-	s.waitQuiet()
+	s.waitQuiet(id)
 	if m, _ = s.movie(id); m.InternalViewsCount != want {
 		s.t.Errorf("movie %d: got %d views, want exactly %d", id, m.InternalViewsCount, want)
 	}
@@ -311,10 +351,13 @@ func (s *system) waitViews(id, want int64) {
 // waitQuiet waits until nothing is left to land, as GET /api/pipeline
 // sees it (no outbox backlog, no event the projection has not applied, no
 // message ready in a queue but the dead letters), twice in a row, and a
-// little longer for messages being handled (which no figure shows): a
-// count compared after it has no duplicate still on its way, as one
-// compared after a fixed sleep might.
-func (s *system) waitQuiet() {
+// further second with the views counted of ids (the movies whose counts
+// the caller compares next) the same from the first look to the last. No
+// figure shows a message a handler holds unacknowledged: a second count
+// of a view landing late would change a count read once after the quiet
+// look, and here it starts the wait over instead, so that the caller's
+// exact comparison sees it.
+func (s *system) waitQuiet(ids ...int64) {
 	s.t.Helper()
 	quiet := func() bool {
 		r := s.do(http.MethodGet, "/api/pipeline", "", "")
@@ -342,14 +385,26 @@ func (s *system) waitQuiet() {
 		}
 		return true
 	}
-	testenv.WaitFor(s.t, 60*time.Second, "the pipeline to be quiet", func() bool {
+	counts := func() []int64 {
+		out := make([]int64, len(ids))
+		for k, id := range ids {
+			m, _ := s.movie(id)
+			out[k] = m.InternalViewsCount
+		}
+		return out
+	}
+	testenv.WaitFor(s.t, 60*time.Second, "the pipeline to be quiet and the views counted to stay the same", func() bool {
 		if !quiet() {
 			return false
 		}
+		before := counts()
 		time.Sleep(1100 * time.Millisecond) // the pipeline view's snapshot lives a second
-		return quiet()
+		if !quiet() {
+			return false
+		}
+		time.Sleep(time.Second) // for messages being handled
+		return quiet() && slices.Equal(counts(), before)
 	})
-	time.Sleep(500 * time.Millisecond)
 }
 
 // streamViews sends views of ids, in turn, from workers clients at once,
@@ -368,7 +423,12 @@ func (s *system) streamViews(workers int, ids ...int64) (stop func() []int64) {
 				default:
 				}
 				k := (w + i) % len(ids)
-				if r := s.postJSON("/api/movies/view", fmt.Sprintf(`{"tmdb_id":%d}`, ids[k])); r.status != http.StatusAccepted {
+				r, err := s.tryPostJSON("/api/movies/view", fmt.Sprintf(`{"tmdb_id":%d}`, ids[k]))
+				if err != nil {
+					s.t.Errorf("view: %v", err)
+					return
+				}
+				if r.status != http.StatusAccepted {
 					s.t.Errorf("view: got %d", r.status)
 					return
 				}
