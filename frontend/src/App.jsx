@@ -108,6 +108,7 @@ function Dashboard({ EventSourceImpl }) {
             onView={addView}
             trendWindow={scoresWindow}
             trendError={rankBy !== 'classic' && !trendReady ? trend.error : null}
+            trendStale={rankBy !== 'classic' && trendReady && trend.error ? { error: trend.error, since: trend.updatedAt } : null}
             rankBy={rankBy}
             orderedBy={orderedBy}
             onRankByChange={setRankBy}

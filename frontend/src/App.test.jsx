@@ -1,6 +1,6 @@
 import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App.jsx';
 import { FakeEventSource, fakeApi, keyboardFocus, movie, problem } from './test/fakes.js';
 
@@ -43,6 +43,7 @@ const rowButton = (title, rank = '\\d+') => new RegExp(`^${title}\\b.*, rank ${r
 
 describe('dashboard', () => {
   beforeEach(() => FakeEventSource.reset());
+  afterEach(() => vi.useRealTimers());
 
   it('shows the ranking with its scores and updates it live, marking moves', async () => {
     fakeApi(routes());
@@ -368,6 +369,34 @@ describe('dashboard', () => {
     await user.click(screen.getByRole('radio', { name: 'Trend · day' }));
     await waitFor(() => expect(rowTitles()[0]).toBe('Interstellar'));
     expect(screen.queryByText(/could not be loaded/)).not.toBeInTheDocument();
+  });
+
+  it('says when the decayed scores it orders by could not be refreshed, and from when they are', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    vi.setSystemTime(new Date(2026, 0, 2, 14, 30, 5));
+    let down = false;
+    fakeApi(routes({
+      'GET /api/trending': () => (down ? problem(503, 'the trend projection is being rebuilt') : [{ ...movie(157336), trend_score: 9.1 }, { ...movie(27205), trend_score: 2.5 }]),
+    }));
+    render(<App EventSourceImpl={FakeEventSource} />);
+    await startLive();
+    fireEvent.click(await screen.findByRole('radio', { name: 'Trend · day' }));
+    await waitFor(() => expect(rowTitles()[0]).toBe('Interstellar'));
+    const stale = /Decayed scores could not be refreshed/;
+    expect(screen.queryByText(stale)).not.toBeInTheDocument();
+
+    down = true;
+    await act(() => vi.advanceTimersByTimeAsync(5000));
+    // The last scores still order the board, and it says how old they are.
+    expect(await screen.findByText(stale)).toHaveTextContent(
+      'Decayed scores could not be refreshed (the trend projection is being rebuilt); showing those from 02:30:05 PM.',
+    );
+    expect(rowTitles()[0]).toBe('Interstellar');
+
+    down = false;
+    await act(() => vi.advanceTimersByTimeAsync(10_000));
+    await waitFor(() => expect(screen.queryByText(stale)).not.toBeInTheDocument());
+    expect(rowTitles()[0]).toBe('Interstellar');
   });
 
   it('orders by the decayed score among that ranking’s own top 1,000 when there are more movies', async () => {

@@ -58,24 +58,55 @@ async function readJSON(res) {
   }
 }
 
+/** How long a read may take before it fails, unless the caller says otherwise. */
+export const READ_TIMEOUT_MS = 15_000;
+
 /**
- * fetch + JSON + problem details.
+ * fetch + JSON + problem details. A GET that has no answer (body included)
+ * within `timeoutMs` fails with an ApiError, so a poll on a silently dead
+ * connection says so rather than wait for minutes; the caller's own abort
+ * still rejects with its AbortError. Other methods have no timeout by
+ * default: a requeue may take longer, and giving up would not undo it.
  * @param {string} path
- * @param {{method?: string, body?: unknown, token?: string, signal?: AbortSignal}} [options]
+ * @param {{method?: string, body?: unknown, token?: string, signal?: AbortSignal, timeoutMs?: number}} [options]
  * @returns {Promise<{data: any, headers: Headers, status: number}>}
  */
-export async function request(path, { method = 'GET', body, token, signal } = {}) {
+export async function request(path, { method = 'GET', body, token, signal, timeoutMs = method === 'GET' ? READ_TIMEOUT_MS : 0 } = {}) {
   const headers = { Accept: 'application/json, application/problem+json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;
-  let res;
+  const abort = new AbortController();
+  const passOn = () => abort.abort(signal.reason);
+  if (signal?.aborted) passOn();
+  else signal?.addEventListener('abort', passOn, { once: true });
+  let timedOut = false;
+  const timer = timeoutMs > 0 ? setTimeout(() => ((timedOut = true), abort.abort()), timeoutMs) : null;
+  const timeoutError = (cause) =>
+    new ApiError(`The server did not answer within ${Math.round(timeoutMs / 1000)} s.`, { cause });
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
-  } catch (err) {
-    if (err?.name === 'AbortError') throw err;
-    throw new ApiError('Cannot reach the server. Check that it is running and your network is up.', { cause: err });
+    let res;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: abort.signal });
+    } catch (err) {
+      if (timedOut && !signal?.aborted) throw timeoutError(err);
+      if (err?.name === 'AbortError') throw err;
+      throw new ApiError('Cannot reach the server. Check that it is running and your network is up.', { cause: err });
+    }
+    let data;
+    try {
+      data = await readJSON(res);
+    } catch (err) {
+      if (timedOut && !signal?.aborted) throw timeoutError(err);
+      throw err;
+    }
+    return answer(res, data);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', passOn);
   }
-  const data = await readJSON(res);
+}
+
+function answer(res, data) {
   if (res.ok && data === notJSON) {
     // A proxy's HTML page, say: not an empty list.
     throw new ApiError(`The server answered with something other than JSON (HTTP ${res.status}); is a proxy in the way?`, { status: res.status });

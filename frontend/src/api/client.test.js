@@ -1,5 +1,10 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiError, describeError, request } from './client.js';
+
+/** A fetch whose server never answers: only an abort ends it, as a real fetch's would. */
+function hang() {
+  vi.stubGlobal('fetch', vi.fn((_path, { signal }) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)))));
+}
 
 function respond(status, body, contentType = 'application/problem+json') {
   vi.stubGlobal('fetch', vi.fn(async () => new Response(body, { status, headers: { 'Content-Type': contentType } })));
@@ -72,6 +77,44 @@ describe('request', () => {
     vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))));
     const err = await request('/api/movies').catch((e) => e);
     expect(err.message).toMatch(/Cannot reach the server/);
+  });
+
+  describe('on a connection that never answers', () => {
+    afterEach(() => vi.useRealTimers());
+
+    it('gives up on a read after 15 s with an error to show', async () => {
+      vi.useFakeTimers();
+      hang();
+      const answer = request('/api/pipeline', { signal: new AbortController().signal }).catch((e) => e);
+      await vi.advanceTimersByTimeAsync(14_999);
+      expect(vi.getTimerCount()).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      const err = await answer;
+      expect(err).toBeInstanceOf(ApiError);
+      expect(err.message).toBe('The server did not answer within 15 s.');
+      expect(describeError(err)).toBe('The server did not answer within 15 s.');
+    });
+
+    it('still rejects with an AbortError when the caller aborts, and leaves no timer behind', async () => {
+      vi.useFakeTimers();
+      hang();
+      const abort = new AbortController();
+      const answer = request('/api/pipeline', { signal: abort.signal }).catch((e) => e);
+      abort.abort();
+      const err = await answer;
+      expect(err).not.toBeInstanceOf(ApiError);
+      expect(err.name).toBe('AbortError');
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('waits for a command as long as it takes, as a requeue may take longer', async () => {
+      vi.useFakeTimers();
+      hang();
+      let settled = false;
+      request('/api/admin/dead-letters/requeue', { method: 'POST' }).finally(() => (settled = true)).catch(() => {});
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(settled).toBe(false);
+    });
   });
 
   it('tells a missing endpoint from a missing movie', async () => {

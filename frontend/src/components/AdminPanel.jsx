@@ -2,7 +2,7 @@ import { useCallback, useEffect, useId, useRef, useState } from 'react';
 import { admin } from '../api/endpoints.js';
 import { usePolling } from '../hooks/usePolling.js';
 import { useAdminToken } from '../hooks/useAdminToken.js';
-import { formatDuration, formatInt, formatNumber, formatTime } from '../format.js';
+import { formatDateTime, formatDuration, formatInt, formatNumber } from '../format.js';
 import { describeError } from '../api/client.js';
 import { useNotify } from './Notices.jsx';
 
@@ -130,7 +130,7 @@ function ReplayControl({ token, onRefused }) {
             State: <strong>{replay.state}</strong>
             {/* 0 until the replay knows its rate */}
             {replay.state === 'running' && replay.eta_seconds > 0 && <> · about {formatDuration(replay.eta_seconds)} left</>}
-            {replay.state !== 'running' && replay.finished_at && <> · finished {formatTime(replay.finished_at)}</>}
+            {replay.state !== 'running' && replay.finished_at && <> · finished {formatDateTime(replay.finished_at)}</>}
           </p>
           <progress max={head || 1} value={head ? position : replay.state === 'done' ? 1 : 0} aria-label="Replay progress" aria-valuetext={`${percent}%, ${formatInt(position)} of ${formatInt(head)} events`} />
           <p className="hint">
@@ -260,7 +260,7 @@ function DeadLetters({ token, onRefused }) {
                   </td>
                   <td>
                     {d.reason}
-                    {d.dead_lettered_at && <div className="hint">{formatTime(d.dead_lettered_at)}</div>}
+                    {d.dead_lettered_at && <div className="hint">{formatDateTime(d.dead_lettered_at)}</div>}
                   </td>
                   <td>
                     <code>{d.topic}</code>

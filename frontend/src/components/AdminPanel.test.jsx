@@ -21,7 +21,7 @@ async function unlock(user, token = 'sekrit') {
 
 const letters = [
   { id: 'a1', reason: 'decode: unexpected end of JSON', topic: 'commands.RecordViews', handler: 'RecordViewsHandler', payload_preview: '{"views":[' },
-  { id: 'b2', reason: 'TMDB 401', topic: 'events', handler: 'tmdb-enrichment', payload_preview: '{"events":[]}' },
+  { id: 'b2', reason: 'TMDB 401', topic: 'events', handler: 'tmdb-enrichment', payload_preview: '{"events":[]}', dead_lettered_at: '2025-03-02T10:00:00Z' },
 ];
 
 describe('AdminPanel', () => {
@@ -68,13 +68,14 @@ describe('AdminPanel', () => {
 
   it('says why a replay failed', async () => {
     fakeApi({
-      'GET /api/admin/replay': () => ({ state: 'failed', position: 10, head: 40, rate: 0, eta_seconds: 0, error: 'event 11: unknown type' }),
+      'GET /api/admin/replay': () => ({ state: 'failed', position: 10, head: 40, rate: 0, eta_seconds: 0, error: 'event 11: unknown type', finished_at: '2025-03-02T10:00:00Z' }),
       'GET /api/admin/dead-letters': () => [],
     });
     const user = userEvent.setup();
     renderAdmin();
     await unlock(user);
     expect(await screen.findByText('The replay failed: event 11: unknown type')).toBeInTheDocument();
+    expect(screen.getByText(/State:/)).toHaveTextContent(/finished Mar 2, 2025/);
   });
 
   it('lists dead letters and requeues the selected ones, or all', async () => {
@@ -93,6 +94,8 @@ describe('AdminPanel', () => {
     await unlock(user);
     const table = await screen.findByRole('table', { name: /failed after their retries/ });
     expect(within(table).getByText('decode: unexpected end of JSON')).toBeInTheDocument();
+    // Letters wait for days: the date, not only the time.
+    expect(within(table).getByText('TMDB 401')).toHaveTextContent(/Mar 2, 2025/);
     await user.click(screen.getByRole('checkbox', { name: 'Select dead letter a1' }));
     await user.click(screen.getByRole('button', { name: 'Requeue selected (1)' }));
     expect(await screen.findByText('Requeued 1 dead letter.')).toBeInTheDocument();

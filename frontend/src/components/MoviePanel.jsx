@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { getMovie, recordView, refreshMovie } from '../api/endpoints.js';
 import { describeError } from '../api/client.js';
-import { formatDate, formatInt, formatNumber, formatScore, formatTime, movieName } from '../format.js';
+import { formatDate, formatDateTime, formatInt, formatNumber, formatScore, movieName } from '../format.js';
 import { classicBreakdown } from '../score.js';
 import { useMovieTrend } from '../hooks/useMovieTrend.js';
 import { usePolling } from '../hooks/usePolling.js';
@@ -79,7 +79,7 @@ function MovieFacts({ movie }) {
       </div>
       <div className="facts__pair">
         <dt>Last updated</dt>
-        <dd>{formatTime(movie.last_updated_at)}</dd>
+        <dd>{formatDateTime(movie.last_updated_at)}</dd>
       </div>
       <div className="facts__pair">
         <dt>TMDB id</dt>

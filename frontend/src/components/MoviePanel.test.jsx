@@ -186,6 +186,12 @@ describe('MoviePanel', () => {
     }
   });
 
+  it('gives the date of an update that was not today, not only its time', () => {
+    fakeApi({});
+    renderPanel({ row: { movie: { ...inception, last_updated_at: '2025-03-02T10:00:00Z' }, rank: 1 } });
+    expect(screen.getByText('Last updated').nextElementSibling).toHaveTextContent(/Mar 2, 2025/);
+  });
+
   it('reads a linked movie itself while the board has not loaded', async () => {
     fakeApi({ 'GET /api/movies/27205': () => inception });
     renderPanel({ row: null });

@@ -1,4 +1,4 @@
-import { formatInt, formatNumber, formatScore } from '../format.js';
+import { formatBeforeRounding, formatInt, formatNumber, formatScore } from '../format.js';
 import { VIEWS_FOR_FULL_MARKS, VIEWS_WEIGHT, VOTE_WEIGHT } from '../score.js';
 
 const WINDOW_NAMES = { day: 'Trend · day', week: 'Trend · week' };
@@ -54,7 +54,8 @@ function RecentViews({ views }) {
 
 /** Both scores, term by term: what makes this movie's numbers. */
 export function ScoreBreakdown({ classic, trending, recentViews, computedHere }) {
-  const sum = classic.vote_term + classic.views_term;
+  // The sum as the server rounds it: with the decimals that show which way.
+  const sum = formatBeforeRounding(classic.vote_term + classic.views_term);
   return (
     <section className="breakdown" aria-labelledby="breakdown-heading">
       <h3 id="breakdown-heading">Why this score</h3>
@@ -72,7 +73,7 @@ export function ScoreBreakdown({ classic, trending, recentViews, computedHere })
           <tr>
             <th scope="row">TMDB vote average</th>
             <td>{formatNumber(classic.vote_average)}</td>
-            <td>× {VOTE_WEIGHT}</td>
+            <td>× {formatNumber(VOTE_WEIGHT)}</td>
             <td>{formatNumber(classic.vote_term)}</td>
           </tr>
           <tr>
@@ -83,14 +84,17 @@ export function ScoreBreakdown({ classic, trending, recentViews, computedHere })
               </span>
             </th>
             <td>{formatNumber(classic.views_normalized)} / 10</td>
-            <td>× {VIEWS_WEIGHT}</td>
+            <td>× {formatNumber(VIEWS_WEIGHT)}</td>
             <td>{formatNumber(classic.views_term)}</td>
           </tr>
         </tbody>
         <tfoot>
           <tr>
             <th scope="row" colSpan={3}>
-              Trend score <span className="hint">({formatNumber(sum)} rounded to one decimal)</span>
+              Trend score{' '}
+              <span className="hint">
+                ({sum.text} rounded to one decimal{sum.tie && ', half to even as Python’s round() does'})
+              </span>
             </th>
             <td className="breakdown__total">{formatScore(classic.final_trend_score)}</td>
           </tr>

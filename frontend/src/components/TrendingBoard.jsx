@@ -2,7 +2,7 @@ import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { BoardRow } from './BoardRow.jsx';
 import { RankingSwitch } from './RankingSwitch.jsx';
-import { formatInt } from '../format.js';
+import { formatDateTime, formatInt } from '../format.js';
 import { useHeldOrder } from '../hooks/useHeldOrder.js';
 
 const ROW_HEIGHT = 48;
@@ -16,7 +16,7 @@ export const POINTER_IDLE_MS = 10_000;
  * The ranking. Only the rows in view (plus a few) are in the document, so
  * 1,000 movies cost what 20 do; spacer rows keep the scroll height right.
  */
-export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow, trendError, rankBy, orderedBy = rankBy, onRankByChange }) {
+export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow, trendError, trendStale, rankBy, orderedBy = rankBy, onRankByChange }) {
   const { count, serverTotal, loaded } = ranking;
   const scrollRef = useRef(null);
   const showTrend = trendWindow != null;
@@ -139,6 +139,11 @@ export function TrendingBoard({ ranking, selectedId, onOpen, onView, trendWindow
           <p className="warning" role="status">
             The time-decayed scores could not be loaded ({trendError}); showing the{' '}
             {orderedBy === 'classic' ? 'classic order' : `order by the decayed score over a ${orderedBy}`} until they are.
+          </p>
+        )}
+        {trendStale && (
+          <p className="warning" role="status">
+            Decayed scores could not be refreshed ({trendStale.error}); showing those from {formatDateTime(trendStale.since)}.
           </p>
         )}
         {/* Not a live region: it would be announced each time the mouse

@@ -19,12 +19,13 @@ const MIN_GAP_MS = 1500;
  * window's failure says nothing of this one). Each answer also counts the movies
  * listed (`total`, null if the server did not say): the same count as the
  * movie list's, but fresher than the one loaded with it. `rows` are the
- * answer's movies, the top of that ranking.
- * Returns {available: null (unknown yet) | boolean, window, scores, rows, total, error}.
+ * answer's movies, the top of that ranking; `updatedAt` the time (ms) of
+ * that answer, which says how old the scores kept through a failure are.
+ * Returns {available: null (unknown yet) | boolean, window, scores, rows, total, updatedAt, error}.
  */
 export function useTrendScores(window, changed) {
   // errorWindow: the window whose poll failed with `error`
-  const [state, setState] = useState({ available: null, window: null, scores: null, rows: null, total: null, error: null, errorWindow: null });
+  const [state, setState] = useState({ available: null, window: null, scores: null, rows: null, total: null, updatedAt: null, error: null, errorWindow: null });
   const nudgeRef = useRef(() => {});
 
   useEffect(() => {
@@ -51,12 +52,12 @@ export function useTrendScores(window, changed) {
       try {
         const { rows, total } = await getTrending(window, { signal: abort.signal });
         failures = 0;
-        setState({ available: true, window, scores: new Map(rows.map((m) => [m.tmdb_id, m.trend_score])), rows, total, error: null, errorWindow: null });
+        setState({ available: true, window, scores: new Map(rows.map((m) => [m.tmdb_id, m.trend_score])), rows, total, updatedAt: Date.now(), error: null, errorWindow: null });
       } catch (err) {
         if (abort.signal.aborted) return;
         if (err.isMissingEndpoint) {
           stopped = true; // an older server: stop asking
-          setState({ available: false, window: null, scores: null, rows: null, total: null, error: null, errorWindow: null });
+          setState({ available: false, window: null, scores: null, rows: null, total: null, updatedAt: null, error: null, errorWindow: null });
           return;
         }
         // Keep the last scores through a blip, and say what failed.

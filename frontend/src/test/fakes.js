@@ -113,3 +113,16 @@ export function keyboardFocus(el) {
   fireEvent.keyDown(document.activeElement ?? document.body, { key: 'Tab' });
   el.focus();
 }
+
+/**
+ * Makes the modules imported after it (with a dynamic import) format
+ * numbers as in `locale`, as for a reader whose browser is set to it.
+ * restoreMocks puts the default back after the test.
+ */
+export function numbersInLocale(locale) {
+  const NumberFormat = Intl.NumberFormat;
+  vi.spyOn(Intl, 'NumberFormat').mockImplementation(function (_locale, options) {
+    return new NumberFormat(locale, options);
+  });
+  vi.resetModules();
+}
