@@ -97,7 +97,8 @@ func run(ctx context.Context, role string, cfg config.Config, opts Options, log 
 		log.Info("database is up to date")
 		return nil
 	}
-	g, ctx := errgroup.WithContext(ctx)
+	eg, ctx := errgroup.WithContext(ctx)
+	g := parts{eg, ctx}
 	if cfg.PprofAddr != "" {
 		g.Go(func() error { return b.servePprof(ctx) })
 	}
@@ -130,6 +131,26 @@ func run(ctx context.Context, role string, cfg config.Config, opts Options, log 
 		})
 	}
 	return g.Wait()
+}
+
+// parts is the group of a role's parts. A part that ends with the
+// cancellation of a stop (the wait for RabbitMQ, a worker starting) ends
+// without an error: a group keeps its first error only, and the
+// cancellation, which comes at once, hid a failure that came later, such
+// as the API's drain cutting requests in flight, so the process exited 0.
+type parts struct {
+	*errgroup.Group
+	ctx context.Context
+}
+
+func (p parts) Go(f func() error) {
+	p.Group.Go(func() error {
+		err := f()
+		if err != nil && p.ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	})
 }
 
 func (b *base) runAPI(ctx context.Context) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -52,5 +53,40 @@ func TestTheAPIWarnsOfAShortAdminToken(t *testing.T) {
 		if got := strings.Contains(logs.String(), "ADMIN_TOKEN is short"); got != warned {
 			t.Errorf("token of %d characters: warned %v, want %v:\n%s", len(token), got, warned, logs.String())
 		}
+	}
+}
+
+// A stop of `trend all` while it waits for RabbitMQ (the API accepting
+// meanwhile) that has to cut a request in flight fails with that: the
+// cancelled wait for RabbitMQ ended first and was the group's only error
+// kept, so the process exited 0, as if every client had its answer.
+func TestAStopThatCutsARequestFailsWhileRabbitMQIsAway(t *testing.T) {
+	defer func(d time.Duration) { shutdownGrace = d }(shutdownGrace)
+	shutdownGrace = 500 * time.Millisecond
+	api := testenv.UnusedAddr(t)
+	cfg := config.Config{DatabaseURL: testenv.DatabaseURL(t), AMQPURL: "amqp://guest:guest@" + testenv.UnusedAddr(t) + "/", HTTPAddr: api}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, "all", cfg, Options{}, slog.New(slog.DiscardHandler)) }()
+	var conn net.Conn
+	testenv.WaitFor(t, 30*time.Second, "the API to listen", func() bool {
+		c, err := net.Dial("tcp", api)
+		conn = c
+		return err == nil
+	})
+	defer conn.Close()
+	// A request whose body never comes in full: the drain waits for it.
+	if _, err := io.WriteString(conn, "POST /api/movies HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "requests still in flight were cut") {
+			t.Errorf("trend all stopped with a request cut: got %v, want the cut reported", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("trend all did not stop within 30 s")
 	}
 }
