@@ -34,9 +34,10 @@ const (
 	defaultMinBackoff  = 500 * time.Millisecond
 	defaultMaxBackoff  = 30 * time.Second
 
-	// defaultBreakerThreshold is twice the default attempts of a call, so
-	// that one movie TMDB fails on (a 500 for that id alone) never opens
-	// the circuit for the others: it takes two calls failing in a row.
+	// defaultBreakerThreshold is twice the default attempts of a call, and
+	// a movie counts for at most a call's attempts (see report), so that
+	// one movie TMDB fails on (a 500 for that id alone) never opens the
+	// circuit for the others: it takes two movies' calls failing in a row.
 	defaultBreakerThreshold = 2 * defaultMaxAttempts
 	defaultBreakerCooldown  = 30 * time.Second
 
@@ -107,8 +108,8 @@ type Config struct {
 	// is believed (see confirmNotFound). Default 550 (Fight Club).
 	ControlID int64
 	// BreakerThreshold is how many requests in a row may fail (no answer,
-	// a timeout, a 5xx, a page that is not TMDB's) before the client stops
-	// asking: the circuit opens, and every call fails at once with
+	// a timeout, a 5xx, a page that is not TMDB's; each movie counting for
+	// at most MaxAttempts of them) before the client stops asking: the circuit opens, and every call fails at once with
 	// ErrCircuitOpen (retryable) for BreakerCooldown. Then one request is
 	// let through: any answer of TMDB's closes the circuit, a failure
 	// opens it again. Defaults 10 and 30s. Without it, a TMDB that accepts
@@ -153,6 +154,11 @@ type Client struct {
 	breaker          *gobreaker.TwoStepCircuitBreaker[struct{}]
 	breakerThreshold int
 	breakerCooldown  time.Duration
+	// failing counts each movie's failed requests since TMDB last answered
+	// or the circuit last opened: the breaker counts at most a call's
+	// attempts of one movie (see report).
+	failingMu sync.Mutex
+	failing   map[int64]int
 }
 
 // Movie is the part of TMDB's movie details that the service uses.
@@ -240,6 +246,7 @@ func New(cfg Config) (*Client, error) {
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
+	c.failing = map[int64]int{}
 	c.breaker = c.newBreaker(cfg.OnCircuitChange)
 	return c, nil
 }
@@ -253,10 +260,13 @@ func (c *Client) newBreaker(onChange func(open bool)) *gobreaker.TwoStepCircuitB
 		MaxRequests: 1,
 		Timeout:     c.breakerCooldown,
 		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= threshold },
-		IsExcluded:  func(err error) bool { return err == errCallerGone },
+		IsExcluded:  func(err error) bool { return err == errCallerGone || err == errSameMovie },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			switch to {
 			case gobreaker.StateOpen:
+				c.failingMu.Lock()
+				clear(c.failing) // a trial after the cooldown counts, whichever movie it asks for
+				c.failingMu.Unlock()
 				if from != gobreaker.StateClosed {
 					return // a failed trial: open since the first opening
 				}
@@ -280,6 +290,32 @@ func (c *Client) newBreaker(onChange func(open bool)) *gobreaker.TwoStepCircuitB
 // errCallerGone reports to the breaker an attempt cut short by its
 // caller: it says nothing about TMDB, so it is not counted.
 var errCallerGone = errors.New("tmdb: the caller gave up")
+
+// errSameMovie reports to the breaker a failure of a movie that failed a
+// call's attempts already since TMDB last answered: not counted.
+var errSameMovie = errors.New("tmdb: the same movie failing again")
+
+// report tells the breaker an attempt's outcome for movie id. A movie
+// counts for at most a call's attempts in a run of failures: one movie
+// TMDB fails on alone (a 500 for that id), asked for again (the refresher
+// after 30 s, a user's refreshes), would otherwise open the circuit for
+// every other movie. It takes failures of two movies' calls.
+func (c *Client) report(done func(error), id int64, outcome error) {
+	switch {
+	case outcome == nil:
+		c.failingMu.Lock()
+		clear(c.failing)
+		c.failingMu.Unlock()
+	case outcome != errCallerGone:
+		c.failingMu.Lock()
+		c.failing[id]++
+		if c.failing[id] > c.maxAttempts {
+			outcome = errSameMovie
+		}
+		c.failingMu.Unlock()
+	}
+	done(outcome)
+}
 
 // breakerOutcome is what an attempt tells the breaker: nil when TMDB
 // answered as TMDB (a movie, a 404, a 401, a 429 asking us to slow down,
@@ -358,7 +394,7 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 		}
 
 		m, retryAfter, err := c.attempt(ctx, id, path)
-		done(breakerOutcome(ctx, err))
+		c.report(done, id, breakerOutcome(ctx, err))
 		if retryAfter > 0 {
 			c.pause(retryAfter)
 		}

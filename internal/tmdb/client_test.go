@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -989,10 +990,10 @@ func TestTheCircuitOpensAfterFailuresInARowAndClosesOnAnAnswer(t *testing.T) {
 		cfg.BreakerCooldown = 30 * time.Second
 		cfg.OnCircuitChange = func(open bool) { changes = append(changes, open) }
 		c := mustNew(t, cfg)
-		call := func(wantRequests int, wantOpen bool) {
+		call := func(id int64, wantRequests int, wantOpen bool) {
 			t.Helper()
 			before := len(s.requests())
-			_, err := c.Movie(t.Context(), inceptionID)
+			_, err := c.Movie(t.Context(), id)
 			if got := errors.Is(err, ErrCircuitOpen); got != wantOpen {
 				t.Errorf("error %v: circuit open %t, want %t", err, got, wantOpen)
 			}
@@ -1011,16 +1012,16 @@ func TestTheCircuitOpensAfterFailuresInARowAndClosesOnAnAnswer(t *testing.T) {
 			}
 		}
 
-		call(4, false) // four failures: still closed
-		call(6, true)  // the sixth failure opens it, and the call ends there
-		call(6, true)  // refused without a request
+		call(inceptionID, 4, false) // four failures: still closed
+		call(155, 6, true)          // another movie's second failure, the sixth, opens it, and the call ends there
+		call(inceptionID, 6, true)  // refused without a request
 		if want := []bool{true}; !reflect.DeepEqual(changes, want) {
 			t.Errorf("circuit changes: %v, want %v", changes, want)
 		}
 		time.Sleep(cfg.BreakerCooldown - time.Second)
-		call(6, true) // still within the cooldown
+		call(inceptionID, 6, true) // still within the cooldown
 		time.Sleep(2 * time.Second)
-		call(7, true) // one request let through; it fails, and the circuit opens again
+		call(inceptionID, 7, true) // one request let through; it fails, and the circuit opens again
 		time.Sleep(cfg.BreakerCooldown + time.Second)
 		if _, err := c.Movie(t.Context(), inceptionID); err != nil {
 			t.Fatalf("TMDB back: %v", err)
@@ -1030,6 +1031,46 @@ func TestTheCircuitOpensAfterFailuresInARowAndClosesOnAnAnswer(t *testing.T) {
 		}
 		if want := []bool{true, false}; !reflect.DeepEqual(changes, want) {
 			t.Errorf("circuit changes: %v, want %v", changes, want)
+		}
+	})
+}
+
+// One movie TMDB fails on alone (a 500 for that id), asked for again and
+// again (the refresher, a user's refreshes), never opens the circuit for
+// the others: each movie counts for at most a call's attempts.
+func TestOneMovieFailingAloneNeverOpensTheCircuit(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		down := reply{status: http.StatusInternalServerError, body: unavailableJSON}
+		s := &scripted{script: slices.Repeat([]reply{down}, 20)}
+		cfg := fastConfig("https://api.themoviedb.org/3")
+		cfg.HTTPClient = &http.Client{Transport: handlerTransport{s}}
+		cfg.MaxAttempts = 2
+		cfg.MinBackoff, cfg.MaxBackoff = time.Second, time.Second
+		cfg.BreakerThreshold = 4
+		opened := false
+		cfg.OnCircuitChange = func(open bool) { opened = opened || open }
+		c := mustNew(t, cfg)
+		for range 5 { // ten failed requests of the same movie
+			if _, err := c.Movie(t.Context(), inceptionID); err == nil || errors.Is(err, ErrCircuitOpen) {
+				t.Fatalf("the failing movie asked again: got %v, want TMDB's failure, not an open circuit", err)
+			}
+		}
+		if opened {
+			t.Error("one movie failing alone opened the circuit")
+		}
+		// A second movie's call failing in full opens it: TMDB is down.
+		if _, err := c.Movie(t.Context(), 155); err == nil {
+			t.Fatal("a second movie: answered, want TMDB's failure")
+		}
+		if !opened {
+			t.Error("a second movie's call failing too did not open the circuit")
+		}
+		if _, err := c.Movie(t.Context(), 155); !errors.Is(err, ErrCircuitOpen) {
+			t.Errorf("asked again: got %v, want the circuit open", err)
+		}
+		if n := len(s.requests()); n != 12 {
+			t.Errorf("requests: %d, want 12", n)
 		}
 	})
 }
