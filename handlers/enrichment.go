@@ -118,6 +118,10 @@ func (e *Enrichment) enrich(ctx context.Context, env events.Envelope) error {
 			// The client said so once, when the circuit opened: a backlog
 			// drained meanwhile would be a warning a message.
 			e.log.DebugContext(ctx, "TMDB not asked (circuit open); the movie is asked for again later", "tmdb_id", env.TMDBID)
+		case errors.Is(err, tmdb.ErrPaused):
+			// The answer that asked for the pause was warned of: the calls
+			// during it (up to 15 minutes of a backlog) are not.
+			e.log.DebugContext(ctx, "TMDB not asked (a pause it asked for runs); the movie is asked for again later", "tmdb_id", env.TMDBID, "error", err)
 		default:
 			e.log.WarnContext(ctx, "TMDB is unavailable; the movie is asked for again later", "tmdb_id", env.TMDBID, "error", err)
 		}

@@ -254,6 +254,7 @@ func TestEnrichment(t *testing.T) {
 		gone       bool // the movie was removed before the event is handled
 		// fetchedSince: its facts were fetched after the event was logged.
 		fetchedSince bool
+		quiet        bool // nothing logged at warning level or above
 	}{
 		{name: "facts", wantEvent: events.TypeMovieDetailsFetched, wantStatus: registry.StatusActive},
 		{name: "TMDB does not know it", err: tmdb.ErrNotFound, wantEvent: events.TypeMovieRemoved, wantStatus: registry.StatusRemoved},
@@ -276,8 +277,11 @@ func TestEnrichment(t *testing.T) {
 		// until an answer comes.
 		{name: "a refresh while TMDB is down", refresh: true, err: &tmdb.APIError{HTTPStatus: 503}, wantStatus: registry.StatusActive, wantWanted: true},
 		// The client refused the call after TMDB's failures: as TMDB down.
-		{name: "the circuit open", err: fmt.Errorf("tmdb: movie 27205: %w", tmdb.ErrCircuitOpen), wantStatus: registry.StatusPending},
+		{name: "the circuit open", err: fmt.Errorf("tmdb: movie 27205: %w", tmdb.ErrCircuitOpen), wantStatus: registry.StatusPending, quiet: true},
 		{name: "a refresh with the circuit open", refresh: true, err: fmt.Errorf("tmdb: movie 27205: %w", tmdb.ErrCircuitOpen), wantStatus: registry.StatusActive, wantWanted: true},
+		// Called during a pause TMDB asked for: as the circuit open, and
+		// not a warning a message for up to 15 minutes.
+		{name: "a pause TMDB asked for", err: fmt.Errorf("tmdb: movie 27205: %w", tmdb.ErrPaused), wantStatus: registry.StatusPending, quiet: true},
 		{name: "a refresh with a bad key", refresh: true, err: &tmdb.APIError{HTTPStatus: 401, Code: 7}, wantStatus: registry.StatusActive, wantWanted: true},
 		{name: "a refresh, again while TMDB is down", refresh: true, wanted: true, err: &tmdb.APIError{HTTPStatus: 503}, wantStatus: registry.StatusActive, wantWanted: true},
 		{name: "a refresh that succeeds after failing", refresh: true, wanted: true, wantEvent: events.TypeMovieDetailsFetched, wantStatus: registry.StatusActive},
@@ -371,6 +375,9 @@ func TestEnrichment(t *testing.T) {
 			fetched := strings.Contains(logs.String(), `msg="TMDB facts fetched"`)
 			if want := c.wantEvent == events.TypeMovieDetailsFetched; fetched != want || want && !strings.Contains(logs.String(), "title=Inception vote_average=8.1") {
 				t.Errorf("log lines: got\n%s\nwant a \"TMDB facts fetched\" line with the title and vote: %v", logs.String(), want)
+			}
+			if loud := strings.Contains(logs.String(), "level=WARN") || strings.Contains(logs.String(), "level=ERROR"); c.quiet && loud {
+				t.Errorf("log lines: got\n%s\nwant none at warning level or above", logs.String())
 			}
 			reg, err := registry.Get(t.Context(), f.pool, 27205)
 			if err != nil {

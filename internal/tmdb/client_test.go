@@ -528,8 +528,8 @@ func TestRetryAfterHoldsBackEveryCall(t *testing.T) {
 		// Another call during the pause sends nothing.
 		time.Sleep(5 * time.Minute)
 		_, err = c.Movie(t.Context(), inceptionID)
-		if !Retryable(err) || !strings.Contains(err.Error(), "Retry-After") {
-			t.Errorf("a call 5 minutes into the pause: got %v, want a retryable error naming Retry-After", err)
+		if !Retryable(err) || !errors.Is(err, ErrPaused) || !strings.Contains(err.Error(), "Retry-After") {
+			t.Errorf("a call 5 minutes into the pause: got %v, want a retryable ErrPaused naming Retry-After", err)
 		}
 		if n := len(s.requests()); n != 1 {
 			t.Fatalf("%d requests during the pause, want 1 (the one answered 429)", n)

@@ -24,6 +24,10 @@ var ErrUnauthorized = errors.New("tmdb: invalid api key or token")
 // before asking again. It is retryable.
 var ErrCircuitOpen = errors.New("tmdb: TMDB unavailable, not asked (circuit open)")
 
+// ErrPaused reports a call given up without asking TMDB: TMDB's latest
+// Retry-After runs longer than a call waits. It is retryable.
+var ErrPaused = errors.New("tmdb: TMDB asked for a pause (Retry-After), not asked")
+
 // APIError is a non-200 answer from TMDB. errors.Is(err, ErrNotFound) and
 // errors.Is(err, ErrUnauthorized) match the 404 and 401 cases.
 type APIError struct {
@@ -76,6 +80,8 @@ func (e *transportError) Timeout() bool { return e.timeout }
 // deadline allows). Asking again once it has passed may succeed.
 type pausedError struct{ left time.Duration }
 
+func (e *pausedError) Is(target error) bool { return target == ErrPaused }
+
 func (e *pausedError) Error() string {
 	return fmt.Sprintf("TMDB asked not to be called for another %s (Retry-After)", e.left.Round(time.Second))
 }
@@ -118,7 +124,7 @@ func Retryable(err error) bool {
 	if _, ok := errors.AsType[*transportError](err); ok {
 		return true
 	}
-	if _, ok := errors.AsType[*pausedError](err); ok || errors.Is(err, ErrCircuitOpen) {
+	if errors.Is(err, ErrPaused) || errors.Is(err, ErrCircuitOpen) {
 		return true
 	}
 	// A cancelled or timed-out call settled nothing about the movie.
