@@ -154,7 +154,9 @@ func lagLine(s pipeline.Stats) string {
 	if s.ProjectionLagSeconds >= 0 {
 		age = seconds(s.ProjectionLagSeconds, 100*time.Millisecond).String()
 	}
-	return fmt.Sprintf("%d events, %s (trend projection at event %d)", s.ProjectionLagEvents, age, s.ProjectionPosition)
+	// "Up to": log positions have gaps (a rolled-back append, a repeated
+	// view id), so the positions behind are a bound on the events.
+	return fmt.Sprintf("up to %d events, %s (trend projection at event %d)", s.ProjectionLagEvents, age, s.ProjectionPosition)
 }
 
 func replayLine(r replay.Status) string {

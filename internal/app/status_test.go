@@ -43,8 +43,8 @@ func TestStatusSaysWhenTheLagsAgeIsUnknown(t *testing.T) {
 		stats pipeline.Stats
 		want  string
 	}{
-		{pipeline.Stats{LogHead: 9, ProjectionPosition: 7, ProjectionLagEvents: 2, ProjectionLagSeconds: 1.26}, "2 events, 1.3s (trend projection at event 7)"},
-		{pipeline.Stats{LogHead: 9, ProjectionPosition: 7, ProjectionLagEvents: 2, ProjectionLagSeconds: -1}, "2 events, of unknown age (trend projection at event 7)"},
+		{pipeline.Stats{LogHead: 9, ProjectionPosition: 7, ProjectionLagEvents: 2, ProjectionLagSeconds: 1.26}, "up to 2 events, 1.3s (trend projection at event 7)"},
+		{pipeline.Stats{LogHead: 9, ProjectionPosition: 7, ProjectionLagEvents: 2, ProjectionLagSeconds: -1}, "up to 2 events, of unknown age (trend projection at event 7)"},
 	} {
 		if got := lagLine(c.stats); got != c.want {
 			t.Errorf("got %q, want %q", got, c.want)

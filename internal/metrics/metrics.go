@@ -57,9 +57,12 @@ func New() *Metrics {
 			Help: "Retries of failed messages, by handler.",
 		}, []string{"handler"}),
 		handleTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "trend_message_handle_duration_seconds",
-			Help:    "Time to handle one message (one attempt), by handler.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
+			Name: "trend_message_handle_duration_seconds",
+			Help: "Time to handle one message (one attempt), by handler.",
+			// Up to 12 s, then the bounds that matter past it: a shared
+			// commit's 30 s, a TMDB call's retries (minutes), a stuck
+			// handler's 30 minutes (liveness).
+			Buckets: append(prometheus.ExponentialBuckets(0.0005, 2.5, 12), 30, 60, 300, 1800),
 		}, []string{"handler"}),
 		tmdbRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "trend_tmdb_requests_total",
@@ -296,7 +299,7 @@ var (
 	descBacklog   = prometheus.NewDesc("trend_outbox_backlog", "Outbox messages not yet forwarded to RabbitMQ.", nil, nil)
 	descRelayLag  = prometheus.NewDesc("trend_relay_lag_seconds", "Age of the oldest outbox message not yet forwarded.", nil, nil)
 	descProjLag   = prometheus.NewDesc("trend_projection_lag_seconds", "How long the oldest event the trend projection has not applied has waited (0 when caught up).", nil, nil)
-	descProjLagEv = prometheus.NewDesc("trend_projection_lag_events", "Events in the log the trend projection has not applied.", nil, nil)
+	descProjLagEv = prometheus.NewDesc("trend_projection_lag_events", "Log positions from the first event the trend projection has not applied to the head: at most the events it has not applied (positions have gaps).", nil, nil)
 	descLogHead   = prometheus.NewDesc("trend_event_log_head", "Position of the newest event in the log.", nil, nil)
 	descDead      = prometheus.NewDesc("trend_dead_letters", "Messages in the dead-letter queue.", nil, nil)
 	descReplay    = prometheus.NewDesc("trend_replay_events", "Events done and in total of the newest replay.", []string{"kind"}, nil)
