@@ -458,8 +458,27 @@ var errStandInAfterTMDB = errors.New("no TMDB_API_KEY or TMDB_READ_TOKEN is set,
 // stand-in then TMDB (a key added) is fine. An explicit TMDB_BASE_URL,
 // a stand-in or not, counts as TMDB: the operator chose it.
 func recordTMDBSource(ctx context.Context, pool *pgxpool.Pool, standIn bool) error {
+	var catalog []int64
+	if standIn {
+		c, err := tmdbfake.DefaultCatalog()
+		if err != nil {
+			return err
+		}
+		catalog = c.IDs()
+	}
 	refused := false
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if standIn {
+			// A database from before the record (migration 00013) has
+			// none: a movie with facts the stand-in does not have came
+			// from TMDB (or a TMDB_BASE_URL of the operator's choice).
+			if _, err := tx.Exec(ctx, `INSERT INTO tmdb_source (stand_in)
+				SELECT false WHERE NOT EXISTS (SELECT 1 FROM tmdb_source)
+				  AND EXISTS (SELECT 1 FROM movies WHERE status = 'active' AND tmdb_id <> ALL($1::bigint[]))
+				ON CONFLICT (one) DO NOTHING`, catalog); err != nil {
+				return err
+			}
+		}
 		// Two statements: the second sees a row another worker inserted
 		// while this one's insert waited for it, and locks it.
 		tag, err := tx.Exec(ctx, `INSERT INTO tmdb_source (stand_in) VALUES ($1) ON CONFLICT (one) DO NOTHING`, standIn)

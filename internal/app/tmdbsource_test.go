@@ -29,3 +29,29 @@ func TestTheStandInIsRefusedAfterTMDB(t *testing.T) {
 		}
 	}
 }
+
+// A database from before the record (migration 00013 left it empty) that
+// holds facts of a movie the stand-in does not have was fed by TMDB: the
+// stand-in is refused there too. Facts of the stand-in's movies alone
+// say nothing.
+func TestTheStandInIsRefusedWhereTMDBFedTheDatabaseBeforeTheRecord(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		id      int64
+		refused bool
+	}{{"a movie the stand-in does not have", 2_000_000, true}, {"one it has (Fight Club)", 550, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			pool := testenv.Pool(t)
+			ctx := t.Context()
+			if _, err := pool.Exec(ctx, `INSERT INTO movies (tmdb_id, status, registered_at, updated_at) VALUES ($1, 'active', now(), now())`, c.id); err != nil {
+				t.Fatal(err)
+			}
+			err := recordTMDBSource(ctx, pool, true)
+			if got := errors.Is(err, errStandInAfterTMDB); got != c.refused || (err != nil && !got) {
+				t.Errorf("got %v, want refused %v", err, c.refused)
+			}
+		})
+	}
+}
