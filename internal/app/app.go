@@ -17,7 +17,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/jackc/pgx/v5/pgxpool"
-	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/handlers"
@@ -137,7 +136,7 @@ func (b *base) declareTopology(ctx context.Context) error {
 		if time.Since(warned) >= topologyWarnEvery {
 			warned = time.Now()
 			level, msg := slog.LevelWarn, "RabbitMQ is not reachable yet, retrying"
-			if loginRefused(err) {
+			if messaging.LoginRefused(err) {
 				// Not the network: no wait mends it but a change of
 				// AMQP_URL or of the broker's users. Still waited out, as
 				// in `trend all` the API goes on accepting meanwhile.
@@ -155,13 +154,6 @@ func (b *base) declareTopology(ctx context.Context) error {
 	}
 }
 
-// loginRefused tells whether err is RabbitMQ's refusal of AMQP_URL's
-// credentials (403 ACCESS_REFUSED) or of its virtual host (530 NOT_ALLOWED).
-func loginRefused(err error) bool {
-	var aerr *amqp.Error
-	return errors.As(err, &aerr) && (aerr.Code == amqp.AccessRefused || aerr.Code == amqp.NotAllowed)
-}
-
 // topologyWarnEvery is how often declareTopology says it is still waiting.
 var topologyWarnEvery = time.Minute
 
@@ -170,7 +162,10 @@ var topologyWarnEvery = time.Minute
 // user and its address.
 func pgCheck(pool *pgxpool.Pool) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
-		if pool.Ping(ctx) != nil {
+		if err := pool.Ping(ctx); err != nil {
+			if postgres.Refused(err) {
+				return errors.New("PostgreSQL refused the connection: check DATABASE_URL's user, password and database")
+			}
 			return errors.New("PostgreSQL is unreachable")
 		}
 		return nil
@@ -184,7 +179,7 @@ func amqpCheck(url string) func(ctx context.Context) error {
 		// accepts the connection and never answers held /readyz for ever.
 		conn, err := messaging.Dial(ctx, url, "trend readiness check", messaging.DialTimeout)
 		if err != nil {
-			return errors.New("RabbitMQ is unreachable")
+			return errors.New(messaging.DialFailure(err))
 		}
 		// Bounded too: Close waits for the broker's answer, and a broker
 		// that stalls after the handshake held it until the heartbeat

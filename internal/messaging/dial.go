@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"context"
+	"errors"
 	"net"
 	"time"
 
@@ -38,4 +39,23 @@ func Dial(ctx context.Context, url, name string, timeout time.Duration) (*amqp.C
 			return conn, nil
 		},
 	})
+}
+
+// LoginRefused tells whether err is RabbitMQ's refusal of the URL's
+// credentials (403 ACCESS_REFUSED) or of its virtual host (530
+// NOT_ALLOWED): not the network, and no wait mends it but a change of the
+// URL or of the broker's users.
+func LoginRefused(err error) bool {
+	var aerr *amqp.Error
+	return errors.As(err, &aerr) && (aerr.Code == amqp.AccessRefused || aerr.Code == amqp.NotAllowed)
+}
+
+// DialFailure says why a dial failed in words fit for anyone who asks
+// (/readyz, the pipeline view): refused, or unreachable, without the URL,
+// its user or the broker's own message.
+func DialFailure(err error) string {
+	if LoginRefused(err) {
+		return "RabbitMQ refused the login: check AMQP_URL's user, password and virtual host"
+	}
+	return "RabbitMQ is unreachable"
 }

@@ -186,7 +186,7 @@ func (c *Collector) queues(ctx context.Context, s *Stats) {
 	defer cancel()
 	conn, err := messaging.Dial(ctx, c.amqpURL, "trend pipeline view", 2*time.Second)
 	if err != nil {
-		s.BrokerError = "RabbitMQ is unreachable"
+		s.BrokerError = messaging.DialFailure(err)
 		return
 	}
 	// Dropped, the connection ends the calls waiting on it at once.

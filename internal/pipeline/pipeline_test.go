@@ -153,3 +153,23 @@ func appendEvent(t *testing.T, pool *pgxpool.Pool) {
 		t.Fatal(err)
 	}
 }
+
+// RabbitMQ's refusal of AMQP_URL's login is told from a broker that is
+// down, in the pipeline view (the dashboard, `trend status`) too.
+func TestThePipelineViewSaysWhenRabbitMQRefusedTheLogin(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	wrongPassword, _ := testenv.Refused(t, testenv.AMQPBaseURL(), "/")
+	for url, want := range map[string]string{
+		wrongPassword:                     "RabbitMQ refused the login: check AMQP_URL's user, password and virtual host",
+		"amqp://guest:guest@127.0.0.1:1/": "RabbitMQ is unreachable",
+	} {
+		s, err := pipeline.NewCollector(pool, url, messaging.Topology{}).Stats(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.BrokerError != want {
+			t.Errorf("broker error: got %q, want %q", s.BrokerError, want)
+		}
+	}
+}

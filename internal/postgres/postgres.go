@@ -113,7 +113,7 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 		if err == nil {
 			return pool, nil
 		}
-		if refused(err) {
+		if Refused(err) {
 			pool.Close()
 			return nil, fmt.Errorf("PostgreSQL at %s:%d refused the connection: check DATABASE_URL's user, password and database: %w",
 				cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
@@ -134,11 +134,11 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 	}
 }
 
-// refused tells whether err is the server's refusal of who asked (a wrong
+// Refused tells whether err is the server's refusal of who asked (a wrong
 // password, an unknown role or database), which no wait mends: retrying it
 // for the whole start-up window, then calling the server unreachable, sent
 // people looking at the network.
-func refused(err error) bool {
+func Refused(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000")
 }
