@@ -354,7 +354,7 @@ func (b *base) runWorker(ctx context.Context) error {
 	g.Go(func() error { return router.Run(ctx) })
 	stalled := b.watchStalls(ctx, deliveries)
 	if beat := b.heartbeat("worker"); beat != nil {
-		go beatWhileRouting(ctx, router, inFlight, stalled, beat, workerBeatEvery)
+		go beatWhileRouting(ctx, router.Router, inFlight, stalled, beat, workerBeatEvery)
 	}
 	if b.wants(handlers.EnrichmentName) {
 		r, err := intake.NewRefresher(b.pool, b.log, intake.RefresherConfig{MaxAge: b.cfg.TMDBRefreshAge,

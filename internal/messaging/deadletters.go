@@ -124,11 +124,15 @@ func (p *deadLetterPublisher) disconnect() {
 	p.conn, p.ch = nil, nil
 }
 
-// Close closes the connection, if one is open.
+// Close closes the connection, if one is open: politely, so that the
+// broker logs no connection lost, but within a second (CloseWithin).
 func (p *deadLetterPublisher) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.disconnect()
+	if p.conn != nil {
+		CloseWithin(p.conn, time.Second)
+	}
+	p.conn, p.ch = nil, nil
 	return nil
 }
 

@@ -157,8 +157,23 @@ func stopping(h message.HandlerFunc) message.HandlerFunc {
 	}
 }
 
-// NewWorker builds the router that runs the command and event handlers.
-func NewWorker(cfg WorkerConfig) (*message.Router, error) {
+// Worker is the router that runs the command and event handlers, with
+// the dead-letter publisher its failures go to, whose connection Run
+// closes when the router has stopped.
+type Worker struct {
+	*message.Router
+	deadLetters *deadLetterPublisher
+}
+
+// Run runs the router until ctx ends (see message.Router.Run), then
+// closes the dead-letter publisher's connection.
+func (w *Worker) Run(ctx context.Context) error {
+	defer w.deadLetters.Close()
+	return w.Router.Run(ctx)
+}
+
+// NewWorker builds the worker that runs the command and event handlers.
+func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 5
 	}
@@ -166,7 +181,8 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dlqPub message.Publisher = newDeadLetterPublisher(cfg.AMQPURL)
+	deadLetters := newDeadLetterPublisher(cfg.AMQPURL)
+	var dlqPub message.Publisher = deadLetters
 	if cfg.Metrics != nil {
 		dlqPub = cfg.Metrics.DeadLetterPublisher(dlqPub)
 	}
@@ -234,5 +250,5 @@ func NewWorker(cfg WorkerConfig) (*message.Router, error) {
 		}
 		addBatched(router, h, sub)
 	}
-	return router, nil
+	return &Worker{Router: router, deadLetters: deadLetters}, nil
 }

@@ -2,7 +2,9 @@ package messaging_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,4 +129,31 @@ func TestAStoppedWorkerLeavesItsQueues(t *testing.T) {
 	if want := len(backlog) - int(handledCount.Load()); q.Messages < want {
 		t.Errorf("%d messages ready after the stop, want at least the %d not handled", q.Messages, want)
 	}
+}
+
+// The worker's dead-letter publisher, connected at the first dead letter,
+// is closed once the worker stops: it stayed open until the process
+// exited, which dropped it without a word (RabbitMQ logs a connection
+// lost).
+func TestAStoppedWorkerClosesItsDeadLetterConnection(t *testing.T) {
+	t.Parallel()
+	url := testenv.BrokerURL(t)
+	if err := (messaging.Topology{Commands: []string{"RecordViews"}}).Declare(t.Context(), url); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Publish(t, url, messaging.CommandTopic("RecordViews"),
+		amqp.Publishing{Headers: amqp.Table{"name": "RecordViews", "_watermill_message_uuid": uuid.NewString()}, Body: []byte("{}")})
+	stop := recordViewsWorker(t, url, 1, func(context.Context, *struct{}) error {
+		return messaging.PermanentError(errors.New("a message no retry mends"))
+	})
+	const name = "trend dead letters"
+	testenv.WaitFor(t, 30*time.Second, "the dead-letter publisher's connection", func() bool {
+		return slices.Contains(testenv.Connections(t, url), name)
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 30*time.Second, "the dead-letter publisher's connection to close", func() bool {
+		return !slices.Contains(testenv.Connections(t, url), name)
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -254,6 +255,39 @@ func QueueDepth(amqpURL, queue string) (int, error) {
 	defer ch.Close()
 	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
 	return q.Messages, err
+}
+
+// Connections returns the connection names (the clients' connection_name)
+// of the connections to amqpURL's virtual host, as the management API
+// lists them (it may lag a connection's opening or end by a few seconds).
+func Connections(t testing.TB, amqpURL string) []string {
+	t.Helper()
+	u, err := url.Parse(amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, rabbitAPI()+"/vhosts/"+url.PathEscape(strings.TrimPrefix(u.Path, "/"))+"/connections", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var conns []struct {
+		Client struct {
+			Name string `json:"connection_name"`
+		} `json:"client_properties"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&conns); err != nil {
+		t.Fatalf("RabbitMQ management API, connections: %s: %v", resp.Status, err)
+	}
+	names := make([]string, len(conns))
+	for i, c := range conns {
+		names[i] = c.Client.Name
+	}
+	return names
 }
 
 // Channel opens a channel on its own connection to the broker at amqpURL,
