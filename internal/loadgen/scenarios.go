@@ -225,6 +225,11 @@ type Freshness struct {
 	Missing int64 `json:"missing"`
 	// ProbeErrors is probe requests that failed (not counted in Latency).
 	ProbeErrors int64 `json:"probe_errors"`
+	// Overcounted is views the probe movies counted beyond their probe
+	// views: a probe saw its movie's count grow by more than its one view
+	// in flight. Each is a double count (or a failed view recorded after
+	// all), and the sample it ended was timed short.
+	Overcounted int64 `json:"overcounted"`
 	// Latency is from the 202 of a probe view to the first read of its
 	// movie that counts it: an upper bound, by up to one poll interval
 	// and one read's latency.
@@ -264,19 +269,21 @@ func (a *API) Freshness(ctx context.Context, cfg Config, ids []int64, fo Freshne
 	wg.Wait()
 	s := res.Summary(a.summary("freshness", cfg, len(load)))
 	s.Freshness = &Freshness{Probes: fo.Probes, PollIntervalMS: ms(fo.PollInterval),
-		Missing: p.missing.Load(), ProbeErrors: p.errors.Load(), Latency: p.hist.Summary(), PerView: weightedLatency(p.samples)}
+		Missing: p.missing.Load(), ProbeErrors: p.errors.Load(), Overcounted: p.overcounted.Load(),
+		Latency: p.hist.Summary(), PerView: weightedLatency(p.samples)}
 	return s, err
 }
 
 // prober runs the probe movies of one freshness run.
 type prober struct {
-	api     *API
-	o       FreshnessOptions
-	hist    *Histogram
-	missing atomic.Int64
-	errors  atomic.Int64
-	stop    chan struct{}
-	stopped atomic.Int64 // when the load ended, in Unix nanoseconds
+	api         *API
+	o           FreshnessOptions
+	hist        *Histogram
+	missing     atomic.Int64
+	errors      atomic.Int64
+	overcounted atomic.Int64
+	stop        chan struct{}
+	stopped     atomic.Int64 // when the load ended, in Unix nanoseconds
 
 	mu      sync.Mutex
 	samples []weighted // for PerView
@@ -348,6 +355,9 @@ func (p *prober) run(ctx context.Context, id int64) {
 			return
 		}
 		latency := time.Since(accepted)
+		if seen > count+1 {
+			p.overcounted.Add(seen - count - 1)
+		}
 		p.hist.Record(latency)
 		p.mu.Lock()
 		p.samples = append(p.samples, weighted{latency: latency, weight: time.Since(sent)})

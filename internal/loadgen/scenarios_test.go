@@ -143,6 +143,26 @@ func TestFreshnessTimesProbeViewsExactly(t *testing.T) {
 	}
 }
 
+// A probe movie counting more than its probe views (a double count)
+// is reported: the probe sees its count grow by more than the one view it
+// has in flight.
+func TestFreshnessReportsADoubleCount(t *testing.T) {
+	f := newFakeAPI(t, func(f *fakeAPI) { f.applyDelay, f.doubleEvery = 50*time.Millisecond, 1 })
+	a := NewAPI(f.URL, 8)
+	movies := ids(1, 24)
+	if _, err := a.Setup(context.Background(), movies, SetupOptions{Connections: 8, PollInterval: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	fo := FreshnessOptions{Probes: 4, PollInterval: 10 * time.Millisecond, Grace: 2 * time.Second}
+	s, err := a.Freshness(context.Background(), Config{Connections: 8, Rate: 100, Duration: 500 * time.Millisecond}, movies, fo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr := s.Freshness; fr == nil || fr.Latency.Count == 0 || fr.Overcounted != fr.Latency.Count {
+		t.Errorf("freshness %+v: every view counted twice, want each probe sample's extra view reported", fr)
+	}
+}
+
 // TestAProbeStopsAtAFailedView: a probe view answered with an error may
 // have been recorded all the same; the probe's next view would then be
 // seen as soon as the first is counted, and timed short. The probe stops

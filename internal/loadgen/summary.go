@@ -103,7 +103,7 @@ func (s Summary) WriteText(w io.Writer) error {
 	if f := s.Freshness; f != nil {
 		line("freshness", "%s", f.Latency)
 		line("", "per view (each sample weighted by its probe's time on it): %s", f.PerView)
-		line("", "%d probe movies polled every %.0fms; %d views never seen", f.Probes, f.PollIntervalMS, f.Missing)
+		line("", "%d probe movies polled every %.0fms; %d views never seen, %d counted more than once", f.Probes, f.PollIntervalMS, f.Missing, f.Overcounted)
 	}
 	return tw.Flush()
 }
