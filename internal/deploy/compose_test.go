@@ -406,6 +406,11 @@ func TestComposeServices(t *testing.T) {
 				if s.Build == nil || s.Build.Context != "." || s.Build.Dockerfile != "Dockerfile" {
 					t.Errorf("%s build: got %+v, want context . and Dockerfile", name, s.Build)
 				}
+				// Compose's default pulls a missing image before it builds:
+				// a plain `up` would ask Docker Hub for our tag.
+				if s.PullPolicy != "build" {
+					t.Errorf("%s pull_policy: got %q, want build (built here, never pulled)", name, s.PullPolicy)
+				}
 				continue
 			}
 			// One service builds the tag: several building it at once make
@@ -423,6 +428,9 @@ func TestComposeServices(t *testing.T) {
 		}
 		if b := cf.Services["dashboard"].Build; b == nil || b.Context != "." || b.Dockerfile != "frontend/Dockerfile" {
 			t.Errorf("dashboard build: got %+v, want context . and frontend/Dockerfile", b)
+		}
+		if p := cf.Services["dashboard"].PullPolicy; p != "build" {
+			t.Errorf("dashboard pull_policy: got %q, want build (built here, never pulled)", p)
 		}
 	})
 
@@ -1049,5 +1057,22 @@ func TestFrontendDockerfile(t *testing.T) {
 		if _, err := os.Stat(repoFile(t, f)); err != nil {
 			t.Errorf("%s: %v; want it (npm ci needs it)", f, err)
 		}
+	}
+}
+
+// PostgreSQL allows the connections the README's scaling takes: each
+// trend process holds up to 16 (the pool's floor), and the default 100
+// ran out past about --scale worker=4.
+func TestComposePostgresAllowsAScaledWorker(t *testing.T) {
+	cf, _ := loadCompose(t, nil)
+	const want = 16 * (3 + 5) // api, relay, worker, and five more workers
+	var got int
+	for i, arg := range cf.Services["postgres"].Command {
+		if v, ok := strings.CutPrefix(arg, "max_connections="); ok && i > 0 && cf.Services["postgres"].Command[i-1] == "-c" {
+			got, _ = strconv.Atoi(v)
+		}
+	}
+	if got < want {
+		t.Errorf("postgres max_connections: got %d (command %q), want at least %d", got, cf.Services["postgres"].Command, want)
 	}
 }
