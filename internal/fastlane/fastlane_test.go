@@ -413,11 +413,14 @@ func TestResponsesAreFormattedAsNetHTTPDoes(t *testing.T) {
 // ReadHeaderTimeout, as net/http does.
 func TestSlowClientsAreCutOff(t *testing.T) {
 	lane, _, _ := start(t, http.HandlerFunc(echo), 150*time.Millisecond)
+	// From before the dial: the server's timeout runs from when it took
+	// the connection, which a loaded machine can put well before the
+	// header's first bytes are written.
+	start := time.Now()
 	c := dial(t, lane)
 	if _, err := io.WriteString(c, "POST /hot HTTP/1.1\r\nHost: h\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	_, err := io.ReadAll(c)
 	if err != nil {
 		t.Fatalf("read: %v (the server never closed the connection)", err)
@@ -754,6 +757,10 @@ func TestTheHandlersWriteDeadlineBoundsTheAnswer(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Second) // not reading: the server's write blocks
+		// The lane builds the 32 MB answer before it writes it, which a
+		// loaded machine under -race can take seconds over: the read
+		// waits long enough to tell a close from a connection held open.
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 		n, err := io.Copy(io.Discard, c)
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
