@@ -428,6 +428,12 @@ func (c *Client) Movie(ctx context.Context, id int64) (Movie, error) {
 		delay := min(bo.NextBackOff(), c.maxBackoff)
 		if left := c.pauseLeft(); left > delay {
 			if left > c.longestPause() {
+				if retryAfter > 0 {
+					// This answer asked for the pause: not ErrPaused, which
+					// the calls during it get (and the enrichment logs at
+					// debug), so that the pause itself is warned of.
+					return Movie{}, fmt.Errorf("tmdb: movie %d: TMDB asked not to be called for another %s (Retry-After): %w", id, left.Round(time.Second), err)
+				}
 				return Movie{}, fmt.Errorf("tmdb: movie %d: %w (last attempt: %w)", id, &pausedError{left: left}, err)
 			}
 			delay = left
