@@ -581,7 +581,7 @@ counter_rate() { # counter_rate METRIC BEFORE AFTER SECONDS: growth of an unlabe
 
 backlog_at_load_end() { # where the views waited when the load ended
 	jq -r '"outbox (not yet relayed): \(.outbox_backlog) messages, the oldest \(.relay_lag_seconds * 10 | round / 10) s old; " +
-		"projection \(.projection_lag_events) events behind the log; queues: " +
+		"projection up to \(.projection_lag_events) events behind the log; queues: " +
 		([.queues[] | select(.messages > 0) | "\(.name) \(.messages)"] | if length == 0 then "all empty" else join(", ") end)' \
 		"$WORK/pipeline-load-end.json" 2>/dev/null || echo "not available"
 }

@@ -130,7 +130,8 @@ export function PipelinePanel() {
             />
             <Stat
               label="Projection lag"
-              value={`${formatInt(stats.projection_lag_events)} events`}
+              // Log positions behind, which have gaps: a bound on the events.
+              value={stats.projection_lag_events > 0 ? `up to ${formatInt(stats.projection_lag_events)} events` : '0 events'}
               detail={
                 stats.projection_lag_events > 0
                   ? stats.projection_lag_seconds < 0
