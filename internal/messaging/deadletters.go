@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -33,7 +34,14 @@ type deadLetterPublisher struct {
 	// conn and ch are nil until the first letter and after a failure.
 	conn *amqp.Connection
 	ch   *MandatoryChannel
+	// closed: Close was called. A handler the router's close timeout left
+	// running would otherwise open a connection no one closes.
+	closed bool
 }
+
+// errDeadLettersClosed fails a letter published after Close: its message
+// goes back to its queue, for the next worker.
+var errDeadLettersClosed = errors.New("the worker stopped: the dead letter is not published, and its message goes back to its queue")
 
 // deadLetterMarshaler stamps each letter with the time it was
 // dead-lettered (shown by `trend dlq list`).
@@ -51,6 +59,9 @@ func newDeadLetterPublisher(url string) *deadLetterPublisher {
 func (p *deadLetterPublisher) Publish(topic string, msgs ...*message.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return errDeadLettersClosed
+	}
 	for _, msg := range msgs {
 		pub, err := deadLetterMarshaler.Marshal(msg)
 		if err != nil {
@@ -129,6 +140,7 @@ func (p *deadLetterPublisher) disconnect() {
 func (p *deadLetterPublisher) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.closed = true
 	if p.conn != nil {
 		CloseWithin(p.conn, time.Second)
 	}

@@ -102,3 +102,23 @@ func TestADeadLetterGivesUpOnASilentBroker(t *testing.T) {
 		})
 	}
 }
+
+// A letter published after the publisher was closed (a handler the
+// router's close timeout left running) fails, its message going back to
+// its queue, instead of opening a connection no one would close.
+func TestADeadLetterAfterCloseOpensNoConnection(t *testing.T) {
+	t.Parallel()
+	url := testenv.BrokerURL(t)
+	pub := messaging.NewDeadLetterPublisher(url)
+	if err := pub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(messaging.DeadLetterTopic, message.NewMessage("late", []byte(`{}`))); err == nil {
+		t.Fatal("a letter after Close was published, want an error")
+	}
+	// Published, the letter would be there (the publisher declares the
+	// queue on its connection).
+	if n, err := testenv.QueueDepth(url, messaging.DeadLetterTopic); err == nil && n > 0 {
+		t.Errorf("%d letters in the queue after Close, want none", n)
+	}
+}
