@@ -164,7 +164,7 @@ func pgCheck(pool *pgxpool.Pool) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		if err := pool.Ping(ctx); err != nil {
 			if postgres.Refused(err) {
-				return errors.New("PostgreSQL refused the connection: check DATABASE_URL's user, password and database")
+				return errors.New("PostgreSQL refused the connection: " + postgres.RefusedAdvice)
 			}
 			return errors.New("PostgreSQL is unreachable")
 		}

@@ -49,7 +49,7 @@ var HandlerGroups = []string{"commands", trend.HandlerName, handlers.EnrichmentN
 // next command) must not take an interrupted migration for a done one.
 func Run(ctx context.Context, role string, cfg config.Config, opts Options, log *slog.Logger) error {
 	err := run(ctx, role, cfg, opts, log)
-	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+	if stoppedBy(ctx, err) {
 		if role == "migrate" {
 			return errors.New("migrate: stopped before the database was up to date")
 		}
@@ -133,6 +133,12 @@ func run(ctx context.Context, role string, cfg config.Config, opts Options, log 
 	return g.Wait()
 }
 
+// stoppedBy tells whether err is only ctx's stop: a cancellation, after
+// ctx was cancelled.
+func stoppedBy(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled)
+}
+
 // parts is the group of a role's parts. A part that ends with the
 // cancellation of a stop (the wait for RabbitMQ, a worker starting) ends
 // without an error: a group keeps its first error only, and the
@@ -145,11 +151,10 @@ type parts struct {
 
 func (p parts) Go(f func() error) {
 	p.Group.Go(func() error {
-		err := f()
-		if err != nil && p.ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			return nil
+		if err := f(); !stoppedBy(p.ctx, err) {
+			return err
 		}
-		return err
+		return nil
 	})
 }
 

@@ -115,8 +115,8 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 		}
 		if Refused(err) {
 			pool.Close()
-			return nil, fmt.Errorf("PostgreSQL at %s:%d refused the connection: check DATABASE_URL's user, password and database: %w",
-				cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+			return nil, fmt.Errorf("PostgreSQL at %s:%d refused the connection: %s: %w",
+				cfg.ConnConfig.Host, cfg.ConnConfig.Port, RefusedAdvice, err)
 		}
 		if attempt == 1 {
 			log.Warn("PostgreSQL is not reachable yet, retrying", "host", cfg.ConnConfig.Host, "error", err)
@@ -133,6 +133,10 @@ func Connect(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, 
 		delay = min(delay*2, 5*time.Second)
 	}
 }
+
+// RefusedAdvice is what to check when the server refused who asked
+// (Refused).
+const RefusedAdvice = "check DATABASE_URL's user, password and database"
 
 // Refused tells whether err is the server's refusal of who asked (a wrong
 // password, an unknown role or database), which no wait mends: retrying it
