@@ -235,8 +235,8 @@ func TestDLQListRequeueAndPurgeFromTheCommandLine(t *testing.T) {
 	if got := s.dlqList(); len(got) != 0 {
 		t.Errorf("after the purge: got %+v, want no dead letters", got)
 	}
-	if s.hasExited() {
-		t.Fatalf("trend all exited: %v", s.exitErr)
+	if !s.proc.running() {
+		t.Fatalf("trend all exited: %v", s.proc.err)
 	}
 }
 

@@ -336,8 +336,8 @@ func TestPoisonMessageGoesToDeadLetters(t *testing.T) {
 		n, err := testenv.QueueDepth(s.amqpURL, messaging.DeadLetterTopic)
 		return err == nil && n == 2
 	})
-	if s.hasExited() {
-		t.Fatalf("trend all exited after the poisoned messages: %v", s.exitErr)
+	if !s.proc.running() {
+		t.Fatalf("trend all exited after the poisoned messages: %v", s.proc.err)
 	}
 	if r := s.postJSON("/api/movies/view", `{"tmdb_id":120}`); r.status != http.StatusAccepted {
 		t.Fatalf("view after the poison: got %d", r.status)

@@ -52,7 +52,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -157,9 +156,7 @@ type role struct {
 	name   string
 	env    []string
 	logs   *bytes.Buffer
-	cmd    *exec.Cmd
-	done   chan struct{}
-	err    error // the exit status, once done is closed
+	proc   *process
 	starts int
 	killed bool // the test killed it: an exit is expected
 }
@@ -172,31 +169,15 @@ func (r *role) start() {
 	w := syncWriter(r.logs)
 	fmt.Fprintf(w, "=== trend %s, start #%d at %s\n", r.name, r.starts, time.Now().Format(time.RFC3339Nano))
 	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("start trend %s: %v", r.name, err)
-	}
-	done := make(chan struct{})
-	r.cmd, r.done, r.killed = cmd, done, false
-	go func() {
-		r.err = cmd.Wait()
-		close(done)
-	}()
+	r.proc, r.killed = startProcess(r.t, cmd), false
 }
 
-func (r *role) running() bool {
-	select {
-	case <-r.done:
-		return false
-	default:
-		return true
-	}
-}
+func (r *role) running() bool { return r.proc.running() }
 
 // kill sends SIGKILL and waits for the process to be gone.
 func (r *role) kill() {
 	r.killed = true
-	_ = r.cmd.Process.Signal(syscall.SIGKILL)
-	<-r.done
+	r.proc.kill()
 }
 
 // stop sends SIGTERM and wants a clean exit.
@@ -204,16 +185,11 @@ func (r *role) stop() {
 	if !r.running() {
 		return
 	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-		if r.err != nil {
-			r.t.Errorf("trend %s after SIGTERM: got %v, want a clean exit", r.name, r.err)
-		}
-	case <-time.After(30 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-r.done
+	switch err, inTime := r.proc.terminate(); {
+	case !inTime:
 		r.t.Errorf("trend %s did not stop within 30s of SIGTERM", r.name)
+	case err != nil:
+		r.t.Errorf("trend %s after SIGTERM: got %v, want a clean exit", r.name, err)
 	}
 }
 
@@ -285,7 +261,7 @@ func (s *split) rolesAlive(when string) {
 	s.t.Helper()
 	for _, r := range s.roles() {
 		if !r.running() && !r.killed {
-			s.t.Errorf("trend %s exited %s: %v", r.name, when, r.err)
+			s.t.Errorf("trend %s exited %s: %v", r.name, when, r.proc.err)
 		}
 	}
 }

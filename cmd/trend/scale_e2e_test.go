@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,32 +85,17 @@ func TestTwoWorkersShareTheQueues(t *testing.T) {
 
 // startWorker starts a `trend worker` beside the system's `trend all`,
 // logging to logs; the test's cleanup stops it with SIGTERM if it still
-// runs. It returns the process and a channel that gets its exit.
-func (s *system) startWorker(logs *bytes.Buffer) (*exec.Cmd, <-chan error) {
+// runs.
+func (s *system) startWorker(logs *bytes.Buffer) *process {
 	s.t.Helper()
-	worker := exec.Command(binary, "worker", "--no-migrate")
-	worker.Env = s.env("127.0.0.1:0")
-	worker.Stdout, worker.Stderr = syncWriter(logs), syncWriter(logs)
-	if err := worker.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	// exited, not worker.ProcessState (which Wait writes from its own
-	// goroutine), tells the cleanup whether it still runs: done's one
-	// value may have gone to the caller already.
-	done := make(chan error, 1)
-	exited := make(chan struct{})
-	go func() {
-		err := worker.Wait()
-		close(exited)
-		done <- err
-	}()
+	cmd := exec.Command(binary, "worker", "--no-migrate")
+	cmd.Env = s.env("127.0.0.1:0")
+	cmd.Stdout, cmd.Stderr = syncWriter(logs), syncWriter(logs)
+	worker := startProcess(s.t, cmd)
 	s.t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = worker.Process.Signal(syscall.SIGTERM)
-			<-exited
+		if worker.running() {
+			_, _ = worker.terminate()
 		}
 	})
-	return worker, done
+	return worker
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,23 +33,18 @@ func TestWorkerStoppedBySIGTERMDeadLettersNothing(t *testing.T) {
 	stop := s.streamViews(16, ids...)
 	for round := range 4 {
 		before := handled()
-		worker, done := s.startWorker(&logs)
+		worker := s.startWorker(&logs)
 		// Let it take messages from the queues under load (it must have
 		// handled some, or its SIGTERM would test nothing), then stop it
 		// the way an orchestrator does.
 		testenv.WaitFor(t, 30*time.Second, fmt.Sprintf("round %d: the second worker to handle messages", round), func() bool {
 			return handled() > before
 		})
-		if err := worker.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("round %d: the worker exited with %v after SIGTERM, want a clean exit", round, err)
-			}
-		case <-time.After(30 * time.Second):
+		switch err, inTime := worker.terminate(); {
+		case !inTime:
 			t.Fatalf("round %d: the worker did not stop within 30 s of SIGTERM", round)
+		case err != nil:
+			t.Errorf("round %d: the worker exited with %v after SIGTERM, want a clean exit", round, err)
 		}
 	}
 	sent := stop()

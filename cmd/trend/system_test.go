@@ -108,13 +108,61 @@ type system struct {
 	amqpURL string
 	dbURL   string
 	tmdb    *fakeTMDB
-	cmd     *exec.Cmd
 	logs    *bytes.Buffer
-	// exited is closed once trend all has exited, after exitErr got
-	// cmd.Wait's result. Tests ask exited, never cmd.ProcessState, which
-	// cmd.Wait writes from its own goroutine.
-	exited  chan struct{}
-	exitErr error
+	proc    *process // trend all
+}
+
+// process is a started trend process. exited is closed once it has
+// ended, after err got cmd.Wait's result: tests ask exited, never
+// cmd.ProcessState, which cmd.Wait writes from its own goroutine.
+type process struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+}
+
+// startProcess starts cmd, failing t if it cannot.
+func startProcess(t testing.TB, cmd *exec.Cmd) *process {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", strings.Join(cmd.Args, " "), err)
+	}
+	p := &process{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	return p
+}
+
+// running reports whether the process has not exited yet, without waiting.
+func (p *process) running() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// terminate sends SIGTERM and waits for the exit, as an orchestrator
+// does: up to 30 s, then SIGKILL. It returns how the process ended, and
+// whether it did so within the 30 s.
+func (p *process) terminate() (err error, inTime bool) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		return p.err, true
+	case <-time.After(30 * time.Second):
+		p.kill()
+		return p.err, false
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *process) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
 }
 
 type sysOptions struct {
@@ -132,23 +180,17 @@ func freeAddr(t *testing.T) string {
 
 func startSystem(t *testing.T, o sysOptions) *system {
 	t.Helper()
-	s := &system{t: t, dbURL: testenv.DatabaseURL(t), tmdb: newFakeTMDB(t), logs: &bytes.Buffer{}, exited: make(chan struct{})}
+	s := &system{t: t, dbURL: testenv.DatabaseURL(t), tmdb: newFakeTMDB(t), logs: &bytes.Buffer{}}
 	s.amqpURL = o.amqpURL
 	if s.amqpURL == "" {
 		s.amqpURL = testenv.BrokerURL(t)
 	}
 	addr := freeAddr(t)
 	s.base = "http://" + addr
-	s.cmd = exec.Command(binary, "all")
-	s.cmd.Env = s.env(addr)
-	s.cmd.Stdout, s.cmd.Stderr = syncWriter(s.logs), syncWriter(s.logs)
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		s.exitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
+	cmd := exec.Command(binary, "all")
+	cmd.Env = s.env(addr)
+	cmd.Stdout, cmd.Stderr = syncWriter(s.logs), syncWriter(s.logs)
+	s.proc = startProcess(t, cmd)
 	t.Cleanup(func() {
 		s.stop()
 		if t.Failed() {
@@ -207,34 +249,19 @@ func (s *system) env(addr string) []string {
 
 const adminToken = "e2e-admin-token"
 
-// hasExited reports whether trend all has exited (s.exitErr then says
-// how), without waiting.
-func (s *system) hasExited() bool {
-	select {
-	case <-s.exited:
-		return true
-	default:
-		return false
-	}
-}
-
 // stop sends SIGTERM and waits for a clean exit. trend all having exited
 // by itself before (a crash after the test's last request) fails the test.
 func (s *system) stop() {
-	if s.hasExited() {
+	if !s.proc.running() {
 		// The test's cleanup logs the tail of trend all's logs after this.
-		s.t.Errorf("trend all exited by itself before the test stopped it: %v; want it running until SIGTERM", s.exitErr)
+		s.t.Errorf("trend all exited by itself before the test stopped it: %v; want it running until SIGTERM", s.proc.err)
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-		if s.exitErr != nil {
-			s.t.Errorf("trend all after SIGTERM: got %v, want a clean exit", s.exitErr)
-		}
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
+	switch err, inTime := s.proc.terminate(); {
+	case !inTime:
 		s.t.Error("trend all did not stop within 30s of SIGTERM")
+	case err != nil:
+		s.t.Errorf("trend all after SIGTERM: got %v, want a clean exit", err)
 	}
 }
 
