@@ -524,11 +524,7 @@ func TestARegistrationAndItsRemovalInEitherOrderLeaveTheSameRow(t *testing.T) {
 	}{{15, true}, {16, false}} {
 		registered := appendBatch(t, store, events.MovieRegistered{TMDBID: c.id, RegisteredAt: t0})
 		removed := appendBatch(t, store, events.MovieRemoved{TMDBID: c.id, RemovedAt: t0.Add(time.Minute)})
-		order := []*events.Batch{registered, removed}
-		if !c.inOrder {
-			order = []*events.Batch{removed, registered}
-		}
-		for _, b := range order {
+		for _, b := range logOrder(c.inOrder, registered, removed) {
 			must(t, h.HandleBatch(ctx, b))
 		}
 	}
@@ -541,6 +537,15 @@ func TestARegistrationAndItsRemovalInEitherOrderLeaveTheSameRow(t *testing.T) {
 	if !reflect.DeepEqual(inOrder, removalFirst) {
 		t.Errorf("registration then removal: %+v; removal first: %+v; want the same row", inOrder, removalFirst)
 	}
+}
+
+// logOrder is two batches to deliver, first and second as logged when
+// inOrder, swapped otherwise (the later one's delivery came first).
+func logOrder(inOrder bool, first, second *events.Batch) []*events.Batch {
+	if inOrder {
+		return []*events.Batch{first, second}
+	}
+	return []*events.Batch{second, first}
 }
 
 // TestFactsOfARegistrationAfterARemovalCountWhateverTheOrder: a movie
@@ -560,11 +565,7 @@ func TestFactsOfARegistrationAfterARemovalCountWhateverTheOrder(t *testing.T) {
 		must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRemoved{TMDBID: c.id, RemovedAt: t0.Add(time.Minute)})))
 		again := appendBatch(t, store, events.MovieRegistered{TMDBID: c.id, RegisteredAt: t0.Add(2 * time.Minute)})
 		facts := appendBatch(t, store, details(c.id, 8.0, t0.Add(3*time.Minute)))
-		order := []*events.Batch{again, facts}
-		if c.factsFirst {
-			order = []*events.Batch{facts, again}
-		}
-		for i, b := range order {
+		for i, b := range logOrder(!c.factsFirst, again, facts) {
 			must(t, h.HandleBatch(ctx, b))
 			if m, err := reader.Get(ctx, c.id); i == 0 && c.factsFirst && err != trend.ErrNotFound {
 				t.Errorf("facts first: before the registration, got %+v, %v; want the movie still removed", m, err)
@@ -696,11 +697,7 @@ func TestFactsInEitherOrderLeaveTheSameRow(t *testing.T) {
 		must(t, h.HandleBatch(ctx, appendBatch(t, store, events.MovieRegistered{TMDBID: c.id, RegisteredAt: t0})))
 		fetchedLater := appendBatch(t, store, details(c.id, 6.0, t0.Add(2*time.Second)))
 		fetchedEarlier := appendBatch(t, store, details(c.id, 7.0, t0.Add(time.Second)))
-		order := []*events.Batch{fetchedLater, fetchedEarlier}
-		if !c.inOrder {
-			order = []*events.Batch{fetchedEarlier, fetchedLater}
-		}
-		for _, b := range order {
+		for _, b := range logOrder(c.inOrder, fetchedLater, fetchedEarlier) {
 			must(t, h.HandleBatch(ctx, b))
 		}
 		m, err := reader.Get(ctx, c.id)
