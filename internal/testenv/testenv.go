@@ -195,7 +195,9 @@ func rabbitAPI() string { return env("TEST_RABBITMQ_API", "http://guest:guest@lo
 // AMQPBaseURL is the broker, without a virtual host (TEST_AMQP_URL).
 func AMQPBaseURL() string { return env("TEST_AMQP_URL", "amqp://guest:guest@localhost:5672/") }
 
-func manage(ctx context.Context, method, path, body string) error {
+// manage calls the management API, and decodes its JSON answer into out
+// unless out is nil.
+func manage(ctx context.Context, method, path, body string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, rabbitAPI()+path, strings.NewReader(body))
 	if err != nil {
 		return err
@@ -210,6 +212,11 @@ func manage(ctx context.Context, method, path, body string) error {
 		b, _ := io.ReadAll(resp.Body)
 		return fmt.Errorf("RabbitMQ management API %s %s: %s %s", method, path, resp.Status, b)
 	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return fmt.Errorf("RabbitMQ management API %s %s: %w", method, path, err)
+		}
+	}
 	return nil
 }
 
@@ -220,19 +227,19 @@ func BrokerURL(t testing.TB) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	vhost := unique("trend-test-")
-	if err := manage(ctx, http.MethodPut, "/vhosts/"+vhost, ""); err != nil {
+	if err := manage(ctx, http.MethodPut, "/vhosts/"+vhost, "", nil); err != nil {
 		t.Fatal(hint(err))
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := manage(ctx, http.MethodDelete, "/vhosts/"+vhost, ""); err != nil {
+		if err := manage(ctx, http.MethodDelete, "/vhosts/"+vhost, "", nil); err != nil {
 			t.Errorf("delete vhost: %v", err)
 		}
 	})
 	u, _ := url.Parse(AMQPBaseURL())
 	user := u.User.Username()
-	if err := manage(ctx, http.MethodPut, "/permissions/"+vhost+"/"+user, `{"configure":".*","write":".*","read":".*"}`); err != nil {
+	if err := manage(ctx, http.MethodPut, "/permissions/"+vhost+"/"+user, `{"configure":".*","write":".*","read":".*"}`, nil); err != nil {
 		t.Fatal(err)
 	}
 	u.Path = "/" + vhost
@@ -266,22 +273,13 @@ func Connections(t testing.TB, amqpURL string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, rabbitAPI()+"/vhosts/"+url.PathEscape(strings.TrimPrefix(u.Path, "/"))+"/connections", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var conns []struct {
 		Client struct {
 			Name string `json:"connection_name"`
 		} `json:"client_properties"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&conns); err != nil {
-		t.Fatalf("RabbitMQ management API, connections: %s: %v", resp.Status, err)
+	if err := manage(t.Context(), http.MethodGet, "/vhosts/"+url.PathEscape(strings.TrimPrefix(u.Path, "/"))+"/connections", "", &conns); err != nil {
+		t.Fatal(err)
 	}
 	names := make([]string, len(conns))
 	for i, c := range conns {
