@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/movietrend/trend/internal/tmdb"
@@ -36,14 +37,16 @@ type Catalog struct {
 	ids    []int64 // sorted ascending
 }
 
-// DefaultCatalog parses the embedded catalog.
-func DefaultCatalog() (*Catalog, error) {
+// DefaultCatalog is the embedded catalog, parsed once: a worker's start
+// asks for it twice (the TMDB source check, the stand-in), and a Catalog
+// is read-only.
+var DefaultCatalog = sync.OnceValues(func() (*Catalog, error) {
 	c, err := LoadCatalog(strings.NewReader(defaultCatalogCSV))
 	if err != nil {
 		return nil, fmt.Errorf("embedded catalog: %w", err)
 	}
 	return c, nil
-}
+})
 
 // catalogHeader is the header row LoadCatalog expects, in this order.
 func catalogHeader() []string {
