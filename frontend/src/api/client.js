@@ -81,29 +81,22 @@ export async function request(path, { method = 'GET', body, token, signal, timeo
   else signal?.addEventListener('abort', passOn, { once: true });
   let timedOut = false;
   const timer = timeoutMs > 0 ? setTimeout(() => ((timedOut = true), abort.abort()), timeoutMs) : null;
-  const timeoutError = (cause) =>
-    new ApiError(`The server did not answer within ${Math.round(timeoutMs / 1000)} s.`, { cause });
+  let res, data;
   try {
-    let res;
-    try {
-      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: abort.signal });
-    } catch (err) {
-      if (timedOut && !signal?.aborted) throw timeoutError(err);
-      if (err?.name === 'AbortError') throw err;
-      throw new ApiError('Cannot reach the server. Check that it is running and your network is up.', { cause: err });
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: abort.signal });
+    data = await readJSON(res);
+  } catch (err) {
+    if (timedOut && !signal?.aborted) {
+      throw new ApiError(`The server did not answer within ${Math.round(timeoutMs / 1000)} s.`, { cause: err });
     }
-    let data;
-    try {
-      data = await readJSON(res);
-    } catch (err) {
-      if (timedOut && !signal?.aborted) throw timeoutError(err);
-      throw err;
-    }
-    return answer(res, data);
+    // Reading the answer failed, or the caller aborted: as it came.
+    if (res !== undefined || err?.name === 'AbortError') throw err;
+    throw new ApiError('Cannot reach the server. Check that it is running and your network is up.', { cause: err });
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', passOn);
   }
+  return answer(res, data);
 }
 
 function answer(res, data) {
