@@ -550,7 +550,7 @@ FRESH_OVERCOUNTED=$(j .freshness.overcounted "$F")
 # And only under the load it is for: the views at the rate asked for (2%
 # short allowed), none failed; and with enough probe views timed to have
 # a p99: 16 probes time about 35 a second at 0.4 s a view, and 13 a
-# second of the load (200 in the default 15 s) leaves room for slow spells.
+# second of the load (195 in the default 15 s) leaves room for slow spells.
 FRESH_MIN_TIMED=$((13 * FRESH_SECONDS))
 fresh_valid() {
 	[ "${FRESH_TIMED:-0}" -ge "$FRESH_MIN_TIMED" ] && [ "${FRESH_MISSING:-1}" = 0 ] && [ "${FRESH_PROBE_ERRORS:-1}" = 0 ] && [ "${FRESH_OVERCOUNTED:-1}" = 0 ] &&
