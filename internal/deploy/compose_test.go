@@ -1061,8 +1061,9 @@ func TestFrontendDockerfile(t *testing.T) {
 }
 
 // PostgreSQL allows the connections the README's scaling takes: each
-// trend process holds up to 16 (the pool's floor), and the default 100
-// ran out past about --scale worker=4.
+// trend process holds up to 16 on a host of up to 16 CPUs (the pool's
+// floor; pgx's default is the CPU count), and the default 100 ran out
+// past about --scale worker=4.
 func TestComposePostgresAllowsAScaledWorker(t *testing.T) {
 	cf, _ := loadCompose(t, nil)
 	const want = 16 * (3 + 5) // api, relay, worker, and five more workers
