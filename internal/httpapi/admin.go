@@ -54,9 +54,13 @@ type replayRequest struct {
 	Keep       bool   `json:"keep"`
 }
 
+// noReplays answers the replay routes of a role that has no replayer.
+var noReplays = Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "replays are not available in this role"}
+
 func (s *server) replayProjection(r *http.Request) (string, *Problem) {
 	if s.Replays == nil {
-		return "", &Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "replays are not available in this role"}
+		p := noReplays
+		return "", &p
 	}
 	name, p := queryValue(r, "projection")
 	if p != nil {
@@ -81,8 +85,13 @@ func (s *server) knownProjection(name string) (string, *Problem) {
 }
 
 func (s *server) startReplay(w http.ResponseWriter, r *http.Request) {
-	// The query may name the projection (as GET's does); the body's wins.
-	name, p := s.replayProjection(r)
+	// The query may name the projection (as GET's does); the body's wins,
+	// so the name is checked once, after both are read.
+	if s.Replays == nil {
+		writeProblem(w, noReplays)
+		return
+	}
+	name, p := queryValue(r, "projection")
 	if p != nil {
 		writeProblem(w, *p)
 		return

@@ -83,3 +83,39 @@ func TestAdminEmptyChunkedBodyIsNoBody(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminReplayBodyNameWins: a replay's projection may be named in the
+// query or the body; the body's name wins, so only the name used is
+// checked.
+func TestAdminReplayBodyNameWins(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(httpapi.New(t.Context(), newDocFakes().deps()))
+	t.Cleanup(srv.Close)
+	for _, tt := range []struct {
+		query, body string
+		want        int
+	}{
+		{query: "?projection=old", body: `{"projection":"trend"}`, want: 202},
+		{query: "?projection=trend", body: `{"projection":"old"}`, want: 422},
+		{query: "?projection=old", want: 422},
+		{query: "?projection=trend", want: 202},
+	} {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/admin/replay"+tt.query, strings.NewReader(tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", docBearer)
+		if tt.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("query %q, body %q: got %d %s, want %d", tt.query, tt.body, resp.StatusCode, got, tt.want)
+		}
+	}
+}

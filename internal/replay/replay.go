@@ -76,7 +76,7 @@ type Options struct {
 	Check bool
 	// Keep keeps the old live copy (renamed <live>_old_<id>) after a switch.
 	Keep bool
-	// ChunkSize is how many events one transaction applies (default 20,000).
+	// ChunkSize is how many events one transaction applies (default 50,000).
 	ChunkSize int
 	// OnProgress is called after each chunk.
 	OnProgress func(Progress)
