@@ -48,13 +48,27 @@ type Projection interface {
 	Live() string
 	// Tables lists the tables of the copy named base (base first).
 	Tables(base string) []string
-	Apply(ctx context.Context, tx pgx.Tx, base string, evs []events.Envelope) error
+	// Apply folds evs into the copy, which holds the events applied says
+	// (a removal applied late undoes and applies again what the copy holds
+	// of its movie logged after it).
+	Apply(ctx context.Context, tx pgx.Tx, base string, evs []events.Envelope, applied Applied) error
 	// Flush writes what Apply gathered in memory so far (after the bulk of
 	// the log, while the copy is still unlogged); Finish runs once after the
 	// last events, before the copy is compared or switched in.
 	Flush(ctx context.Context, tx pgx.Tx, base string) error
 	Finish(ctx context.Context, tx pgx.Tx, base string) error
 	Diff(ctx context.Context, tx pgx.Tx, a, b string, limit int) ([]string, error)
+}
+
+// Applied says which events of the log a copy being rebuilt holds before
+// an Apply: every event up to (ThroughX, ThroughP) in the log's
+// (transaction id, position) order, but those of the batches Held back
+// (not handled by the live projection when they were read). An event of
+// no batch is held by no batch.
+type Applied struct {
+	ThroughX string // transaction id (xid8 as text); "0" before any
+	ThroughP int64
+	Held     []uuid.UUID
 }
 
 // ErrRestoredLog means the log holds transaction ids of another cluster,
@@ -126,6 +140,10 @@ type run struct {
 	id      int64
 	cursorX string // transaction id (xid8 as text)
 	cursorP int64
+	// appliedX and appliedP are the cursor as of the last chunk applied:
+	// the reader reads ahead, so the cursor can be a chunk further on.
+	appliedX string
+	appliedP int64
 	// pending holds the batches read but not handled yet by the live
 	// projection, as the span of positions their events read so far lie
 	// in: the events themselves are read again once handled, so that a
@@ -181,7 +199,7 @@ func (r *Replayer) Run(ctx context.Context, p Projection, opts Options) (Result,
 		WHERE projection = $1 AND state = 'running'`, p.Name(), interrupted); err != nil {
 		return Result{}, err
 	}
-	ru := &run{r: r, p: p, opts: opts, shadow: p.Live() + suffix, pending: map[uuid.UUID]span{}, cursorX: "0", start: time.Now()}
+	ru := &run{r: r, p: p, opts: opts, shadow: p.Live() + suffix, pending: map[uuid.UUID]span{}, cursorX: "0", appliedX: "0", start: time.Now()}
 	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&ru.total); err != nil {
 		return Result{}, err
 	}
@@ -374,13 +392,14 @@ func (ru *run) round(ctx context.Context, db DB, horizon bool) (int, error) {
 	defer cancel() // stops the read-ahead if this round fails
 	next := ru.reader(rctx, db, horizon)
 	for {
-		evs, handled, err := next()
-		if err != nil {
-			return read, err
+		c := next()
+		if c.err != nil {
+			return read, c.err
 		}
-		if evs == nil {
+		if c.evs == nil {
 			break
 		}
+		evs, handled := c.evs, c.handled
 		read += len(evs)
 		// Held-back batches handled since go first: the live projection
 		// handled them before anything read now as handled that came later
@@ -401,6 +420,7 @@ func (ru *run) round(ctx context.Context, db DB, horizon bool) (int, error) {
 		if err := ru.apply(ctx, db, apply); err != nil {
 			return read, err
 		}
+		ru.appliedX, ru.appliedP = c.throughX, c.throughP
 		ru.done += int64(len(evs))
 		ru.progress(ctx, db)
 	}
@@ -411,49 +431,54 @@ func (ru *run) round(ctx context.Context, db DB, horizon bool) (int, error) {
 // the end). Outside a transaction it reads ahead on its own connection, so
 // that the next chunk is read while the current one is applied and both
 // cores stay busy; inside one (the final round) it reads in turn.
-func (ru *run) reader(ctx context.Context, db DB, horizon bool) func() ([]logEvent, []bool, error) {
+func (ru *run) reader(ctx context.Context, db DB, horizon bool) func() chunk {
 	done := false
-	sequential := func() ([]logEvent, []bool, error) {
+	sequential := func() chunk {
 		if done {
-			return nil, nil, nil
+			return chunk{}
 		}
-		evs, handled, err := ru.read(ctx, db, horizon)
-		done = err != nil || len(evs) < ru.opts.ChunkSize
-		if len(evs) == 0 && err == nil {
-			return nil, nil, nil
+		c := ru.read(ctx, db, horizon)
+		done = c.err != nil || len(c.evs) < ru.opts.ChunkSize
+		if len(c.evs) == 0 && c.err == nil {
+			return chunk{}
 		}
-		return evs, handled, err
+		return c
 	}
 	if _, inTx := db.(pgx.Tx); inTx {
 		return sequential
-	}
-	type chunk struct {
-		evs     []logEvent
-		handled []bool
-		err     error
 	}
 	chunks := make(chan chunk, 1)
 	go func() {
 		defer close(chunks)
 		for {
-			evs, handled, err := sequential()
+			c := sequential()
 			select {
-			case chunks <- chunk{evs, handled, err}:
+			case chunks <- c:
 			case <-ctx.Done():
 				return
 			}
-			if evs == nil || err != nil {
+			if c.evs == nil || c.err != nil {
 				return
 			}
 		}
 	}()
-	return func() ([]logEvent, []bool, error) {
+	return func() chunk {
 		c, ok := <-chunks
 		if !ok {
-			return nil, nil, ctx.Err()
+			return chunk{err: ctx.Err()}
 		}
-		return c.evs, c.handled, c.err
+		return c
 	}
+}
+
+// chunk is a part of the log as read: its events, which of them the live
+// projection had handled, and the cursor after it.
+type chunk struct {
+	evs      []logEvent
+	handled  []bool
+	throughX string
+	throughP int64
+	err      error
 }
 
 type logEvent struct {
@@ -507,7 +532,7 @@ func scanLog(rows pgx.Rows) ([]logEvent, error) {
 	return out, rows.Err()
 }
 
-func (ru *run) read(ctx context.Context, db DB, horizon bool) ([]logEvent, []bool, error) {
+func (ru *run) read(ctx context.Context, db DB, horizon bool) chunk {
 	limit := `AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())`
 	if !horizon {
 		limit = ""
@@ -522,11 +547,11 @@ func (ru *run) read(ctx context.Context, db DB, horizon bool) ([]logEvent, []boo
 		ORDER BY e.transaction_id, e.position LIMIT $3`,
 		ru.cursorX, ru.cursorP, ru.opts.ChunkSize)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the log: %w", err)
+		return chunk{err: fmt.Errorf("read the log: %w", err)}
 	}
 	out, err := scanLog(rows)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the log: %w", err)
+		return chunk{err: fmt.Errorf("read the log: %w", err)}
 	}
 	batches := map[uuid.UUID]bool{}
 	for _, e := range out {
@@ -535,17 +560,17 @@ func (ru *run) read(ctx context.Context, db DB, horizon bool) ([]logEvent, []boo
 		}
 	}
 	if len(out) == 0 {
-		return nil, nil, nil
+		return chunk{}
 	}
 	last := out[len(out)-1].Position
 	if err := db.QueryRow(ctx, `SELECT transaction_id::text FROM events WHERE position = $1`, last).Scan(&ru.cursorX); err != nil {
-		return nil, nil, fmt.Errorf("read the log: %w", err)
+		return chunk{err: fmt.Errorf("read the log: %w", err)}
 	}
 	ru.cursorP = last
 	if len(batches) > 0 {
 		done, err := ru.handled(ctx, db, slices.Collect(maps.Keys(batches)))
 		if err != nil {
-			return nil, nil, err
+			return chunk{err: err}
 		}
 		for _, id := range done {
 			batches[id] = true
@@ -557,7 +582,7 @@ func (ru *run) read(ctx context.Context, db DB, horizon bool) ([]logEvent, []boo
 		// the live projection has it.
 		handled[i] = e.batch == uuid.Nil || batches[e.batch]
 	}
-	return out, handled, nil
+	return chunk{evs: out, handled: handled, throughX: ru.cursorX, throughP: ru.cursorP}
 }
 
 // internType returns the type name read: the one copy of it for a
@@ -627,10 +652,11 @@ func (ru *run) apply(ctx context.Context, db DB, evs []events.Envelope) error {
 	if len(evs) == 0 {
 		return nil
 	}
+	applied := Applied{ThroughX: ru.appliedX, ThroughP: ru.appliedP, Held: slices.Collect(maps.Keys(ru.pending))}
 	if tx, ok := db.(pgx.Tx); ok {
-		return ru.p.Apply(ctx, tx, ru.shadow, evs)
+		return ru.p.Apply(ctx, tx, ru.shadow, evs, applied)
 	}
-	return pgx.BeginFunc(ctx, ru.r.pool, func(tx pgx.Tx) error { return ru.p.Apply(ctx, tx, ru.shadow, evs) })
+	return pgx.BeginFunc(ctx, ru.r.pool, func(tx pgx.Tx) error { return ru.p.Apply(ctx, tx, ru.shadow, evs, applied) })
 }
 
 // progress records and reports how far the replay is; through db, so that

@@ -15,6 +15,8 @@ import (
 
 	"github.com/movietrend/trend/events"
 	"github.com/movietrend/trend/internal/eventlog"
+	"github.com/movietrend/trend/internal/postgres"
+	"github.com/movietrend/trend/internal/replay"
 )
 
 // LiveTable is the table the API reads.
@@ -47,6 +49,10 @@ type Projection struct {
 	// bulk, when set, gathers the view buckets in memory, to be written
 	// with one COPY by FlushBuckets (replays).
 	bulk *bucketBuffer
+	// rebuilt, when set, is what a replay's copy holds of the log: a
+	// removal it applies late is repaired from that, as the live one is
+	// from the batches handled.
+	rebuilt *replay.Applied
 }
 
 // bucketBuffer is view buckets gathered in memory during a replay, by
@@ -233,7 +239,7 @@ func (p Projection) Apply(ctx context.Context, db DB, evs []events.Envelope) err
 		return err
 	}
 	pending := map[int64]*viewAgg{}
-	for _, env := range evs {
+	for i, env := range evs {
 		// A ViewRecorded (version 1) is all in its envelope: the movie, and
 		// occurred_at, which is viewed_at. Folding it without decoding its
 		// JSON is what makes a replay of millions of views fast.
@@ -260,7 +266,7 @@ func (p Projection) Apply(ctx context.Context, db DB, evs []events.Envelope) err
 			delete(pending, env.TMDBID)
 		}
 		var late int64 // the row's newest event, if logged after this removal
-		if env.Type == events.TypeMovieRemoved && p.table == liveTable {
+		if env.Type == events.TypeMovieRemoved && (p.table == liveTable || p.rebuilt != nil) {
 			if err := p.lockForWriting(ctx, db); err != nil {
 				return err
 			}
@@ -275,7 +281,7 @@ func (p Projection) Apply(ctx context.Context, db DB, evs []events.Envelope) err
 			removedAt[env.TMDBID] = max(removedAt[env.TMDBID], env.Position)
 		}
 		if late > 0 {
-			if err := p.reapply(ctx, db, env.TMDBID, env.Position, late, evs); err != nil {
+			if err := p.reapply(ctx, db, env.TMDBID, env.Position, late, evs[:i], evs[i+1:]); err != nil {
 				return fmt.Errorf("apply again what movie %d logged after its removal: %w", env.TMDBID, err)
 			}
 		}
@@ -315,27 +321,34 @@ func (p Projection) appliedAfter(ctx context.Context, db DB, movie, pos int64) (
 }
 
 // reapply applies again, in log order, what movie logged after its
-// removal at pos and the live table had applied before the removal wiped
-// it (the events of batches the projection handled), but for those of
-// evs, which Apply applies after the removal anyway: the row ends as if
-// the removal had come first, as a replay has it. Rare (a removal and a
-// new registration within the projection's lag), and it reads the log
-// from pos to last (the row's newest event), which has no index by movie.
-func (p Projection) reapply(ctx context.Context, db DB, movie, pos, last int64, evs []events.Envelope) error {
-	current := []int64{} // not nil: pgx sends nil as NULL, and "<> ALL (NULL)" is never true
-	for _, e := range evs {
-		if e.TMDBID == movie && e.Position > pos {
-			current = append(current, e.Position)
-		}
-	}
+// removal at pos and the table had applied before the removal wiped it,
+// but for those of after (the events Apply takes after the removal, which
+// it applies anyway): the row ends as if the removal had come first, as
+// the log has it. The live table holds the events of the batches the
+// projection handled, before (the events Apply took before the removal)
+// among them, since it takes them in log order. A replay's copy holds
+// what p.rebuilt says, and before, which it takes in transaction order.
+// Rare (a removal and a new registration within the projection's lag),
+// and it reads the log from pos to last (the row's newest event), which
+// has no index by movie.
+func (p Projection) reapply(ctx context.Context, db DB, movie, pos, last int64, before, after []events.Envelope) error {
+	// Not nil: pgx sends nil as NULL, and "<> ALL (NULL)" is never true.
+	earlier, rest := positionsAfter(before, movie, pos), positionsAfter(after, movie, pos)
 	// The row now holds nothing logged after the removal.
 	if _, err := db.Exec(ctx, `UPDATE `+p.table+` SET last_position = $2 WHERE tmdb_id = $1`, movie, pos); err != nil {
 		return err
 	}
+	held := `EXISTS (SELECT 1 FROM handled_messages h WHERE h.handler = $5 AND h.message_id = e.batch_id)`
+	args := []any{movie, pos, rest, last, HandlerName}
+	if a := p.rebuilt; a != nil {
+		held = `((e.transaction_id, e.position) <= ($5::text::xid8, $6) AND (e.batch_id IS NULL OR e.batch_id <> ALL($7::uuid[])))
+		  OR e.position = ANY($8::bigint[])`
+		args = []any{movie, pos, rest, last, a.ThroughX, a.ThroughP, postgres.UUIDs(a.Held), earlier}
+	}
 	rows, err := db.Query(ctx, `SELECT `+eventlog.EnvelopeColumns+` FROM events e
-		WHERE e.position > $2 AND e.position <= $5 AND e.tmdb_id = $1 AND e.position <> ALL($3::bigint[])
-		  AND EXISTS (SELECT 1 FROM handled_messages h WHERE h.handler = $4 AND h.message_id = e.batch_id)
-		ORDER BY e.position`, movie, pos, current, HandlerName, last)
+		WHERE e.position > $2 AND e.position <= $4 AND e.tmdb_id = $1 AND e.position <> ALL($3::bigint[])
+		  AND (`+held+`)
+		ORDER BY e.position`, args...)
 	if err != nil {
 		return err
 	}
@@ -344,6 +357,18 @@ func (p Projection) reapply(ctx context.Context, db DB, movie, pos, last int64, 
 		return err
 	}
 	return p.Apply(ctx, db, later)
+}
+
+// positionsAfter returns the positions of the events of movie in evs
+// logged after pos (never nil).
+func positionsAfter(evs []events.Envelope, movie, pos int64) []int64 {
+	out := []int64{}
+	for _, e := range evs {
+		if e.TMDBID == movie && e.Position > pos {
+			out = append(out, e.Position)
+		}
+	}
+	return out
 }
 
 // removals returns the log position of the latest removal of each movie

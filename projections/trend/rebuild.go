@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/movietrend/trend/events"
+	"github.com/movietrend/trend/internal/replay"
 )
 
 // Rebuildable describes the trend projection (movies and their view
@@ -67,9 +68,12 @@ func (Rebuildable) Tables(base string) []string { return []string{base, base + "
 // Live is the base name the API reads.
 func (Rebuildable) Live() string { return LiveTable }
 
-// Apply folds evs into the projection named base.
-func (r Rebuildable) Apply(ctx context.Context, tx pgx.Tx, base string, evs []events.Envelope) error {
-	return r.projection(base).Apply(ctx, tx, evs)
+// Apply folds evs into the projection named base, which holds the events
+// applied says.
+func (r Rebuildable) Apply(ctx context.Context, tx pgx.Tx, base string, evs []events.Envelope, applied replay.Applied) error {
+	p := r.projection(base)
+	p.rebuilt = &applied
+	return p.Apply(ctx, tx, evs)
 }
 
 func (r Rebuildable) projection(base string) Projection {
