@@ -9,25 +9,32 @@ export GOTOOLCHAIN := auto
 BIN     := bin/trend
 NPM     ?= npm
 NODE    ?= node
-# The dashboard is built when npm is there and Node.js is at least
-# frontend/package.json's engines (20.19; Debian 12's own nodejs is 18);
-# otherwise bin/trend is built without it and serves a page that says how
-# to build it (the embedded dist/ then holds only .gitkeep).
-NODE_MIN := 20.19
+# The dashboard is built when npm is there and Node.js is one that
+# frontend/package.json's engines allow (Debian 12's own nodejs is 18):
+# the ranges its tools declare (Vite, jsdom, Vitest) leave out 21, 23 and
+# 22 before 22.13. Otherwise bin/trend is built without it and serves a
+# page that says how to build it (the embedded dist/ then holds only
+# .gitkeep).
+NODE_WANT := ^20.19, ^22.13 or >=24
 NODE_VERSION := $(shell $(NODE) --version 2>/dev/null)
 # +0 makes the fields numbers (as strings, "9" > "20").
-NODE_OK := $(shell echo '$(NODE_VERSION)' | awk -F. '{ sub(/^v/, "", $$1); maj = $$1 + 0; min = $$2 + 0; if (maj > 20 || (maj == 20 && min >= 19)) print "yes" }')
+NODE_OK := $(shell echo '$(NODE_VERSION)' | awk -F. '{ sub(/^v/, "", $$1); maj = $$1 + 0; min = $$2 + 0; if (maj >= 24 || (maj == 22 && min >= 13) || (maj == 20 && min >= 19)) print "yes" }')
 HAVE_NPM := $(if $(NODE_OK),$(shell command -v $(NPM) 2>/dev/null))
-NO_DASHBOARD := $(if $(shell command -v $(NPM) 2>/dev/null),$(if $(NODE_VERSION),Node.js $(NODE_VERSION) is older than $(NODE_MIN),Node.js not found),npm not found)
+NO_DASHBOARD := $(if $(shell command -v $(NPM) 2>/dev/null),$(if $(NODE_VERSION),Node.js $(NODE_VERSION) is not $(NODE_WANT),Node.js not found),npm not found)
 
 # Where `make run` says the API is: trend's own choice (README,
 # Configuration): HTTP_ADDR, else :FASTAPI_PORT, each from the environment
 # (or make's command line) before .env, else :8000. make sets nothing for
 # trend, so .env's values reach it.
 dotenv = $(shell sed -nE 's/^[[:space:]]*(export[[:space:]]+)?$(1)[[:space:]]*=[[:space:]]*//p' .env 2>/dev/null | tail -n 1 | sed -E 's/[[:space:]]+\#.*//; s/[[:space:]]+$$//; s/^["'"'"']//; s/["'"'"']$$//')
-RUN_PORT = $(or $(FASTAPI_PORT),$(call dotenv,FASTAPI_PORT))
-RUN_ADDR = $(or $(HTTP_ADDR),$(call dotenv,HTTP_ADDR),$(if $(RUN_PORT),:$(RUN_PORT)),:8000)
+# A setting as trend reads it: from the environment, else from .env.
+setting = $(or $($(1)),$(call dotenv,$(1)))
+RUN_PORT = $(call setting,FASTAPI_PORT)
+RUN_ADDR = $(or $(call setting,HTTP_ADDR),$(if $(RUN_PORT),:$(RUN_PORT)),:8000)
 RUN_URL = http://$(if $(filter :%,$(RUN_ADDR)),localhost)$(RUN_ADDR)
+# trend starts its TMDB stand-in when it has no key or token and
+# TMDB_BASE_URL is TMDB's own (internal/app, tmdbClient).
+RUN_STAND_IN = $(if $(call setting,TMDB_API_KEY)$(call setting,TMDB_READ_TOKEN)$(filter-out https://api.themoviedb.org/3,$(call setting,TMDB_BASE_URL)),,yes)
 
 .PHONY: all services build migrate run test test-short vet lint clean help dashboard test-dashboard compose-check bench-replay fuzz audit vulncheck bench test-faults test-tools
 
@@ -38,7 +45,7 @@ help:
 	@echo "make test     start PostgreSQL and RabbitMQ, then run every test with the race detector"
 	@echo "make services start (installing if needed) PostgreSQL and RabbitMQ"
 	@echo "make test-tools        install (root, apt-get) the programs tests run for real: Debian's nginx, not started"
-	@echo "make build    build $(BIN) (with the dashboard when npm and Node.js $(NODE_MIN)+ are installed)"
+	@echo "make build    build $(BIN) (with the dashboard when npm and Node.js $(NODE_WANT) are installed)"
 	@echo "make dashboard         build the web dashboard (frontend/) into internal/web/dist"
 	@echo "make test-dashboard    the dashboard's component tests (Vitest) and end-to-end tests (Chromium)"
 	@echo "make vet      gofmt check and go vet"
@@ -62,7 +69,7 @@ test-tools:
 	@bash scripts/test-tools.sh
 
 build: $(if $(HAVE_NPM),dashboard)
-	@$(if $(HAVE_NPM),:,echo "note: $(NO_DASHBOARD): building without the dashboard (install Node.js $(NODE_MIN)+ and npm, then make build)")
+	@$(if $(HAVE_NPM),:,echo "note: $(NO_DASHBOARD): building without the dashboard (install Node.js $(NODE_WANT) and npm, then make build)")
 	$(GO) build -o $(BIN) ./cmd/trend
 
 # npm ci only when node_modules is missing or older than package-lock.json
@@ -88,8 +95,7 @@ run: services build
 	@echo "  API          $(RUN_URL)/api/movies"
 	@echo "  health       $(RUN_URL)/readyz"
 	@echo "  RabbitMQ UI  http://localhost:15672  (guest / guest)"
-	@if [ -z "$$TMDB_API_KEY$$TMDB_READ_TOKEN" ] && ! grep -qsE '^TMDB_(API_KEY|READ_TOKEN)=.' .env; then \
-		echo "  TMDB         no key set: the built-in stand-in (trend tmdb-fake) serves 924 movies"; fi
+	@$(if $(RUN_STAND_IN),echo "  TMDB         no key set: the built-in stand-in (trend tmdb-fake) serves 924 movies",:)
 	@echo
 	./$(BIN) all --no-migrate
 
@@ -128,7 +134,7 @@ test: services test-tools vet compose-check vulncheck
 	elif [ "$$(uname -m)" = aarch64 ] || [ "$$(uname -m)" = arm64 ]; then echo "note: arm64 fuses multiply-adds in every build: the go test above ran the score's check so built"; \
 	else echo "note: this CPU runs no GOAMD64=v3 code: the score's fused multiply-add check SKIPPED"; fi
 	@$(MAKE) --no-print-directory fuzz
-	@$(if $(HAVE_NPM),$(MAKE) --no-print-directory test-dashboard,if [ -n "$$CI" ]; then echo "CI: $(NO_DASHBOARD): the dashboard's tests cannot run" >&2; exit 1; fi; echo "note: $(NO_DASHBOARD), dashboard tests SKIPPED (install Node.js $(NODE_MIN)+ and npm)")
+	@$(if $(HAVE_NPM),$(MAKE) --no-print-directory test-dashboard,if [ -n "$$CI" ]; then echo "CI: $(NO_DASHBOARD): the dashboard's tests cannot run" >&2; exit 1; fi; echo "note: $(NO_DASHBOARD), dashboard tests SKIPPED (install Node.js $(NODE_WANT) and npm)")
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory test-faults; \
 	elif [ -n "$$CI" ]; then echo "CI: not root: the fault-injection suite cannot run (it stops and starts private servers)" >&2; exit 1; \
 	else echo "note: not root, fault-injection suite SKIPPED (it stops and starts private servers: sudo make test-faults)"; fi

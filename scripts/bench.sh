@@ -99,6 +99,10 @@ for tool in psql pgbench curl jq awk go; do
 done
 [ -x "$TREND" ] || die "$TREND not found: run make build"
 "$TREND" load -h >/dev/null 2>&1 || die "$TREND has no load subcommand: wire app.RunLoad into cmd/trend/main.go, then make build"
+# trend reads .env from its working directory, so it runs in $WORK (env -C),
+# where there is none: settings an operator keeps in the repository's .env
+# (a rate limit, other intervals) must not change what is measured.
+TREND=$(realpath "$TREND")
 psql "$ADMIN_DB_URL" -qAtc 'SELECT 1' >/dev/null 2>&1 || die "cannot reach PostgreSQL at $ADMIN_DB_URL (make services starts it)"
 curl -sf "$RABBIT_API/overview" >/dev/null || die "cannot reach the RabbitMQ management API at ${RABBIT_API#*@} (make services starts it)"
 
@@ -377,7 +381,7 @@ awk -v n="$READ_MOVIES" 'BEGIN {
 		printf "%d,Benchmark movie %d,20%02d-%02d-%02d,%.1f,%d,%.3f,Drama|Comedy\n", i, i, i % 25, i % 12 + 1, i % 28 + 1, 1 + rand() * 8.5, 1 + int(rand() * 20000), rand() * 500
 }' >"$CATALOG"
 FAKE_ADDR=127.0.0.1:$(free_port)
-"$TREND" tmdb-fake --addr "$FAKE_ADDR" --catalog "$CATALOG" --api-key "$TMDB_KEY" >"$WORK/tmdb-fake.log" 2>&1 &
+env -C "$WORK" "$TREND" tmdb-fake --addr "$FAKE_ADDR" --catalog "$CATALOG" --api-key "$TMDB_KEY" >"$WORK/tmdb-fake.log" 2>&1 &
 PIDS+=($!)
 psql "$ADMIN_DB_URL" -qc "CREATE DATABASE $DB" >/dev/null
 create_vhost "$VHOST"
@@ -386,7 +390,7 @@ PPROF_ADDR=127.0.0.1:$(free_port)
 BASE=http://$HTTP_ADDR
 DATABASE_URL=$(db_url "$DB") AMQP_URL=$(amqp_url "$VHOST") HTTP_ADDR=$HTTP_ADDR LOG_LEVEL=warn \
 	TMDB_BASE_URL=http://$FAKE_ADDR/3 TMDB_API_KEY=$TMDB_KEY ADMIN_TOKEN=$ADMIN_TOKEN PPROF_ADDR=$PPROF_ADDR \
-	"$TREND" all >"$WORK/trend-all.log" 2>&1 &
+	env -C "$WORK" "$TREND" all >"$WORK/trend-all.log" 2>&1 &
 SYS_PID=$!
 PIDS+=("$SYS_PID")
 for _ in $(seq 300); do
@@ -401,7 +405,7 @@ PIDS+=($!)
 load() { # load NAME ARGS...: trend load --json into $WORK/NAME.json, progress into NAME.log
 	local name=$1
 	shift
-	"$TREND" load --target "$BASE" --catalog "$CATALOG" --json "$@" >"$WORK/$name.json" 2>"$WORK/$name.log" &
+	env -C "$WORK" "$TREND" load --target "$BASE" --catalog "$CATALOG" --json "$@" >"$WORK/$name.json" 2>"$WORK/$name.log" &
 	LOAD_PID=$!
 	PIDS+=("$LOAD_PID")
 }

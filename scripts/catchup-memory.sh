@@ -19,6 +19,9 @@ ADMIN_DB_URL=${TEST_DATABASE_URL:-postgres://trend:trend@localhost:5432/trend?ss
 AMQP_BASE=${TEST_AMQP_URL:-amqp://guest:guest@localhost:5672/}
 RABBIT_API=${TEST_RABBITMQ_API:-http://guest:guest@localhost:15672/api}
 WORK=$(mktemp -d)
+# trend reads .env from its working directory: away from the repository's,
+# an operator's settings there do not change what is measured.
+cd "$WORK"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done

@@ -73,9 +73,10 @@ func TestMakeRunHonoursDotEnv(t *testing.T) {
 	}
 }
 
-// TestMakeBuildNeedsNode2019: the dashboard needs Node.js 20.19 or newer
-// (frontend/package.json); with an older one (Debian 12's is 18) or no
-// npm, `make build` builds the binary without it and says why.
+// TestMakeBuildNeedsNode2019: the dashboard needs a Node.js that
+// frontend/package.json's engines allow (^20.19, ^22.13 or >=24: its
+// tools' ranges); with another one (Debian 12's is 18) or no npm, `make
+// build` builds the binary without it and says why.
 func TestMakeBuildNeedsNode2019(t *testing.T) {
 	fake := t.TempDir()
 	for name, script := range map[string]string{
@@ -92,14 +93,18 @@ func TestMakeBuildNeedsNode2019(t *testing.T) {
 		dashboard bool
 		note      string
 	}{
-		{"v18.19.0", "npm", false, "Node.js v18.19.0 is older than 20.19"},
-		{"v20.18.3", "npm", false, "Node.js v20.18.3 is older than 20.19"},
+		{"v18.19.0", "npm", false, "Node.js v18.19.0 is not ^20.19, ^22.13 or >=24"},
+		{"v20.18.3", "npm", false, "Node.js v20.18.3 is not ^20.19, ^22.13 or >=24"},
 		{"v20.19.0", "npm", true, ""},
-		{"v22.1.0", "npm", true, ""},
+		{"v21.7.3", "npm", false, "Node.js v21.7.3 is not ^20.19, ^22.13 or >=24"},
+		{"v22.12.0", "npm", false, "Node.js v22.12.0 is not ^20.19, ^22.13 or >=24"},
+		{"v22.13.0", "npm", true, ""},
+		{"v23.11.1", "npm", false, "Node.js v23.11.1 is not ^20.19, ^22.13 or >=24"},
+		{"v24.0.0", "npm", true, ""},
 		{"v100.0.0", "npm", true, ""},
 		// Compared as numbers: as strings, "9" is above "20".
-		{"v9.11.2", "npm", false, "Node.js v9.11.2 is older than 20.19"},
-		{"v22.1.0", "no-such-npm", false, "npm not found"},
+		{"v9.11.2", "npm", false, "Node.js v9.11.2 is not ^20.19, ^22.13 or >=24"},
+		{"v22.13.0", "no-such-npm", false, "npm not found"},
 	} {
 		t.Run(tc.node+" "+tc.npm, func(t *testing.T) {
 			out := makeDryRun(t, root, []string{"PATH=" + fake + ":" + os.Getenv("PATH"), "FAKE_NODE_VERSION=" + tc.node}, "build", "NPM="+tc.npm)
@@ -111,6 +116,41 @@ func TestMakeBuildNeedsNode2019(t *testing.T) {
 			}
 			if tc.note != "" && !strings.Contains(out, tc.note) {
 				t.Errorf("make build: got no note %q:\n%s", tc.note, out)
+			}
+		})
+	}
+}
+
+// TestMakeRunSaysWhenTheStandInServes: `make run` says the built-in TMDB
+// stand-in serves only when trend starts it: no key or token and
+// TMDB_BASE_URL left at TMDB's, each from the environment or from .env
+// in any form godotenv reads.
+func TestMakeRunSaysWhenTheStandInServes(t *testing.T) {
+	for _, tc := range []struct {
+		name, dotenv string
+		env          []string
+		standIn      bool
+	}{
+		{"no .env", "", nil, true},
+		{".env key", "TMDB_API_KEY=abc\n", nil, false},
+		{".env exported key", "export TMDB_API_KEY=abc\n", nil, false},
+		{".env token with spaces", "  TMDB_READ_TOKEN = eyJ  \n", nil, false},
+		{".env empty key", "TMDB_API_KEY=\n", nil, true},
+		{".env base URL", "TMDB_BASE_URL=http://127.0.0.1:9999\n", nil, false},
+		{".env TMDB's own base URL", "TMDB_BASE_URL=https://api.themoviedb.org/3\n", nil, true},
+		{"environment token", "", []string{"TMDB_READ_TOKEN=eyJ"}, false},
+		{"environment base URL", "", []string{"TMDB_BASE_URL=http://127.0.0.1:9999"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.dotenv != "" {
+				if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(tc.dotenv), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := makeDryRun(t, dir, tc.env, "run")
+			if got := strings.Contains(out, "stand-in"); got != tc.standIn {
+				t.Errorf("make run says the stand-in serves: got %v, want %v:\n%s", got, tc.standIn, out)
 			}
 		})
 	}

@@ -23,7 +23,7 @@ const placeholder = `<!doctype html>
 <body>
 <h1>Movie Trend Analyzer</h1>
 <p>The dashboard was not built into this binary. Build it with <code>make dashboard</code>
-(needs Node.js 20 and npm), then rebuild with <code>make build</code>.</p>
+(needs Node.js 20.19 or a later 20, 22.13 or a later 22, or 24 and newer, and npm), then rebuild with <code>make build</code>.</p>
 <p>The API works without it: <a href="/api/movies">/api/movies</a>. In docker compose the
 dashboard is served on port 3000.</p>
 </body></html>
