@@ -146,11 +146,24 @@ describe('dashboard against the real system', { timeout: 300_000 }, () => {
     }, 'Inception above Interstellar');
 
     // One view through the board's own button...
-    await page.getByRole('button', { name: '+1 view for Interstellar' }).click();
+    const viewButton = page.getByRole('button', { name: '+1 view for Interstellar' });
+    await viewButton.click();
     // ...and more through the API, as other users would.
     await addViews(157336, 4);
     const row = page.locator('.board__table tr[data-tmdb-id="157336"]');
-    await eventually(async () => (await row.locator('td.col-num').first().textContent()) === '5' || (await row.textContent()), 'Interstellar at 5 views');
+    // The click left the pointer over the board, which holds the order; but
+    // a pointer at rest lets go after POINTER_IDLE_MS (10 s), and a busy
+    // host may take longer to count the views. Move it a pixel to and fro
+    // over the button at each look, so the hold lasts the whole wait.
+    let wiggle = 0;
+    const keepPointing = async () => {
+      const { x, y, width, height } = await viewButton.boundingBox();
+      await page.mouse.move(x + width / 2 + (wiggle++ % 2), y + height / 2);
+    };
+    await eventually(async () => {
+      await keepPointing();
+      return (await row.locator('td.col-num').first().textContent()) === '5' || (await row.textContent());
+    }, 'Interstellar at 5 views');
     // The pointer is still over the board: the counts change in place, the
     // order holds, and the board says why.
     await page.getByText('Order paused while you point at or focus the board').waitFor();

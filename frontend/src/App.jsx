@@ -48,6 +48,11 @@ function Dashboard({ EventSourceImpl }) {
   const [orderedBy, setOrderedBy] = useState(rankBy);
   if (orderedBy !== rankBy && (rankBy === 'classic' || trendReady)) setOrderedBy(rankBy);
   const scoresWindow = trend.available ? trend.window : null;
+  // Ordered by a window whose scores are not here, the failure is about the
+  // order; otherwise the decayed column, shown in every ranking (the classic
+  // one too), keeps its last scores through it: say how old they are.
+  const trendError = rankBy !== 'classic' && !trendReady ? trend.error : null;
+  const trendStale = scoresWindow && !trendError && trend.error ? { error: trend.error, since: trend.updatedAt } : null;
   useEffect(() => {
     store.setTrendScores(scoresWindow ? trend.scores : null, scoresWindow, scoresWindow ? { rows: trend.rows, total: trend.total } : undefined);
     store.setRankByTrend(orderedBy !== 'classic' && orderedBy === scoresWindow);
@@ -107,8 +112,8 @@ function Dashboard({ EventSourceImpl }) {
             onOpen={select}
             onView={addView}
             trendWindow={scoresWindow}
-            trendError={rankBy !== 'classic' && !trendReady ? trend.error : null}
-            trendStale={rankBy !== 'classic' && trendReady && trend.error ? { error: trend.error, since: trend.updatedAt } : null}
+            trendError={trendError}
+            trendStale={trendStale}
             rankBy={rankBy}
             orderedBy={orderedBy}
             onRankByChange={setRankBy}

@@ -399,6 +399,34 @@ describe('dashboard', () => {
     expect(rowTitles()[0]).toBe('Interstellar');
   });
 
+  it('says the decayed column is stale in the classic order too, as it keeps its last scores', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    vi.setSystemTime(new Date(2026, 0, 2, 14, 30, 5));
+    let down = false;
+    fakeApi(routes({
+      'GET /api/trending': () => (down ? problem(503, 'the trend projection is being rebuilt') : [{ ...movie(157336), trend_score: 9.1 }, { ...movie(27205), trend_score: 2.5 }]),
+    }));
+    render(<App EventSourceImpl={FakeEventSource} />);
+    await startLive();
+    expect(await screen.findByRole('columnheader', { name: 'Trend (day)' })).toBeInTheDocument();
+    const stale = /Decayed scores could not be refreshed/;
+    expect(screen.queryByText(stale)).not.toBeInTheDocument();
+
+    down = true;
+    await act(() => vi.advanceTimersByTimeAsync(5000));
+    // Still the classic order, with the day's last scores beside it, saying how old.
+    expect(await screen.findByText(stale)).toHaveTextContent(
+      'Decayed scores could not be refreshed (the trend projection is being rebuilt); showing those from 02:30:05 PM.',
+    );
+    expect(rowTitles()[0]).toBe('Inception');
+    expect(within(boardRows()[0]).getByText('2.5')).toBeInTheDocument();
+    expect(screen.queryByText(/could not be loaded/)).not.toBeInTheDocument();
+
+    down = false;
+    await act(() => vi.advanceTimersByTimeAsync(10_000));
+    await waitFor(() => expect(screen.queryByText(stale)).not.toBeInTheDocument());
+  });
+
   it('orders by the decayed score among that ranking’s own top 1,000 when there are more movies', async () => {
     // 1,200 movies: by the classic score Film 1 leads and Film 1200 is last,
     // beyond the 1,000 loaded; by the day's decayed score Film 1200 leads.

@@ -43,12 +43,18 @@ function useMovieOutsideBoard(id, onBoard) {
     shownId.current = id;
     if (enabled) refresh();
   }, [id, enabled, refresh]);
-  if (!enabled) return { movie: null, error: null };
+  if (!enabled) return { movie: null, error: null, stale: null };
   // A 404 says the movie is gone (TMDB removed it): its last copy is not
   // kept, as it is for a blip.
-  const gone = polled.errorObject?.movieId === id && polled.errorObject?.status === 404;
+  const failed = polled.errorObject?.movieId === id;
+  const gone = failed && polled.errorObject?.status === 404;
   const movie = !gone && polled.data?.id === id ? polled.data.movie : null;
-  return { movie, error: !movie && polled.errorObject?.movieId === id ? polled.error : null };
+  return {
+    movie,
+    error: !movie && failed ? polled.error : null,
+    // The last copy kept through a blip: say it is not current, and since when.
+    stale: movie && failed ? { error: polled.error, since: polled.updatedAt } : null,
+  };
 }
 
 function MovieFacts({ movie }) {
@@ -185,6 +191,11 @@ export function MoviePanel({ id, row, onClose }) {
           {movie.status === 'pending' && (
             <p className="badge badge--pending" role="status">
               <span className="spinner" aria-hidden="true" /> Fetching details from TMDB…
+            </p>
+          )}
+          {outside.stale && (
+            <p className="warning" role="status">
+              This movie could not be read again ({outside.stale.error}); showing it as of {formatDateTime(outside.stale.since)}.
             </p>
           )}
           <div className="movie-panel__top">

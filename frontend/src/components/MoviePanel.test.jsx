@@ -268,6 +268,34 @@ describe('MoviePanel', () => {
     }
   });
 
+  it('keeps the last copy of a movie not on the board through a failed read, saying it is stale', async () => {
+    vi.useFakeTimers();
+    try {
+      vi.setSystemTime(new Date(2026, 0, 2, 14, 30, 5));
+      let down = false;
+      fakeApi({
+        'GET /api/movies/13': () => (down ? problem(503, 'the service cannot store or read data right now; retry shortly') : movie(13, { title: 'Far down', internal_views_count: 4 })),
+      });
+      renderPanel({ id: 13, row: undefined });
+      await act(async () => {});
+      const stale = /could not be read again/;
+      expect(screen.queryByText(stale)).not.toBeInTheDocument();
+      down = true;
+      await act(async () => vi.advanceTimersByTime(OUTSIDE_BOARD_POLL_MS));
+      expect(screen.getByText(stale)).toHaveTextContent(
+        'This movie could not be read again (the service cannot store or read data right now; retry shortly); showing it as of 02:30:05 PM.',
+      );
+      expect(screen.getByRole('heading', { name: /Far down/ })).toBeInTheDocument();
+      expect(screen.getByText('Views here').nextElementSibling).toHaveTextContent('4');
+      // Read again (after the back-off): current, no longer stale.
+      down = false;
+      await act(async () => vi.advanceTimersByTime(2 * OUTSIDE_BOARD_POLL_MS));
+      expect(screen.queryByText(stale)).not.toBeInTheDocument();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('says a movie not on the board is gone once it answers 404, instead of its last copy', async () => {
     vi.useFakeTimers();
     try {

@@ -26,7 +26,12 @@ export function useSelectedMovie() {
         const next = back.current.open;
         back.current = { pending: false, open: null };
         if (next != null) open(next);
-        else setId(read());
+        else {
+          // Closing closes, even when it lands on a movie opened from a
+          // link before ours: that one's fragment is dropped in place.
+          if (read() != null) history.replaceState(null, '', plainURL());
+          setId(null);
+        }
         return;
       }
       // Another fragment (an in-page link) says nothing about the movie.

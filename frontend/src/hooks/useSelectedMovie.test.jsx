@@ -29,4 +29,32 @@ describe('useSelectedMovie', () => {
     expect(result.current[0]).toBe(null);
     expect(window.location.hash).toBe('');
   });
+
+  it('closes a movie opened from the board over a linked one, and Back and Forward still go between them', async () => {
+    history.replaceState(null, '', '/#movie/9');
+    const { result } = renderHook(() => useSelectedMovie());
+    act(() => result.current[1](5));
+    expect(window.location.hash).toBe('#movie/5');
+    // Close goes back over movie 5's entry, onto the link's: no movie shows.
+    act(() => result.current[1](null));
+    await waitFor(() => expect(window.location.hash).toBe(''));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(result.current[0]).toBe(null);
+    expect(window.location.hash).toBe('');
+    // Forward opens movie 5 again; Back closes it.
+    act(() => history.forward());
+    await waitFor(() => expect(result.current[0]).toBe(5));
+    act(() => history.back());
+    await waitFor(() => expect(result.current[0]).toBe(null));
+    expect(window.location.hash).toBe('');
+  });
+
+  it('shows the linked movie again when the user goes Back to it from another', async () => {
+    history.replaceState(null, '', '/#movie/9');
+    const { result } = renderHook(() => useSelectedMovie());
+    act(() => result.current[1](5));
+    act(() => history.back());
+    await waitFor(() => expect(result.current[0]).toBe(9));
+    expect(window.location.hash).toBe('#movie/9');
+  });
 });

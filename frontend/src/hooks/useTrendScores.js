@@ -27,6 +27,8 @@ export function useTrendScores(window, changed) {
   // errorWindow: the window whose poll failed with `error`
   const [state, setState] = useState({ available: null, window: null, scores: null, rows: null, total: null, updatedAt: null, error: null, errorWindow: null });
   const nudgeRef = useRef(() => {});
+  const changedRef = useRef(changed);
+  changedRef.current = changed;
 
   useEffect(() => {
     // Back to a window that failed before: its old error is not news.
@@ -35,6 +37,7 @@ export function useTrendScores(window, changed) {
     const timer = earliestTimer(() => poll());
     let lastAt = 0;
     let inFlight = false;
+    let polledChange; // `changed` when the last poll began: its answer may predate a later one
     let stopped = false;
     let failures = 0;
     const shown = callWhenShown(() => {
@@ -48,6 +51,7 @@ export function useTrendScores(window, changed) {
       if (!shown.ready()) return;
       inFlight = true;
       lastAt = Date.now();
+      polledChange = changedRef.current;
       let retryAfter = 0;
       try {
         const { rows, total } = await getTrending(window, { signal: abort.signal });
@@ -68,12 +72,17 @@ export function useTrendScores(window, changed) {
         inFlight = false;
       }
       schedule(nextDelay(POLL_MS, failures, retryAfter));
+      nudge(); // a change that came while this one was in flight
     }
 
-    nudgeRef.current = () => {
-      // While failing, the backoff's timer decides when to ask again.
-      if (!inFlight && failures === 0) schedule(Math.max(0, lastAt + MIN_GAP_MS - Date.now()));
-    };
+    function nudge() {
+      // In flight: the poll calls this again when it is done, as its answer
+      // may predate the change. While failing, the backoff's timer decides
+      // when to ask again.
+      if (inFlight || failures > 0 || polledChange === changedRef.current) return;
+      schedule(Math.max(0, lastAt + MIN_GAP_MS - Date.now()));
+    }
+    nudgeRef.current = nudge;
     poll();
     return () => {
       stopped = true;

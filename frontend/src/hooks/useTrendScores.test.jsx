@@ -26,6 +26,29 @@ describe('useTrendScores', () => {
     expect(trendingCalls()).toHaveLength(3);
   });
 
+  it('asks again soon after a poll that was in flight when the movies changed', async () => {
+    vi.useFakeTimers();
+    let release = null;
+    fakeApi({
+      'GET /api/trending': () => (trendingCalls().length === 2 ? new Promise((ok) => (release = ok)) : [{ ...movie(1), trend_score: 3.5 }]),
+    });
+    const { result, rerender } = renderHook(({ changed }) => useTrendScores('day', changed), { initialProps: { changed: 0 } });
+    await act(async () => {});
+    expect(trendingCalls()).toHaveLength(1);
+    // The second poll (at 5 s) is in flight when the movies change.
+    await act(async () => vi.advanceTimersByTime(5000));
+    expect(trendingCalls()).toHaveLength(2);
+    rerender({ changed: 1 });
+    await act(async () => vi.advanceTimersByTime(100));
+    await act(async () => release([{ ...movie(1), trend_score: 3.6 }]));
+    expect(result.current.scores.get(1)).toBe(3.6);
+    // Its answer may predate the change: asked again 1.5 s after it began, not 5 s after it ended.
+    await act(async () => vi.advanceTimersByTime(1399));
+    expect(trendingCalls()).toHaveLength(2);
+    await act(async () => vi.advanceTimersByTime(1));
+    expect(trendingCalls()).toHaveLength(3);
+  });
+
   it('keeps the last scores through failures, says why, and asks less often while they last', async () => {
     vi.useFakeTimers();
     let down = false;

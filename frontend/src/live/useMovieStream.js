@@ -49,6 +49,8 @@ export const SILENCE_MS = 40_000;
  * EventSource reconnects by itself after a network error, but gives up for
  * good when the server answers with an error status (e.g. 503 while
  * PostgreSQL is down); then we start a new one ourselves, with back-off.
+ * Until a stream is accepted, the ranking is loaded once per such retry (if
+ * none came yet), so a cap on streams does not keep the board empty.
  *
  * A tab hidden for `hiddenGraceMs` closes its stream: over HTTP/1.1 the
  * browser allows 6 connections per host, and streams held by background
@@ -84,6 +86,9 @@ export function useMovieStream(
     let pauseTimer = null; // runs while the tab is hidden
     let paused = false;
     let silenceTimer = null; // runs while the stream is open; each event restarts it
+    // One load of the list per stream opened: the stream's own (on `ready`)
+    // or, if it fails before any list came, loadWithoutStream's.
+    let mayLoadList = false;
 
     const set = (state, error = null) =>
       setStatus((s) => {
@@ -113,9 +118,26 @@ export function useMovieStream(
       const delay = nextDelay(1000, failures++, retryAfterSeconds, MAX_BACKOFF_MS) * (1 + JITTER * Math.random());
       set('reconnecting', error);
       retryTimer = setTimeout(connect, delay);
+      if (mayLoadList && !store.getSnapshot().loaded) loadWithoutStream();
+    }
+
+    // Refused before the board ever loaded (the server's or a proxy's cap on
+    // streams): the list may still answer, and a board kept on "Loading…"
+    // would hide it. Shown without claiming live; the stream's next `ready`
+    // reloads it and takes over.
+    async function loadWithoutStream() {
+      mayLoadList = false;
+      const abort = (loadAbort = new AbortController());
+      try {
+        const { movies, total } = await listMovies({ limit: 1000, signal: abort.signal });
+        if (!abort.signal.aborted) store.reset(movies, total);
+      } catch {
+        // The badge says the stream is down; its retry tries the list again.
+      }
     }
 
     async function reload() {
+      mayLoadList = false;
       loadAbort?.abort();
       const abort = (loadAbort = new AbortController());
       pending = new Map();
@@ -140,6 +162,7 @@ export function useMovieStream(
       if (stopped) return;
       retryTimer = null;
       errorsSinceReady = 0; // a new stream: the browser's retries of the last one do not count
+      mayLoadList = true;
 
       const es = (source = new EventSourceImpl(url));
       heard(); // from now: a stream stuck connecting is dead too

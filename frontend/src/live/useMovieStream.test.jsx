@@ -150,6 +150,45 @@ describe('useMovieStream', () => {
     expect(first.closed).toBe(true);
   });
 
+  it('loads the list once per retry while the stream is refused before it ever loaded, without claiming live', async () => {
+    const { result, store, first } = streamOfOneMovie();
+    const listCalls = () => fetch.calls.filter((c) => c.path === '/api/movies');
+    // Refused (too many streams): the list still answers, and the board shows it.
+    await act(async () => first.refuse());
+    expect(listCalls()).toHaveLength(1);
+    expect(store.getSnapshot()).toMatchObject({ loaded: true, count: 1 });
+    expect(result.current).toMatchObject({ state: 'reconnecting', error: expect.stringMatching(/refused/) });
+    // The stream is still retried; loaded once, the list is not asked again.
+    await act(async () => vi.advanceTimersByTime(1000));
+    expect(FakeEventSource.instances).toHaveLength(2);
+    await act(async () => FakeEventSource.latest().refuse());
+    expect(listCalls()).toHaveLength(1);
+    // Accepted at last: the stream's `ready` reloads it, and now it is live.
+    await act(async () => vi.advanceTimersByTime(2000));
+    await act(async () => FakeEventSource.latest().emit('ready', {}));
+    expect(result.current.state).toBe('live');
+    expect(listCalls()).toHaveLength(2);
+  });
+
+  it('asks for the list at most once per retry of a refused stream while the list fails too', async () => {
+    vi.useFakeTimers();
+    fakeApi({ 'GET /api/movies': () => problem(503, 'the service cannot store or read data right now; retry shortly') });
+    const store = syncStore();
+    const { result } = renderHook(() => useMovieStream(store, { EventSourceImpl: FakeEventSource }));
+    const listCalls = () => fetch.calls.filter((c) => c.path === '/api/movies');
+    await act(async () => FakeEventSource.latest().refuse());
+    expect(listCalls()).toHaveLength(1);
+    expect(store.getSnapshot().loaded).toBe(false);
+    expect(result.current).toMatchObject({ state: 'reconnecting', error: expect.stringMatching(/refused/) });
+    await act(async () => vi.advanceTimersByTime(999));
+    expect(listCalls()).toHaveLength(1);
+    await act(async () => vi.advanceTimersByTime(1));
+    expect(FakeEventSource.instances).toHaveLength(2);
+    expect(listCalls()).toHaveLength(1);
+    await act(async () => FakeEventSource.latest().refuse());
+    expect(listCalls()).toHaveLength(2);
+  });
+
   it('spreads its reconnects at random, up to half as long again', async () => {
     const { first } = streamOfOneMovie();
     Math.random.mockReturnValue(0.99);
