@@ -68,7 +68,9 @@ type Projection interface {
 type Applied struct {
 	ThroughX string // transaction id (xid8 as text); "0" before any
 	ThroughP int64
-	Held     []uuid.UUID
+	// Held lists the batches held back; a function, as only a rare repair
+	// asks, and the list can be long while the live projection lags.
+	Held func() []uuid.UUID
 }
 
 // ErrRestoredLog means the log holds transaction ids of another cluster,
@@ -404,14 +406,20 @@ func (ru *run) round(ctx context.Context, db DB, horizon bool) (int, error) {
 		// Held-back batches handled since go first: the live projection
 		// handled them before anything read now as handled that came later
 		// (a removal of their movie, say), so they come first here too.
+		var caughtUp map[uuid.UUID]bool
 		if len(ru.pending) > 0 {
-			if err := ru.applyPending(ctx, db); err != nil {
+			var err error
+			if caughtUp, err = ru.applyPending(ctx, db); err != nil {
 				return read, err
 			}
 		}
 		var apply []events.Envelope
 		for i, e := range evs {
-			if handled[i] {
+			// A batch that straddles the chunks, held back as the last one
+			// was read and applied just now: its events here are handled
+			// too (the chunk was read before, as the last one was applied),
+			// or the copy would hold part of a batch it says it holds back.
+			if handled[i] || caughtUp[e.batch] {
 				apply = append(apply, e.Envelope)
 			} else {
 				ru.pending[e.batch] = ru.pending[e.batch].with(e.Position)
@@ -424,7 +432,8 @@ func (ru *run) round(ctx context.Context, db DB, horizon bool) (int, error) {
 		ru.done += int64(len(evs))
 		ru.progress(ctx, db)
 	}
-	return read, ru.applyPending(ctx, db)
+	_, err := ru.applyPending(ctx, db)
+	return read, err
 }
 
 // reader returns a function that gives the next chunk of the log (nil at
@@ -609,18 +618,20 @@ func (ru *run) handled(ctx context.Context, db DB, ids []uuid.UUID) ([]uuid.UUID
 	return done, nil
 }
 
-// applyPending applies the held-back batches that were handled since.
-func (ru *run) applyPending(ctx context.Context, db DB) error {
+// applyPending applies the held-back batches that were handled since, and
+// returns them.
+func (ru *run) applyPending(ctx context.Context, db DB) (map[uuid.UUID]bool, error) {
 	if len(ru.pending) == 0 {
-		return nil
+		return nil, nil
 	}
 	now, err := ru.handled(ctx, db, slices.Collect(maps.Keys(ru.pending)))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(now) == 0 {
-		return nil
+		return nil, nil
 	}
+	applied := make(map[uuid.UUID]bool, len(now))
 	// Their events read again: those of each batch within its span (other
 	// transactions' events may lie between them; the batch id tells them
 	// apart), in one statement.
@@ -628,6 +639,7 @@ func (ru *run) applyPending(ctx context.Context, db DB) error {
 	for _, id := range now {
 		los, his = append(los, ru.pending[id].lo), append(his, ru.pending[id].hi)
 		delete(ru.pending, id)
+		applied[id] = true
 	}
 	rows, err := db.Query(ctx, `
 		SELECT `+logColumns+`
@@ -635,24 +647,25 @@ func (ru *run) applyPending(ctx context.Context, db DB) error {
 		CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.position BETWEEN b.lo AND b.hi AND e.batch_id = b.id) e
 		ORDER BY e.position`, postgres.UUIDs(now), los, his)
 	if err != nil {
-		return fmt.Errorf("read the held-back batches: %w", err)
+		return nil, fmt.Errorf("read the held-back batches: %w", err)
 	}
 	read, err := scanLog(rows)
 	if err != nil {
-		return fmt.Errorf("read the held-back batches: %w", err)
+		return nil, fmt.Errorf("read the held-back batches: %w", err)
 	}
 	apply := make([]events.Envelope, len(read))
 	for i, e := range read {
 		apply[i] = e.Envelope
 	}
-	return ru.apply(ctx, db, apply)
+	return applied, ru.apply(ctx, db, apply)
 }
 
 func (ru *run) apply(ctx context.Context, db DB, evs []events.Envelope) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	applied := Applied{ThroughX: ru.appliedX, ThroughP: ru.appliedP, Held: slices.Collect(maps.Keys(ru.pending))}
+	pending := ru.pending // a map: as it is when the repair asks
+	applied := Applied{ThroughX: ru.appliedX, ThroughP: ru.appliedP, Held: func() []uuid.UUID { return slices.Collect(maps.Keys(pending)) }}
 	if tx, ok := db.(pgx.Tx); ok {
 		return ru.p.Apply(ctx, tx, ru.shadow, evs, applied)
 	}

@@ -341,9 +341,14 @@ func (p Projection) reapply(ctx context.Context, db DB, movie, pos, last int64, 
 	held := `EXISTS (SELECT 1 FROM handled_messages h WHERE h.handler = $5 AND h.message_id = e.batch_id)`
 	args := []any{movie, pos, rest, last, HandlerName}
 	if a := p.rebuilt; a != nil {
-		held = `((e.transaction_id, e.position) <= ($5::text::xid8, $6) AND (e.batch_id IS NULL OR e.batch_id <> ALL($7::uuid[])))
+		// Handled too: the final round reads past running transactions,
+		// so one that commits meanwhile can hold events at or before the
+		// copy's cursor that it never read (their batch unhandled yet).
+		held = `((e.transaction_id, e.position) <= ($5::text::xid8, $6)
+		       AND (e.batch_id IS NULL OR (e.batch_id <> ALL($7::uuid[])
+		            AND EXISTS (SELECT 1 FROM handled_messages h WHERE h.handler = $9 AND h.message_id = e.batch_id))))
 		  OR e.position = ANY($8::bigint[])`
-		args = []any{movie, pos, rest, last, a.ThroughX, a.ThroughP, postgres.UUIDs(a.Held), earlier}
+		args = []any{movie, pos, rest, last, a.ThroughX, a.ThroughP, postgres.UUIDs(a.Held()), earlier, HandlerName}
 	}
 	rows, err := db.Query(ctx, `SELECT `+eventlog.EnvelopeColumns+` FROM events e
 		WHERE e.position > $2 AND e.position <= $4 AND e.tmdb_id = $1 AND e.position <> ALL($3::bigint[])
