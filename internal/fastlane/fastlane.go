@@ -256,10 +256,12 @@ type conn struct {
 	opened time.Time // when it was accepted
 
 	remote string
-	// deadline tells that a read deadline is set. A request that arrived
-	// whole with its first bytes (nearly all do) is read without one:
-	// setting and clearing it cost about a microsecond a request.
+	// deadline tells that a read deadline is set, readBy when. A request
+	// that arrived whole with its first bytes (nearly all do) is read
+	// without one: setting and clearing it cost about a microsecond a
+	// request.
 	deadline bool
+	by       time.Time
 	tp       *textproto.Reader
 	head     bytes.Reader
 	// out and body are the buffers of the response in hand (the bytes
@@ -414,12 +416,13 @@ func (c *conn) serve() {
 			return
 		}
 		req, n, next := c.read()
+		by := c.by // the request's, which net/http would restart
 		c.readBy(time.Time{})
 		switch next {
 		case handOver:
 			c.unboundWrite()
 			c.s.handedOff.Add(1)
-			c.s.handoff.give(&handedConn{Conn: c.c, r: c.br})
+			c.s.handoff.give(&handedConn{Conn: c.c, r: c.br, by: by})
 			handedOff = true
 			return
 		case hangUp:
@@ -479,7 +482,7 @@ func (c *conn) readBy(t time.Time) {
 		return
 	}
 	_ = c.c.SetReadDeadline(t)
-	c.deadline = !t.IsZero()
+	c.deadline, c.by = !t.IsZero(), t
 }
 
 // verdict is what becomes of a request the lane has begun to read.
@@ -878,9 +881,27 @@ func (c *conn) respond(req *http.Request) ([]byte, bool, time.Time) {
 type handedConn struct {
 	net.Conn
 	r *bufio.Reader
+	// by is the deadline the lane had set for the request it hands over
+	// (zero if none): net/http's first one, for the same request's header,
+	// counts from the handover, so a client that made its request line
+	// look like a lane route for ReadHeaderTimeout would get as long
+	// again.
+	by time.Time
 }
 
 func (c *handedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// SetReadDeadline keeps the lane's deadline for the request in hand as a
+// bound of the first deadline net/http sets: its header's.
+func (c *handedConn) SetReadDeadline(t time.Time) error {
+	if by := c.by; !by.IsZero() {
+		c.by = time.Time{}
+		if t.IsZero() || t.After(by) {
+			t = by
+		}
+	}
+	return c.Conn.SetReadDeadline(t)
+}
 
 // CloseWrite lets net/http half-close a connection before closing it, as
 // it does on a *net.TCPConn, so that a client still sending gets the

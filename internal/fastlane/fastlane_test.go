@@ -431,6 +431,33 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	}
 }
 
+// A request the lane hands over keeps the header deadline it had: net/http
+// sets its own at the handover, and a client that made its request line
+// last nearly ReadHeaderTimeout before showing it is not the lane's got
+// as long again for the rest of its header.
+func TestAHandedOverRequestKeepsItsHeaderDeadline(t *testing.T) {
+	const timeout = 2 * time.Second
+	lane, _, _ := start(t, http.HandlerFunc(echo), timeout)
+	start := time.Now()
+	c := dial(t, lane)
+	if _, err := io.WriteString(c, "POST /ho"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(timeout * 3 / 4)
+	// Not the lane's route: handed over at the line's end, the header
+	// never finished.
+	if _, err := io.WriteString(c, "x HTTP/1.1\r\nHost: h\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatalf("read: %v (the server never closed the connection)", err)
+	}
+	// Without the lane's deadline, net/http's would close it at 3.5 s.
+	if took := time.Since(start); took > timeout*3/2 {
+		t.Errorf("closed after %v, want about ReadHeaderTimeout (%v) from the accept", took.Round(time.Millisecond), timeout)
+	}
+}
+
 // Shutdown lets a request in progress finish and answers it, closes idle
 // connections, and makes Serve return.
 func TestShutdownFinishesRequestsInProgress(t *testing.T) {
