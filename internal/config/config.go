@@ -61,8 +61,8 @@ type Config struct {
 	// as the previous commit carried): the views gather meanwhile, so
 	// each RecordViews message carries more of them.
 	IntakeInterval time.Duration `env:"INTAKE_INTERVAL" envDefault:"2.5ms"`
-	// FastLane lets the API read simple POST /api/movies/view requests on
-	// keep-alive connections itself instead of through net/http's
+	// FastLane lets the API read simple POST /api/movies/view and GET
+	// /api/movies requests itself instead of through net/http's
 	// per-request machinery (internal/fastlane); the same handler answers
 	// them. Off, net/http serves every request.
 	FastLane bool `env:"API_FAST_LANE" envDefault:"true"`

@@ -374,7 +374,7 @@ func (m *Metrics) WatchFastLane(stats func() (served, handedOff uint64)) {
 	m.Registry.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "trend_http_fast_lane_requests_total",
-			Help: "Requests the API's fast lane read and answered itself (simple POST /api/movies/view on keep-alive connections).",
+			Help: "Requests the API's fast lane read and answered itself (simple POST /api/movies/view and GET /api/movies requests).",
 		}, func() float64 { s, _ := stats(); return float64(s) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "trend_http_fast_lane_handoffs_total",
