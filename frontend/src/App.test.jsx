@@ -371,7 +371,9 @@ describe('dashboard', () => {
     expect(screen.queryByText(/could not be loaded/)).not.toBeInTheDocument();
   });
 
-  it('says when the decayed scores it orders by could not be refreshed, and from when they are', async () => {
+  // The board, live, with /api/trending answering until setDown(true),
+  // then failing with a 503; the note the board shows then.
+  async function startWithTrendingThatFails() {
     vi.useFakeTimers({ shouldAdvanceTime: true });
     vi.setSystemTime(new Date(2026, 0, 2, 14, 30, 5));
     let down = false;
@@ -380,49 +382,45 @@ describe('dashboard', () => {
     }));
     render(<App EventSourceImpl={FakeEventSource} />);
     await startLive();
+    return (d) => {
+      down = d;
+    };
+  }
+  const stale = /Decayed scores could not be refreshed/;
+  const staleSince = 'Decayed scores could not be refreshed (the trend projection is being rebuilt); showing those from 02:30:05 PM.';
+
+  it('says when the decayed scores it orders by could not be refreshed, and from when they are', async () => {
+    const setDown = await startWithTrendingThatFails();
     fireEvent.click(await screen.findByRole('radio', { name: 'Trend · day' }));
     await waitFor(() => expect(rowTitles()[0]).toBe('Interstellar'));
-    const stale = /Decayed scores could not be refreshed/;
     expect(screen.queryByText(stale)).not.toBeInTheDocument();
 
-    down = true;
+    setDown(true);
     await act(() => vi.advanceTimersByTimeAsync(5000));
     // The last scores still order the board, and it says how old they are.
-    expect(await screen.findByText(stale)).toHaveTextContent(
-      'Decayed scores could not be refreshed (the trend projection is being rebuilt); showing those from 02:30:05 PM.',
-    );
+    expect(await screen.findByText(stale)).toHaveTextContent(staleSince);
     expect(rowTitles()[0]).toBe('Interstellar');
 
-    down = false;
+    setDown(false);
     await act(() => vi.advanceTimersByTimeAsync(10_000));
     await waitFor(() => expect(screen.queryByText(stale)).not.toBeInTheDocument());
     expect(rowTitles()[0]).toBe('Interstellar');
   });
 
   it('says the decayed column is stale in the classic order too, as it keeps its last scores', async () => {
-    vi.useFakeTimers({ shouldAdvanceTime: true });
-    vi.setSystemTime(new Date(2026, 0, 2, 14, 30, 5));
-    let down = false;
-    fakeApi(routes({
-      'GET /api/trending': () => (down ? problem(503, 'the trend projection is being rebuilt') : [{ ...movie(157336), trend_score: 9.1 }, { ...movie(27205), trend_score: 2.5 }]),
-    }));
-    render(<App EventSourceImpl={FakeEventSource} />);
-    await startLive();
+    const setDown = await startWithTrendingThatFails();
     expect(await screen.findByRole('columnheader', { name: 'Trend (day)' })).toBeInTheDocument();
-    const stale = /Decayed scores could not be refreshed/;
     expect(screen.queryByText(stale)).not.toBeInTheDocument();
 
-    down = true;
+    setDown(true);
     await act(() => vi.advanceTimersByTimeAsync(5000));
     // Still the classic order, with the day's last scores beside it, saying how old.
-    expect(await screen.findByText(stale)).toHaveTextContent(
-      'Decayed scores could not be refreshed (the trend projection is being rebuilt); showing those from 02:30:05 PM.',
-    );
+    expect(await screen.findByText(stale)).toHaveTextContent(staleSince);
     expect(rowTitles()[0]).toBe('Inception');
     expect(within(boardRows()[0]).getByText('2.5')).toBeInTheDocument();
     expect(screen.queryByText(/could not be loaded/)).not.toBeInTheDocument();
 
-    down = false;
+    setDown(false);
     await act(() => vi.advanceTimersByTimeAsync(10_000));
     await waitFor(() => expect(screen.queryByText(stale)).not.toBeInTheDocument());
   });

@@ -198,25 +198,31 @@ func (w *world) check(ctx context.Context) []string {
 func TestHeldBackBatchKeepsItsPlaceBeforeLaterEventsOfItsMovie(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	ctx := t.Context()
 	w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0}))
 	w.mustHandle(t, w.mustAppend(t, events.MovieDetailsFetched{TMDBID: 1, Title: "M", VoteAverage: 7, VoteCount: 10, FetchedAt: t0}))
 	held := w.mustAppend(t, viewsOf(1, 5, t0)...) // on the bus, not handled yet
-	once := false
-	opts := replay.AfterRound(replay.Options{Check: true}, func() {
-		if once {
-			return
-		}
-		once = true
+	w.checkCatchingUp(t, 0, func() {
 		// While the replay catches up, the live projection goes on, in log
 		// order: the views, then the movie's removal and a new registration.
-		if err := w.live.HandleBatch(ctx, held); err != nil {
-			t.Error(err)
-		}
+		w.mustHandle(t, held)
 		w.mustHandle(t, w.mustAppend(t, events.MovieRemoved{TMDBID: 1, RemovedAt: t0.Add(time.Minute)}))
 		w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0.Add(2 * time.Minute)}))
 	})
-	res, err := replay.New(w.pool, quiet).Run(ctx, w.prepared(ctx), opts)
+}
+
+// checkCatchingUp runs a check in chunks of chunk events (0: the
+// default) with during run before its first catch-up round (the live
+// projection going on meanwhile), and fails t on any difference.
+func (w *world) checkCatchingUp(t *testing.T, chunk int, during func()) {
+	t.Helper()
+	once := false
+	opts := replay.AfterRound(replay.Options{Check: true, ChunkSize: chunk}, func() {
+		if !once {
+			once = true
+			during()
+		}
+	})
+	res, err := replay.New(w.pool, quiet).Run(t.Context(), w.prepared(t.Context()), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +232,15 @@ func TestHeldBackBatchKeepsItsPlaceBeforeLaterEventsOfItsMovie(t *testing.T) {
 	if len(res.Differences) != 0 {
 		t.Errorf("the rebuild differs from the live copy: %v", res.Differences)
 	}
+}
+
+// liveRow returns movie's views and status in the live copy.
+func (w *world) liveRow(t *testing.T, movie int64) (views int64, status string) {
+	t.Helper()
+	if err := w.pool.QueryRow(t.Context(), `SELECT internal_views_count, status FROM trend_movies WHERE tmdb_id = $1`, movie).Scan(&views, &status); err != nil {
+		t.Fatal(err)
+	}
+	return views, status
 }
 
 // A removal the live projection handles late, after a new registration
@@ -250,30 +265,8 @@ func TestLateRemovalOfAMovieRegisteredAgainRebuildsEqual(t *testing.T) {
 			w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0.Add(2 * time.Minute)}))
 			held := w.mustAppend(t, viewsOf(1, 4, t0.Add(4*time.Minute))...) // on the bus until the replay ends
 			w.mustHandle(t, w.mustAppend(t, viewsOf(1, 3, t0.Add(3*time.Minute))...))
-			once := false
-			opts := replay.AfterRound(replay.Options{Check: true, ChunkSize: chunk}, func() {
-				if once {
-					return
-				}
-				once = true
-				w.mustHandle(t, removal)
-			})
-			res, err := replay.New(w.pool, quiet).Run(ctx, w.prepared(ctx), opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !once {
-				t.Fatal("the replay ran no catch-up round")
-			}
-			if len(res.Differences) != 0 {
-				t.Errorf("the rebuild differs from the live copy: %v", res.Differences)
-			}
-			var views int64
-			var status string
-			if err := w.pool.QueryRow(ctx, `SELECT internal_views_count, status FROM trend_movies WHERE tmdb_id = 1`).Scan(&views, &status); err != nil {
-				t.Fatal(err)
-			}
-			if views != 3 || status != "pending" {
+			w.checkCatchingUp(t, chunk, func() { w.mustHandle(t, removal) })
+			if views, status := w.liveRow(t, 1); views != 3 || status != "pending" {
 				t.Errorf("live: %d views, %s; want the 3 handled of those logged after the removal, pending", views, status)
 			}
 			w.mustHandle(t, held)
@@ -336,12 +329,7 @@ func TestARegistrationReadBeforeAnEarlierRemovalRebuildsEqual(t *testing.T) {
 			})
 			w.mustHandle(t, again)
 			w.mustHandle(t, w.mustAppend(t, viewsOf(1, 3, t0.Add(3*time.Minute))...))
-			var views int64
-			var status string
-			if err := w.pool.QueryRow(ctx, `SELECT internal_views_count, status FROM trend_movies WHERE tmdb_id = 1`).Scan(&views, &status); err != nil {
-				t.Fatal(err)
-			}
-			if views != 3 || status != "pending" {
+			if views, status := w.liveRow(t, 1); views != 3 || status != "pending" {
 				t.Fatalf("live: %d views, %s; want the 3 logged after the removal, pending", views, status)
 			}
 			res, err := replay.New(w.pool, quiet).Run(ctx, w.prepared(ctx), replay.Options{Check: true, ChunkSize: chunk})
