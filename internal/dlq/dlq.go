@@ -411,6 +411,10 @@ func (c *Client) dial(ctx context.Context) (*amqp.Connection, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("connect to RabbitMQ: %w", ctx.Err())
 		}
+		if messaging.LoginRefused(err) {
+			// Not "unreachable", which sends an operator to the network.
+			return nil, fmt.Errorf("%s: %w", messaging.DialFailure(err), err)
+		}
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return conn, nil

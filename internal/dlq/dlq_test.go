@@ -382,6 +382,19 @@ func TestUnreachableBroker(t *testing.T) {
 	}
 }
 
+// A broker that refuses the login (a wrong password or virtual host) is
+// said to, not to be unreachable.
+func TestARefusedLoginIsSaidSo(t *testing.T) {
+	t.Parallel()
+	password, vhost := testenv.Refused(t, testenv.AMQPBaseURL(), "/no-such-vhost")
+	for _, url := range []string{password, vhost} {
+		_, err := dlq.New(url).List(t.Context(), dlq.All(), 0)
+		if err == nil || !strings.Contains(err.Error(), "RabbitMQ refused the login") || errors.Is(err, dlq.ErrUnavailable) {
+			t.Errorf("list with %s: got %v, want the refused login said", url, err)
+		}
+	}
+}
+
 // A payload sent compressed is previewed as the JSON it holds.
 func TestListPreviewsCompressedPayloadsAsJSON(t *testing.T) {
 	t.Parallel()
