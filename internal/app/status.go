@@ -13,6 +13,7 @@ import (
 
 	"github.com/movietrend/trend/internal/config"
 	"github.com/movietrend/trend/internal/pipeline"
+	"github.com/movietrend/trend/internal/postgres"
 	"github.com/movietrend/trend/internal/replay"
 )
 
@@ -49,6 +50,11 @@ func RunStatus(ctx context.Context, cfg config.Config, so StatusOptions, log *sl
 	}
 	defer b.close()
 	rep, err := b.status(ctx)
+	if postgres.Unmigrated(err) {
+		// Checked on the failure, not before: goose's own check creates
+		// its table, and looking must change nothing.
+		return fmt.Errorf("the database lacks migrations of this build: apply them first (trend migrate), or ask with the build the database runs (%w)", err)
+	}
 	if err != nil {
 		return err
 	}

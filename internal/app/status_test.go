@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/movietrend/trend/internal/config"
 	"github.com/movietrend/trend/internal/pipeline"
 	"github.com/movietrend/trend/internal/postgres"
@@ -55,6 +57,26 @@ func TestStatusSaysWhenTheLagsAgeIsUnknown(t *testing.T) {
 // With RabbitMQ unreachable the report is still printed, as far as it
 // goes, and the command fails: `trend status || alert` must not take half
 // a report for a healthy pipeline.
+// On a database without this build's tables, status says to migrate,
+// rather than quote PostgreSQL's "relation does not exist".
+func TestStatusSaysWhenTheDatabaseIsNotMigrated(t *testing.T) {
+	url := testenv.DatabaseURL(t)
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(t.Context(), `DROP SCHEMA public CASCADE; CREATE SCHEMA public`)
+	conn.Close(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Config{DatabaseURL: url, AMQPURL: testenv.AMQPBaseURL()}
+	err = RunStatus(t.Context(), cfg, StatusOptions{Out: io.Discard}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "trend migrate") {
+		t.Errorf("got %v, want it to say to run trend migrate", err)
+	}
+}
+
 func TestStatusFailsWhenRabbitMQCannotBeAsked(t *testing.T) {
 	addr := testenv.UnusedAddr(t) // nothing listens there
 	cfg := config.Config{DatabaseURL: testenv.DatabaseURL(t), AMQPURL: "amqp://guest:guest@" + addr + "/"}

@@ -147,6 +147,13 @@ func Refused(err error) bool {
 	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000")
 }
 
+// Unmigrated tells whether err is a query's failure on a table, column or
+// function the database lacks: one this build's migrations add.
+func Unmigrated(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "42703" || pgErr.Code == "42883")
+}
+
 // setIn tells whether params set the setting name, whose case does not
 // matter to PostgreSQL (TimeZone, timezone).
 func setIn(params map[string]string, name string) bool {
