@@ -69,6 +69,10 @@ func RunStatus(ctx context.Context, cfg config.Config, so StatusOptions, log *sl
 		// as a healthy one.
 		err = errors.New("status: RabbitMQ could not be asked: queues and dead letters unknown")
 	}
+	if err == nil && len(rep.MissingQueues) > 0 {
+		// Nothing reaches a missing queue's handlers: a failure too.
+		err = fmt.Errorf("status: RabbitMQ lacks %d of the pipeline's queues (%s): start a worker, which declares them", len(rep.MissingQueues), strings.Join(rep.MissingQueues, ", "))
+	}
 	return err
 }
 
@@ -116,6 +120,11 @@ func writeQueues(out io.Writer, st pipeline.Stats) error {
 			fmt.Fprintf(tw, "%s\t%d\t%d\n", q.Name, q.Messages, q.Consumers)
 		}
 		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, q := range st.MissingQueues {
+		if _, err := fmt.Fprintf(out, "queue %s: missing (a worker declares the queues when it starts)\n", q); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/movietrend/trend/internal/config"
+	"github.com/movietrend/trend/internal/messaging"
 	"github.com/movietrend/trend/internal/pipeline"
 	"github.com/movietrend/trend/internal/postgres"
 	"github.com/movietrend/trend/internal/testenv"
@@ -74,6 +75,22 @@ func TestStatusSaysWhenTheDatabaseIsNotMigrated(t *testing.T) {
 	err = RunStatus(t.Context(), cfg, StatusOptions{Out: io.Discard}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "trend migrate") {
 		t.Errorf("got %v, want it to say to run trend migrate", err)
+	}
+}
+
+// A queue RabbitMQ lacks (none declared yet, or one deleted by hand) is
+// named, and fails the status: nothing reaches its handlers.
+func TestStatusNamesMissingQueues(t *testing.T) {
+	cfg := config.Config{DatabaseURL: testenv.DatabaseURL(t), AMQPURL: testenv.BrokerURL(t)}
+	var out bytes.Buffer
+	err := RunStatus(t.Context(), cfg, StatusOptions{Out: &out}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "start a worker") {
+		t.Errorf("got %v, want the missing queues to fail the status", err)
+	}
+	for _, q := range Topology.Queues() {
+		if q != messaging.DeadLetterTopic && !strings.Contains(out.String(), "queue "+q+": missing") {
+			t.Errorf("the report does not say %s is missing:\n%s", q, out.String())
+		}
 	}
 }
 

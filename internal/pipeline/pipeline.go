@@ -47,6 +47,10 @@ type Stats struct {
 	// when that event could not be read).
 	ProjectionLagSeconds float64 `json:"projection_lag_seconds"`
 	Queues               []Queue `json:"queues"`
+	// MissingQueues are the topology's queues RabbitMQ does not have (a
+	// worker declares them when it starts; the dead-letter queue, made at
+	// the first dead letter, is not one).
+	MissingQueues []string `json:"missing_queues,omitempty"`
 	// DeadLetters is the depth of the dead-letter queue (-1 if unknown).
 	DeadLetters int `json:"dead_letters"`
 	// BrokerError says why queues are missing, if RabbitMQ did not answer.
@@ -214,9 +218,14 @@ func (c *Collector) queues(ctx context.Context, s *Stats) {
 			if late() {
 				return
 			}
-			// No dead-letters queue yet: nothing was ever dead-lettered.
-			if name == messaging.DeadLetterTopic && messaging.IsNotFound(err) {
+			switch {
+			case name == messaging.DeadLetterTopic && messaging.IsNotFound(err):
+				// None yet: nothing was ever dead-lettered.
 				s.DeadLetters = 0
+			case messaging.IsNotFound(err):
+				s.MissingQueues = append(s.MissingQueues, name)
+			case s.BrokerError == "":
+				s.BrokerError = err.Error()
 			}
 			continue
 		}
