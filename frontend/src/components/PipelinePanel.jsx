@@ -119,6 +119,11 @@ export function PipelinePanel() {
               RabbitMQ: {stats.broker_error}
             </p>
           )}
+          {stats.missing_queues?.length > 0 && (
+            <p className="warning" role="alert">
+              RabbitMQ lacks {stats.missing_queues.join(', ')}: nothing reaches their handlers until a worker starts and declares them.
+            </p>
+          )}
           <dl className="stats" aria-live="off">
             <Stat label="Events per second" value={formatNumber(stats.events_per_second)} detail={`log head ${formatInt(stats.log_head)}`} />
             <Stat

@@ -77,6 +77,14 @@ describe('PipelinePanel', () => {
     expect(statValue('Dead letters')).toBe('unknown');
   });
 
+  it('names the queues RabbitMQ lacks', async () => {
+    fakeApi({ 'GET /api/pipeline': () => stats({ missing_queues: ['commands.RecordViews', 'events.trend-projection'] }) });
+    render(<PipelinePanel />);
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      'RabbitMQ lacks commands.RecordViews, events.trend-projection: nothing reaches their handlers until a worker starts and declares them.',
+    );
+  });
+
   it('says when the statistics cannot be read', async () => {
     fakeApi({ 'GET /api/pipeline': () => problem(503, 'the service cannot store or read data right now; retry shortly') });
     render(<PipelinePanel />);
