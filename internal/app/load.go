@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/url"
 	"os"
 	"runtime/pprof"
 	"time"
@@ -130,6 +131,10 @@ func RunLoad(ctx context.Context, o *LoadOptions, log *slog.Logger) error {
 
 func (o *LoadOptions) validate() error {
 	var errs []error
+	// Else every request failed as "transport: other", for the whole run.
+	if u, err := url.Parse(o.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--target %q: want the API's http(s) URL, such as http://localhost:8000", o.Target))
+	}
 	switch o.Scenario {
 	case "views", "reads":
 	case "ingest":
@@ -154,8 +159,8 @@ func (o *LoadOptions) validate() error {
 	if o.Duration <= 0 && o.Requests <= 0 {
 		errs = append(errs, errors.New("set --duration or --requests"))
 	}
-	if o.Rate < 0 || o.Movies < 0 || o.Limit < 1 {
-		errs = append(errs, errors.New("--rate and --movies must not be negative, --limit must be positive"))
+	if o.Rate < 0 || o.Movies < 0 || o.Limit < 1 || o.Limit > maxListLimit {
+		errs = append(errs, fmt.Errorf("--rate and --movies must not be negative, --limit must be from 1 to %d (the API's most)", maxListLimit))
 	}
 	if math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) {
 		// NaN ran unthrottled and past --duration, Inf never ended.
@@ -169,6 +174,10 @@ func (o *LoadOptions) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// maxListLimit is the most movies GET /api/movies lists at once: a
+// larger --limit had every read answered 422.
+const maxListLimit = 1000
 
 // movieIDs are the first --movies ids of the catalog: ids the TMDB
 // service knows, so no movie of the load is removed for being unknown.

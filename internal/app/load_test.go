@@ -10,7 +10,7 @@ import (
 // catalog with it, and panicked.
 func TestTheSetupScenarioNeedsPositiveMovies(t *testing.T) {
 	for movies, ok := range map[int]bool{-1: false, 0: false, 5: true} {
-		err := (&LoadOptions{Scenario: "setup", Movies: movies}).validate()
+		err := (&LoadOptions{Target: "http://localhost:8000", Scenario: "setup", Movies: movies}).validate()
 		if (err == nil) != ok {
 			t.Errorf("--scenario setup --movies %d: got %v, want accepted %v", movies, err, ok)
 		}
@@ -22,7 +22,7 @@ func TestTheSetupScenarioNeedsPositiveMovies(t *testing.T) {
 // unthrottled and past --duration (NaN) or for ever (Inf), and scenarios
 // without the movies they need failed only once running.
 func TestLoadOptionsThatCannotRunAreRefused(t *testing.T) {
-	ok := LoadOptions{Connections: 1, Duration: time.Second, Limit: 50, Batch: 100, Probes: 16, Movies: 100}
+	ok := LoadOptions{Target: "http://localhost:8000", Connections: 1, Duration: time.Second, Limit: 50, Batch: 100, Probes: 16, Movies: 100}
 	for name, change := range map[string]func(o *LoadOptions){
 		"--rate NaN":                     func(o *LoadOptions) { o.Scenario, o.Rate = "reads", math.NaN() },
 		"--rate +Inf":                    func(o *LoadOptions) { o.Scenario, o.Rate = "views", math.Inf(1) },
@@ -31,6 +31,10 @@ func TestLoadOptionsThatCannotRunAreRefused(t *testing.T) {
 		"freshness --movies 0":           func(o *LoadOptions) { o.Scenario, o.Movies = "freshness", 0 },
 		"freshness --probes as --movies": func(o *LoadOptions) { o.Scenario, o.Probes, o.Movies = "freshness", 16, 16 },
 		"freshness --probes 0":           func(o *LoadOptions) { o.Scenario, o.Probes = "freshness", 0 },
+		"--target foo":                   func(o *LoadOptions) { o.Scenario, o.Target = "views", "foo" },
+		"--target without a host":        func(o *LoadOptions) { o.Scenario, o.Target = "views", "http://" },
+		"--target ftp":                   func(o *LoadOptions) { o.Scenario, o.Target = "views", "ftp://localhost" },
+		"reads --limit 1001":             func(o *LoadOptions) { o.Scenario, o.Limit = "reads", 1001 },
 	} {
 		o := ok
 		change(&o)
