@@ -54,6 +54,9 @@ func TestExtraArgumentsAreRefused(t *testing.T) {
 		{"worker", "--handlers", "bogus"},
 		{"load", "--scenario", "nope"},
 		{"load", "--scenario", "setup", "--movies", "-1"},
+		{"load", "--target", "foo"},
+		{"load", "--scenario", "reads", "--limit", "5000"},
+		{"status", "-x"}, // an unknown flag: its error said once, after the usage
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			t.Parallel()
@@ -74,6 +77,9 @@ func TestExtraArgumentsAreRefused(t *testing.T) {
 			}
 			if msg := stderr.String(); !strings.Contains(msg, "trend: ") || strings.Count(msg, "\n") > 40 {
 				t.Errorf("trend %s: stderr %q, want a short message saying what is wrong", strings.Join(args, " "), msg)
+			}
+			if msg := stderr.String(); strings.Count(msg, "flag provided but not defined") > 1 {
+				t.Errorf("trend %s: stderr %q, want the error once", strings.Join(args, " "), msg)
 			}
 		})
 	}

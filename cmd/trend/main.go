@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -112,12 +113,18 @@ func run(args []string) error {
 		fmt.Fprint(os.Stderr, usage)
 		return usagef("unknown role %q", role)
 	}
+	// flag would print a bad flag's error, then main again: it prints
+	// only the usage here, and main the error.
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
+		fs.SetOutput(os.Stderr)
+		fs.Usage()
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return usageError{err}
 	}
+	fs.SetOutput(os.Stderr)
 	if err := checkArgs(role, do, fs.Args()); err != nil {
 		return err
 	}
