@@ -148,10 +148,15 @@ func RunReplay(ctx context.Context, cfg config.Config, opts Options, ro ReplayOp
 		for _, d := range res.Differences {
 			fmt.Println(d)
 		}
+		places := fmt.Sprint(len(res.Differences))
+		if res.Truncated {
+			places = fmt.Sprintf("more than %d", len(res.Differences))
+			fmt.Printf("(more differences, not listed: a check lists the first %d)\n", len(res.Differences))
+		}
 		log.Info("replay check finished: nothing was changed", "projection", ro.Projection, "events", res.Events,
-			"differences", len(res.Differences), "took", res.Took.Round(time.Millisecond).String(), "events_per_second", int(rate))
+			"differences", places, "took", res.Took.Round(time.Millisecond).String(), "events_per_second", int(rate))
 		if len(res.Differences) > 0 {
-			return fmt.Errorf("the live %s projection differs from a rebuild in %d places: %w", ro.Projection, len(res.Differences), ErrDiffers)
+			return fmt.Errorf("the live %s projection differs from a rebuild in %s places: %w", ro.Projection, places, ErrDiffers)
 		}
 		return nil
 	}

@@ -114,8 +114,13 @@ type Result struct {
 	ID          int64
 	Events      int64
 	Took        time.Duration
-	Differences []string // with Check
+	Differences []string // with Check: the first DiffLimit
+	// Truncated says a check found more differences than it lists.
+	Truncated bool
 }
+
+// DiffLimit is how many differences a check lists at most.
+const DiffLimit = 1000
 
 // Replayer runs replays.
 type Replayer struct {
@@ -313,7 +318,10 @@ func (ru *run) execute(ctx context.Context) (Result, error) {
 			return err
 		}
 		if ru.opts.Check {
-			diffs, err := p.Diff(ctx, tx, p.Live(), ru.shadow, 1000)
+			diffs, err := p.Diff(ctx, tx, p.Live(), ru.shadow, DiffLimit+1)
+			if len(diffs) > DiffLimit {
+				diffs, res.Truncated = diffs[:DiffLimit], true
+			}
 			res.Differences = diffs
 			return err
 		}

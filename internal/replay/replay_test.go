@@ -615,6 +615,27 @@ func TestCheckFindsDrift(t *testing.T) {
 	}
 }
 
+// A check lists the first DiffLimit differences and says there were more.
+func TestCheckSaysWhenItListsOnlySomeDifferences(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0}))
+	// Rows only the live copy has, one difference each.
+	if _, err := w.pool.Exec(ctx, `INSERT INTO trend_movies
+		SELECT (jsonb_populate_record(NULL::trend_movies, to_jsonb(m) || jsonb_build_object('tmdb_id', g))).*
+		FROM trend_movies m, generate_series(2, $1::int + 1) AS g WHERE m.tmdb_id = 1`, replay.DiffLimit+1); err != nil {
+		t.Fatal(err)
+	}
+	res, err := replay.New(w.pool, quiet).Run(ctx, w.prepared(ctx), replay.Options{Check: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Differences) != replay.DiffLimit || !res.Truncated {
+		t.Errorf("got %d differences, truncated %v; want %d and truncated", len(res.Differences), res.Truncated, replay.DiffLimit)
+	}
+}
+
 // TestRebuildWhileViewsArrive replays while batches keep being appended and
 // handled: after the switch, every view in a handled batch is counted once.
 func TestRebuildWhileViewsArrive(t *testing.T) {
