@@ -93,6 +93,12 @@ func RunLoad(ctx context.Context, o *LoadOptions, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The profile's file is made before the setup, which a path it cannot
+	// write would have done for nothing; the profile covers the load only.
+	startProfile, err := cpuProfile(o.CPUProfile)
+	if err != nil {
+		return err
+	}
 	api := loadgen.NewAPI(o.Target, o.Connections)
 	var setup *loadgen.SetupResult
 	if (o.Setup || o.Scenario == "setup") && len(ids) > 0 {
@@ -103,7 +109,7 @@ func RunLoad(ctx context.Context, o *LoadOptions, log *slog.Logger) error {
 	if o.Scenario == "setup" {
 		return o.print(loadgen.Summary{Scenario: o.Scenario, Target: api.Target(), Movies: len(ids), Setup: setup})
 	}
-	stopProfile, err := startCPUProfile(o.CPUProfile)
+	stopProfile, err := startProfile()
 	if err != nil {
 		return err
 	}
@@ -248,19 +254,23 @@ func (o *LoadOptions) print(s loadgen.Summary) error {
 	return s.WriteText(o.Out)
 }
 
-func startCPUProfile(path string) (stop func(), err error) {
+// cpuProfile creates path and returns what starts a CPU profile into it
+// (nothing without a path); stop ends it and closes the file.
+func cpuProfile(path string) (start func() (stop func(), err error), err error) {
 	if path == "" {
-		return func() {}, nil
+		return func() (func(), error) { return func() {}, nil }, nil
 	}
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return func() (func(), error) {
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	}, nil
 }
 
 // loadProgress shows a run's progress: a bar on a terminal, a log line

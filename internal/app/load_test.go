@@ -1,9 +1,16 @@
 package app
 
 import (
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
 	"math"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/movietrend/trend/internal/testenv"
 )
 
 // The setup scenario takes a positive --movies: a negative one sliced the
@@ -53,5 +60,17 @@ func TestLoadOptionsThatCannotRunAreRefused(t *testing.T) {
 	reads.Scenario, reads.Movies = "reads", 0
 	if err := reads.validate(); err != nil {
 		t.Errorf("reads --movies 0 (nothing to list first): %v", err)
+	}
+}
+
+// A profile file that cannot be written fails the run before its setup
+// registers anything (the target here is down: the setup would fail on
+// it, with another error, had it run first).
+func TestAnUnwritableProfileFailsBeforeTheSetup(t *testing.T) {
+	o := &LoadOptions{Target: "http://" + testenv.UnusedAddr(t), Scenario: "views", Setup: true, Connections: 1,
+		Duration: time.Second, Limit: 50, Movies: 5, CPUProfile: filepath.Join(t.TempDir(), "no-such-dir", "cpu.out"), Out: io.Discard}
+	err := RunLoad(t.Context(), o, slog.New(slog.DiscardHandler))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("got %v, want the profile's file error", err)
 	}
 }
