@@ -218,12 +218,17 @@ func reportNotFound(out io.Writer, ids []string) error {
 // leftBehind fails the command when it did not do all it was asked, so a
 // script notices.
 func leftBehind(skipped int, notFound []string) error {
-	var errs []error
+	var why []string
 	if skipped > 0 {
-		errs = append(errs, fmt.Errorf("%s could not be requeued and stayed in %s", deadLetters(skipped), messaging.DeadLetterTopic))
+		why = append(why, fmt.Sprintf("%s could not be requeued and stayed in %s", deadLetters(skipped), messaging.DeadLetterTopic))
 	}
 	if len(notFound) > 0 {
-		errs = append(errs, fmt.Errorf("no dead letter with id %s", strings.Join(notFound, ", ")))
+		why = append(why, "no dead letter with id "+strings.Join(notFound, ", "))
 	}
-	return errors.Join(errs...)
+	if len(why) == 0 {
+		return nil
+	}
+	// One line, as every error of trend is printed after "trend: "
+	// (errors.Join's second line went without it).
+	return errors.New(strings.Join(why, "; "))
 }

@@ -141,3 +141,15 @@ func deadLettersAB(t *testing.T) string {
 	}
 	return url
 }
+
+// A command that left letters behind for two reasons says both on one
+// line, as every error of trend is printed after "trend: ".
+func TestLeftBehindIsOneLine(t *testing.T) {
+	err := leftBehind(2, []string{"a", "b"})
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "stayed in") || !strings.Contains(err.Error(), "no dead letter with id a, b") {
+		t.Errorf("got %q, want both reasons on one line", err)
+	}
+	if err := leftBehind(0, nil); err != nil {
+		t.Errorf("nothing left behind: got %v", err)
+	}
+}
