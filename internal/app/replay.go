@@ -95,6 +95,11 @@ func RunReplay(ctx context.Context, cfg config.Config, opts Options, ro ReplayOp
 		opts.NoMigrate = true
 	}
 	b, err := newBase(ctx, cfg, opts, log)
+	if err != nil && ctx.Err() != nil {
+		// Stopped while waiting for PostgreSQL: say so, not "context
+		// canceled".
+		return fmt.Errorf("replay of %s stopped before it started: nothing was changed", ro.Projection)
+	}
 	if err != nil {
 		return err
 	}

@@ -45,6 +45,9 @@ func RunStatus(ctx context.Context, cfg config.Config, so StatusOptions, log *sl
 	// Looking must change nothing (no migrations) and must not wait a
 	// minute for a database that is down.
 	b, err := newBase(ctx, cfg, Options{NoMigrate: true, StartupTimeout: 10 * time.Second}, log)
+	if err != nil && ctx.Err() != nil {
+		return errors.New("status: stopped while waiting for PostgreSQL")
+	}
 	if err != nil {
 		return err
 	}

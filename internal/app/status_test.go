@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"strings"
@@ -109,5 +110,23 @@ func TestStatusFailsWhenRabbitMQCannotBeAsked(t *testing.T) {
 		if !strings.Contains(out.String(), "outbox") {
 			t.Errorf("json %v: the report was not printed:\n%s", json, out.String())
 		}
+	}
+}
+
+// Stopped (Ctrl-C) while waiting for a PostgreSQL that is down, status and
+// replay say so, not "context canceled".
+func TestAStopWhileWaitingForPostgreSQLIsSaidSo(t *testing.T) {
+	cfg := config.Config{DatabaseURL: "postgres://trend:trend@" + testenv.UnusedAddr(t) + "/trend?sslmode=disable", AMQPURL: testenv.AMQPBaseURL()}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	err := RunStatus(ctx, cfg, StatusOptions{Out: io.Discard}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "stopped while waiting for PostgreSQL") {
+		t.Errorf("status: got %v", err)
+	}
+	ctx, cancel = context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	err = RunReplay(ctx, cfg, Options{}, ReplayOptions{Projection: "trend"}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "stopped before it started: nothing was changed") {
+		t.Errorf("replay: got %v", err)
 	}
 }
