@@ -156,9 +156,13 @@ type run struct {
 	// in: the events themselves are read again once handled, so that a
 	// projection far behind costs no memory per event.
 	pending map[uuid.UUID]span
-	done    int64
-	total   int64
-	start   time.Time
+	// caughtUp are the batches applyPending applied: handled, so their
+	// events in chunks read before (the reader can be two ahead) are
+	// handled too. Batches never become unhandled.
+	caughtUp map[uuid.UUID]bool
+	done     int64
+	total    int64
+	start    time.Time
 }
 
 // Run rebuilds (or checks) projection p. Only one replay of a projection
@@ -206,7 +210,7 @@ func (r *Replayer) Run(ctx context.Context, p Projection, opts Options) (Result,
 		WHERE projection = $1 AND state = 'running'`, p.Name(), interrupted); err != nil {
 		return Result{}, err
 	}
-	ru := &run{r: r, p: p, opts: opts, shadow: p.Live() + suffix, pending: map[uuid.UUID]span{}, cursorX: "0", appliedX: "0", start: time.Now()}
+	ru := &run{r: r, p: p, opts: opts, shadow: p.Live() + suffix, pending: map[uuid.UUID]span{}, caughtUp: map[uuid.UUID]bool{}, cursorX: "0", appliedX: "0", start: time.Now()}
 	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&ru.total); err != nil {
 		return Result{}, err
 	}
@@ -414,20 +418,18 @@ func (ru *run) round(ctx context.Context, db DB, horizon bool) (int, error) {
 		// Held-back batches handled since go first: the live projection
 		// handled them before anything read now as handled that came later
 		// (a removal of their movie, say), so they come first here too.
-		var caughtUp map[uuid.UUID]bool
 		if len(ru.pending) > 0 {
-			var err error
-			if caughtUp, err = ru.applyPending(ctx, db); err != nil {
+			if err := ru.applyPending(ctx, db); err != nil {
 				return read, err
 			}
 		}
 		var apply []events.Envelope
 		for i, e := range evs {
-			// A batch that straddles the chunks, held back as the last one
-			// was read and applied just now: its events here are handled
-			// too (the chunk was read before, as the last one was applied),
-			// or the copy would hold part of a batch it says it holds back.
-			if handled[i] || caughtUp[e.batch] {
+			// A batch that straddles chunks, held back as an earlier one
+			// was read and applied since: its events here are handled too
+			// (this chunk was read before that), or the copy would hold
+			// part of a batch it says it holds back.
+			if handled[i] || ru.caughtUp[e.batch] {
 				apply = append(apply, e.Envelope)
 			} else {
 				ru.pending[e.batch] = ru.pending[e.batch].with(e.Position)
@@ -440,8 +442,7 @@ func (ru *run) round(ctx context.Context, db DB, horizon bool) (int, error) {
 		ru.done += int64(len(evs))
 		ru.progress(ctx, db)
 	}
-	_, err := ru.applyPending(ctx, db)
-	return read, err
+	return read, ru.applyPending(ctx, db)
 }
 
 // reader returns a function that gives the next chunk of the log (nil at
@@ -626,20 +627,18 @@ func (ru *run) handled(ctx context.Context, db DB, ids []uuid.UUID) ([]uuid.UUID
 	return done, nil
 }
 
-// applyPending applies the held-back batches that were handled since, and
-// returns them.
-func (ru *run) applyPending(ctx context.Context, db DB) (map[uuid.UUID]bool, error) {
+// applyPending applies the held-back batches that were handled since.
+func (ru *run) applyPending(ctx context.Context, db DB) error {
 	if len(ru.pending) == 0 {
-		return nil, nil
+		return nil
 	}
 	now, err := ru.handled(ctx, db, slices.Collect(maps.Keys(ru.pending)))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(now) == 0 {
-		return nil, nil
+		return nil
 	}
-	applied := make(map[uuid.UUID]bool, len(now))
 	// Their events read again: those of each batch within its span (other
 	// transactions' events may lie between them; the batch id tells them
 	// apart), in one statement.
@@ -647,7 +646,7 @@ func (ru *run) applyPending(ctx context.Context, db DB) (map[uuid.UUID]bool, err
 	for _, id := range now {
 		los, his = append(los, ru.pending[id].lo), append(his, ru.pending[id].hi)
 		delete(ru.pending, id)
-		applied[id] = true
+		ru.caughtUp[id] = true
 	}
 	rows, err := db.Query(ctx, `
 		SELECT `+logColumns+`
@@ -655,17 +654,17 @@ func (ru *run) applyPending(ctx context.Context, db DB) (map[uuid.UUID]bool, err
 		CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.position BETWEEN b.lo AND b.hi AND e.batch_id = b.id) e
 		ORDER BY e.position`, postgres.UUIDs(now), los, his)
 	if err != nil {
-		return nil, fmt.Errorf("read the held-back batches: %w", err)
+		return fmt.Errorf("read the held-back batches: %w", err)
 	}
 	read, err := scanLog(rows)
 	if err != nil {
-		return nil, fmt.Errorf("read the held-back batches: %w", err)
+		return fmt.Errorf("read the held-back batches: %w", err)
 	}
 	apply := make([]events.Envelope, len(read))
 	for i, e := range read {
 		apply[i] = e.Envelope
 	}
-	return applied, ru.apply(ctx, db, apply)
+	return ru.apply(ctx, db, apply)
 }
 
 func (ru *run) apply(ctx context.Context, db DB, evs []events.Envelope) error {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -338,21 +339,26 @@ func (p Projection) reapply(ctx context.Context, db DB, movie, pos, last int64, 
 	if _, err := db.Exec(ctx, `UPDATE `+p.table+` SET last_position = $2 WHERE tmdb_id = $1`, movie, pos); err != nil {
 		return err
 	}
-	held := `EXISTS (SELECT 1 FROM handled_messages h WHERE h.handler = $5 AND h.message_id = e.batch_id)`
+	// Which of the movie's later events the table holds.
+	holds := `EXISTS (SELECT 1 FROM handled_messages h WHERE h.handler = $5 AND h.message_id = e.batch_id)`
 	args := []any{movie, pos, rest, last, HandlerName}
 	if a := p.rebuilt; a != nil {
 		// Handled too: the final round reads past running transactions,
 		// so one that commits meanwhile can hold events at or before the
 		// copy's cursor that it never read (their batch unhandled yet).
-		held = `((e.transaction_id, e.position) <= ($5::text::xid8, $6)
+		holds = `((e.transaction_id, e.position) <= ($5::text::xid8, $6)
 		       AND (e.batch_id IS NULL OR (e.batch_id <> ALL($7::uuid[])
 		            AND EXISTS (SELECT 1 FROM handled_messages h WHERE h.handler = $9 AND h.message_id = e.batch_id))))
 		  OR e.position = ANY($8::bigint[])`
-		args = []any{movie, pos, rest, last, a.ThroughX, a.ThroughP, postgres.UUIDs(a.Held()), earlier, HandlerName}
+		through, held := cmp.Or(a.ThroughX, "0"), []uuid.UUID{}
+		if a.Held != nil {
+			held = a.Held()
+		}
+		args = []any{movie, pos, rest, last, through, a.ThroughP, postgres.UUIDs(held), earlier, HandlerName}
 	}
 	rows, err := db.Query(ctx, `SELECT `+eventlog.EnvelopeColumns+` FROM events e
 		WHERE e.position > $2 AND e.position <= $4 AND e.tmdb_id = $1 AND e.position <> ALL($3::bigint[])
-		  AND (`+held+`)
+		  AND (`+holds+`)
 		ORDER BY e.position`, args...)
 	if err != nil {
 		return err
