@@ -95,7 +95,11 @@ func RunLoad(ctx context.Context, o *LoadOptions, log *slog.Logger) error {
 	}
 	// The profile's file is made before the setup, which a path it cannot
 	// write would have done for nothing; the profile covers the load only.
-	startProfile, err := cpuProfile(o.CPUProfile)
+	profile := o.CPUProfile
+	if o.Scenario == "setup" {
+		profile = "" // no load to profile: the file is left as it was
+	}
+	startProfile, err := cpuProfile(profile)
 	if err != nil {
 		return err
 	}

@@ -96,9 +96,9 @@ func RunReplay(ctx context.Context, cfg config.Config, opts Options, ro ReplayOp
 	}
 	b, err := newBase(ctx, cfg, opts, log)
 	if err != nil && ctx.Err() != nil {
-		// Stopped while waiting for PostgreSQL: say so, not "context
-		// canceled".
-		return fmt.Errorf("replay of %s stopped before it started: nothing was changed", ro.Projection)
+		// Stopped while waiting for PostgreSQL, or while migrating (each
+		// migration commits on its own): say so, not "unreachable".
+		return fmt.Errorf("replay of %s stopped before its rebuild began: %w", ro.Projection, err)
 	}
 	if err != nil {
 		return err

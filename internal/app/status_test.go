@@ -126,7 +126,7 @@ func TestAStopWhileWaitingForPostgreSQLIsSaidSo(t *testing.T) {
 	ctx, cancel = context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	err = RunReplay(ctx, cfg, Options{}, ReplayOptions{Projection: "trend"}, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "stopped before it started: nothing was changed") {
+	if err == nil || !strings.Contains(err.Error(), "stopped before its rebuild began") {
 		t.Errorf("replay: got %v", err)
 	}
 }
