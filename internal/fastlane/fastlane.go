@@ -1,6 +1,6 @@
-// Package fastlane serves a few hot HTTP/1.1 endpoints on keep-alive
-// connections with less machinery than net/http, and hands every other
-// connection to an http.Server.
+// Package fastlane serves a few hot HTTP/1.1 endpoints with less
+// machinery than net/http, and hands a connection with any other request
+// to an http.Server.
 //
 // Why: one view per request is the API's hottest path, and on our 2-core
 // machine net/http's own work per request (a goroutine that watches for

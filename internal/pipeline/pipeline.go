@@ -53,7 +53,8 @@ type Stats struct {
 	MissingQueues []string `json:"missing_queues,omitempty"`
 	// DeadLetters is the depth of the dead-letter queue (-1 if unknown).
 	DeadLetters int `json:"dead_letters"`
-	// BrokerError says why queues are missing, if RabbitMQ did not answer.
+	// BrokerError says why queues are missing from Queues: RabbitMQ did
+	// not answer, or did not show one.
 	BrokerError string `json:"broker_error,omitempty"`
 }
 
@@ -225,7 +226,9 @@ func (c *Collector) queues(ctx context.Context, s *Stats) {
 			case messaging.IsNotFound(err):
 				s.MissingQueues = append(s.MissingQueues, name)
 			case s.BrokerError == "":
-				s.BrokerError = err.Error()
+				// Not the broker's own text, which can name the user and
+				// virtual host: this is served to anyone.
+				s.BrokerError = "RabbitMQ did not show queue " + name
 			}
 			continue
 		}
