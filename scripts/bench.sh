@@ -99,7 +99,7 @@ for tool in psql pgbench curl jq awk go; do
 done
 [ -x "$TREND" ] || die "$TREND not found: run make build"
 "$TREND" load -h >/dev/null 2>&1 || die "$TREND has no load subcommand: wire app.RunLoad into cmd/trend/main.go, then make build"
-# trend reads .env from its working directory, so it runs in $WORK (env -C),
+# trend reads .env from its working directory, so it runs in $WORK (cd),
 # where there is none: settings an operator keeps in the repository's .env
 # (a rate limit, other intervals) must not change what is measured.
 TREND=$(realpath "$TREND")
@@ -381,16 +381,16 @@ awk -v n="$READ_MOVIES" 'BEGIN {
 		printf "%d,Benchmark movie %d,20%02d-%02d-%02d,%.1f,%d,%.3f,Drama|Comedy\n", i, i, i % 25, i % 12 + 1, i % 28 + 1, 1 + rand() * 8.5, 1 + int(rand() * 20000), rand() * 500
 }' >"$CATALOG"
 FAKE_ADDR=127.0.0.1:$(free_port)
-env -C "$WORK" "$TREND" tmdb-fake --addr "$FAKE_ADDR" --catalog "$CATALOG" --api-key "$TMDB_KEY" >"$WORK/tmdb-fake.log" 2>&1 &
+(cd "$WORK" && exec "$TREND" tmdb-fake --addr "$FAKE_ADDR" --catalog "$CATALOG" --api-key "$TMDB_KEY") >"$WORK/tmdb-fake.log" 2>&1 &
 PIDS+=($!)
 psql "$ADMIN_DB_URL" -qc "CREATE DATABASE $DB" >/dev/null
 create_vhost "$VHOST"
 HTTP_ADDR=127.0.0.1:$(free_port)
 PPROF_ADDR=127.0.0.1:$(free_port)
 BASE=http://$HTTP_ADDR
-DATABASE_URL=$(db_url "$DB") AMQP_URL=$(amqp_url "$VHOST") HTTP_ADDR=$HTTP_ADDR LOG_LEVEL=warn \
+(cd "$WORK" && DATABASE_URL=$(db_url "$DB") AMQP_URL=$(amqp_url "$VHOST") HTTP_ADDR=$HTTP_ADDR LOG_LEVEL=warn \
 	TMDB_BASE_URL=http://$FAKE_ADDR/3 TMDB_API_KEY=$TMDB_KEY ADMIN_TOKEN=$ADMIN_TOKEN PPROF_ADDR=$PPROF_ADDR \
-	env -C "$WORK" "$TREND" all >"$WORK/trend-all.log" 2>&1 &
+	exec "$TREND" all) >"$WORK/trend-all.log" 2>&1 &
 SYS_PID=$!
 PIDS+=("$SYS_PID")
 for _ in $(seq 300); do
@@ -405,7 +405,7 @@ PIDS+=($!)
 load() { # load NAME ARGS...: trend load --json into $WORK/NAME.json, progress into NAME.log
 	local name=$1
 	shift
-	env -C "$WORK" "$TREND" load --target "$BASE" --catalog "$CATALOG" --json "$@" >"$WORK/$name.json" 2>"$WORK/$name.log" &
+	(cd "$WORK" && exec "$TREND" load --target "$BASE" --catalog "$CATALOG" --json "$@") >"$WORK/$name.json" 2>"$WORK/$name.log" &
 	LOAD_PID=$!
 	PIDS+=("$LOAD_PID")
 }
