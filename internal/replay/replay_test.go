@@ -243,6 +243,18 @@ func (w *world) liveRow(t *testing.T, movie int64) (views int64, status string) 
 	return views, status
 }
 
+// inChunks runs test in a world of its own for two chunk sizes of the
+// replay: 1 (each event read apart) and 1000 (all read together).
+func inChunks(t *testing.T, test func(t *testing.T, w *world, chunk int)) {
+	t.Parallel()
+	for _, chunk := range []int{1, 1000} {
+		t.Run(fmt.Sprint("chunk ", chunk), func(t *testing.T) {
+			t.Parallel()
+			test(t, newWorld(t), chunk)
+		})
+	}
+}
+
 // A removal the live projection handles late, after a new registration
 // of its movie and that registration's views (a retried batch), is
 // repaired live: the row ends as if the removal had come first. A replay
@@ -252,29 +264,24 @@ func (w *world) liveRow(t *testing.T, movie int64) (views int64, status string) 
 // the movie stays registered with its views. Two chunk sizes: the events
 // that follow the removal in one chunk with it, and apart.
 func TestLateRemovalOfAMovieRegisteredAgainRebuildsEqual(t *testing.T) {
-	t.Parallel()
-	for _, chunk := range []int{1, 1000} {
-		t.Run(fmt.Sprint("chunk ", chunk), func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t)
-			ctx := t.Context()
-			w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0}))
-			w.mustHandle(t, w.mustAppend(t, events.MovieDetailsFetched{TMDBID: 1, Title: "M", VoteAverage: 7, VoteCount: 10, FetchedAt: t0}))
-			w.mustHandle(t, w.mustAppend(t, viewsOf(1, 2, t0)...))
-			removal := w.mustAppend(t, events.MovieRemoved{TMDBID: 1, RemovedAt: t0.Add(time.Minute)}) // retried, handled late
-			w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0.Add(2 * time.Minute)}))
-			held := w.mustAppend(t, viewsOf(1, 4, t0.Add(4*time.Minute))...) // on the bus until the replay ends
-			w.mustHandle(t, w.mustAppend(t, viewsOf(1, 3, t0.Add(3*time.Minute))...))
-			w.checkCatchingUp(t, chunk, func() { w.mustHandle(t, removal) })
-			if views, status := w.liveRow(t, 1); views != 3 || status != "pending" {
-				t.Errorf("live: %d views, %s; want the 3 handled of those logged after the removal, pending", views, status)
-			}
-			w.mustHandle(t, held)
-			if d := w.check(ctx); len(d) != 0 {
-				t.Errorf("a rebuild after it all differs from the live copy: %v", d)
-			}
-		})
-	}
+	inChunks(t, func(t *testing.T, w *world, chunk int) {
+		ctx := t.Context()
+		w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0}))
+		w.mustHandle(t, w.mustAppend(t, events.MovieDetailsFetched{TMDBID: 1, Title: "M", VoteAverage: 7, VoteCount: 10, FetchedAt: t0}))
+		w.mustHandle(t, w.mustAppend(t, viewsOf(1, 2, t0)...))
+		removal := w.mustAppend(t, events.MovieRemoved{TMDBID: 1, RemovedAt: t0.Add(time.Minute)}) // retried, handled late
+		w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0.Add(2 * time.Minute)}))
+		held := w.mustAppend(t, viewsOf(1, 4, t0.Add(4*time.Minute))...) // on the bus until the replay ends
+		w.mustHandle(t, w.mustAppend(t, viewsOf(1, 3, t0.Add(3*time.Minute))...))
+		w.checkCatchingUp(t, chunk, func() { w.mustHandle(t, removal) })
+		if views, status := w.liveRow(t, 1); views != 3 || status != "pending" {
+			t.Errorf("live: %d views, %s; want the 3 handled of those logged after the removal, pending", views, status)
+		}
+		w.mustHandle(t, held)
+		if d := w.check(ctx); len(d) != 0 {
+			t.Errorf("a rebuild after it all differs from the live copy: %v", d)
+		}
+	})
 }
 
 // appendInAnEarlierTransaction appends ev in a transaction that took its
@@ -316,31 +323,26 @@ func (w *world) appendInAnEarlierTransaction(t *testing.T, ev events.Event, betw
 // holding an event logged after it, and repairs it as the live projection
 // would: the movie stays registered in both copies.
 func TestARegistrationReadBeforeAnEarlierRemovalRebuildsEqual(t *testing.T) {
-	t.Parallel()
-	for _, chunk := range []int{1, 1000} {
-		t.Run(fmt.Sprint("chunk ", chunk), func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t)
-			ctx := t.Context()
-			w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0}))
-			w.mustHandle(t, w.mustAppend(t, viewsOf(1, 2, t0)...))
-			again := w.appendInAnEarlierTransaction(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0.Add(2 * time.Minute)}, func() {
-				w.mustHandle(t, w.mustAppend(t, events.MovieRemoved{TMDBID: 1, RemovedAt: t0.Add(time.Minute)}))
-			})
-			w.mustHandle(t, again)
-			w.mustHandle(t, w.mustAppend(t, viewsOf(1, 3, t0.Add(3*time.Minute))...))
-			if views, status := w.liveRow(t, 1); views != 3 || status != "pending" {
-				t.Fatalf("live: %d views, %s; want the 3 logged after the removal, pending", views, status)
-			}
-			res, err := replay.New(w.pool, quiet).Run(ctx, w.prepared(ctx), replay.Options{Check: true, ChunkSize: chunk})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res.Differences) != 0 {
-				t.Errorf("the rebuild differs from the live copy: %v", res.Differences)
-			}
+	inChunks(t, func(t *testing.T, w *world, chunk int) {
+		ctx := t.Context()
+		w.mustHandle(t, w.mustAppend(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0}))
+		w.mustHandle(t, w.mustAppend(t, viewsOf(1, 2, t0)...))
+		again := w.appendInAnEarlierTransaction(t, events.MovieRegistered{TMDBID: 1, RegisteredAt: t0.Add(2 * time.Minute)}, func() {
+			w.mustHandle(t, w.mustAppend(t, events.MovieRemoved{TMDBID: 1, RemovedAt: t0.Add(time.Minute)}))
 		})
-	}
+		w.mustHandle(t, again)
+		w.mustHandle(t, w.mustAppend(t, viewsOf(1, 3, t0.Add(3*time.Minute))...))
+		if views, status := w.liveRow(t, 1); views != 3 || status != "pending" {
+			t.Fatalf("live: %d views, %s; want the 3 logged after the removal, pending", views, status)
+		}
+		res, err := replay.New(w.pool, quiet).Run(ctx, w.prepared(ctx), replay.Options{Check: true, ChunkSize: chunk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Differences) != 0 {
+			t.Errorf("the rebuild differs from the live copy: %v", res.Differences)
+		}
+	})
 }
 
 // Views logged before a removal and delivered after it (in flight while
