@@ -17,12 +17,7 @@ func AcceptsGzip(r *http.Request) bool {
 	for _, v := range r.Header.Values("Accept-Encoding") {
 		for part := range strings.SplitSeq(v, ",") {
 			coding, params, _ := strings.Cut(part, ";")
-			q := 1.0
-			if k, val, ok := strings.Cut(strings.TrimSpace(params), "="); ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
-					q = f
-				}
-			}
+			q := qValue(params)
 			switch strings.ToLower(strings.TrimSpace(coding)) {
 			case "gzip", "x-gzip":
 				gzipQ = q
@@ -35,4 +30,22 @@ func AcceptsGzip(r *http.Request) bool {
 		return gzipQ > 0
 	}
 	return anyQ > 0
+}
+
+// qValue is the q parameter among a coding's parameters (1 without one).
+// One that is not a number from 0 to 1 counts as 0: the client said
+// something about the coding, and not that it takes it.
+func qValue(params string) float64 {
+	for p := range strings.SplitSeq(params, ";") {
+		k, val, ok := strings.Cut(p, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil || q < 0 || q > 1 {
+			return 0
+		}
+		return q
+	}
+	return 1
 }

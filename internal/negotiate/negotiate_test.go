@@ -27,6 +27,15 @@ func TestAcceptsGzip(t *testing.T) {
 		{[]string{"*;q=0, gzip"}, true},
 		{[]string{"gzip;q=0, *"}, false},
 		{[]string{"br", "gzip"}, true}, // the header sent twice
+		// q among other parameters, in any place.
+		{[]string{"gzip;q=0;x=1"}, false},
+		{[]string{"gzip; x=1; q=0"}, false},
+		{[]string{"gzip; x=1; q=0.5"}, true},
+		{[]string{"gzip; x=1"}, true},
+		// A q that is not one (not a number, or outside 0 to 1) refuses.
+		{[]string{"gzip;q=bogus"}, false},
+		{[]string{"gzip;q=-1, *"}, false},
+		{[]string{"gzip;q=2"}, false},
 	} {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		for _, h := range tt.headers {
