@@ -176,6 +176,7 @@ func FromEnv(environ []string) (Config, error) {
 		}
 	}
 	c.applyLegacy()
+	c.CORSAllowedOrigins = normalOrigins(c.CORSAllowedOrigins)
 	if err := c.Validate(); err != nil {
 		for _, e := range unjoin(err) {
 			if !mentionsAny(e.Error(), named) {
@@ -184,6 +185,32 @@ func FromEnv(environ []string) (Config, error) {
 		}
 	}
 	return c, errors.Join(problems...)
+}
+
+// normalOrigins writes each origin as browsers send one in the Origin
+// header, which the API compares byte for byte: spaces around it trimmed,
+// scheme and host in lower case, the scheme's default port and a final
+// "/" left out. Entries left empty are dropped; what is not a URL is left
+// for Validate to name.
+func normalOrigins(origins []string) []string {
+	var out []string
+	for _, o := range origins {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || u.User != nil || strings.ContainsAny(o, "?#") || (u.Path != "" && u.Path != "/") {
+			out = append(out, o)
+			continue
+		}
+		scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+		if (scheme == "https" && strings.HasSuffix(host, ":443")) || (scheme == "http" && strings.HasSuffix(host, ":80")) {
+			host = host[:strings.LastIndexByte(host, ':')]
+		}
+		out = append(out, scheme+"://"+host)
+	}
+	return out
 }
 
 // envKeys maps the fields of t (and of its nested structs) to their
@@ -347,7 +374,8 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("PROJECTION_INTERVAL must be from 0 to 10s"))
 	}
 	for _, o := range c.CORSAllowedOrigins {
-		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" ||
+			u.User != nil || strings.ContainsAny(o, "?#") {
 			errs = append(errs, fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin like https://example.com", o))
 		}
 	}

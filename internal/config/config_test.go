@@ -258,3 +258,23 @@ func TestAnUnreadableVariableHidesOnlyItsOwnProblems(t *testing.T) {
 		}
 	}
 }
+
+// Origins are written as browsers send them (the API compares the Origin
+// header byte for byte): an origin with capitals, its default port, a final
+// "/" or spaces after the commas matched no request; one with a user, a
+// query or a path is refused.
+func TestCORSOriginsAreWrittenAsBrowsersSendThem(t *testing.T) {
+	c, err := FromEnv([]string{"CORS_ALLOWED_ORIGINS=https://Board.Example.com:443/, http://a.test:80 ,, https://b.test:8443,http://[::1]:80"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"https://board.example.com", "http://a.test", "https://b.test:8443", "http://[::1]"}
+	if !slices.Equal(c.CORSAllowedOrigins, want) {
+		t.Errorf("got %q, want %q", c.CORSAllowedOrigins, want)
+	}
+	for _, bad := range []string{"https://u@example.com", "https://example.com?x", "https://example.com?", "https://example.com#top", "https://example.com/app", "example.com"} {
+		if _, err := FromEnv([]string{"CORS_ALLOWED_ORIGINS=" + bad}); err == nil || !strings.Contains(err.Error(), "CORS_ALLOWED_ORIGINS") {
+			t.Errorf("%s: got %v, want it refused", bad, err)
+		}
+	}
+}
