@@ -117,6 +117,10 @@ type Config struct {
 	// where that host is a name of a private network (compose's rabbitmq).
 	RabbitMQManagementURL string `env:"RABBITMQ_MANAGEMENT_URL"`
 
+	// builtDB and builtMQ: DATABASE_URL and AMQP_URL were unset and built
+	// from the Python system's variables, which a bad one names.
+	builtDB, builtMQ bool
+
 	// Variables of the Python system, used only where the new ones are unset.
 	Legacy struct {
 		PostgresUser     string `env:"POSTGRES_USER"`
@@ -275,6 +279,7 @@ func (c *Config) applyLegacy() {
 			u.Path = "/" + l.PostgresDB
 		}
 		c.DatabaseURL = u.String()
+		c.builtDB = true
 	}
 	if c.AMQPURL == "" {
 		u := url.URL{Scheme: "amqp", Host: "localhost:5672", Path: "/", User: url.UserPassword("guest", "guest")}
@@ -283,6 +288,7 @@ func (c *Config) applyLegacy() {
 			u.Host = withPort(l.MQHost, "5672")
 		}
 		c.AMQPURL = u.String()
+		c.builtMQ = true
 	}
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = ":8000"
@@ -332,10 +338,18 @@ func managementURL(amqpURL string) string {
 func (c Config) Validate() error {
 	var errs []error
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		errs = append(errs, fmt.Errorf("DATABASE_URL must be a postgres:// URL"))
+		if c.builtDB {
+			errs = append(errs, fmt.Errorf("DB_HOST %q does not make a postgres:// URL (DATABASE_URL is unset, so it is built from DB_HOST and POSTGRES_*): want a host, or host:port", c.Legacy.DBHost))
+		} else {
+			errs = append(errs, fmt.Errorf("DATABASE_URL must be a postgres:// URL"))
+		}
 	}
 	if u, err := url.Parse(c.AMQPURL); err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
-		errs = append(errs, fmt.Errorf("AMQP_URL must be an amqp:// URL"))
+		if c.builtMQ {
+			errs = append(errs, fmt.Errorf("MQ_HOST %q does not make an amqp:// URL (AMQP_URL is unset, so it is built from MQ_HOST and RABBITMQ_DEFAULT_*): want a host, or host:port", c.Legacy.MQHost))
+		} else {
+			errs = append(errs, fmt.Errorf("AMQP_URL must be an amqp:// URL"))
+		}
 	}
 	if u, err := url.Parse(c.TMDBBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("TMDB_BASE_URL must be an http(s) URL"))

@@ -278,3 +278,17 @@ func TestCORSOriginsAreWrittenAsBrowsersSendThem(t *testing.T) {
 		}
 	}
 }
+
+// A URL built from the Python system's variables that does not parse is
+// blamed on the variable the operator set, not on DATABASE_URL or
+// AMQP_URL, which they never did.
+func TestABadLegacyHostIsNamed(t *testing.T) {
+	_, err := FromEnv([]string{"DB_HOST=db:abc", "MQ_HOST=mq:abc"})
+	if err == nil || !strings.Contains(err.Error(), `DB_HOST "db:abc"`) || !strings.Contains(err.Error(), `MQ_HOST "mq:abc"`) ||
+		strings.Contains(err.Error(), "DATABASE_URL must") || strings.Contains(err.Error(), "AMQP_URL must") {
+		t.Errorf("got %v, want DB_HOST and MQ_HOST named", err)
+	}
+	if _, err := FromEnv([]string{"DATABASE_URL=mysql://x", "DB_HOST=db"}); err == nil || !strings.Contains(err.Error(), "DATABASE_URL must") {
+		t.Errorf("a bad DATABASE_URL: got %v, want it named", err)
+	}
+}
