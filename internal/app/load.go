@@ -95,13 +95,12 @@ func RunLoad(ctx context.Context, o *LoadOptions, log *slog.Logger) error {
 	}
 	// The profile's file is made before the setup, which a path it cannot
 	// write would have done for nothing; the profile covers the load only.
-	profile := o.CPUProfile
-	if o.Scenario == "setup" {
-		profile = "" // no load to profile: the file is left as it was
-	}
-	startProfile, err := cpuProfile(profile)
-	if err != nil {
-		return err
+	// The setup scenario has no load to profile: its file is left as it was.
+	var profile *os.File
+	if o.CPUProfile != "" && o.Scenario != "setup" {
+		if profile, err = os.Create(o.CPUProfile); err != nil {
+			return err
+		}
 	}
 	api := loadgen.NewAPI(o.Target, o.Connections)
 	var setup *loadgen.SetupResult
@@ -113,7 +112,7 @@ func RunLoad(ctx context.Context, o *LoadOptions, log *slog.Logger) error {
 	if o.Scenario == "setup" {
 		return o.print(loadgen.Summary{Scenario: o.Scenario, Target: api.Target(), Movies: len(ids), Setup: setup})
 	}
-	stopProfile, err := startProfile()
+	stopProfile, err := startCPUProfile(profile)
 	if err != nil {
 		return err
 	}
@@ -258,23 +257,17 @@ func (o *LoadOptions) print(s loadgen.Summary) error {
 	return s.WriteText(o.Out)
 }
 
-// cpuProfile creates path and returns what starts a CPU profile into it
-// (nothing without a path); stop ends it and closes the file.
-func cpuProfile(path string) (start func() (stop func(), err error), err error) {
-	if path == "" {
-		return func() (func(), error) { return func() {}, nil }, nil
+// startCPUProfile profiles into f (nothing when f is nil); stop ends it
+// and closes f.
+func startCPUProfile(f *os.File) (stop func(), err error) {
+	if f == nil {
+		return func() {}, nil
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
 		return nil, err
 	}
-	return func() (func(), error) {
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return func() { pprof.StopCPUProfile(); f.Close() }, nil
-	}, nil
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // loadProgress shows a run's progress: a bar on a terminal, a log line

@@ -95,9 +95,9 @@ func RunReplay(ctx context.Context, cfg config.Config, opts Options, ro ReplayOp
 		opts.NoMigrate = true
 	}
 	b, err := newBase(ctx, cfg, opts, log)
-	if err != nil && ctx.Err() != nil {
+	if stoppedBy(ctx, err) {
 		// Stopped while waiting for PostgreSQL, or while migrating (each
-		// migration commits on its own): say so, not "unreachable".
+		// migration commits on its own).
 		return fmt.Errorf("replay of %s stopped before its rebuild began: %w", ro.Projection, err)
 	}
 	if err != nil {
@@ -109,7 +109,7 @@ func RunReplay(ctx context.Context, cfg config.Config, opts Options, ro ReplayOp
 		case err != nil:
 			return err
 		case pending:
-			return errors.New("the database lacks migrations of this build, and --check changes nothing: apply them first (trend migrate), or check with the build the database runs")
+			return errors.New(lacksMigrations + " (--check changes nothing)")
 		}
 	}
 	p, err := b.projectionForReplay(ctx, ro.Projection)

@@ -133,6 +133,10 @@ func run(ctx context.Context, role string, cfg config.Config, opts Options, log 
 	return g.Wait()
 }
 
+// lacksMigrations says what to do about a database behind this build's
+// migrations, for the commands that change nothing (status, replay --check).
+const lacksMigrations = "the database lacks migrations of this build: apply them first (trend migrate), or use the build the database runs"
+
 // stoppedBy tells whether err is only ctx's stop: a cancellation, after
 // ctx was cancelled.
 func stoppedBy(ctx context.Context, err error) bool {

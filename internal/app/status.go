@@ -45,7 +45,7 @@ func RunStatus(ctx context.Context, cfg config.Config, so StatusOptions, log *sl
 	// Looking must change nothing (no migrations) and must not wait a
 	// minute for a database that is down.
 	b, err := newBase(ctx, cfg, Options{NoMigrate: true, StartupTimeout: 10 * time.Second}, log)
-	if err != nil && ctx.Err() != nil {
+	if stoppedBy(ctx, err) {
 		return errors.New("status: stopped while waiting for PostgreSQL")
 	}
 	if err != nil {
@@ -56,7 +56,7 @@ func RunStatus(ctx context.Context, cfg config.Config, so StatusOptions, log *sl
 	if postgres.Unmigrated(err) {
 		// Checked on the failure, not before: goose's own check creates
 		// its table, and looking must change nothing.
-		return fmt.Errorf("the database lacks migrations of this build: apply them first (trend migrate), or ask with the build the database runs (%w)", err)
+		return fmt.Errorf("%s (%w)", lacksMigrations, err)
 	}
 	if err != nil {
 		return err

@@ -117,15 +117,18 @@ func TestStatusFailsWhenRabbitMQCannotBeAsked(t *testing.T) {
 // replay say so, not "context canceled".
 func TestAStopWhileWaitingForPostgreSQLIsSaidSo(t *testing.T) {
 	cfg := config.Config{DatabaseURL: "postgres://trend:trend@" + testenv.UnusedAddr(t) + "/trend?sslmode=disable", AMQPURL: testenv.AMQPBaseURL()}
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	defer cancel()
-	err := RunStatus(ctx, cfg, StatusOptions{Out: io.Discard}, slog.New(slog.DiscardHandler))
+	// Cancelled, as Ctrl-C does, while the wait is on.
+	stopSoon := func() context.Context {
+		ctx, cancel := context.WithCancel(t.Context())
+		t.Cleanup(cancel)
+		time.AfterFunc(300*time.Millisecond, cancel)
+		return ctx
+	}
+	err := RunStatus(stopSoon(), cfg, StatusOptions{Out: io.Discard}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "stopped while waiting for PostgreSQL") {
 		t.Errorf("status: got %v", err)
 	}
-	ctx, cancel = context.WithTimeout(t.Context(), 300*time.Millisecond)
-	defer cancel()
-	err = RunReplay(ctx, cfg, Options{}, ReplayOptions{Projection: "trend"}, slog.New(slog.DiscardHandler))
+	err = RunReplay(stopSoon(), cfg, Options{}, ReplayOptions{Projection: "trend"}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "stopped before its rebuild began") {
 		t.Errorf("replay: got %v", err)
 	}

@@ -191,30 +191,38 @@ func FromEnv(environ []string) (Config, error) {
 	return c, errors.Join(problems...)
 }
 
-// normalOrigins writes each origin as browsers send one in the Origin
-// header, which the API compares byte for byte: spaces around it trimmed,
-// scheme and host in lower case, the scheme's default port and a final
-// "/" left out. Entries left empty are dropped; what is not a URL is left
-// for Validate to name.
+// normalOrigins writes each origin as origin does, spaces around it
+// trimmed; entries left empty are dropped, and one that is no origin is
+// left as it is, for Validate to name.
 func normalOrigins(origins []string) []string {
 	var out []string
 	for _, o := range origins {
-		o = strings.TrimSpace(o)
-		if o == "" {
+		if o = strings.TrimSpace(o); o == "" {
 			continue
 		}
-		u, err := url.Parse(o)
-		if err != nil || u.Host == "" || u.User != nil || strings.ContainsAny(o, "?#") || (u.Path != "" && u.Path != "/") {
-			out = append(out, o)
-			continue
+		if n, ok := origin(o); ok {
+			o = n
 		}
-		scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
-		if (scheme == "https" && strings.HasSuffix(host, ":443")) || (scheme == "http" && strings.HasSuffix(host, ":80")) {
-			host = host[:strings.LastIndexByte(host, ':')]
-		}
-		out = append(out, scheme+"://"+host)
+		out = append(out, o)
 	}
 	return out
+}
+
+// origin returns o as browsers send an origin in the Origin header, which
+// the API compares byte for byte (scheme and host in lower case, the
+// scheme's default port and a final "/" left out), and whether o is one:
+// http or https, a host, and no user, path, query or fragment.
+func origin(o string) (string, bool) {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		strings.ContainsAny(o, "?#") || (u.Path != "" && u.Path != "/") {
+		return o, false
+	}
+	host := strings.ToLower(u.Host)
+	if (u.Scheme == "https" && strings.HasSuffix(host, ":443")) || (u.Scheme == "http" && strings.HasSuffix(host, ":80")) {
+		host = host[:strings.LastIndexByte(host, ':')]
+	}
+	return u.Scheme + "://" + host, true
 }
 
 // envKeys maps the fields of t (and of its nested structs) to their
@@ -388,8 +396,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("PROJECTION_INTERVAL must be from 0 to 10s"))
 	}
 	for _, o := range c.CORSAllowedOrigins {
-		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" ||
-			u.User != nil || strings.ContainsAny(o, "?#") {
+		// As browsers send it, which FromEnv writes: the API compares it
+		// byte for byte.
+		if n, ok := origin(o); !ok || n != o {
 			errs = append(errs, fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin like https://example.com", o))
 		}
 	}

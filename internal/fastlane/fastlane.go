@@ -256,14 +256,12 @@ type conn struct {
 	opened time.Time // when it was accepted
 
 	remote string
-	// deadline tells that a read deadline is set, readBy when. A request
-	// that arrived whole with its first bytes (nearly all do) is read
-	// without one: setting and clearing it cost about a microsecond a
-	// request.
-	deadline bool
-	by       time.Time
-	tp       *textproto.Reader
-	head     bytes.Reader
+	// by is the read deadline set (zero: none). A request that arrived
+	// whole with its first bytes (nearly all do) is read without one:
+	// setting and clearing it cost about a microsecond a request.
+	by   time.Time
+	tp   *textproto.Reader
+	head bytes.Reader
 	// out and body are the buffers of the response in hand (the bytes
 	// written, the handler's body), from buffers: a list page is 2 to
 	// 18 KB, and allocating them afresh was over half of what list reads
@@ -478,11 +476,11 @@ func (s *Server) headerTimeout() time.Duration {
 // readBy sets the connection's read deadline (none for a zero t),
 // skipping the call when there is none to clear.
 func (c *conn) readBy(t time.Time) {
-	if t.IsZero() && !c.deadline {
+	if t.IsZero() && c.by.IsZero() {
 		return
 	}
 	_ = c.c.SetReadDeadline(t)
-	c.deadline, c.by = !t.IsZero(), t
+	c.by = t
 }
 
 // verdict is what becomes of a request the lane has begun to read.
@@ -729,7 +727,7 @@ func (c *conn) fill(n int) error {
 	if c.br.Buffered() >= n {
 		return nil
 	}
-	if !c.deadline {
+	if c.by.IsZero() {
 		if d := c.s.headerTimeout(); d > 0 {
 			c.readBy(time.Now().Add(d))
 		}

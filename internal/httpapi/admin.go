@@ -54,19 +54,13 @@ type replayRequest struct {
 	Keep       bool   `json:"keep"`
 }
 
-// noReplays answers the replay routes of a role that has no replayer.
-var noReplays = Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "replays are not available in this role"}
-
-func (s *server) replayProjection(r *http.Request) (string, *Problem) {
+// queryProjection returns the projection the query names, unchecked ("":
+// none), or the answer of a role that has no replayer.
+func (s *server) queryProjection(r *http.Request) (string, *Problem) {
 	if s.Replays == nil {
-		p := noReplays
-		return "", &p
+		return "", &Problem{Type: typeNotFound, Status: http.StatusNotFound, Detail: "replays are not available in this role"}
 	}
-	name, p := queryValue(r, "projection")
-	if p != nil {
-		return "", p
-	}
-	return s.knownProjection(name)
+	return queryValue(r, "projection")
 }
 
 // knownProjection checks a projection's name; "" names the trend
@@ -87,11 +81,7 @@ func (s *server) knownProjection(name string) (string, *Problem) {
 func (s *server) startReplay(w http.ResponseWriter, r *http.Request) {
 	// The query may name the projection (as GET's does); the body's wins,
 	// so the name is checked once, after both are read.
-	if s.Replays == nil {
-		writeProblem(w, noReplays)
-		return
-	}
-	name, p := queryValue(r, "projection")
+	name, p := s.queryProjection(r)
 	if p != nil {
 		writeProblem(w, *p)
 		return
@@ -153,7 +143,10 @@ func (s *server) startReplay(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) replayStatus(w http.ResponseWriter, r *http.Request) {
-	name, p := s.replayProjection(r)
+	name, p := s.queryProjection(r)
+	if p == nil {
+		name, p = s.knownProjection(name)
+	}
 	if p != nil {
 		writeProblem(w, *p)
 		return

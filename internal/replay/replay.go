@@ -65,8 +65,9 @@ type Projection interface {
 // (transaction id, position) order, but those of the batches Held back
 // (not handled by the live projection when they were read). An event of
 // no batch is held by no batch.
+// The zero Applied holds nothing.
 type Applied struct {
-	ThroughX string // transaction id (xid8 as text); "0" before any
+	ThroughX string // transaction id (xid8 as text); "" or "0" before any
 	ThroughP int64
 	// Held lists the batches held back; a function, as only a rare repair
 	// asks, and the list can be long while the live projection lags.
@@ -671,8 +672,7 @@ func (ru *run) apply(ctx context.Context, db DB, evs []events.Envelope) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	pending := ru.pending // a map: as it is when the repair asks
-	applied := Applied{ThroughX: ru.appliedX, ThroughP: ru.appliedP, Held: func() []uuid.UUID { return slices.Collect(maps.Keys(pending)) }}
+	applied := Applied{ThroughX: ru.appliedX, ThroughP: ru.appliedP, Held: func() []uuid.UUID { return slices.Collect(maps.Keys(ru.pending)) }}
 	if tx, ok := db.(pgx.Tx); ok {
 		return ru.p.Apply(ctx, tx, ru.shadow, evs, applied)
 	}
