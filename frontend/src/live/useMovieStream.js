@@ -126,33 +126,43 @@ export function useMovieStream(
     // would hide it. Shown without claiming live; the stream's next `ready`
     // reloads it and takes over.
     async function loadWithoutStream() {
-      mayLoadList = false;
-      const abort = (loadAbort = new AbortController());
       try {
-        const { movies, total } = await listMovies({ limit: 1000, signal: abort.signal });
-        if (!abort.signal.aborted) store.reset(movies, total);
+        const page = await loadList();
+        if (page) store.reset(page.movies, page.total);
       } catch {
         // The badge says the stream is down; its retry tries the list again.
       }
     }
 
-    async function reload() {
+    // loadList reads the ranking, cancelling a read still in flight: the
+    // one load a stream allows. It returns null if cancelled in turn.
+    async function loadList() {
       mayLoadList = false;
       loadAbort?.abort();
       const abort = (loadAbort = new AbortController());
+      try {
+        const page = await listMovies({ limit: 1000, signal: abort.signal });
+        return abort.signal.aborted ? null : page;
+      } catch (err) {
+        if (abort.signal.aborted) return null;
+        throw err;
+      }
+    }
+
+    async function reload() {
       pending = new Map();
       set('loading');
       try {
-        const { movies, total } = await listMovies({ limit: 1000, signal: abort.signal });
-        if (abort.signal.aborted) return;
-        store.reset(movies, total);
+        const page = await loadList();
+        if (!page) return;
+        store.reset(page.movies, page.total);
         announceRemoved(store.applyChanges([...pending.values()], { onlyIfNewer: true }));
         pending = null;
         failures = 0;
         // Lost meanwhile: still reconnecting; the next `ready` reloads.
         if (streamUp) set('live');
       } catch (err) {
-        if (err?.name === 'AbortError' || abort.signal.aborted) return;
+        if (err?.name === 'AbortError') return;
         // A 503's Retry-After says when it is worth asking again.
         scheduleReconnect(`Could not load the ranking: ${describeError(err)}`, err?.retryAfter ?? 0);
       }
